@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// danmaku CLI: `token` mints a connection token for trying things out; `client` joins a room,
+// prints what arrives and sends each line typed as a danmaku.
+
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { mintToken } from '../auth/token.js';
+import { DanmakuClient, RequestFailed } from '../client/client.js';
+import { DEV_TOKEN_SECRET } from '../config.js';
+import { KIND_NAMES, Kind } from '../protocol/ops.js';
+
+const USAGE = `usage:
+  danmaku token --uid ID [--name NAME] [--roles a,b] [--ttl SECONDS] [--secret S]
+  danmaku client [--url ws://127.0.0.1:9001] [--room lobby] [--token T | --uid ID]
+      Joins the room, prints what arrives, sends every line you type as a danmaku.
+      Lines starting with /like, /gift ID [N] or /switch ROOM do what they say.
+  The secret defaults to $TOKEN_SECRET, else the standalone development secret.`;
+
+async function token(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { uid: { type: 'string' }, name: { type: 'string' }, roles: { type: 'string' }, ttl: { type: 'string' }, secret: { type: 'string' } } });
+  if (!values.uid) throw new Error('--uid is required');
+  const secret = values.secret ?? process.env.TOKEN_SECRET ?? DEV_TOKEN_SECRET;
+  const roles = values.roles ? values.roles.split(',').filter(Boolean) : [];
+  process.stdout.write(`${mintToken(secret, { uid: values.uid, name: values.name, roles, ttlSeconds: values.ttl ? Number(values.ttl) : undefined })}\n`);
+}
+
+function describe(item: Record<string, unknown>): string {
+  const who = item.n ?? item.u ?? '';
+  switch (item.k) {
+    case Kind.Danmaku:
+      return `#${item.s} ${who}: ${item.x}`;
+    case Kind.Like:
+      return `#${item.s} +${item.a} like${item.a === 1 ? '' : 's'}`;
+    case Kind.Gift:
+      return `#${item.s} ${who} sent ${item.a} x ${item.g}`;
+    default:
+      return `#${item.s} [${KIND_NAMES[item.k as number] ?? item.k}] ${item.x ?? ''}`;
+  }
+}
+
+async function client(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { url: { type: 'string' }, room: { type: 'string' }, token: { type: 'string' }, uid: { type: 'string' }, secret: { type: 'string' } } });
+  const url = values.url ?? `ws://127.0.0.1:${process.env.PORT ?? 9001}`;
+  const secret = values.secret ?? process.env.TOKEN_SECRET ?? DEV_TOKEN_SECRET;
+  const tok = values.token ?? (values.uid ? mintToken(secret, { uid: values.uid }) : undefined);
+  const c = await DanmakuClient.connect(url, { token: tok });
+  const w = c.welcome ?? {};
+  console.log(`connected to ${w.gateway} as ${w.uid}${w.guest ? ' (guest: watch only)' : ''}`);
+  const joined = await c.join(values.room ?? 'lobby');
+  console.log(`joined ${joined.body.room}: ${joined.body.online} online`);
+  for (const item of joined.body.replay as Record<string, unknown>[]) console.log(`  ${describe(item)}`);
+  c.on('batch', (b: { d: Record<string, unknown>[]; s: number }) => {
+    for (const item of b.d) console.log(describe(item));
+    if (b.s > 0) console.log(`  (${b.s} danmaku not shown: room over its display cap)`);
+  });
+  c.on('online', (o: { n: number }) => console.log(`  [${o.n} online]`));
+  c.on('close', (code: number, reason: string) => {
+    console.log(`closed: ${code} ${reason}`);
+    process.exit(code === 1000 ? 0 : 1);
+  });
+  const rl = createInterface({ input: process.stdin });
+  let n = 0;
+  rl.on('line', (line) => {
+    const [cmd, a, b] = line.trim().split(/\s+/);
+    let req: Promise<unknown>;
+    if (!cmd) return;
+    if (cmd === '/switch' && a) req = c.switchTo(a).then((j) => console.log(`switched to ${j.body.room}`));
+    else if (cmd === '/like') req = c.send({ k: Kind.Like, a: 1 });
+    else if (cmd === '/gift' && a) req = c.send({ k: Kind.Gift, g: a, a: Number(b ?? 1) });
+    else req = c.send({ k: Kind.Danmaku, x: line, id: `cli-${process.pid}-${++n}` });
+    req.catch((err: unknown) => console.log(`! ${err instanceof RequestFailed ? `${err.frame.body.reason}: ${err.message}` : String(err)}`));
+  });
+  rl.on('close', () => c.close());
+}
+
+const [cmd, ...rest] = process.argv.slice(2);
+const run = cmd === 'token' ? token : cmd === 'client' ? client : null;
+if (!run) {
+  console.error(USAGE);
+  process.exit(cmd === '--help' || cmd === '-h' ? 0 : 2);
+}
+run(rest).catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});

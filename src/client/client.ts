@@ -1,0 +1,122 @@
+// A minimal Node client of the wire protocol (docs/protocol.md), used by the CLI and the
+// tests: request/reply by rid, pushes as events, heartbeat at the interval WELCOME announces.
+
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import { decode, encodeFrame } from '../protocol/codec.js';
+import { Op } from '../protocol/ops.js';
+
+export interface ServerFrame {
+  readonly op: number;
+  readonly rid: number;
+  readonly body: Record<string, unknown>;
+}
+
+export class RequestFailed extends Error {
+  override name = 'RequestFailed';
+  constructor(readonly frame: ServerFrame) {
+    super(String(frame.body.message ?? 'request failed'));
+  }
+}
+
+export interface ClientOptions {
+  readonly token?: string;
+  /** send PINGs at the interval the server announces (default true) */
+  readonly heartbeat?: boolean;
+}
+
+/**
+ * Events: 'frame' (every server frame), 'batch', 'online', 'error-frame', 'close' (code, reason).
+ */
+export class DanmakuClient extends EventEmitter {
+  readonly ws: WebSocket;
+  welcome: Record<string, unknown> | null = null;
+  private nextRid = 1;
+  private readonly pending = new Map<number, { resolve: (f: ServerFrame) => void; reject: (e: Error) => void }>();
+  private heartbeat: NodeJS.Timeout | null = null;
+  closed: { code: number; reason: string } | null = null;
+
+  private constructor(url: string, opts: ClientOptions) {
+    super();
+    const u = new URL(url);
+    if (opts.token) u.searchParams.set('token', opts.token);
+    this.ws = new WebSocket(u);
+    this.ws.binaryType = 'nodebuffer';
+    this.ws.on('message', (data: Buffer) => this.onFrame(data));
+    this.ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      for (const p of this.pending.values()) p.reject(new Error(`connection closed (${code})`));
+      this.pending.clear();
+      this.emit('close', code, reason.toString());
+    });
+    this.ws.on('error', (err) => this.emit('socket-error', err));
+    this.once('welcome', (body: Record<string, unknown>) => {
+      if (opts.heartbeat === false) return;
+      const every = Number(body.heartbeat) || 30_000;
+      this.heartbeat = setInterval(() => this.sendFrame(Op.Ping, 0, null), every);
+      this.heartbeat.unref();
+    });
+  }
+
+  /** Connects and resolves on WELCOME; rejects if the server closes first. */
+  static connect(url: string, opts: ClientOptions = {}): Promise<DanmakuClient> {
+    const c = new DanmakuClient(url, opts);
+    return new Promise((resolve, reject) => {
+      c.once('welcome', () => resolve(c));
+      c.once('close', (code: number, reason: string) => reject(Object.assign(new Error(`closed ${code} ${reason}`), { code, reason })));
+      c.once('socket-error', reject);
+    });
+  }
+
+  private onFrame(data: Buffer): void {
+    const v = decode(data) as [number, number, Record<string, unknown> | null];
+    const frame: ServerFrame = { op: v[0], rid: v[1], body: v[2] ?? {} };
+    this.emit('frame', frame);
+    if (frame.op === Op.Welcome) {
+      this.welcome = frame.body;
+      this.emit('welcome', frame.body);
+    } else if (frame.op === Op.Batch) this.emit('batch', frame.body);
+    else if (frame.op === Op.Online) this.emit('online', frame.body);
+    else if (frame.op === Op.Error && frame.rid === 0) this.emit('error-frame', frame.body);
+    const p = frame.rid === 0 ? undefined : this.pending.get(frame.rid);
+    if (!p) return;
+    this.pending.delete(frame.rid);
+    if (frame.op === Op.Error) p.reject(new RequestFailed(frame));
+    else p.resolve(frame);
+  }
+
+  sendFrame(op: number, rid: number, body: unknown): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeFrame(op, rid, body));
+  }
+
+  /** Sends a request frame and resolves with its reply (rejects with RequestFailed on ERROR). */
+  request(op: number, body: unknown): Promise<ServerFrame> {
+    const rid = this.nextRid++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(rid, { resolve, reject });
+      this.sendFrame(op, rid, body);
+    });
+  }
+
+  join(room: string): Promise<ServerFrame> {
+    return this.request(Op.Join, { room });
+  }
+
+  switchTo(room: string): Promise<ServerFrame> {
+    return this.request(Op.Switch, { room });
+  }
+
+  leave(): Promise<ServerFrame> {
+    return this.request(Op.Leave, {});
+  }
+
+  send(body: Record<string, unknown>): Promise<ServerFrame> {
+    return this.request(Op.Send, body);
+  }
+
+  close(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.ws.close(1000);
+  }
+}

@@ -1,0 +1,69 @@
+// Per-connection state kept in uWS user data, and the per-connection frame budget.
+
+import type { Identity } from '../auth/token.js';
+import type { ErrorEntry } from '../protocol/errors.js';
+import type { LocalRoom } from './room-hub.js';
+
+export interface ConnState {
+  readonly id: number;
+  readonly identity: Identity;
+  /** set when the upgrade carried a bad token: the socket is closed right after open */
+  readonly refuse: ErrorEntry | null;
+  open: boolean;
+  room: LocalRoom | null;
+  /** bumped by every join, switch and leave, so that a join that was waiting can tell it is stale */
+  gen: number;
+  lastSeen: number;
+  tokens: number;
+  tokensAt: number;
+  rejected: number;
+  rejectedSince: number;
+  /** since when the outbound buffer has been over the soft limit (0: it is not) */
+  overSince: number;
+  /** why the server closed it, for the closed-connections metric */
+  closeReason: string | null;
+}
+
+export function newConnState(id: number, identity: Identity, refuse: ErrorEntry | null, now: number, burst: number): ConnState {
+  return {
+    id,
+    identity,
+    refuse,
+    open: true,
+    room: null,
+    gen: 0,
+    lastSeen: now,
+    tokens: burst,
+    tokensAt: now,
+    rejected: 0,
+    rejectedSince: now,
+    overSince: 0,
+    closeReason: null,
+  };
+}
+
+export interface FrameBudget {
+  readonly rate: number;
+  readonly burst: number;
+  readonly closeAfter: number;
+}
+
+export type Admission = 'ok' | 'reject' | 'close';
+
+const REJECT_WINDOW_MS = 10_000;
+
+/** Token bucket per connection; too many rejections within ten seconds closes the connection. */
+export function admitFrame(st: ConnState, budget: FrameBudget, now: number): Admission {
+  st.tokens = Math.min(budget.burst, st.tokens + ((now - st.tokensAt) * budget.rate) / 1000);
+  st.tokensAt = now;
+  if (st.tokens >= 1) {
+    st.tokens -= 1;
+    return 'ok';
+  }
+  if (now - st.rejectedSince > REJECT_WINDOW_MS) {
+    st.rejectedSince = now;
+    st.rejected = 0;
+  }
+  st.rejected++;
+  return st.rejected > budget.closeAfter ? 'close' : 'reject';
+}

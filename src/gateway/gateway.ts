@@ -1,0 +1,315 @@
+// The gateway: holds client connections (uWebSockets.js), authenticates them, keeps
+// user -> room -> connection from the join/switch/leave signals, forwards SEND frames to the
+// logic service, and fans room batches out to local members. No business logic lives here.
+
+import * as uWS from 'uWebSockets.js';
+import { guestIdentity, TokenError, type Identity, type TokenVerifier } from '../auth/token.js';
+import type { Bus } from '../bus/index.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { decodeFrame, encodeFrame } from '../protocol/codec.js';
+import { CloseCodes, Errors, ProtocolError, type ErrorEntry } from '../protocol/errors.js';
+import { Op, ROOM_ID } from '../protocol/ops.js';
+import type { PresenceCounts, RoomHistory } from '../store/index.js';
+import { admitFrame, newConnState, type ConnState } from './connection.js';
+import { OnlineTicker } from './online.js';
+import { RoomHub, type LocalRoom } from './room-hub.js';
+import { forwardSend } from './send.js';
+
+export interface GatewayOptions {
+  readonly gatewayId: string;
+  readonly host: string;
+  readonly port: number;
+  readonly allowGuests: boolean;
+  readonly maxFrameBytes: number;
+  readonly maxTextLength: number;
+  readonly mergeMaxMessages: number;
+  readonly mergeWindowMs: number;
+  readonly replaySize: number;
+  readonly roomDisplayCap: number;
+  readonly onlineIntervalMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly idleTimeoutMs: number;
+  readonly outboundSoftLimitBytes: number;
+  readonly slowConsumerGraceMs: number;
+  readonly connFrameRate: number;
+  readonly connFrameBurst: number;
+  readonly floodCloseAfter: number;
+  readonly upstreamTimeoutMs: number;
+}
+
+export interface GatewayDeps {
+  readonly bus: Bus;
+  readonly history: RoomHistory;
+  readonly presence: PresenceCounts;
+  readonly verifier: TokenVerifier;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+type WS = uWS.WebSocket<ConnState>;
+
+export class Gateway {
+  private readonly app: uWS.TemplatedApp;
+  private readonly hub: RoomHub;
+  private readonly online: OnlineTicker;
+  private readonly conns = new Set<WS>();
+  private listenSocket: uWS.us_listen_socket | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private nextId = 1;
+  private draining = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly opts: GatewayOptions,
+    private readonly deps: GatewayDeps,
+  ) {
+    this.log = deps.log;
+    this.app = uWS.App();
+    const fanout = { publish: (topic: string, data: Uint8Array) => this.publish(topic, data) };
+    this.hub = new RoomHub(deps.bus, deps.history, fanout, opts, deps.metrics, deps.log.child({ component: 'rooms' }));
+    deps.bus.attach(this.hub);
+    this.online = new OnlineTicker(this.hub, deps.presence, opts.gatewayId, opts.onlineIntervalMs, deps.log);
+    this.app.ws<ConnState>('/*', {
+      maxPayloadLength: opts.maxFrameBytes,
+      maxBackpressure: opts.outboundSoftLimitBytes,
+      closeOnBackpressureLimit: false,
+      idleTimeout: 0, // application heartbeat, swept below, so that the close code says why
+      sendPingsAutomatically: false,
+      upgrade: (res, req, context) => this.upgrade(res, req, context),
+      open: (ws) => this.opened(ws),
+      message: (ws, message, isBinary) => this.message(ws, message, isBinary),
+      dropped: () => this.deps.metrics.itemsDropped('backpressure'),
+      close: (ws, code) => this.closed(ws, code),
+    });
+    this.app.any('/*', (res) => {
+      res.writeStatus('426 Upgrade Required').end('danmaku gateway: connect with a WebSocket client\n');
+    });
+  }
+
+  /** Starts listening; resolves to the bound port (useful with PORT=0). */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(this.opts.host, this.opts.port, (socket) => {
+        if (!socket) return reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port}`));
+        this.listenSocket = socket;
+        const sweepEvery = Math.max(50, Math.min(1000, Math.floor(this.opts.idleTimeoutMs / 4)));
+        this.sweepTimer = setInterval(() => this.sweep(), sweepEvery);
+        this.online.start();
+        resolve(uWS.us_socket_local_port(socket));
+      });
+    });
+  }
+
+  private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
+    if (this.draining) {
+      res.writeStatus('503 Service Unavailable').end('draining: connect to another gateway\n');
+      return;
+    }
+    const key = req.getHeader('sec-websocket-key');
+    const protocol = req.getHeader('sec-websocket-protocol');
+    const extensions = req.getHeader('sec-websocket-extensions');
+    const auth = req.getHeader('authorization');
+    const token = req.getQuery('token') || (auth.startsWith('Bearer ') ? auth.slice(7) : '');
+    const id = this.nextId++;
+    let identity: Identity;
+    let refuse: ErrorEntry | null = null;
+    if (!token) {
+      identity = guestIdentity(id);
+      if (!this.opts.allowGuests) refuse = CloseCodes.GuestsDisabled;
+    } else {
+      try {
+        identity = this.deps.verifier.verify(token);
+      } catch (err) {
+        identity = guestIdentity(id);
+        refuse = err instanceof TokenError && err.expired ? CloseCodes.TokenExpired : CloseCodes.TokenInvalid;
+      }
+    }
+    // A refused token still gets a WebSocket, so that the client reads a close code and reason
+    // (a browser cannot read an HTTP 401 body on a failed upgrade).
+    res.upgrade(newConnState(id, identity, refuse, Date.now(), this.opts.connFrameBurst), key, protocol, extensions, context);
+  }
+
+  private opened(ws: WS): void {
+    const st = ws.getUserData();
+    this.deps.metrics.connectionOpened();
+    this.conns.add(ws);
+    if (st.refuse) {
+      this.closeWith(ws, st.refuse);
+      return;
+    }
+    const { identity } = st;
+    ws.send(
+      encodeFrame(Op.Welcome, 0, {
+        uid: identity.uid,
+        name: identity.name,
+        guest: identity.guest,
+        gateway: this.opts.gatewayId,
+        heartbeat: this.opts.heartbeatIntervalMs,
+        idleTimeout: this.opts.idleTimeoutMs,
+        maxFrame: this.opts.maxFrameBytes,
+      }),
+      true,
+    );
+  }
+
+  private message(ws: WS, message: ArrayBuffer, isBinary: boolean): void {
+    const st = ws.getUserData();
+    const now = Date.now();
+    st.lastSeen = now;
+    if (!isBinary) return this.closeWith(ws, CloseCodes.TextFrame);
+    const admission = admitFrame(st, { rate: this.opts.connFrameRate, burst: this.opts.connFrameBurst, closeAfter: this.opts.floodCloseAfter }, now);
+    if (admission === 'close') return this.closeWith(ws, CloseCodes.Flood);
+    let rid = 0;
+    try {
+      const frame = decodeFrame(new Uint8Array(message)); // decoded synchronously: uWS neuters the buffer
+      rid = frame.rid;
+      if (admission === 'reject') throw new ProtocolError(Errors.Flood);
+      this.dispatch(ws, st, frame.op, rid, frame.body, now);
+    } catch (err) {
+      if (err instanceof ProtocolError) return this.sendError(ws, rid, err.entry, err.message);
+      this.log.error({ err, conn: st.id }, 'frame handler failed');
+      this.sendError(ws, rid, Errors.Internal);
+    }
+  }
+
+  private dispatch(ws: WS, st: ConnState, op: number, rid: number, body: unknown, now: number): void {
+    switch (op) {
+      case Op.Ping:
+        ws.send(encodeFrame(Op.Pong, rid, { t: now }), true);
+        return;
+      case Op.Join:
+      case Op.Switch:
+        this.deps.metrics.roomSignal(op === Op.Join ? 'join' : 'switch');
+        void this.join(ws, st, rid, roomOf(body));
+        return;
+      case Op.Leave: {
+        this.deps.metrics.roomSignal('leave');
+        const left = this.leaveRoom(ws, st);
+        ws.send(encodeFrame(Op.Left, rid, { room: left }), true);
+        return;
+      }
+      case Op.Send:
+        forwardSend(ws, st, rid, body, now, { bus: this.deps.bus, timeoutMs: this.opts.upstreamTimeoutMs, metrics: this.deps.metrics, log: this.log, sendError: (e, d) => this.sendError(ws, rid, e, d) });
+        return;
+      default:
+        throw new ProtocolError(Errors.UnknownOp, `op ${op}`);
+    }
+  }
+
+  /** Join and switch: leave the current room first, so nothing of it arrives after the reply. */
+  private async join(ws: WS, st: ConnState, rid: number, id: string): Promise<void> {
+    if (!ROOM_ID.test(id)) return this.sendError(ws, rid, Errors.InvalidRoom);
+    if (st.room?.id === id) {
+      ws.send(st.room.joinedFrame(rid), true);
+      return;
+    }
+    this.leaveRoom(ws, st);
+    const gen = st.gen;
+    let room: LocalRoom;
+    try {
+      room = await this.hub.acquire(id);
+    } catch (err) {
+      this.log.error({ err, room: id }, 'room subscription failed');
+      if (st.open && st.gen === gen) ws.cork(() => this.sendError(ws, rid, Errors.Unavailable, 'room subscription failed'));
+      return;
+    }
+    if (!st.open || st.gen !== gen) return this.hub.abandon(room); // closed, or switched again meanwhile
+    this.hub.join(room);
+    st.room = room;
+    ws.cork(() => {
+      ws.subscribe(room.topic);
+      ws.send(room.joinedFrame(rid), true);
+    });
+  }
+
+  private leaveRoom(ws: WS | null, st: ConnState): string | null {
+    st.gen++;
+    const room = st.room;
+    if (!room) return null;
+    st.room = null;
+    if (ws) ws.unsubscribe(room.topic);
+    this.hub.leave(room);
+    return room.id;
+  }
+
+  private closed(ws: WS, code: number): void {
+    const st = ws.getUserData();
+    st.open = false;
+    this.conns.delete(ws);
+    this.leaveRoom(null, st); // uWS drops a closed socket's topics itself
+    this.deps.metrics.connectionClosed(st.closeReason ?? (code === 1000 || code === 1001 ? 'client' : 'abnormal'));
+  }
+
+  private publish(topic: string, data: Uint8Array): number {
+    const n = this.app.numSubscribers(topic);
+    if (n > 0) this.app.publish(topic, data, true);
+    return n;
+  }
+
+  sendError(ws: WS, rid: number, entry: ErrorEntry, message?: string): void {
+    this.deps.metrics.clientError(entry.reason);
+    if (!ws.getUserData().open) return;
+    ws.send(encodeFrame(Op.Error, rid, { code: entry.code, reason: entry.reason, message: message ?? entry.message }), true);
+  }
+
+  private closeWith(ws: WS, entry: ErrorEntry): void {
+    const st = ws.getUserData();
+    if (!st.open) return;
+    st.closeReason = entry.reason;
+    this.deps.metrics.clientError(entry.reason);
+    ws.end(entry.code, entry.message);
+  }
+
+  /** Heartbeat and slow-consumer checks, one pass over the connections. */
+  private sweep(): void {
+    const now = Date.now();
+    let buffered = 0;
+    let slow = 0;
+    for (const ws of this.conns) {
+      const st = ws.getUserData();
+      if (now - st.lastSeen > this.opts.idleTimeoutMs) {
+        this.closeWith(ws, CloseCodes.IdleTimeout);
+        continue;
+      }
+      const b = ws.getBufferedAmount();
+      buffered += b;
+      if (b < this.opts.outboundSoftLimitBytes) {
+        st.overSince = 0;
+        continue;
+      }
+      slow++;
+      if (st.overSince === 0) st.overSince = now;
+      else if (now - st.overSince > this.opts.slowConsumerGraceMs) this.closeWith(ws, CloseCodes.SlowConsumer);
+    }
+    this.deps.metrics.outboundSampled(buffered, slow);
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, flush pending batches, close every client with 1012
+   * (reconnect elsewhere), and wait for them to go, at most `timeoutMs`.
+   */
+  async shutdown(timeoutMs: number): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = null;
+    this.online.stop();
+    this.hub.flushAll();
+    for (const ws of [...this.conns]) this.closeWith(ws, CloseCodes.Restart);
+    const deadline = Date.now() + timeoutMs;
+    while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.conns.size > 0) this.log.warn({ left: this.conns.size }, 'clients did not close in time; closing sockets');
+    this.app.close();
+  }
+}
+
+function roomOf(body: unknown): string {
+  const room = (body as { room?: unknown } | null)?.room;
+  return typeof room === 'string' ? room : '';
+}

@@ -1,0 +1,43 @@
+// Room online counts: every interval the gateway reports its local member counts and pushes
+// the totals across all gateways to its local members of each room.
+
+import type { Logger } from '../log.js';
+import type { PresenceCounts } from '../store/index.js';
+import type { RoomHub } from './room-hub.js';
+
+export class OnlineTicker {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+
+  constructor(
+    private readonly hub: RoomHub,
+    private readonly presence: PresenceCounts,
+    private readonly gatewayId: string,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async tick(): Promise<void> {
+    if (this.running) return; // a slow store must not pile up ticks
+    this.running = true;
+    try {
+      const counts = this.hub.counts();
+      // A report lapses after three missed intervals, so a dead gateway's viewers disappear.
+      await this.presence.report(this.gatewayId, counts, this.intervalMs * 3);
+      this.hub.pushOnline(await this.presence.totals([...counts.keys()]));
+    } catch (err) {
+      this.log.warn({ err }, 'online count update failed');
+    } finally {
+      this.running = false;
+    }
+  }
+}

@@ -1,0 +1,220 @@
+// The gateway's rooms: which rooms have local members, the bus subscription of each
+// (interest-based: subscribed while the room has local members or joiners), the merge buffer,
+// and a replay window of the room's recent items, kept from the live stream so that a join
+// reply and the live frames that follow it never overlap or leave a gap.
+
+import type { RoomBus, RoomHandler } from '../bus/index.js';
+import type { Logger } from '../log.js';
+import type { Metrics, RoomStats } from '../metrics.js';
+import { encodeBodyWithItems, encodeFrame, encodeFrameWithBody } from '../protocol/codec.js';
+import { readItemHead } from '../protocol/items.js';
+import { Kind, Op } from '../protocol/ops.js';
+import type { RoomHistory, StoredItem } from '../store/index.js';
+import { RoomMerger } from './merger.js';
+
+/** Where batch frames go: uWS topics in production, a recorder in unit tests. */
+export interface Fanout {
+  /** Sends `data` to every socket subscribed to `topic`; returns how many that was. */
+  publish(topic: string, data: Uint8Array): number;
+}
+
+export interface RoomHubOptions {
+  readonly mergeMaxMessages: number;
+  readonly mergeWindowMs: number;
+  readonly replaySize: number;
+  readonly roomDisplayCap: number;
+}
+
+export class LocalRoom {
+  readonly topic: string;
+  members = 0;
+  /** connections waiting for the room to become ready; they keep it alive */
+  joining = 0;
+  online = 0;
+  lastSeq = 0;
+  ready: Promise<void> | null = null;
+  timer: NodeJS.Timeout | null = null;
+  replay: StoredItem[] = [];
+  private joinedBody: Buffer | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly merger: RoomMerger,
+  ) {
+    this.topic = `room/${id}`;
+  }
+
+  addReplay(items: readonly StoredItem[], limit: number): void {
+    if (limit === 0 || items.length === 0) return;
+    const bySeq = new Map<number, StoredItem>();
+    for (const it of this.replay) bySeq.set(it.seq, it);
+    for (const it of items) bySeq.set(it.seq, it);
+    this.replay = [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(-limit);
+    this.joinedBody = null;
+  }
+
+  pushReplay(item: StoredItem, limit: number): void {
+    if (limit === 0) return;
+    const last = this.replay[this.replay.length - 1];
+    if (last && last.seq >= item.seq) return this.addReplay([item], limit);
+    this.replay.push(item);
+    if (this.replay.length > limit) this.replay.shift();
+    this.joinedBody = null;
+  }
+
+  setOnline(n: number): void {
+    if (n !== this.online) this.joinedBody = null;
+    this.online = n;
+  }
+
+  /** The JOINED reply; its body is cached until the replay window or the count changes. */
+  joinedFrame(rid: number): Buffer {
+    this.joinedBody ??= encodeBodyWithItems(
+      { room: this.id, online: this.online, seq: this.lastSeq },
+      'replay',
+      this.replay.map((r) => r.data),
+    );
+    return encodeFrameWithBody(Op.Joined, rid, this.joinedBody);
+  }
+}
+
+export class RoomHub implements RoomHandler {
+  private readonly rooms = new Map<string, LocalRoom>();
+
+  constructor(
+    private readonly bus: RoomBus,
+    private readonly history: RoomHistory,
+    private readonly fanout: Fanout,
+    private readonly opts: RoomHubOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    metrics.observeRooms(() => this.stats());
+  }
+
+  get(id: string): LocalRoom | undefined {
+    return this.rooms.get(id);
+  }
+
+  /**
+   * Gets the room ready for a new member: subscribes the bus and loads the replay window on
+   * first use. The caller must then call join() or abandon() exactly once.
+   */
+  async acquire(id: string): Promise<LocalRoom> {
+    let room = this.rooms.get(id);
+    if (!room) {
+      room = new LocalRoom(id, new RoomMerger(this.opts.roomDisplayCap, Date.now()));
+      this.rooms.set(id, room);
+      room.ready = this.prepare(room);
+    }
+    room.joining++;
+    try {
+      await room.ready;
+    } catch (err) {
+      this.abandon(room);
+      throw err;
+    }
+    return room;
+  }
+
+  join(room: LocalRoom): void {
+    room.joining--;
+    room.members++;
+  }
+
+  abandon(room: LocalRoom): void {
+    room.joining--;
+    this.release(room);
+  }
+
+  leave(room: LocalRoom): void {
+    room.members--;
+    this.release(room);
+  }
+
+  private release(room: LocalRoom): void {
+    if (room.members > 0 || room.joining > 0 || this.rooms.get(room.id) !== room) return;
+    if (room.timer) clearTimeout(room.timer);
+    room.merger.clear();
+    this.rooms.delete(room.id);
+    this.bus.unsubscribe(room.id);
+  }
+
+  private async prepare(room: LocalRoom): Promise<void> {
+    await this.bus.subscribe(room.id);
+    if (this.opts.replaySize === 0) return;
+    try {
+      room.addReplay(await this.history.recent(room.id, this.opts.replaySize), this.opts.replaySize);
+    } catch (err) {
+      // Live delivery does not depend on the replay window; join with what we have.
+      this.log.warn({ err, room: room.id }, 'replay window unavailable');
+    }
+  }
+
+  /** Bus callback: one encoded item of a room this gateway is subscribed to. */
+  roomMessage(id: string, data: Uint8Array): void {
+    const room = this.rooms.get(id);
+    if (!room) return; // unsubscribed while the message was in flight
+    const head = readItemHead(data);
+    if (!head) {
+      this.metrics.itemsDropped('bad_item');
+      this.log.warn({ room: id, bytes: data.length }, 'dropped a room message that is not a room item');
+      return;
+    }
+    if (head.seq > room.lastSeq) room.lastSeq = head.seq;
+    if (head.kind !== Kind.Like) room.pushReplay({ seq: head.seq, data }, this.opts.replaySize);
+    const n = room.merger.push({ head, data });
+    if (n >= this.opts.mergeMaxMessages || this.opts.mergeWindowMs === 0) this.flush(room);
+    else room.timer ??= setTimeout(() => this.flush(room), this.opts.mergeWindowMs);
+  }
+
+  flush(room: LocalRoom): void {
+    if (room.timer) {
+      clearTimeout(room.timer);
+      room.timer = null;
+    }
+    if (room.merger.size === 0) return;
+    const now = Date.now();
+    const { items, times, shed } = room.merger.drain(now);
+    if (shed > 0) this.metrics.itemsDropped('shed', shed);
+    if (items.length === 0) return;
+    const frame = encodeFrameWithBody(Op.Batch, 0, encodeBodyWithItems({ r: room.id, s: shed }, 'd', items));
+    const recipients = this.fanout.publish(room.topic, frame);
+    this.metrics.roomBatchSent(recipients, items.length);
+    if (recipients > 0) for (const t of times) this.metrics.itemDelivered((now - t) / 1000);
+  }
+
+  flushAll(): void {
+    for (const room of this.rooms.values()) this.flush(room);
+  }
+
+  /** Local member counts, for presence reports. */
+  counts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const r of this.rooms.values()) if (r.members > 0) out.set(r.id, r.members);
+    return out;
+  }
+
+  /** Pushes aggregated online counts to each room's local members. */
+  pushOnline(totals: ReadonlyMap<string, number>): void {
+    for (const [id, n] of totals) {
+      const room = this.rooms.get(id);
+      if (!room || room.members === 0) continue;
+      room.setOnline(n);
+      this.fanout.publish(room.topic, encodeFrame(Op.Online, 0, { r: id, n }));
+    }
+  }
+
+  private stats(): RoomStats {
+    let members = 0;
+    let largest = 0;
+    let rooms = 0;
+    for (const r of this.rooms.values()) {
+      if (r.members === 0) continue;
+      rooms++;
+      members += r.members;
+      if (r.members > largest) largest = r.members;
+    }
+    return { rooms, members, largest };
+  }
+}

@@ -1,0 +1,57 @@
+// SEND frames: checked for what the gateway knows (guest, current room), then forwarded to
+// the logic service as one request; the reply becomes an ACK or an ERROR frame. A client
+// always gets one of the two, never silence.
+
+import type * as uWS from 'uWebSockets.js';
+import type { RequestBus } from '../bus/index.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { encodeFrame } from '../protocol/codec.js';
+import { Errors, errorByCode, ProtocolError, type ErrorEntry } from '../protocol/errors.js';
+import { decodeReply, encodeRequest } from '../logic/upstream.js';
+import { Op } from '../protocol/ops.js';
+import type { ConnState } from './connection.js';
+
+export interface SendContext {
+  readonly bus: RequestBus;
+  readonly timeoutMs: number;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly sendError: (entry: ErrorEntry, detail?: string) => void;
+}
+
+export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, rid: number, body: unknown, now: number, ctx: SendContext): void {
+  const { identity, room } = st;
+  if (identity.guest) throw new ProtocolError(Errors.GuestCannotSend);
+  if (!room) throw new ProtocolError(Errors.NotInRoom);
+  const b = body as { room?: unknown; id?: unknown } | null;
+  if (b !== null && typeof b === 'object' && b.room !== undefined && b.room !== room.id) {
+    throw new ProtocolError(Errors.NotInRoom, `you are in ${room.id}`);
+  }
+  const cmid = typeof b?.id === 'string' ? b.id : undefined;
+  const started = performance.now();
+  const request = encodeRequest({ u: identity.uid, n: identity.name, r: [...identity.roles], room: room.id, at: now, b: body });
+  ctx.bus.request(request, ctx.timeoutMs).then(
+    (data) => {
+      ctx.metrics.upstreamAnswered((performance.now() - started) / 1000);
+      if (!st.open) return;
+      let reply;
+      try {
+        reply = decodeReply(data);
+      } catch (err) {
+        ctx.log.error({ err, conn: st.id }, 'malformed upstream reply');
+        ws.cork(() => ctx.sendError(Errors.Internal));
+        return;
+      }
+      if ('e' in reply) return ws.cork(() => ctx.sendError(errorByCode(reply.e), reply.m));
+      const ack: Record<string, unknown> = { s: reply.s, t: reply.t };
+      if (cmid !== undefined) ack.id = cmid;
+      if (reply.dup) ack.dup = true;
+      ws.cork(() => ws.send(encodeFrame(Op.Ack, rid, ack), true));
+    },
+    (err: unknown) => {
+      ctx.log.warn({ err, conn: st.id }, 'upstream request failed');
+      if (st.open) ws.cork(() => ctx.sendError(Errors.Unavailable, err instanceof Error ? err.message : undefined));
+    },
+  );
+}

@@ -1,0 +1,48 @@
+// The request a gateway sends to the logic service for each SEND frame, and its reply.
+// Encoded with the same MessagePack codec as the wire protocol.
+
+import { decode, encode } from '../protocol/codec.js';
+
+export interface UpstreamRequest {
+  /** sender uid, name and roles, from the verified token */
+  u: string;
+  n: string;
+  r: string[];
+  /** the room the sender is in */
+  room: string;
+  /** gateway receive time, ms since the epoch */
+  at: number;
+  /** the SEND frame's body, as the client sent it */
+  b: unknown;
+}
+
+export type UpstreamReply = { s: number; t: number; dup?: true } | { e: number; m: string };
+
+export function encodeRequest(req: UpstreamRequest): Uint8Array {
+  return encode(req);
+}
+
+export function decodeRequest(data: Uint8Array): UpstreamRequest | null {
+  const v = decode(data) as Partial<UpstreamRequest> | null;
+  if (typeof v !== 'object' || v === null) return null;
+  if (typeof v.u !== 'string' || typeof v.room !== 'string' || typeof v.at !== 'number') return null;
+  return {
+    u: v.u,
+    n: typeof v.n === 'string' ? v.n : v.u,
+    r: Array.isArray(v.r) ? v.r.filter((x): x is string => typeof x === 'string') : [],
+    room: v.room,
+    at: v.at,
+    b: v.b,
+  };
+}
+
+export function encodeReply(reply: UpstreamReply): Uint8Array {
+  return encode(reply);
+}
+
+export function decodeReply(data: Uint8Array): UpstreamReply {
+  const v = decode(data) as Partial<{ s: number; t: number; dup: true; e: number; m: string }>;
+  if (typeof v?.e === 'number') return { e: v.e, m: typeof v.m === 'string' ? v.m : '' };
+  if (typeof v?.s === 'number' && typeof v.t === 'number') return v.dup ? { s: v.s, t: v.t, dup: true } : { s: v.s, t: v.t };
+  throw new Error('malformed upstream reply');
+}

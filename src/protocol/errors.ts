@@ -1,0 +1,65 @@
+// The error catalogue: every error frame code and every close code the server uses.
+// docs/protocol.md lists the same entries; test/unit/errors.test.ts fails when they drift apart.
+
+export interface ErrorEntry {
+  readonly code: number;
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** Codes carried in ERROR frames (op 9). The connection stays open. */
+export const Errors = {
+  BadFrame: { code: 1, reason: 'bad_frame', message: 'frame is not a MessagePack array [op, rid, body]' },
+  UnknownOp: { code: 2, reason: 'unknown_op', message: 'unknown op code' },
+  BadField: { code: 3, reason: 'bad_field', message: 'missing or invalid field' },
+  InvalidRoom: { code: 10, reason: 'invalid_room', message: 'room id must match ^[A-Za-z0-9_-]{1,64}$' },
+  NotInRoom: { code: 11, reason: 'not_in_room', message: 'join a room before sending to it' },
+  GuestCannotSend: { code: 12, reason: 'guest_cannot_send', message: 'guests may watch but not send; connect with a token' },
+  Forbidden: { code: 13, reason: 'forbidden', message: 'your roles do not allow this' },
+  RateLimited: { code: 20, reason: 'rate_limited', message: 'you are sending too fast' },
+  Flood: { code: 21, reason: 'flood', message: 'too many frames on this connection; frame ignored' },
+  Unavailable: { code: 30, reason: 'unavailable', message: 'the service did not answer in time; retry with the same id' },
+  Internal: { code: 31, reason: 'internal', message: 'internal error; retry with the same id' },
+} as const satisfies Record<string, ErrorEntry>;
+export type ErrorName = keyof typeof Errors;
+
+/**
+ * WebSocket close codes. 1000-1015 are the standard ones we use; 4000-4499 mean
+ * "reconnect with backoff", 4500-4999 mean "do not reconnect until the cause is fixed".
+ */
+export const CloseCodes = {
+  Normal: { code: 1000, reason: 'normal', message: 'closed by the client' },
+  TextFrame: { code: 1003, reason: 'text_frame', message: 'text frames are not supported; send binary MessagePack' },
+  TooLarge: { code: 1009, reason: 'frame_too_large', message: 'frame larger than the limit announced in WELCOME' },
+  Restart: { code: 1012, reason: 'shutdown', message: 'server is shutting down; reconnect (to another gateway) with backoff' },
+  IdleTimeout: { code: 4001, reason: 'idle_timeout', message: 'no frame received within the idle timeout; send PING' },
+  SlowConsumer: { code: 4002, reason: 'slow_consumer', message: 'outbound buffer stayed over its limit' },
+  Flood: { code: 4003, reason: 'flood_close', message: 'too many frames over the per-connection budget' },
+  TokenInvalid: { code: 4501, reason: 'token_invalid', message: 'token missing a valid signature or claims' },
+  TokenExpired: { code: 4502, reason: 'token_expired', message: 'token expired; get a new one' },
+  GuestsDisabled: { code: 4503, reason: 'guests_disabled', message: 'this server requires a token' },
+} as const satisfies Record<string, ErrorEntry>;
+export type CloseName = keyof typeof CloseCodes;
+
+/** Whether a client should reconnect after this close code. */
+export function shouldReconnect(code: number): boolean {
+  if (code >= 4500 && code <= 4999) return false;
+  return code !== CloseCodes.TextFrame.code && code !== CloseCodes.TooLarge.code;
+}
+
+/** A failure with a catalogue entry; thrown by validation and logic, turned into an ERROR frame. */
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+  readonly entry: ErrorEntry;
+  constructor(entry: ErrorEntry, detail?: string, options?: { cause?: unknown }) {
+    super(detail ? `${entry.message}: ${detail}` : entry.message, options);
+    this.entry = entry;
+  }
+}
+
+const BY_CODE = new Map<number, ErrorEntry>(Object.values(Errors).map((e) => [e.code, e]));
+
+/** The catalogue entry of an error code received from another process. */
+export function errorByCode(code: number): ErrorEntry {
+  return BY_CODE.get(code) ?? Errors.Internal;
+}

@@ -1,0 +1,43 @@
+// Numbered op codes of the wire protocol, all in one place (docs/protocol.md, "Ops").
+// A frame is one MessagePack array [op, rid, body].
+
+export const Op = {
+  // client -> server
+  Ping: 1,
+  Join: 10,
+  Switch: 12,
+  Leave: 13,
+  Send: 20,
+  // server -> client
+  Pong: 2,
+  Welcome: 3,
+  Error: 9,
+  Joined: 11,
+  Left: 14,
+  Ack: 21,
+  Batch: 30,
+  Online: 31,
+} as const;
+export type Op = (typeof Op)[keyof typeof Op];
+
+/** Kinds of room items. The number is also the display priority class (see shedding). */
+export const Kind = {
+  Danmaku: 1,
+  Like: 2,
+  Gift: 3,
+  Notice: 4,
+} as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
+
+export const KIND_NAMES: Readonly<Record<number, string>> = {
+  [Kind.Danmaku]: 'danmaku',
+  [Kind.Like]: 'like',
+  [Kind.Gift]: 'gift',
+  [Kind.Notice]: 'notice',
+};
+
+/** Danmaku position modes. */
+export const Mode = { Scroll: 0, Top: 1, Bottom: 2 } as const;
+
+/** Room ids: they become NATS subject tokens in cluster mode, so no dots, wildcards or spaces. */
+export const ROOM_ID = /^[A-Za-z0-9_-]{1,64}$/;

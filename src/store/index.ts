@@ -1,0 +1,54 @@
+// Storage seams, one narrow interface per responsibility. memory.ts is the standalone
+// implementation; cluster mode adds Redis beside it. Each passes test/contract/store.ts.
+
+export interface StoredItem {
+  readonly seq: number;
+  readonly data: Uint8Array;
+}
+
+/** The room replay window: the last items of a room, for late joiners. */
+export interface RoomHistory {
+  append(room: string, item: StoredItem): Promise<void>;
+  /** Up to `limit` most recent items, oldest first. */
+  recent(room: string, limit: number): Promise<StoredItem[]>;
+}
+
+/** Server-side sequence numbers, strictly increasing per scope, starting at 1. */
+export interface Sequencer {
+  next(scope: string): Promise<number>;
+}
+
+/** Room online counts aggregated across gateways. */
+export interface PresenceCounts {
+  /** Replaces this gateway's contribution; it lapses after ttlMs without a new report. */
+  report(gatewayId: string, counts: ReadonlyMap<string, number>, ttlMs: number): Promise<void>;
+  totals(rooms: readonly string[]): Promise<Map<string, number>>;
+}
+
+/** Token-bucket rate limit shared by every logic instance. */
+export interface RateLimiter {
+  /** Takes one token from the bucket `key` (rate per second, burst capacity); false if empty. */
+  allow(key: string, ratePerSec: number, burst: number): Promise<boolean>;
+}
+
+/** De-duplication of client retries by client message id. */
+export interface Deduper {
+  /**
+   * Claims `key`. Returns undefined when this is the first claim; otherwise the sequence
+   * number recorded for the first one (0 while it is still in flight).
+   */
+  claim(key: string, ttlMs: number): Promise<number | undefined>;
+  /** Records the outcome of a claimed key: its sequence number. */
+  settle(key: string, seq: number, ttlMs: number): Promise<void>;
+  /** Forgets a claim whose message was rejected, so that a retry is processed anew. */
+  release(key: string): Promise<void>;
+}
+
+export interface Store {
+  readonly history: RoomHistory;
+  readonly sequencer: Sequencer;
+  readonly presence: PresenceCounts;
+  readonly limiter: RateLimiter;
+  readonly deduper: Deduper;
+  close(): Promise<void>;
+}
