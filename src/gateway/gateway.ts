@@ -71,7 +71,9 @@ export class Gateway {
     deps.bus.attach(this.hub);
     this.online = new OnlineTicker(this.hub, deps.presence, opts.gatewayId, opts.onlineIntervalMs, deps.log);
     this.app.ws<ConnState>('/*', {
-      maxPayloadLength: opts.maxFrameBytes,
+      // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
+      // of 4x, and the configured limit is enforced in message() with a documented 1009.
+      maxPayloadLength: opts.maxFrameBytes * 4,
       maxBackpressure: opts.outboundSoftLimitBytes,
       closeOnBackpressureLimit: false,
       idleTimeout: 0, // application heartbeat, swept below, so that the close code says why
@@ -158,6 +160,7 @@ export class Gateway {
     const now = Date.now();
     st.lastSeen = now;
     if (!isBinary) return this.closeWith(ws, CloseCodes.TextFrame);
+    if (message.byteLength > this.opts.maxFrameBytes) return this.closeWith(ws, CloseCodes.TooLarge);
     const admission = admitFrame(st, { rate: this.opts.connFrameRate, burst: this.opts.connFrameBurst, closeAfter: this.opts.floodCloseAfter }, now);
     if (admission === 'close') return this.closeWith(ws, CloseCodes.Flood);
     let rid = 0;

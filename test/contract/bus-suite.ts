@@ -1,0 +1,89 @@
+// The contract every Bus implementation passes. Takes a factory of connected nodes that
+// share one broker; run by bus-memory.test.ts (and by the NATS test in cluster mode).
+
+import type { Test } from 'tap';
+import { BusTimeoutError, NoRespondersError, type Bus } from '../../src/bus/index.js';
+
+export interface BusFixture {
+  /** A new node connected to the shared broker. */
+  node(): Promise<Bus>;
+  /** Waits until publishes issued so far have been delivered (a round trip for NATS). */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function recorder(bus: Bus): [string, string][] {
+  const got: [string, string][] = [];
+  bus.attach({ roomMessage: (room, data) => got.push([room, Buffer.from(data).toString()]) });
+  return got;
+}
+
+export function busContract(t: Test, make: () => Promise<BusFixture>): void {
+  t.test('bus - delivers a room message once to each subscribed node, not to others', async (t) => {
+    const f = await make();
+    t.teardown(() => f.close());
+    const [a, b, c, pub] = await Promise.all([f.node(), f.node(), f.node(), f.node()]);
+    const [ga, gb, gc] = [recorder(a), recorder(b), recorder(c)];
+    await a.subscribe('r1');
+    await b.subscribe('r1');
+    await c.subscribe('r2');
+    pub.publish('r1', Buffer.from('m1'));
+    pub.publish('r1', Buffer.from('m2'));
+    await f.settle();
+    t.same(ga, [['r1', 'm1'], ['r1', 'm2']], 'in publish order');
+    t.same(gb, [['r1', 'm1'], ['r1', 'm2']]);
+    t.same(gc, [], 'a node without interest receives nothing');
+  });
+
+  t.test('bus - unsubscribe stops delivery', async (t) => {
+    const f = await make();
+    t.teardown(() => f.close());
+    const [a, pub] = await Promise.all([f.node(), f.node()]);
+    const got = recorder(a);
+    await a.subscribe('r1');
+    pub.publish('r1', Buffer.from('before'));
+    await f.settle();
+    a.unsubscribe('r1');
+    await f.settle();
+    pub.publish('r1', Buffer.from('after'));
+    await f.settle();
+    t.same(got, [['r1', 'before']]);
+  });
+
+  t.test('bus - requests reach one server of the queue group and get its reply', async (t) => {
+    const f = await make();
+    t.teardown(() => f.close());
+    const [s1, s2, client] = await Promise.all([f.node(), f.node(), f.node()]);
+    const served: string[] = [];
+    s1.serve(async (d) => (served.push('s1'), Buffer.from(`s1:${Buffer.from(d).toString()}`)));
+    s2.serve(async (d) => (served.push('s2'), Buffer.from(`s2:${Buffer.from(d).toString()}`)));
+    await f.settle();
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => client.request(Buffer.from(`q${i}`), 2000)));
+    replies.forEach((r, i) => t.match(Buffer.from(r).toString(), new RegExp(`^s[12]:q${i}$`)));
+    t.equal(served.length, 20, 'each request served exactly once');
+  });
+
+  t.test('bus - a request without servers fails fast, a slow server times out', async (t) => {
+    const f = await make();
+    t.teardown(() => f.close());
+    const [server, client] = await Promise.all([f.node(), f.node()]);
+    await t.rejects(client.request(Buffer.from('x'), 500), NoRespondersError);
+    server.serve(() => new Promise(() => undefined));
+    await f.settle();
+    await t.rejects(client.request(Buffer.from('x'), 100), BusTimeoutError);
+  });
+
+  t.test('bus - a closed node receives nothing and serves nothing', async (t) => {
+    const f = await make();
+    t.teardown(() => f.close());
+    const [a, pub] = await Promise.all([f.node(), f.node()]);
+    const got = recorder(a);
+    await a.subscribe('r1');
+    a.serve(async () => Buffer.from('x'));
+    await a.close();
+    pub.publish('r1', Buffer.from('m'));
+    await f.settle();
+    t.same(got, []);
+    await t.rejects(pub.request(Buffer.from('x'), 300), NoRespondersError);
+  });
+}
