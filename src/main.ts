@@ -12,7 +12,7 @@ import { Metrics } from './metrics.js';
 import { MemoryStore } from './store/memory.js';
 
 async function start(config: Config, log: Logger): Promise<void> {
-  const metrics = new Metrics();
+  const metrics = new Metrics({ labels: { gateway: config.gatewayId } });
   const broker = new MemoryBroker();
   const store = new MemoryStore({ replaySize: config.replaySize });
 
@@ -32,7 +32,7 @@ async function start(config: Config, log: Logger): Promise<void> {
 
   const port = await gateway.listen();
   const metricsServer = await startMetricsServer(config.host, config.metricsPort, metrics, log);
-  log.info({ mode: 'standalone', port, metricsPort: boundPort(metricsServer), gateway: config.gatewayId }, 'listening');
+  log.info({ mode: 'standalone', port, metricsPort: boundPort(metricsServer) }, 'listening');
   if (config.tokenSecret === DEV_TOKEN_SECRET) {
     log.warn('using the public development TOKEN_SECRET; set TOKEN_SECRET before exposing this server');
   }

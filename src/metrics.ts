@@ -21,8 +21,8 @@ export class Metrics {
   private readonly signals = new Counter({ name: 'danmaku_room_signals_total', help: 'Room signals handled, by signal (join, switch, leave)', labelNames: ['signal'], registers: [this.registry] });
   private roomStats: () => RoomStats = () => ({ rooms: 0, members: 0, largest: 0 });
   private readonly rooms = new Gauge({ name: 'danmaku_rooms', help: 'Rooms with at least one local member on this gateway', registers: [this.registry], collect: () => this.collectRooms() });
-  private readonly members = new Gauge({ name: 'danmaku_room_members', help: 'Room memberships held by this gateway (connections in a room)', registers: [this.registry] });
-  private readonly largestRoom = new Gauge({ name: 'danmaku_room_members_max', help: 'Local members of the largest room on this gateway', registers: [this.registry] });
+  private readonly members = new Gauge({ name: 'danmaku_room_members', help: 'Room memberships held by this gateway (connections in a room)', registers: [this.registry], collect: () => this.collectRooms() });
+  private readonly largestRoom = new Gauge({ name: 'danmaku_room_members_max', help: 'Local members of the largest room on this gateway', registers: [this.registry], collect: () => this.collectRooms() });
   private readonly upstream = new Counter({ name: 'danmaku_upstream_messages_total', help: 'Upstream messages handled by the logic service, by kind and result', labelNames: ['kind', 'result'], registers: [this.registry] });
   private readonly upstreamLatency = new Histogram({ name: 'danmaku_upstream_latency_seconds', help: 'Gateway-observed time from a SEND frame to the logic reply', buckets: DELAY_BUCKETS, registers: [this.registry] });
   private readonly batches = new Counter({ name: 'danmaku_batches_total', help: 'Room batch frames built (one per room per flush)', registers: [this.registry] });
@@ -37,7 +37,16 @@ export class Metrics {
   constructor(opts: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
     if (opts.labels) this.registry.setDefaultLabels(opts.labels);
     // Process CPU, memory, GC and event-loop lag (nodejs_eventloop_lag_*).
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // Gauges named *_total fail `promtool check metrics`; they add nothing we need.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+        this.registry.removeSingleMetric(name);
+      }
+    }
+    // Known label values start at zero, so that rate() sees the first event and panels show 0.
+    for (const reason of ['shed', 'backpressure', 'bad_item']) this.dropped.inc({ reason }, 0);
+    for (const signal of ['join', 'switch', 'leave']) this.signals.inc({ signal }, 0);
   }
 
   connectionOpened(): void {

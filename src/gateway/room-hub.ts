@@ -50,6 +50,8 @@ export class LocalRoom {
     for (const it of this.replay) bySeq.set(it.seq, it);
     for (const it of items) bySeq.set(it.seq, it);
     this.replay = [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(-limit);
+    const last = this.replay[this.replay.length - 1];
+    if (last && last.seq > this.lastSeq) this.lastSeq = last.seq;
     this.joinedBody = null;
   }
 
@@ -161,8 +163,6 @@ export class RoomHub implements RoomHandler {
       this.log.warn({ room: id, bytes: data.length }, 'dropped a room message that is not a room item');
       return;
     }
-    if (head.seq > room.lastSeq) room.lastSeq = head.seq;
-    if (head.kind !== Kind.Like) room.pushReplay({ seq: head.seq, data }, this.opts.replaySize);
     const n = room.merger.push({ head, data });
     if (n >= this.opts.mergeMaxMessages || this.opts.mergeWindowMs === 0) this.flush(room);
     else room.timer ??= setTimeout(() => this.flush(room), this.opts.mergeWindowMs);
@@ -175,9 +175,15 @@ export class RoomHub implements RoomHandler {
     }
     if (room.merger.size === 0) return;
     const now = Date.now();
-    const { items, times, shed } = room.merger.drain(now);
+    const { kept, items, times, shed } = room.merger.drain(now);
     if (shed > 0) this.metrics.itemsDropped('shed', shed);
     if (items.length === 0) return;
+    // The replay window holds what was sent, so a JOINED reply built after this flush and the
+    // batches that follow it never overlap; what the display cap shed is not replayed either.
+    for (const k of kept) {
+      if (k.head.seq > room.lastSeq) room.lastSeq = k.head.seq;
+      if (k.head.kind !== Kind.Like) room.pushReplay({ seq: k.head.seq, data: k.data }, this.opts.replaySize);
+    }
     const frame = encodeFrameWithBody(Op.Batch, 0, encodeBodyWithItems({ r: room.id, s: shed }, 'd', items));
     const recipients = this.fanout.publish(room.topic, frame);
     this.metrics.roomBatchSent(recipients, items.length);

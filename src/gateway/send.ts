@@ -50,6 +50,7 @@ export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, rid: nu
       ws.cork(() => ws.send(encodeFrame(Op.Ack, rid, ack), true));
     },
     (err: unknown) => {
+      ctx.metrics.upstreamAnswered((performance.now() - started) / 1000); // timeouts must show in p99
       ctx.log.warn({ err, conn: st.id }, 'upstream request failed');
       if (st.open) ws.cork(() => ctx.sendError(Errors.Unavailable, err instanceof Error ? err.message : undefined));
     },

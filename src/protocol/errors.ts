@@ -1,5 +1,5 @@
 // The error catalogue: every error frame code and every close code the server uses.
-// docs/protocol.md lists the same entries; test/unit/errors.test.ts fails when they drift apart.
+// docs/protocol.md lists the same entries; test/unit/docs.test.ts fails when they drift apart.
 
 export interface ErrorEntry {
   readonly code: number;
