@@ -14,10 +14,6 @@ export interface PendingItem {
 export interface Drained {
   /** what is sent, in sequence order */
   readonly kept: PendingItem[];
-  /** encoded items to send, in sequence order */
-  readonly items: Uint8Array[];
-  /** the receive times of what is sent, for the delivery-delay metric */
-  readonly times: number[];
   /** ordinary danmaku shed by the display cap */
   readonly shed: number;
 }
@@ -92,6 +88,6 @@ export class RoomMerger {
     }
 
     kept.sort((a, b) => a.head.seq - b.head.seq);
-    return { kept, items: kept.map((k) => k.data), times: kept.map((k) => k.head.time), shed };
+    return { kept, shed };
   }
 }

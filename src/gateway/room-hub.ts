@@ -175,19 +175,21 @@ export class RoomHub implements RoomHandler {
     }
     if (room.merger.size === 0) return;
     const now = Date.now();
-    const { kept, items, times, shed } = room.merger.drain(now);
+    const { kept, shed } = room.merger.drain(now);
     if (shed > 0) this.metrics.itemsDropped('shed', shed);
-    if (items.length === 0) return;
+    if (kept.length === 0) return;
     // The replay window holds what was sent, so a JOINED reply built after this flush and the
     // batches that follow it never overlap; what the display cap shed is not replayed either.
+    const items: Uint8Array[] = [];
     for (const k of kept) {
+      items.push(k.data);
       if (k.head.seq > room.lastSeq) room.lastSeq = k.head.seq;
       if (k.head.kind !== Kind.Like) room.pushReplay({ seq: k.head.seq, data: k.data }, this.opts.replaySize);
     }
     const frame = encodeFrameWithBody(Op.Batch, 0, encodeBodyWithItems({ r: room.id, s: shed }, 'd', items));
     const recipients = this.fanout.publish(room.topic, frame);
     this.metrics.roomBatchSent(recipients, items.length);
-    if (recipients > 0) for (const t of times) this.metrics.itemDelivered((now - t) / 1000);
+    if (recipients > 0) for (const k of kept) this.metrics.itemDelivered((now - k.head.time) / 1000);
   }
 
   flushAll(): void {

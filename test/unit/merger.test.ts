@@ -16,7 +16,7 @@ t.test('merger - under the cap everything is sent in sequence order', async (t) 
   push(m, { s: 2, k: Kind.Gift, u: 'b', t: 1, g: 'rose', a: 1 });
   const out = m.drain(0);
   t.equal(out.shed, 0);
-  t.same(out.items.map((i) => (decode(i) as RoomItem).s), [1, 2, 3]);
+  t.same(out.kept.map((k) => (decode(k.data) as RoomItem).s), [1, 2, 3]);
   t.equal(m.size, 0);
 });
 
@@ -29,7 +29,7 @@ t.test('merger - over the cap sheds danmaku evenly but never gifts or notices', 
   }
   push(m, { s: ++seq, k: Kind.Notice, u: '', t: 0, x: 'hello' });
   const out = m.drain(0);
-  const items = out.items.map((i) => decode(i) as RoomItem);
+  const items = out.kept.map((k) => decode(k.data) as RoomItem);
   t.equal(items.filter((i) => i.k === Kind.Gift).length, 10, 'all gifts kept');
   t.equal(items.filter((i) => i.k === Kind.Notice).length, 1, 'notice kept');
   const danmaku = items.filter((i) => i.k === Kind.Danmaku);
@@ -56,12 +56,12 @@ t.test('merger - likes are aggregated into one item with the total and the highe
   push(m, { s: 2, k: Kind.Like, u: 'b', t: 11, a: 5 });
   push(m, { s: 3, k: Kind.Danmaku, u: 'c', t: 12, x: 'x' });
   push(m, { s: 4, k: Kind.Like, u: 'd', t: 13, a: 2 });
-  const items = m.drain(20).items.map((i) => decode(i) as RoomItem);
+  const items = m.drain(20).kept.map((k) => decode(k.data) as RoomItem);
   t.same(items.map((i) => [i.s, i.k]), [[3, Kind.Danmaku], [4, Kind.Like]]);
   t.equal(items[1]!.a, 8);
   t.equal(items[1]!.t, 10, 'the earliest receive time, for the delay metric');
   // a single like is passed through as it was
   push(m, { s: 5, k: Kind.Like, u: 'e', t: 30, a: 1 });
-  const one = m.drain(40).items.map((i) => decode(i) as RoomItem);
+  const one = m.drain(40).kept.map((k) => decode(k.data) as RoomItem);
   t.equal(one[0]!.u, 'e');
 });
