@@ -49,7 +49,9 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "require('node:http').get('http://127.0.0.1:' + (process.env.METRICS_PORT || 9100) + '/healthz', (r) => { r.resume(); process.exit(r.statusCode === 200 ? 0 : 1); }).on('error', () => process.exit(1)).setTimeout(2000, () => process.exit(1))"]
 
 # node is PID 1 and handles SIGTERM itself: it stops accepting, flushes batches, closes clients
-# with 1012 and exits within SHUTDOWN_TIMEOUT_MS (default 5 s) + 2 s, inside docker stop's
+# with 1012 and exits within SHUTDOWN_TIMEOUT_MS (default 5 s) + 3 s, inside docker stop's
 # default 10 s grace period. Raise the grace period if you raise SHUTDOWN_TIMEOUT_MS.
+# Standalone by default; set NATS_URL, REDIS_URL and ROLE (gateway, logic) for cluster mode
+# (docs/cluster.md). The admin API stays disabled until ADMIN_SECRET is set.
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/src/main.js"]

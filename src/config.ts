@@ -1,11 +1,28 @@
 // One typed, validated configuration object, parsed once at boot from the environment.
 // Nothing else reads process.env.
 
+export type Role = 'gateway' | 'logic' | 'all';
+
 export interface Config {
   readonly production: boolean;
+  /** which roles this process runs */
+  readonly role: Role;
+  /** cluster mode when both URLs are set; standalone (memory bus and store) when neither */
+  readonly natsUrl: string | null;
+  readonly redisUrl: string | null;
+  /** first token of every NATS subject (src/bus/subjects.ts) */
+  readonly subjectPrefix: string;
+  /** prefix of every Redis key (src/store/keys.ts) */
+  readonly redisPrefix: string;
+  /** bearer secret of the admin HTTP API (logic role); null: the API is disabled */
+  readonly adminSecret: string | null;
+  readonly registryHeartbeatMs: number;
+  readonly registryTtlMs: number;
+  readonly groupMaxMembers: number;
   readonly host: string;
   readonly port: number;
   readonly metricsPort: number;
+  /** this process's id: the gateway id in the registry and NATS subjects, and a metric label */
   readonly gatewayId: string;
   readonly logLevel: string;
   readonly tokenSecret: string;
@@ -33,6 +50,12 @@ export interface Config {
 
 /** The standalone development secret. Refused when NODE_ENV=production. */
 export const DEV_TOKEN_SECRET = 'danmaku-dev-secret-change-me';
+
+/** The standalone development admin secret. Refused when NODE_ENV=production. */
+export const DEV_ADMIN_SECRET = 'danmaku-dev-admin-secret';
+
+/** Ids that become NATS subject tokens (gateway ids): no dots, wildcards or spaces. */
+export const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -76,12 +99,45 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('IDLE_TIMEOUT_MS must be longer than HEARTBEAT_INTERVAL_MS');
   }
   const connFrameRate = int(env, 'CONN_FRAME_RATE', 20, 1, 100_000);
+  const natsUrl = str(env, 'NATS_URL', '') || null;
+  const redisUrl = str(env, 'REDIS_URL', '') || null;
+  if ((natsUrl === null) !== (redisUrl === null)) {
+    throw new ConfigError('cluster mode needs both NATS_URL and REDIS_URL (standalone mode: set neither)');
+  }
+  const role = str(env, 'ROLE', 'all');
+  if (role !== 'gateway' && role !== 'logic' && role !== 'all') {
+    throw new ConfigError(`ROLE must be gateway, logic or all, got ${JSON.stringify(role)}`);
+  }
+  if (role !== 'all' && natsUrl === null) {
+    throw new ConfigError(`ROLE=${role} needs cluster mode (NATS_URL and REDIS_URL); standalone runs every role`);
+  }
+  const gatewayId = str(env, 'GATEWAY_ID', `${role === 'logic' ? 'logic' : 'gw'}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  if (!NODE_ID.test(gatewayId)) throw new ConfigError(`GATEWAY_ID must match ${NODE_ID}, got ${JSON.stringify(gatewayId)}`);
+  const subjectPrefix = str(env, 'NATS_SUBJECT_PREFIX', 'danmaku');
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subjectPrefix)) {
+    throw new ConfigError(`NATS_SUBJECT_PREFIX must be dot-separated tokens of [A-Za-z0-9_-], got ${JSON.stringify(subjectPrefix)}`);
+  }
+  let adminSecret: string | null = str(env, 'ADMIN_SECRET', DEV_ADMIN_SECRET);
+  if (adminSecret === DEV_ADMIN_SECRET && production) adminSecret = null;
+  else if (adminSecret.length < 16) throw new ConfigError('ADMIN_SECRET must be at least 16 characters');
+  const registryHeartbeatMs = int(env, 'REGISTRY_HEARTBEAT_MS', 5_000, 50, 600_000);
+  const registryTtlMs = int(env, 'REGISTRY_TTL_MS', registryHeartbeatMs * 3, 100, 3_600_000);
+  if (registryTtlMs <= registryHeartbeatMs) throw new ConfigError('REGISTRY_TTL_MS must be longer than REGISTRY_HEARTBEAT_MS');
   return {
     production,
+    role,
+    natsUrl,
+    redisUrl,
+    subjectPrefix,
+    redisPrefix: str(env, 'REDIS_PREFIX', 'danmaku:'),
+    adminSecret,
+    registryHeartbeatMs,
+    registryTtlMs,
+    groupMaxMembers: int(env, 'GROUP_MAX_MEMBERS', 10_000, 1, 1_000_000),
     host: str(env, 'HOST', '0.0.0.0'),
     port: int(env, 'PORT', 9001, 0, 65535),
     metricsPort: int(env, 'METRICS_PORT', 9100, 0, 65535),
-    gatewayId: str(env, 'GATEWAY_ID', `gw-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
+    gatewayId,
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     tokenSecret,
     allowGuests: bool(env, 'ALLOW_GUESTS', true),

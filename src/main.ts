@@ -1,54 +1,151 @@
-// The composition root: the one place that chooses implementations. Standalone mode wires
-// the in-memory bus and store into the gateway and logic roles of a single process.
+// The composition root: the one place that chooses implementations. Standalone mode (no
+// NATS_URL/REDIS_URL) wires the in-memory bus, store and registry into every role of one
+// process; cluster mode wires NATS and Redis, and ROLE picks gateway, logic or both.
 
 import { TokenVerifier } from './auth/token.js';
+import type { Bus } from './bus/index.js';
 import { MemoryBroker } from './bus/memory.js';
-import { ConfigError, DEV_TOKEN_SECRET, loadConfig, type Config } from './config.js';
+import { connectNatsBus } from './bus/nats.js';
+import { subjects } from './bus/subjects.js';
+import { ConfigError, DEV_ADMIN_SECRET, DEV_TOKEN_SECRET, loadConfig, type Config } from './config.js';
 import { Gateway } from './gateway/gateway.js';
 import { createLogger, type Logger } from './log.js';
+import { AdminApi } from './logic/admin-api.js';
+import { ChatFanout } from './logic/chat.js';
 import { Logic } from './logic/logic.js';
 import { boundPort, startMetricsServer } from './metrics-server.js';
 import { Metrics } from './metrics.js';
+import type { Registry } from './registry/index.js';
+import { MemoryRegistry } from './registry/memory.js';
+import { RedisRegistry } from './registry/redis.js';
+import { FallbackStore } from './store/fallback.js';
+import type { Store } from './store/index.js';
+import { keys } from './store/keys.js';
 import { MemoryStore } from './store/memory.js';
+import { connectRedis } from './store/redis-client.js';
+import { RedisStore } from './store/redis.js';
+
+interface Parts {
+  readonly mode: 'standalone' | 'cluster';
+  readonly store: Store;
+  readonly registry: Registry;
+  /** one bus connection per role, as separate processes would have */
+  readonly gatewayBus: Bus | null;
+  readonly logicBus: Bus | null;
+}
+
+const runsGateway = (c: Config) => c.role !== 'logic';
+const runsLogic = (c: Config) => c.role !== 'gateway';
+
+function standalone(config: Config, metrics: Metrics): Parts {
+  const broker = new MemoryBroker();
+  return {
+    mode: 'standalone',
+    store: new MemoryStore({ replaySize: config.replaySize }),
+    registry: new MemoryRegistry(),
+    gatewayBus: broker.connect(metrics),
+    logicBus: broker.connect(metrics),
+  };
+}
+
+async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<Parts> {
+  const redis = await connectRedis({ url: config.redisUrl!, name: `danmaku-${config.gatewayId}`, observer: metrics, log: log.child({ component: 'redis' }) });
+  const k = keys(config.redisPrefix);
+  const storeLog = log.child({ component: 'store' });
+  const store = new FallbackStore(new RedisStore(redis, { replaySize: config.replaySize, keys: k, observer: metrics }), new MemoryStore({ replaySize: config.replaySize }), {
+    observer: metrics,
+    onStateChange: (degraded, op, err) =>
+      degraded
+        ? storeLog.warn({ err, op }, 'Redis unavailable: rate limits and de-duplication are local to this process, room items go out unsequenced (s 0)')
+        : storeLog.info({ op }, 'Redis available again: sequencing and global limits restored'),
+  });
+  const s = subjects(config.subjectPrefix);
+  const bus = (role: string) => connectNatsBus({ url: config.natsUrl!, name: `${config.gatewayId}-${role}`, subjects: s, observer: metrics, log: log.child({ component: 'nats', role }) });
+  return {
+    mode: 'cluster',
+    store,
+    registry: new RedisRegistry(redis, k, metrics),
+    gatewayBus: runsGateway(config) ? await bus('gateway') : null,
+    logicBus: runsLogic(config) ? await bus('logic') : null,
+  };
+}
+
+/** Removes dead gateways' registry entries; every logic process runs it (it is idempotent). */
+function startJanitor(registry: Registry, everyMs: number, metrics: Metrics, log: Logger): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    registry
+      .sweep()
+      .then(
+        (gone) => {
+          if (gone.length === 0) return;
+          metrics.registrySwept(gone.length);
+          log.info({ gateways: gone }, 'removed the registry entries of gateways whose heartbeat lapsed');
+        },
+        (err: unknown) => log.debug({ err }, 'registry sweep failed'),
+      )
+      .finally(() => (running = false));
+  }, everyMs);
+  return () => clearInterval(timer);
+}
 
 async function start(config: Config, log: Logger): Promise<void> {
-  const metrics = new Metrics({ labels: { gateway: config.gatewayId } });
-  const broker = new MemoryBroker();
-  const store = new MemoryStore({ replaySize: config.replaySize });
+  const metrics = new Metrics({ labels: { node: config.gatewayId, role: config.role } });
+  const parts = config.natsUrl ? await cluster(config, metrics, log) : standalone(config, metrics);
+  const { store, registry, gatewayBus, logicBus } = parts;
 
-  const logicBus = broker.connect();
-  const logic = new Logic(logicBus, store, config, metrics, log.child({ component: 'logic' }));
-  logicBus.serve(logic.handle);
+  let adminApi: AdminApi | null = null;
+  let stopJanitor = () => undefined as void;
+  if (logicBus) {
+    const chat = new ChatFanout(registry, logicBus, metrics);
+    const logic = new Logic(logicBus, store, chat, config, metrics, log.child({ component: 'logic' }));
+    logicBus.serve(logic.handle);
+    adminApi = new AdminApi(
+      { secret: config.adminSecret, groupMaxMembers: config.groupMaxMembers, maxTextLength: config.maxTextLength },
+      { groups: store.groups, sequencer: store.sequencer, chat, metrics, log: log.child({ component: 'admin' }) },
+    );
+    stopJanitor = startJanitor(registry, config.registryHeartbeatMs, metrics, log.child({ component: 'janitor' }));
+  }
 
-  const gatewayBus = broker.connect();
-  const gateway = new Gateway(config, {
-    bus: gatewayBus,
-    history: store.history,
-    presence: store.presence,
-    verifier: new TokenVerifier(config.tokenSecret),
-    metrics,
-    log: log.child({ component: 'gateway' }),
-  });
+  let gateway: Gateway | null = null;
+  let port: number | undefined;
+  if (gatewayBus) {
+    gateway = new Gateway(config, {
+      bus: gatewayBus,
+      history: store.history,
+      presence: store.presence,
+      registry,
+      verifier: new TokenVerifier(config.tokenSecret),
+      metrics,
+      log: log.child({ component: 'gateway' }),
+    });
+    port = await gateway.listen();
+  }
 
-  const port = await gateway.listen();
-  const metricsServer = await startMetricsServer(config.host, config.metricsPort, metrics, log);
-  log.info({ mode: 'standalone', port, metricsPort: boundPort(metricsServer) }, 'listening');
-  if (config.tokenSecret === DEV_TOKEN_SECRET) {
+  const metricsServer = await startMetricsServer(config.host, config.metricsPort, metrics, log, adminApi ? (req, res) => adminApi.handle(req, res) : undefined);
+  log.info({ mode: parts.mode, role: config.role, port, metricsPort: boundPort(metricsServer) }, 'listening');
+  if (config.tokenSecret === DEV_TOKEN_SECRET && gateway) {
     log.warn('using the public development TOKEN_SECRET; set TOKEN_SECRET before exposing this server');
+  }
+  if (config.adminSecret === DEV_ADMIN_SECRET && adminApi) {
+    log.warn('the admin API uses the public development ADMIN_SECRET; set ADMIN_SECRET before exposing this server');
   }
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, connections: gateway.connectionCount }, 'shutting down');
+    log.info({ signal, connections: gateway?.connectionCount ?? 0 }, 'shutting down');
     const hardStop = setTimeout(() => {
       log.error('shutdown took too long; exiting');
       process.exit(1);
-    }, config.shutdownTimeoutMs + 2_000);
+    }, config.shutdownTimeoutMs + 3_000);
     hardStop.unref();
-    await gateway.shutdown(config.shutdownTimeoutMs);
-    await Promise.all([gatewayBus.close(), logicBus.close()]);
+    stopJanitor();
+    if (gateway) await gateway.shutdown(config.shutdownTimeoutMs);
+    await Promise.all([gatewayBus?.close(), logicBus?.close()]);
     await store.close();
     metricsServer.close();
     log.info('stopped');
@@ -67,8 +164,9 @@ try {
   process.stderr.write(`configuration error: ${err.message}\n`);
   process.exit(2);
 }
-const log = createLogger(config.logLevel, { gateway: config.gatewayId });
+const log = createLogger(config.logLevel, { node: config.gatewayId, role: config.role });
 start(config, log).catch((err: unknown) => {
   log.fatal({ err }, 'failed to start');
+  log.flush();
   process.exit(1);
 });

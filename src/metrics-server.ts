@@ -1,12 +1,17 @@
-// Prometheus endpoint (/metrics) and a liveness probe (/healthz) on METRICS_PORT.
+// Prometheus endpoint (/metrics), a liveness probe (/healthz) and, on logic processes, the
+// admin API (/api/...) on METRICS_PORT.
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 
-export function startMetricsServer(host: string, port: number, metrics: Metrics, log: Logger): Promise<Server> {
+/** Extra routes: returns true when it handled the request. */
+export type HttpRoutes = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export function startMetricsServer(host: string, port: number, metrics: Metrics, log: Logger, routes?: HttpRoutes): Promise<Server> {
   const server = createServer((req, res) => {
+    if (routes?.(req, res)) return;
     if (req.url === '/metrics') {
       metrics.text().then(
         (body) => {

@@ -3,6 +3,9 @@
 // Room ids never become label values (unbounded cardinality).
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BusObserver, SubjectKind } from './bus/index.js';
+import type { FallbackObserver } from './store/fallback.js';
+import type { RedisObserver } from './store/redis-client.js';
 
 export interface RoomStats {
   readonly rooms: number;
@@ -11,8 +14,12 @@ export interface RoomStats {
 }
 
 const DELAY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10];
+const REDIS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const FANOUT_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
 
-export class Metrics {
+export type DropReason = 'shed' | 'backpressure' | 'bad_item' | 'bad_delivery';
+
+export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   readonly registry = new Registry();
 
   private readonly connections = new Gauge({ name: 'danmaku_connections', help: 'Open client connections', registers: [this.registry] });
@@ -33,6 +40,24 @@ export class Metrics {
   private readonly errors = new Counter({ name: 'danmaku_errors_total', help: 'Error frames and error closes sent to clients, by reason', labelNames: ['reason'], registers: [this.registry] });
   private readonly buffered = new Gauge({ name: 'danmaku_outbound_buffered_bytes', help: 'Bytes waiting in client socket send buffers (sampled)', registers: [this.registry] });
   private readonly slowConsumers = new Gauge({ name: 'danmaku_slow_consumers', help: 'Connections whose outbound buffer is over the soft limit (sampled)', registers: [this.registry] });
+  private readonly logicLatency = new Histogram({ name: 'danmaku_logic_request_seconds', help: 'Logic-side time to handle one upstream request, by op (send, msg)', labelNames: ['op'], buckets: DELAY_BUCKETS, registers: [this.registry] });
+  private readonly busPublishedTotal = new Counter({ name: 'danmaku_bus_published_total', help: 'Messages published on the bus, by subject kind (room, node, request)', labelNames: ['kind'], registers: [this.registry] });
+  private readonly busReceivedTotal = new Counter({ name: 'danmaku_bus_received_total', help: 'Messages received from the bus, by subject kind (room, node, request)', labelNames: ['kind'], registers: [this.registry] });
+  private readonly busEvents = new Counter({ name: 'danmaku_bus_events_total', help: 'NATS connection events, by event (disconnect, reconnect, error, ...)', labelNames: ['event'], registers: [this.registry] });
+  private readonly busUp = new Gauge({ name: 'danmaku_bus_connected', help: '1 while the bus connection is up (always 1 in standalone mode)', registers: [this.registry] });
+  private readonly redisLatency = new Histogram({ name: 'danmaku_redis_operation_seconds', help: 'Time of one Redis-backed store operation, by op', labelNames: ['op'], buckets: REDIS_BUCKETS, registers: [this.registry] });
+  private readonly redisErrors = new Counter({ name: 'danmaku_redis_errors_total', help: 'Redis-backed store operations that failed, by op', labelNames: ['op'], registers: [this.registry] });
+  private readonly redisUp = new Gauge({ name: 'danmaku_redis_connected', help: '1 while the Redis connection is ready (cluster mode)', registers: [this.registry] });
+  private readonly redisDisconnects = new Counter({ name: 'danmaku_redis_disconnects_total', help: 'Redis connections lost', registers: [this.registry] });
+  private readonly fallbacks = new Counter({ name: 'danmaku_store_fallbacks_total', help: 'Store operations served by the local fallback while Redis was unavailable, by op', labelNames: ['op'], registers: [this.registry] });
+  private readonly registryUsersGauge = new Gauge({ name: 'danmaku_registry_users', help: 'Users this gateway has written to the registry (users with a connection here)', registers: [this.registry] });
+  private readonly registryResyncs = new Counter({ name: 'danmaku_registry_resyncs_total', help: 'Full rewrites of this gateway\'s registry entries (start, after a failed write or a lapse)', registers: [this.registry] });
+  private readonly registrySweeps = new Counter({ name: 'danmaku_registry_swept_gateways_total', help: 'Dead gateways whose registry entries this logic process removed', registers: [this.registry] });
+  private readonly fanoutRecipients = new Histogram({ name: 'danmaku_fanout_recipients', help: 'Recipient UIDs per group or user message (logic)', buckets: FANOUT_BUCKETS, registers: [this.registry] });
+  private readonly fanoutOnline = new Counter({ name: 'danmaku_fanout_online_recipients_total', help: 'Recipients of group and user messages found online in the registry (logic)', registers: [this.registry] });
+  private readonly fanoutGateways = new Histogram({ name: 'danmaku_fanout_gateways', help: 'Gateways one group or user message was sent to (logic)', buckets: FANOUT_BUCKETS, registers: [this.registry] });
+  private readonly adminRequests = new Counter({ name: 'danmaku_admin_requests_total', help: 'Admin API requests, by route and HTTP status', labelNames: ['route', 'status'], registers: [this.registry] });
+  private readonly directFrames = new Counter({ name: 'danmaku_direct_frames_delivered_total', help: 'Group and user message frames handed to client sockets (gateway)', registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
     if (opts.labels) this.registry.setDefaultLabels(opts.labels);
@@ -45,8 +70,14 @@ export class Metrics {
       }
     }
     // Known label values start at zero, so that rate() sees the first event and panels show 0.
-    for (const reason of ['shed', 'backpressure', 'bad_item']) this.dropped.inc({ reason }, 0);
+    for (const reason of ['shed', 'backpressure', 'bad_item', 'bad_delivery']) this.dropped.inc({ reason }, 0);
     for (const signal of ['join', 'switch', 'leave']) this.signals.inc({ signal }, 0);
+    for (const kind of ['room', 'node', 'request']) {
+      this.busPublishedTotal.inc({ kind }, 0);
+      this.busReceivedTotal.inc({ kind }, 0);
+    }
+    for (const event of ['disconnect', 'reconnect']) this.busEvents.inc({ event }, 0);
+    this.busUp.set(1);
   }
 
   connectionOpened(): void {
@@ -93,7 +124,7 @@ export class Metrics {
     this.delay.observe(delaySeconds);
   }
 
-  itemsDropped(reason: 'shed' | 'backpressure' | 'bad_item', n = 1): void {
+  itemsDropped(reason: DropReason, n = 1): void {
     this.dropped.inc({ reason }, n);
   }
 
@@ -104,6 +135,69 @@ export class Metrics {
   outboundSampled(bytes: number, slow: number): void {
     this.buffered.set(bytes);
     this.slowConsumers.set(slow);
+  }
+
+  logicHandled(op: 'send' | 'msg', seconds: number): void {
+    this.logicLatency.observe({ op }, seconds);
+  }
+
+  busPublished(kind: SubjectKind): void {
+    this.busPublishedTotal.inc({ kind });
+  }
+
+  busReceived(kind: SubjectKind): void {
+    this.busReceivedTotal.inc({ kind });
+  }
+
+  busEvent(event: string): void {
+    this.busEvents.inc({ event });
+  }
+
+  busConnected(up: boolean): void {
+    this.busUp.set(up ? 1 : 0);
+  }
+
+  redisCommand(op: string, seconds: number, failed: boolean): void {
+    this.redisLatency.observe({ op }, seconds);
+    if (failed) this.redisErrors.inc({ op });
+  }
+
+  redisConnected(up: boolean): void {
+    this.redisUp.set(up ? 1 : 0);
+  }
+
+  redisEvent(): void {
+    this.redisDisconnects.inc();
+  }
+
+  storeFallback(op: string): void {
+    this.fallbacks.inc({ op });
+  }
+
+  registryWritten(users: number): void {
+    this.registryUsersGauge.set(users);
+  }
+
+  registryResynced(): void {
+    this.registryResyncs.inc();
+  }
+
+  registrySwept(gateways: number): void {
+    this.registrySweeps.inc(gateways);
+  }
+
+  chatFanout(recipients: number, online: number, gateways: number): void {
+    this.fanoutRecipients.observe(recipients);
+    this.fanoutOnline.inc(online);
+    this.fanoutGateways.observe(gateways);
+  }
+
+  adminRequest(route: string, status: number): void {
+    this.adminRequests.inc({ route, status: String(status) });
+  }
+
+  directDelivered(frames: number): void {
+    this.directFrames.inc(frames);
   }
 
   text(): Promise<string> {

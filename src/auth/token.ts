@@ -3,6 +3,7 @@
 // Claims: sub = uid, name (optional display name), roles (optional string array).
 
 import { createSigner, createVerifier, TokenError as JwtError } from 'fast-jwt';
+import { UID } from '../protocol/ops.js';
 
 export interface Identity {
   readonly uid: string;
@@ -22,7 +23,6 @@ export class TokenError extends Error {
   }
 }
 
-const UID = /^[A-Za-z0-9_.@:-]{1,64}$/;
 const MAX_NAME = 32;
 
 export class TokenVerifier {

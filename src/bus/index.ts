@@ -1,6 +1,7 @@
-// The bus: how room items reach gateways and how gateways reach the logic service.
-// Payloads are bytes encoded once by the publisher; no implementation re-encodes them.
-// memory.ts is the standalone implementation; cluster mode adds NATS beside it.
+// The bus: how room items reach gateways, how the logic service reaches one gateway, and how
+// gateways reach the logic service. Payloads are bytes encoded once by the publisher; no
+// implementation re-encodes them, and a handler may keep the bytes it is given.
+// memory.ts is the standalone implementation, nats.ts the cluster one.
 
 /** Implemented by the gateway: the bus pushes into it and never touches sockets itself. */
 export interface RoomHandler {
@@ -17,6 +18,18 @@ export interface RoomBus {
   unsubscribe(room: string): void;
 }
 
+/** Implemented by the gateway: messages addressed to it alone (group and user deliveries). */
+export interface NodeHandler {
+  nodeMessage(data: Uint8Array): void;
+}
+
+export interface NodeBus {
+  /** Starts delivering messages addressed to `nodeId` to `handler`; resolves once active. */
+  listen(nodeId: string, handler: NodeHandler): Promise<void>;
+  /** Sends one message to one node; lost if that node is not listening. */
+  sendToNode(nodeId: string, data: Uint8Array): void;
+}
+
 export type RequestHandler = (data: Uint8Array) => Promise<Uint8Array>;
 
 export interface RequestBus {
@@ -26,10 +39,28 @@ export interface RequestBus {
   serve(handler: RequestHandler): void;
 }
 
-export interface Bus extends RoomBus, RequestBus {
+export interface Bus extends RoomBus, NodeBus, RequestBus {
   /** Stops subscriptions and serving; resolves when pending work has been handed off. */
   close(): Promise<void>;
 }
+
+/** What a bus reports, for metrics: traffic by subject kind and connection events. */
+export type SubjectKind = 'room' | 'node' | 'request';
+
+export interface BusObserver {
+  busPublished(kind: SubjectKind): void;
+  busReceived(kind: SubjectKind): void;
+  /** connection events of a networked bus: disconnect, reconnect, ... */
+  busEvent(event: string): void;
+  busConnected(up: boolean): void;
+}
+
+export const nullBusObserver: BusObserver = {
+  busPublished: () => undefined,
+  busReceived: () => undefined,
+  busEvent: () => undefined,
+  busConnected: () => undefined,
+};
 
 export class BusTimeoutError extends Error {
   override name = 'BusTimeoutError';

@@ -2,15 +2,27 @@
 // node (gateway or logic role) gets its own MemoryBus from it, with the same semantics as
 // the NATS implementation: interest-based room delivery, a queue group for requests.
 
-import { BusTimeoutError, NoRespondersError, type Bus, type RequestHandler, type RoomHandler } from './index.js';
+import { BusTimeoutError, NoRespondersError, nullBusObserver, type Bus, type BusObserver, type NodeHandler, type RequestHandler, type RoomHandler } from './index.js';
 
 export class MemoryBroker {
   private readonly rooms = new Map<string, Set<MemoryBus>>();
   private readonly servers: RequestHandler[] = [];
+  private readonly nodes = new Map<string, NodeHandler>();
   private next = 0;
 
-  connect(): MemoryBus {
-    return new MemoryBus(this);
+  connect(observer: BusObserver = nullBusObserver): MemoryBus {
+    return new MemoryBus(this, observer);
+  }
+
+  /** @internal */ setNode(id: string, handler: NodeHandler | undefined): void {
+    if (handler) this.nodes.set(id, handler);
+    else this.nodes.delete(id);
+  }
+
+  /** @internal */ deliverToNode(id: string, data: Uint8Array): boolean {
+    const h = this.nodes.get(id);
+    h?.nodeMessage(data);
+    return h !== undefined;
   }
 
   /** @internal */ addInterest(room: string, node: MemoryBus): void {
@@ -57,9 +69,13 @@ export class MemoryBus implements Bus {
   private readonly subscribed = new Set<string>();
   private served: RequestHandler | undefined;
   private handler: RoomHandler | undefined;
+  private listening: string | undefined;
   private closed = false;
 
-  constructor(private readonly broker: MemoryBroker) {}
+  constructor(
+    private readonly broker: MemoryBroker,
+    private readonly observer: BusObserver,
+  ) {}
 
   attach(handler: RoomHandler): void {
     if (this.handler) throw new Error('a room handler is already attached');
@@ -68,6 +84,7 @@ export class MemoryBus implements Bus {
 
   publish(room: string, data: Uint8Array): void {
     if (this.closed) return;
+    this.observer.busPublished('room');
     this.broker.deliver(room, data);
   }
 
@@ -84,10 +101,30 @@ export class MemoryBus implements Bus {
   }
 
   /** @internal */ receive(room: string, data: Uint8Array): void {
+    this.observer.busReceived('room');
     this.handler?.roomMessage(room, data);
   }
 
+  async listen(nodeId: string, handler: NodeHandler): Promise<void> {
+    if (this.closed) return;
+    if (this.listening !== undefined) throw new Error('this bus already listens');
+    this.listening = nodeId;
+    this.broker.setNode(nodeId, {
+      nodeMessage: (data) => {
+        this.observer.busReceived('node');
+        handler.nodeMessage(data);
+      },
+    });
+  }
+
+  sendToNode(nodeId: string, data: Uint8Array): void {
+    if (this.closed) return;
+    this.observer.busPublished('node');
+    this.broker.deliverToNode(nodeId, data);
+  }
+
   request(data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    this.observer.busPublished('request');
     const server = this.broker.pickServer();
     if (!server) return Promise.reject(new NoRespondersError('no logic instance is serving requests'));
     return new Promise((resolve, reject) => {
@@ -107,8 +144,11 @@ export class MemoryBus implements Bus {
 
   serve(handler: RequestHandler): void {
     if (this.served) throw new Error('this bus already serves requests');
-    this.served = handler;
-    this.broker.addServer(handler);
+    this.served = (data) => {
+      this.observer.busReceived('request');
+      return handler(data);
+    };
+    this.broker.addServer(this.served);
   }
 
   async close(): Promise<void> {
@@ -116,5 +156,6 @@ export class MemoryBus implements Bus {
     for (const room of this.subscribed) this.broker.removeInterest(room, this);
     this.subscribed.clear();
     if (this.served) this.broker.removeServer(this.served);
+    if (this.listening !== undefined) this.broker.setNode(this.listening, undefined);
   }
 }

@@ -13,7 +13,8 @@ const USAGE = `usage:
   danmaku token --uid ID [--name NAME] [--roles a,b] [--ttl SECONDS] [--secret S]
   danmaku client [--url ws://127.0.0.1:9001] [--room lobby] [--token T | --uid ID]
       Joins the room, prints what arrives, sends every line you type as a danmaku.
-      Lines starting with /like, /gift ID [N] or /switch ROOM do what they say.
+      Lines starting with /like, /gift ID [N] or /switch ROOM do what they say;
+      /msg GROUP TEXT sends to a chat group, /dm UID TEXT to one user.
   The secret defaults to $TOKEN_SECRET, else the standalone development secret.`;
 
 async function token(args: string[]): Promise<void> {
@@ -54,6 +55,10 @@ async function client(args: string[]): Promise<void> {
     if (b.s > 0) console.log(`  (${b.s} danmaku not shown: room over its display cap)`);
   });
   c.on('online', (o: { n: number }) => console.log(`  [${o.n} online]`));
+  c.on('message', (m: { g?: string; to?: string; u: string; n: string; x: string }) => {
+    const where = m.g !== undefined ? `group ${m.g}` : m.u === '' ? 'notice' : `${m.u} -> ${m.to}`;
+    console.log(`<${where}> ${m.u === '' ? '' : `${m.n}: `}${m.x}`);
+  });
   c.on('close', (code: number, reason: string) => {
     console.log(`closed: ${code} ${reason}`);
     process.exit(code === 1000 ? 0 : 1);
@@ -62,11 +67,14 @@ async function client(args: string[]): Promise<void> {
   let n = 0;
   rl.on('line', (line) => {
     const [cmd, a, b] = line.trim().split(/\s+/);
+    const rest = line.trim().split(/\s+/).slice(2).join(' ');
     let req: Promise<unknown>;
     if (!cmd) return;
     if (cmd === '/switch' && a) req = c.switchTo(a).then((j) => console.log(`switched to ${j.body.room}`));
     else if (cmd === '/like') req = c.send({ k: Kind.Like, a: 1 });
     else if (cmd === '/gift' && a) req = c.send({ k: Kind.Gift, g: a, a: Number(b ?? 1) });
+    else if (cmd === '/msg' && a && rest) req = c.message({ g: a, x: rest, id: `cli-${process.pid}-${++n}` });
+    else if (cmd === '/dm' && a && rest) req = c.message({ to: a, x: rest, id: `cli-${process.pid}-${++n}` });
     else req = c.send({ k: Kind.Danmaku, x: line, id: `cli-${process.pid}-${++n}` });
     req.catch((err: unknown) => console.log(`! ${err instanceof RequestFailed ? `${err.frame.body.reason}: ${err.message}` : String(err)}`));
   });

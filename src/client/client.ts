@@ -26,7 +26,8 @@ export interface ClientOptions {
 }
 
 /**
- * Events: 'frame' (every server frame), 'batch', 'online', 'error-frame', 'close' (code, reason).
+ * Events: 'frame' (every server frame), 'batch', 'online', 'message' (group, user and notice
+ * messages), 'error-frame', 'close' (code, reason).
  */
 export class DanmakuClient extends EventEmitter {
   readonly ws: WebSocket;
@@ -78,6 +79,7 @@ export class DanmakuClient extends EventEmitter {
       this.emit('welcome', frame.body);
     } else if (frame.op === Op.Batch) this.emit('batch', frame.body);
     else if (frame.op === Op.Online) this.emit('online', frame.body);
+    else if (frame.op === Op.Message) this.emit('message', frame.body);
     else if (frame.op === Op.Error && frame.rid === 0) this.emit('error-frame', frame.body);
     const p = frame.rid === 0 ? undefined : this.pending.get(frame.rid);
     if (!p) return;
@@ -113,6 +115,11 @@ export class DanmakuClient extends EventEmitter {
 
   send(body: Record<string, unknown>): Promise<ServerFrame> {
     return this.request(Op.Send, body);
+  }
+
+  /** Sends a message to a group (`{g, x}`) or a user (`{to, x}`); resolves with the ACK. */
+  message(body: Record<string, unknown>): Promise<ServerFrame> {
+    return this.request(Op.Msg, body);
   }
 
   close(): void {

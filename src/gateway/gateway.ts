@@ -10,9 +10,12 @@ import type { Metrics } from '../metrics.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 import { CloseCodes, Errors, ProtocolError, type ErrorEntry } from '../protocol/errors.js';
 import { Op, ROOM_ID } from '../protocol/ops.js';
+import type { Registry } from '../registry/index.js';
 import type { PresenceCounts, RoomHistory } from '../store/index.js';
 import { admitFrame, newConnState, type ConnState } from './connection.js';
+import { LocalUsers } from './local-users.js';
 import { OnlineTicker } from './online.js';
+import { RegistryAgent } from './registry-agent.js';
 import { RoomHub, type LocalRoom } from './room-hub.js';
 import { forwardSend } from './send.js';
 
@@ -36,12 +39,15 @@ export interface GatewayOptions {
   readonly connFrameBurst: number;
   readonly floodCloseAfter: number;
   readonly upstreamTimeoutMs: number;
+  readonly registryHeartbeatMs: number;
+  readonly registryTtlMs: number;
 }
 
 export interface GatewayDeps {
   readonly bus: Bus;
   readonly history: RoomHistory;
   readonly presence: PresenceCounts;
+  readonly registry: Registry;
   readonly verifier: TokenVerifier;
   readonly metrics: Metrics;
   readonly log: Logger;
@@ -53,6 +59,8 @@ export class Gateway {
   private readonly app: uWS.TemplatedApp;
   private readonly hub: RoomHub;
   private readonly online: OnlineTicker;
+  private readonly agent: RegistryAgent;
+  private readonly users: LocalUsers<WS>;
   private readonly conns = new Set<WS>();
   private listenSocket: uWS.us_listen_socket | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -70,6 +78,8 @@ export class Gateway {
     this.hub = new RoomHub(deps.bus, deps.history, fanout, opts, deps.metrics, deps.log.child({ component: 'rooms' }));
     deps.bus.attach(this.hub);
     this.online = new OnlineTicker(this.hub, deps.presence, opts.gatewayId, opts.onlineIntervalMs, deps.log);
+    this.agent = new RegistryAgent(deps.registry, { gatewayId: opts.gatewayId, heartbeatMs: opts.registryHeartbeatMs, ttlMs: opts.registryTtlMs }, deps.metrics, deps.log.child({ component: 'registry' }));
+    this.users = new LocalUsers<WS>((ws, frame) => sendCorked(ws, frame), this.agent, deps.metrics, deps.log);
     this.app.ws<ConnState>('/*', {
       // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
       // of 4x, and the configured limit is enforced in message() with a documented 1009.
@@ -89,8 +99,13 @@ export class Gateway {
     });
   }
 
-  /** Starts listening; resolves to the bound port (useful with PORT=0). */
-  listen(): Promise<number> {
+  /**
+   * Starts receiving this gateway's deliveries, registers it, then listens; resolves to the
+   * bound port (useful with PORT=0).
+   */
+  async listen(): Promise<number> {
+    await this.deps.bus.listen(this.opts.gatewayId, this.users);
+    await this.agent.start();
     return new Promise((resolve, reject) => {
       this.app.listen(this.opts.host, this.opts.port, (socket) => {
         if (!socket) return reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port}`));
@@ -141,6 +156,7 @@ export class Gateway {
       return;
     }
     const { identity } = st;
+    if (!identity.guest) this.users.add(identity.uid, ws);
     ws.send(
       encodeFrame(Op.Welcome, 0, {
         uid: identity.uid,
@@ -193,7 +209,8 @@ export class Gateway {
         return;
       }
       case Op.Send:
-        forwardSend(ws, st, rid, body, now, { bus: this.deps.bus, timeoutMs: this.opts.upstreamTimeoutMs, metrics: this.deps.metrics, log: this.log, sendError: (e, d) => this.sendError(ws, rid, e, d) });
+      case Op.Msg:
+        forwardSend(ws, st, op, rid, body, now, { bus: this.deps.bus, timeoutMs: this.opts.upstreamTimeoutMs, metrics: this.deps.metrics, log: this.log, sendError: (e, d) => this.sendError(ws, rid, e, d) });
         return;
       default:
         throw new ProtocolError(Errors.UnknownOp, `op ${op}`);
@@ -240,6 +257,7 @@ export class Gateway {
     const st = ws.getUserData();
     st.open = false;
     this.conns.delete(ws);
+    if (!st.identity.guest && !st.refuse) this.users.remove(st.identity.uid, ws);
     this.leaveRoom(null, st); // uWS drops a closed socket's topics itself
     this.deps.metrics.connectionClosed(st.closeReason ?? (code === 1000 || code === 1001 ? 'client' : 'abnormal'));
   }
@@ -309,7 +327,17 @@ export class Gateway {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.conns.size > 0) this.log.warn({ left: this.conns.size }, 'clients did not close in time; closing sockets');
     this.app.close();
+    await this.agent.stop();
   }
+}
+
+/** Sends outside a uWS handler (a bus callback): corked, and false when the frame was dropped. */
+function sendCorked(ws: WS, frame: Uint8Array): boolean {
+  let status = 2;
+  ws.cork(() => {
+    status = ws.send(frame, true);
+  });
+  return status !== 2;
 }
 
 function roomOf(body: unknown): string {

@@ -87,7 +87,8 @@ export class RoomMerger {
       kept.push({ head: { seq: likeSeq, kind: Kind.Like, time: likeTime, amount: likes }, data });
     }
 
-    kept.sort((a, b) => a.head.seq - b.head.seq);
+    // By seq; unsequenced items (seq 0) after the others, in arrival order (the sort is stable).
+    kept.sort((a, b) => (a.head.seq || Number.MAX_SAFE_INTEGER) - (b.head.seq || Number.MAX_SAFE_INTEGER));
     return { kept, shed };
   }
 }

@@ -184,7 +184,8 @@ export class RoomHub implements RoomHandler {
     for (const k of kept) {
       items.push(k.data);
       if (k.head.seq > room.lastSeq) room.lastSeq = k.head.seq;
-      if (k.head.kind !== Kind.Like) room.pushReplay({ seq: k.head.seq, data: k.data }, this.opts.replaySize);
+      // Likes are not replayed, nor unsequenced items (seq 0), which have no place in the window.
+      if (k.head.kind !== Kind.Like && k.head.seq > 0) room.pushReplay({ seq: k.head.seq, data: k.data }, this.opts.replaySize);
     }
     const frame = encodeFrameWithBody(Op.Batch, 0, encodeBodyWithItems({ r: room.id, s: shed }, 'd', items));
     const recipients = this.fanout.publish(room.topic, frame);

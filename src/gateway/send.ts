@@ -1,5 +1,5 @@
-// SEND frames: checked for what the gateway knows (guest, current room), then forwarded to
-// the logic service as one request; the reply becomes an ACK or an ERROR frame. A client
+// SEND and MSG frames: checked for what the gateway knows (guest, current room), then forwarded
+// to the logic service as one request; the reply becomes an ACK or an ERROR frame. A client
 // always gets one of the two, never silence.
 
 import type * as uWS from 'uWebSockets.js';
@@ -20,17 +20,19 @@ export interface SendContext {
   readonly sendError: (entry: ErrorEntry, detail?: string) => void;
 }
 
-export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, rid: number, body: unknown, now: number, ctx: SendContext): void {
+export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, op: number, rid: number, body: unknown, now: number, ctx: SendContext): void {
   const { identity, room } = st;
   if (identity.guest) throw new ProtocolError(Errors.GuestCannotSend);
-  if (!room) throw new ProtocolError(Errors.NotInRoom);
   const b = body as { room?: unknown; id?: unknown } | null;
-  if (b !== null && typeof b === 'object' && b.room !== undefined && b.room !== room.id) {
-    throw new ProtocolError(Errors.NotInRoom, `you are in ${room.id}`);
+  if (op === Op.Send) {
+    if (!room) throw new ProtocolError(Errors.NotInRoom);
+    if (b !== null && typeof b === 'object' && b.room !== undefined && b.room !== room.id) {
+      throw new ProtocolError(Errors.NotInRoom, `you are in ${room.id}`);
+    }
   }
   const cmid = typeof b?.id === 'string' ? b.id : undefined;
   const started = performance.now();
-  const request = encodeRequest({ u: identity.uid, n: identity.name, r: [...identity.roles], room: room.id, at: now, b: body });
+  const request = encodeRequest({ o: op, u: identity.uid, n: identity.name, r: [...identity.roles], room: op === Op.Send ? room!.id : '', at: now, b: body });
   ctx.bus.request(request, ctx.timeoutMs).then(
     (data) => {
       ctx.metrics.upstreamAnswered((performance.now() - started) / 1000);

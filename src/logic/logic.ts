@@ -1,16 +1,19 @@
-// The logic service: validates, authorizes, rate-limits, de-duplicates, sequences, stores
-// and publishes upstream room messages. Stateless: all state is behind the Store seams, so
-// any number of instances can serve the same queue group.
+// The logic service: validates, authorizes, rate-limits, de-duplicates, sequences, stores and
+// publishes upstream messages. Room items (SEND) are published once to the room; group and
+// user messages (MSG) are fanned out to their recipients' gateways (chat.ts). Stateless: all
+// state is behind the Store and Registry seams, so any number of instances can serve the
+// same queue group.
 
 import type { RoomBus } from '../bus/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { Errors, ProtocolError } from '../protocol/errors.js';
 import { encodeItem } from '../protocol/items.js';
-import { KIND_NAMES, Kind, ROOM_ID } from '../protocol/ops.js';
+import { KIND_NAMES, Kind, Op, ROOM_ID } from '../protocol/ops.js';
 import type { Store } from '../store/index.js';
+import { scopes, type ChatFanout } from './chat.js';
 import { decodeRequest, encodeReply, type UpstreamReply, type UpstreamRequest } from './upstream.js';
-import { validateSend } from './validate.js';
+import { validateMessage, validateSend } from './validate.js';
 
 export interface LogicOptions {
   readonly maxTextLength: number;
@@ -26,6 +29,7 @@ export class Logic {
   constructor(
     private readonly bus: RoomBus,
     private readonly store: Store,
+    private readonly chat: ChatFanout,
     private readonly opts: LogicOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
@@ -33,6 +37,7 @@ export class Logic {
 
   /** The request handler served on the bus. Always answers: an ack or an error code. */
   readonly handle = async (data: Uint8Array): Promise<Uint8Array> => {
+    const started = performance.now();
     let req: UpstreamRequest | null;
     try {
       req = decodeRequest(data);
@@ -44,13 +49,16 @@ export class Logic {
       this.metrics.upstreamHandled('unknown', Errors.BadFrame.reason);
       return encodeReply({ e: Errors.BadFrame.code, m: 'malformed upstream request' });
     }
-    return encodeReply(await this.send(req));
+    const reply = encodeReply(await this.send(req));
+    this.metrics.logicHandled(req.o === Op.Msg ? 'msg' : 'send', (performance.now() - started) / 1000);
+    return reply;
   };
 
   async send(req: UpstreamRequest): Promise<UpstreamReply> {
-    const kindName = KIND_NAMES[(req.b as { k?: number } | null)?.k ?? 0] ?? 'unknown';
+    const b = req.b as { k?: number; g?: unknown } | null;
+    const kindName = req.o === Op.Msg ? (b?.g !== undefined ? 'group' : 'direct') : (KIND_NAMES[b?.k ?? 0] ?? 'unknown');
     try {
-      const reply = await this.accept(req);
+      const reply = req.o === Op.Msg ? await this.acceptMessage(req) : await this.acceptRoomItem(req);
       this.metrics.upstreamHandled(kindName, 'dup' in reply ? 'duplicate' : 'accepted');
       return reply;
     } catch (err) {
@@ -64,13 +72,49 @@ export class Logic {
     }
   }
 
-  private async accept(req: UpstreamRequest): Promise<UpstreamReply> {
+  private async acceptRoomItem(req: UpstreamRequest): Promise<UpstreamReply> {
     if (!ROOM_ID.test(req.room)) throw new ProtocolError(Errors.InvalidRoom);
     const { fields, cmid } = validateSend(req.b, this.opts);
     if (fields.k === Kind.Notice && !req.r.some((r) => NOTICE_ROLES.has(r))) {
       throw new ProtocolError(Errors.Forbidden, 'notices need the admin or moderator role');
     }
-    const { deduper, limiter, sequencer, history } = this.store;
+    return this.sequenced(req, cmid, `room:${req.room}`, async (seq) => {
+      const data = encodeItem({ s: seq, u: req.u, n: req.n, t: req.at, ...fields });
+      this.bus.publish(req.room, data);
+      // Past this point the message is out: storage failures are logged, never turned into a
+      // rejection that would make the client retry and duplicate it. Unsequenced items (the
+      // sequencer was unavailable) have no place in the seq-ordered window.
+      if (fields.k !== Kind.Like && seq > 0) {
+        this.store.history.append(req.room, { seq, data }).catch((err: unknown) => this.log.error({ err, room: req.room }, 'history append failed'));
+      }
+    });
+  }
+
+  private async acceptMessage(req: UpstreamRequest): Promise<UpstreamReply> {
+    const { target, x, cmid } = validateMessage(req.b, this.opts);
+    let recipients: string[];
+    let scope: string;
+    if ('g' in target) {
+      const members = await this.store.groups.members(target.g);
+      if (!members || !members.includes(req.u)) throw new ProtocolError(Errors.NotMember, `group ${target.g}`);
+      recipients = members;
+      scope = scopes.group(target.g);
+    } else {
+      recipients = target.to === req.u ? [req.u] : [target.to, req.u]; // the sender's other connections too
+      scope = scopes.direct(req.u, target.to);
+    }
+    return this.sequenced(req, cmid, scope, async (seq) => {
+      await this.chat.deliver(recipients, { ...target, s: seq, u: req.u, n: req.n, t: req.at, x });
+    });
+  }
+
+  /**
+   * The steps every upstream message shares: de-duplication by client id, the user's rate
+   * limit, a sequence number in `scope`, then `publish`. If any step before the publish
+   * completes fails, the client id is released so that a retry is processed anew.
+   */
+  private async sequenced(req: UpstreamRequest, cmid: string | undefined, scope: string, publish: (seq: number) => Promise<void>): Promise<UpstreamReply> {
+    const { deduper, limiter, sequencer } = this.store;
     const dedupeKey = cmid === undefined ? undefined : `${req.u}:${cmid}`;
     if (dedupeKey !== undefined) {
       const prior = await deduper.claim(dedupeKey, this.opts.dedupeTtlMs);
@@ -81,18 +125,12 @@ export class Logic {
       if (!(await limiter.allow(`u:${req.u}`, this.opts.userMessageRate, this.opts.userMessageBurst))) {
         throw new ProtocolError(Errors.RateLimited);
       }
-      seq = await sequencer.next(`room:${req.room}`);
+      seq = await sequencer.next(scope);
+      await publish(seq);
     } catch (err) {
       // Nothing was published: let a retry with the same id be processed anew.
-      if (dedupeKey !== undefined) await deduper.release(dedupeKey);
+      if (dedupeKey !== undefined) await deduper.release(dedupeKey).catch((e: unknown) => this.log.warn({ err: e }, 'dedupe release failed'));
       throw err;
-    }
-    const data = encodeItem({ s: seq, u: req.u, n: req.n, t: req.at, ...fields });
-    this.bus.publish(req.room, data);
-    // Past this point the message is out: storage failures are logged, never turned into a
-    // rejection that would make the client retry and duplicate it.
-    if (fields.k !== Kind.Like) {
-      history.append(req.room, { seq, data }).catch((err: unknown) => this.log.error({ err, room: req.room }, 'history append failed'));
     }
     if (dedupeKey !== undefined) {
       deduper.settle(dedupeKey, seq, this.opts.dedupeTtlMs).catch((err: unknown) => this.log.error({ err }, 'dedupe settle failed'));

@@ -2,13 +2,16 @@
 // Encoded with the same MessagePack codec as the wire protocol.
 
 import { decode, encode } from '../protocol/codec.js';
+import { Op } from '../protocol/ops.js';
 
 export interface UpstreamRequest {
+  /** the client op: SEND (20, to the current room) or MSG (22, to a group or a user) */
+  o: number;
   /** sender uid, name and roles, from the verified token */
   u: string;
   n: string;
   r: string[];
-  /** the room the sender is in */
+  /** the room the sender is in ('' for MSG) */
   room: string;
   /** gateway receive time, ms since the epoch */
   at: number;
@@ -27,6 +30,7 @@ export function decodeRequest(data: Uint8Array): UpstreamRequest | null {
   if (typeof v !== 'object' || v === null) return null;
   if (typeof v.u !== 'string' || typeof v.room !== 'string' || typeof v.at !== 'number') return null;
   return {
+    o: v.o === Op.Msg ? Op.Msg : Op.Send,
     u: v.u,
     n: typeof v.n === 'string' ? v.n : v.u,
     r: Array.isArray(v.r) ? v.r.filter((x): x is string => typeof x === 'string') : [],

@@ -2,7 +2,7 @@
 // ProtocolError with the catalogue entry that the sender will see.
 
 import { Errors, ProtocolError } from '../protocol/errors.js';
-import { Kind, Mode } from '../protocol/ops.js';
+import { GROUP_ID, Kind, Mode, UID } from '../protocol/ops.js';
 import type { RoomItem } from '../protocol/items.js';
 
 export interface SendLimits {
@@ -26,7 +26,7 @@ function bad(detail: string): never {
   throw new ProtocolError(Errors.BadField, detail);
 }
 
-function text(v: unknown, field: string, max: number): string {
+export function text(v: unknown, field: string, max: number): string {
   if (typeof v !== 'string') bad(`${field} must be a string`);
   const trimmed = v.trim();
   if (trimmed.length === 0) bad(`${field} must not be empty`);
@@ -43,14 +43,42 @@ function intIn(v: unknown, field: string, min: number, max: number, def?: number
   return v as number;
 }
 
-export function validateSend(body: unknown, limits: SendLimits): ValidSend {
+function map(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) bad('body must be a map');
-  const b = body as Record<string, unknown>;
-  let cmid: string | undefined;
-  if (b.id !== undefined) {
-    if (typeof b.id !== 'string' || !CMID.test(b.id)) bad('id must be 1-64 printable ASCII characters');
-    cmid = b.id;
+  return body as Record<string, unknown>;
+}
+
+function clientId(b: Record<string, unknown>): string | undefined {
+  if (b.id === undefined) return undefined;
+  if (typeof b.id !== 'string' || !CMID.test(b.id)) bad('id must be 1-64 printable ASCII characters');
+  return b.id;
+}
+
+/** A MSG body: text to a group (`g`) or to one user (`to`). */
+export interface ValidMessage {
+  readonly target: { readonly g: string } | { readonly to: string };
+  readonly x: string;
+  readonly cmid: string | undefined;
+}
+
+export function validateMessage(body: unknown, limits: SendLimits): ValidMessage {
+  const b = map(body);
+  const cmid = clientId(b);
+  if ((b.g === undefined) === (b.to === undefined)) bad('exactly one of g (group id) and to (uid) is required');
+  let target: ValidMessage['target'];
+  if (b.g !== undefined) {
+    if (typeof b.g !== 'string' || !GROUP_ID.test(b.g)) bad(`g must match ${GROUP_ID}`);
+    target = { g: b.g };
+  } else {
+    if (typeof b.to !== 'string' || !UID.test(b.to)) bad(`to must be a uid matching ${UID}`);
+    target = { to: b.to };
   }
+  return { target, x: text(b.x, 'x', limits.maxTextLength * 5), cmid };
+}
+
+export function validateSend(body: unknown, limits: SendLimits): ValidSend {
+  const b = map(body);
+  const cmid = clientId(b);
   switch (b.k) {
     case Kind.Danmaku:
       return {

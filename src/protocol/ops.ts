@@ -8,6 +8,7 @@ export const Op = {
   Switch: 12,
   Leave: 13,
   Send: 20,
+  Msg: 22,
   // server -> client
   Pong: 2,
   Welcome: 3,
@@ -17,6 +18,7 @@ export const Op = {
   Ack: 21,
   Batch: 30,
   Online: 31,
+  Message: 32,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -41,3 +43,9 @@ export const Mode = { Scroll: 0, Top: 1, Bottom: 2 } as const;
 
 /** Room ids: they become NATS subject tokens in cluster mode, so no dots, wildcards or spaces. */
 export const ROOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Group ids: the same alphabet as rooms. */
+export const GROUP_ID = ROOM_ID;
+
+/** User ids, as the token's `sub` carries them. */
+export const UID = /^[A-Za-z0-9_.@:-]{1,64}$/;

@@ -1,5 +1,5 @@
 // Storage seams, one narrow interface per responsibility. memory.ts is the standalone
-// implementation; cluster mode adds Redis beside it. Each passes test/contract/store.ts.
+// implementation, redis.ts the cluster one; both pass test/contract/store-suite.ts.
 
 export interface StoredItem {
   readonly seq: number;
@@ -13,7 +13,10 @@ export interface RoomHistory {
   recent(room: string, limit: number): Promise<StoredItem[]>;
 }
 
-/** Server-side sequence numbers, strictly increasing per scope, starting at 1. */
+/**
+ * Server-side sequence numbers, strictly increasing per scope, starting at 1. Rejects when
+ * the store is unavailable (fallback.ts turns that into 0: "unsequenced").
+ */
 export interface Sequencer {
   next(scope: string): Promise<number>;
 }
@@ -44,11 +47,34 @@ export interface Deduper {
   release(key: string): Promise<void>;
 }
 
+/** Chat groups and their members, managed by the admin API. */
+export interface Groups {
+  /** Creates the group; resolves false if it existed already (nothing changes). */
+  create(id: string): Promise<boolean>;
+  /** Deletes the group and its member list; false if there was none. */
+  delete(id: string): Promise<boolean>;
+  /**
+   * Adds members; resolves to how many were new, or null if the group does not exist.
+   * Rejects with GroupFullError, adding nobody, if the group would pass `max` members.
+   */
+  add(id: string, uids: readonly string[], max: number): Promise<number | null>;
+  /** Removes members; resolves to how many were members, or null if the group does not exist. */
+  remove(id: string, uids: readonly string[]): Promise<number | null>;
+  /** The members, or null if the group does not exist. */
+  members(id: string): Promise<string[] | null>;
+  isMember(id: string, uid: string): Promise<boolean>;
+}
+
+export class GroupFullError extends Error {
+  override name = 'GroupFullError';
+}
+
 export interface Store {
   readonly history: RoomHistory;
   readonly sequencer: Sequencer;
   readonly presence: PresenceCounts;
   readonly limiter: RateLimiter;
   readonly deduper: Deduper;
+  readonly groups: Groups;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 // In-memory storage for standalone mode (one process). Bounded: the replay window keeps
 // `capacity` items per room, expiring maps are swept on a timer.
 
-import type { Deduper, PresenceCounts, RateLimiter, RoomHistory, Sequencer, Store, StoredItem } from './index.js';
+import { GroupFullError, type Deduper, type Groups, type PresenceCounts, type RateLimiter, type RoomHistory, type Sequencer, type Store, type StoredItem } from './index.js';
 
 export class MemoryRoomHistory implements RoomHistory {
   private readonly rooms = new Map<string, StoredItem[]>();
@@ -114,12 +114,53 @@ export class MemoryDeduper implements Deduper {
   }
 }
 
+export class MemoryGroups implements Groups {
+  private readonly groups = new Map<string, Set<string>>();
+
+  async create(id: string): Promise<boolean> {
+    if (this.groups.has(id)) return false;
+    this.groups.set(id, new Set());
+    return true;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.groups.delete(id);
+  }
+
+  async add(id: string, uids: readonly string[], max: number): Promise<number | null> {
+    const g = this.groups.get(id);
+    if (!g) return null;
+    const fresh = new Set(uids.filter((u) => !g.has(u)));
+    if (g.size + fresh.size > max) throw new GroupFullError(`group ${id} would have more than ${max} members`);
+    for (const u of fresh) g.add(u);
+    return fresh.size;
+  }
+
+  async remove(id: string, uids: readonly string[]): Promise<number | null> {
+    const g = this.groups.get(id);
+    if (!g) return null;
+    let n = 0;
+    for (const u of new Set(uids)) if (g.delete(u)) n++;
+    return n;
+  }
+
+  async members(id: string): Promise<string[] | null> {
+    const g = this.groups.get(id);
+    return g ? [...g] : null;
+  }
+
+  async isMember(id: string, uid: string): Promise<boolean> {
+    return this.groups.get(id)?.has(uid) ?? false;
+  }
+}
+
 export class MemoryStore implements Store {
   readonly history: MemoryRoomHistory;
   readonly sequencer = new MemorySequencer();
   readonly presence = new MemoryPresenceCounts();
   readonly limiter = new MemoryRateLimiter();
   readonly deduper = new MemoryDeduper();
+  readonly groups = new MemoryGroups();
   private readonly timer: NodeJS.Timeout;
 
   constructor(opts: { replaySize: number }) {

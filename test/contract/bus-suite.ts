@@ -73,17 +73,35 @@ export function busContract(t: Test, make: () => Promise<BusFixture>): void {
     await t.rejects(client.request(Buffer.from('x'), 100), BusTimeoutError);
   });
 
+  t.test('bus - a node message reaches the listening node only', async (t) => {
+    const f = await make();
+    t.teardown(() => f.close());
+    const [a, b, sender] = await Promise.all([f.node(), f.node(), f.node()]);
+    const got: Record<string, string[]> = { a: [], b: [] };
+    await a.listen('gw-a', { nodeMessage: (d) => got.a!.push(Buffer.from(d).toString()) });
+    await b.listen('gw-b', { nodeMessage: (d) => got.b!.push(Buffer.from(d).toString()) });
+    sender.sendToNode('gw-a', Buffer.from('for-a'));
+    sender.sendToNode('gw-b', Buffer.from('for-b'));
+    sender.sendToNode('gw-nobody', Buffer.from('lost'));
+    await f.settle();
+    t.same(got, { a: ['for-a'], b: ['for-b'] });
+  });
+
   t.test('bus - a closed node receives nothing and serves nothing', async (t) => {
     const f = await make();
     t.teardown(() => f.close());
     const [a, pub] = await Promise.all([f.node(), f.node()]);
     const got = recorder(a);
+    const direct: Uint8Array[] = [];
     await a.subscribe('r1');
+    await a.listen('gw-a', { nodeMessage: (d) => direct.push(d) });
     a.serve(async () => Buffer.from('x'));
     await a.close();
     pub.publish('r1', Buffer.from('m'));
+    pub.sendToNode('gw-a', Buffer.from('m'));
     await f.settle();
     t.same(got, []);
+    t.same(direct, []);
     await t.rejects(pub.request(Buffer.from('x'), 300), NoRespondersError);
   });
 }

@@ -1,7 +1,7 @@
 // The contract every Store implementation passes (memory now, Redis in cluster mode).
 
 import type { Test } from 'tap';
-import type { Store } from '../../src/store/index.js';
+import { GroupFullError, type Store } from '../../src/store/index.js';
 
 export interface StoreFixture {
   /** A store; two calls share the same backing data (two logic processes, one Redis). */
@@ -74,5 +74,30 @@ export function storeContract(t: Test, make: (opts: { replaySize: number }) => P
     t.equal(await a.deduper.claim('u:m3', 200), undefined);
     await sleep(300);
     t.equal(await a.deduper.claim('u:m3', 200), undefined, 'claims expire');
+  });
+
+  t.test('store - groups: create, add and remove members, membership, delete', async (t) => {
+    const f = await make({ replaySize: 3 });
+    t.teardown(() => f.close());
+    const [a, b] = [await f.store(), await f.store()];
+    t.equal(await a.groups.create('g1'), true, 'created');
+    t.equal(await b.groups.create('g1'), false, 'exists already');
+    t.equal(await a.groups.add('g1', ['u1', 'u2', 'u2'], 10), 2, 'duplicates count once');
+    t.equal(await b.groups.add('g1', ['u2', 'u3'], 10), 1, 'only new members count');
+    t.same((await b.groups.members('g1'))!.sort(), ['u1', 'u2', 'u3']);
+    t.equal(await a.groups.isMember('g1', 'u3'), true);
+    t.equal(await a.groups.isMember('g1', 'u9'), false);
+    t.equal(await a.groups.remove('g1', ['u3', 'u9']), 1, 'only members count');
+    await t.rejects(a.groups.add('g1', ['x1', 'x2', 'x3', 'u1'], 4), GroupFullError, 'over the cap adds nobody');
+    t.same((await a.groups.members('g1'))!.sort(), ['u1', 'u2']);
+    t.equal(await a.groups.add('nope', ['u1'], 10), null, 'no such group');
+    t.equal(await a.groups.remove('nope', ['u1']), null);
+    t.equal(await a.groups.members('nope'), null);
+    t.equal(await a.groups.create('empty'), true);
+    t.same(await b.groups.members('empty'), [], 'an empty group exists');
+    t.equal(await b.groups.delete('g1'), true);
+    t.equal(await a.groups.delete('g1'), false, 'deleted once');
+    t.equal(await a.groups.members('g1'), null);
+    t.equal(await a.groups.isMember('g1', 'u1'), false, 'no members after delete');
   });
 }

@@ -65,3 +65,14 @@ t.test('merger - likes are aggregated into one item with the total and the highe
   const one = m.drain(40).kept.map((k) => decode(k.data) as RoomItem);
   t.equal(one[0]!.u, 'e');
 });
+
+t.test('merger - unsequenced items (s 0) come after the sequenced ones, in arrival order', async (t) => {
+  const m = new RoomMerger(60, 0);
+  push(m, { s: 0, k: Kind.Gift, u: 'backend', t: 1, g: 'first', a: 1 });
+  push(m, { s: 5, k: Kind.Danmaku, u: 'a', t: 1, x: 'five' });
+  push(m, { s: 0, k: Kind.Danmaku, u: 'a', t: 1, x: 'second' });
+  push(m, { s: 4, k: Kind.Danmaku, u: 'a', t: 1, x: 'four' });
+  const out = m.drain(0);
+  t.same(out.kept.map((k) => (decode(k.data) as RoomItem).s), [4, 5, 0, 0]);
+  t.same(out.kept.slice(2).map((k) => (decode(k.data) as RoomItem).g ?? (decode(k.data) as RoomItem).x), ['first', 'second']);
+});

@@ -1,0 +1,189 @@
+// The bus on NATS (cluster mode). Room items go to one subject per room, which a gateway
+// subscribes to only while it has local members of the room; messages for one gateway go to
+// its own subject; upstream requests go to a subject served by the logic processes as a
+// queue group. The client reconnects by itself and restores every live subscription.
+
+import { connect, errors, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { Logger } from '../log.js';
+import { BusTimeoutError, NoRespondersError, type Bus, type BusObserver, type NodeHandler, type RequestHandler, type RoomHandler } from './index.js';
+import type { Subjects } from './subjects.js';
+
+export interface NatsBusOptions {
+  /** one URL or a comma-separated list of cluster members */
+  readonly url: string;
+  /** connection name, shown by the NATS server's monitoring */
+  readonly name: string;
+  readonly subjects: Subjects;
+  readonly observer: BusObserver;
+  readonly log: Logger;
+}
+
+/** Connects, failing fast when no server answers at boot; after that it reconnects forever. */
+export async function connectNatsBus(opts: NatsBusOptions): Promise<NatsBus> {
+  const nc = await connect({
+    servers: opts.url.split(',').map((s) => s.trim()),
+    name: opts.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    reconnectJitter: 250,
+    pingInterval: 10_000,
+  });
+  return new NatsBus(nc, opts);
+}
+
+export class NatsBus implements Bus {
+  private readonly rooms = new Map<string, Subscription>();
+  private readonly subs: Subscription[] = [];
+  private handler: RoomHandler | undefined;
+  private served: Subscription | undefined;
+  /** requests being handled; close() waits for their replies */
+  private inflight = 0;
+  private closing = false;
+  private readonly watching: Promise<void>;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly opts: NatsBusOptions,
+  ) {
+    opts.observer.busConnected(true);
+    this.watching = this.watch();
+  }
+
+  /** Logs each connection event once and counts it. */
+  private async watch(): Promise<void> {
+    const { log, observer } = this.opts;
+    for await (const s of this.nc.status()) {
+      switch (s.type) {
+        case 'disconnect':
+          observer.busConnected(false);
+          observer.busEvent('disconnect');
+          log.warn({ server: s.server }, 'NATS connection lost; reconnecting');
+          break;
+        case 'reconnect':
+          observer.busConnected(true);
+          observer.busEvent('reconnect');
+          log.info({ server: s.server, rooms: this.rooms.size }, 'NATS reconnected; subscriptions restored');
+          break;
+        case 'error':
+        case 'slowConsumer':
+        case 'staleConnection':
+        case 'ldm':
+          observer.busEvent(s.type);
+          log.warn({ status: s }, 'NATS event');
+          break;
+        default:
+          break; // 'reconnecting', 'ping', 'update': too frequent or harmless
+      }
+    }
+  }
+
+  attach(handler: RoomHandler): void {
+    if (this.handler) throw new Error('a room handler is already attached');
+    this.handler = handler;
+  }
+
+  publish(room: string, data: Uint8Array): void {
+    if (this.closing) return;
+    this.nc.publish(this.opts.subjects.room(room), data);
+    this.opts.observer.busPublished('room');
+  }
+
+  async subscribe(room: string): Promise<void> {
+    if (this.closing || this.rooms.has(room)) return;
+    const handler = this.handler;
+    if (!handler) throw new Error('attach a room handler before subscribing');
+    const { observer } = this.opts;
+    const sub = this.nc.subscribe(this.opts.subjects.room(room), {
+      callback: (err, msg) => {
+        if (err) return this.opts.log.error({ err, room }, 'room subscription failed');
+        observer.busReceived('room');
+        // Copied: the payload is a view into the socket's read buffer, and the gateway keeps
+        // items in its replay window.
+        handler.roomMessage(room, msg.data.slice());
+      },
+    });
+    this.rooms.set(room, sub);
+    // Resolves once the server has the subscription: nothing published after this is missed.
+    await this.nc.flush();
+  }
+
+  unsubscribe(room: string): void {
+    const sub = this.rooms.get(room);
+    if (!sub) return;
+    this.rooms.delete(room);
+    sub.unsubscribe();
+  }
+
+  async listen(nodeId: string, handler: NodeHandler): Promise<void> {
+    const { observer } = this.opts;
+    this.subs.push(
+      this.nc.subscribe(this.opts.subjects.node(nodeId), {
+        callback: (err, msg) => {
+          if (err) return this.opts.log.error({ err }, 'gateway subscription failed');
+          observer.busReceived('node');
+          handler.nodeMessage(msg.data);
+        },
+      }),
+    );
+    await this.nc.flush();
+  }
+
+  sendToNode(nodeId: string, data: Uint8Array): void {
+    if (this.closing) return;
+    this.nc.publish(this.opts.subjects.node(nodeId), data);
+    this.opts.observer.busPublished('node');
+  }
+
+  async request(data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    this.opts.observer.busPublished('request');
+    try {
+      const reply = await this.nc.request(this.opts.subjects.upstream, data, { timeout: timeoutMs });
+      return reply.data;
+    } catch (err) {
+      if (err instanceof errors.TimeoutError) throw new BusTimeoutError(`no reply within ${timeoutMs} ms`, { cause: err });
+      if (err instanceof errors.NoRespondersError || (err instanceof errors.RequestError && err.isNoResponders())) {
+        throw new NoRespondersError('no logic instance is serving requests', { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  serve(handler: RequestHandler): void {
+    if (this.served) throw new Error('this bus already serves requests');
+    const { observer, log } = this.opts;
+    this.served = this.nc.subscribe(this.opts.subjects.upstream, {
+      queue: this.opts.subjects.logicQueue,
+      callback: (err, msg) => {
+        if (err) return log.error({ err }, 'upstream subscription failed');
+        observer.busReceived('request');
+        this.inflight++;
+        handler(msg.data)
+          .then(
+            (reply) => msg.respond(reply),
+            (e: unknown) => log.error({ err: e }, 'request handler failed'), // the requester times out
+          )
+          .finally(() => this.inflight--);
+      },
+    });
+  }
+
+  /** Resolves after a round trip to the server: what this node published before is delivered. */
+  async flush(): Promise<void> {
+    if (!this.nc.isClosed()) await this.nc.flush();
+  }
+
+  /** Stops taking requests, lets in-flight ones answer (up to 2 s), then drains and closes. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.rooms.clear();
+    if (this.served && !this.nc.isClosed()) {
+      this.served.unsubscribe();
+      await this.nc.flush().catch(() => undefined);
+      const deadline = Date.now() + 2_000;
+      while (this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    }
+    if (!this.nc.isClosed()) await this.nc.drain().catch((err: unknown) => this.opts.log.warn({ err }, 'NATS drain failed'));
+    await this.watching;
+  }
+}

@@ -1,0 +1,22 @@
+// NATS subject names, built in this one place (documented in docs/protocol.md, "Cluster").
+// Room and gateway ids are restricted to [A-Za-z0-9_-] so that each is exactly one token.
+
+export interface Subjects {
+  /** room items of one room: `<prefix>.room.<roomId>` */
+  room(roomId: string): string;
+  /** messages for one gateway (group and user deliveries): `<prefix>.gw.<gatewayId>` */
+  node(nodeId: string): string;
+  /** upstream requests, served by the logic processes as one queue group: `<prefix>.up` */
+  readonly upstream: string;
+  /** the queue group of the logic processes */
+  readonly logicQueue: string;
+}
+
+export function subjects(prefix: string): Subjects {
+  return {
+    room: (roomId) => `${prefix}.room.${roomId}`,
+    node: (nodeId) => `${prefix}.gw.${nodeId}`,
+    upstream: `${prefix}.up`,
+    logicQueue: `${prefix}-logic`,
+  };
+}

@@ -1,0 +1,121 @@
+// Keeps this gateway's entries in the user registry true: a user's first connection here
+// registers them, the last one's close removes them, and a heartbeat keeps the entries alive.
+// Writes are batched (one call per FLUSH_MS) so that a flash crowd costs few round trips.
+// A failed write, or a heartbeat that finds the entries lapsed (Redis restarted, or this
+// gateway was cut off for longer than the ttl), schedules a full rewrite: the local map of
+// connections is the truth, the registry a copy that converges to it.
+
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Registry } from '../registry/index.js';
+
+const FLUSH_MS = 20;
+
+export interface RegistryAgentOptions {
+  readonly gatewayId: string;
+  readonly heartbeatMs: number;
+  readonly ttlMs: number;
+}
+
+export class RegistryAgent {
+  /** uid -> connections on this gateway: the truth */
+  private readonly counts = new Map<string, number>();
+  /** users whose count changed since the last write */
+  private changed = new Set<string>();
+  private resync = true;
+  private failing = false;
+  private writing: Promise<void> | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private beatTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly opts: RegistryAgentOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Registers the gateway (replacing what a previous life under the same id left) and starts the heartbeat. */
+  async start(): Promise<void> {
+    await this.flush();
+    this.beatTimer = setInterval(() => void this.beat(), this.opts.heartbeatMs);
+  }
+
+  connected(uid: string): void {
+    this.counts.set(uid, (this.counts.get(uid) ?? 0) + 1);
+    this.touch(uid);
+  }
+
+  disconnected(uid: string): void {
+    const n = (this.counts.get(uid) ?? 0) - 1;
+    if (n > 0) this.counts.set(uid, n);
+    else this.counts.delete(uid);
+    this.touch(uid);
+  }
+
+  private touch(uid: string): void {
+    if (this.stopped) return;
+    this.changed.add(uid);
+    this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+  }
+
+  /** Writes what changed (or everything, after a failure); one write at a time, in order. */
+  flush(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.writing ??= this.write().finally(() => {
+      this.writing = null;
+      if (this.changed.size > 0 && !this.stopped) this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+    });
+    return this.writing;
+  }
+
+  private async write(): Promise<void> {
+    const { gatewayId, ttlMs } = this.opts;
+    const changed = this.changed;
+    this.changed = new Set();
+    try {
+      let ok = false;
+      if (!this.resync) {
+        ok = await this.registry.update(gatewayId, new Map([...changed].map((u) => [u, this.counts.get(u) ?? 0])), ttlMs);
+      }
+      if (!ok) {
+        await this.registry.replace(gatewayId, this.counts, ttlMs);
+        this.metrics.registryResynced();
+      }
+      this.resync = false;
+      this.metrics.registryWritten(this.counts.size);
+      if (this.failing) this.log.info({ users: this.counts.size }, 'registry writes recovered; entries rewritten');
+      this.failing = false;
+    } catch (err) {
+      for (const u of changed) this.changed.add(u);
+      this.resync = true;
+      if (!this.failing) this.log.warn({ err }, 'registry write failed; will rewrite all entries when it recovers');
+      this.failing = true;
+    }
+  }
+
+  private async beat(): Promise<void> {
+    if (this.writing) return;
+    if (this.resync || this.changed.size > 0) return void (await this.flush());
+    try {
+      if (await this.registry.heartbeat(this.opts.gatewayId, this.opts.ttlMs)) return;
+      this.log.warn('registry entries of this gateway had lapsed; rewriting them');
+    } catch (err) {
+      if (!this.failing) this.log.warn({ err }, 'registry heartbeat failed');
+      this.failing = true;
+    }
+    this.resync = true;
+    await this.flush();
+  }
+
+  /** Stops the heartbeat and removes this gateway's entries (graceful shutdown). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.beatTimer) clearInterval(this.beatTimer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    await this.writing;
+    await this.registry.replace(this.opts.gatewayId, new Map(), 0).catch((err: unknown) => this.log.warn({ err }, 'registry cleanup failed; entries will lapse'));
+  }
+}

@@ -1,0 +1,173 @@
+// The admin HTTP API of the logic role, for a site's backend: manage chat groups and send
+// server notices to users. Guarded by a server-side secret (ADMIN_SECRET) as a bearer token.
+// JSON in and out; every answer has a status code a script can branch on (docs/admin-api.md).
+
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { GROUP_ID, UID } from '../protocol/ops.js';
+import { GroupFullError, type Groups, type Sequencer } from '../store/index.js';
+import { scopes, type ChatFanout } from './chat.js';
+import { text } from './validate.js';
+import { ProtocolError } from '../protocol/errors.js';
+
+const MAX_BODY = 256 * 1024;
+const MAX_UIDS = 10_000;
+
+export interface AdminApiOptions {
+  /** null: the API answers 503 (production without ADMIN_SECRET) */
+  readonly secret: string | null;
+  readonly groupMaxMembers: number;
+  readonly maxTextLength: number;
+}
+
+export interface AdminApiDeps {
+  readonly groups: Groups;
+  readonly sequencer: Sequencer;
+  readonly chat: ChatFanout;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Json = Record<string, unknown>;
+type Route = (params: string[], body: Json) => Promise<[number, Json]>;
+
+export class AdminApi {
+  private readonly routes: [method: string, pattern: RegExp, name: string, route: Route][];
+
+  constructor(
+    private readonly opts: AdminApiOptions,
+    private readonly deps: AdminApiDeps,
+  ) {
+    this.routes = [
+      ['PUT', /^\/api\/groups\/([^/]+)$/, 'group_create', (p, b) => this.createGroup(p[0]!, b)],
+      ['DELETE', /^\/api\/groups\/([^/]+)$/, 'group_delete', (p) => this.deleteGroup(p[0]!)],
+      ['GET', /^\/api\/groups\/([^/]+)\/members$/, 'group_members', (p) => this.members(p[0]!)],
+      ['POST', /^\/api\/groups\/([^/]+)\/members$/, 'group_update', (p, b) => this.updateMembers(p[0]!, b)],
+      ['POST', /^\/api\/users\/([^/]+)\/notices$/, 'user_notice', (p, b) => this.notice(p[0]!, b)],
+    ];
+  }
+
+  /** Handles requests under /api/; returns false for other paths. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const path = (req.url ?? '').split('?')[0]!;
+    if (!path.startsWith('/api/')) return false;
+    let name = 'unknown';
+    const reply = (status: number, body: Json) => {
+      this.deps.metrics.adminRequest(name, status);
+      res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
+    };
+    const run = async (): Promise<[number, Json]> => {
+      const matches = this.routes.filter(([, pattern]) => pattern.test(path));
+      if (matches.length === 0) throw new HttpError(404, 'no such endpoint');
+      const hit = matches.find(([method]) => method === req.method);
+      if (!hit) throw new HttpError(405, `use ${matches.map(([m]) => m).join(' or ')}`);
+      name = hit[2];
+      this.authorize(req);
+      const params = hit[1].exec(path)!.slice(1).map((p) => decodeURIComponent(p));
+      return hit[3](params, await readJson(req));
+    };
+    run().then(
+      ([status, body]) => reply(status, body),
+      (err: unknown) => {
+        if (err instanceof HttpError) return reply(err.status, { error: err.message });
+        if (err instanceof GroupFullError) return reply(409, { error: err.message });
+        if (err instanceof ProtocolError) return reply(400, { error: err.message });
+        this.deps.log.error({ err, path }, 'admin request failed');
+        reply(503, { error: 'storage unavailable; retry' });
+      },
+    );
+    return true;
+  }
+
+  private authorize(req: IncomingMessage): void {
+    const secret = this.opts.secret;
+    if (secret === null) throw new HttpError(503, 'admin API disabled: set ADMIN_SECRET');
+    const auth = req.headers.authorization ?? '';
+    const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '');
+    const want = Buffer.from(secret);
+    if (given.length !== want.length || !timingSafeEqual(given, want)) throw new HttpError(401, 'missing or wrong bearer secret');
+  }
+
+  private async createGroup(id: string, body: Json): Promise<[number, Json]> {
+    groupId(id);
+    const members = body.members === undefined ? [] : uids(body.members, 'members');
+    const created = await this.deps.groups.create(id);
+    const added = members.length > 0 ? await this.deps.groups.add(id, members, this.opts.groupMaxMembers) : 0;
+    return [created ? 201 : 200, { group: id, created, added }];
+  }
+
+  private async deleteGroup(id: string): Promise<[number, Json]> {
+    groupId(id);
+    if (!(await this.deps.groups.delete(id))) throw new HttpError(404, `no group ${id}`);
+    return [200, { group: id, deleted: true }];
+  }
+
+  private async members(id: string): Promise<[number, Json]> {
+    groupId(id);
+    const members = await this.deps.groups.members(id);
+    if (!members) throw new HttpError(404, `no group ${id}`);
+    return [200, { group: id, members: members.sort() }];
+  }
+
+  private async updateMembers(id: string, body: Json): Promise<[number, Json]> {
+    groupId(id);
+    const add = body.add === undefined ? [] : uids(body.add, 'add');
+    const remove = body.remove === undefined ? [] : uids(body.remove, 'remove');
+    const { groups } = this.deps;
+    const removed = remove.length > 0 ? await groups.remove(id, remove) : 0;
+    const added = add.length > 0 ? await groups.add(id, add, this.opts.groupMaxMembers) : 0;
+    if (removed === null || added === null) throw new HttpError(404, `no group ${id}`);
+    return [200, { group: id, added, removed }];
+  }
+
+  /** A server notice to one user, over the same path as group messages. */
+  private async notice(uid: string, body: Json): Promise<[number, Json]> {
+    if (!UID.test(uid)) throw new HttpError(400, `uid must match ${UID}`);
+    const x = text(body.x, 'x', this.opts.maxTextLength * 5);
+    const s = await this.deps.sequencer.next(scopes.notices(uid));
+    const { online, gateways } = await this.deps.chat.deliver([uid], { to: uid, s, u: '', n: 'system', t: Date.now(), x });
+    return [200, { to: uid, s, delivered: online > 0, gateways }];
+  }
+}
+
+function groupId(id: string): void {
+  if (!GROUP_ID.test(id)) throw new HttpError(400, `group id must match ${GROUP_ID}`);
+}
+
+function uids(v: unknown, field: string): string[] {
+  if (!Array.isArray(v) || v.length > MAX_UIDS || !v.every((u) => typeof u === 'string' && UID.test(u))) {
+    throw new HttpError(400, `${field} must be an array of at most ${MAX_UIDS} uids matching ${UID}`);
+  }
+  return v as string[];
+}
+
+async function readJson(req: IncomingMessage): Promise<Json> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new HttpError(413, `body larger than ${MAX_BODY} bytes`);
+    parts.push(chunk);
+  }
+  if (size === 0) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.concat(parts).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'body is not valid JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'body must be a JSON object');
+  return v as Json;
+}

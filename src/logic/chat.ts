@@ -1,0 +1,65 @@
+// Group and user messages: fanned out to UIDs upstream. The recipients' gateways come from the
+// registry, and each gateway gets ONE delivery naming its local recipients, carrying the
+// client frame encoded once here. Users online nowhere are skipped (no offline inbox yet).
+
+import type { NodeBus } from '../bus/index.js';
+import type { Metrics } from '../metrics.js';
+import { encodeFrame } from '../protocol/codec.js';
+import { encodeDelivery } from '../protocol/delivery.js';
+import { Op } from '../protocol/ops.js';
+import type { Registry } from '../registry/index.js';
+
+/** The body of a MESSAGE frame (docs/protocol.md, "MESSAGE"). */
+export interface ChatMessage {
+  /** group id, for a group message */
+  g?: string;
+  /** recipient uid, for a message to one user */
+  to?: string;
+  /** sequence number in the conversation (0: unsequenced) */
+  s: number;
+  /** sender uid ('' for a server notice) */
+  u: string;
+  n: string;
+  t: number;
+  x: string;
+}
+
+/** Sequence scopes of conversations. uids never contain '|'. */
+export const scopes = {
+  group: (g: string) => `group:${g}`,
+  direct: (a: string, b: string) => `dm:${a < b ? `${a}|${b}` : `${b}|${a}`}`,
+  notices: (uid: string) => `notice:${uid}`,
+};
+
+export interface Delivered {
+  /** recipients online on some gateway */
+  readonly online: number;
+  readonly gateways: number;
+}
+
+export class ChatFanout {
+  constructor(
+    private readonly registry: Registry,
+    private readonly bus: NodeBus,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Sends one message to every connection of `recipients`; rejects if the registry fails. */
+  async deliver(recipients: readonly string[], message: ChatMessage): Promise<Delivered> {
+    const where = await this.registry.lookup(recipients);
+    const byGateway = new Map<string, string[]>();
+    for (const [uid, gateways] of where) {
+      for (const gw of gateways) {
+        const list = byGateway.get(gw);
+        if (list) list.push(uid);
+        else byGateway.set(gw, [uid]);
+      }
+    }
+    if (byGateway.size > 0) {
+      const frame = encodeFrame(Op.Message, 0, message);
+      for (const [gw, uids] of byGateway) this.bus.sendToNode(gw, encodeDelivery(uids, frame));
+    }
+    this.metrics.chatFanout(recipients.length, where.size, byGateway.size);
+    return { online: where.size, gateways: byGateway.size };
+  }
+}

@@ -1,0 +1,70 @@
+// In-memory registry for standalone mode, with the same expiry semantics as Redis.
+
+import type { Registry } from './index.js';
+
+export class MemoryRegistry implements Registry {
+  /** gateway -> (uid -> connections) */
+  private readonly byGateway = new Map<string, Map<string, number>>();
+  /** gateway -> expiry, ms */
+  private readonly alive = new Map<string, number>();
+
+  private live(gw: string, now = Date.now()): boolean {
+    return (this.alive.get(gw) ?? 0) > now;
+  }
+
+  async update(gw: string, changes: ReadonlyMap<string, number>, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    if (!this.live(gw, now)) return false;
+    this.alive.set(gw, now + ttlMs);
+    const users = this.byGateway.get(gw)!;
+    for (const [uid, n] of changes) {
+      if (n > 0) users.set(uid, n);
+      else users.delete(uid);
+    }
+    return true;
+  }
+
+  async replace(gw: string, entries: ReadonlyMap<string, number>, ttlMs: number): Promise<void> {
+    if (ttlMs === 0 && entries.size === 0) {
+      this.alive.delete(gw);
+      this.byGateway.delete(gw);
+      return;
+    }
+    this.alive.set(gw, Date.now() + ttlMs);
+    this.byGateway.set(gw, new Map([...entries].filter(([, n]) => n > 0)));
+  }
+
+  async heartbeat(gw: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    if (!this.live(gw, now)) return false;
+    this.alive.set(gw, now + ttlMs);
+    return true;
+  }
+
+  async lookup(uids: readonly string[]): Promise<Map<string, string[]>> {
+    const now = Date.now();
+    const out = new Map<string, string[]>();
+    for (const [gw, users] of this.byGateway) {
+      if (!this.live(gw, now)) continue;
+      for (const uid of uids) {
+        if (!users.has(uid)) continue;
+        const list = out.get(uid);
+        if (list) list.push(gw);
+        else out.set(uid, [gw]);
+      }
+    }
+    return out;
+  }
+
+  async sweep(): Promise<string[]> {
+    const now = Date.now();
+    const swept: string[] = [];
+    for (const [gw, exp] of this.alive) {
+      if (exp > now) continue;
+      this.alive.delete(gw);
+      this.byGateway.delete(gw);
+      swept.push(gw);
+    }
+    return swept;
+  }
+}

@@ -1,0 +1,155 @@
+// The user registry on Redis. Per user, a hash gateway -> connections; per gateway, the set of
+// its users (to clean up after it); one sorted set of live gateways scored by expiry. Lookups
+// ignore gateways whose heartbeat lapsed, so a dead gateway's users stop being routed to it at
+// once; sweep() then deletes its entries, in chunks so that Redis is never blocked for long.
+
+import type { Redis } from 'ioredis';
+import type { Keys } from '../store/keys.js';
+import { chunks, defineScript, LUA_NOW, timed, type RedisObserver } from '../store/redis-client.js';
+import type { Registry } from './index.js';
+
+const CHUNK = 1_000;
+
+// KEYS: gateways, gateway users; ARGV: user key prefix, gateway, ttl, force, uid1, n1, ...
+const UPDATE = `${LUA_NOW}
+local gw = ARGV[2]
+if ARGV[4] ~= '1' then
+  local exp = redis.call('ZSCORE', KEYS[1], gw)
+  if (not exp) or tonumber(exp) <= now then return 0 end
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), gw)
+for i = 5, #ARGV, 2 do
+  local uid, n = ARGV[i], tonumber(ARGV[i + 1])
+  if n > 0 then
+    redis.call('HSET', ARGV[1] .. uid, gw, n)
+    redis.call('SADD', KEYS[2], uid)
+  else
+    redis.call('HDEL', ARGV[1] .. uid, gw)
+    redis.call('SREM', KEYS[2], uid)
+  end
+end
+return 1`;
+
+// KEYS: gateways, gateway users; ARGV: user key prefix, gateway, only if dead (0/1), count.
+// Removes up to `count` of the gateway's users; -1 if it was to be swept but is alive again.
+const CLEAR = `${LUA_NOW}
+local gw = ARGV[2]
+if ARGV[3] == '1' then
+  local exp = redis.call('ZSCORE', KEYS[1], gw)
+  if exp and tonumber(exp) > now then return -1 end
+end
+local uids = redis.call('SPOP', KEYS[2], tonumber(ARGV[4]))
+for _, uid in ipairs(uids) do redis.call('HDEL', ARGV[1] .. uid, gw) end
+if #uids == 0 and ARGV[3] == '1' then redis.call('ZREM', KEYS[1], gw) end
+return #uids`;
+
+// KEYS: gateways; ARGV: user key prefix, uid1, uid2, ... -> for each uid, its live gateways
+const LOOKUP = `${LUA_NOW}
+local alive = {}
+local out = {}
+for i = 2, #ARGV do
+  local live = {}
+  for _, gw in ipairs(redis.call('HKEYS', ARGV[1] .. ARGV[i])) do
+    local a = alive[gw]
+    if a == nil then
+      local exp = redis.call('ZSCORE', KEYS[1], gw)
+      a = (exp ~= false) and tonumber(exp) > now
+      alive[gw] = a
+    end
+    if a then live[#live + 1] = gw end
+  end
+  out[i - 1] = live
+end
+return out`;
+
+const LAPSED = `${LUA_NOW}
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)`;
+
+export class RedisRegistry implements Registry {
+  private readonly updateScript;
+  private readonly clearScript;
+  private readonly lookupScript;
+  private readonly lapsedScript;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly observer: RedisObserver,
+  ) {
+    this.updateScript = defineScript(redis, 'danmakuRegUpdate', 2, UPDATE);
+    this.clearScript = defineScript(redis, 'danmakuRegClear', 2, CLEAR);
+    this.lookupScript = defineScript(redis, 'danmakuRegLookup', 1, LOOKUP);
+    this.lapsedScript = defineScript(redis, 'danmakuRegLapsed', 1, LAPSED);
+  }
+
+  private write(gw: string, entries: [string, number][], ttlMs: number, force: boolean): Promise<boolean> {
+    const args: (string | number)[] = [];
+    for (const [uid, n] of entries) args.push(uid, n);
+    const k = this.keys;
+    return this.updateScript(k.gateways(), k.gatewayUsers(gw), k.userGateways(''), gw, ttlMs, force ? '1' : '0', ...args).then((r) => r === 1);
+  }
+
+  /** Removes the gateway's entries chunk by chunk; false if a sweep found it alive again. */
+  private async clear(gw: string, onlyIfDead: boolean): Promise<boolean> {
+    const k = this.keys;
+    for (;;) {
+      const n = (await this.clearScript(k.gateways(), k.gatewayUsers(gw), k.userGateways(''), gw, onlyIfDead ? '1' : '0', CHUNK)) as number;
+      if (n < 0) return false;
+      if (n === 0) return true;
+    }
+  }
+
+  update(gw: string, changes: ReadonlyMap<string, number>, ttlMs: number): Promise<boolean> {
+    return timed(this.observer, 'registry', async () => {
+      const list = [...changes];
+      if (list.length <= CHUNK) return this.write(gw, list, ttlMs, false);
+      // Only the first chunk may find the gateway lapsed; the rest follow it.
+      const [first, ...rest] = chunks(list, CHUNK);
+      if (!(await this.write(gw, first!, ttlMs, false))) return false;
+      for (const part of rest) await this.write(gw, part, ttlMs, true);
+      return true;
+    });
+  }
+
+  replace(gw: string, entries: ReadonlyMap<string, number>, ttlMs: number): Promise<void> {
+    return timed(this.observer, 'registry', async () => {
+      if (ttlMs === 0 && entries.size === 0) {
+        await this.redis.zrem(this.keys.gateways(), gw); // lookups ignore it from here on
+        await this.clear(gw, false);
+        return;
+      }
+      // Alive first, so that a concurrent sweep leaves the entries written below alone.
+      await this.write(gw, [], ttlMs, true);
+      await this.clear(gw, false);
+      for (const part of chunks([...entries].filter(([, n]) => n > 0), CHUNK)) await this.write(gw, part, ttlMs, true);
+    });
+  }
+
+  heartbeat(gw: string, ttlMs: number): Promise<boolean> {
+    return timed(this.observer, 'registry', () => this.write(gw, [], ttlMs, false));
+  }
+
+  lookup(uids: readonly string[]): Promise<Map<string, string[]>> {
+    return timed(this.observer, 'registry', async () => {
+      const out = new Map<string, string[]>();
+      const parts = chunks([...new Set(uids)], 500);
+      const results = await Promise.all(parts.map((part) => this.lookupScript(this.keys.gateways(), this.keys.userGateways(''), ...part) as Promise<string[][]>));
+      parts.forEach((part, i) =>
+        part.forEach((uid, j) => {
+          const gws = results[i]![j];
+          if (gws && gws.length > 0) out.set(uid, gws);
+        }),
+      );
+      return out;
+    });
+  }
+
+  sweep(): Promise<string[]> {
+    return timed(this.observer, 'registry', async () => {
+      const lapsed = (await this.lapsedScript(this.keys.gateways())) as string[];
+      const swept: string[] = [];
+      for (const gw of lapsed) if (await this.clear(gw, true)) swept.push(gw);
+      return swept;
+    });
+  }
+}

@@ -1,0 +1,99 @@
+// Keeps the send path working while Redis is unreachable (cluster mode). The rate limiter and
+// the de-duplicator fall back to this process's memory (limits then hold per logic process,
+// not globally), and the sequencer answers 0, "unsequenced", so that room danmaku keep
+// flowing without Redis on the hot path. After a failure the primary is skipped for a
+// cool-down, so that a hung Redis costs one command timeout, not one per message.
+
+import type { Deduper, RateLimiter, Sequencer, Store } from './index.js';
+import type { MemoryStore } from './memory.js';
+
+export interface FallbackObserver {
+  /** `op` was served by the fallback: sequence, ratelimit or dedupe */
+  storeFallback(op: string): void;
+}
+
+export interface FallbackOptions {
+  /** how long the primary is skipped after it failed (default 1000 ms) */
+  readonly coolDownMs?: number;
+  readonly observer: FallbackObserver;
+  /** called when the primary starts failing (with the error) and when it answers again */
+  readonly onStateChange: (degraded: boolean, op: string, err?: unknown) => void;
+}
+
+export class FallbackStore implements Store {
+  readonly sequencer: Sequencer;
+  readonly limiter: RateLimiter;
+  readonly deduper: Deduper;
+  private downUntil = 0;
+  private degraded = false;
+  /** de-duplication keys claimed in local memory, whose settle and release stay local */
+  private readonly localClaims = new Set<string>();
+
+  constructor(
+    private readonly primary: Store,
+    private readonly local: MemoryStore,
+    private readonly opts: FallbackOptions,
+  ) {
+    this.sequencer = { next: (scope) => this.run('sequence', () => primary.sequencer.next(scope), async () => 0) };
+    this.limiter = {
+      allow: (key, rate, burst) => this.run('ratelimit', () => primary.limiter.allow(key, rate, burst), () => local.limiter.allow(key, rate, burst)),
+    };
+    this.deduper = {
+      claim: (key, ttlMs) =>
+        this.run(
+          'dedupe',
+          () => primary.deduper.claim(key, ttlMs),
+          async () => {
+            const prior = await local.deduper.claim(key, ttlMs);
+            if (prior === undefined) this.localClaims.add(key);
+            return prior;
+          },
+        ),
+      settle: async (key, seq, ttlMs) => {
+        if (this.localClaims.delete(key)) return local.deduper.settle(key, seq, ttlMs);
+        return primary.deduper.settle(key, seq, ttlMs);
+      },
+      release: async (key) => {
+        if (this.localClaims.delete(key)) return local.deduper.release(key);
+        return primary.deduper.release(key);
+      },
+    };
+  }
+
+  get history() {
+    return this.primary.history;
+  }
+
+  get presence() {
+    return this.primary.presence;
+  }
+
+  get groups() {
+    return this.primary.groups;
+  }
+
+  private async run<T>(op: string, primary: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
+    if (Date.now() >= this.downUntil) {
+      try {
+        const v = await primary();
+        if (this.degraded) {
+          this.degraded = false;
+          this.opts.onStateChange(false, op);
+        }
+        return v;
+      } catch (err) {
+        this.downUntil = Date.now() + (this.opts.coolDownMs ?? 1_000);
+        if (!this.degraded) {
+          this.degraded = true;
+          this.opts.onStateChange(true, op, err);
+        }
+      }
+    }
+    this.opts.observer.storeFallback(op);
+    return fallback();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.primary.close(), this.local.close()]);
+  }
+}

@@ -1,0 +1,108 @@
+// The Redis connection of a cluster process (ioredis) and what every Redis-backed seam shares:
+// Lua scripts, and timing each operation into metrics. Commands fail fast while Redis is
+// unreachable (no offline queue) so that callers fall back or answer with an error instead
+// of stalling; ioredis keeps reconnecting in the background.
+
+import { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
+
+/** Metrics of Redis use, by operation (a domain name, not a command: bounded cardinality). */
+export interface RedisObserver {
+  redisCommand(op: string, seconds: number, failed: boolean): void;
+  redisConnected(up: boolean): void;
+  redisEvent(event: string): void;
+}
+
+export interface RedisClientOptions {
+  readonly url: string;
+  readonly name: string;
+  readonly observer: RedisObserver;
+  readonly log: Logger;
+  /** a command without an answer in this time fails (default 1000 ms) */
+  readonly commandTimeoutMs?: number;
+  /** how long to wait for the first connection before giving up (default 10 s) */
+  readonly connectTimeoutMs?: number;
+}
+
+export class RedisUnavailableError extends Error {
+  override name = 'RedisUnavailableError';
+}
+
+/** Connects and waits until Redis answers; logs each connection loss and recovery once. */
+export async function connectRedis(opts: RedisClientOptions): Promise<Redis> {
+  const { log, observer } = opts;
+  const redis = new Redis(opts.url, {
+    connectionName: opts.name,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: opts.commandTimeoutMs ?? 1_000,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
+  });
+  let up = false;
+  redis.on('ready', () => {
+    if (!up) log.info('Redis connected');
+    up = true;
+    observer.redisConnected(true);
+  });
+  redis.on('close', () => {
+    if (up) {
+      log.warn('Redis connection lost; reconnecting');
+      observer.redisEvent('disconnect');
+    }
+    up = false;
+    observer.redisConnected(false);
+  });
+  // ioredis emits 'error' for every failed reconnect attempt: the close above logs the event once.
+  redis.on('error', (err: Error) => log.debug({ err }, 'Redis error'));
+  const timeout = opts.connectTimeoutMs ?? 10_000;
+  const ready = new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+  redis.connect().catch(() => undefined); // retried by retryStrategy; 'ready' tells success
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisUnavailableError(`Redis at ${opts.url} did not answer within ${timeout} ms`)), timeout);
+  });
+  try {
+    await Promise.race([ready, gaveUp]);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  return redis;
+}
+
+type ScriptFn = (...args: (string | number | Buffer)[]) => Promise<unknown>;
+
+/** Defines a Lua script (EVALSHA, loaded on first use) and returns a function that runs it. */
+export function defineScript(redis: Redis, name: string, numberOfKeys: number, lua: string): ScriptFn {
+  redis.defineCommand(name, { numberOfKeys, lua });
+  const fn = (redis as unknown as Record<string, ScriptFn>)[name]!;
+  return (...args) => fn.apply(redis, args);
+}
+
+/** Runs one store operation, recording its latency and outcome under `op`. */
+export async function timed<T>(observer: RedisObserver, op: string, run: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    const v = await run();
+    observer.redisCommand(op, (performance.now() - started) / 1000, false);
+    return v;
+  } catch (err) {
+    observer.redisCommand(op, (performance.now() - started) / 1000, true);
+    throw err;
+  }
+}
+
+/** Lua: the server's clock in ms, so that expiries do not depend on each host's clock. */
+export const LUA_NOW = `local _t = redis.call('TIME')
+local now = tonumber(_t[1]) * 1000 + math.floor(tonumber(_t[2]) / 1000)
+`;
+
+/** Splits a list into chunks, so that no script call blocks Redis for long. */
+export function chunks<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,65 @@
+// A cluster on loopback: real nats-server and redis-server, G gateway processes and L logic
+// processes of the real server, each started by PID and stopped by the test.
+
+import { startInfra, type Infra } from './infra.js';
+import { startServer, type RunningServer } from './server.js';
+
+export const ADMIN_SECRET = 'test-admin-secret-0123456789';
+
+export interface Cluster {
+  readonly infra: Infra;
+  readonly gateways: RunningServer[];
+  readonly logics: RunningServer[];
+  /** env shared by every process of the cluster */
+  readonly env: Record<string, string>;
+  startGateway(id: string, env?: Record<string, string>): Promise<RunningServer>;
+  startLogic(id: string, env?: Record<string, string>): Promise<RunningServer>;
+  /** Calls the admin API of the first live logic process. */
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(opts: { gateways: number; logics: number; env?: Record<string, string> }): Promise<Cluster> {
+  const infra = await startInfra();
+  const env = { ...infra.env, ADMIN_SECRET, LOG_LEVEL: 'info', ...opts.env };
+  const gateways: RunningServer[] = [];
+  const logics: RunningServer[] = [];
+  const cluster: Cluster = {
+    infra,
+    gateways,
+    logics,
+    env,
+    async startGateway(id, extra = {}) {
+      const srv = await startServer({ ...env, ROLE: 'gateway', GATEWAY_ID: id, ...extra });
+      gateways.push(srv);
+      return srv;
+    },
+    async startLogic(id, extra = {}) {
+      const srv = await startServer({ ...env, ROLE: 'logic', GATEWAY_ID: id, ...extra });
+      logics.push(srv);
+      return srv;
+    },
+    async api(method, path, body) {
+      const logic = logics.find((l) => l.proc.exitCode === null && l.proc.signalCode === null);
+      if (!logic) throw new Error('no logic process running');
+      const res = await fetch(`http://127.0.0.1:${logic.metricsPort}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_SECRET}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    },
+    async stop() {
+      await Promise.all([...gateways, ...logics].map((s) => s.stop()));
+      await infra.stop();
+    },
+  };
+  try {
+    for (let i = 0; i < opts.logics; i++) await cluster.startLogic(`logic-${i}`);
+    await Promise.all(Array.from({ length: opts.gateways }, (_, i) => cluster.startGateway(`gw-${i}`)));
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
+}

@@ -1,0 +1,7 @@
+import type { RedisObserver } from '../../src/store/redis-client.js';
+
+export const nullRedisObserver: RedisObserver = {
+  redisCommand: () => undefined,
+  redisConnected: () => undefined,
+  redisEvent: () => undefined,
+};
