@@ -60,7 +60,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
         : storeLog.info({ op }, 'Redis available again: sequencing and global limits restored'),
   });
   const s = subjects(config.subjectPrefix);
-  const bus = (role: string) => connectNatsBus({ url: config.natsUrl!, name: `${config.gatewayId}-${role}`, subjects: s, observer: metrics, log: log.child({ component: 'nats', role }) });
+  const bus = (role: string) => connectNatsBus({ url: config.natsUrl!, name: `${config.gatewayId}-${role}`, subjects: s, observer: metrics, log: log.child({ component: 'nats', role }), timeoutMs: config.upstreamTimeoutMs });
   return {
     mode: 'cluster',
     store,
@@ -125,7 +125,7 @@ async function start(config: Config, log: Logger): Promise<void> {
   }
 
   const metricsServer = await startMetricsServer(config.host, config.metricsPort, metrics, log, adminApi ? (req, res) => adminApi.handle(req, res) : undefined);
-  log.info({ mode: parts.mode, role: config.role, port, metricsPort: boundPort(metricsServer) }, 'listening');
+  log.info({ mode: parts.mode, port, metricsPort: boundPort(metricsServer) }, 'listening');
   if (config.tokenSecret === DEV_TOKEN_SECRET && gateway) {
     log.warn('using the public development TOKEN_SECRET; set TOKEN_SECRET before exposing this server');
   }

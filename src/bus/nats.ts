@@ -16,6 +16,8 @@ export interface NatsBusOptions {
   readonly subjects: Subjects;
   readonly observer: BusObserver;
   readonly log: Logger;
+  /** how long subscribe() and listen() wait for the server to confirm (default 3000 ms) */
+  readonly timeoutMs?: number;
 }
 
 /** Connects, failing fast when no server answers at boot; after that it reconnects forever. */
@@ -104,7 +106,24 @@ export class NatsBus implements Bus {
     });
     this.rooms.set(room, sub);
     // Resolves once the server has the subscription: nothing published after this is missed.
-    await this.nc.flush();
+    // While NATS is unreachable that cannot be promised: the caller gets an error (the client
+    // ERROR 30) instead of waiting; the room's release unsubscribes.
+    await this.confirmed(`subscription to room ${room}`);
+  }
+
+  private async confirmed(what: string): Promise<void> {
+    const ms = this.opts.timeoutMs ?? 3_000;
+    const flushed = this.nc.flush();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BusTimeoutError(`${what}: NATS did not confirm within ${ms} ms`)), ms);
+    });
+    flushed.catch(() => undefined); // after a timeout nobody awaits it
+    try {
+      await Promise.race([flushed, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   unsubscribe(room: string): void {
@@ -125,7 +144,7 @@ export class NatsBus implements Bus {
         },
       }),
     );
-    await this.nc.flush();
+    await this.confirmed(`subscription to ${this.opts.subjects.node(nodeId)}`);
   }
 
   sendToNode(nodeId: string, data: Uint8Array): void {

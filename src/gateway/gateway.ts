@@ -5,6 +5,7 @@
 import * as uWS from 'uWebSockets.js';
 import { guestIdentity, TokenError, type Identity, type TokenVerifier } from '../auth/token.js';
 import type { Bus } from '../bus/index.js';
+import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
@@ -67,12 +68,14 @@ export class Gateway {
   private nextId = 1;
   private draining = false;
   private readonly log: Logger;
+  private readonly upstreamFailures: FailureLog;
 
   constructor(
     private readonly opts: GatewayOptions,
     private readonly deps: GatewayDeps,
   ) {
     this.log = deps.log;
+    this.upstreamFailures = new FailureLog(deps.log, 'upstream requests (SEND, MSG)');
     this.app = uWS.App();
     const fanout = { publish: (topic: string, data: Uint8Array) => this.publish(topic, data) };
     this.hub = new RoomHub(deps.bus, deps.history, fanout, opts, deps.metrics, deps.log.child({ component: 'rooms' }));
@@ -210,7 +213,7 @@ export class Gateway {
       }
       case Op.Send:
       case Op.Msg:
-        forwardSend(ws, st, op, rid, body, now, { bus: this.deps.bus, timeoutMs: this.opts.upstreamTimeoutMs, metrics: this.deps.metrics, log: this.log, sendError: (e, d) => this.sendError(ws, rid, e, d) });
+        forwardSend(ws, st, op, rid, body, now, { bus: this.deps.bus, timeoutMs: this.opts.upstreamTimeoutMs, metrics: this.deps.metrics, log: this.log, failures: this.upstreamFailures, sendError: (e, d) => this.sendError(ws, rid, e, d) });
         return;
       default:
         throw new ProtocolError(Errors.UnknownOp, `op ${op}`);

@@ -1,6 +1,7 @@
 // Room online counts: every interval the gateway reports its local member counts and pushes
 // the totals across all gateways to its local members of each room.
 
+import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { PresenceCounts } from '../store/index.js';
 import type { RoomHub } from './room-hub.js';
@@ -8,14 +9,17 @@ import type { RoomHub } from './room-hub.js';
 export class OnlineTicker {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  private readonly failures: FailureLog;
 
   constructor(
     private readonly hub: RoomHub,
     private readonly presence: PresenceCounts,
     private readonly gatewayId: string,
     private readonly intervalMs: number,
-    private readonly log: Logger,
-  ) {}
+    log: Logger,
+  ) {
+    this.failures = new FailureLog(log, 'online count update');
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.tick(), this.intervalMs);
@@ -34,8 +38,9 @@ export class OnlineTicker {
       // A report lapses after three missed intervals, so a dead gateway's viewers disappear.
       await this.presence.report(this.gatewayId, counts, this.intervalMs * 3);
       this.hub.pushOnline(await this.presence.totals([...counts.keys()]));
+      this.failures.succeeded();
     } catch (err) {
-      this.log.warn({ err }, 'online count update failed');
+      this.failures.failed(err);
     } finally {
       this.running = false;
     }

@@ -4,6 +4,7 @@
 
 import type * as uWS from 'uWebSockets.js';
 import type { RequestBus } from '../bus/index.js';
+import type { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { encodeFrame } from '../protocol/codec.js';
@@ -17,6 +18,8 @@ export interface SendContext {
   readonly timeoutMs: number;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** logs an outage of the logic service once, not once per SEND */
+  readonly failures: FailureLog;
   readonly sendError: (entry: ErrorEntry, detail?: string) => void;
 }
 
@@ -36,6 +39,7 @@ export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, op: num
   ctx.bus.request(request, ctx.timeoutMs).then(
     (data) => {
       ctx.metrics.upstreamAnswered((performance.now() - started) / 1000);
+      ctx.failures.succeeded();
       if (!st.open) return;
       let reply;
       try {
@@ -53,7 +57,7 @@ export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, op: num
     },
     (err: unknown) => {
       ctx.metrics.upstreamAnswered((performance.now() - started) / 1000); // timeouts must show in p99
-      ctx.log.warn({ err, conn: st.id }, 'upstream request failed');
+      ctx.failures.failed(err, { conn: st.id });
       if (st.open) ws.cork(() => ctx.sendError(Errors.Unavailable, err instanceof Error ? err.message : undefined));
     },
   );

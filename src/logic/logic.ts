@@ -5,6 +5,7 @@
 // same queue group.
 
 import type { RoomBus } from '../bus/index.js';
+import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { Errors, ProtocolError } from '../protocol/errors.js';
@@ -26,6 +27,9 @@ export interface LogicOptions {
 const NOTICE_ROLES = new Set(['admin', 'moderator']);
 
 export class Logic {
+  private readonly internal: FailureLog;
+  private readonly storeWrites: FailureLog;
+
   constructor(
     private readonly bus: RoomBus,
     private readonly store: Store,
@@ -33,7 +37,10 @@ export class Logic {
     private readonly opts: LogicOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.internal = new FailureLog(log, 'upstream message processing');
+    this.storeWrites = new FailureLog(log, 'history and de-duplication writes');
+  }
 
   /** The request handler served on the bus. Always answers: an ack or an error code. */
   readonly handle = async (data: Uint8Array): Promise<Uint8Array> => {
@@ -60,13 +67,14 @@ export class Logic {
     try {
       const reply = req.o === Op.Msg ? await this.acceptMessage(req) : await this.acceptRoomItem(req);
       this.metrics.upstreamHandled(kindName, 'dup' in reply ? 'duplicate' : 'accepted');
+      this.internal.succeeded();
       return reply;
     } catch (err) {
       if (err instanceof ProtocolError) {
         this.metrics.upstreamHandled(kindName, err.entry.reason);
         return { e: err.entry.code, m: err.message };
       }
-      this.log.error({ err, uid: req.u }, 'upstream message failed');
+      this.internal.failed(err, { uid: req.u });
       this.metrics.upstreamHandled(kindName, Errors.Internal.reason);
       return { e: Errors.Internal.code, m: Errors.Internal.message };
     }
@@ -85,7 +93,10 @@ export class Logic {
       // rejection that would make the client retry and duplicate it. Unsequenced items (the
       // sequencer was unavailable) have no place in the seq-ordered window.
       if (fields.k !== Kind.Like && seq > 0) {
-        this.store.history.append(req.room, { seq, data }).catch((err: unknown) => this.log.error({ err, room: req.room }, 'history append failed'));
+        this.store.history.append(req.room, { seq, data }).then(
+          () => this.storeWrites.succeeded(),
+          (err: unknown) => this.storeWrites.failed(err, { room: req.room }),
+        );
       }
     });
   }
@@ -129,11 +140,11 @@ export class Logic {
       await publish(seq);
     } catch (err) {
       // Nothing was published: let a retry with the same id be processed anew.
-      if (dedupeKey !== undefined) await deduper.release(dedupeKey).catch((e: unknown) => this.log.warn({ err: e }, 'dedupe release failed'));
+      if (dedupeKey !== undefined) await deduper.release(dedupeKey).catch((e: unknown) => this.storeWrites.failed(e));
       throw err;
     }
     if (dedupeKey !== undefined) {
-      deduper.settle(dedupeKey, seq, this.opts.dedupeTtlMs).catch((err: unknown) => this.log.error({ err }, 'dedupe settle failed'));
+      deduper.settle(dedupeKey, seq, this.opts.dedupeTtlMs).catch((err: unknown) => this.storeWrites.failed(err));
     }
     return { s: seq, t: req.at };
   }
