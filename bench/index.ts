@@ -1,4 +1,100 @@
-// Placeholder until the load-test harness lands (issue 4): it says so and exits non-zero so
-// that nobody mistakes it for a measurement.
-process.stderr.write('bench: the load-test harness is not written yet (see issue 4: hot-room, many-rooms, flash-crowd, switch-storm, group-chat, cluster).\n');
-process.exit(2);
+// The load-test harness: npm run bench -- <scenario> [options]. Drives a deployment through
+// the public protocol only; without --url it starts a standalone server itself, and the bare
+// uWebSockets.js baseline in the same run, and reports our figures as ratios to it.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { flashCrowd } from './flash-crowd.js';
+import { hotRoom } from './hot-room.js';
+import { checkSlo, OPTION_HELP, parseOptions, type Options } from './lib/options.js';
+import { markdown, svg, type BenchReport } from './lib/report.js';
+import { measure, type RunResult } from './lib/run.js';
+import type { Scenario } from './lib/scenario.js';
+import { remoteTarget, startBaselineServer, startServer, type Target } from './lib/target.js';
+import { manyRooms } from './many-rooms.js';
+import { switchStorm } from './switch-storm.js';
+
+const SCENARIOS: Scenario[] = [hotRoom, manyRooms, flashCrowd, switchStorm];
+
+function usage(): string {
+  return `usage: npm run bench -- <scenario> [options]
+
+scenarios:
+${SCENARIOS.map((s) => `  ${s.name.padEnd(14)}${s.summary}`).join('\n')}
+
+${OPTION_HELP}
+
+Results go to bench/results/<scenario>-<time>.{json,md,svg} (or --json FILE) and the
+summary to stdout. Method and figures: docs/benchmarks.md.`;
+}
+
+async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Options): Promise<RunResult> {
+  const target = await start();
+  try {
+    return await measure(target, scenario.plan(o), {
+      durationS: o.durationS,
+      warmupS: o.warmupS,
+      rampS: o.rampS,
+      workers: o.workers,
+      addresses: Array.from({ length: o.addresses }, (_, i) => `127.0.0.${i + 1}`),
+      quiet: o.quiet,
+    });
+  } finally {
+    await target.stop();
+  }
+}
+
+function sloFigures(r: RunResult): Record<string, number> {
+  return {
+    p50: r.delay.p50,
+    p90: r.delay.p90,
+    p99: r.delay.p99,
+    max: r.delay.max,
+    loss: r.loss ? r.loss.danmaku + r.loss.likes + r.loss.gifts : 0,
+    gifts: r.loss?.gifts ?? 0,
+    dup: r.duplicates,
+    failures: r.connections.failed,
+    isolation: r.isolationErrors,
+    ack99: r.ack.p99,
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 2;
+  }
+  const scenario = SCENARIOS.find((s) => s.name === name);
+  if (!scenario) {
+    process.stderr.write(`unknown scenario ${JSON.stringify(name)}\n\n${usage()}\n`);
+    return 2;
+  }
+  const o = parseOptions(rest, scenario.defaults);
+  const runs: RunResult[] = [];
+  if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!, o.metricsUrl), scenario, o));
+  else runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }), scenario, o));
+  if (o.baseline) runs.push(await runOn(() => startBaselineServer(o.mergeWindowMs, 64), scenario, o));
+
+  const slo = checkSlo(o.slo, sloFigures(runs[0]!));
+  const { tokenSecret: _secret, ...shown } = o;
+  const report: BenchReport = { scenario: scenario.name, options: shown, at: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version }, runs, slo };
+  const base = o.json ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results', `${scenario.name}-${report.at.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(dirname(base), { recursive: true });
+  const md = markdown(report);
+  writeFileSync(base, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(base.replace(/\.json$/, '') + '.md', md);
+  writeFileSync(o.svg ?? base.replace(/\.json$/, '') + '.svg', svg(report));
+  process.stdout.write(`${md}\nwritten: ${base} (and .md, .svg)\n`);
+  return slo.every((s) => s.ok) ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  },
+);

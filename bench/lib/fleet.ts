@@ -1,0 +1,140 @@
+// The load generator's main side: spreads the connections over worker threads, tells them
+// when to send or switch, and adds up what they measure.
+
+import { Worker } from 'node:worker_threads';
+import { Histogram } from './histogram.js';
+import type { ConnSpec, SendPlan, ToWorker } from './worker.js';
+
+export type Sent = Record<string, { danmaku: number; likes: number; gifts: number }>;
+
+export interface Totals {
+  connected: number;
+  failed: number;
+  closed: number;
+  join: Histogram;
+  delay: Histogram;
+  ack: Histogram;
+  items: number;
+  frames: number;
+  duplicates: number;
+  isolation: number;
+  errors: Record<string, number>;
+  sent: Sent;
+  switches: number;
+  pendingAcks: number;
+}
+
+interface Snapshot extends Omit<Totals, 'join' | 'delay' | 'ack'> {
+  join: { counts: number[]; max: number; sum: number };
+  delay: { counts: number[]; max: number; sum: number };
+  ack: { counts: number[]; max: number; sum: number };
+}
+
+export function emptyTotals(): Totals {
+  return { connected: 0, failed: 0, closed: 0, join: new Histogram(), delay: new Histogram(), ack: new Histogram(), items: 0, frames: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, pendingAcks: 0 };
+}
+
+/** Adds an interval's figures to running totals (connection counts are levels, not sums). */
+export function accumulate(into: Totals, s: Omit<Totals, 'connected' | 'failed' | 'closed' | 'pendingAcks'> & Partial<Totals>): void {
+  into.join.add(s.join);
+  into.delay.add(s.delay);
+  into.ack.add(s.ack);
+  into.items += s.items;
+  into.frames += s.frames;
+  into.duplicates += s.duplicates;
+  into.isolation += s.isolation;
+  into.switches += s.switches;
+  for (const [k, v] of Object.entries(s.errors)) into.errors[k] = (into.errors[k] ?? 0) + v;
+  for (const [room, v] of Object.entries(s.sent)) {
+    const t = (into.sent[room] ??= { danmaku: 0, likes: 0, gifts: 0 });
+    t.danmaku += v.danmaku;
+    t.likes += v.likes;
+    t.gifts += v.gifts;
+  }
+}
+
+export class Fleet {
+  private constructor(private readonly workers: Worker[]) {}
+
+  /** Starts the workers; resolves once every connection has joined or failed. */
+  static async open(opts: { url: string; conns: ConnSpec[]; workers: number; addresses: string[]; rampMs: number }): Promise<Fleet> {
+    const n = Math.max(1, Math.min(opts.workers, opts.conns.length || 1));
+    const workers: Worker[] = [];
+    const ready: Promise<void>[] = [];
+    for (let w = 0; w < n; w++) {
+      const conns = opts.conns.filter((_, i) => i % n === w);
+      const worker = new Worker(new URL('./worker.js', import.meta.url), {
+        workerData: { worker: w, url: opts.url, addresses: opts.addresses, conns, rampMs: opts.rampMs },
+      });
+      workers.push(worker);
+      ready.push(
+        new Promise((resolve, reject) => {
+          worker.once('error', reject);
+          const onMsg = (m: { type: string }) => {
+            if (m.type !== 'ready') return;
+            worker.off('message', onMsg);
+            resolve();
+          };
+          worker.on('message', onMsg);
+        }),
+      );
+    }
+    await Promise.all(ready);
+    return new Fleet(workers);
+  }
+
+  private ask<T>(msg: ToWorker, answer: string): Promise<T[]> {
+    return Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<T>((resolve) => {
+            const onMsg = (m: { type: string } & Record<string, unknown>) => {
+              if (m.type !== answer) return;
+              w.off('message', onMsg);
+              resolve((m.stats ?? m.loss ?? m) as T);
+            };
+            w.on('message', onMsg);
+            w.postMessage(msg);
+          }),
+      ),
+    );
+  }
+
+  send(plan: SendPlan): void {
+    for (const w of this.workers) w.postMessage({ type: 'send', plan } satisfies ToWorker);
+  }
+
+  switchRooms(perSecond: number, rooms: string[]): void {
+    const each = perSecond / this.workers.length;
+    for (const w of this.workers) w.postMessage({ type: 'switch', perSecond: each, rooms } satisfies ToWorker);
+  }
+
+  stop(): void {
+    for (const w of this.workers) w.postMessage({ type: 'stop' } satisfies ToWorker);
+  }
+
+  /** The figures of the interval since the last report, summed over the workers. */
+  async report(): Promise<Totals> {
+    const snaps = await this.ask<Snapshot>({ type: 'report' }, 'stats');
+    const t = emptyTotals();
+    for (const s of snaps) {
+      t.connected += s.connected;
+      t.failed += s.failed;
+      t.closed += s.closed;
+      t.pendingAcks += s.pendingAcks;
+      accumulate(t, { ...s, join: Histogram.from(s.join), delay: Histogram.from(s.delay), ack: Histogram.from(s.ack) });
+    }
+    return t;
+  }
+
+  /** Loss per kind over all viewers, given what was acknowledged per room. */
+  async loss(expected: Sent): Promise<{ danmaku: number; likes: number; gifts: number; viewers: number }> {
+    const parts = await this.ask<{ danmaku: number; likes: number; gifts: number; viewers: number }>({ type: 'finish', expected }, 'loss');
+    return parts.reduce((a, b) => ({ danmaku: a.danmaku + b.danmaku, likes: a.likes + b.likes, gifts: a.gifts + b.gifts, viewers: a.viewers + b.viewers }));
+  }
+
+  async close(): Promise<void> {
+    await this.ask({ type: 'close' }, 'closed');
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

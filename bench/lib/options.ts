@@ -1,0 +1,149 @@
+// Command-line options shared by every scenario, and the SLO gates.
+
+import { parseArgs } from 'node:util';
+
+export interface Options {
+  readonly url: string | undefined;
+  readonly metricsUrl: string | undefined;
+  readonly connections: number;
+  readonly senders: number;
+  readonly rooms: number;
+  readonly rate: number;
+  readonly likes: number;
+  readonly gifts: number;
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly rampS: number;
+  readonly mergeWindowMs: number;
+  readonly skew: 'uniform' | 'zipf';
+  readonly switchRate: number;
+  readonly tokenSecret: string;
+  readonly baseline: boolean;
+  readonly workers: number;
+  readonly addresses: number;
+  readonly json: string | undefined;
+  readonly svg: string | undefined;
+  readonly slo: string | undefined;
+  readonly env: Record<string, string>;
+  readonly quiet: boolean;
+}
+
+export const OPTION_HELP = `options:
+  --url URL             drive this deployment (ws://...) instead of starting a standalone server
+  --metrics-url URL     its Prometheus endpoint, for server CPU and RSS (with --url)
+  --connections N       viewers (default 1000)
+  --senders N           sending connections, each with a token (default 10)
+  --rooms K             rooms (many-rooms, switch-storm; default 100)
+  --rate R              danmaku per second, in total (default 60)
+  --likes L             likes per second, in total (default 20)
+  --gifts G             gifts per second, in total (default 1)
+  --duration S          measured seconds (default 10)
+  --warmup S            seconds of traffic before measuring (default 2)
+  --ramp S              seconds over which the connections are opened (default 2)
+  --merge-window MS     MERGE_WINDOW_MS of the server and the baseline (default 50; 0: no merging)
+  --skew uniform|zipf   how viewers spread over rooms (default uniform)
+  --switch-rate N       room switches per second (switch-storm; default 200)
+  --token-secret S      HS256 secret for sender tokens (default $TOKEN_SECRET or the development one)
+  --no-baseline         do not run the bare uWebSockets.js baseline (default: run it, unless --url)
+  --workers N           load-generator threads (default 2)
+  --addresses N         source addresses 127.0.0.1..N, each good for ~28k connections (default 4)
+  --env K=V,K=V         extra environment for the server the harness starts
+  --json FILE           write the result as JSON (and FILE.md, FILE.svg beside it)
+  --svg FILE            write the chart here (default: beside --json, else bench/results/)
+  --slo RULES           fail (exit 1) on breach, e.g. p99=200ms,loss=0,failures=0,dup=0
+  --quiet               no progress line`;
+
+export function parseOptions(args: string[], defaults: Partial<Options> = {}): Options {
+  const { values } = parseArgs({
+    args,
+    allowNegative: true,
+    options: {
+      url: { type: 'string' },
+      'metrics-url': { type: 'string' },
+      connections: { type: 'string' },
+      senders: { type: 'string' },
+      rooms: { type: 'string' },
+      rate: { type: 'string' },
+      likes: { type: 'string' },
+      gifts: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      ramp: { type: 'string' },
+      'merge-window': { type: 'string' },
+      skew: { type: 'string' },
+      'switch-rate': { type: 'string' },
+      'token-secret': { type: 'string' },
+      baseline: { type: 'boolean' },
+      workers: { type: 'string' },
+      addresses: { type: 'string' },
+      env: { type: 'string' },
+      json: { type: 'string' },
+      svg: { type: 'string' },
+      slo: { type: 'string' },
+      quiet: { type: 'boolean' },
+    },
+  });
+  const num = (key: keyof typeof values, def: number, min = 0): number => {
+    const raw = values[key];
+    if (raw === undefined) return def;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${key} must be a number >= ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const skew = values.skew ?? defaults.skew ?? 'uniform';
+  if (skew !== 'uniform' && skew !== 'zipf') throw new Error('--skew must be uniform or zipf');
+  const env: Record<string, string> = {};
+  for (const kv of (values.env ?? '').split(',').filter(Boolean)) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new Error(`--env takes K=V pairs, got ${JSON.stringify(kv)}`);
+    env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return {
+    url: values.url,
+    metricsUrl: values['metrics-url'],
+    connections: num('connections', defaults.connections ?? 1000),
+    senders: num('senders', defaults.senders ?? 10),
+    rooms: num('rooms', defaults.rooms ?? 100, 1),
+    rate: num('rate', defaults.rate ?? 60),
+    likes: num('likes', defaults.likes ?? 20),
+    gifts: num('gifts', defaults.gifts ?? 1),
+    durationS: num('duration', defaults.durationS ?? 10, 1),
+    warmupS: num('warmup', defaults.warmupS ?? 2),
+    rampS: num('ramp', defaults.rampS ?? 2),
+    mergeWindowMs: num('merge-window', defaults.mergeWindowMs ?? 50),
+    skew,
+    switchRate: num('switch-rate', defaults.switchRate ?? 200),
+    tokenSecret: values['token-secret'] ?? process.env.TOKEN_SECRET ?? 'danmaku-dev-secret-change-me',
+    baseline: values.baseline ?? values.url === undefined,
+    workers: num('workers', defaults.workers ?? 2, 1),
+    addresses: num('addresses', defaults.addresses ?? 4, 1),
+    json: values.json,
+    svg: values.svg,
+    slo: values.slo,
+    env,
+    quiet: values.quiet ?? false,
+  };
+}
+
+export interface SloCheck {
+  readonly rule: string;
+  readonly value: number;
+  readonly ok: boolean;
+}
+
+/** Checks rules like `p99=200ms,loss=0` against a result's figures (upper bounds). */
+export function checkSlo(rules: string | undefined, figures: Record<string, number>): SloCheck[] {
+  if (!rules) return [];
+  return rules
+    .split(',')
+    .filter(Boolean)
+    .map((rule) => {
+      const m = /^(\w+)=([\d.]+)(ms|s)?$/.exec(rule.trim());
+      if (!m) throw new Error(`bad SLO rule ${JSON.stringify(rule)}: use name=number[ms|s]`);
+      const [, name, raw, unit] = m as unknown as [string, string, string, string | undefined];
+      if (!(name in figures)) throw new Error(`unknown SLO ${name}: one of ${Object.keys(figures).join(', ')}`);
+      const limit = Number(raw) * (unit === 's' ? 1000 : 1);
+      const value = figures[name]!;
+      return { rule, value, ok: value <= limit };
+    });
+}

@@ -1,0 +1,143 @@
+// One measured run of a scenario against one target: connect (ramped), idle, send for a
+// warm-up and the measured window, drain, then loss. Every second it prints a progress line
+// and keeps a point of the timeline that the chart draws.
+
+import { Fleet, accumulate, emptyTotals, type Totals } from './fleet.js';
+import { procUsage, type Target } from './target.js';
+import type { ConnSpec, SendPlan } from './worker.js';
+
+export interface Plan {
+  readonly conns: ConnSpec[];
+  /** per-sender rates; none: nobody sends */
+  readonly send?: SendPlan;
+  readonly switches?: { perSecond: number; rooms: string[] };
+  /** whether each viewer should have seen everything of its room (not when viewers switch) */
+  readonly checkLoss: boolean;
+}
+
+export interface RunOptions {
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly rampS: number;
+  readonly workers: number;
+  readonly addresses: string[];
+  readonly quiet: boolean;
+}
+
+export interface Point {
+  readonly t: number;
+  readonly items: number;
+  readonly frames: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+export interface RunResult {
+  readonly target: string;
+  readonly connections: { wanted: number; connected: number; failed: number; closed: number; seconds: number; perSecond: number; joinP50: number; joinP99: number };
+  readonly delay: { p50: number; p90: number; p99: number; max: number };
+  readonly itemsPerSec: number;
+  readonly framesPerSec: number;
+  readonly sentPerSec: number;
+  readonly ack: { p50: number; p99: number };
+  readonly loss: { danmaku: number; likes: number; gifts: number; viewers: number } | null;
+  readonly duplicates: number;
+  readonly isolationErrors: number;
+  readonly switches: number;
+  readonly errors: Record<string, number>;
+  readonly server: { cpuSeconds: number; cpuPerFrameUs: number; cpuPerItemUs: number; rssBytes: number; rssPerConnBytes: number } | null;
+  readonly loadgen: { cpuSeconds: number; cores: number };
+  readonly timeline: Point[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+
+function progress(quiet: boolean, line: string): void {
+  if (quiet) return;
+  process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
+}
+
+export async function measure(target: Target, plan: Plan, opts: RunOptions): Promise<RunResult> {
+  const before = await target.usage();
+  const connectStarted = Date.now();
+  progress(opts.quiet, `[${target.name}] connecting ${plan.conns.length} over ${opts.rampS} s...`);
+  const fleet = await Fleet.open({ url: target.url, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000 });
+  const connectSeconds = (Date.now() - connectStarted) / 1000;
+  try {
+    const all = emptyTotals();
+    const joined = await fleet.report();
+    accumulate(all, joined);
+    await sleep(1000); // let the server settle before reading its memory
+    const idle = await target.usage();
+
+    if (plan.send) fleet.send(plan.send);
+    if (plan.switches) fleet.switchRooms(plan.switches.perSecond, plan.switches.rooms);
+    await sleep(opts.warmupS * 1000);
+    accumulate(all, await fleet.report());
+
+    const window = emptyTotals();
+    const timeline: Point[] = [];
+    const start = await target.usage();
+    const genStart = procUsage(process.pid);
+    const started = Date.now();
+    let last = joined;
+    for (let s = 1; s <= opts.durationS; s++) {
+      await sleep(started + s * 1000 - Date.now());
+      const r = await fleet.report();
+      last = r;
+      accumulate(all, r);
+      accumulate(window, r);
+      timeline.push({ t: s, items: r.items, frames: r.frames, p50: round(r.delay.quantile(0.5)), p99: round(r.delay.quantile(0.99)) });
+      progress(opts.quiet, `[${target.name}] ${s}/${opts.durationS} s | conns ${r.connected}/${plan.conns.length} | ${r.items.toLocaleString('en')} items/s, ${r.frames.toLocaleString('en')} frames/s | p99 ${round(window.delay.quantile(0.99))} ms so far`);
+    }
+    const elapsed = (Date.now() - started) / 1000;
+    const end = await target.usage();
+    const genEnd = procUsage(process.pid);
+    fleet.stop();
+    await sleep(1500); // drain: late items still count for loss
+    accumulate(all, await fleet.report());
+    const loss = plan.checkLoss && plan.send ? await fleet.loss(all.sent) : null;
+    if (!opts.quiet && process.stderr.isTTY) process.stderr.write('\n');
+
+    const sent = Object.values(window.sent).reduce((n, v) => n + v.danmaku + v.likes + v.gifts, 0);
+    const cpu = start && end ? end.cpu - start.cpu : null;
+    return {
+      target: target.name,
+      connections: {
+        wanted: plan.conns.length,
+        connected: last.connected,
+        failed: last.failed,
+        closed: last.closed,
+        seconds: round(connectSeconds, 2),
+        perSecond: round(last.connected / connectSeconds),
+        joinP50: round(all.join.quantile(0.5)),
+        joinP99: round(all.join.quantile(0.99)),
+      },
+      delay: { p50: round(window.delay.quantile(0.5)), p90: round(window.delay.quantile(0.9)), p99: round(window.delay.quantile(0.99)), max: round(window.delay.max) },
+      itemsPerSec: round(window.items / elapsed),
+      framesPerSec: round(window.frames / elapsed),
+      sentPerSec: round(sent / elapsed),
+      ack: { p50: round(window.ack.quantile(0.5)), p99: round(window.ack.quantile(0.99)) },
+      loss,
+      duplicates: all.duplicates,
+      isolationErrors: all.isolation,
+      switches: all.switches,
+      errors: all.errors,
+      server:
+        cpu === null || !end || !before || !idle
+          ? null
+          : {
+              cpuSeconds: round(cpu, 3),
+              cpuPerFrameUs: window.frames > 0 ? round((cpu * 1e6) / window.frames, 3) : 0,
+              cpuPerItemUs: window.items > 0 ? round((cpu * 1e6) / window.items, 3) : 0,
+              rssBytes: end.rss,
+              rssPerConnBytes: last.connected > 0 ? Math.round((idle.rss - before.rss) / last.connected) : 0,
+            },
+      loadgen: { cpuSeconds: genStart && genEnd ? round(genEnd.cpu - genStart.cpu, 3) : 0, cores: genStart && genEnd ? round((genEnd.cpu - genStart.cpu) / elapsed, 2) : 0 },
+      timeline,
+    };
+  } finally {
+    await fleet.close();
+  }
+}

@@ -1,0 +1,48 @@
+// What a scenario file provides, and helpers to build its connections.
+
+import { createSigner } from 'fast-jwt';
+import type { Options } from './options.js';
+import type { Plan } from './run.js';
+import type { ConnSpec } from './worker.js';
+
+export interface Scenario {
+  readonly name: string;
+  readonly summary: string;
+  readonly defaults?: Partial<Options>;
+  plan(o: Options): Plan;
+}
+
+/** HS256 tokens as a site's backend would mint them (docs/protocol.md, "Token"). */
+export function tokens(secret: string): (uid: string) => string {
+  const sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: 3_600_000 });
+  return (uid) => sign({ sub: uid, name: uid });
+}
+
+/** Room names r0..r(k-1). */
+export function roomNames(k: number): string[] {
+  return Array.from({ length: k }, (_, i) => `r${i}`);
+}
+
+/**
+ * The room of viewer i of n: uniform round-robin, or Zipf (s = 1.1: a few hot rooms and a
+ * long tail), deterministic so that the baseline gets exactly the same spread.
+ */
+export function roomOf(i: number, n: number, rooms: readonly string[], skew: 'uniform' | 'zipf'): string {
+  if (skew === 'uniform') return rooms[i % rooms.length]!;
+  const weights = rooms.map((_, k) => 1 / (k + 1) ** 1.1);
+  const total = weights.reduce((a, b) => a + b, 0);
+  const q = ((i + 0.5) / n) * total;
+  let acc = 0;
+  for (let k = 0; k < rooms.length; k++) {
+    acc += weights[k]!;
+    if (q <= acc) return rooms[k]!;
+  }
+  return rooms[rooms.length - 1]!;
+}
+
+/** Viewers (guests unless `token` is given) and one sender per room, senders last. */
+export function connsFor(viewers: readonly string[], senderRooms: readonly string[], token: (uid: string) => string, viewerTokens = false): ConnSpec[] {
+  const out: ConnSpec[] = viewers.map((room, i) => (viewerTokens ? { room, token: token(`bench-v${i}`) } : { room }));
+  senderRooms.forEach((room, i) => out.push({ room, token: token(`bench-s${i}`), sender: true }));
+  return out;
+}

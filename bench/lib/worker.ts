@@ -1,0 +1,307 @@
+// One load-generator thread: opens its share of the connections (from several 127.x source
+// addresses), joins rooms, sends at the planned rates, and measures what arrives: delivery
+// delay from each item's server time, frames and items per second, duplicates by sequence
+// number, gifts, shed counts and room isolation. Reports to the main thread on request.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { Packr } from 'msgpackr';
+import WebSocket from 'ws';
+import { Histogram } from './histogram.js';
+import { Kind, Op, TYPICAL_TEXT } from './protocol.js';
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+
+export interface ConnSpec {
+  readonly room: string;
+  readonly token?: string;
+  readonly sender?: boolean;
+}
+
+export interface WorkerInit {
+  readonly worker: number;
+  readonly url: string;
+  readonly addresses: readonly string[];
+  readonly conns: readonly ConnSpec[];
+  readonly rampMs: number;
+}
+
+/** Per-sender rates, per second. */
+export interface SendPlan {
+  readonly danmaku: number;
+  readonly likes: number;
+  readonly gifts: number;
+}
+
+export type ToWorker =
+  | { type: 'send'; plan: SendPlan }
+  | { type: 'stop' }
+  | { type: 'switch'; perSecond: number; rooms: string[] }
+  | { type: 'report' }
+  | { type: 'finish'; expected: Record<string, { danmaku: number; likes: number; gifts: number }> }
+  | { type: 'close' };
+
+interface Conn {
+  ws: WebSocket;
+  spec: ConnSpec;
+  room: string;
+  /** rid of a pending switch; until its JOINED, frames of the old room are still expected */
+  switching: number;
+  seen: Uint8Array;
+  danmaku: number;
+  shed: number;
+  likes: number;
+  gifts: number;
+  open: boolean;
+}
+
+const init = workerData as WorkerInit;
+const conns: Conn[] = [];
+const pendingAcks = new Map<number, { at: number; kind: number; room: string }>();
+let rid = 1;
+
+const stats = {
+  connected: 0,
+  failed: 0,
+  closed: 0,
+  join: new Histogram(),
+  delay: new Histogram(),
+  ack: new Histogram(),
+  items: 0,
+  frames: 0,
+  duplicates: 0,
+  isolation: 0,
+  errors: {} as Record<string, number>,
+  sent: {} as Record<string, { danmaku: number; likes: number; gifts: number }>,
+  switches: 0,
+};
+
+function markSeen(c: Conn, seq: number): boolean {
+  if (seq <= 0) return true;
+  const byte = seq >> 3;
+  if (byte >= c.seen.length) {
+    const grown = new Uint8Array(Math.max(byte + 1, c.seen.length * 2));
+    grown.set(c.seen);
+    c.seen = grown;
+  }
+  const bit = 1 << (seq & 7);
+  if (c.seen[byte]! & bit) return false;
+  c.seen[byte]! |= bit;
+  return true;
+}
+
+function onFrame(c: Conn, data: Buffer): void {
+  const now = Date.now();
+  const [op, r, body] = packr.unpack(data) as [number, number, Record<string, unknown>];
+  if (op === Op.Batch) {
+    stats.frames++;
+    const room = body.r as string;
+    if (room !== c.room && c.switching === 0) stats.isolation++;
+    if (room !== c.room) return;
+    c.shed += (body.s as number) || 0;
+    for (const it of body.d as { s: number; k: number; t: number; a?: number }[]) {
+      stats.items++;
+      stats.delay.record(now - it.t);
+      if (!markSeen(c, it.s)) stats.duplicates++;
+      if (it.k === Kind.Danmaku) c.danmaku++;
+      else if (it.k === Kind.Like) c.likes += it.a ?? 1;
+      else if (it.k === Kind.Gift) c.gifts++;
+    }
+  } else if (op === Op.Ack) {
+    const p = pendingAcks.get(r);
+    if (!p) return;
+    pendingAcks.delete(r);
+    stats.ack.record(now - p.at);
+    const s = (stats.sent[p.room] ??= { danmaku: 0, likes: 0, gifts: 0 });
+    if (p.kind === Kind.Danmaku) s.danmaku++;
+    else if (p.kind === Kind.Like) s.likes++;
+    else s.gifts++;
+  } else if (op === Op.Error) {
+    pendingAcks.delete(r);
+    const reason = String(body.reason);
+    stats.errors[reason] = (stats.errors[reason] ?? 0) + 1;
+  } else if (op === Op.Joined && r === c.switching) {
+    c.switching = 0;
+  }
+}
+
+function open(spec: ConnSpec, i: number): Promise<void> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const url = new URL(init.url);
+    if (spec.token) url.searchParams.set('token', spec.token);
+    const ws = new WebSocket(url, { localAddress: init.addresses[i % init.addresses.length], perMessageDeflate: false });
+    ws.binaryType = 'nodebuffer';
+    const c: Conn = { ws, spec, room: spec.room, switching: 0, seen: new Uint8Array(64), danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false };
+    let joinRid = 0;
+    ws.on('message', (data: Buffer) => {
+      if (joinRid === 0) {
+        // WELCOME: join the room.
+        joinRid = rid++;
+        ws.send(packr.pack([Op.Join, joinRid, { room: spec.room }]));
+        return;
+      }
+      if (!c.open) {
+        const [op, r] = packr.unpack(data) as [number, number];
+        if (r !== joinRid) return;
+        if (op !== Op.Joined) {
+          stats.failed++;
+          ws.close();
+          return resolve();
+        }
+        c.open = true;
+        stats.connected++;
+        stats.join.record(Date.now() - started);
+        conns.push(c);
+        return resolve();
+      }
+      onFrame(c, data);
+    });
+    ws.on('error', () => undefined);
+    ws.on('close', () => {
+      if (c.open) stats.closed++;
+      else stats.failed++;
+      c.open = false;
+      resolve();
+    });
+  });
+}
+
+async function connectAll(): Promise<void> {
+  const n = init.conns.length;
+  const gap = n > 0 ? init.rampMs / n : 0;
+  const started = Date.now();
+  const opening: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    const due = started + i * gap;
+    if (due > Date.now() + 5) await new Promise((r) => setTimeout(r, due - Date.now()));
+    opening.push(open(init.conns[i]!, i));
+    if (opening.length % 500 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(opening);
+}
+
+let sendTimer: NodeJS.Timeout | null = null;
+let giftNo = 0;
+
+function startSending(plan: SendPlan): void {
+  const senders = conns.filter((c) => c.spec.sender);
+  const budget = senders.map(() => ({ danmaku: Math.random(), likes: Math.random(), gifts: Math.random() }));
+  let last = Date.now();
+  sendTimer = setInterval(() => {
+    const now = Date.now();
+    const dt = (now - last) / 1000;
+    last = now;
+    senders.forEach((c, i) => {
+      if (!c.open) return;
+      const b = budget[i]!;
+      b.danmaku += plan.danmaku * dt;
+      b.likes += plan.likes * dt;
+      b.gifts += plan.gifts * dt;
+      const send = (kind: number, body: Record<string, unknown>) => {
+        const r = rid++;
+        pendingAcks.set(r, { at: now, kind, room: c.room });
+        c.ws.send(packr.pack([Op.Send, r, body]));
+      };
+      for (; b.danmaku >= 1; b.danmaku--) send(Kind.Danmaku, { k: Kind.Danmaku, x: TYPICAL_TEXT });
+      for (; b.likes >= 1; b.likes--) send(Kind.Like, { k: Kind.Like, a: 1 });
+      for (; b.gifts >= 1; b.gifts--) send(Kind.Gift, { k: Kind.Gift, g: `w${init.worker}g${giftNo++}`, a: 1 });
+    });
+  }, 10);
+}
+
+let switchTimer: NodeJS.Timeout | null = null;
+
+function startSwitching(perSecond: number, rooms: string[]): void {
+  const viewers = conns.filter((c) => !c.spec.sender);
+  let budget = 0;
+  let last = Date.now();
+  switchTimer = setInterval(() => {
+    const now = Date.now();
+    budget += (perSecond * (now - last)) / 1000;
+    last = now;
+    for (; budget >= 1; budget--) {
+      const c = viewers[Math.floor(Math.random() * viewers.length)];
+      if (!c?.open || c.switching !== 0) continue;
+      const to = rooms[Math.floor(Math.random() * rooms.length)]!;
+      if (to === c.room) continue;
+      const r = rid++;
+      c.switching = r;
+      c.room = to;
+      stats.switches++;
+      c.ws.send(packr.pack([Op.Switch, r, { room: to }]));
+    }
+  }, 10);
+}
+
+function snapshot(): unknown {
+  const out = {
+    connected: stats.connected,
+    failed: stats.failed,
+    closed: stats.closed,
+    join: stats.join.toJSON(),
+    delay: stats.delay.toJSON(),
+    ack: stats.ack.toJSON(),
+    items: stats.items,
+    frames: stats.frames,
+    duplicates: stats.duplicates,
+    isolation: stats.isolation,
+    errors: stats.errors,
+    sent: stats.sent,
+    switches: stats.switches,
+    pendingAcks: pendingAcks.size,
+  };
+  // Interval figures: the main thread adds them up over time.
+  stats.delay = new Histogram();
+  stats.ack = new Histogram();
+  stats.join = new Histogram();
+  stats.items = 0;
+  stats.frames = 0;
+  stats.duplicates = 0;
+  stats.isolation = 0;
+  stats.errors = {};
+  stats.sent = {};
+  stats.switches = 0;
+  return out;
+}
+
+/** Loss per kind, from what each viewer should have seen of its room. */
+function finish(expected: Record<string, { danmaku: number; likes: number; gifts: number }>): unknown {
+  const loss = { danmaku: 0, likes: 0, gifts: 0, viewers: 0 };
+  for (const c of conns) {
+    if (c.spec.sender) continue;
+    const e = expected[c.room];
+    if (!e) continue;
+    loss.viewers++;
+    loss.danmaku += Math.max(0, e.danmaku - c.danmaku - c.shed);
+    loss.likes += Math.max(0, e.likes - c.likes);
+    loss.gifts += Math.max(0, e.gifts - c.gifts);
+  }
+  return loss;
+}
+
+parentPort!.on('message', (msg: ToWorker) => {
+  switch (msg.type) {
+    case 'send':
+      startSending(msg.plan);
+      break;
+    case 'switch':
+      startSwitching(msg.perSecond, msg.rooms);
+      break;
+    case 'stop':
+      if (sendTimer) clearInterval(sendTimer);
+      if (switchTimer) clearInterval(switchTimer);
+      break;
+    case 'report':
+      parentPort!.postMessage({ type: 'stats', stats: snapshot() });
+      break;
+    case 'finish':
+      parentPort!.postMessage({ type: 'loss', loss: finish(msg.expected) });
+      break;
+    case 'close':
+      for (const c of conns) c.ws.terminate();
+      parentPort!.postMessage({ type: 'closed' });
+      break;
+  }
+});
+
+connectAll().then(() => parentPort!.postMessage({ type: 'ready' }));

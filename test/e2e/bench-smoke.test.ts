@@ -1,0 +1,52 @@
+// A short run of the load-test harness against a standalone server and the baseline, so that
+// the harness cannot silently rot. Checks the outputs, not the performance.
+
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+
+const BENCH = fileURLToPath(new URL('../../bench/index.js', import.meta.url));
+
+function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BENCH, ...args], { timeout: 90_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+t.test('bench - hot-room smoke run against standalone and the baseline writes JSON, markdown and SVG', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'danmaku-bench-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'hot.json');
+  const r = await bench(['hot-room', '--connections', '200', '--senders', '4', '--duration', '2', '--warmup', '1', '--ramp', '1', '--quiet', '--json', out, '--slo', 'gifts=0,dup=0,failures=0']);
+  t.equal(r.code, 0, `exit 0 (${r.stderr.slice(-500)})`);
+  const report = JSON.parse(readFileSync(out, 'utf8')) as { runs: { target: string; connections: { connected: number }; itemsPerSec: number; loss: { gifts: number }; server: { cpuPerFrameUs: number } | null; timeline: unknown[] }[]; slo: { ok: boolean }[] };
+  t.same(report.runs.map((x) => x.target), ['server', 'baseline'], 'our server, then the baseline, in one run');
+  for (const run of report.runs) {
+    t.equal(run.connections.connected, 204, `${run.target}: every connection joined`);
+    t.ok(run.itemsPerSec > 0, `${run.target}: items delivered (${run.itemsPerSec}/s)`);
+    t.equal(run.loss.gifts, 0, `${run.target}: no gift lost`);
+    t.ok(run.server && run.server.cpuPerFrameUs > 0, `${run.target}: server CPU per frame measured`);
+    t.equal(run.timeline.length, 2, `${run.target}: a timeline point per second`);
+  }
+  t.ok(report.slo.length === 3 && report.slo.every((s) => s.ok), 'SLO gates checked');
+  t.match(readFileSync(join(dir, 'hot.md'), 'utf8'), /\| delivery delay p99 \(ms\) \|/);
+  t.ok(existsSync(join(dir, 'hot.svg')), 'chart written');
+  t.match(r.stdout, /\| server CPU per frame \(us\) \|.*x \|/, 'the summary shows ratios to the baseline');
+});
+
+t.test('bench - a breached SLO makes the run exit non-zero; bad usage exits 2', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'danmaku-bench-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await bench(['hot-room', '--connections', '20', '--senders', '2', '--duration', '1', '--warmup', '0', '--ramp', '0', '--no-baseline', '--quiet', '--json', join(dir, 'x.json'), '--slo', 'p99=0ms']);
+  t.equal(r.code, 1, 'p99 under 0 ms cannot hold');
+  t.match(r.stdout, /BREACHED/);
+  t.equal((await bench(['no-such-scenario'])).code, 2);
+  const help = await bench(['--help']);
+  t.equal(help.code, 0);
+  for (const name of ['hot-room', 'many-rooms', 'flash-crowd', 'switch-storm']) t.match(help.stdout, name);
+});
