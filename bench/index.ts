@@ -7,22 +7,26 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flashCrowd } from './flash-crowd.js';
+import { groupChat } from './group-chat.js';
 import { hotRoom } from './hot-room.js';
 import { checkSlo, OPTION_HELP, parseOptions, type Options } from './lib/options.js';
 import { markdown, svg, type BenchReport } from './lib/report.js';
 import { measure, type RunResult } from './lib/run.js';
 import type { Scenario } from './lib/scenario.js';
-import { remoteTarget, startBaselineServer, startServer, type Target } from './lib/target.js';
+import { remoteTarget, startBaselineServer, startCluster, startServer, type Target } from './lib/target.js';
 import { manyRooms } from './many-rooms.js';
 import { switchStorm } from './switch-storm.js';
 
-const SCENARIOS: Scenario[] = [hotRoom, manyRooms, flashCrowd, switchStorm];
+const SCENARIOS: Scenario[] = [hotRoom, manyRooms, flashCrowd, switchStorm, groupChat];
+const CLUSTER = 'cluster';
 
 function usage(): string {
   return `usage: npm run bench -- <scenario> [options]
 
 scenarios:
 ${SCENARIOS.map((s) => `  ${s.name.padEnd(14)}${s.summary}`).join('\n')}
+  ${CLUSTER.padEnd(14)}starts nats-server, redis-server, --gateways G gateways and --logics L logic processes on
+                loopback and runs --scenario NAME on them, then on a standalone server (and the baseline)
 
 ${OPTION_HELP}
 
@@ -33,7 +37,9 @@ summary to stdout. Method and figures: docs/benchmarks.md.`;
 async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Options): Promise<RunResult> {
   const target = await start();
   try {
-    return await measure(target, scenario.plan(o), {
+    const plan = scenario.plan(o);
+    await scenario.prepare?.(target, o, plan);
+    return await measure(target, plan, {
       durationS: o.durationS,
       warmupS: o.warmupS,
       rampS: o.rampS,
@@ -67,21 +73,27 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${usage()}\n`);
     return name ? 0 : 2;
   }
-  const scenario = SCENARIOS.find((s) => s.name === name);
+  const inner = name === CLUSTER ? parseOptions(rest).scenario : name;
+  const scenario = SCENARIOS.find((s) => s.name === inner);
   if (!scenario) {
-    process.stderr.write(`unknown scenario ${JSON.stringify(name)}\n\n${usage()}\n`);
+    process.stderr.write(`unknown scenario ${JSON.stringify(inner)}\n\n${usage()}\n`);
     return 2;
   }
   const o = parseOptions(rest, scenario.defaults);
   const runs: RunResult[] = [];
-  if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!, o.metricsUrl), scenario, o));
+  const admin = o.adminUrl && o.adminSecret ? { url: o.adminUrl, secret: o.adminSecret } : null;
+  if (name === CLUSTER) {
+    if (o.url) throw new Error('cluster starts its own processes; drop --url');
+    runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }), scenario, o));
+  }
+  if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!, o.metricsUrl, admin), scenario, o));
   else runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }), scenario, o));
   if (o.baseline) runs.push(await runOn(() => startBaselineServer(o.mergeWindowMs, 64), scenario, o));
 
   const slo = checkSlo(o.slo, sloFigures(runs[0]!));
   const { tokenSecret: _secret, ...shown } = o;
-  const report: BenchReport = { scenario: scenario.name, options: shown, at: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version }, runs, slo };
-  const base = o.json ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results', `${scenario.name}-${report.at.replace(/[:.]/g, '-')}.json`);
+  const report: BenchReport = { scenario: name === CLUSTER ? `${CLUSTER}/${scenario.name}` : scenario.name, options: shown, at: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version }, runs, slo };
+  const base = o.json ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results', `${report.scenario.replace('/', '-')}-${report.at.replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(base), { recursive: true });
   const md = markdown(report);
   writeFileSync(base, `${JSON.stringify(report, null, 2)}\n`);

@@ -82,6 +82,16 @@ export function startBaseline(opts: BaselineOptions): Promise<{ port: number; cl
           ws.send(packr.pack([14, rid, { room: st.room }]), true);
           st.room = null;
           return;
+        case 22: {
+          // MSG to a group: the baseline's members JOIN the group as a room; publish to it.
+          const id = String(body?.g ?? '');
+          const room = rooms.get(id);
+          if (!room) return;
+          const t = Date.now();
+          ws.send(packr.pack([21, rid, { s: ++room.seq, t }]), true);
+          app.publish(`room/${id}`, packr.pack([32, 0, { g: id, s: room.seq, u: 'b', n: 'b', t, x: body?.x }]), true);
+          return;
+        }
         case 20: {
           if (!st.room) return;
           const id = st.room;

@@ -8,6 +8,7 @@ export interface Options {
   readonly connections: number;
   readonly senders: number;
   readonly rooms: number;
+  readonly groups: number;
   readonly rate: number;
   readonly likes: number;
   readonly gifts: number;
@@ -26,6 +27,12 @@ export interface Options {
   readonly slo: string | undefined;
   readonly env: Record<string, string>;
   readonly quiet: boolean;
+  /** cluster: the scenario to run, and the cluster's shape */
+  readonly scenario: string;
+  readonly gateways: number;
+  readonly logics: number;
+  readonly adminUrl: string | undefined;
+  readonly adminSecret: string | undefined;
 }
 
 export const OPTION_HELP = `options:
@@ -34,6 +41,7 @@ export const OPTION_HELP = `options:
   --connections N       viewers (default 1000)
   --senders N           sending connections, each with a token (default 10)
   --rooms K             rooms (many-rooms, switch-storm; default 100)
+  --groups G            chat groups (group-chat; default 20): the viewers are spread over them
   --rate R              danmaku per second, in total (default 60)
   --likes L             likes per second, in total (default 20)
   --gifts G             gifts per second, in total (default 1)
@@ -51,7 +59,13 @@ export const OPTION_HELP = `options:
   --json FILE           write the result as JSON (and FILE.md, FILE.svg beside it)
   --svg FILE            write the chart here (default: beside --json, else bench/results/)
   --slo RULES           fail (exit 1) on breach, e.g. p99=200ms,loss=0,failures=0,dup=0
-  --quiet               no progress line`;
+  --quiet               no progress line
+  --admin-url URL       admin API of a logic process (group-chat with --url)
+  --admin-secret S      its ADMIN_SECRET (group-chat with --url)
+cluster options:
+  --scenario NAME       the scenario to run on the cluster (default hot-room)
+  --gateways G          gateway processes (default 2)
+  --logics L            logic processes (default 1)`;
 
 export function parseOptions(args: string[], defaults: Partial<Options> = {}): Options {
   const { values } = parseArgs({
@@ -63,6 +77,12 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
       connections: { type: 'string' },
       senders: { type: 'string' },
       rooms: { type: 'string' },
+      groups: { type: 'string' },
+      scenario: { type: 'string' },
+      gateways: { type: 'string' },
+      logics: { type: 'string' },
+      'admin-url': { type: 'string' },
+      'admin-secret': { type: 'string' },
       rate: { type: 'string' },
       likes: { type: 'string' },
       gifts: { type: 'string' },
@@ -104,6 +124,12 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     connections: num('connections', defaults.connections ?? 1000),
     senders: num('senders', defaults.senders ?? 10),
     rooms: num('rooms', defaults.rooms ?? 100, 1),
+    groups: num('groups', defaults.groups ?? 20, 1),
+    scenario: values.scenario ?? 'hot-room',
+    gateways: num('gateways', defaults.gateways ?? 2, 1),
+    logics: num('logics', defaults.logics ?? 1, 1),
+    adminUrl: values['admin-url'],
+    adminSecret: values['admin-secret'],
     rate: num('rate', defaults.rate ?? 60),
     likes: num('likes', defaults.likes ?? 20),
     gifts: num('gifts', defaults.gifts ?? 1),

@@ -21,8 +21,6 @@ function ratio(a: number | undefined, b: number | undefined): string {
 }
 
 export function markdown(r: BenchReport): string {
-  const ours = r.runs.find((x) => x.target !== 'baseline');
-  const base = r.runs.find((x) => x.target === 'baseline');
   const rows: [string, (x: RunResult) => number | undefined][] = [
     ['connected', (x) => x.connections.connected],
     ['connect failures', (x) => x.connections.failed],
@@ -48,10 +46,11 @@ export function markdown(r: BenchReport): string {
     ['duplicates', (x) => x.duplicates],
     ['isolation errors', (x) => x.isolationErrors],
   ];
-  const head = base && ours ? `| | ${ours.target} | baseline | ratio |\n|---|---:|---:|---:|` : `| | ${r.runs.map((x) => x.target).join(' | ')} |\n|---|${r.runs.map(() => '---:').join('|')}|`;
-  const body = rows
-    .map(([name, get]) => (base && ours ? `| ${name} | ${fmt(get(ours))} | ${fmt(get(base))} | ${ratio(get(ours), get(base))} |` : `| ${name} | ${r.runs.map((x) => fmt(get(x))).join(' | ')} |`))
-    .join('\n');
+  // One column per run, then the first run as a ratio to each of the others (the baseline last).
+  const [first, ...others] = r.runs;
+  const cols = [...r.runs.map((x) => x.target), ...others.map((x) => `${first!.target} / ${x.target}`)];
+  const head = `| | ${cols.join(' | ')} |\n|---|${cols.map(() => '---:').join('|')}|`;
+  const body = rows.map(([name, get]) => `| ${name} | ${[...r.runs.map((x) => fmt(get(x))), ...others.map((x) => ratio(get(first!), get(x)))].join(' | ')} |`).join('\n');
   const errors = r.runs.filter((x) => Object.keys(x.errors).length > 0).map((x) => `- ${x.target} error frames: ${JSON.stringify(x.errors)}`);
   const slo = r.slo.map((s) => `- SLO ${s.rule}: ${fmt(s.value, 2)} ${s.ok ? 'ok' : '**BREACHED**'}`);
   return [`## ${r.scenario} (${r.at})`, '', `Options: \`${JSON.stringify(r.options)}\`; ${r.machine.cpus} CPUs, Node ${r.machine.node}.`, '', head, body, '', ...errors, ...slo, ''].join('\n');

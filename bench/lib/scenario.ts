@@ -3,6 +3,7 @@
 import { createSigner } from 'fast-jwt';
 import type { Options } from './options.js';
 import type { Plan } from './run.js';
+import type { Target } from './target.js';
 import type { ConnSpec } from './worker.js';
 
 export interface Scenario {
@@ -10,6 +11,8 @@ export interface Scenario {
   readonly summary: string;
   readonly defaults?: Partial<Options>;
   plan(o: Options): Plan;
+  /** Sets the target up before connections open (group-chat creates its groups). */
+  prepare?(target: Target, o: Options, plan: Plan): Promise<void>;
 }
 
 /** HS256 tokens as a site's backend would mint them (docs/protocol.md, "Token"). */

@@ -1,9 +1,13 @@
-// What the load is aimed at: our server or the bare baseline, started here as child processes
-// on loopback (and stopped by PID), or a deployment given by --url. CPU time and RSS come from
-// /proc for a process we started, from its /metrics otherwise.
+// What the load is aimed at: our server (standalone, or a cluster on loopback) or the bare
+// baseline, started here as child processes and stopped by PID, or a deployment given by
+// --url. CPU time and RSS come from /proc for processes we started (the gateways, for a
+// cluster), from the deployment's /metrics otherwise.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -15,13 +19,17 @@ export interface Usage {
 
 export interface Target {
   readonly name: string;
-  readonly url: string;
-  readonly pid: number | null;
+  /** client WebSocket URLs: connections are spread over them */
+  readonly urls: string[];
+  /** admin API base (http://host:port) and its secret, where known */
+  readonly admin: { url: string; secret: string } | null;
   usage(): Promise<Usage | null>;
   stop(): Promise<void>;
 }
 
 const TICK = 100; // USER_HZ on Linux
+const MAIN = () => fileURLToPath(new URL('../../src/main.js', import.meta.url));
+export const BENCH_ADMIN_SECRET = 'bench-admin-secret-0123456789';
 
 export function procUsage(pid: number): Usage | null {
   try {
@@ -36,74 +44,151 @@ export function procUsage(pid: number): Usage | null {
   }
 }
 
+function sumUsage(pids: number[]): Usage | null {
+  const all = pids.map(procUsage);
+  if (all.some((u) => u === null)) return null;
+  return (all as Usage[]).reduce((a, b) => ({ cpu: a.cpu + b.cpu, rss: a.rss + b.rss }), { cpu: 0, rss: 0 });
+}
+
 function metricOf(text: string, name: string): number | null {
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : null;
 }
 
-async function spawnListening(name: string, script: string, args: string[], env: Record<string, string>): Promise<{ proc: ChildProcess; port: number }> {
+interface Child {
+  readonly proc: ChildProcess;
+  readonly port: number;
+  readonly metricsPort: number;
+}
+
+async function spawnListening(name: string, script: string, args: string[], env: Record<string, string>): Promise<Child> {
   const proc = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-  const port = await new Promise<number>((resolve, reject) => {
+  const rec = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       try {
-        const rec = JSON.parse(line) as { msg?: string; port?: number };
-        if (rec.msg === 'listening' && rec.port) resolve(rec.port);
+        const r = JSON.parse(line) as { msg?: string; port?: number; metricsPort?: number };
+        if (r.msg === 'listening') resolve({ port: r.port ?? 0, metricsPort: r.metricsPort ?? 0 });
       } catch {
         // not a log line
       }
     });
     proc.once('exit', (code) => reject(new Error(`${name} exited (${code}) before listening: ${stderr}`)));
   });
-  return { proc, port };
+  return { proc, ...rec };
 }
 
-function childTarget(name: string, proc: ChildProcess, port: number): Target {
-  return {
-    name,
-    url: `ws://127.0.0.1:${port}`,
-    pid: proc.pid ?? null,
-    usage: async () => (proc.pid ? procUsage(proc.pid) : null),
-    stop: () =>
-      new Promise((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-        setTimeout(() => proc.kill('SIGKILL'), 8_000).unref();
-      }),
-  };
-}
-
-/** Our server in standalone mode, with limits opened up for load (the env can override). */
-export async function startServer(env: Record<string, string>): Promise<Target> {
-  const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
-  const { proc, port } = await spawnListening('server', main, [], {
-    PORT: '0',
-    METRICS_PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
-    USER_MESSAGE_RATE: '100000',
-    USER_MESSAGE_BURST: '100000',
-    CONN_FRAME_RATE: '100000',
-    CONN_FRAME_BURST: '100000',
-    ...env,
+function stopChild(proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    proc.once('exit', () => resolve());
+    proc.kill(signal);
+    setTimeout(() => proc.kill('SIGKILL'), 8_000).unref();
   });
-  return childTarget('server', proc, port);
+}
+
+/** Limits opened up for load; the scenario's env can override them. */
+const LOAD_ENV = {
+  HOST: '127.0.0.1',
+  PORT: '0',
+  METRICS_PORT: '0',
+  LOG_LEVEL: 'info',
+  USER_MESSAGE_RATE: '100000',
+  USER_MESSAGE_BURST: '100000',
+  CONN_FRAME_RATE: '100000',
+  CONN_FRAME_BURST: '100000',
+  ADMIN_SECRET: BENCH_ADMIN_SECRET,
+};
+
+/** Our server in standalone mode. */
+export async function startServer(env: Record<string, string>): Promise<Target> {
+  const c = await spawnListening('server', MAIN(), [], { ...LOAD_ENV, ...env });
+  return {
+    name: 'server',
+    urls: [`ws://127.0.0.1:${c.port}`],
+    admin: { url: `http://127.0.0.1:${c.metricsPort}`, secret: BENCH_ADMIN_SECRET },
+    usage: async () => procUsage(c.proc.pid!),
+    stop: () => stopChild(c.proc),
+  };
 }
 
 export async function startBaselineServer(mergeWindowMs: number, mergeMax: number): Promise<Target> {
   const script = fileURLToPath(new URL('../baseline/server.js', import.meta.url));
-  const { proc, port } = await spawnListening('baseline', script, ['--merge-window-ms', String(mergeWindowMs), '--merge-max', String(mergeMax)], {});
-  return childTarget('baseline', proc, port);
+  const c = await spawnListening('baseline', script, ['--merge-window-ms', String(mergeWindowMs), '--merge-max', String(mergeMax)], {});
+  return { name: 'baseline', urls: [`ws://127.0.0.1:${c.port}`], admin: null, usage: async () => procUsage(c.proc.pid!), stop: () => stopChild(c.proc) };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function spawnService(cmd: string, args: string[], port: number): Promise<ChildProcess> {
+  const proc = spawn(cmd, args, { stdio: 'ignore' });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = createConnection({ port, host: '127.0.0.1' });
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (up) return proc;
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`${cmd} did not start on port ${port}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * A cluster on loopback: its own nats-server and redis-server, `gateways` gateway processes
+ * and `logics` logic processes. Usage is that of the gateways (the fan-out side).
+ */
+export async function startCluster(gateways: number, logics: number, env: Record<string, string>): Promise<Target> {
+  const [natsPort, redisPort] = [await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'danmaku-bench-redis-'));
+  const services = [
+    await spawnService('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort)], natsPort),
+    await spawnService('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], redisPort),
+  ];
+  const clusterEnv = { ...LOAD_ENV, NATS_URL: `nats://127.0.0.1:${natsPort}`, REDIS_URL: `redis://127.0.0.1:${redisPort}`, ...env };
+  const children: Child[] = [];
+  const stop = async () => {
+    await Promise.all(children.map((c) => stopChild(c.proc)));
+    await Promise.all(services.map((p) => stopChild(p, 'SIGKILL')));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const logic: Child[] = [];
+    for (let i = 0; i < logics; i++) logic.push(await spawnListening(`logic-${i}`, MAIN(), [], { ...clusterEnv, ROLE: 'logic', GATEWAY_ID: `bench-logic-${i}` }));
+    children.push(...logic);
+    const gws: Child[] = [];
+    for (let i = 0; i < gateways; i++) gws.push(await spawnListening(`gateway-${i}`, MAIN(), [], { ...clusterEnv, ROLE: 'gateway', GATEWAY_ID: `bench-gw-${i}` }));
+    children.push(...gws);
+    return {
+      name: 'cluster',
+      urls: gws.map((g) => `ws://127.0.0.1:${g.port}`),
+      admin: { url: `http://127.0.0.1:${logic[0]!.metricsPort}`, secret: BENCH_ADMIN_SECRET },
+      usage: async () => sumUsage(gws.map((g) => g.proc.pid!)),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 /** A deployment we did not start: usage from its Prometheus endpoint, if given. */
-export function remoteTarget(url: string, metricsUrl: string | undefined): Target {
+export function remoteTarget(url: string, metricsUrl: string | undefined, admin: { url: string; secret: string } | null): Target {
   return {
     name: 'remote',
-    url,
-    pid: null,
+    urls: url.split(','),
+    admin,
     usage: async () => {
       if (!metricsUrl) return null;
       try {

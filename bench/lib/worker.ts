@@ -19,7 +19,8 @@ export interface ConnSpec {
 
 export interface WorkerInit {
   readonly worker: number;
-  readonly url: string;
+  /** connection i goes to urls[i % urls.length] (several gateways) */
+  readonly urls: readonly string[];
   readonly addresses: readonly string[];
   readonly conns: readonly ConnSpec[];
   readonly rampMs: number;
@@ -30,6 +31,8 @@ export interface SendPlan {
   readonly danmaku: number;
   readonly likes: number;
   readonly gifts: number;
+  /** send `danmaku` as MSG to the group named by the sender's room, instead of room items */
+  readonly group?: boolean;
 }
 
 export type ToWorker =
@@ -106,6 +109,13 @@ function onFrame(c: Conn, data: Buffer): void {
       else if (it.k === Kind.Like) c.likes += it.a ?? 1;
       else if (it.k === Kind.Gift) c.gifts++;
     }
+  } else if (op === Op.Message) {
+    // A group message: counted like a danmaku of the group the connection stands for.
+    stats.frames++;
+    stats.items++;
+    stats.delay.record(now - (body.t as number));
+    if (!markSeen(c, body.s as number)) stats.duplicates++;
+    c.danmaku++;
   } else if (op === Op.Ack) {
     const p = pendingAcks.get(r);
     if (!p) return;
@@ -127,7 +137,7 @@ function onFrame(c: Conn, data: Buffer): void {
 function open(spec: ConnSpec, i: number): Promise<void> {
   return new Promise((resolve) => {
     const started = Date.now();
-    const url = new URL(init.url);
+    const url = new URL(init.urls[i % init.urls.length]!);
     if (spec.token) url.searchParams.set('token', spec.token);
     const ws = new WebSocket(url, { localAddress: init.addresses[i % init.addresses.length], perMessageDeflate: false });
     ws.binaryType = 'nodebuffer';
@@ -202,7 +212,13 @@ function startSending(plan: SendPlan): void {
         pendingAcks.set(r, { at: now, kind, room: c.room });
         c.ws.send(packr.pack([Op.Send, r, body]));
       };
-      for (; b.danmaku >= 1; b.danmaku--) send(Kind.Danmaku, { k: Kind.Danmaku, x: TYPICAL_TEXT });
+      for (; b.danmaku >= 1; b.danmaku--) {
+        if (plan.group) {
+          const r = rid++;
+          pendingAcks.set(r, { at: now, kind: Kind.Danmaku, room: c.room });
+          c.ws.send(packr.pack([Op.Msg, r, { g: c.room, x: TYPICAL_TEXT }]));
+        } else send(Kind.Danmaku, { k: Kind.Danmaku, x: TYPICAL_TEXT });
+      }
       for (; b.likes >= 1; b.likes--) send(Kind.Like, { k: Kind.Like, a: 1 });
       for (; b.gifts >= 1; b.gifts--) send(Kind.Gift, { k: Kind.Gift, g: `w${init.worker}g${giftNo++}`, a: 1 });
     });
