@@ -197,6 +197,7 @@ async function connectAll(): Promise<void> {
 
 let sendTimer: NodeJS.Timeout | null = null;
 let giftNo = 0;
+let sendNo = 0;
 
 function startSending(plan: SendPlan): void {
   const senders = conns.filter((c) => c.spec.sender);
@@ -222,7 +223,7 @@ function startSending(plan: SendPlan): void {
           const r = rid++;
           pendingAcks.set(r, { at: now, kind: Kind.Danmaku, room: c.room });
           c.ws.send(packr.pack([Op.Msg, r, { g: c.room, x: TYPICAL_TEXT }]));
-        } else send(Kind.Danmaku, { k: Kind.Danmaku, x: TYPICAL_TEXT });
+        } else send(Kind.Danmaku, { k: Kind.Danmaku, x: TYPICAL_TEXT, id: `w${init.worker}d${sendNo++}` });
       }
       for (; b.likes >= 1; b.likes--) send(Kind.Like, { k: Kind.Like, a: 1 });
       for (; b.gifts >= 1; b.gifts--) send(Kind.Gift, { k: Kind.Gift, g: `w${init.worker}g${giftNo++}`, a: 1 });

@@ -1,0 +1,66 @@
+// Medians of repeated runs: node dist/bench/summary.js bench/results/targets
+// Groups <name>-<n>.json files by name and prints, per group, the median of each figure for
+// every target (server, cluster, baseline) and the median ratio of the first target to the
+// others, as a markdown table for docs/benchmarks.md.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchReport } from './lib/report.js';
+import type { RunResult } from './lib/run.js';
+
+const FIGURES: [string, (r: RunResult) => number | undefined][] = [
+  ['server CPU per frame (us)', (r) => r.server?.cpuPerFrameUs],
+  ['server CPU per item (us)', (r) => r.server?.cpuPerItemUs],
+  ['delivery p50 (ms)', (r) => r.delay.p50],
+  ['delivery p99 (ms)', (r) => r.delay.p99],
+  ['delivered items/s', (r) => r.itemsPerSec],
+  ['delivered frames/s', (r) => r.framesPerSec],
+  ['sent (acked) /s', (r) => r.sentPerSec],
+  ['sender ack p99 (ms)', (r) => r.ack.p99],
+  ['RSS per connection (bytes)', (r) => r.server?.rssPerConnBytes],
+  ['connected', (r) => r.connections.connected],
+  ['connect failures', (r) => r.connections.failed],
+  ['connect + join /s', (r) => r.connections.perSecond],
+  ['lost gifts', (r) => r.loss?.gifts],
+  ['duplicates', (r) => r.duplicates],
+  ['isolation errors', (r) => r.isolationErrors],
+  ['load generator (cores)', (r) => r.loadgen.cores],
+];
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const fmt = (n: number) => (Number.isNaN(n) ? '–' : n.toLocaleString('en', { maximumFractionDigits: n < 10 ? 2 : 1 }));
+
+const dir = process.argv[2] ?? 'bench/results/targets';
+const groups = new Map<string, BenchReport[]>();
+for (const f of readdirSync(dir).filter((f) => /-\d+\.json$/.test(f)).sort()) {
+  const name = f.replace(/-\d+\.json$/, '');
+  const list = groups.get(name) ?? [];
+  list.push(JSON.parse(readFileSync(join(dir, f), 'utf8')) as BenchReport);
+  groups.set(name, list);
+}
+for (const [name, reports] of groups) {
+  const targets = reports[0]!.runs.map((r) => r.target);
+  const [first, ...others] = targets;
+  const cols = [...targets, ...others.map((o) => `${first} / ${o}`)];
+  const lines = [`### ${name} (${reports[0]!.scenario}, median of ${reports.length})`, '', `| | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---:').join('|')}|`];
+  for (const [label, get] of FIGURES) {
+    const per = targets.map((t) => median(reports.map((rep) => get(rep.runs.find((r) => r.target === t)!)).filter((v): v is number => v !== undefined)));
+    const ratios = others.map((o) =>
+      median(
+        reports
+          .map((rep) => {
+            const a = get(rep.runs.find((r) => r.target === first)!);
+            const b = get(rep.runs.find((r) => r.target === o)!);
+            return a !== undefined && b !== undefined && b !== 0 ? a / b : NaN;
+          })
+          .filter((v) => !Number.isNaN(v)),
+      ),
+    );
+    if (per.every((v) => Number.isNaN(v))) continue;
+    lines.push(`| ${label} | ${[...per.map(fmt), ...ratios.map((r) => (Number.isNaN(r) ? '–' : `${r.toFixed(2)}x`))].join(' | ')} |`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+}
