@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
     runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }), scenario, o));
   }
   if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!, o.metricsUrl, admin), scenario, o));
-  else runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }), scenario, o));
+  else runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }, o.nodeArgs), scenario, o));
   if (o.baseline) runs.push(await runOn(() => startBaselineServer(o.mergeWindowMs, 64), scenario, o));
 
   const slo = checkSlo(o.slo, sloFigures(runs[0]!));

@@ -26,6 +26,7 @@ export interface Options {
   readonly svg: string | undefined;
   readonly slo: string | undefined;
   readonly env: Record<string, string>;
+  readonly nodeArgs: string[];
   readonly quiet: boolean;
   /** cluster: the scenario to run, and the cluster's shape */
   readonly scenario: string;
@@ -56,6 +57,7 @@ export const OPTION_HELP = `options:
   --workers N           load-generator threads (default 2)
   --addresses N         source addresses 127.0.0.1..N, each good for ~28k connections (default 4)
   --env K=V,K=V         extra environment for the server the harness starts
+  --node-args=ARGS      node flags for that server, e.g. --node-args="--cpu-prof --cpu-prof-dir=prof"
   --json FILE           write the result as JSON (and FILE.md, FILE.svg beside it)
   --svg FILE            write the chart here (default: beside --json, else bench/results/)
   --slo RULES           fail (exit 1) on breach, e.g. p99=200ms,loss=0,failures=0,dup=0
@@ -97,6 +99,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
       workers: { type: 'string' },
       addresses: { type: 'string' },
       env: { type: 'string' },
+      'node-args': { type: 'string' },
       json: { type: 'string' },
       svg: { type: 'string' },
       slo: { type: 'string' },
@@ -147,6 +150,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     svg: values.svg,
     slo: values.slo,
     env,
+    nodeArgs: (values['node-args'] ?? '').split(/\s+/).filter(Boolean),
     quiet: values.quiet ?? false,
   };
 }

@@ -61,8 +61,8 @@ interface Child {
   readonly metricsPort: number;
 }
 
-async function spawnListening(name: string, script: string, args: string[], env: Record<string, string>): Promise<Child> {
-  const proc = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function spawnListening(name: string, script: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []): Promise<Child> {
+  const proc = spawn(process.execPath, [...nodeArgs, script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   const rec = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
@@ -101,9 +101,9 @@ const LOAD_ENV = {
   ADMIN_SECRET: BENCH_ADMIN_SECRET,
 };
 
-/** Our server in standalone mode. */
-export async function startServer(env: Record<string, string>): Promise<Target> {
-  const c = await spawnListening('server', MAIN(), [], { ...LOAD_ENV, ...env });
+/** Our server in standalone mode; `nodeArgs` go to its node (e.g. --cpu-prof). */
+export async function startServer(env: Record<string, string>, nodeArgs: string[] = []): Promise<Target> {
+  const c = await spawnListening('server', MAIN(), [], { ...LOAD_ENV, ...env }, nodeArgs);
   return {
     name: 'server',
     urls: [`ws://127.0.0.1:${c.port}`],
