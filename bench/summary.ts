@@ -1,31 +1,12 @@
 // Medians of repeated runs: node dist/bench/summary.js bench/results/targets
-// Groups <name>-<n>.json files by name and prints, per group, the median of each figure for
-// every target (server, cluster, baseline) and the median ratio of the first target to the
-// others, as a markdown table for docs/benchmarks.md.
+// Groups <name>-<n>.json files by name and prints, per group, the median of each figure of a
+// run report (FIGURES) for every target (server, cluster, baseline) and the median of the
+// per-run ratios of the first target to the others, as markdown for docs/benchmarks.md.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BenchReport } from './lib/report.js';
-import type { RunResult } from './lib/run.js';
+import { FIGURES, type BenchReport } from './lib/report.js';
 
-const FIGURES: [string, (r: RunResult) => number | undefined][] = [
-  ['server CPU per frame (us)', (r) => r.server?.cpuPerFrameUs],
-  ['server CPU per item (us)', (r) => r.server?.cpuPerItemUs],
-  ['delivery p50 (ms)', (r) => r.delay.p50],
-  ['delivery p99 (ms)', (r) => r.delay.p99],
-  ['delivered items/s', (r) => r.itemsPerSec],
-  ['delivered frames/s', (r) => r.framesPerSec],
-  ['sent (acked) /s', (r) => r.sentPerSec],
-  ['sender ack p99 (ms)', (r) => r.ack.p99],
-  ['RSS per connection (bytes)', (r) => r.server?.rssPerConnBytes],
-  ['connected', (r) => r.connections.connected],
-  ['connect failures', (r) => r.connections.failed],
-  ['connect + join /s', (r) => r.connections.perSecond],
-  ['lost gifts', (r) => r.loss?.gifts],
-  ['duplicates', (r) => r.duplicates],
-  ['isolation errors', (r) => r.isolationErrors],
-  ['load generator (cores)', (r) => r.loadgen.cores],
-];
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

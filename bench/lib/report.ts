@@ -20,8 +20,8 @@ function ratio(a: number | undefined, b: number | undefined): string {
   return `${(a / b).toFixed(2)}x`;
 }
 
-export function markdown(r: BenchReport): string {
-  const rows: [string, (x: RunResult) => number | undefined][] = [
+/** The figures of a run, in the order the summaries show them. */
+export const FIGURES: [string, (x: RunResult) => number | undefined][] = [
     ['connected', (x) => x.connections.connected],
     ['connect failures', (x) => x.connections.failed],
     ['connect + join rate (/s)', (x) => x.connections.perSecond],
@@ -45,7 +45,11 @@ export function markdown(r: BenchReport): string {
     ['lost likes', (x) => x.loss?.likes],
     ['duplicates', (x) => x.duplicates],
     ['isolation errors', (x) => x.isolationErrors],
-  ];
+    ['room switches', (x) => x.switches],
+];
+
+export function markdown(r: BenchReport): string {
+  const rows = FIGURES;
   // One column per run, then the first run as a ratio to each of the others (the baseline last).
   const [first, ...others] = r.runs;
   const cols = [...r.runs.map((x) => x.target), ...others.map((x) => `${first!.target} / ${x.target}`)];

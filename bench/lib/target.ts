@@ -5,11 +5,11 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { accepts, freePort } from './loopback.js';
 
 export interface Usage {
   /** user + system CPU seconds so far */
@@ -119,27 +119,11 @@ export async function startBaselineServer(mergeWindowMs: number, mergeMax: numbe
   return { name: 'baseline', urls: [`ws://127.0.0.1:${c.port}`], admin: null, usage: async () => procUsage(c.proc.pid!), stop: () => stopChild(c.proc) };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 async function spawnService(cmd: string, args: string[], port: number): Promise<ChildProcess> {
   const proc = spawn(cmd, args, { stdio: 'ignore' });
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = createConnection({ port, host: '127.0.0.1' });
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (up) return proc;
+    if (await accepts(port)) return proc;
     if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`${cmd} did not start on port ${port}`);
     await new Promise((r) => setTimeout(r, 20));
   }
