@@ -77,7 +77,10 @@ export class DanmakuClient extends EventEmitter {
     if (frame.op === Op.Welcome) {
       this.welcome = frame.body;
       this.emit('welcome', frame.body);
-    } else if (frame.op === Op.Batch) this.emit('batch', frame.body);
+    } else if (frame.op === Op.Batch) {
+      this.emit('batch', frame.body);
+      if (typeof frame.body.n === 'number') this.emit('online', { r: frame.body.r, n: frame.body.n });
+    }
     else if (frame.op === Op.Online) this.emit('online', frame.body);
     else if (frame.op === Op.Message) this.emit('message', frame.body);
     else if (frame.op === Op.Error && frame.rid === 0) this.emit('error-frame', frame.body);

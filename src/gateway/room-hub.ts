@@ -31,6 +31,8 @@ export class LocalRoom {
   /** connections waiting for the room to become ready; they keep it alive */
   joining = 0;
   online = 0;
+  /** the online count changed and rides on the next BATCH (`n`) instead of an ONLINE frame */
+  onlineInBatch = false;
   lastSeq = 0;
   ready: Promise<void> | null = null;
   timer: NodeJS.Timeout | null = null;
@@ -187,7 +189,9 @@ export class RoomHub implements RoomHandler {
       // Likes are not replayed, nor unsequenced items (seq 0), which have no place in the window.
       if (k.head.kind !== Kind.Like && k.head.seq > 0) room.pushReplay({ seq: k.head.seq, data: k.data }, this.opts.replaySize);
     }
-    const frame = encodeFrameWithBody(Op.Batch, 0, encodeBodyWithItems({ r: room.id, s: shed }, 'd', items));
+    const fields = room.onlineInBatch ? { r: room.id, s: shed, n: room.online } : { r: room.id, s: shed };
+    room.onlineInBatch = false;
+    const frame = encodeFrameWithBody(Op.Batch, 0, encodeBodyWithItems(fields, 'd', items));
     const recipients = this.fanout.publish(room.topic, frame);
     this.metrics.roomBatchSent(recipients, items.length);
     if (recipients > 0) for (const k of kept) this.metrics.itemDelivered((now - k.head.time) / 1000);
@@ -204,13 +208,24 @@ export class RoomHub implements RoomHandler {
     return out;
   }
 
-  /** Pushes aggregated online counts to each room's local members. */
+  /**
+   * Tells each room's local members its aggregated online count, when it changed (members
+   * learn the current count from JOINED). A room with items waiting gets it in that BATCH
+   * (`n`): one frame per member fewer, and no burst of ONLINE frames to every connection of
+   * the gateway at the same instant, which stalled delivery for tens of milliseconds every
+   * interval. Only rooms without pending traffic get an ONLINE frame.
+   */
   pushOnline(totals: ReadonlyMap<string, number>): void {
     for (const [id, n] of totals) {
       const room = this.rooms.get(id);
       if (!room || room.members === 0) continue;
+      if (n === room.online && !room.onlineInBatch) continue;
       room.setOnline(n);
-      this.fanout.publish(room.topic, encodeFrame(Op.Online, 0, { r: id, n }));
+      if (room.merger.size > 0) room.onlineInBatch = true;
+      else {
+        room.onlineInBatch = false;
+        this.fanout.publish(room.topic, encodeFrame(Op.Online, 0, { r: id, n }));
+      }
     }
   }
 

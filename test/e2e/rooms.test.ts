@@ -150,3 +150,33 @@ t.test('rooms - online counts are pushed to members', async (t) => {
   cs[0]!.close();
   cs[1]!.close();
 });
+
+t.test('rooms - in a busy room the online count rides on a BATCH, and an unchanged count is not repeated', async (t) => {
+  const srv = await startServer({ ONLINE_INTERVAL_MS: '100', MERGE_WINDOW_MS: '150', USER_MESSAGE_RATE: '1000', USER_MESSAGE_BURST: '1000', CONN_FRAME_RATE: '1000', CONN_FRAME_BURST: '1000' });
+  t.teardown(() => srv.stop());
+  const sender = await srv.connect('sender');
+  await sender.join('busy');
+  let stop = false;
+  const pump = (async () => {
+    while (!stop) {
+      await sender.send({ k: Kind.Like });
+      await sleep(10);
+    }
+  })();
+  await sleep(300);
+  const viewer = await srv.connect();
+  const announced: { via: string; n: number }[] = [];
+  viewer.on('frame', (f: { op: number; body: { n?: number } }) => {
+    if (f.op === 31) announced.push({ via: 'online', n: f.body.n! });
+    if (f.op === 30 && typeof f.body.n === 'number') announced.push({ via: 'batch', n: f.body.n });
+  });
+  await viewer.join('busy');
+  await sleep(1500); // about 15 intervals
+  stop = true;
+  await pump;
+  t.ok(announced.some((a) => a.via === 'batch' && a.n === 2), `the new count came in a BATCH (${JSON.stringify(announced)})`);
+  t.equal(announced.filter((a) => a.via === 'online').length, 0, 'no separate ONLINE frame while items were pending');
+  t.ok(announced.length <= 2, 'an unchanged count is not announced again every interval');
+  viewer.close();
+  sender.close();
+});
