@@ -75,7 +75,7 @@ export class AdminApi {
       if (!hit) throw new HttpError(405, `use ${matches.map(([m]) => m).join(' or ')}`);
       name = hit[2];
       this.authorize(req);
-      const params = hit[1].exec(path)!.slice(1).map((p) => decodeURIComponent(p));
+      const params = hit[1].exec(path)!.slice(1).map(decodePathPart);
       return hit[3](params, await readJson(req));
     };
     run().then(
@@ -139,6 +139,14 @@ export class AdminApi {
     const s = await this.deps.sequencer.next(scopes.notices(uid));
     const { online, gateways } = await this.deps.chat.deliver([uid], { to: uid, s, u: '', n: 'system', t: Date.now(), x });
     return [200, { to: uid, s, delivered: online > 0, gateways }];
+  }
+}
+
+function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HttpError(400, 'malformed percent-encoding in the path');
   }
 }
 

@@ -164,6 +164,7 @@ t.test('cluster - the admin API refuses bad secrets and bad input with clear sta
   t.equal((await c.api('POST', '/api/groups/none/members', { add: ['a'] })).status, 404);
   t.equal((await c.api('GET', '/api/groups/g')).status, 405, 'wrong method');
   t.equal((await c.api('GET', '/api/nothing')).status, 404);
+  t.equal((await c.api('GET', '/api/groups/%E0%A4%A/members')).status, 400, 'malformed percent-encoding');
   t.equal((await c.api('POST', '/api/users/bob/notices', { x: '' })).status, 400, 'empty notice');
   const big = await fetch(`http://127.0.0.1:${port}/api/groups/g`, { method: 'PUT', headers: { authorization: 'Bearer test-admin-secret-0123456789' }, body: 'x'.repeat(300_000) });
   t.equal(big.status, 413);
