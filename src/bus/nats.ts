@@ -85,7 +85,7 @@ export class NatsBus implements Bus {
   }
 
   publish(room: string, data: Uint8Array): void {
-    if (this.closing) return;
+    // Not refused while closing: requests still being handled publish before they answer.
     this.nc.publish(this.opts.subjects.room(room), data);
     this.opts.observer.busPublished('room');
   }
@@ -101,7 +101,7 @@ export class NatsBus implements Bus {
         observer.busReceived('room');
         // Copied: the payload is a view into the socket's read buffer, and the gateway keeps
         // items in its replay window.
-        handler.roomMessage(room, msg.data.slice());
+        this.guard('room message', () => handler.roomMessage(room, msg.data.slice()));
       },
     });
     this.rooms.set(room, sub);
@@ -140,7 +140,7 @@ export class NatsBus implements Bus {
         callback: (err, msg) => {
           if (err) return this.opts.log.error({ err }, 'gateway subscription failed');
           observer.busReceived('node');
-          handler.nodeMessage(msg.data);
+          this.guard('gateway message', () => handler.nodeMessage(msg.data));
         },
       }),
     );
@@ -148,7 +148,6 @@ export class NatsBus implements Bus {
   }
 
   sendToNode(nodeId: string, data: Uint8Array): void {
-    if (this.closing) return;
     this.nc.publish(this.opts.subjects.node(nodeId), data);
     this.opts.observer.busPublished('node');
   }
@@ -176,7 +175,8 @@ export class NatsBus implements Bus {
         if (err) return log.error({ err }, 'upstream subscription failed');
         observer.busReceived('request');
         this.inflight++;
-        handler(msg.data)
+        Promise.resolve()
+          .then(() => handler(msg.data))
           .then(
             (reply) => msg.respond(reply),
             (e: unknown) => log.error({ err: e }, 'request handler failed'), // the requester times out
@@ -184,6 +184,19 @@ export class NatsBus implements Bus {
           .finally(() => this.inflight--);
       },
     });
+  }
+
+  /**
+   * Runs a handler inside a NATS callback. nats.js calls callbacks from its socket reader: a
+   * throw there would stop the connection's reading until a stale-connection reconnect.
+   */
+  private guard(what: string, run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.opts.observer.busEvent('handler_error');
+      this.opts.log.error({ err }, `${what} handler failed`);
+    }
   }
 
   /** Resolves after a round trip to the server: what this node published before is delivered. */
@@ -196,13 +209,16 @@ export class NatsBus implements Bus {
     if (this.closing) return;
     this.closing = true;
     this.rooms.clear();
+    const within = <T>(p: Promise<T>, ms: number) => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms))]);
     if (this.served && !this.nc.isClosed()) {
-      this.served.unsubscribe();
-      await this.nc.flush().catch(() => undefined);
+      // drain, not unsubscribe: requests already received are still handled and answered.
+      await within(this.served.drain(), 2_000);
       const deadline = Date.now() + 2_000;
       while (this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     }
-    if (!this.nc.isClosed()) await this.nc.drain().catch((err: unknown) => this.opts.log.warn({ err }, 'NATS drain failed'));
-    await this.watching;
+    // While NATS is unreachable, drain would wait forever: give it a bound, then close.
+    if (!this.nc.isClosed()) await within(this.nc.drain(), 2_000);
+    if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
+    await within(this.watching, 500);
   }
 }

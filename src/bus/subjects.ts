@@ -1,4 +1,4 @@
-// NATS subject names, built in this one place (documented in docs/protocol.md, "Cluster").
+// NATS subject names, built in this one place (documented in docs/cluster.md, "NATS subjects").
 // Room and gateway ids are restricted to [A-Za-z0-9_-] so that each is exactly one token.
 
 export interface Subjects {

@@ -64,6 +64,7 @@ export class RegistryAgent {
   flush(): Promise<void> {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
+    if (this.stopped) return Promise.resolve(); // stop() removes the entries; nothing may re-add them
     this.writing ??= this.write().finally(() => {
       this.writing = null;
       if (this.changed.size > 0 && !this.stopped) this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_MS);
@@ -96,8 +97,15 @@ export class RegistryAgent {
     }
   }
 
-  private async beat(): Promise<void> {
-    if (this.writing) return;
+  private beating: Promise<void> | null = null;
+
+  private beat(): Promise<void> {
+    this.beating ??= this.beatOnce().finally(() => (this.beating = null));
+    return this.beating;
+  }
+
+  private async beatOnce(): Promise<void> {
+    if (this.writing || this.stopped) return;
     if (this.resync || this.changed.size > 0) return void (await this.flush());
     try {
       if (await this.registry.heartbeat(this.opts.gatewayId, this.opts.ttlMs)) return;
@@ -116,6 +124,7 @@ export class RegistryAgent {
     if (this.beatTimer) clearInterval(this.beatTimer);
     if (this.flushTimer) clearTimeout(this.flushTimer);
     await this.writing;
+    await this.beating; // a heartbeat in flight must not land after the removal below
     await this.registry.replace(this.opts.gatewayId, new Map(), 0).catch((err: unknown) => this.log.warn({ err }, 'registry cleanup failed; entries will lapse'));
   }
 }

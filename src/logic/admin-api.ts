@@ -1,6 +1,7 @@
 // The admin HTTP API of the logic role, for a site's backend: manage chat groups and send
 // server notices to users. Guarded by a server-side secret (ADMIN_SECRET) as a bearer token.
-// JSON in and out; every answer has a status code a script can branch on (docs/admin-api.md).
+// JSON in and out; every answer has a status code a script can branch on (docs/cluster.md,
+// "Admin API").
 
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -11,7 +11,7 @@ import type { Metrics } from '../metrics.js';
 import { Errors, ProtocolError } from '../protocol/errors.js';
 import { encodeItem } from '../protocol/items.js';
 import { KIND_NAMES, Kind, Op, ROOM_ID } from '../protocol/ops.js';
-import type { Store } from '../store/index.js';
+import { IN_FLIGHT, type Store } from '../store/index.js';
 import { scopes, type ChatFanout } from './chat.js';
 import { decodeRequest, encodeReply, type UpstreamReply, type UpstreamRequest } from './upstream.js';
 import { validateMessage, validateSend } from './validate.js';
@@ -22,6 +22,12 @@ export interface LogicOptions {
   readonly userMessageBurst: number;
   readonly dedupeTtlMs: number;
 }
+
+/**
+ * How long a client id stays claimed while its first attempt is processed: longer than any
+ * attempt takes, short enough that a claim left by a logic process that died lapses soon.
+ */
+const CLAIM_TTL_MS = 10_000;
 
 /** Roles allowed to send notices into a room. */
 const NOTICE_ROLES = new Set(['admin', 'moderator']);
@@ -126,9 +132,13 @@ export class Logic {
    */
   private async sequenced(req: UpstreamRequest, cmid: string | undefined, scope: string, publish: (seq: number) => Promise<void>): Promise<UpstreamReply> {
     const { deduper, limiter, sequencer } = this.store;
-    const dedupeKey = cmid === undefined ? undefined : `${req.u}:${cmid}`;
+    // '|' cannot occur in a uid, so the key is unambiguous whatever the client id holds.
+    const dedupeKey = cmid === undefined ? undefined : `${req.u}|${cmid}`;
     if (dedupeKey !== undefined) {
-      const prior = await deduper.claim(dedupeKey, this.opts.dedupeTtlMs);
+      const prior = await deduper.claim(dedupeKey, Math.min(CLAIM_TTL_MS, this.opts.dedupeTtlMs));
+      // Never acknowledge what is not known to be published: a retry racing its first
+      // attempt (or one whose first attempt died with its process) is told to retry.
+      if (prior === IN_FLIGHT) throw new ProtocolError(Errors.Unavailable, 'an earlier attempt with this id is still being processed; retry');
       if (prior !== undefined) return { s: prior, t: req.at, dup: true };
     }
     let seq: number;

@@ -37,11 +37,12 @@ export interface RateLimiter {
 /** De-duplication of client retries by client message id. */
 export interface Deduper {
   /**
-   * Claims `key`. Returns undefined when this is the first claim; otherwise the sequence
-   * number recorded for the first one (0 while it is still in flight).
+   * Claims `key` for `ttlMs` (keep it short: a claim whose holder died must lapse). Returns
+   * undefined when this is the first claim; otherwise the sequence number recorded for the
+   * first one (0: accepted unsequenced), or IN_FLIGHT while it is still being processed.
    */
   claim(key: string, ttlMs: number): Promise<number | undefined>;
-  /** Records the outcome of a claimed key: its sequence number. */
+  /** Records the outcome of a claimed key (its sequence number) for `ttlMs`. */
   settle(key: string, seq: number, ttlMs: number): Promise<void>;
   /** Forgets a claim whose message was rejected, so that a retry is processed anew. */
   release(key: string): Promise<void>;
@@ -68,6 +69,9 @@ export interface Groups {
 export class GroupFullError extends Error {
   override name = 'GroupFullError';
 }
+
+/** What Deduper.claim answers while the first attempt with the key is still being processed. */
+export const IN_FLIGHT = -1;
 
 export interface Store {
   readonly history: RoomHistory;

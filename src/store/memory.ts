@@ -1,7 +1,7 @@
 // In-memory storage for standalone mode (one process). Bounded: the replay window keeps
 // `capacity` items per room, expiring maps are swept on a timer.
 
-import { GroupFullError, type Deduper, type Groups, type PresenceCounts, type RateLimiter, type RoomHistory, type Sequencer, type Store, type StoredItem } from './index.js';
+import { GroupFullError, IN_FLIGHT, type Deduper, type Groups, type PresenceCounts, type RateLimiter, type RoomHistory, type Sequencer, type Store, type StoredItem } from './index.js';
 
 export class MemoryRoomHistory implements RoomHistory {
   private readonly rooms = new Map<string, StoredItem[]>();
@@ -96,7 +96,7 @@ export class MemoryDeduper implements Deduper {
     const now = Date.now();
     const hit = this.seen.get(key);
     if (hit && hit.expires > now) return hit.seq;
-    this.seen.set(key, { seq: 0, expires: now + ttlMs });
+    this.seen.set(key, { seq: IN_FLIGHT, expires: now + ttlMs });
     return undefined;
   }
 

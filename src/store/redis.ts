@@ -21,8 +21,9 @@ redis.call('HSET', KEYS[1], 'tk', tostring(tokens), 'at', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 1000 / rate) + 1000)
 return ok`;
 
-const CLAIM = `if redis.call('SET', KEYS[1], '0', 'NX', 'PX', ARGV[1]) then return -1 end
-return tonumber(redis.call('GET', KEYS[1])) or 0`;
+// -> -2 first claim, -1 (IN_FLIGHT) while in flight, else the settled seq
+const CLAIM = `if redis.call('SET', KEYS[1], '-1', 'NX', 'PX', ARGV[1]) then return -2 end
+return tonumber(redis.call('GET', KEYS[1])) or -1`;
 
 // KEYS: report, gateways; ARGV: ttl, gateway, room1, n1, room2, n2, ...
 const REPORT = `${LUA_NOW}
@@ -131,7 +132,7 @@ export class RedisStore implements Store {
       claim: (key, ttlMs) =>
         timed(o, 'dedupe', async () => {
           const v = (await claim(k.dedupe(key), ttlMs)) as number;
-          return v === -1 ? undefined : v;
+          return v === -2 ? undefined : v;
         }),
       settle: (key, seq, ttlMs) => timed(o, 'dedupe', async () => void (await redis.set(k.dedupe(key), seq, 'PX', ttlMs))),
       release: (key) => timed(o, 'dedupe', async () => void (await redis.del(k.dedupe(key)))),
@@ -141,7 +142,7 @@ export class RedisStore implements Store {
       delete: (id) => timed(o, 'groups', async () => (await redis.del(k.group(id), k.groupMembers(id))) > 0),
       add: (id, uids, max) =>
         timed(o, 'groups', async () => {
-          const n = (await groupAdd(k.group(id), k.groupMembers(id), max, ...uids)) as number;
+          const n = (await groupAdd(k.group(id), k.groupMembers(id), max, ...new Set(uids))) as number;
           if (n === -2) throw new GroupFullError(`group ${id} would have more than ${max} members`);
           return n === -1 ? null : n;
         }),

@@ -1,7 +1,7 @@
 // The contract every Store implementation passes (memory now, Redis in cluster mode).
 
 import type { Test } from 'tap';
-import { GroupFullError, type Store } from '../../src/store/index.js';
+import { GroupFullError, IN_FLIGHT, type Store } from '../../src/store/index.js';
 
 export interface StoreFixture {
   /** A store; two calls share the same backing data (two logic processes, one Redis). */
@@ -65,9 +65,11 @@ export function storeContract(t: Test, make: (opts: { replaySize: number }) => P
     t.teardown(() => f.close());
     const [a, b] = [await f.store(), await f.store()];
     t.equal(await a.deduper.claim('u:m1', 10_000), undefined, 'first claim');
-    t.equal(await b.deduper.claim('u:m1', 10_000), 0, 'in flight');
+    t.equal(await b.deduper.claim('u:m1', 10_000), IN_FLIGHT, 'in flight');
     await a.deduper.settle('u:m1', 42, 10_000);
     t.equal(await b.deduper.claim('u:m1', 10_000), 42, 'settled');
+    await a.deduper.settle('u:m0', 0, 10_000);
+    t.equal(await b.deduper.claim('u:m0', 10_000), 0, 'settled unsequenced (0) is not in flight');
     t.equal(await a.deduper.claim('u:m2', 10_000), undefined);
     await a.deduper.release('u:m2');
     t.equal(await b.deduper.claim('u:m2', 10_000), undefined, 'released keys can be claimed again');
@@ -89,6 +91,8 @@ export function storeContract(t: Test, make: (opts: { replaySize: number }) => P
     t.equal(await a.groups.isMember('g1', 'u9'), false);
     t.equal(await a.groups.remove('g1', ['u3', 'u9']), 1, 'only members count');
     await t.rejects(a.groups.add('g1', ['x1', 'x2', 'x3', 'u1'], 4), GroupFullError, 'over the cap adds nobody');
+    t.equal(await a.groups.add('g1', ['x1', 'x1'], 3), 1, 'a uid given twice counts once against the cap');
+    t.equal(await a.groups.remove('g1', ['x1']), 1);
     t.same((await a.groups.members('g1'))!.sort(), ['u1', 'u2']);
     t.equal(await a.groups.add('nope', ['u1'], 10), null, 'no such group');
     t.equal(await a.groups.remove('nope', ['u1']), null);

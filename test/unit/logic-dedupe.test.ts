@@ -1,0 +1,40 @@
+// The logic service never acknowledges a message it has not published: a retry that races its
+// first attempt gets ERROR 30, and only a settled first attempt is answered with dup.
+
+import t from 'tap';
+import { MemoryBroker } from '../../src/bus/memory.js';
+import { createLogger } from '../../src/log.js';
+import { ChatFanout } from '../../src/logic/chat.js';
+import { Logic } from '../../src/logic/logic.js';
+import { Metrics } from '../../src/metrics.js';
+import { Errors } from '../../src/protocol/errors.js';
+import { Kind, Op } from '../../src/protocol/ops.js';
+import { MemoryRegistry } from '../../src/registry/memory.js';
+import { MemoryStore } from '../../src/store/memory.js';
+
+t.test('logic - a retry while the first attempt is in flight gets unavailable, not an ACK', async (t) => {
+  const store = new MemoryStore({ replaySize: 10 });
+  t.teardown(() => store.close());
+  const bus = new MemoryBroker().connect();
+  const published: Uint8Array[] = [];
+  bus.attach({ roomMessage: (_r, d) => published.push(d) });
+  await bus.subscribe('r');
+  const metrics = new Metrics({ defaultMetrics: false });
+  const opts = { maxTextLength: 100, userMessageRate: 100, userMessageBurst: 100, dedupeTtlMs: 60_000 };
+  const logic = new Logic(bus, store, new ChatFanout(new MemoryRegistry(), bus, metrics), opts, metrics, createLogger('silent'));
+  // Hold the first attempt inside the rate limiter, as a slow Redis would.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const allow = store.limiter.allow.bind(store.limiter);
+  store.limiter.allow = async (...a) => (await gate, allow(...a));
+  const req = { o: Op.Send, u: 'alice', n: 'alice', r: [], room: 'r', at: Date.now(), b: { k: Kind.Danmaku, x: 'hi', id: 'm-1' } };
+  const first = logic.send(req);
+  const retry = await logic.send(req);
+  t.match(retry, { e: Errors.Unavailable.code }, 'the racing retry is told to retry');
+  release();
+  t.match(await first, { s: 1 }, 'the first attempt is published and acknowledged');
+  t.match(await logic.send(req), { s: 1, dup: true }, 'a later retry gets the first ACK again');
+  t.equal(published.length, 1, 'published once');
+  t.same(await logic.send({ ...req, u: 'a', b: { k: Kind.Danmaku, x: 'x', id: 'b:c' } }), { s: 2, t: req.at });
+  t.same(await logic.send({ ...req, u: 'a:b', b: { k: Kind.Danmaku, x: 'x', id: 'c' } }), { s: 3, t: req.at }, 'uid a:b with id c is not uid a with id b:c');
+});
