@@ -104,6 +104,7 @@ export class AdminApi {
   private async createGroup(id: string, body: Json): Promise<[number, Json]> {
     groupId(id);
     const members = body.members === undefined ? [] : uids(body.members, 'members');
+    if (new Set(members).size > this.opts.groupMaxMembers) throw new HttpError(409, `more than ${this.opts.groupMaxMembers} members; nothing created`);
     const created = await this.deps.groups.create(id);
     const added = members.length > 0 ? await this.deps.groups.add(id, members, this.opts.groupMaxMembers) : 0;
     return [created ? 201 : 200, { group: id, created, added }];
@@ -127,8 +128,9 @@ export class AdminApi {
     const add = body.add === undefined ? [] : uids(body.add, 'add');
     const remove = body.remove === undefined ? [] : uids(body.remove, 'remove');
     const { groups } = this.deps;
-    const removed = remove.length > 0 ? await groups.remove(id, remove) : 0;
-    const added = add.length > 0 ? await groups.add(id, add, this.opts.groupMaxMembers) : 0;
+    // Additions first: if they would pass the cap (409), nothing at all has changed.
+    const added = add.length > 0 ? await groups.add(id, add, this.opts.groupMaxMembers) : (await groups.members(id)) === null ? null : 0;
+    const removed = added === null ? null : remove.length > 0 ? await groups.remove(id, remove) : 0;
     if (removed === null || added === null) throw new HttpError(404, `no group ${id}`);
     return [200, { group: id, added, removed }];
   }

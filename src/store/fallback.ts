@@ -26,6 +26,9 @@ export class FallbackStore implements Store {
   readonly deduper: Deduper;
   private downUntil = 0;
   private degraded = false;
+  private failedAt = 0;
+  /** while degraded, one call at a time probes the primary; the others use the fallback */
+  private probing = false;
   /** de-duplication keys claimed in local memory, whose settle and release stay local */
   private readonly localClaims = new Set<string>();
 
@@ -73,20 +76,27 @@ export class FallbackStore implements Store {
   }
 
   private async run<T>(op: string, primary: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
-    if (Date.now() >= this.downUntil) {
+    const startedAt = Date.now();
+    const probe = this.degraded && startedAt >= this.downUntil && !this.probing;
+    if (!this.degraded || probe) {
+      if (probe) this.probing = true;
       try {
         const v = await primary();
-        if (this.degraded) {
+        // Only a call started after the last failure proves the primary is back.
+        if (this.degraded && startedAt >= this.failedAt) {
           this.degraded = false;
           this.opts.onStateChange(false, op);
         }
         return v;
       } catch (err) {
-        this.downUntil = Date.now() + (this.opts.coolDownMs ?? 1_000);
+        this.failedAt = Date.now();
+        this.downUntil = this.failedAt + (this.opts.coolDownMs ?? 1_000);
         if (!this.degraded) {
           this.degraded = true;
           this.opts.onStateChange(true, op, err);
         }
+      } finally {
+        if (probe) this.probing = false;
       }
     }
     this.opts.observer.storeFallback(op);

@@ -162,6 +162,7 @@ t.test('cluster - the admin API refuses bad secrets and bad input with clear sta
   t.equal((await c.api('PUT', '/api/groups/g', { members: 'alice' })).status, 400, 'members not an array');
   t.equal((await c.api('GET', '/api/groups/none/members')).status, 404);
   t.equal((await c.api('POST', '/api/groups/none/members', { add: ['a'] })).status, 404);
+  t.equal((await c.api('POST', '/api/groups/none/members', {})).status, 404, 'an empty update of a missing group is a 404 too');
   t.equal((await c.api('GET', '/api/groups/g')).status, 405, 'wrong method');
   t.equal((await c.api('GET', '/api/nothing')).status, 404);
   t.equal((await c.api('GET', '/api/groups/%E0%A4%A/members')).status, 400, 'malformed percent-encoding');
