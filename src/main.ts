@@ -8,6 +8,7 @@ import { MemoryBroker } from './bus/memory.js';
 import { connectNatsBus } from './bus/nats.js';
 import { subjects } from './bus/subjects.js';
 import { ConfigError, DEV_ADMIN_SECRET, DEV_TOKEN_SECRET, loadConfig, type Config } from './config.js';
+import { FailureLog } from './failure-log.js';
 import { Gateway } from './gateway/gateway.js';
 import { createLogger, type Logger } from './log.js';
 import { AdminApi } from './logic/admin-api.js';
@@ -73,6 +74,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
 /** Removes dead gateways' registry entries; every logic process runs it (it is idempotent). */
 function startJanitor(registry: Registry, everyMs: number, metrics: Metrics, log: Logger): () => void {
   let running = false;
+  const failures = new FailureLog(log, 'registry sweeps');
   const timer = setInterval(() => {
     if (running) return;
     running = true;
@@ -80,11 +82,12 @@ function startJanitor(registry: Registry, everyMs: number, metrics: Metrics, log
       .sweep()
       .then(
         (gone) => {
+          failures.succeeded();
           if (gone.length === 0) return;
           metrics.registrySwept(gone.length);
           log.info({ gateways: gone }, 'removed the registry entries of gateways whose heartbeat lapsed');
         },
-        (err: unknown) => log.debug({ err }, 'registry sweep failed'),
+        (err: unknown) => failures.failed(err),
       )
       .finally(() => (running = false));
   }, everyMs);

@@ -41,6 +41,8 @@ export class NatsBus implements Bus {
   /** requests being handled; close() waits for their replies */
   private inflight = 0;
   private closing = false;
+  /** false between a disconnect and the reconnect */
+  private up = true;
   private readonly watching: Promise<void>;
 
   constructor(
@@ -57,11 +59,13 @@ export class NatsBus implements Bus {
     for await (const s of this.nc.status()) {
       switch (s.type) {
         case 'disconnect':
+          this.up = false;
           observer.busConnected(false);
           observer.busEvent('disconnect');
           log.warn({ server: s.server }, 'NATS connection lost; reconnecting');
           break;
         case 'reconnect':
+          this.up = true;
           observer.busConnected(true);
           observer.busEvent('reconnect');
           log.info({ server: s.server, rooms: this.rooms.size }, 'NATS reconnected; subscriptions restored');
@@ -92,6 +96,8 @@ export class NatsBus implements Bus {
 
   async subscribe(room: string): Promise<void> {
     if (this.closing || this.rooms.has(room)) return;
+    // Nothing published to the room could be promised to reach it: fail now, not after a timeout.
+    if (!this.up) throw new BusTimeoutError(`subscription to room ${room}: NATS is unreachable`);
     const handler = this.handler;
     if (!handler) throw new Error('attach a room handler before subscribing');
     const { observer } = this.opts;

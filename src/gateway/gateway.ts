@@ -69,6 +69,7 @@ export class Gateway {
   private draining = false;
   private readonly log: Logger;
   private readonly upstreamFailures: FailureLog;
+  private readonly joinFailures: FailureLog;
 
   constructor(
     private readonly opts: GatewayOptions,
@@ -76,6 +77,7 @@ export class Gateway {
   ) {
     this.log = deps.log;
     this.upstreamFailures = new FailureLog(deps.log, 'upstream requests (SEND, MSG)');
+    this.joinFailures = new FailureLog(deps.log, 'room subscriptions (JOIN, SWITCH)');
     this.app = uWS.App();
     const fanout = { publish: (topic: string, data: Uint8Array) => this.publish(topic, data) };
     this.hub = new RoomHub(deps.bus, deps.history, fanout, opts, deps.metrics, deps.log.child({ component: 'rooms' }));
@@ -233,10 +235,11 @@ export class Gateway {
     try {
       room = await this.hub.acquire(id);
     } catch (err) {
-      this.log.error({ err, room: id }, 'room subscription failed');
+      this.joinFailures.failed(err, { room: id });
       if (st.open && st.gen === gen) ws.cork(() => this.sendError(ws, rid, Errors.Unavailable, 'room subscription failed'));
       return;
     }
+    this.joinFailures.succeeded();
     if (!st.open || st.gen !== gen) return this.hub.abandon(room); // closed, or switched again meanwhile
     this.hub.join(room);
     st.room = room;

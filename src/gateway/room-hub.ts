@@ -4,6 +4,7 @@
 // reply and the live frames that follow it never overlap or leave a gap.
 
 import type { RoomBus, RoomHandler } from '../bus/index.js';
+import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics, RoomStats } from '../metrics.js';
 import { encodeBodyWithItems, encodeFrame, encodeFrameWithBody } from '../protocol/codec.js';
@@ -84,6 +85,7 @@ export class LocalRoom {
 
 export class RoomHub implements RoomHandler {
   private readonly rooms = new Map<string, LocalRoom>();
+  private readonly replayFailures: FailureLog;
 
   constructor(
     private readonly bus: RoomBus,
@@ -93,6 +95,7 @@ export class RoomHub implements RoomHandler {
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
+    this.replayFailures = new FailureLog(log, 'replay window reads');
     metrics.observeRooms(() => this.stats());
   }
 
@@ -149,9 +152,10 @@ export class RoomHub implements RoomHandler {
     if (this.opts.replaySize === 0) return;
     try {
       room.addReplay(await this.history.recent(room.id, this.opts.replaySize), this.opts.replaySize);
+      this.replayFailures.succeeded();
     } catch (err) {
       // Live delivery does not depend on the replay window; join with what we have.
-      this.log.warn({ err, room: room.id }, 'replay window unavailable');
+      this.replayFailures.failed(err, { room: room.id });
     }
   }
 

@@ -5,6 +5,7 @@
 
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { GROUP_ID, UID } from '../protocol/ops.js';
@@ -46,11 +47,13 @@ type Route = (params: string[], body: Json) => Promise<[number, Json]>;
 
 export class AdminApi {
   private readonly routes: [method: string, pattern: RegExp, name: string, route: Route][];
+  private readonly failures: FailureLog;
 
   constructor(
     private readonly opts: AdminApiOptions,
     private readonly deps: AdminApiDeps,
   ) {
+    this.failures = new FailureLog(deps.log, 'admin API storage');
     this.routes = [
       ['PUT', /^\/api\/groups\/([^/]+)$/, 'group_create', (p, b) => this.createGroup(p[0]!, b)],
       ['DELETE', /^\/api\/groups\/([^/]+)$/, 'group_delete', (p) => this.deleteGroup(p[0]!)],
@@ -80,12 +83,15 @@ export class AdminApi {
       return hit[3](params, await readJson(req));
     };
     run().then(
-      ([status, body]) => reply(status, body),
+      ([status, body]) => {
+        this.failures.succeeded();
+        reply(status, body);
+      },
       (err: unknown) => {
         if (err instanceof HttpError) return reply(err.status, { error: err.message });
         if (err instanceof GroupFullError) return reply(409, { error: err.message });
         if (err instanceof ProtocolError) return reply(400, { error: err.message });
-        this.deps.log.error({ err, path }, 'admin request failed');
+        this.failures.failed(err, { path });
         reply(503, { error: 'storage unavailable; retry' });
       },
     );

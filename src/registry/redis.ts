@@ -118,10 +118,15 @@ export class RedisRegistry implements Registry {
         await this.clear(gw, false);
         return;
       }
-      // Alive first, so that a concurrent sweep leaves the entries written below alone.
+      // Alive first, so that a concurrent sweep leaves the entries written below alone. Then
+      // the new entries, then the removal of stale ones: the gateway's users stay findable
+      // throughout a rewrite, which happens after every failed write.
       await this.write(gw, [], ttlMs, true);
-      await this.clear(gw, false);
-      for (const part of chunks([...entries].filter(([, n]) => n > 0), CHUNK)) await this.write(gw, part, ttlMs, true);
+      const live = [...entries].filter(([, n]) => n > 0);
+      for (const part of chunks(live, CHUNK)) await this.write(gw, part, ttlMs, true);
+      const keep = new Set(live.map(([uid]) => uid));
+      const stale = (await this.redis.smembers(this.keys.gatewayUsers(gw))).filter((uid) => !keep.has(uid));
+      for (const part of chunks(stale, CHUNK)) await this.write(gw, part.map((uid) => [uid, 0] as [string, number]), ttlMs, true);
     });
   }
 
