@@ -117,8 +117,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subjectPrefix)) {
     throw new ConfigError(`NATS_SUBJECT_PREFIX must be dot-separated tokens of [A-Za-z0-9_-], got ${JSON.stringify(subjectPrefix)}`);
   }
+  // The public development secret only in standalone development: a cluster's logic processes
+  // serve the API on every interface, so there it must be set on purpose.
   let adminSecret: string | null = str(env, 'ADMIN_SECRET', DEV_ADMIN_SECRET);
-  if (adminSecret === DEV_ADMIN_SECRET && production) adminSecret = null;
+  if (adminSecret === DEV_ADMIN_SECRET && (production || natsUrl !== null)) adminSecret = null;
   else if (adminSecret.length < 16) throw new ConfigError('ADMIN_SECRET must be at least 16 characters');
   const registryHeartbeatMs = int(env, 'REGISTRY_HEARTBEAT_MS', 5_000, 50, 600_000);
   const registryTtlMs = int(env, 'REGISTRY_TTL_MS', registryHeartbeatMs * 3, 100, 3_600_000);

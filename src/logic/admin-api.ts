@@ -100,7 +100,7 @@ export class AdminApi {
 
   private authorize(req: IncomingMessage): void {
     const secret = this.opts.secret;
-    if (secret === null) throw new HttpError(503, 'admin API disabled: set ADMIN_SECRET');
+    if (secret === null) throw new HttpError(503, 'admin API disabled: set ADMIN_SECRET (required in cluster mode and in production)');
     const auth = req.headers.authorization ?? '';
     const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '');
     const want = Buffer.from(secret);
