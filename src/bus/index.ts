@@ -6,6 +6,11 @@
 /** Implemented by the gateway: the bus pushes into it and never touches sockets itself. */
 export interface RoomHandler {
   roomMessage(room: string, data: Uint8Array): void;
+  /**
+   * The bus reconnected after losing its connection: room messages published in between
+   * never arrived, and the handler may fetch them from elsewhere (the room history).
+   */
+  roomsRestored?(): void | Promise<void>;
 }
 
 export interface RoomBus {

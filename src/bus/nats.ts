@@ -69,6 +69,9 @@ export class NatsBus implements Bus {
           observer.busConnected(true);
           observer.busEvent('reconnect');
           log.info({ server: s.server, rooms: this.rooms.size }, 'NATS reconnected; subscriptions restored');
+          if (this.handler?.roomsRestored) {
+            Promise.resolve(this.handler.roomsRestored()).catch((err: unknown) => log.error({ err }, 'refilling rooms after the reconnect failed'));
+          }
           break;
         case 'error':
         case 'slowConsumer':

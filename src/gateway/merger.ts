@@ -32,6 +32,11 @@ export class RoomMerger {
     this.at = now;
   }
 
+  /** Whether an item with this sequence number is waiting to be sent. */
+  holds(seq: number): boolean {
+    return this.pending.some((p) => p.head.seq === seq);
+  }
+
   get size(): number {
     return this.pending.length;
   }

@@ -159,6 +159,37 @@ export class RoomHub implements RoomHandler {
     }
   }
 
+  /**
+   * Bus callback after a reconnect: what was published while this gateway was cut off is in
+   * each room's history (the last REPLAY_SIZE danmaku, gifts and notices); feed what the
+   * members have not seen into the merge buffer, so that a gateway's outage leaves no gap
+   * within that window.
+   */
+  async roomsRestored(): Promise<void> {
+    if (this.opts.replaySize === 0) return;
+    const counts = await Promise.all(
+      [...this.rooms.values()].map(async (room) => {
+        let items;
+        try {
+          items = await this.history.recent(room.id, this.opts.replaySize);
+        } catch (err) {
+          this.replayFailures.failed(err, { room: room.id });
+          return 0;
+        }
+        if (this.rooms.get(room.id) !== room) return 0; // left meanwhile
+        let refilled = 0;
+        for (const it of items) {
+          if (it.seq <= room.lastSeq || room.merger.holds(it.seq)) continue;
+          this.roomMessage(room.id, it.data);
+          refilled++;
+        }
+        return refilled;
+      }),
+    );
+    const items = counts.reduce((a, b) => a + b, 0);
+    if (items > 0) this.log.info({ items, rooms: counts.filter((n) => n > 0).length }, 'refilled room items missed while the bus was down');
+  }
+
   /** Bus callback: one encoded item of a room this gateway is subscribed to. */
   roomMessage(id: string, data: Uint8Array): void {
     const room = this.rooms.get(id);
