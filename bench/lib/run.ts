@@ -2,7 +2,7 @@
 // warm-up and the measured window, drain, then loss. Every second it prints a progress line
 // and keeps a point of the timeline that the chart draws.
 
-import { Fleet, accumulate, emptyTotals, type Totals } from './fleet.js';
+import { Fleet, accumulate, emptyTotals } from './fleet.js';
 import { procUsage, type Target } from './target.js';
 import type { ConnSpec, SendPlan } from './worker.js';
 

@@ -3,7 +3,7 @@
 // logic service, and fans room batches out to local members. No business logic lives here.
 
 import * as uWS from 'uWebSockets.js';
-import { guestIdentity, TokenError, type Identity, type TokenVerifier } from '../auth/token.js';
+import type { TokenVerifier } from '../auth/token.js';
 import type { Bus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
@@ -13,12 +13,12 @@ import { CloseCodes, Errors, ProtocolError, type ErrorEntry } from '../protocol/
 import { Op, ROOM_ID } from '../protocol/ops.js';
 import type { Registry } from '../registry/index.js';
 import type { PresenceCounts, RoomHistory } from '../store/index.js';
-import { admitFrame, newConnState, type ConnState } from './connection.js';
+import { admitFrame, identify, newConnState, type ConnState } from './connection.js';
 import { LocalUsers } from './local-users.js';
 import { OnlineTicker } from './online.js';
 import { RegistryAgent } from './registry-agent.js';
 import { RoomHub, type LocalRoom } from './room-hub.js';
-import { forwardSend } from './send.js';
+import { forwardSend, sendCorked } from './send.js';
 
 export interface GatewayOptions {
   readonly gatewayId: string;
@@ -134,19 +134,7 @@ export class Gateway {
     const auth = req.getHeader('authorization');
     const token = req.getQuery('token') || (auth.startsWith('Bearer ') ? auth.slice(7) : '');
     const id = this.nextId++;
-    let identity: Identity;
-    let refuse: ErrorEntry | null = null;
-    if (!token) {
-      identity = guestIdentity(id);
-      if (!this.opts.allowGuests) refuse = CloseCodes.GuestsDisabled;
-    } else {
-      try {
-        identity = this.deps.verifier.verify(token);
-      } catch (err) {
-        identity = guestIdentity(id);
-        refuse = err instanceof TokenError && err.expired ? CloseCodes.TokenExpired : CloseCodes.TokenInvalid;
-      }
-    }
+    const { identity, refuse } = identify(token, id, this.deps.verifier, this.opts.allowGuests);
     // A refused token still gets a WebSocket, so that the client reads a close code and reason
     // (a browser cannot read an HTTP 401 body on a failed upgrade).
     res.upgrade(newConnState(id, identity, refuse, Date.now(), this.opts.connFrameBurst), key, protocol, extensions, context);
@@ -335,15 +323,6 @@ export class Gateway {
     this.app.close();
     await this.agent.stop();
   }
-}
-
-/** Sends outside a uWS handler (a bus callback): corked, and false when the frame was dropped. */
-function sendCorked(ws: WS, frame: Uint8Array): boolean {
-  let status = 2;
-  ws.cork(() => {
-    status = ws.send(frame, true);
-  });
-  return status !== 2;
 }
 
 function roomOf(body: unknown): string {

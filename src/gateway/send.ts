@@ -62,3 +62,12 @@ export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, op: num
     },
   );
 }
+
+/** Sends outside a uWS handler (a bus callback): corked, and false when the frame was dropped. */
+export function sendCorked(ws: uWS.WebSocket<ConnState>, frame: Uint8Array): boolean {
+  let status = 2;
+  ws.cork(() => {
+    status = ws.send(frame, true);
+  });
+  return status !== 2;
+}

@@ -3,7 +3,6 @@
 // BATCH frames without re-encoding them.
 
 import { Packr } from 'msgpackr';
-import { Op } from './ops.js';
 import { Errors, ProtocolError } from './errors.js';
 
 // Plain MessagePack maps and arrays only: no records or other msgpackr extensions on the wire.
@@ -21,6 +20,15 @@ export function encode(value: unknown): Buffer {
 
 export function decode(bytes: Uint8Array): unknown {
   return packr.unpack(bytes);
+}
+
+/** Decodes bytes from another process; undefined if they are not MessagePack. */
+export function tryDecode(bytes: Uint8Array): unknown {
+  try {
+    return packr.unpack(bytes);
+  } catch {
+    return undefined;
+  }
 }
 
 export function encodeFrame(op: number, rid: number, body: unknown): Buffer {

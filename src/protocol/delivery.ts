@@ -2,7 +2,7 @@
 // gateway's recipients and the client frame, encoded once by the logic service and sent as is
 // to every connection of those users. A MessagePack array [uids, frame bytes].
 
-import { decode, encode } from './codec.js';
+import { encode, tryDecode } from './codec.js';
 
 export interface Delivery {
   readonly uids: readonly string[];
@@ -15,12 +15,7 @@ export function encodeDelivery(uids: readonly string[], frame: Uint8Array): Buff
 
 /** Decodes a delivery; null if the bytes are not one. */
 export function decodeDelivery(data: Uint8Array): Delivery | null {
-  let v: unknown;
-  try {
-    v = decode(data);
-  } catch {
-    return null;
-  }
+  const v = tryDecode(data);
   if (!Array.isArray(v) || v.length !== 2) return null;
   const [uids, frame] = v as [unknown, unknown];
   if (!Array.isArray(uids) || !uids.every((u) => typeof u === 'string') || !(frame instanceof Uint8Array)) return null;

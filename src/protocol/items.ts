@@ -1,7 +1,7 @@
 // Room items: what the logic service publishes to a room and what BATCH frames carry.
 // Short keys because they are the bulk of all traffic (docs/protocol.md, "Room items").
 
-import { decode, encode } from './codec.js';
+import { encode, tryDecode } from './codec.js';
 import { Kind } from './ops.js';
 
 export interface RoomItem {
@@ -40,12 +40,7 @@ export interface ItemHead {
 }
 
 export function readItemHead(bytes: Uint8Array): ItemHead | null {
-  let v: unknown;
-  try {
-    v = decode(bytes);
-  } catch {
-    return null;
-  }
+  const v = tryDecode(bytes);
   if (typeof v !== 'object' || v === null) return null;
   const { s, k, t, a } = v as Partial<RoomItem>;
   if (!Number.isSafeInteger(s) || (s as number) < 0) return null;

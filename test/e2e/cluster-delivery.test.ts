@@ -8,25 +8,9 @@ import t from 'tap';
 import { RequestFailed, type DanmakuClient } from '../../src/client/client.js';
 import { Errors } from '../../src/protocol/errors.js';
 import { Kind } from '../../src/protocol/ops.js';
-import { startCluster } from '../helpers/cluster.js';
+import { FAST, items, startCluster } from '../helpers/cluster.js';
 import { metricValue, sleep, waitFor, type RunningServer } from '../helpers/server.js';
 
-const FAST = { USER_MESSAGE_RATE: '1000', USER_MESSAGE_BURST: '1000', CONN_FRAME_RATE: '1000', CONN_FRAME_BURST: '1000', MERGE_WINDOW_MS: '10' };
-
-interface Item {
-  s: number;
-  k: number;
-  u: string;
-  x?: string;
-}
-
-function items(c: DanmakuClient, room?: string): Item[] {
-  const out: Item[] = [];
-  c.on('batch', (b: { r: string; d: Item[] }) => {
-    if (room === undefined || b.r === room) out.push(...b.d);
-  });
-  return out;
-}
 
 function messages(c: DanmakuClient): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];

@@ -5,16 +5,10 @@
 import t from 'tap';
 import { RequestFailed, type DanmakuClient } from '../../src/client/client.js';
 import { Kind } from '../../src/protocol/ops.js';
-import { startCluster } from '../helpers/cluster.js';
+import { FAST as BASE_FAST, items, startCluster } from '../helpers/cluster.js';
 import { metricValue, sleep, waitFor, type RunningServer } from '../helpers/server.js';
 
-const FAST = { USER_MESSAGE_RATE: '1000', USER_MESSAGE_BURST: '1000', CONN_FRAME_RATE: '1000', CONN_FRAME_BURST: '1000', MERGE_WINDOW_MS: '10', UPSTREAM_TIMEOUT_MS: '1000' };
-
-function items(c: DanmakuClient): { x?: string; s: number }[] {
-  const out: { x?: string; s: number }[] = [];
-  c.on('batch', (b: { d: { x?: string; s: number }[] }) => out.push(...b.d));
-  return out;
-}
+const FAST = { ...BASE_FAST, UPSTREAM_TIMEOUT_MS: '1000' };
 
 type Outcome = 'ack' | 'error' | 'closed';
 

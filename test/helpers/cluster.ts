@@ -4,7 +4,28 @@
 import { startInfra, type Infra } from './infra.js';
 import { startServer, type RunningServer } from './server.js';
 
+import type { DanmakuClient } from '../../src/client/client.js';
+
 export const ADMIN_SECRET = 'test-admin-secret-0123456789';
+
+/** Limits opened up so that tests can send as fast as they like; a short merge window. */
+export const FAST = { USER_MESSAGE_RATE: '1000', USER_MESSAGE_BURST: '1000', CONN_FRAME_RATE: '1000', CONN_FRAME_BURST: '1000', MERGE_WINDOW_MS: '10' };
+
+export interface Item {
+  s: number;
+  k: number;
+  u: string;
+  x?: string;
+}
+
+/** Collects the room items a client receives from now on (of one room, if given). */
+export function items(c: DanmakuClient, room?: string): Item[] {
+  const out: Item[] = [];
+  c.on('batch', (b: { r: string; d: Item[] }) => {
+    if (room === undefined || b.r === room) out.push(...b.d);
+  });
+  return out;
+}
 
 export interface Cluster {
   readonly infra: Infra;
