@@ -24,3 +24,28 @@ export class FailureLog {
     this.failures = 0;
   }
 }
+
+/**
+ * Logs a recurring event (bad input from outside) at most once per `everyMs`, with how many
+ * were not logged since, so that a flood of bad items costs a few lines, not one per item.
+ * Metrics count every one.
+ */
+export class SampledLog {
+  private last = -Infinity;
+  private skipped = 0;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly everyMs = 10_000,
+  ) {}
+
+  warn(fields: Record<string, unknown>, msg: string, now = Date.now()): void {
+    if (now - this.last < this.everyMs) {
+      this.skipped++;
+      return;
+    }
+    this.log.warn(this.skipped > 0 ? { ...fields, notLogged: this.skipped } : fields, msg);
+    this.last = now;
+    this.skipped = 0;
+  }
+}

@@ -4,6 +4,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BusObserver, SubjectKind } from './bus/index.js';
+import type { ItemFault } from './protocol/items.js';
 import type { FallbackObserver } from './store/fallback.js';
 import type { RedisObserver } from './store/redis-client.js';
 
@@ -17,7 +18,7 @@ const DELAY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 
 const REDIS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 const FANOUT_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
 
-export type DropReason = 'shed' | 'backpressure' | 'bad_item' | 'bad_delivery';
+export type DropReason = 'shed' | 'backpressure' | ItemFault | 'bad_delivery';
 
 export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   readonly registry = new Registry();
@@ -70,7 +71,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
       }
     }
     // Known label values start at zero, so that rate() sees the first event and panels show 0.
-    for (const reason of ['shed', 'backpressure', 'bad_item', 'bad_delivery']) this.dropped.inc({ reason }, 0);
+    for (const reason of ['shed', 'backpressure', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery']) this.dropped.inc({ reason }, 0);
     for (const signal of ['join', 'switch', 'leave']) this.signals.inc({ signal }, 0);
     for (const kind of ['room', 'node', 'request']) {
       this.busPublishedTotal.inc({ kind }, 0);

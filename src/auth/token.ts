@@ -4,6 +4,7 @@
 
 import { createSigner, createVerifier, TokenError as JwtError } from 'fast-jwt';
 import { UID } from '../protocol/ops.js';
+import { displayName, hasLoneSurrogate } from '../protocol/text.js';
 
 export interface Identity {
   readonly uid: string;
@@ -23,8 +24,6 @@ export class TokenError extends Error {
   }
 }
 
-const MAX_NAME = 32;
-
 export class TokenVerifier {
   private readonly verifier: (token: string) => Record<string, unknown>;
 
@@ -43,8 +42,9 @@ export class TokenVerifier {
     }
     const uid = payload.sub;
     if (typeof uid !== 'string' || !UID.test(uid)) throw new TokenError('token sub (uid) missing or invalid', false);
-    const name = typeof payload.name === 'string' && payload.name.length > 0 ? payload.name.slice(0, MAX_NAME) : uid;
-    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+    const name = typeof payload.name === 'string' ? displayName(payload.name, uid) : uid;
+    // Roles are only compared with known names; one that could not be one is left out.
+    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string' && r.length <= 64 && !hasLoneSurrogate(r)) : [];
     return { uid, name, roles, guest: false };
   }
 }

@@ -33,6 +33,12 @@ export interface NodeBus {
   listen(nodeId: string, handler: NodeHandler): Promise<void>;
   /** Sends one message to one node; lost if that node is not listening. */
   sendToNode(nodeId: string, data: Uint8Array): void;
+  /**
+   * Resolves once everything sent so far has reached the broker, so that an answer of success
+   * to someone outside (the admin API) means the message is on its way. Rejects with
+   * BusUnavailableError at once while the broker is unreachable, or BusTimeoutError.
+   */
+  confirm(): Promise<void>;
 }
 
 export type RequestHandler = (data: Uint8Array) => Promise<Uint8Array>;
@@ -69,6 +75,10 @@ export const nullBusObserver: BusObserver = {
 
 export class BusTimeoutError extends Error {
   override name = 'BusTimeoutError';
+}
+
+export class BusUnavailableError extends Error {
+  override name = 'BusUnavailableError';
 }
 
 export class NoRespondersError extends Error {

@@ -2,7 +2,7 @@
 // node (gateway or logic role) gets its own MemoryBus from it, with the same semantics as
 // the NATS implementation: interest-based room delivery, a queue group for requests.
 
-import { BusTimeoutError, NoRespondersError, nullBusObserver, type Bus, type BusObserver, type NodeHandler, type RequestHandler, type RoomHandler } from './index.js';
+import { BusTimeoutError, BusUnavailableError, NoRespondersError, nullBusObserver, type Bus, type BusObserver, type NodeHandler, type RequestHandler, type RoomHandler } from './index.js';
 
 export class MemoryBroker {
   private readonly rooms = new Map<string, Set<MemoryBus>>();
@@ -121,6 +121,10 @@ export class MemoryBus implements Bus {
     if (this.closed) return;
     this.observer.busPublished('node');
     this.broker.deliverToNode(nodeId, data);
+  }
+
+  async confirm(): Promise<void> {
+    if (this.closed) throw new BusUnavailableError('the bus is closed');
   }
 
   request(data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {

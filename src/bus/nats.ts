@@ -5,7 +5,7 @@
 
 import { connect, errors, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../log.js';
-import { BusTimeoutError, NoRespondersError, type Bus, type BusObserver, type NodeHandler, type RequestHandler, type RoomHandler } from './index.js';
+import { BusTimeoutError, BusUnavailableError, NoRespondersError, type Bus, type BusObserver, type NodeHandler, type RequestHandler, type RoomHandler } from './index.js';
 import type { Subjects } from './subjects.js';
 
 export interface NatsBusOptions {
@@ -159,6 +159,12 @@ export class NatsBus implements Bus {
   sendToNode(nodeId: string, data: Uint8Array): void {
     this.nc.publish(this.opts.subjects.node(nodeId), data);
     this.opts.observer.busPublished('node');
+  }
+
+  async confirm(): Promise<void> {
+    // A publish made now would sit in the client's reconnect buffer and may or may not go out.
+    if (!this.up || this.nc.isClosed()) throw new BusUnavailableError('NATS is unreachable');
+    await this.confirmed('publish');
   }
 
   async request(data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {

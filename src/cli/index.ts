@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { mintToken } from '../auth/token.js';
 import { DanmakuClient, RequestFailed } from '../client/client.js';
 import { DEV_TOKEN_SECRET } from '../config.js';
-import { KIND_NAMES, Kind } from '../protocol/ops.js';
+import { Kind, kindOf } from '../protocol/kinds.js';
 
 const USAGE = `usage:
   danmaku token --uid ID [--name NAME] [--roles a,b] [--ttl SECONDS] [--secret S]
@@ -34,8 +34,12 @@ function describe(item: Record<string, unknown>): string {
       return `#${item.s} +${item.a} like${item.a === 1 ? '' : 's'}`;
     case Kind.Gift:
       return `#${item.s} ${who} sent ${item.a} x ${item.g}`;
-    default:
-      return `#${item.s} [${KIND_NAMES[item.k as number] ?? item.k}] ${item.x ?? ''}`;
+    default: {
+      // Any other kind, as the kinds table describes it: its name and its fields.
+      const kind = kindOf(item.k);
+      const fields = Object.keys(kind?.fields ?? {}).filter((f) => item[f] !== undefined);
+      return `#${item.s} [${kind?.name ?? `kind ${String(item.k)}`}] ${who} ${fields.map((f) => (f === 'x' ? String(item.x) : `${f}=${String(item[f])}`)).join(' ')}`.trimEnd();
+    }
   }
 }
 

@@ -8,7 +8,7 @@ import type { Bus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { decodeFrame, encodeFrame } from '../protocol/codec.js';
+import { decodeFrame, encodeFrame, FrameError } from '../protocol/codec.js';
 import { CloseCodes, Errors, ProtocolError, type ErrorEntry } from '../protocol/errors.js';
 import { Op, ROOM_ID } from '../protocol/ops.js';
 import type { Registry } from '../registry/index.js';
@@ -179,6 +179,7 @@ export class Gateway {
       if (admission === 'reject') throw new ProtocolError(Errors.Flood);
       this.dispatch(ws, st, frame.op, rid, frame.body, now);
     } catch (err) {
+      if (err instanceof FrameError && err.rid !== undefined) rid = err.rid;
       if (err instanceof ProtocolError) return this.sendError(ws, rid, err.entry, err.message);
       this.log.error({ err, conn: st.id }, 'frame handler failed');
       this.sendError(ws, rid, Errors.Internal);

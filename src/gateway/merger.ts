@@ -1,10 +1,10 @@
 // Per-room merging and the display cap. The gateway collects a room's items for one merge
 // window and sends them as one frame; when a room runs hotter than a viewer can read, the
-// display cap sheds ordinary danmaku (evenly sampled), aggregates likes into one count, and
-// never drops gifts or notices.
+// display cap treats each kind by its display class (protocol/kinds.ts): danmaku are evenly
+// sampled, likes summed into one item, gifts and notices never dropped.
 
 import { encodeItem, type ItemHead } from '../protocol/items.js';
-import { Kind } from '../protocol/ops.js';
+import { kindOf } from '../protocol/kinds.js';
 
 export interface PendingItem {
   readonly head: ItemHead;
@@ -14,7 +14,7 @@ export interface PendingItem {
 export interface Drained {
   /** what is sent, in sequence order */
   readonly kept: PendingItem[];
-  /** ordinary danmaku shed by the display cap */
+  /** items of sampled and shed-first kinds that the display cap shed */
   readonly shed: number;
 }
 
@@ -56,44 +56,63 @@ export class RoomMerger {
     this.tokens = Math.min(this.capPerSec, this.tokens + ((now - this.at) * this.capPerSec) / 1000);
     this.at = now;
 
-    const danmaku: PendingItem[] = [];
+    const sampled: PendingItem[] = [];
+    const shedFirst: PendingItem[] = [];
     const kept: PendingItem[] = [];
-    let likes = 0;
-    let likeSeq = 0;
-    let likeTime = Infinity;
-    let lastLike: PendingItem | undefined;
-    let likeItems = 0;
+    const sums = new Map<number, PendingItem[]>();
     for (const p of pending) {
-      if (p.head.kind === Kind.Danmaku) danmaku.push(p);
-      else if (p.head.kind === Kind.Like) {
-        likes += p.head.amount;
-        likeSeq = Math.max(likeSeq, p.head.seq);
-        likeTime = Math.min(likeTime, p.head.time);
-        lastLike = p;
-        likeItems++;
-      } else kept.push(p); // gifts and notices: never shed
+      switch (kindOf(p.head.kind)?.display ?? 'keep') {
+        case 'sample':
+          sampled.push(p);
+          break;
+        case 'shed_first':
+          shedFirst.push(p);
+          break;
+        case 'sum': {
+          const list = sums.get(p.head.kind);
+          if (list) list.push(p);
+          else sums.set(p.head.kind, [p]);
+          break;
+        }
+        case 'keep':
+          kept.push(p);
+      }
     }
 
-    const budget = Math.floor(this.tokens);
-    let shed = 0;
-    if (danmaku.length <= budget) {
-      for (const d of danmaku) kept.push(d);
-      this.tokens -= danmaku.length;
-    } else {
-      // Evenly spaced sample, so that no single burst of senders takes the whole budget.
-      for (let i = 0; i < budget; i++) kept.push(danmaku[Math.floor((i * danmaku.length) / budget)]!);
-      this.tokens -= budget;
-      shed = danmaku.length - budget;
-    }
-
-    if (likeItems === 1 && lastLike) kept.push(lastLike);
-    else if (likeItems > 1) {
-      const data = encodeItem({ s: likeSeq, k: Kind.Like, u: '', t: likeTime, a: likes });
-      kept.push({ head: { seq: likeSeq, kind: Kind.Like, time: likeTime, amount: likes }, data });
-    }
+    // The cap's budget goes to sampled kinds first, and what is left to the shed-first ones.
+    const shed = this.sample(sampled, kept) + this.sample(shedFirst, kept);
+    for (const [kind, list] of sums) kept.push(list.length === 1 ? list[0]! : summed(kind, list));
 
     // By seq; unsequenced items (seq 0) after the others, in arrival order (the sort is stable).
     kept.sort((a, b) => (a.head.seq || Number.MAX_SAFE_INTEGER) - (b.head.seq || Number.MAX_SAFE_INTEGER));
     return { kept, shed };
   }
+
+  /** Keeps what the display budget allows of `items`, evenly spaced; returns how many were shed. */
+  private sample(items: readonly PendingItem[], into: PendingItem[]): number {
+    const budget = Math.floor(this.tokens);
+    if (items.length <= budget) {
+      for (const d of items) into.push(d);
+      this.tokens -= items.length;
+      return 0;
+    }
+    // Evenly spaced sample, so that no single burst of senders takes the whole budget.
+    for (let i = 0; i < budget; i++) into.push(items[Math.floor((i * items.length) / budget)]!);
+    this.tokens -= budget;
+    return items.length - budget;
+  }
+}
+
+/** One item standing for several of a summed kind (likes): the amounts added up. */
+function summed(kind: number, list: readonly PendingItem[]): PendingItem {
+  let amount = 0;
+  let seq = 0;
+  let time = Infinity;
+  for (const p of list) {
+    amount += p.head.amount;
+    seq = Math.max(seq, p.head.seq);
+    time = Math.min(time, p.head.time);
+  }
+  const data = encodeItem({ s: seq, k: kind, u: '', t: time, a: amount });
+  return { head: { seq, kind, time, amount }, data };
 }

@@ -4,12 +4,13 @@
 // reply and the live frames that follow it never overlap or leave a gap.
 
 import type { RoomBus, RoomHandler } from '../bus/index.js';
-import { FailureLog } from '../failure-log.js';
+import { FailureLog, SampledLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics, RoomStats } from '../metrics.js';
 import { encodeBodyWithItems, encodeFrame, encodeFrameWithBody } from '../protocol/codec.js';
-import { readItemHead } from '../protocol/items.js';
-import { Kind, Op } from '../protocol/ops.js';
+import { checkItem, type ItemFault } from '../protocol/items.js';
+import { kindOf } from '../protocol/kinds.js';
+import { Op } from '../protocol/ops.js';
 import type { RoomHistory, StoredItem } from '../store/index.js';
 import { RoomMerger } from './merger.js';
 
@@ -24,7 +25,15 @@ export interface RoomHubOptions {
   readonly mergeWindowMs: number;
   readonly replaySize: number;
   readonly roomDisplayCap: number;
+  readonly maxTextLength: number;
 }
+
+/**
+ * How far ahead of what a room has shown an item's seq may jump. Far more than a room sends
+ * during any outage; an item beyond it (a backend's bug) would pin JOINED.seq and the replay
+ * window, and stop the refill after an outage, so it is dropped.
+ */
+export const MAX_SEQ_JUMP = 10_000_000;
 
 export class LocalRoom {
   readonly topic: string;
@@ -39,6 +48,7 @@ export class LocalRoom {
   timer: NodeJS.Timeout | null = null;
   replay: StoredItem[] = [];
   private joinedBody: Buffer | null = null;
+  private joinedOnline = 0;
 
   constructor(
     readonly id: string,
@@ -72,13 +82,17 @@ export class LocalRoom {
     this.online = n;
   }
 
-  /** The JOINED reply; its body is cached until the replay window or the count changes. */
+  /**
+   * The JOINED reply; its body is cached until the replay window or the count changes. The
+   * count is at least the members this gateway has (the joiner included): the aggregated one
+   * lags by up to an online interval, and "0 online" to someone who is in the room is wrong.
+   */
   joinedFrame(rid: number): Buffer {
-    this.joinedBody ??= encodeBodyWithItems(
-      { room: this.id, online: this.online, seq: this.lastSeq },
-      'replay',
-      this.replay.map((r) => r.data),
-    );
+    const online = Math.max(this.online, this.members);
+    if (this.joinedBody === null || this.joinedOnline !== online) {
+      this.joinedOnline = online;
+      this.joinedBody = encodeBodyWithItems({ room: this.id, online, seq: this.lastSeq }, 'replay', this.replay.map((r) => r.data));
+    }
     return encodeFrameWithBody(Op.Joined, rid, this.joinedBody);
   }
 }
@@ -86,6 +100,7 @@ export class LocalRoom {
 export class RoomHub implements RoomHandler {
   private readonly rooms = new Map<string, LocalRoom>();
   private readonly replayFailures: FailureLog;
+  private readonly badItems: SampledLog;
 
   constructor(
     private readonly bus: RoomBus,
@@ -96,6 +111,7 @@ export class RoomHub implements RoomHandler {
     private readonly log: Logger,
   ) {
     this.replayFailures = new FailureLog(log, 'replay window reads');
+    this.badItems = new SampledLog(log);
     metrics.observeRooms(() => this.stats());
   }
 
@@ -194,15 +210,20 @@ export class RoomHub implements RoomHandler {
   roomMessage(id: string, data: Uint8Array): void {
     const room = this.rooms.get(id);
     if (!room) return; // unsubscribed while the message was in flight
-    const head = readItemHead(data);
-    if (!head) {
-      this.metrics.itemsDropped('bad_item');
-      this.log.warn({ room: id, bytes: data.length }, 'dropped a room message that is not a room item');
-      return;
+    const check = checkItem(data, this.opts.maxTextLength);
+    if ('fault' in check) return this.dropItem(id, data, check.fault, check.detail);
+    const { head } = check;
+    if (head.seq > 0 && room.lastSeq > 0 && head.seq > room.lastSeq + MAX_SEQ_JUMP) {
+      return this.dropItem(id, data, 'bad_item_seq', `s ${head.seq} jumps more than ${MAX_SEQ_JUMP} past ${room.lastSeq}`);
     }
     const n = room.merger.push({ head, data });
     if (n >= this.opts.mergeMaxMessages || this.opts.mergeWindowMs === 0) this.flush(room);
     else room.timer ??= setTimeout(() => this.flush(room), this.opts.mergeWindowMs);
+  }
+
+  private dropItem(room: string, data: Uint8Array, fault: ItemFault, detail: string): void {
+    this.metrics.itemsDropped(fault);
+    this.badItems.warn({ room, bytes: data.length, reason: fault, detail }, 'dropped an invalid room item');
   }
 
   flush(room: LocalRoom): void {
@@ -221,8 +242,9 @@ export class RoomHub implements RoomHandler {
     for (const k of kept) {
       items.push(k.data);
       if (k.head.seq > room.lastSeq) room.lastSeq = k.head.seq;
-      // Likes are not replayed, nor unsequenced items (seq 0), which have no place in the window.
-      if (k.head.kind !== Kind.Like && k.head.seq > 0) room.pushReplay({ seq: k.head.seq, data: k.data }, this.opts.replaySize);
+      // Kinds that are not replayed (likes) stay out, and so do unsequenced items (seq 0),
+      // which have no place in the window.
+      if (kindOf(k.head.kind)?.replayed && k.head.seq > 0) room.pushReplay({ seq: k.head.seq, data: k.data }, this.opts.replaySize);
     }
     const fields = room.onlineInBatch ? { r: room.id, s: shed, n: room.online } : { r: room.id, s: shed };
     room.onlineInBatch = false;

@@ -5,6 +5,7 @@
 
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BusTimeoutError, BusUnavailableError } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -92,6 +93,8 @@ export class AdminApi {
         if (err instanceof GroupFullError) return reply(409, { error: err.message });
         if (err instanceof ProtocolError) return reply(400, { error: err.message });
         this.failures.failed(err, { path });
+        if (err instanceof BusUnavailableError) return reply(503, { error: 'message bus unavailable: nothing was sent; retry' });
+        if (err instanceof BusTimeoutError) return reply(503, { error: 'message bus did not confirm: it may or may not arrive; retry' });
         reply(503, { error: 'storage unavailable; retry' });
       },
     );
@@ -146,7 +149,7 @@ export class AdminApi {
     if (!UID.test(uid)) throw new HttpError(400, `uid must match ${UID}`);
     const x = text(body.x, 'x', this.opts.maxTextLength * 5);
     const s = await this.deps.sequencer.next(scopes.notices(uid));
-    const { online, gateways } = await this.deps.chat.deliver([uid], { to: uid, s, u: '', n: 'system', t: Date.now(), x });
+    const { online, gateways } = await this.deps.chat.deliver([uid], { to: uid, s, u: '', n: 'system', t: Date.now(), x }, { confirm: true });
     return [200, { to: uid, s, delivered: online > 0, gateways }];
   }
 }

@@ -44,8 +44,15 @@ export class ChatFanout {
     private readonly metrics: Metrics,
   ) {}
 
-  /** Sends one message to every connection of `recipients`; rejects if the registry fails. */
-  async deliver(recipients: readonly string[], message: ChatMessage): Promise<Delivered> {
+  /**
+   * Sends one message to every connection of `recipients`; rejects if the registry fails.
+   * With `confirm`, it sends nothing while the bus is down and resolves only once the bus has
+   * taken what was sent (an answer to someone outside depends on it). Without it, the caller
+   * answers over the same bus connection, after the deliveries, so its answer cannot overtake
+   * them.
+   */
+  async deliver(recipients: readonly string[], message: ChatMessage, opts: { confirm?: boolean } = {}): Promise<Delivered> {
+    if (opts.confirm) await this.bus.confirm();
     const where = await this.registry.lookup(recipients);
     const byGateway = new Map<string, string[]>();
     for (const [uid, gateways] of where) {
@@ -58,6 +65,7 @@ export class ChatFanout {
     if (byGateway.size > 0) {
       const frame = encodeFrame(Op.Message, 0, message);
       for (const [gw, uids] of byGateway) this.bus.sendToNode(gw, encodeDelivery(uids, frame));
+      if (opts.confirm) await this.bus.confirm();
     }
     this.metrics.chatFanout(recipients.length, where.size, byGateway.size);
     return { online: where.size, gateways: byGateway.size };

@@ -10,7 +10,8 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { Errors, ProtocolError } from '../protocol/errors.js';
 import { encodeItem } from '../protocol/items.js';
-import { KIND_NAMES, Kind, Op, ROOM_ID } from '../protocol/ops.js';
+import { kindName } from '../protocol/kinds.js';
+import { Op, ROOM_ID } from '../protocol/ops.js';
 import { IN_FLIGHT, type Store } from '../store/index.js';
 import { scopes, type ChatFanout } from './chat.js';
 import { decodeRequest, encodeReply, type UpstreamReply, type UpstreamRequest } from './upstream.js';
@@ -28,9 +29,6 @@ export interface LogicOptions {
  * attempt takes, short enough that a claim left by a logic process that died lapses soon.
  */
 const CLAIM_TTL_MS = 10_000;
-
-/** Roles allowed to send notices into a room. */
-const NOTICE_ROLES = new Set(['admin', 'moderator']);
 
 export class Logic {
   private readonly internal: FailureLog;
@@ -69,28 +67,32 @@ export class Logic {
 
   async send(req: UpstreamRequest): Promise<UpstreamReply> {
     const b = req.b as { k?: number; g?: unknown } | null;
-    const kindName = req.o === Op.Msg ? (b?.g !== undefined ? 'group' : 'direct') : (KIND_NAMES[b?.k ?? 0] ?? 'unknown');
+    const label = req.o === Op.Msg ? (b?.g !== undefined ? 'group' : 'direct') : req.o === Op.Send ? kindName(b?.k) : 'unknown';
     try {
+      // A request of an op this version does not know (a newer gateway) is refused, not taken
+      // for a SEND.
+      if (req.o !== Op.Send && req.o !== Op.Msg) throw new ProtocolError(Errors.UnknownOp, `op ${req.o} is not an upstream message`);
       const reply = req.o === Op.Msg ? await this.acceptMessage(req) : await this.acceptRoomItem(req);
-      this.metrics.upstreamHandled(kindName, 'dup' in reply ? 'duplicate' : 'accepted');
+      this.metrics.upstreamHandled(label, 'dup' in reply ? 'duplicate' : 'accepted');
       this.internal.succeeded();
       return reply;
     } catch (err) {
       if (err instanceof ProtocolError) {
-        this.metrics.upstreamHandled(kindName, err.entry.reason);
+        this.metrics.upstreamHandled(label, err.entry.reason);
         return { e: err.entry.code, m: err.message };
       }
       this.internal.failed(err, { uid: req.u });
-      this.metrics.upstreamHandled(kindName, Errors.Internal.reason);
+      this.metrics.upstreamHandled(label, Errors.Internal.reason);
       return { e: Errors.Internal.code, m: Errors.Internal.message };
     }
   }
 
   private async acceptRoomItem(req: UpstreamRequest): Promise<UpstreamReply> {
     if (!ROOM_ID.test(req.room)) throw new ProtocolError(Errors.InvalidRoom);
-    const { fields, cmid } = validateSend(req.b, this.opts);
-    if (fields.k === Kind.Notice && !req.r.some((r) => NOTICE_ROLES.has(r))) {
-      throw new ProtocolError(Errors.Forbidden, 'notices need the admin or moderator role');
+    const { kind, fields, cmid } = validateSend(req.b, this.opts);
+    const roles = kind.senderRoles;
+    if (roles && !req.r.some((r) => roles.includes(r))) {
+      throw new ProtocolError(Errors.Forbidden, `${kind.name} items need one of the roles ${roles.join(', ')}`);
     }
     return this.sequenced(req, cmid, `room:${req.room}`, async (seq) => {
       const data = encodeItem({ s: seq, u: req.u, n: req.n, t: req.at, ...fields });
@@ -98,7 +100,7 @@ export class Logic {
       // Past this point the message is out: storage failures are logged, never turned into a
       // rejection that would make the client retry and duplicate it. Unsequenced items (the
       // sequencer was unavailable) have no place in the seq-ordered window.
-      if (fields.k !== Kind.Like && seq > 0) {
+      if (kind.replayed && seq > 0) {
         this.store.history.append(req.room, { seq, data }).then(
           () => this.storeWrites.succeeded(),
           (err: unknown) => this.storeWrites.failed(err, { room: req.room }),

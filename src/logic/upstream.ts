@@ -2,7 +2,6 @@
 // Encoded with the same MessagePack codec as the wire protocol.
 
 import { decode, encode } from '../protocol/codec.js';
-import { Op } from '../protocol/ops.js';
 
 export interface UpstreamRequest {
   /** the client op: SEND (20, to the current room) or MSG (22, to a group or a user) */
@@ -28,9 +27,9 @@ export function encodeRequest(req: UpstreamRequest): Uint8Array {
 export function decodeRequest(data: Uint8Array): UpstreamRequest | null {
   const v = decode(data) as Partial<UpstreamRequest> | null;
   if (typeof v !== 'object' || v === null) return null;
-  if (typeof v.u !== 'string' || typeof v.room !== 'string' || typeof v.at !== 'number') return null;
+  if (typeof v.u !== 'string' || typeof v.room !== 'string' || typeof v.at !== 'number' || !Number.isInteger(v.o)) return null;
   return {
-    o: v.o === Op.Msg ? Op.Msg : Op.Send,
+    o: v.o as number,
     u: v.u,
     n: typeof v.n === 'string' ? v.n : v.u,
     r: Array.isArray(v.r) ? v.r.filter((x): x is string => typeof x === 'string') : [],

@@ -1,9 +1,12 @@
-// Validation of upstream SEND bodies. Returns the fields of the room item, or throws
-// ProtocolError with the catalogue entry that the sender will see.
+// Validation of upstream SEND and MSG bodies, driven by the kinds table (protocol/kinds.ts).
+// Returns the fields of the room item, or throws ProtocolError with the catalogue entry that
+// the sender will see.
 
 import { Errors, ProtocolError } from '../protocol/errors.js';
-import { GROUP_ID, Kind, Mode, UID } from '../protocol/ops.js';
 import type { RoomItem } from '../protocol/items.js';
+import { KINDS, kindOf, type FieldSpec, type KindSpec } from '../protocol/kinds.js';
+import { GROUP_ID, UID } from '../protocol/ops.js';
+import { textProblem } from '../protocol/text.js';
 
 export interface SendLimits {
   readonly maxTextLength: number;
@@ -12,39 +15,51 @@ export interface SendLimits {
 export type ItemFields = Omit<RoomItem, 's' | 'u' | 'n' | 't'>;
 
 export interface ValidSend {
+  readonly kind: KindSpec;
   readonly fields: ItemFields;
   /** client message id, for de-duplication of retries */
   readonly cmid: string | undefined;
 }
 
-const GIFT_ID = /^[A-Za-z0-9_-]{1,32}$/;
 const CMID = /^[\x21-\x7e]{1,64}$/;
-const MAX_GIFT_COUNT = 9999;
-const MAX_LIKE_COUNT = 1000;
+const KIND_LIST = KINDS.map((k) => `${k.id} (${k.name})`).join(', ');
 
 function bad(detail: string): never {
   throw new ProtocolError(Errors.BadField, detail);
 }
 
+/** A message text: trimmed, then checked by the text rules (protocol/text.ts). */
 export function text(v: unknown, field: string, max: number): string {
   if (typeof v !== 'string') bad(`${field} must be a string`);
   const trimmed = v.trim();
-  if (trimmed.length === 0) bad(`${field} must not be empty`);
-  // Length in code points, so that one emoji counts as one character.
-  if ([...trimmed].length > max) bad(`${field} longer than ${max} characters`);
-  // Control characters would break overlays and log lines.
-  if (/[\u0000-\u001f\u007f]/.test(trimmed)) bad(`${field} contains control characters`);
+  const problem = textProblem(trimmed, max);
+  if (problem) bad(`${field} ${problem}`);
   return trimmed;
 }
 
-function intIn(v: unknown, field: string, min: number, max: number, def?: number): number {
-  if (v === undefined && def !== undefined) return def;
-  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) bad(`${field} must be an integer in [${min}, ${max}]`);
-  return v as number;
+/**
+ * One field of a kind: its value, its default, or undefined when it is optional and absent.
+ * Integers may come in any MessagePack integer encoding; a float with an integral value (1.0)
+ * counts as that integer, any other float is refused.
+ */
+function field(spec: FieldSpec, v: unknown, name: string, limits: SendLimits): string | number | undefined {
+  switch (spec.type) {
+    case 'text':
+      if (v === undefined && !spec.required) return undefined;
+      return text(v, name, limits.maxTextLength * spec.scale);
+    case 'int':
+      if (v === undefined) return spec.default;
+      if (!Number.isInteger(v) || (v as number) < spec.min || (v as number) > spec.max) bad(`${name} must be an integer in [${spec.min}, ${spec.max}]`);
+      return (v as number) + 0;
+    case 'id':
+      if (v === undefined && !spec.required) return undefined;
+      if (typeof v !== 'string' || !spec.pattern.test(v)) bad(`${name} must match ${spec.pattern}`);
+      return v;
+  }
 }
 
 function map(body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) bad('body must be a map');
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || body instanceof Uint8Array) bad('body must be a map');
   return body as Record<string, unknown>;
 }
 
@@ -79,25 +94,12 @@ export function validateMessage(body: unknown, limits: SendLimits): ValidMessage
 export function validateSend(body: unknown, limits: SendLimits): ValidSend {
   const b = map(body);
   const cmid = clientId(b);
-  switch (b.k) {
-    case Kind.Danmaku:
-      return {
-        cmid,
-        fields: {
-          k: Kind.Danmaku,
-          x: text(b.x, 'x', limits.maxTextLength),
-          c: intIn(b.c, 'c', 0, 0xffffff, 0xffffff),
-          m: intIn(b.m, 'm', Mode.Scroll, Mode.Bottom, Mode.Scroll),
-        },
-      };
-    case Kind.Like:
-      return { cmid, fields: { k: Kind.Like, a: intIn(b.a, 'a', 1, MAX_LIKE_COUNT, 1) } };
-    case Kind.Gift:
-      if (typeof b.g !== 'string' || !GIFT_ID.test(b.g)) bad('g must be a gift id of 1-32 characters [A-Za-z0-9_-]');
-      return { cmid, fields: { k: Kind.Gift, g: b.g, a: intIn(b.a, 'a', 1, MAX_GIFT_COUNT, 1) } };
-    case Kind.Notice:
-      return { cmid, fields: { k: Kind.Notice, x: text(b.x, 'x', limits.maxTextLength * 5) } };
-    default:
-      return bad('k must be 1 (danmaku), 2 (like), 3 (gift) or 4 (notice)');
+  const kind = kindOf(Number.isInteger(b.k) ? (b.k as number) + 0 : undefined);
+  if (!kind) bad(`k must be one of ${KIND_LIST}`);
+  const fields: Record<string, unknown> = { k: kind.id };
+  for (const [name, spec] of Object.entries(kind.fields)) {
+    const v = field(spec, b[name], name, limits);
+    if (v !== undefined) fields[name] = v;
   }
+  return { kind, cmid, fields: fields as unknown as ItemFields };
 }

@@ -4,9 +4,15 @@
 
 import { Packr } from 'msgpackr';
 import { Errors, ProtocolError } from './errors.js';
+import { checkStrict, type StrictRules } from './strict.js';
 
 // Plain MessagePack maps and arrays only: no records or other msgpackr extensions on the wire.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+// 64-bit integers decode as numbers (what Go, Java and Python libraries send for small ints):
+// a BigInt never reaches the server's logic; one beyond 2^53 fails the integer checks.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
+
+/** Client frames: [op, rid, body] with a body of maps and arrays, nothing nested deeper. */
+export const CLIENT_FRAME_RULES: StrictRules = { maxDepth: 8, allowBin: false };
 
 export interface Frame {
   readonly op: number;
@@ -22,8 +28,9 @@ export function decode(bytes: Uint8Array): unknown {
   return packr.unpack(bytes);
 }
 
-/** Decodes bytes from another process; undefined if they are not MessagePack. */
-export function tryDecode(bytes: Uint8Array): unknown {
+/** Decodes bytes from another process; undefined if they are not MessagePack within `rules`. */
+export function tryDecode(bytes: Uint8Array, rules?: StrictRules): unknown {
+  if (rules && checkStrict(bytes, rules)) return undefined;
   try {
     return packr.unpack(bytes);
   } catch {
@@ -31,29 +38,50 @@ export function tryDecode(bytes: Uint8Array): unknown {
   }
 }
 
+/** A client frame that is not [op, rid, body]; `rid` is set when the header could be read. */
+export class FrameError extends ProtocolError {
+  override name = 'FrameError';
+  constructor(
+    detail: string,
+    readonly rid: number | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(Errors.BadFrame, detail, options);
+  }
+}
+
 export function encodeFrame(op: number, rid: number, body: unknown): Buffer {
   return packr.pack([op, rid, body ?? null]);
 }
 
-/** Decodes a client frame; throws ProtocolError(BadFrame) on anything but [op, rid, body]. */
+/**
+ * Decodes a client frame; throws FrameError (ERROR 1 bad_frame) on anything but plain
+ * MessagePack [op, rid, body] within CLIENT_FRAME_RULES.
+ */
 export function decodeFrame(bytes: Uint8Array): Frame {
+  const violation = checkStrict(bytes, CLIENT_FRAME_RULES);
+  if (violation) throw new FrameError(violation.detail, violation.rid);
   let value: unknown;
   try {
     value = packr.unpack(bytes);
   } catch (err) {
-    throw new ProtocolError(Errors.BadFrame, 'not valid MessagePack', { cause: err });
+    throw new FrameError('not valid MessagePack', undefined, { cause: err });
   }
   if (!Array.isArray(value) || value.length < 2 || value.length > 3) {
-    throw new ProtocolError(Errors.BadFrame, 'expected an array of 2 or 3 elements');
+    throw new FrameError('expected an array of 2 or 3 elements', undefined);
   }
   const [op, rid, body] = value as [unknown, unknown, unknown];
+  const validRid = isUint32(rid) ? (rid as number) : undefined;
   if (!Number.isInteger(op) || (op as number) < 0 || (op as number) > 255) {
-    throw new ProtocolError(Errors.BadFrame, 'op must be an integer 0-255');
+    throw new FrameError('op must be an integer 0-255', validRid);
   }
-  if (!Number.isInteger(rid) || (rid as number) < 0 || (rid as number) > 0xffffffff) {
-    throw new ProtocolError(Errors.BadFrame, 'rid must be an unsigned 32-bit integer');
-  }
-  return { op: op as number, rid: rid as number, body: body ?? null };
+  if (validRid === undefined) throw new FrameError('rid must be an unsigned 32-bit integer', undefined);
+  // An integral float (1.0) counts as that integer; -0 is 0.
+  return { op: (op as number) + 0, rid: validRid + 0, body: body ?? null };
+}
+
+function isUint32(v: unknown): boolean {
+  return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
 }
 
 function arrayHeader(n: number): Buffer {

@@ -22,22 +22,6 @@ export const Op = {
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
-/** Kinds of room items. The number is also the display priority class (see shedding). */
-export const Kind = {
-  Danmaku: 1,
-  Like: 2,
-  Gift: 3,
-  Notice: 4,
-} as const;
-export type Kind = (typeof Kind)[keyof typeof Kind];
-
-export const KIND_NAMES: Readonly<Record<number, string>> = {
-  [Kind.Danmaku]: 'danmaku',
-  [Kind.Like]: 'like',
-  [Kind.Gift]: 'gift',
-  [Kind.Notice]: 'notice',
-};
-
 /** Danmaku position modes. */
 export const Mode = { Scroll: 0, Top: 1, Bottom: 2 } as const;
 

@@ -1,11 +1,13 @@
 // Every bad input gets its documented answer, is counted, and disturbs nobody else.
 
 import { createSigner } from 'fast-jwt';
+import { Packr } from 'msgpackr';
 import t from 'tap';
 import { DanmakuClient, RequestFailed } from '../../src/client/client.js';
 import { encodeFrame } from '../../src/protocol/codec.js';
 import { CloseCodes, Errors } from '../../src/protocol/errors.js';
-import { Kind, Op } from '../../src/protocol/ops.js';
+import { Op } from '../../src/protocol/ops.js';
+import { Kind } from '../../src/protocol/kinds.js';
 import { metricValue, SECRET, sleep, startServer, waitFor } from '../helpers/server.js';
 
 type Srv = Awaited<ReturnType<typeof startServer>>;
@@ -179,4 +181,58 @@ t.test('connection - shutdown closes clients with 1012 and exits 0', async (t) =
 
 t.test('config - production refuses the development secret', async (t) => {
   await t.rejects(startServer({ NODE_ENV: 'production', TOKEN_SECRET: '' }), /TOKEN_SECRET is the public development secret/);
+});
+
+t.test('bad input - hostile MessagePack gets ERROR 1 with its rid, and nothing is logged at error level', async (t) => {
+  const srv = await startServer();
+  t.teardown(() => srv.stop());
+  const c = await srv.connect('mallory');
+  await c.join('calm');
+  const cyclic: Record<string, unknown> = { k: Kind.Danmaku, x: 'loop' };
+  cyclic.self = cyclic;
+  const clone = new Packr({ structuredClone: true, useRecords: false });
+  const records = new Packr({ useRecords: true });
+  const deep = Buffer.concat([Buffer.from([0x93, Op.Send, 102]), Buffer.alloc(2000, 0x91), Buffer.from([0xc0])]);
+  const cases: [string, Uint8Array, number][] = [
+    ['a cyclic body (structured clone)', clone.pack([Op.Send, 101, cyclic]), 101],
+    ['a 2,000-deep body', deep, 102],
+    ['a body as a msgpackr record', records.pack([Op.Send, 103, { k: Kind.Danmaku, x: 'rec' }]), 103],
+    ['a timestamp', new Packr({ useRecords: false }).pack([Op.Send, 104, { k: Kind.Danmaku, x: new Date(0) }]), 104],
+  ];
+  for (const [name, bytes, rid] of cases) {
+    const reply = new Promise<{ rid: number; body: Record<string, unknown> }>((resolve) => c.once('frame', resolve));
+    c.ws.send(bytes);
+    const f = await reply;
+    t.same({ rid: f.rid, code: f.body.code }, { rid, code: Errors.BadFrame.code }, name);
+  }
+  t.equal((await c.send({ k: Kind.Danmaku, x: 'still here' })).op, Op.Ack, 'the connection still works');
+  await sleep(50);
+  t.same(srv.logs.filter((l) => (l.level as number) >= 50), [], 'no error-level log lines');
+  c.close();
+});
+
+t.test('bad input - 64-bit integers from other languages are ordinary integers', async (t) => {
+  const srv = await startServer();
+  t.teardown(() => srv.stop());
+  const c = await srv.connect('gopher');
+  await c.join('calm');
+  // [SEND, rid, {k, g, a}] with every integer as uint64 (0xcf), as Go and Java libraries write it.
+  const u64 = (n: number) => [0xcf, 0, 0, 0, 0, 0, 0, 0, n];
+  const str = (s: string) => [0xa0 | s.length, ...Buffer.from(s)];
+  const bytes = Buffer.from([0x93, ...u64(Op.Send), ...u64(9), 0x83, ...str('k'), ...u64(Kind.Gift), ...str('g'), ...str('rose'), ...str('a'), ...u64(2)]);
+  const reply = new Promise<{ op: number; rid: number }>((resolve) => c.once('frame', resolve));
+  c.ws.send(bytes);
+  t.match(await reply, { op: Op.Ack, rid: 9 });
+  c.close();
+});
+
+t.test('rooms - a joiner counts itself in JOINED online', async (t) => {
+  const srv = await startServer({ ONLINE_INTERVAL_MS: '60000' });
+  t.teardown(() => srv.stop());
+  const a = await srv.connect('a1');
+  t.equal((await a.join('fresh')).body.online, 1, 'the first joiner sees itself');
+  const b = await srv.connect('b1');
+  t.equal((await b.join('fresh')).body.online, 2, 'the second sees both');
+  a.close();
+  b.close();
 });

@@ -7,7 +7,7 @@ import { pack } from 'msgpackr';
 import t from 'tap';
 import { RequestFailed, type DanmakuClient } from '../../src/client/client.js';
 import { Errors } from '../../src/protocol/errors.js';
-import { Kind } from '../../src/protocol/ops.js';
+import { Kind } from '../../src/protocol/kinds.js';
 import { FAST, items, startCluster } from '../helpers/cluster.js';
 import { metricValue, sleep, waitFor, type RunningServer } from '../helpers/server.js';
 

@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { RequestFailed, type DanmakuClient } from '../../src/client/client.js';
-import { Kind } from '../../src/protocol/ops.js';
+import { Kind } from '../../src/protocol/kinds.js';
 import { FAST as BASE_FAST, items, startCluster } from '../helpers/cluster.js';
 import { metricValue, sleep, waitFor, type RunningServer } from '../helpers/server.js';
 

@@ -2,7 +2,7 @@
 
 import t from 'tap';
 import type { DanmakuClient } from '../../src/client/client.js';
-import { Kind } from '../../src/protocol/ops.js';
+import { Kind } from '../../src/protocol/kinds.js';
 import { metricValue, sleep, startServer, waitFor } from '../helpers/server.js';
 
 interface Item {

@@ -2,7 +2,8 @@ import t from 'tap';
 import { frameHead, scanBatch } from '../../bench/lib/scan.js';
 import { encodeBodyWithItems, encodeFrame, encodeFrameWithBody } from '../../src/protocol/codec.js';
 import { encodeItem } from '../../src/protocol/items.js';
-import { Kind, Op } from '../../src/protocol/ops.js';
+import { Op } from '../../src/protocol/ops.js';
+import { Kind } from '../../src/protocol/kinds.js';
 
 t.test('bench scan - reads a BATCH as the server builds it, and as a plain encoder does', async (t) => {
   const items = [

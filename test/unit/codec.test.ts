@@ -1,8 +1,9 @@
 import t from 'tap';
 import { decode, decodeFrame, encodeBodyWithItems, encodeFrame, encodeFrameWithBody } from '../../src/protocol/codec.js';
 import { Errors } from '../../src/protocol/errors.js';
-import { encodeItem, readItemHead } from '../../src/protocol/items.js';
-import { Kind, Op } from '../../src/protocol/ops.js';
+import { checkItem, encodeItem } from '../../src/protocol/items.js';
+import { Op } from '../../src/protocol/ops.js';
+import { Kind } from '../../src/protocol/kinds.js';
 
 t.test('codec - frames round-trip as [op, rid, body]', async (t) => {
   const f = decodeFrame(encodeFrame(Op.Join, 7, { room: 'r1' }));
@@ -21,7 +22,7 @@ t.test('codec - malformed input is a bad_frame ProtocolError', async (t) => {
     ['empty', new Uint8Array(0)],
   ];
   for (const [name, bytes] of cases) {
-    t.throws(() => decodeFrame(bytes), { name: 'ProtocolError', entry: { reason: Errors.BadFrame.reason } }, name);
+    t.throws(() => decodeFrame(bytes), { name: 'FrameError', entry: { reason: Errors.BadFrame.reason } }, name);
   }
 });
 
@@ -37,10 +38,10 @@ t.test('codec - spliced bodies decode like ordinary ones', async (t) => {
   t.equal((decode(encodeBodyWithItems({}, 'd', many)) as { d: unknown[] }).d.length, 20);
 });
 
-t.test('codec - readItemHead takes what the gateway needs and rejects non-items', async (t) => {
-  t.same(readItemHead(encodeItem({ s: 9, k: Kind.Like, u: 'u', t: 100, a: 5 })), { seq: 9, kind: Kind.Like, time: 100, amount: 5 });
-  t.equal(readItemHead(encodeFrame(1, 1, null)), null);
-  t.equal(readItemHead(Buffer.from([0xc1])), null);
-  t.equal(readItemHead(encodeItem({ s: -1, k: Kind.Danmaku, u: 'u', t: 1 })), null);
-  t.equal(readItemHead(encodeItem({ s: 1, k: 99, u: 'u', t: 1 })), null);
+t.test('codec - checkItem takes what the gateway needs and rejects non-items', async (t) => {
+  t.same(checkItem(encodeItem({ s: 9, k: Kind.Like, u: 'u', t: 100, a: 5 }), 100), { head: { seq: 9, kind: Kind.Like, time: 100, amount: 5 } });
+  t.match(checkItem(encodeFrame(1, 1, null), 100), { fault: 'bad_item' });
+  t.match(checkItem(Buffer.from([0xc1]), 100), { fault: 'bad_item' });
+  t.match(checkItem(encodeItem({ s: -1, k: Kind.Danmaku, u: 'u', t: 1, x: 'a' }), 100), { fault: 'bad_item_seq' });
+  t.match(checkItem(encodeItem({ s: 1, k: 99, u: 'u', t: 1 }), 100), { fault: 'bad_item_kind' });
 });

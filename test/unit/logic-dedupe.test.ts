@@ -8,7 +8,8 @@ import { ChatFanout } from '../../src/logic/chat.js';
 import { Logic } from '../../src/logic/logic.js';
 import { Metrics } from '../../src/metrics.js';
 import { Errors } from '../../src/protocol/errors.js';
-import { Kind, Op } from '../../src/protocol/ops.js';
+import { Op } from '../../src/protocol/ops.js';
+import { Kind } from '../../src/protocol/kinds.js';
 import { MemoryRegistry } from '../../src/registry/memory.js';
 import { MemoryStore } from '../../src/store/memory.js';
 

@@ -1,12 +1,12 @@
 import t from 'tap';
 import { RoomMerger } from '../../src/gateway/merger.js';
 import { decode } from '../../src/protocol/codec.js';
-import { encodeItem, readItemHead, type RoomItem } from '../../src/protocol/items.js';
-import { Kind } from '../../src/protocol/ops.js';
+import { checkItem, encodeItem, type ItemHead, type RoomItem } from '../../src/protocol/items.js';
+import { Kind } from '../../src/protocol/kinds.js';
 
 function push(m: RoomMerger, item: RoomItem): void {
   const data = encodeItem(item);
-  m.push({ head: readItemHead(data)!, data });
+  m.push({ head: (checkItem(data, 100) as { head: ItemHead }).head, data });
 }
 
 t.test('merger - under the cap everything is sent in sequence order', async (t) => {

@@ -5,7 +5,7 @@ import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { decode } from '../../src/protocol/codec.js';
 import { encodeItem } from '../../src/protocol/items.js';
-import { Kind } from '../../src/protocol/ops.js';
+import { Kind } from '../../src/protocol/kinds.js';
 import { MemoryRoomHistory } from '../../src/store/memory.js';
 
 const item = (s: number) => ({ seq: s, data: encodeItem({ s, k: Kind.Danmaku, u: 'a', t: Date.now(), x: `m${s}` }) });
@@ -22,7 +22,7 @@ t.test('rooms - after a bus reconnect, items missed meanwhile are refilled from 
     },
   };
   const bus = new MemoryBroker().connect();
-  const hub = new RoomHub(bus, history, fanout, { mergeMaxMessages: 64, mergeWindowMs: 1000, replaySize: 10, roomDisplayCap: 1000 }, new Metrics({ defaultMetrics: false }), createLogger('silent'));
+  const hub = new RoomHub(bus, history, fanout, { mergeMaxMessages: 64, mergeWindowMs: 1000, replaySize: 10, roomDisplayCap: 1000, maxTextLength: 100 }, new Metrics({ defaultMetrics: false }), createLogger('silent'));
   bus.attach(hub);
   const room = await hub.acquire('r');
   hub.join(room);

@@ -1,13 +1,13 @@
 import t from 'tap';
 import { validateSend } from '../../src/logic/validate.js';
 import { Errors } from '../../src/protocol/errors.js';
-import { Kind } from '../../src/protocol/ops.js';
+import { Kind } from '../../src/protocol/kinds.js';
 
 const limits = { maxTextLength: 10 };
 const badField = { name: 'ProtocolError', entry: { reason: Errors.BadField.reason } };
 
 t.test('validate - accepts each kind with defaults filled in', async (t) => {
-  t.same(validateSend({ k: Kind.Danmaku, x: ' hi ', id: 'c1' }, limits), { cmid: 'c1', fields: { k: 1, x: 'hi', c: 0xffffff, m: 0 } });
+  t.match(validateSend({ k: Kind.Danmaku, x: ' hi ', id: 'c1' }, limits), { cmid: 'c1', kind: { name: 'danmaku' }, fields: { k: 1, x: 'hi', c: 0xffffff, m: 0 } });
   t.same(validateSend({ k: Kind.Danmaku, x: 'hi', c: 0xff0000, m: 2 }, limits).fields, { k: 1, x: 'hi', c: 0xff0000, m: 2 });
   t.same(validateSend({ k: Kind.Like }, limits).fields, { k: 2, a: 1 });
   t.same(validateSend({ k: Kind.Gift, g: 'rocket', a: 3 }, limits).fields, { k: 3, g: 'rocket', a: 3 });
