@@ -3,7 +3,7 @@
 // processes, started on loopback by the test helpers.
 
 import { connect } from '@nats-io/transport-node';
-import { pack } from 'msgpackr';
+import { pack, Packr } from 'msgpackr';
 import t from 'tap';
 import { RequestFailed, type DanmakuClient } from '../../src/client/client.js';
 import { Errors } from '../../src/protocol/errors.js';
@@ -89,6 +89,42 @@ t.test('cluster - a room item published on the room subject by a plain NATS clie
   await waitFor(() => got.every((g) => g.length === 1), 3000, 'the pushed item');
   for (const g of got) t.match(g[0], { s: 0, k: Kind.Gift, g: 'rocket', a: 3, n: 'Sponsor' });
   for (const v of viewers) v.close();
+});
+
+t.test('cluster - invalid room items from a backend are dropped and counted; valid ones with 64-bit integers pass', async (t) => {
+  const c = await startCluster({ gateways: 1, logics: 1, env: FAST });
+  t.teardown(() => c.stop());
+  const gw = c.gateways[0]!;
+  const viewer = await gw.connect();
+  await viewer.join('live-2');
+  const got = items(viewer);
+  const nc = await connect({ servers: c.infra.natsUrl });
+  const subject = 'danmaku.room.live-2';
+  const base = { s: 0, k: Kind.Notice, u: '', t: Date.now(), x: 'hello' };
+  const deep = Buffer.concat([Buffer.from([0x81, 0xa1, 0x78]), Buffer.alloc(3000, 0x91), Buffer.from([0xc0])]);
+  const bad: [string, Uint8Array][] = [
+    ['s = 1e12', pack({ ...base, s: 1e12 })],
+    ['3,000-deep', deep],
+    ['bin text', pack({ ...base, x: Buffer.from('hi') })],
+    ['unknown kind', pack({ ...base, k: 99 })],
+    ['unknown field', pack({ ...base, extra: 1 })],
+  ];
+  for (const [, bytes] of bad) nc.publish(subject, bytes);
+  // A valid one whose t and s are 64-bit integers, as a Go or Java backend sends them.
+  const packer = new Packr({ useRecords: false, useBigIntExtension: false });
+  nc.publish(subject, packer.pack({ ...base, s: 0n, t: BigInt(Date.now()), x: 'from Go' }));
+  await nc.flush();
+  await nc.close();
+  await waitFor(() => got.length === 1, 3000, 'the valid item');
+  t.match(got[0], { k: Kind.Notice, x: 'from Go' });
+  const m = await gw.metrics();
+  const dropped = ['bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq'].reduce((n, reason) => n + metricValue(m, 'danmaku_dropped_total', { reason }), 0);
+  t.equal(dropped, bad.length, 'each invalid item is counted with a reason');
+  t.equal(metricValue(m, 'danmaku_dropped_total', { reason: 'bad_item_seq' }), 1);
+  t.same(gw.logs.filter((l) => (l.level as number) >= 50), [], 'nothing at error level');
+  const joined = await (await gw.connect()).join('live-2');
+  t.ok((joined.body.seq as number) < 1e6, 'the bogus seq did not pin JOINED.seq');
+  viewer.close();
 });
 
 t.test('cluster - group and user messages reach every connection of each recipient once, and nobody else', async (t) => {

@@ -63,6 +63,8 @@ t.test('cluster failure - NATS restarted: gateways and logic reconnect, resubscr
   );
   t.equal(joinErr, 'unavailable', 'a JOIN that needs a new subscription while NATS is down gets ERROR 30');
   joiner.close();
+  const notice = await c.api('POST', '/api/users/sender/notices', { x: 'while NATS is down' });
+  t.equal(notice.status, 503, 'an admin notice that cannot reach NATS is a 503, not a "delivered" that is lost');
   await c.infra.nats.start();
   const ms = await recovered(sender, seen, 15_000);
   t.comment(`NATS restarted: ${ms} ms from restart to the first acknowledged and delivered item`);
