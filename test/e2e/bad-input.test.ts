@@ -236,3 +236,18 @@ t.test('rooms - a joiner counts itself in JOINED online', async (t) => {
   a.close();
   b.close();
 });
+
+t.test('bad input - the admin API refuses a notice text with a lone surrogate', async (t) => {
+  const srv = await startServer();
+  t.teardown(() => srv.stop());
+  const post = (raw: string) =>
+    fetch(`http://127.0.0.1:${srv.metricsPort}/api/users/alice/notices`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer danmaku-dev-admin-secret', 'content-type': 'application/json' },
+      body: raw,
+    });
+  const bad = await post('{"x":"broken \\ud800 text"}');
+  t.equal(bad.status, 400);
+  t.match(await bad.json(), { error: /lone surrogate/ });
+  t.equal((await post('{"x":"fine 😀"}')).status, 200, 'a well-formed text is sent');
+});
