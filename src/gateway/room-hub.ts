@@ -10,7 +10,7 @@ import type { Metrics, RoomStats } from '../metrics.js';
 import { encodeBodyWithItems, encodeFrame, encodeFrameWithBody } from '../protocol/codec.js';
 import { readItemHead } from '../protocol/items.js';
 import { Kind, Op } from '../protocol/ops.js';
-import type { RoomHistory, StoredItem } from '../store/index.js';
+import type { RoomHistory, StoredItem } from '../store/history/index.js';
 import { RoomMerger } from './merger.js';
 
 /** Where batch frames go: uWS topics in production, a recorder in unit tests. */
