@@ -9,13 +9,20 @@ export interface StoredItem {
   readonly data: Uint8Array;
 }
 
+/**
+ * A room's window is forgotten after this long without a new item, in both implementations:
+ * a window nobody adds to is stale and only costs memory.
+ */
+export const HISTORY_IDLE_MS = 86_400_000;
+
 export interface RoomHistory {
   /**
-   * Adds an item to the room's window, keeping the most recent `REPLAY_SIZE` by seq (Redis:
-   * and restarts the window's expiry, a day). Items may arrive slightly out of seq order
-   * (several logic processes); the window stays sorted. Not an archive: a caller may assume
-   * neither that an item stays (a full window drops the oldest) nor that it is readable at
-   * once by others.
+   * Adds an item to the room's window, keeping the most recent `REPLAY_SIZE` by seq, and
+   * restarts the window's idle expiry. Items may arrive slightly out of seq order (several
+   * logic processes); the window stays sorted. Not an archive: a caller may assume neither
+   * that an item stays (a full window drops the oldest; the memory version also forgets the
+   * least recently written rooms beyond its room cap) nor that it is readable at once by
+   * others.
    */
   append(room: string, item: StoredItem): Promise<void>;
   /**

@@ -1,12 +1,9 @@
 // The replay window on Redis (cluster mode): one sorted set per room, score = seq, so that
 // items appended by several logic processes stay in seq order. Trimmed to the window on every
-// append; the key expires after a day without an append.
+// append; the key expires after HISTORY_IDLE_MS without an append.
 
 import { timed, type RedisContext } from '../../redis/client.js';
-import type { RoomHistory, StoredItem } from './index.js';
-
-/** A room's replay window expires after a day without new items. */
-const HISTORY_TTL_MS = 86_400_000;
+import { HISTORY_IDLE_MS, type RoomHistory, type StoredItem } from './index.js';
 
 export class RedisRoomHistory implements RoomHistory {
   constructor(
@@ -24,7 +21,7 @@ export class RedisRoomHistory implements RoomHistory {
         .multi()
         .zadd(key, item.seq, Buffer.from(item.data))
         .zremrangebyrank(key, 0, -(this.capacity + 1))
-        .pexpire(key, HISTORY_TTL_MS)
+        .pexpire(key, HISTORY_IDLE_MS)
         .exec();
     });
   }
