@@ -12,7 +12,7 @@ export interface Config {
   readonly redisUrl: string | null;
   /** first token of every NATS subject (src/bus/subjects.ts) */
   readonly subjectPrefix: string;
-  /** prefix of every Redis key (src/store/keys.ts) */
+  /** prefix of every Redis key (src/redis/keys.ts) */
   readonly redisPrefix: string;
   /** bearer secret of the admin HTTP API (logic role); null: the API is disabled */
   readonly adminSecret: string | null;

@@ -1,6 +1,7 @@
 // The composition root: the one place that chooses implementations. Standalone mode (no
-// NATS_URL/REDIS_URL) wires the in-memory bus, store and registry into every role of one
-// process; cluster mode wires NATS and Redis, and ROLE picks gateway, logic or both.
+// NATS_URL/REDIS_URL) wires the in-memory bus, storage seams and registry into every role of
+// one process; cluster mode wires NATS and Redis, and ROLE picks gateway, logic or both. Each
+// consumer then receives only the seams it uses.
 
 import { TokenVerifier } from './auth/token.js';
 import type { Bus } from './bus/index.js';
@@ -19,20 +20,44 @@ import { Metrics } from './metrics.js';
 import type { Registry } from './registry/index.js';
 import { MemoryRegistry } from './registry/memory.js';
 import { RedisRegistry } from './registry/redis.js';
+import { closeRedis, connectRedis, type RedisContext } from './redis/client.js';
+import { keys } from './redis/keys.js';
 import { FallbackStore } from './store/fallback.js';
-import type { Store } from './store/index.js';
-import { keys } from './store/keys.js';
-import { MemoryStore } from './store/memory.js';
-import { connectRedis } from './store/redis-client.js';
-import { RedisStore } from './store/redis.js';
+import type { Groups } from './store/groups/index.js';
+import { MemoryGroups } from './store/groups/memory.js';
+import { RedisGroups } from './store/groups/redis.js';
+import type { RoomHistory } from './store/history/index.js';
+import { MemoryRoomHistory } from './store/history/memory.js';
+import { RedisRoomHistory } from './store/history/redis.js';
+import type { Deduper, RateLimiter } from './store/limits/index.js';
+import { MemoryDeduper, MemoryRateLimiter } from './store/limits/memory.js';
+import { RedisDeduper, RedisRateLimiter } from './store/limits/redis.js';
+import type { PresenceCounts } from './store/presence/index.js';
+import { MemoryPresenceCounts } from './store/presence/memory.js';
+import { RedisPresenceCounts } from './store/presence/redis.js';
+import type { Sequencer } from './store/sequence/index.js';
+import { MemorySequencer } from './store/sequence/memory.js';
+import { RedisSequencer } from './store/sequence/redis.js';
+
+/** Every storage seam of a process; only this file sees them together. */
+interface Stores {
+  readonly history: RoomHistory;
+  readonly sequencer: Sequencer;
+  readonly presence: PresenceCounts;
+  readonly limiter: RateLimiter;
+  readonly deduper: Deduper;
+  readonly groups: Groups;
+}
 
 interface Parts {
   readonly mode: 'standalone' | 'cluster';
-  readonly store: Store;
+  readonly stores: Stores;
   readonly registry: Registry;
   /** one bus connection per role, as separate processes would have */
   readonly gatewayBus: Bus | null;
   readonly logicBus: Bus | null;
+  /** closes the storage connection (Redis); memory needs nothing */
+  close(): Promise<void>;
 }
 
 const runsGateway = (c: Config) => c.role !== 'logic';
@@ -42,18 +67,29 @@ function standalone(config: Config, metrics: Metrics): Parts {
   const broker = new MemoryBroker();
   return {
     mode: 'standalone',
-    store: new MemoryStore({ replaySize: config.replaySize }),
+    stores: {
+      history: new MemoryRoomHistory({ capacity: config.replaySize }),
+      sequencer: new MemorySequencer(),
+      presence: new MemoryPresenceCounts(),
+      limiter: new MemoryRateLimiter(),
+      deduper: new MemoryDeduper(),
+      groups: new MemoryGroups(),
+    },
     registry: new MemoryRegistry(),
     gatewayBus: broker.connect(metrics),
     logicBus: broker.connect(metrics),
+    close: async () => undefined,
   };
 }
 
 async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<Parts> {
   const redis = await connectRedis({ url: config.redisUrl!, name: `danmaku-${config.gatewayId}`, observer: metrics, log: log.child({ component: 'redis' }) });
-  const k = keys(config.redisPrefix);
+  const ctx: RedisContext = { redis, keys: keys(config.redisPrefix), observer: metrics };
   const storeLog = log.child({ component: 'store' });
-  const store = new FallbackStore(new RedisStore(redis, { replaySize: config.replaySize, keys: k, observer: metrics }), new MemoryStore({ replaySize: config.replaySize }), {
+  // Only the seams of the send path fall back to memory while Redis is down (fallback.ts).
+  const primary = { sequencer: new RedisSequencer(ctx), limiter: new RedisRateLimiter(ctx), deduper: new RedisDeduper(ctx) };
+  const local = { limiter: new MemoryRateLimiter(), deduper: new MemoryDeduper() };
+  const fallback = new FallbackStore(primary, local, {
     observer: metrics,
     onStateChange: (degraded, op, err) =>
       degraded
@@ -64,10 +100,18 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
   const bus = (role: string) => connectNatsBus({ url: config.natsUrl!, name: `${config.gatewayId}-${role}`, subjects: s, observer: metrics, log: log.child({ component: 'nats', role }), timeoutMs: config.upstreamTimeoutMs });
   return {
     mode: 'cluster',
-    store,
-    registry: new RedisRegistry(redis, k, metrics),
+    stores: {
+      history: new RedisRoomHistory(ctx, config.replaySize),
+      sequencer: fallback.sequencer,
+      presence: new RedisPresenceCounts(ctx),
+      limiter: fallback.limiter,
+      deduper: fallback.deduper,
+      groups: new RedisGroups(ctx),
+    },
+    registry: new RedisRegistry(ctx),
     gatewayBus: runsGateway(config) ? await bus('gateway') : null,
     logicBus: runsLogic(config) ? await bus('logic') : null,
+    close: () => closeRedis(redis),
   };
 }
 
@@ -97,17 +141,18 @@ function startJanitor(registry: Registry, everyMs: number, metrics: Metrics, log
 async function start(config: Config, log: Logger): Promise<void> {
   const metrics = new Metrics({ labels: { node: config.gatewayId, role: config.role } });
   const parts = config.natsUrl ? await cluster(config, metrics, log) : standalone(config, metrics);
-  const { store, registry, gatewayBus, logicBus } = parts;
+  const { stores, registry, gatewayBus, logicBus } = parts;
 
   let adminApi: AdminApi | null = null;
   let stopJanitor = () => undefined as void;
   if (logicBus) {
     const chat = new ChatFanout(registry, logicBus, metrics);
-    const logic = new Logic(logicBus, store, chat, config, metrics, log.child({ component: 'logic' }));
+    const { history, sequencer, limiter, deduper, groups } = stores;
+    const logic = new Logic(logicBus, { history, sequencer, limiter, deduper, groups }, chat, config, metrics, log.child({ component: 'logic' }));
     logicBus.serve(logic.handle);
     adminApi = new AdminApi(
       { secret: config.adminSecret, groupMaxMembers: config.groupMaxMembers, maxTextLength: config.maxTextLength },
-      { groups: store.groups, sequencer: store.sequencer, chat, metrics, log: log.child({ component: 'admin' }) },
+      { groups, sequencer, chat, metrics, log: log.child({ component: 'admin' }) },
     );
     stopJanitor = startJanitor(registry, config.registryHeartbeatMs, metrics, log.child({ component: 'janitor' }));
   }
@@ -117,8 +162,8 @@ async function start(config: Config, log: Logger): Promise<void> {
   if (gatewayBus) {
     gateway = new Gateway(config, {
       bus: gatewayBus,
-      history: store.history,
-      presence: store.presence,
+      history: stores.history,
+      presence: stores.presence,
       registry,
       verifier: new TokenVerifier(config.tokenSecret),
       metrics,
@@ -149,7 +194,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     stopJanitor();
     if (gateway) await gateway.shutdown(config.shutdownTimeoutMs);
     await Promise.all([gatewayBus?.close(), logicBus?.close()]);
-    await store.close();
+    await parts.close();
     metricsServer.close();
     log.info('stopped');
     log.flush();

@@ -5,8 +5,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BusObserver, SubjectKind } from './bus/index.js';
 import type { ItemFault } from './protocol/items.js';
+import type { RedisObserver } from './redis/client.js';
 import type { FallbackObserver } from './store/fallback.js';
-import type { RedisObserver } from './store/redis-client.js';
 
 export interface RoomStats {
   readonly rooms: number;

@@ -3,7 +3,7 @@
 
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
-import type { PresenceCounts } from '../store/index.js';
+import type { PresenceCounts } from '../store/presence/index.js';
 import type { RoomHub } from './room-hub.js';
 
 export class OnlineTicker {

@@ -11,7 +11,7 @@ import { encodeBodyWithItems, encodeFrame, encodeFrameWithBody } from '../protoc
 import { checkItem, type ItemFault } from '../protocol/items.js';
 import { kindOf } from '../protocol/kinds.js';
 import { Op } from '../protocol/ops.js';
-import type { RoomHistory, StoredItem } from '../store/index.js';
+import type { RoomHistory, StoredItem } from '../store/history/index.js';
 import { RoomMerger } from './merger.js';
 
 /** Where batch frames go: uWS topics in production, a recorder in unit tests. */

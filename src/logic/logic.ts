@@ -1,8 +1,8 @@
 // The logic service: validates, authorizes, rate-limits, de-duplicates, sequences, stores and
 // publishes upstream messages. Room items (SEND) are published once to the room; group and
 // user messages (MSG) are fanned out to their recipients' gateways (chat.ts). Stateless: all
-// state is behind the Store and Registry seams, so any number of instances can serve the
-// same queue group.
+// state is behind the storage seams it is given (LogicStores) and the registry, so any number
+// of instances can serve the same queue group.
 
 import type { RoomBus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
@@ -12,10 +12,22 @@ import { Errors, ProtocolError } from '../protocol/errors.js';
 import { encodeItem } from '../protocol/items.js';
 import { kindName } from '../protocol/kinds.js';
 import { Op, ROOM_ID } from '../protocol/ops.js';
-import { IN_FLIGHT, type Store } from '../store/index.js';
+import type { Groups } from '../store/groups/index.js';
+import type { RoomHistory } from '../store/history/index.js';
+import { IN_FLIGHT, type Deduper, type RateLimiter } from '../store/limits/index.js';
+import type { Sequencer } from '../store/sequence/index.js';
 import { scopes, type ChatFanout } from './chat.js';
 import { decodeRequest, encodeReply, type UpstreamReply, type UpstreamRequest } from './upstream.js';
 import { validateMessage, validateSend } from './validate.js';
+
+/** The storage seams the logic service uses, and nothing more. */
+export interface LogicStores {
+  readonly history: RoomHistory;
+  readonly sequencer: Sequencer;
+  readonly limiter: RateLimiter;
+  readonly deduper: Deduper;
+  readonly groups: Groups;
+}
 
 export interface LogicOptions {
   readonly maxTextLength: number;
@@ -36,7 +48,7 @@ export class Logic {
 
   constructor(
     private readonly bus: RoomBus,
-    private readonly store: Store,
+    private readonly stores: LogicStores,
     private readonly chat: ChatFanout,
     private readonly opts: LogicOptions,
     private readonly metrics: Metrics,
@@ -101,7 +113,7 @@ export class Logic {
       // rejection that would make the client retry and duplicate it. Unsequenced items (the
       // sequencer was unavailable) have no place in the seq-ordered window.
       if (kind.replayed && seq > 0) {
-        this.store.history.append(req.room, { seq, data }).then(
+        this.stores.history.append(req.room, { seq, data }).then(
           () => this.storeWrites.succeeded(),
           (err: unknown) => this.storeWrites.failed(err, { room: req.room }),
         );
@@ -114,7 +126,7 @@ export class Logic {
     let recipients: string[];
     let scope: string;
     if ('g' in target) {
-      const members = await this.store.groups.members(target.g);
+      const members = await this.stores.groups.members(target.g);
       if (!members || !members.includes(req.u)) throw new ProtocolError(Errors.NotMember, `group ${target.g}`);
       recipients = members;
       scope = scopes.group(target.g);
@@ -133,7 +145,7 @@ export class Logic {
    * completes fails, the client id is released so that a retry is processed anew.
    */
   private async sequenced(req: UpstreamRequest, cmid: string | undefined, scope: string, publish: (seq: number) => Promise<void>): Promise<UpstreamReply> {
-    const { deduper, limiter, sequencer } = this.store;
+    const { deduper, limiter, sequencer } = this.stores;
     // '|' cannot occur in a uid, so the key is unambiguous whatever the client id holds.
     const dedupeKey = cmid === undefined ? undefined : `${req.u}|${cmid}`;
     if (dedupeKey !== undefined) {

@@ -3,9 +3,8 @@
 // ignore gateways whose heartbeat lapsed, so a dead gateway's users stop being routed to it at
 // once; sweep() then deletes its entries, in chunks so that Redis is never blocked for long.
 
-import type { Redis } from 'ioredis';
-import type { Keys } from '../store/keys.js';
-import { chunks, defineScript, LUA_NOW, timed, type RedisObserver } from '../store/redis-client.js';
+import { timed, type RedisContext } from '../redis/client.js';
+import { chunks, defineScript, LUA_NOW } from '../redis/script.js';
 import type { Registry } from './index.js';
 
 const CHUNK = 1_000;
@@ -71,11 +70,8 @@ export class RedisRegistry implements Registry {
   private readonly lookupScript;
   private readonly lapsedScript;
 
-  constructor(
-    private readonly redis: Redis,
-    private readonly keys: Keys,
-    private readonly observer: RedisObserver,
-  ) {
+  constructor(private readonly ctx: RedisContext) {
+    const { redis } = ctx;
     this.updateScript = defineScript(redis, 'danmakuRegUpdate', 2, UPDATE);
     this.clearScript = defineScript(redis, 'danmakuRegClear', 2, CLEAR);
     this.lookupScript = defineScript(redis, 'danmakuRegLookup', 1, LOOKUP);
@@ -85,13 +81,13 @@ export class RedisRegistry implements Registry {
   private write(gw: string, entries: [string, number][], ttlMs: number, force: boolean): Promise<boolean> {
     const args: (string | number)[] = [];
     for (const [uid, n] of entries) args.push(uid, n);
-    const k = this.keys;
+    const k = this.ctx.keys;
     return this.updateScript(k.gateways(), k.gatewayUsers(gw), k.userGateways(''), gw, ttlMs, force ? '1' : '0', ...args).then((r) => r === 1);
   }
 
   /** Removes the gateway's entries chunk by chunk; false if a sweep found it alive again. */
   private async clear(gw: string, onlyIfDead: boolean): Promise<boolean> {
-    const k = this.keys;
+    const k = this.ctx.keys;
     for (;;) {
       const n = (await this.clearScript(k.gateways(), k.gatewayUsers(gw), k.userGateways(''), gw, onlyIfDead ? '1' : '0', CHUNK)) as number;
       if (n < 0) return false;
@@ -100,7 +96,7 @@ export class RedisRegistry implements Registry {
   }
 
   update(gw: string, changes: ReadonlyMap<string, number>, ttlMs: number): Promise<boolean> {
-    return timed(this.observer, 'registry', async () => {
+    return timed(this.ctx.observer, 'registry', async () => {
       const list = [...changes];
       if (list.length <= CHUNK) return this.write(gw, list, ttlMs, false);
       // Only the first chunk may find the gateway lapsed; the rest follow it.
@@ -112,9 +108,9 @@ export class RedisRegistry implements Registry {
   }
 
   replace(gw: string, entries: ReadonlyMap<string, number>, ttlMs: number): Promise<void> {
-    return timed(this.observer, 'registry', async () => {
+    return timed(this.ctx.observer, 'registry', async () => {
       if (ttlMs === 0 && entries.size === 0) {
-        await this.redis.zrem(this.keys.gateways(), gw); // lookups ignore it from here on
+        await this.ctx.redis.zrem(this.ctx.keys.gateways(), gw); // lookups ignore it from here on
         await this.clear(gw, false);
         return;
       }
@@ -125,20 +121,20 @@ export class RedisRegistry implements Registry {
       const live = [...entries].filter(([, n]) => n > 0);
       for (const part of chunks(live, CHUNK)) await this.write(gw, part, ttlMs, true);
       const keep = new Set(live.map(([uid]) => uid));
-      const stale = (await this.redis.smembers(this.keys.gatewayUsers(gw))).filter((uid) => !keep.has(uid));
+      const stale = (await this.ctx.redis.smembers(this.ctx.keys.gatewayUsers(gw))).filter((uid) => !keep.has(uid));
       for (const part of chunks(stale, CHUNK)) await this.write(gw, part.map((uid) => [uid, 0] as [string, number]), ttlMs, true);
     });
   }
 
   heartbeat(gw: string, ttlMs: number): Promise<boolean> {
-    return timed(this.observer, 'registry', () => this.write(gw, [], ttlMs, false));
+    return timed(this.ctx.observer, 'registry', () => this.write(gw, [], ttlMs, false));
   }
 
   lookup(uids: readonly string[]): Promise<Map<string, string[]>> {
-    return timed(this.observer, 'registry', async () => {
+    return timed(this.ctx.observer, 'registry', async () => {
       const out = new Map<string, string[]>();
       const parts = chunks([...new Set(uids)], 500);
-      const results = await Promise.all(parts.map((part) => this.lookupScript(this.keys.gateways(), this.keys.userGateways(''), ...part) as Promise<string[][]>));
+      const results = await Promise.all(parts.map((part) => this.lookupScript(this.ctx.keys.gateways(), this.ctx.keys.userGateways(''), ...part) as Promise<string[][]>));
       parts.forEach((part, i) =>
         part.forEach((uid, j) => {
           const gws = results[i]![j];
@@ -150,8 +146,8 @@ export class RedisRegistry implements Registry {
   }
 
   sweep(): Promise<string[]> {
-    return timed(this.observer, 'registry', async () => {
-      const lapsed = (await this.lapsedScript(this.keys.gateways())) as string[];
+    return timed(this.ctx.observer, 'registry', async () => {
+      const lapsed = (await this.lapsedScript(this.ctx.keys.gateways())) as string[];
       const swept: string[] = [];
       for (const gw of lapsed) if (await this.clear(gw, true)) swept.push(gw);
       return swept;

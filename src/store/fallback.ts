@@ -1,11 +1,16 @@
-// Keeps the send path working while Redis is unreachable (cluster mode). The rate limiter and
-// the de-duplicator fall back to this process's memory (limits then hold per logic process,
-// not globally), and the sequencer answers 0, "unsequenced", so that room danmaku keep
-// flowing without Redis on the hot path. After a failure the primary is skipped for a
-// cool-down, so that a hung Redis costs one command timeout, not one per message.
+// Keeps the send path working while Redis is unreachable (cluster mode). It wraps only the
+// seams the send path cannot do without: the rate limiter and the de-duplicator fall back to
+// this process's memory (limits then hold per logic process, not globally: they still pass
+// test/contract/limits-suite.ts as one process), and the sequencer answers 0, "unsequenced",
+// so that room danmaku keep flowing without Redis on the hot path. History, presence and
+// groups are not wrapped: their callers answer a failure themselves (the replay is best
+// effort, online counts wait for the next tick, group messages and the admin API answer with
+// an error to retry).
+// After a failure the primary is skipped for a cool-down, so that a hung Redis costs one
+// command timeout, not one per message.
 
-import type { Deduper, RateLimiter, Sequencer, Store } from './index.js';
-import type { MemoryStore } from './memory.js';
+import type { Deduper, RateLimiter } from './limits/index.js';
+import type { Sequencer } from './sequence/index.js';
 
 export interface FallbackObserver {
   /** `op` was served by the fallback: sequence, ratelimit or dedupe */
@@ -20,7 +25,19 @@ export interface FallbackOptions {
   readonly onStateChange: (degraded: boolean, op: string, err?: unknown) => void;
 }
 
-export class FallbackStore implements Store {
+/** The seams covered: the primaries (Redis) and the local fallbacks (memory). */
+export interface FallbackPrimary {
+  readonly sequencer: Sequencer;
+  readonly limiter: RateLimiter;
+  readonly deduper: Deduper;
+}
+
+export interface FallbackLocal {
+  readonly limiter: RateLimiter;
+  readonly deduper: Deduper;
+}
+
+export class FallbackStore {
   readonly sequencer: Sequencer;
   readonly limiter: RateLimiter;
   readonly deduper: Deduper;
@@ -33,8 +50,8 @@ export class FallbackStore implements Store {
   private readonly localClaims = new Set<string>();
 
   constructor(
-    private readonly primary: Store,
-    private readonly local: MemoryStore,
+    primary: FallbackPrimary,
+    local: FallbackLocal,
     private readonly opts: FallbackOptions,
   ) {
     this.sequencer = { next: (scope) => this.run('sequence', () => primary.sequencer.next(scope), async () => 0) };
@@ -52,27 +69,17 @@ export class FallbackStore implements Store {
             return prior;
           },
         ),
+      // A key claimed locally stays local. Otherwise Redis, falling back to memory too: an
+      // outcome recorded locally still answers this process's retries during an outage.
       settle: async (key, seq, ttlMs) => {
         if (this.localClaims.delete(key)) return local.deduper.settle(key, seq, ttlMs);
-        return primary.deduper.settle(key, seq, ttlMs);
+        return this.run('dedupe', () => primary.deduper.settle(key, seq, ttlMs), () => local.deduper.settle(key, seq, ttlMs));
       },
       release: async (key) => {
         if (this.localClaims.delete(key)) return local.deduper.release(key);
-        return primary.deduper.release(key);
+        return this.run('dedupe', () => primary.deduper.release(key), () => local.deduper.release(key));
       },
     };
-  }
-
-  get history() {
-    return this.primary.history;
-  }
-
-  get presence() {
-    return this.primary.presence;
-  }
-
-  get groups() {
-    return this.primary.groups;
   }
 
   private async run<T>(op: string, primary: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
@@ -101,9 +108,5 @@ export class FallbackStore implements Store {
     }
     this.opts.observer.storeFallback(op);
     return fallback();
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([this.primary.close(), this.local.close()]);
   }
 }

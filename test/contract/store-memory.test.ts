@@ -1,10 +1,21 @@
-import t from 'tap';
-import type { Store } from '../../src/store/index.js';
-import { MemoryStore } from '../../src/store/memory.js';
-import { storeContract } from './store-suite.js';
+// Every storage contract against the memory implementations (standalone mode).
 
-storeContract(t, async ({ replaySize }) => {
-  // One process: every "instance" is the same in-memory store.
-  const store: Store = new MemoryStore({ replaySize });
-  return { store: async () => store, close: () => store.close() };
-});
+import t from 'tap';
+import { MemoryGroups } from '../../src/store/groups/memory.js';
+import { MemoryRoomHistory } from '../../src/store/history/memory.js';
+import { MemoryDeduper, MemoryRateLimiter } from '../../src/store/limits/memory.js';
+import { MemoryPresenceCounts } from '../../src/store/presence/memory.js';
+import { MemorySequencer } from '../../src/store/sequence/memory.js';
+import { single } from './fixture.js';
+import { groupsContract } from './groups-suite.js';
+import { historyContract } from './history-suite.js';
+import { limitsContract } from './limits-suite.js';
+import { presenceContract } from './presence-suite.js';
+import { sequenceContract } from './sequence-suite.js';
+
+// One process: every "instance" is the same object.
+historyContract(t, async ({ replaySize }) => single(new MemoryRoomHistory({ capacity: replaySize })));
+sequenceContract(t, async () => single(new MemorySequencer()));
+presenceContract(t, async () => single(new MemoryPresenceCounts()));
+limitsContract(t, async () => single({ limiter: new MemoryRateLimiter(), deduper: new MemoryDeduper() }));
+groupsContract(t, async () => single(new MemoryGroups()));

@@ -1,28 +1,21 @@
+// Every storage contract against the Redis implementations (cluster mode), on a real
+// redis-server; two instances are two connections, as two processes would have.
+
 import t from 'tap';
-import { createLogger } from '../../src/log.js';
-import { keys } from '../../src/store/keys.js';
-import { connectRedis } from '../../src/store/redis-client.js';
-import { RedisStore } from '../../src/store/redis.js';
-import { startRedis } from '../helpers/infra.js';
-import { nullRedisObserver } from '../helpers/observers.js';
-import { storeContract } from './store-suite.js';
+import { RedisGroups } from '../../src/store/groups/redis.js';
+import { RedisRoomHistory } from '../../src/store/history/redis.js';
+import { RedisDeduper, RedisRateLimiter } from '../../src/store/limits/redis.js';
+import { RedisPresenceCounts } from '../../src/store/presence/redis.js';
+import { RedisSequencer } from '../../src/store/sequence/redis.js';
+import { redisFixture } from '../helpers/redis-fixture.js';
+import { groupsContract } from './groups-suite.js';
+import { historyContract } from './history-suite.js';
+import { limitsContract } from './limits-suite.js';
+import { presenceContract } from './presence-suite.js';
+import { sequenceContract } from './sequence-suite.js';
 
-const log = createLogger('silent');
-
-storeContract(t, async ({ replaySize }) => {
-  const redis = await startRedis();
-  const stores: RedisStore[] = [];
-  return {
-    // Two connections to one Redis: two logic processes.
-    store: async () => {
-      const conn = await connectRedis({ url: `redis://127.0.0.1:${redis.port}`, name: 'test', observer: nullRedisObserver, log });
-      const s = new RedisStore(conn, { replaySize, keys: keys('test:'), observer: nullRedisObserver });
-      stores.push(s);
-      return s;
-    },
-    close: async () => {
-      await Promise.all(stores.map((s) => s.close()));
-      await redis.stop();
-    },
-  };
-});
+historyContract(t, ({ replaySize }) => redisFixture((ctx) => new RedisRoomHistory(ctx, replaySize)));
+sequenceContract(t, () => redisFixture((ctx) => new RedisSequencer(ctx)));
+presenceContract(t, () => redisFixture((ctx) => new RedisPresenceCounts(ctx)));
+limitsContract(t, () => redisFixture((ctx) => ({ limiter: new RedisRateLimiter(ctx), deduper: new RedisDeduper(ctx) })));
+groupsContract(t, () => redisFixture((ctx) => new RedisGroups(ctx)));

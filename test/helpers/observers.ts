@@ -1,4 +1,4 @@
-import type { RedisObserver } from '../../src/store/redis-client.js';
+import type { RedisObserver } from '../../src/redis/client.js';
 
 export const nullRedisObserver: RedisObserver = {
   redisCommand: () => undefined,

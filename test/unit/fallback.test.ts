@@ -1,11 +1,11 @@
 import t from 'tap';
 import { FallbackStore } from '../../src/store/fallback.js';
-import { MemoryStore } from '../../src/store/memory.js';
+import { MemoryDeduper, MemoryRateLimiter } from '../../src/store/limits/memory.js';
+import { MemorySequencer } from '../../src/store/sequence/memory.js';
 
 t.test('fallback - a failing Redis is skipped, probed by one call at a time, and recovery is reported once', async (t) => {
-  const primary = new MemoryStore({ replaySize: 1 });
-  const local = new MemoryStore({ replaySize: 1 });
-  t.teardown(() => Promise.all([primary.close(), local.close()]).then(() => undefined));
+  const primary = { sequencer: new MemorySequencer(), limiter: new MemoryRateLimiter(), deduper: new MemoryDeduper() };
+  const local = { limiter: new MemoryRateLimiter(), deduper: new MemoryDeduper() };
   let down = true;
   let calls = 0;
   primary.sequencer.next = async () => {

@@ -11,23 +11,26 @@ import { Errors } from '../../src/protocol/errors.js';
 import { Op } from '../../src/protocol/ops.js';
 import { Kind } from '../../src/protocol/kinds.js';
 import { MemoryRegistry } from '../../src/registry/memory.js';
-import { MemoryStore } from '../../src/store/memory.js';
+import { MemoryGroups } from '../../src/store/groups/memory.js';
+import { MemoryRoomHistory } from '../../src/store/history/memory.js';
+import { MemoryDeduper, MemoryRateLimiter } from '../../src/store/limits/memory.js';
+import { MemorySequencer } from '../../src/store/sequence/memory.js';
 
 t.test('logic - a retry while the first attempt is in flight gets unavailable, not an ACK', async (t) => {
-  const store = new MemoryStore({ replaySize: 10 });
-  t.teardown(() => store.close());
+  const limiter = new MemoryRateLimiter();
+  const stores = { history: new MemoryRoomHistory({ capacity: 10 }), sequencer: new MemorySequencer(), limiter, deduper: new MemoryDeduper(), groups: new MemoryGroups() };
   const bus = new MemoryBroker().connect();
   const published: Uint8Array[] = [];
   bus.attach({ roomMessage: (_r, d) => published.push(d) });
   await bus.subscribe('r');
   const metrics = new Metrics({ defaultMetrics: false });
   const opts = { maxTextLength: 100, userMessageRate: 100, userMessageBurst: 100, dedupeTtlMs: 60_000 };
-  const logic = new Logic(bus, store, new ChatFanout(new MemoryRegistry(), bus, metrics), opts, metrics, createLogger('silent'));
+  const logic = new Logic(bus, stores, new ChatFanout(new MemoryRegistry(), bus, metrics), opts, metrics, createLogger('silent'));
   // Hold the first attempt inside the rate limiter, as a slow Redis would.
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  const allow = store.limiter.allow.bind(store.limiter);
-  store.limiter.allow = async (...a) => (await gate, allow(...a));
+  const allow = limiter.allow.bind(limiter);
+  limiter.allow = async (...a) => (await gate, allow(...a));
   const req = { o: Op.Send, u: 'alice', n: 'alice', r: [], room: 'r', at: Date.now(), b: { k: Kind.Danmaku, x: 'hi', id: 'm-1' } };
   const first = logic.send(req);
   const retry = await logic.send(req);

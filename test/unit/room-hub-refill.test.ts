@@ -6,12 +6,12 @@ import { Metrics } from '../../src/metrics.js';
 import { decode } from '../../src/protocol/codec.js';
 import { encodeItem } from '../../src/protocol/items.js';
 import { Kind } from '../../src/protocol/kinds.js';
-import { MemoryRoomHistory } from '../../src/store/memory.js';
+import { MemoryRoomHistory } from '../../src/store/history/memory.js';
 
 const item = (s: number) => ({ seq: s, data: encodeItem({ s, k: Kind.Danmaku, u: 'a', t: Date.now(), x: `m${s}` }) });
 
 t.test('rooms - after a bus reconnect, items missed meanwhile are refilled from the history, once', async (t) => {
-  const history = new MemoryRoomHistory(10);
+  const history = new MemoryRoomHistory({ capacity: 10 });
   for (const s of [1, 2, 3]) await history.append('r', item(s));
   const sent: number[][] = [];
   const fanout = {

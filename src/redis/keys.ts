@@ -1,6 +1,6 @@
-// Redis key names, built in this one place (documented in docs/cluster.md). Every key starts
-// with the configured prefix (REDIS_PREFIX, default `danmaku:`), so that several deployments
-// or test runs can share one Redis.
+// Redis key names of every Redis-backed seam (store and registry), built in this one place
+// (documented in docs/cluster.md). Every key starts with the configured prefix (REDIS_PREFIX,
+// default `danmaku:`), so that several deployments or test runs can share one Redis.
 
 export interface Keys {
   readonly prefix: string;

@@ -1,10 +1,11 @@
-// The Redis connection of a cluster process (ioredis) and what every Redis-backed seam shares:
-// Lua scripts, and timing each operation into metrics. Commands fail fast while Redis is
-// unreachable (no offline queue) so that callers fall back or answer with an error instead
-// of stalling; ioredis keeps reconnecting in the background.
+// The Redis connection of a cluster process (ioredis), shared by every Redis-backed seam (the
+// store's and the registry), and timing each operation into metrics. Commands fail fast while
+// Redis is unreachable (no offline queue) so that callers fall back or answer with an error
+// instead of stalling; ioredis keeps reconnecting in the background.
 
 import { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
+import type { Keys } from './keys.js';
 
 /** Metrics of Redis use, by operation (a domain name, not a command: bounded cardinality). */
 export interface RedisObserver {
@@ -22,6 +23,13 @@ export interface RedisClientOptions {
   readonly commandTimeoutMs?: number;
   /** how long to wait for the first connection before giving up (default 10 s) */
   readonly connectTimeoutMs?: number;
+}
+
+/** What every Redis-backed seam is built from: one connection, the key names, the metrics. */
+export interface RedisContext {
+  readonly redis: Redis;
+  readonly keys: Keys;
+  readonly observer: RedisObserver;
 }
 
 export class RedisUnavailableError extends Error {
@@ -73,16 +81,12 @@ export async function connectRedis(opts: RedisClientOptions): Promise<Redis> {
   return redis;
 }
 
-type ScriptFn = (...args: (string | number | Buffer)[]) => Promise<unknown>;
-
-/** Defines a Lua script (EVALSHA, loaded on first use) and returns a function that runs it. */
-export function defineScript(redis: Redis, name: string, numberOfKeys: number, lua: string): ScriptFn {
-  redis.defineCommand(name, { numberOfKeys, lua });
-  const fn = (redis as unknown as Record<string, ScriptFn>)[name]!;
-  return (...args) => fn.apply(redis, args);
+/** Closes the connection politely, or at once if Redis does not answer. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  await redis.quit().catch(() => redis.disconnect());
 }
 
-/** Runs one store operation, recording its latency and outcome under `op`. */
+/** Runs one Redis operation, recording its latency and outcome under `op`. */
 export async function timed<T>(observer: RedisObserver, op: string, run: () => Promise<T>): Promise<T> {
   const started = performance.now();
   try {
@@ -93,16 +97,4 @@ export async function timed<T>(observer: RedisObserver, op: string, run: () => P
     observer.redisCommand(op, (performance.now() - started) / 1000, true);
     throw err;
   }
-}
-
-/** Lua: the server's clock in ms, so that expiries do not depend on each host's clock. */
-export const LUA_NOW = `local _t = redis.call('TIME')
-local now = tonumber(_t[1]) * 1000 + math.floor(tonumber(_t[2]) / 1000)
-`;
-
-/** Splits a list into chunks, so that no script call blocks Redis for long. */
-export function chunks<T>(list: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
-  return out;
 }

@@ -1,0 +1,25 @@
+// Lua scripts on Redis: multi-key updates of every Redis-backed seam are scripts, so each is
+// atomic. Shared helpers, so that each seam's file holds only its own scripts.
+
+import type { Redis } from 'ioredis';
+
+type ScriptFn = (...args: (string | number | Buffer)[]) => Promise<unknown>;
+
+/** Defines a Lua script (EVALSHA, loaded on first use) and returns a function that runs it. */
+export function defineScript(redis: Redis, name: string, numberOfKeys: number, lua: string): ScriptFn {
+  redis.defineCommand(name, { numberOfKeys, lua });
+  const fn = (redis as unknown as Record<string, ScriptFn>)[name]!;
+  return (...args) => fn.apply(redis, args);
+}
+
+/** Lua: the server's clock in ms, so that expiries do not depend on each host's clock. */
+export const LUA_NOW = `local _t = redis.call('TIME')
+local now = tonumber(_t[1]) * 1000 + math.floor(tonumber(_t[2]) / 1000)
+`;
+
+/** Splits a list into chunks, so that no script call blocks Redis for long. */
+export function chunks<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
