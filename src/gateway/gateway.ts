@@ -96,7 +96,8 @@ export class Gateway {
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => this.opened(ws),
       message: (ws, message, isBinary) => this.message(ws, message, isBinary),
-      dropped: () => this.deps.metrics.itemsDropped('backpressure'),
+      // uWS calls this once for every frame it drops (send() also returns 2 for it: not counted again)
+      dropped: () => this.deps.metrics.frameDropped('backpressure'),
       close: (ws, code) => this.closed(ws, code),
     });
     this.app.any('/*', (res) => {
