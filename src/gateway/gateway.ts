@@ -1,6 +1,7 @@
-// The gateway: holds client connections (uWebSockets.js), authenticates them, keeps
-// user -> room -> connection from the join/switch/leave signals, forwards SEND frames to the
-// logic service, and fans room batches out to local members. No business logic lives here.
+// The gateway: holds client connections (uWebSockets.js), keeps user -> room -> connection
+// from the join/switch/leave signals, forwards SEND and MSG frames to the logic service, and fans
+// room batches out to local members. Who gets in is admission.ts; the periodic checks are
+// sweep.ts. No business logic lives here.
 
 import * as uWS from 'uWebSockets.js';
 import type { TokenVerifier } from '../auth/token.js';
@@ -13,12 +14,14 @@ import { CloseCodes, Errors, ProtocolError, type ErrorEntry } from '../protocol/
 import { Op, ROOM_ID } from '../protocol/ops.js';
 import type { Registry } from '../registry/index.js';
 import type { PresenceCounts, RoomHistory } from '../store/index.js';
-import { admitFrame, identify, newConnState, type ConnState } from './connection.js';
+import { Admission, readUpgrade } from './admission.js';
+import { admitFrame, newConnState, type ConnState } from './connection.js';
 import { LocalUsers } from './local-users.js';
 import { OnlineTicker } from './online.js';
 import { RegistryAgent } from './registry-agent.js';
 import { RoomHub, type LocalRoom } from './room-hub.js';
 import { forwardSend, sendCorked } from './send.js';
+import { Sweep } from './sweep.js';
 
 export interface GatewayOptions {
   readonly gatewayId: string;
@@ -62,11 +65,11 @@ export class Gateway {
   private readonly online: OnlineTicker;
   private readonly agent: RegistryAgent;
   private readonly users: LocalUsers<WS>;
+  private readonly admission: Admission;
   private readonly conns = new Set<WS>();
+  private readonly sweep: Sweep;
   private listenSocket: uWS.us_listen_socket | null = null;
-  private sweepTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
-  private draining = false;
   private readonly log: Logger;
   private readonly upstreamFailures: FailureLog;
   private readonly joinFailures: FailureLog;
@@ -85,6 +88,8 @@ export class Gateway {
     this.online = new OnlineTicker(this.hub, deps.presence, opts.gatewayId, opts.onlineIntervalMs, deps.log);
     this.agent = new RegistryAgent(deps.registry, { gatewayId: opts.gatewayId, heartbeatMs: opts.registryHeartbeatMs, ttlMs: opts.registryTtlMs }, deps.metrics, deps.log.child({ component: 'registry' }));
     this.users = new LocalUsers<WS>((ws, frame) => sendCorked(ws, frame), this.agent, deps.metrics, deps.log);
+    this.admission = new Admission(deps.verifier, opts);
+    this.sweep = new Sweep(this.conns, (ws, entry) => this.closeWith(ws, entry), opts, deps.metrics);
     this.app.ws<ConnState>('/*', {
       // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
       // of 4x, and the configured limit is enforced in message() with a documented 1009.
@@ -116,8 +121,7 @@ export class Gateway {
       this.app.listen(this.opts.host, this.opts.port, (socket) => {
         if (!socket) return reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port}`));
         this.listenSocket = socket;
-        const sweepEvery = Math.max(50, Math.min(1000, Math.floor(this.opts.idleTimeoutMs / 4)));
-        this.sweepTimer = setInterval(() => this.sweep(), sweepEvery);
+        this.sweep.start();
         this.online.start();
         resolve(uWS.us_socket_local_port(socket));
       });
@@ -125,20 +129,14 @@ export class Gateway {
   }
 
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
-    if (this.draining) {
-      res.writeStatus('503 Service Unavailable').end('draining: connect to another gateway\n');
+    const id = this.nextId++;
+    const verdict = this.admission.admit(readUpgrade(req), id);
+    if (!verdict.upgrade) {
+      res.writeStatus(verdict.status).end(verdict.body);
       return;
     }
-    const key = req.getHeader('sec-websocket-key');
-    const protocol = req.getHeader('sec-websocket-protocol');
-    const extensions = req.getHeader('sec-websocket-extensions');
-    const auth = req.getHeader('authorization');
-    const token = req.getQuery('token') || (auth.startsWith('Bearer ') ? auth.slice(7) : '');
-    const id = this.nextId++;
-    const { identity, refuse } = identify(token, id, this.deps.verifier, this.opts.allowGuests);
-    // A refused token still gets a WebSocket, so that the client reads a close code and reason
-    // (a browser cannot read an HTTP 401 body on a failed upgrade).
-    res.upgrade(newConnState(id, identity, refuse, Date.now(), this.opts.connFrameBurst), key, protocol, extensions, context);
+    const state = newConnState(id, verdict.identity, verdict.refuse, Date.now(), this.opts.connFrameBurst);
+    res.upgrade(state, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   }
 
   private opened(ws: WS): void {
@@ -171,13 +169,13 @@ export class Gateway {
     st.lastSeen = now;
     if (!isBinary) return this.closeWith(ws, CloseCodes.TextFrame);
     if (message.byteLength > this.opts.maxFrameBytes) return this.closeWith(ws, CloseCodes.TooLarge);
-    const admission = admitFrame(st, { rate: this.opts.connFrameRate, burst: this.opts.connFrameBurst, closeAfter: this.opts.floodCloseAfter }, now);
-    if (admission === 'close') return this.closeWith(ws, CloseCodes.Flood);
+    const budget = admitFrame(st, { rate: this.opts.connFrameRate, burst: this.opts.connFrameBurst, closeAfter: this.opts.floodCloseAfter }, now);
+    if (budget === 'close') return this.closeWith(ws, CloseCodes.Flood);
     let rid = 0;
     try {
       const frame = decodeFrame(new Uint8Array(message)); // decoded synchronously: uWS neuters the buffer
       rid = frame.rid;
-      if (admission === 'reject') throw new ProtocolError(Errors.Flood);
+      if (budget === 'reject') throw new ProtocolError(Errors.Flood);
       this.dispatch(ws, st, frame.op, rid, frame.body, now);
     } catch (err) {
       if (err instanceof ProtocolError) return this.sendError(ws, rid, err.entry, err.message);
@@ -263,7 +261,7 @@ export class Gateway {
     return n;
   }
 
-  sendError(ws: WS, rid: number, entry: ErrorEntry, message?: string): void {
+  private sendError(ws: WS, rid: number, entry: ErrorEntry, message?: string): void {
     this.deps.metrics.clientError(entry.reason);
     if (!ws.getUserData().open) return;
     ws.send(encodeFrame(Op.Error, rid, { code: entry.code, reason: entry.reason, message: message ?? entry.message }), true);
@@ -277,30 +275,6 @@ export class Gateway {
     ws.end(entry.code, entry.message);
   }
 
-  /** Heartbeat and slow-consumer checks, one pass over the connections. */
-  private sweep(): void {
-    const now = Date.now();
-    let buffered = 0;
-    let slow = 0;
-    for (const ws of this.conns) {
-      const st = ws.getUserData();
-      if (now - st.lastSeen > this.opts.idleTimeoutMs) {
-        this.closeWith(ws, CloseCodes.IdleTimeout);
-        continue;
-      }
-      const b = ws.getBufferedAmount();
-      buffered += b;
-      if (b < this.opts.outboundSoftLimitBytes) {
-        st.overSince = 0;
-        continue;
-      }
-      slow++;
-      if (st.overSince === 0) st.overSince = now;
-      else if (now - st.overSince > this.opts.slowConsumerGraceMs) this.closeWith(ws, CloseCodes.SlowConsumer);
-    }
-    this.deps.metrics.outboundSampled(buffered, slow);
-  }
-
   get connectionCount(): number {
     return this.conns.size;
   }
@@ -310,8 +284,8 @@ export class Gateway {
    * (reconnect elsewhere), and wait for them to go, at most `timeoutMs`.
    */
   async shutdown(timeoutMs: number): Promise<void> {
-    if (this.draining) return;
-    this.draining = true;
+    if (this.admission.draining) return;
+    this.admission.drain();
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
     this.online.stop();
@@ -319,7 +293,7 @@ export class Gateway {
     for (const ws of [...this.conns]) this.closeWith(ws, CloseCodes.Restart);
     const deadline = Date.now() + timeoutMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweep.stop();
     if (this.conns.size > 0) this.log.warn({ left: this.conns.size }, 'clients did not close in time; closing sockets');
     this.app.close();
     await this.agent.stop();
