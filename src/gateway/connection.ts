@@ -9,7 +9,11 @@ export interface ConnState {
   readonly identity: Identity;
   /** set when the upgrade carried a bad token: the socket is closed right after open */
   readonly refuse: ErrorEntry | null;
+  /** false once the server decided to close it (nothing more is sent to it) or it closed */
   open: boolean;
+  /** the close code it gets once its outbound buffer has room for the close frame (close.ts) */
+  closing: ErrorEntry | null;
+  closingSince: number;
   room: LocalRoom | null;
   /** bumped by every join, switch and leave, so that a join that was waiting can tell it is stale */
   gen: number;
@@ -30,6 +34,8 @@ export function newConnState(id: number, identity: Identity, refuse: ErrorEntry 
     identity,
     refuse,
     open: true,
+    closing: null,
+    closingSince: 0,
     room: null,
     gen: 0,
     lastSeen: now,

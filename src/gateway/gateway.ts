@@ -15,6 +15,7 @@ import { Op, ROOM_ID } from '../protocol/ops.js';
 import type { Registry } from '../registry/index.js';
 import type { PresenceCounts, RoomHistory } from '../store/index.js';
 import { Admission, readUpgrade } from './admission.js';
+import { Closer } from './close.js';
 import { admitFrame, newConnState, type ConnState } from './connection.js';
 import { LocalUsers } from './local-users.js';
 import { OnlineTicker } from './online.js';
@@ -67,6 +68,7 @@ export class Gateway {
   private readonly users: LocalUsers<WS>;
   private readonly admission: Admission;
   private readonly conns = new Set<WS>();
+  private readonly closer: Closer;
   private readonly sweep: Sweep;
   private listenSocket: uWS.us_listen_socket | null = null;
   private nextId = 1;
@@ -89,7 +91,8 @@ export class Gateway {
     this.agent = new RegistryAgent(deps.registry, { gatewayId: opts.gatewayId, heartbeatMs: opts.registryHeartbeatMs, ttlMs: opts.registryTtlMs }, deps.metrics, deps.log.child({ component: 'registry' }));
     this.users = new LocalUsers<WS>((ws, frame) => sendCorked(ws, frame), this.agent, deps.metrics, deps.log);
     this.admission = new Admission(deps.verifier, opts);
-    this.sweep = new Sweep(this.conns, (ws, entry) => this.closeWith(ws, entry), opts, deps.metrics);
+    this.closer = new Closer(opts, (ws) => this.detach(ws), deps.metrics);
+    this.sweep = new Sweep(this.conns, this.closer, opts, deps.metrics);
     this.app.ws<ConnState>('/*', {
       // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
       // of 4x, and the configured limit is enforced in message() with a documented 1009.
@@ -103,6 +106,7 @@ export class Gateway {
       message: (ws, message, isBinary) => this.message(ws, message, isBinary),
       // uWS calls this once for every frame it drops (send() also returns 2 for it: not counted again)
       dropped: () => this.deps.metrics.frameDropped('backpressure'),
+      drain: (ws) => this.closer.drained(ws),
       close: (ws, code) => this.closed(ws, code),
     });
     this.app.any('/*', (res) => {
@@ -144,7 +148,7 @@ export class Gateway {
     this.deps.metrics.connectionOpened();
     this.conns.add(ws);
     if (st.refuse) {
-      this.closeWith(ws, st.refuse);
+      this.closer.close(ws, st.refuse);
       return;
     }
     const { identity } = st;
@@ -165,12 +169,13 @@ export class Gateway {
 
   private message(ws: WS, message: ArrayBuffer, isBinary: boolean): void {
     const st = ws.getUserData();
+    if (!st.open) return; // being closed: waiting for its buffer to take the close frame
     const now = Date.now();
     st.lastSeen = now;
-    if (!isBinary) return this.closeWith(ws, CloseCodes.TextFrame);
-    if (message.byteLength > this.opts.maxFrameBytes) return this.closeWith(ws, CloseCodes.TooLarge);
+    if (!isBinary) return this.closer.close(ws, CloseCodes.TextFrame);
+    if (message.byteLength > this.opts.maxFrameBytes) return this.closer.close(ws, CloseCodes.TooLarge);
     const budget = admitFrame(st, { rate: this.opts.connFrameRate, burst: this.opts.connFrameBurst, closeAfter: this.opts.floodCloseAfter }, now);
-    if (budget === 'close') return this.closeWith(ws, CloseCodes.Flood);
+    if (budget === 'close') return this.closer.close(ws, CloseCodes.Flood);
     let rid = 0;
     try {
       const frame = decodeFrame(new Uint8Array(message)); // decoded synchronously: uWS neuters the buffer
@@ -246,6 +251,13 @@ export class Gateway {
     return room.id;
   }
 
+  /** Out of its room and its user's connections: nothing more is sent to it. */
+  private detach(ws: WS): void {
+    const st = ws.getUserData();
+    if (!st.identity.guest && !st.refuse) this.users.remove(st.identity.uid, ws);
+    this.leaveRoom(ws, st);
+  }
+
   private closed(ws: WS, code: number): void {
     const st = ws.getUserData();
     st.open = false;
@@ -267,21 +279,14 @@ export class Gateway {
     ws.send(encodeFrame(Op.Error, rid, { code: entry.code, reason: entry.reason, message: message ?? entry.message }), true);
   }
 
-  private closeWith(ws: WS, entry: ErrorEntry): void {
-    const st = ws.getUserData();
-    if (!st.open) return;
-    st.closeReason = entry.reason;
-    this.deps.metrics.clientError(entry.reason);
-    ws.end(entry.code, entry.message);
-  }
-
   get connectionCount(): number {
     return this.conns.size;
   }
 
   /**
    * Graceful shutdown: stop accepting, flush pending batches, close every client with 1012
-   * (reconnect elsewhere), and wait for them to go, at most `timeoutMs`.
+   * (reconnect elsewhere), and wait at most `timeoutMs` for the close frames that wait for a
+   * full buffer to drain.
    */
   async shutdown(timeoutMs: number): Promise<void> {
     if (this.admission.draining) return;
@@ -290,11 +295,13 @@ export class Gateway {
     this.listenSocket = null;
     this.online.stop();
     this.hub.flushAll();
-    for (const ws of [...this.conns]) this.closeWith(ws, CloseCodes.Restart);
+    for (const ws of [...this.conns]) this.closer.close(ws, CloseCodes.Restart);
+    // What is left waits for its outbound buffer to take the close frame (close.ts).
     const deadline = Date.now() + timeoutMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     this.sweep.stop();
-    if (this.conns.size > 0) this.log.warn({ left: this.conns.size }, 'clients did not close in time; closing sockets');
+    if (this.conns.size > 0) this.log.warn({ left: this.conns.size }, 'connections whose buffers did not drain in time are dropped without a close frame');
+    for (const ws of [...this.conns]) this.closer.abort(ws);
     this.app.close();
     await this.agent.stop();
   }

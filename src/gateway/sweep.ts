@@ -1,10 +1,12 @@
 // The periodic pass over a gateway's connections: one silent for longer than IDLE_TIMEOUT_MS
 // is closed with 4001, one whose outbound buffer stays at or over OUTBOUND_SOFT_LIMIT_BYTES
-// for longer than SLOW_CONSUMER_GRACE_MS with 4002, and the buffers are sampled for metrics.
+// for longer than SLOW_CONSUMER_GRACE_MS with 4002, closes waiting for a buffer to drain are
+// finished or given up (close.ts), and the buffers are sampled for metrics.
 
 import type * as uWS from 'uWebSockets.js';
 import type { Metrics } from '../metrics.js';
-import { CloseCodes, type ErrorEntry } from '../protocol/errors.js';
+import { CloseCodes } from '../protocol/errors.js';
+import type { Closer } from './close.js';
 import type { ConnState } from './connection.js';
 
 type WS = uWS.WebSocket<ConnState>;
@@ -14,9 +16,6 @@ export interface SweepOptions {
   readonly outboundSoftLimitBytes: number;
   readonly slowConsumerGraceMs: number;
 }
-
-/** Closes a connection with a close code (the gateway's). */
-export type CloseConnection = (ws: WS, entry: ErrorEntry) => void;
 
 /** How often the sweep runs: a close comes at most this much after its limit. */
 export function sweepIntervalMs(idleTimeoutMs: number): number {
@@ -28,7 +27,7 @@ export class Sweep {
 
   constructor(
     private readonly conns: ReadonlySet<WS>,
-    private readonly close: CloseConnection,
+    private readonly closer: Closer,
     private readonly opts: SweepOptions,
     private readonly metrics: Metrics,
   ) {}
@@ -47,19 +46,20 @@ export class Sweep {
     let slow = 0;
     for (const ws of this.conns) {
       const st = ws.getUserData();
-      if (now - st.lastSeen > this.opts.idleTimeoutMs) {
-        this.close(ws, CloseCodes.IdleTimeout);
-        continue;
-      }
       const b = ws.getBufferedAmount();
       buffered += b;
-      if (b < this.opts.outboundSoftLimitBytes) {
-        st.overSince = 0;
+      if (b >= this.opts.outboundSoftLimitBytes) slow++;
+      if (st.closing) {
+        this.closer.retry(ws, now);
         continue;
       }
-      slow++;
-      if (st.overSince === 0) st.overSince = now;
-      else if (now - st.overSince > this.opts.slowConsumerGraceMs) this.close(ws, CloseCodes.SlowConsumer);
+      if (now - st.lastSeen > this.opts.idleTimeoutMs) {
+        this.closer.close(ws, CloseCodes.IdleTimeout, now);
+        continue;
+      }
+      if (b < this.opts.outboundSoftLimitBytes) st.overSince = 0;
+      else if (st.overSince === 0) st.overSince = now;
+      else if (now - st.overSince > this.opts.slowConsumerGraceMs) this.closer.close(ws, CloseCodes.SlowConsumer, now);
     }
     this.metrics.outboundSampled(buffered, slow);
   }
