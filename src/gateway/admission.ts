@@ -8,6 +8,7 @@ import { CloseCodes, type ErrorEntry } from '../protocol/errors.js';
 
 export interface AdmissionOptions {
   readonly allowGuests: boolean;
+  readonly maxTokenBytes: number;
 }
 
 /** What admission looks at, read from the request inside the upgrade handler (uWS frees it after). */
@@ -53,16 +54,17 @@ export class Admission {
     if (this.closed) return DRAINING;
     // Per-address limits (connections per IP, upgrades per second) go here, answered with an
     // HTTP status before any token is verified; UpgradeRequest then carries the address.
-    return { upgrade: true, ...identify(req.token, connId, this.verifier, this.opts.allowGuests) };
+    return { upgrade: true, ...identify(req.token, connId, this.verifier, this.opts) };
   }
 }
 
 /**
  * Who a new connection is: a verified token's identity, or a guest. `refuse` is the close code
- * for a bad or expired token, or a guest when guests are not allowed.
+ * for a bad, expired or too long token, or a guest when guests are not allowed.
  */
-function identify(token: string, connId: number, verifier: TokenVerifier, allowGuests: boolean): { identity: Identity; refuse: ErrorEntry | null } {
-  if (!token) return { identity: guestIdentity(connId), refuse: allowGuests ? null : CloseCodes.GuestsDisabled };
+function identify(token: string, connId: number, verifier: TokenVerifier, opts: AdmissionOptions): { identity: Identity; refuse: ErrorEntry | null } {
+  if (!token) return { identity: guestIdentity(connId), refuse: opts.allowGuests ? null : CloseCodes.GuestsDisabled };
+  if (Buffer.byteLength(token) > opts.maxTokenBytes) return { identity: guestIdentity(connId), refuse: CloseCodes.TokenTooLarge };
   try {
     return { identity: verifier.verify(token), refuse: null };
   } catch (err) {

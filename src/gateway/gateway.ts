@@ -3,6 +3,7 @@
 // room batches out to local members. Who gets in is admission.ts; the periodic checks are
 // sweep.ts. No business logic lives here.
 
+// Loads uWS: imported by main.ts only after it has set uWS's header limit (importGateway).
 import * as uWS from 'uWebSockets.js';
 import type { TokenVerifier } from '../auth/token.js';
 import type { Bus } from '../bus/index.js';
@@ -29,6 +30,7 @@ export interface GatewayOptions {
   readonly host: string;
   readonly port: number;
   readonly allowGuests: boolean;
+  readonly maxTokenBytes: number;
   readonly maxFrameBytes: number;
   readonly maxTextLength: number;
   readonly mergeMaxMessages: number;
