@@ -101,7 +101,7 @@ export class Gateway {
       maxPayloadLength: opts.maxFrameBytes * 4,
       maxBackpressure: opts.outboundSoftLimitBytes,
       closeOnBackpressureLimit: false,
-      idleTimeout: 0, // application heartbeat, swept below, so that the close code says why
+      idleTimeout: 0, // application heartbeat (sweep.ts), so that the close code says why
       sendPingsAutomatically: false,
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => this.opened(ws),
