@@ -27,6 +27,10 @@ export interface Config {
   readonly logLevel: string;
   readonly tokenSecret: string;
   readonly allowGuests: boolean;
+  /** longest token accepted; a longer one gets close 4504 */
+  readonly maxTokenBytes: number;
+  /** longest HTTP request head (request line and headers) uWS accepts; a longer one gets HTTP 431 */
+  readonly maxHeaderBytes: number;
   readonly maxFrameBytes: number;
   readonly maxTextLength: number;
   readonly mergeMaxMessages: number;
@@ -125,6 +129,12 @@ export function loadConfig(env: Env = process.env): Config {
   const registryHeartbeatMs = int(env, 'REGISTRY_HEARTBEAT_MS', 5_000, 50, 600_000);
   const registryTtlMs = int(env, 'REGISTRY_TTL_MS', registryHeartbeatMs * 3, 100, 3_600_000);
   if (registryTtlMs <= registryHeartbeatMs) throw new ConfigError('REGISTRY_TTL_MS must be longer than REGISTRY_HEARTBEAT_MS');
+  const maxHeaderBytes = int(env, 'MAX_HEADER_BYTES', 16 * 1024, 4096, 64 * 1024);
+  const maxTokenBytes = int(env, 'MAX_TOKEN_BYTES', 4096, 256, 64 * 1024);
+  if (maxTokenBytes > maxHeaderBytes - 2048) {
+    // a token that only just fits must leave room for the other headers, or it gets HTTP 431 rather than close 4504
+    throw new ConfigError('MAX_TOKEN_BYTES must be at least 2048 below MAX_HEADER_BYTES');
+  }
   return {
     production,
     role,
@@ -143,6 +153,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     tokenSecret,
     allowGuests: bool(env, 'ALLOW_GUESTS', true),
+    maxTokenBytes,
+    maxHeaderBytes,
     maxFrameBytes: int(env, 'MAX_FRAME_BYTES', 4096, 256, 1 << 20),
     maxTextLength: int(env, 'MAX_TEXT_LENGTH', 100, 1, 2000),
     mergeMaxMessages: int(env, 'MERGE_MAX_MESSAGES', 64, 1, 10_000),

@@ -10,7 +10,7 @@ import { connectNatsBus } from './bus/nats.js';
 import { subjects } from './bus/subjects.js';
 import { ConfigError, DEV_ADMIN_SECRET, DEV_TOKEN_SECRET, loadConfig, type Config } from './config.js';
 import { FailureLog } from './failure-log.js';
-import { Gateway } from './gateway/gateway.js';
+import type { Gateway } from './gateway/gateway.js';
 import { createLogger, type Logger } from './log.js';
 import { AdminApi } from './logic/admin-api.js';
 import { ChatFanout } from './logic/chat.js';
@@ -138,6 +138,16 @@ function startJanitor(registry: Registry, everyMs: number, metrics: Metrics, log
   return () => clearInterval(timer);
 }
 
+/**
+ * uWS reads its limit on an HTTP request head (UWS_HTTP_MAX_HEADERS_SIZE; 4096 bytes when unset)
+ * once, when its native module loads, and answers a longer head with HTTP 431 before any handler
+ * runs. The gateway is the only module that loads uWS, so it is imported once the limit is set.
+ */
+async function importGateway(maxHeaderBytes: number): Promise<typeof import('./gateway/gateway.js')> {
+  process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(maxHeaderBytes);
+  return import('./gateway/gateway.js');
+}
+
 async function start(config: Config, log: Logger): Promise<void> {
   const metrics = new Metrics({ labels: { node: config.gatewayId, role: config.role } });
   const parts = config.natsUrl ? await cluster(config, metrics, log) : standalone(config, metrics);
@@ -160,6 +170,7 @@ async function start(config: Config, log: Logger): Promise<void> {
   let gateway: Gateway | null = null;
   let port: number | undefined;
   if (gatewayBus) {
+    const { Gateway } = await importGateway(config.maxHeaderBytes);
     gateway = new Gateway(config, {
       bus: gatewayBus,
       history: stores.history,

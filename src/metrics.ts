@@ -18,7 +18,10 @@ const DELAY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 
 const REDIS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 const FANOUT_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
 
-export type DropReason = 'shed' | 'backpressure' | ItemFault | 'bad_delivery';
+/** Why room items or bus messages were not delivered (counted in items or messages). */
+export type DropReason = 'shed' | ItemFault | 'bad_delivery';
+/** Why a frame was not queued for one client socket (counted in frames, per socket). */
+export type FrameDropReason = 'backpressure';
 
 export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   readonly registry = new Registry();
@@ -37,7 +40,8 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   private readonly framesSent = new Counter({ name: 'danmaku_frames_delivered_total', help: 'Room batch frames handed to client sockets', registers: [this.registry] });
   private readonly itemsSent = new Counter({ name: 'danmaku_items_delivered_total', help: 'Room items handed to client sockets (items x recipients)', registers: [this.registry] });
   private readonly delay = new Histogram({ name: 'danmaku_delivery_delay_seconds', help: 'Server receive of an item to its batch frame handed to the sockets', buckets: DELAY_BUCKETS, registers: [this.registry] });
-  private readonly dropped = new Counter({ name: 'danmaku_dropped_total', help: 'Items or frames not delivered, by reason (shed, backpressure, bad_item)', labelNames: ['reason'], registers: [this.registry] });
+  private readonly dropped = new Counter({ name: 'danmaku_dropped_total', help: 'Room items and bus messages not delivered, by reason (shed, bad_item, bad_delivery)', labelNames: ['reason'], registers: [this.registry] });
+  private readonly droppedFrames = new Counter({ name: 'danmaku_dropped_frames_total', help: 'Frames not queued for a client socket, by reason (backpressure)', labelNames: ['reason'], registers: [this.registry] });
   private readonly errors = new Counter({ name: 'danmaku_errors_total', help: 'Error frames and error closes sent to clients, by reason', labelNames: ['reason'], registers: [this.registry] });
   private readonly buffered = new Gauge({ name: 'danmaku_outbound_buffered_bytes', help: 'Bytes waiting in client socket send buffers (sampled)', registers: [this.registry] });
   private readonly slowConsumers = new Gauge({ name: 'danmaku_slow_consumers', help: 'Connections whose outbound buffer is over the soft limit (sampled)', registers: [this.registry] });
@@ -71,7 +75,8 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
       }
     }
     // Known label values start at zero, so that rate() sees the first event and panels show 0.
-    for (const reason of ['shed', 'backpressure', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery']) this.dropped.inc({ reason }, 0);
+    for (const reason of ['shed', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery']) this.dropped.inc({ reason }, 0);
+    this.droppedFrames.inc({ reason: 'backpressure' }, 0);
     for (const signal of ['join', 'switch', 'leave']) this.signals.inc({ signal }, 0);
     for (const kind of ['room', 'node', 'request']) {
       this.busPublishedTotal.inc({ kind }, 0);
@@ -127,6 +132,10 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
 
   itemsDropped(reason: DropReason, n = 1): void {
     this.dropped.inc({ reason }, n);
+  }
+
+  frameDropped(reason: FrameDropReason): void {
+    this.droppedFrames.inc({ reason });
   }
 
   clientError(reason: string): void {

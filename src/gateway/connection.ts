@@ -1,7 +1,7 @@
 // Per-connection state kept in uWS user data, and the per-connection frame budget.
 
-import { guestIdentity, TokenError, type Identity, type TokenVerifier } from '../auth/token.js';
-import { CloseCodes, type ErrorEntry } from '../protocol/errors.js';
+import type { Identity } from '../auth/token.js';
+import type { ErrorEntry } from '../protocol/errors.js';
 import type { LocalRoom } from './room-hub.js';
 
 export interface ConnState {
@@ -9,7 +9,11 @@ export interface ConnState {
   readonly identity: Identity;
   /** set when the upgrade carried a bad token: the socket is closed right after open */
   readonly refuse: ErrorEntry | null;
+  /** false once the server decided to close it (nothing more is sent to it) or it closed */
   open: boolean;
+  /** the close code it gets once its outbound buffer has room for the close frame (close.ts) */
+  closing: ErrorEntry | null;
+  closingSince: number;
   room: LocalRoom | null;
   /** bumped by every join, switch and leave, so that a join that was waiting can tell it is stale */
   gen: number;
@@ -24,25 +28,14 @@ export interface ConnState {
   closeReason: string | null;
 }
 
-/**
- * Who a new connection is: a verified token's identity, or a guest. `refuse` is the close code
- * for a bad or expired token, or a guest when guests are not allowed.
- */
-export function identify(token: string, connId: number, verifier: TokenVerifier, allowGuests: boolean): { identity: Identity; refuse: ErrorEntry | null } {
-  if (!token) return { identity: guestIdentity(connId), refuse: allowGuests ? null : CloseCodes.GuestsDisabled };
-  try {
-    return { identity: verifier.verify(token), refuse: null };
-  } catch (err) {
-    return { identity: guestIdentity(connId), refuse: err instanceof TokenError && err.expired ? CloseCodes.TokenExpired : CloseCodes.TokenInvalid };
-  }
-}
-
 export function newConnState(id: number, identity: Identity, refuse: ErrorEntry | null, now: number, burst: number): ConnState {
   return {
     id,
     identity,
     refuse,
     open: true,
+    closing: null,
+    closingSince: 0,
     room: null,
     gen: 0,
     lastSeen: now,
@@ -61,12 +54,12 @@ export interface FrameBudget {
   readonly closeAfter: number;
 }
 
-export type Admission = 'ok' | 'reject' | 'close';
+export type FrameVerdict = 'ok' | 'reject' | 'close';
 
 const REJECT_WINDOW_MS = 10_000;
 
 /** Token bucket per connection; too many rejections within ten seconds closes the connection. */
-export function admitFrame(st: ConnState, budget: FrameBudget, now: number): Admission {
+export function admitFrame(st: ConnState, budget: FrameBudget, now: number): FrameVerdict {
   st.tokens = Math.min(budget.burst, st.tokens + ((now - st.tokensAt) * budget.rate) / 1000);
   st.tokensAt = now;
   if (st.tokens >= 1) {

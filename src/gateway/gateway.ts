@@ -1,7 +1,9 @@
-// The gateway: holds client connections (uWebSockets.js), authenticates them, keeps
-// user -> room -> connection from the join/switch/leave signals, forwards SEND frames to the
-// logic service, and fans room batches out to local members. No business logic lives here.
+// The gateway: holds client connections (uWebSockets.js), keeps user -> room -> connection
+// from the join/switch/leave signals, forwards SEND and MSG frames to the logic service, and fans
+// room batches out to local members. Who gets in is admission.ts; the periodic checks are
+// sweep.ts. No business logic lives here.
 
+// Loads uWS: imported by main.ts only after it has set uWS's header limit (importGateway).
 import * as uWS from 'uWebSockets.js';
 import type { TokenVerifier } from '../auth/token.js';
 import type { Bus } from '../bus/index.js';
@@ -14,18 +16,22 @@ import { Op, ROOM_ID } from '../protocol/ops.js';
 import type { Registry } from '../registry/index.js';
 import type { RoomHistory } from '../store/history/index.js';
 import type { PresenceCounts } from '../store/presence/index.js';
-import { admitFrame, identify, newConnState, type ConnState } from './connection.js';
+import { Admission, readUpgrade } from './admission.js';
+import { Closer } from './close.js';
+import { admitFrame, newConnState, type ConnState } from './connection.js';
 import { LocalUsers } from './local-users.js';
 import { OnlineTicker } from './online.js';
 import { RegistryAgent } from './registry-agent.js';
 import { RoomHub, type LocalRoom } from './room-hub.js';
 import { forwardSend, sendCorked } from './send.js';
+import { Sweep } from './sweep.js';
 
 export interface GatewayOptions {
   readonly gatewayId: string;
   readonly host: string;
   readonly port: number;
   readonly allowGuests: boolean;
+  readonly maxTokenBytes: number;
   readonly maxFrameBytes: number;
   readonly maxTextLength: number;
   readonly mergeMaxMessages: number;
@@ -63,11 +69,12 @@ export class Gateway {
   private readonly online: OnlineTicker;
   private readonly agent: RegistryAgent;
   private readonly users: LocalUsers<WS>;
+  private readonly admission: Admission;
   private readonly conns = new Set<WS>();
+  private readonly closer: Closer;
+  private readonly sweep: Sweep;
   private listenSocket: uWS.us_listen_socket | null = null;
-  private sweepTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
-  private draining = false;
   private readonly log: Logger;
   private readonly upstreamFailures: FailureLog;
   private readonly joinFailures: FailureLog;
@@ -86,18 +93,23 @@ export class Gateway {
     this.online = new OnlineTicker(this.hub, deps.presence, opts.gatewayId, opts.onlineIntervalMs, deps.log);
     this.agent = new RegistryAgent(deps.registry, { gatewayId: opts.gatewayId, heartbeatMs: opts.registryHeartbeatMs, ttlMs: opts.registryTtlMs }, deps.metrics, deps.log.child({ component: 'registry' }));
     this.users = new LocalUsers<WS>((ws, frame) => sendCorked(ws, frame), this.agent, deps.metrics, deps.log);
+    this.admission = new Admission(deps.verifier, opts);
+    this.closer = new Closer(opts, (ws) => this.detach(ws), deps.metrics);
+    this.sweep = new Sweep(this.conns, this.closer, opts, deps.metrics);
     this.app.ws<ConnState>('/*', {
       // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
       // of 4x, and the configured limit is enforced in message() with a documented 1009.
       maxPayloadLength: opts.maxFrameBytes * 4,
       maxBackpressure: opts.outboundSoftLimitBytes,
       closeOnBackpressureLimit: false,
-      idleTimeout: 0, // application heartbeat, swept below, so that the close code says why
+      idleTimeout: 0, // application heartbeat (sweep.ts), so that the close code says why
       sendPingsAutomatically: false,
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => this.opened(ws),
       message: (ws, message, isBinary) => this.message(ws, message, isBinary),
-      dropped: () => this.deps.metrics.itemsDropped('backpressure'),
+      // uWS calls this once for every frame it drops (send() also returns 2 for it: not counted again)
+      dropped: () => this.deps.metrics.frameDropped('backpressure'),
+      drain: (ws) => this.closer.drained(ws),
       close: (ws, code) => this.closed(ws, code),
     });
     this.app.any('/*', (res) => {
@@ -116,8 +128,7 @@ export class Gateway {
       this.app.listen(this.opts.host, this.opts.port, (socket) => {
         if (!socket) return reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port}`));
         this.listenSocket = socket;
-        const sweepEvery = Math.max(50, Math.min(1000, Math.floor(this.opts.idleTimeoutMs / 4)));
-        this.sweepTimer = setInterval(() => this.sweep(), sweepEvery);
+        this.sweep.start();
         this.online.start();
         resolve(uWS.us_socket_local_port(socket));
       });
@@ -125,20 +136,14 @@ export class Gateway {
   }
 
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
-    if (this.draining) {
-      res.writeStatus('503 Service Unavailable').end('draining: connect to another gateway\n');
+    const id = this.nextId++;
+    const verdict = this.admission.admit(readUpgrade(req), id);
+    if (!verdict.upgrade) {
+      res.writeStatus(verdict.status).end(verdict.body);
       return;
     }
-    const key = req.getHeader('sec-websocket-key');
-    const protocol = req.getHeader('sec-websocket-protocol');
-    const extensions = req.getHeader('sec-websocket-extensions');
-    const auth = req.getHeader('authorization');
-    const token = req.getQuery('token') || (auth.startsWith('Bearer ') ? auth.slice(7) : '');
-    const id = this.nextId++;
-    const { identity, refuse } = identify(token, id, this.deps.verifier, this.opts.allowGuests);
-    // A refused token still gets a WebSocket, so that the client reads a close code and reason
-    // (a browser cannot read an HTTP 401 body on a failed upgrade).
-    res.upgrade(newConnState(id, identity, refuse, Date.now(), this.opts.connFrameBurst), key, protocol, extensions, context);
+    const state = newConnState(id, verdict.identity, verdict.refuse, Date.now(), this.opts.connFrameBurst);
+    res.upgrade(state, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   }
 
   private opened(ws: WS): void {
@@ -146,7 +151,7 @@ export class Gateway {
     this.deps.metrics.connectionOpened();
     this.conns.add(ws);
     if (st.refuse) {
-      this.closeWith(ws, st.refuse);
+      this.closer.close(ws, st.refuse);
       return;
     }
     const { identity } = st;
@@ -167,17 +172,18 @@ export class Gateway {
 
   private message(ws: WS, message: ArrayBuffer, isBinary: boolean): void {
     const st = ws.getUserData();
+    if (!st.open) return; // being closed: waiting for its buffer to take the close frame
     const now = Date.now();
     st.lastSeen = now;
-    if (!isBinary) return this.closeWith(ws, CloseCodes.TextFrame);
-    if (message.byteLength > this.opts.maxFrameBytes) return this.closeWith(ws, CloseCodes.TooLarge);
-    const admission = admitFrame(st, { rate: this.opts.connFrameRate, burst: this.opts.connFrameBurst, closeAfter: this.opts.floodCloseAfter }, now);
-    if (admission === 'close') return this.closeWith(ws, CloseCodes.Flood);
+    if (!isBinary) return this.closer.close(ws, CloseCodes.TextFrame);
+    if (message.byteLength > this.opts.maxFrameBytes) return this.closer.close(ws, CloseCodes.TooLarge);
+    const budget = admitFrame(st, { rate: this.opts.connFrameRate, burst: this.opts.connFrameBurst, closeAfter: this.opts.floodCloseAfter }, now);
+    if (budget === 'close') return this.closer.close(ws, CloseCodes.Flood);
     let rid = 0;
     try {
       const frame = decodeFrame(new Uint8Array(message)); // decoded synchronously: uWS neuters the buffer
       rid = frame.rid;
-      if (admission === 'reject') throw new ProtocolError(Errors.Flood);
+      if (budget === 'reject') throw new ProtocolError(Errors.Flood);
       this.dispatch(ws, st, frame.op, rid, frame.body, now);
     } catch (err) {
       if (err instanceof FrameError && err.rid !== undefined) rid = err.rid;
@@ -249,6 +255,13 @@ export class Gateway {
     return room.id;
   }
 
+  /** Out of its room and its user's connections: nothing more is sent to it. */
+  private detach(ws: WS): void {
+    const st = ws.getUserData();
+    if (!st.identity.guest && !st.refuse) this.users.remove(st.identity.uid, ws);
+    this.leaveRoom(ws, st);
+  }
+
   private closed(ws: WS, code: number): void {
     const st = ws.getUserData();
     st.open = false;
@@ -264,42 +277,10 @@ export class Gateway {
     return n;
   }
 
-  sendError(ws: WS, rid: number, entry: ErrorEntry, message?: string): void {
+  private sendError(ws: WS, rid: number, entry: ErrorEntry, message?: string): void {
     this.deps.metrics.clientError(entry.reason);
     if (!ws.getUserData().open) return;
     ws.send(encodeFrame(Op.Error, rid, { code: entry.code, reason: entry.reason, message: message ?? entry.message }), true);
-  }
-
-  private closeWith(ws: WS, entry: ErrorEntry): void {
-    const st = ws.getUserData();
-    if (!st.open) return;
-    st.closeReason = entry.reason;
-    this.deps.metrics.clientError(entry.reason);
-    ws.end(entry.code, entry.message);
-  }
-
-  /** Heartbeat and slow-consumer checks, one pass over the connections. */
-  private sweep(): void {
-    const now = Date.now();
-    let buffered = 0;
-    let slow = 0;
-    for (const ws of this.conns) {
-      const st = ws.getUserData();
-      if (now - st.lastSeen > this.opts.idleTimeoutMs) {
-        this.closeWith(ws, CloseCodes.IdleTimeout);
-        continue;
-      }
-      const b = ws.getBufferedAmount();
-      buffered += b;
-      if (b < this.opts.outboundSoftLimitBytes) {
-        st.overSince = 0;
-        continue;
-      }
-      slow++;
-      if (st.overSince === 0) st.overSince = now;
-      else if (now - st.overSince > this.opts.slowConsumerGraceMs) this.closeWith(ws, CloseCodes.SlowConsumer);
-    }
-    this.deps.metrics.outboundSampled(buffered, slow);
   }
 
   get connectionCount(): number {
@@ -308,20 +289,23 @@ export class Gateway {
 
   /**
    * Graceful shutdown: stop accepting, flush pending batches, close every client with 1012
-   * (reconnect elsewhere), and wait for them to go, at most `timeoutMs`.
+   * (reconnect elsewhere), and wait at most `timeoutMs` for the close frames that wait for a
+   * full buffer to drain.
    */
   async shutdown(timeoutMs: number): Promise<void> {
-    if (this.draining) return;
-    this.draining = true;
+    if (this.admission.draining) return;
+    this.admission.drain();
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
     this.online.stop();
     this.hub.flushAll();
-    for (const ws of [...this.conns]) this.closeWith(ws, CloseCodes.Restart);
+    for (const ws of [...this.conns]) this.closer.close(ws, CloseCodes.Restart);
+    // What is left waits for its outbound buffer to take the close frame (close.ts).
     const deadline = Date.now() + timeoutMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    if (this.conns.size > 0) this.log.warn({ left: this.conns.size }, 'clients did not close in time; closing sockets');
+    this.sweep.stop();
+    if (this.conns.size > 0) this.log.warn({ left: this.conns.size }, 'connections whose buffers did not drain in time are dropped without a close frame');
+    for (const ws of [...this.conns]) this.closer.abort(ws);
     this.app.close();
     await this.agent.stop();
   }

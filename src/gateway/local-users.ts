@@ -8,7 +8,10 @@ import type { Metrics } from '../metrics.js';
 import { decodeDelivery } from '../protocol/delivery.js';
 import type { RegistryAgent } from './registry-agent.js';
 
-/** Sends a frame to one connection; false if it was dropped (backpressure, closed). */
+/**
+ * Sends a frame to one connection; false if it was dropped. Drops are counted where they
+ * happen (uWS's `dropped` handler, once per frame), not by the callers of this.
+ */
 export type SendFrame<C> = (conn: C, frame: Uint8Array) => boolean;
 
 export class LocalUsers<C> implements NodeHandler {
@@ -43,16 +46,11 @@ export class LocalUsers<C> implements NodeHandler {
       return;
     }
     let sent = 0;
-    let dropped = 0;
     for (const uid of delivery.uids) {
       const conns = this.users.get(uid);
       if (!conns) continue; // went offline since the logic looked it up
-      for (const c of conns) {
-        if (this.send(c, delivery.frame)) sent++;
-        else dropped++;
-      }
+      for (const c of conns) if (this.send(c, delivery.frame)) sent++;
     }
     this.metrics.directDelivered(sent);
-    if (dropped > 0) this.metrics.itemsDropped('backpressure', dropped);
   }
 }

@@ -115,10 +115,6 @@ export class RoomHub implements RoomHandler {
     metrics.observeRooms(() => this.stats());
   }
 
-  get(id: string): LocalRoom | undefined {
-    return this.rooms.get(id);
-  }
-
   /**
    * Gets the room ready for a new member: subscribes the bus and loads the replay window on
    * first use. The caller must then call join() or abandon() exactly once.

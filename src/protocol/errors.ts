@@ -39,6 +39,7 @@ export const CloseCodes = {
   TokenInvalid: { code: 4501, reason: 'token_invalid', message: 'token missing a valid signature or claims' },
   TokenExpired: { code: 4502, reason: 'token_expired', message: 'token expired; get a new one' },
   GuestsDisabled: { code: 4503, reason: 'guests_disabled', message: 'this server requires a token' },
+  TokenTooLarge: { code: 4504, reason: 'token_too_large', message: 'token longer than this server accepts' },
 } as const satisfies Record<string, ErrorEntry>;
 export type CloseName = keyof typeof CloseCodes;
 

@@ -8,6 +8,7 @@ import { encodeFrame } from '../../src/protocol/codec.js';
 import { CloseCodes, Errors } from '../../src/protocol/errors.js';
 import { Op } from '../../src/protocol/ops.js';
 import { Kind } from '../../src/protocol/kinds.js';
+import { closeOf, RawConnection, rawUpgrade } from '../helpers/raw-ws.js';
 import { metricValue, SECRET, sleep, startServer, waitFor } from '../helpers/server.js';
 
 type Srv = Awaited<ReturnType<typeof startServer>>;
@@ -104,6 +105,31 @@ t.test('bad input - tokens: invalid, expired, missing when guests are disabled',
   t.equal(metricValue(m, 'danmaku_errors_total', { reason: 'token_expired' }), 1);
   t.equal(metricValue(m, 'danmaku_connections_closed_total', { reason: 'guests_disabled' }), 1);
   ok.close();
+});
+
+t.test('bad input - oversized upgrades: a token over MAX_TOKEN_BYTES gets 4504, a request head over MAX_HEADER_BYTES HTTP 431', async (t) => {
+  const srv = await startServer();
+  t.teardown(() => srv.stop());
+  // a valid token, only too long: 500 roles make about 7 KB
+  const big = srv.token('many-roles', Array.from({ length: 500 }, (_, i) => `role-${i}`));
+  t.ok(big.length > 6 * 1024, `token of ${big.length} bytes`);
+  t.match(await refused(srv, big), { code: CloseCodes.TokenTooLarge.code, reason: CloseCodes.TokenTooLarge.message }, 'in the query');
+  const header = await rawUpgrade(srv.port, '/', { Authorization: `Bearer ${big}` });
+  t.equal(header.status, 101, 'in the Authorization header: a WebSocket...');
+  const { frames } = await new RawConnection(header.socket, header.rest).ended;
+  t.same(frames.map(closeOf).filter(Boolean), [{ code: CloseCodes.TokenTooLarge.code, reason: CloseCodes.TokenTooLarge.message }], '...closed with 4504, no WELCOME');
+  const cookies = await rawUpgrade(srv.port, `/?token=${srv.token('crumbs')}`, { Cookie: `session=${'c'.repeat(6 * 1024)}` });
+  t.equal(cookies.status, 101, '6 KB of cookies are within MAX_HEADER_BYTES');
+  const conn = new RawConnection(cookies.socket, cookies.rest);
+  await conn.until((fs) => fs.some((f) => f.opcode === 0x2), 5000);
+  conn.socket.destroy();
+  const huge = await rawUpgrade(srv.port, `/?token=${srv.token('crumbs')}`, { Cookie: `session=${'c'.repeat(20 * 1024)}` });
+  t.equal(huge.status, 431, '20 KB of cookies: HTTP 431, no WebSocket');
+  huge.socket.destroy();
+  t.equal((await srv.connect('after')).welcome!.uid, 'after', 'the gateway serves on');
+  const m = await srv.metrics();
+  t.equal(metricValue(m, 'danmaku_errors_total', { reason: 'token_too_large' }), 2);
+  t.equal(metricValue(m, 'danmaku_connections_closed_total', { reason: 'token_too_large' }), 2);
 });
 
 t.test('bad input - text frames and oversized frames close with their codes', async (t) => {

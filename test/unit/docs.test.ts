@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { ABORTED } from '../../src/gateway/close.js';
 import { Metrics } from '../../src/metrics.js';
 import { decode } from '../../src/protocol/codec.js';
 import { CloseCodes, Errors, type ErrorEntry } from '../../src/protocol/errors.js';
@@ -33,6 +34,31 @@ t.test('docs - every close code is documented', async (t) => {
   for (const [name, entry] of Object.entries(CloseCodes)) {
     t.ok(documentedRow(protocol, entry), `CloseCodes.${name}: row "| ${entry.code} | \`${entry.reason}\` |" in docs/protocol.md`);
   }
+});
+
+/** The `| n | \`reason\` |` rows of the table under `## <heading>` in docs/protocol.md. */
+function codeRows(heading: string): { code: number; reason: string }[] {
+  const section = protocol.split(/^## /m).find((s) => s.startsWith(`${heading}\n`)) ?? '';
+  return [...section.matchAll(/^\|\s*(\d+)\s*\|\s*`([a-z_]+)`\s*\|/gm)].map((m) => ({ code: Number(m[1]), reason: m[2]! }));
+}
+
+t.test('docs - every documented error and close code exists in the catalogue', async (t) => {
+  const known = (entries: readonly ErrorEntry[]) => new Set(entries.map((e) => `${e.code} ${e.reason}`));
+  const errors = known(Object.values(Errors));
+  const closes = known(Object.values(CloseCodes));
+  const errorRows = codeRows('Error codes');
+  const closeRows = codeRows('Close codes');
+  t.ok(errorRows.length > 0 && closeRows.length > 0, 'both tables found');
+  for (const r of errorRows) t.ok(errors.has(`${r.code} ${r.reason}`), `error ${r.code} ${r.reason} is in Errors`);
+  for (const r of closeRows) t.ok(closes.has(`${r.code} ${r.reason}`), `close ${r.code} ${r.reason} is in CloseCodes`);
+});
+
+t.test('docs - the closed-connection reasons are documented, and only those', async (t) => {
+  const reasons = new Set(['client', 'abnormal', ABORTED, ...Object.values(CloseCodes).filter((c) => c !== CloseCodes.Normal).map((c) => c.reason)]);
+  const section = metricsDoc.slice(metricsDoc.indexOf('`danmaku_connections_closed_total{reason}`:'));
+  const table = section.slice(0, section.indexOf('\n\n', section.indexOf('|')));
+  const rows = new Set([...table.matchAll(/^\|\s*`([a-z_]+)`\s*\|/gm)].map((m) => m[1]!));
+  t.same([...rows].sort(), [...reasons].sort());
 });
 
 t.test('docs - every op is documented', async (t) => {
