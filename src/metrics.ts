@@ -4,7 +4,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BusObserver, SubjectKind } from './bus/index.js';
-import type { ItemFault } from './protocol/items.js';
+import { BUS_EVENTS, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SUBJECT_KINDS, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp } from './metric-labels.js';
 import type { RedisObserver } from './redis/client.js';
 import type { FallbackObserver } from './store/fallback.js';
 
@@ -18,10 +18,7 @@ const DELAY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 
 const REDIS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 const FANOUT_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
 
-/** Why room items or bus messages were not delivered (counted in items or messages). */
-export type DropReason = 'shed' | ItemFault | 'bad_delivery';
-/** Why a frame was not queued for one client socket (counted in frames, per socket). */
-export type FrameDropReason = 'backpressure';
+export type { DropReason, FrameDropReason } from './metric-labels.js';
 
 export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   readonly registry = new Registry();
@@ -75,14 +72,14 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
       }
     }
     // Known label values start at zero, so that rate() sees the first event and panels show 0.
-    for (const reason of ['shed', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery']) this.dropped.inc({ reason }, 0);
-    this.droppedFrames.inc({ reason: 'backpressure' }, 0);
-    for (const signal of ['join', 'switch', 'leave']) this.signals.inc({ signal }, 0);
-    for (const kind of ['room', 'node', 'request']) {
+    for (const reason of DROP_REASONS) this.dropped.inc({ reason }, 0);
+    for (const reason of FRAME_DROP_REASONS) this.droppedFrames.inc({ reason }, 0);
+    for (const signal of ROOM_SIGNALS) this.signals.inc({ signal }, 0);
+    for (const kind of SUBJECT_KINDS) {
       this.busPublishedTotal.inc({ kind }, 0);
       this.busReceivedTotal.inc({ kind }, 0);
     }
-    for (const event of ['disconnect', 'reconnect']) this.busEvents.inc({ event }, 0);
+    for (const event of BUS_EVENTS) this.busEvents.inc({ event }, 0);
     this.busUp.set(1);
   }
 
@@ -96,7 +93,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
     this.connections.dec();
   }
 
-  roomSignal(signal: 'join' | 'switch' | 'leave'): void {
+  roomSignal(signal: (typeof ROOM_SIGNALS)[number]): void {
     this.signals.inc({ signal });
   }
 
@@ -147,7 +144,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
     this.slowConsumers.set(slow);
   }
 
-  logicHandled(op: 'send' | 'msg', seconds: number): void {
+  logicHandled(op: (typeof LOGIC_OPS)[number], seconds: number): void {
     this.logicLatency.observe({ op }, seconds);
   }
 
@@ -159,7 +156,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
     this.busReceivedTotal.inc({ kind });
   }
 
-  busEvent(event: string): void {
+  busEvent(event: BusEvent): void {
     this.busEvents.inc({ event });
   }
 
@@ -167,7 +164,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
     this.busUp.set(up ? 1 : 0);
   }
 
-  redisCommand(op: string, seconds: number, failed: boolean): void {
+  redisCommand(op: RedisOp, seconds: number, failed: boolean): void {
     this.redisLatency.observe({ op }, seconds);
     if (failed) this.redisErrors.inc({ op });
   }
@@ -180,7 +177,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
     this.redisDisconnects.inc();
   }
 
-  storeFallback(op: string): void {
+  storeFallback(op: FallbackOp): void {
     this.fallbacks.inc({ op });
   }
 

@@ -3,6 +3,8 @@
 // implementation re-encodes them, and a handler may keep the bytes it is given.
 // memory.ts is the standalone implementation, nats.ts the cluster one.
 
+import type { BusEvent, SubjectKind } from '../metric-labels.js';
+
 /** Implemented by the gateway: the bus pushes into it and never touches sockets itself. */
 export interface RoomHandler {
   roomMessage(room: string, data: Uint8Array): void;
@@ -56,13 +58,13 @@ export interface Bus extends RoomBus, NodeBus, RequestBus {
 }
 
 /** What a bus reports, for metrics: traffic by subject kind and connection events. */
-export type SubjectKind = 'room' | 'node' | 'request';
+export type { SubjectKind };
 
 export interface BusObserver {
   busPublished(kind: SubjectKind): void;
   busReceived(kind: SubjectKind): void;
   /** connection events of a networked bus: disconnect, reconnect, ... */
-  busEvent(event: string): void;
+  busEvent(event: BusEvent): void;
   busConnected(up: boolean): void;
 }
 

@@ -21,8 +21,9 @@ export interface CloserOptions {
   readonly slowConsumerGraceMs: number;
 }
 
-/** The closed-connections reason of a connection dropped without its close frame. */
-export const ABORTED = 'aborted';
+import { ABORTED } from '../metric-labels.js';
+
+export { ABORTED };
 
 export class Closer {
   constructor(

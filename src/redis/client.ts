@@ -5,11 +5,12 @@
 
 import { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
+import type { RedisOp } from '../metric-labels.js';
 import type { Keys } from './keys.js';
 
 /** Metrics of Redis use, by operation (a domain name, not a command: bounded cardinality). */
 export interface RedisObserver {
-  redisCommand(op: string, seconds: number, failed: boolean): void;
+  redisCommand(op: RedisOp, seconds: number, failed: boolean): void;
   redisConnected(up: boolean): void;
   redisEvent(event: string): void;
 }
@@ -87,7 +88,7 @@ export async function closeRedis(redis: Redis): Promise<void> {
 }
 
 /** Runs one Redis operation, recording its latency and outcome under `op`. */
-export async function timed<T>(observer: RedisObserver, op: string, run: () => Promise<T>): Promise<T> {
+export async function timed<T>(observer: RedisObserver, op: RedisOp, run: () => Promise<T>): Promise<T> {
   const started = performance.now();
   try {
     const v = await run();

@@ -9,12 +9,13 @@
 // After a failure the primary is skipped for a cool-down, so that a hung Redis costs one
 // command timeout, not one per message.
 
+import type { FallbackOp } from '../metric-labels.js';
 import type { Deduper, RateLimiter } from './limits/index.js';
 import type { Sequencer } from './sequence/index.js';
 
 export interface FallbackObserver {
   /** `op` was served by the fallback: sequence, ratelimit or dedupe */
-  storeFallback(op: string): void;
+  storeFallback(op: FallbackOp): void;
 }
 
 export interface FallbackOptions {
@@ -82,7 +83,7 @@ export class FallbackStore {
     };
   }
 
-  private async run<T>(op: string, primary: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
+  private async run<T>(op: FallbackOp, primary: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
     const startedAt = Date.now();
     const probe = this.degraded && startedAt >= this.downUntil && !this.probing;
     if (!this.degraded || probe) {

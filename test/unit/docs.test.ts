@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { ABORTED } from '../../src/gateway/close.js';
+import { LABEL_VALUES } from '../../src/metric-labels.js';
 import { Metrics } from '../../src/metrics.js';
 import { decode } from '../../src/protocol/codec.js';
 import { CloseCodes, Errors, type ErrorEntry } from '../../src/protocol/errors.js';
@@ -53,12 +53,27 @@ t.test('docs - every documented error and close code exists in the catalogue', a
   for (const r of closeRows) t.ok(closes.has(`${r.code} ${r.reason}`), `close ${r.code} ${r.reason} is in CloseCodes`);
 });
 
-t.test('docs - the closed-connection reasons are documented, and only those', async (t) => {
-  const reasons = new Set(['client', 'abnormal', ABORTED, ...Object.values(CloseCodes).filter((c) => c !== CloseCodes.Normal).map((c) => c.reason)]);
-  const section = metricsDoc.slice(metricsDoc.indexOf('`danmaku_connections_closed_total{reason}`:'));
-  const table = section.slice(0, section.indexOf('\n\n', section.indexOf('|')));
-  const rows = new Set([...table.matchAll(/^\|\s*`([a-z_]+)`\s*\|/gm)].map((m) => m[1]!));
-  t.same([...rows].sort(), [...reasons].sort());
+t.test('docs - every label value the code emits is documented, and only those', async (t) => {
+  const blocks = new Map<string, string[]>();
+  for (const m of metricsDoc.matchAll(/^#### `(danmaku_\w+\{\w+\})`\n([\s\S]*?)(?=^#{2,4} )/gm)) {
+    blocks.set(m[1]!, [...m[2]!.matchAll(/^\|\s*`([^`]+)`\s*\|/gm)].map((r) => r[1]!));
+  }
+  const declared = new Set<string>();
+  for (const [metric, labels] of Object.entries(LABEL_VALUES)) {
+    for (const [label, values] of Object.entries(labels)) {
+      const key = `${metric}{${label}}`;
+      declared.add(key);
+      t.same([...(blocks.get(key) ?? [])].sort(), values.map(String).sort(), `${key}: docs/metrics.md lists exactly the values of src/metric-labels.ts`);
+    }
+  }
+  for (const key of blocks.keys()) t.ok(declared.has(key), `${key} is documented and declared in src/metric-labels.ts`);
+  const registered = await new Metrics({ defaultMetrics: false }).registry.getMetricsAsJSON();
+  for (const { name, help } of registered as { name: string; help: string }[]) {
+    const labelled = Object.keys(LABEL_VALUES[name] ?? {});
+    const table = metricsDoc.match(new RegExp(`^\\| \`${name}\` \\|[^|]*\\|([^|]*)\\|`, 'm'))?.[1] ?? '';
+    const hasLabels = table.trim() !== '—' && table.trim() !== '';
+    t.equal(hasLabels, labelled.length > 0, `${name}: labels in the table match src/metric-labels.ts (${help.slice(0, 30)})`);
+  }
 });
 
 t.test('docs - every op is documented', async (t) => {
@@ -68,12 +83,22 @@ t.test('docs - every op is documented', async (t) => {
   }
 });
 
-t.test('docs - every metric is documented', async (t) => {
+t.test('docs - every metric is documented, and every documented metric exists', async (t) => {
   const registered = await new Metrics({ defaultMetrics: false }).registry.getMetricsAsJSON();
   t.ok(registered.length > 0, 'the registry has metrics');
-  for (const { name } of registered) {
-    t.ok(metricsDoc.includes(`\`${name}\``), `${name} in docs/metrics.md`);
-  }
+  const names = new Set(registered.map((m) => m.name));
+  for (const name of names) t.ok(metricsDoc.includes(`\`${name}\``), `${name} in docs/metrics.md`);
+  const rows = [...metricsDoc.matchAll(/^\| `(danmaku_\w+)` \|/gm)].map((m) => m[1]!);
+  t.ok(rows.length > 0, 'the metric tables were found');
+  for (const name of rows) t.ok(names.has(name), `documented ${name} is registered`);
+});
+
+t.test('docs - every documented op exists', async (t) => {
+  const section = protocol.split(/^## /m).find((s) => s.startsWith('Ops\n')) ?? '';
+  const rows = [...section.matchAll(/^\|\s*(\d+)\s*\|\s*`?([A-Z]+)`?\s*\|/gm)];
+  t.ok(rows.length > 0, 'the ops table was found');
+  const ops = Object.entries(Op).map(([name, code]) => `${code} ${name.toUpperCase()}`);
+  for (const [, code, name] of rows) t.ok(ops.includes(`${code} ${name}`), `op ${code} ${name} is in Op`);
 });
 
 t.test('docs - hex examples decode to the values shown', async (t) => {

@@ -1,0 +1,53 @@
+// Every value a labelled metric can carry, in one place. metrics.ts starts the listed values at
+// zero (so rate() sees the first event), the emitters' parameters are typed by them where the
+// value is a literal, and test/unit/docs.test.ts checks that docs/metrics.md lists exactly
+// these values: a dashboard or an alert written from the docs matches what the code emits.
+
+import { CloseCodes, Errors } from './protocol/errors.js';
+import { KINDS } from './protocol/kinds.js';
+
+/** A connection the server had to cut without a close frame (gateway/close.ts). */
+export const ABORTED = 'aborted';
+
+const ERROR_REASONS = Object.values(Errors).map((e) => e.reason);
+const SERVER_CLOSE_REASONS = Object.values(CloseCodes)
+  .filter((c) => c !== CloseCodes.Normal)
+  .map((c) => c.reason);
+
+export const DROP_REASONS = ['shed', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery'] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+export const FRAME_DROP_REASONS = ['backpressure'] as const;
+export type FrameDropReason = (typeof FRAME_DROP_REASONS)[number];
+export const ROOM_SIGNALS = ['join', 'switch', 'leave'] as const;
+export const LOGIC_OPS = ['send', 'msg'] as const;
+export const SUBJECT_KINDS = ['room', 'node', 'request'] as const;
+export type SubjectKind = (typeof SUBJECT_KINDS)[number];
+/** NATS connection events, and a throw inside a bus callback (caught and logged). */
+export const BUS_EVENTS = ['disconnect', 'reconnect', 'error', 'slowConsumer', 'staleConnection', 'ldm', 'handler_error'] as const;
+export type BusEvent = (typeof BUS_EVENTS)[number];
+export const REDIS_OPS = ['history', 'sequence', 'presence', 'ratelimit', 'dedupe', 'groups', 'registry'] as const;
+export type RedisOp = (typeof REDIS_OPS)[number];
+export const FALLBACK_OPS = ['sequence', 'ratelimit', 'dedupe'] as const;
+export type FallbackOp = (typeof FALLBACK_OPS)[number];
+/** Errors the logic service answers with (the gateway-only ones never reach it). */
+const LOGIC_RESULTS = ['accepted', 'duplicate', ...[Errors.BadFrame, Errors.UnknownOp, Errors.InvalidRoom, Errors.BadField, Errors.Forbidden, Errors.NotMember, Errors.RateLimited, Errors.Unavailable, Errors.Internal].map((e) => e.reason)];
+export const ADMIN_ROUTES = ['group_create', 'group_delete', 'group_members', 'group_update', 'user_notice', 'unknown'] as const;
+export type AdminRoute = (typeof ADMIN_ROUTES)[number];
+export const ADMIN_STATUSES = [200, 201, 400, 401, 404, 405, 409, 413, 503] as const;
+
+export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, readonly (string | number)[]>>>> = {
+  danmaku_connections_closed_total: { reason: ['client', 'abnormal', ABORTED, ...SERVER_CLOSE_REASONS] },
+  danmaku_room_signals_total: { signal: ROOM_SIGNALS },
+  danmaku_upstream_messages_total: { kind: [...KINDS.map((k) => k.name), 'group', 'direct', 'unknown'], result: LOGIC_RESULTS },
+  danmaku_dropped_total: { reason: DROP_REASONS },
+  danmaku_dropped_frames_total: { reason: FRAME_DROP_REASONS },
+  danmaku_errors_total: { reason: [...ERROR_REASONS, ...SERVER_CLOSE_REASONS] },
+  danmaku_logic_request_seconds: { op: LOGIC_OPS },
+  danmaku_bus_published_total: { kind: SUBJECT_KINDS },
+  danmaku_bus_received_total: { kind: SUBJECT_KINDS },
+  danmaku_bus_events_total: { event: BUS_EVENTS },
+  danmaku_redis_operation_seconds: { op: REDIS_OPS },
+  danmaku_redis_errors_total: { op: REDIS_OPS },
+  danmaku_store_fallbacks_total: { op: FALLBACK_OPS },
+  danmaku_admin_requests_total: { route: ADMIN_ROUTES, status: ADMIN_STATUSES },
+};
