@@ -8,9 +8,12 @@
 // without a close frame and counted as `aborted`.
 
 import type * as uWS from 'uWebSockets.js';
+import { ABORTED } from '../metric-labels.js';
 import type { Metrics } from '../metrics.js';
 import type { ErrorEntry } from '../protocol/errors.js';
 import type { ConnState } from './connection.js';
+
+export { ABORTED };
 
 type WS = uWS.WebSocket<ConnState>;
 
@@ -20,10 +23,6 @@ export interface CloserOptions {
   /** how long a close waits for the buffer to drain before the connection is dropped */
   readonly slowConsumerGraceMs: number;
 }
-
-import { ABORTED } from '../metric-labels.js';
-
-export { ABORTED };
 
 export class Closer {
   constructor(
