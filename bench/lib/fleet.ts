@@ -2,7 +2,7 @@
 // when to send or switch, and adds up what they measure.
 
 import { Worker } from 'node:worker_threads';
-import { Histogram } from './histogram.js';
+import { Histogram, type EncodedHistogram } from './histogram.js';
 import type { ConnSpec, SendPlan, ToWorker } from './worker.js';
 
 export type Sent = Record<string, { danmaku: number; likes: number; gifts: number }>;
@@ -25,9 +25,9 @@ export interface Totals {
 }
 
 interface Snapshot extends Omit<Totals, 'join' | 'delay' | 'ack'> {
-  join: { counts: number[]; max: number; sum: number };
-  delay: { counts: number[]; max: number; sum: number };
-  ack: { counts: number[]; max: number; sum: number };
+  join: EncodedHistogram;
+  delay: EncodedHistogram;
+  ack: EncodedHistogram;
 }
 
 export function emptyTotals(): Totals {
@@ -122,7 +122,7 @@ export class Fleet {
       t.failed += s.failed;
       t.closed += s.closed;
       t.pendingAcks += s.pendingAcks;
-      accumulate(t, { ...s, join: Histogram.from(s.join), delay: Histogram.from(s.delay), ack: Histogram.from(s.ack) });
+      accumulate(t, { ...s, join: Histogram.decode(s.join), delay: Histogram.decode(s.delay), ack: Histogram.decode(s.ack) });
     }
     return t;
   }

@@ -260,9 +260,9 @@ function snapshot(): unknown {
     connected: stats.connected,
     failed: stats.failed,
     closed: stats.closed,
-    join: stats.join.toJSON(),
-    delay: stats.delay.toJSON(),
-    ack: stats.ack.toJSON(),
+    join: stats.join.encode(),
+    delay: stats.delay.encode(),
+    ack: stats.ack.encode(),
     items: stats.items,
     frames: stats.frames,
     duplicates: stats.duplicates,
@@ -273,9 +273,9 @@ function snapshot(): unknown {
     pendingAcks: pendingAcks.size,
   };
   // Interval figures: the main thread adds them up over time.
-  stats.delay = new Histogram();
-  stats.ack = new Histogram();
-  stats.join = new Histogram();
+  stats.delay.reset();
+  stats.ack.reset();
+  stats.join.reset();
   stats.items = 0;
   stats.frames = 0;
   stats.duplicates = 0;
