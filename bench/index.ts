@@ -11,6 +11,7 @@ import { groupChat } from './group-chat.js';
 import { hotRoom } from './hot-room.js';
 import { checkSlo, OPTION_HELP, parseOptions, type Options } from './lib/options.js';
 import { markdown, svg, type BenchReport } from './lib/report.js';
+import { runPrefix } from './lib/run-id.js';
 import { measure, type RunResult } from './lib/run.js';
 import type { Scenario } from './lib/scenario.js';
 import { remoteTarget, startBaselineServer, startCluster, startServer, type Target } from './lib/target.js';
@@ -37,9 +38,11 @@ summary to stdout. Method and figures: docs/benchmarks.md.`;
 async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Options): Promise<RunResult> {
   const target = await start();
   try {
-    const plan = scenario.plan(o);
+    const run = runPrefix();
+    const plan = scenario.plan(o, run);
     await scenario.prepare?.(target, o, plan);
     return await measure(target, plan, {
+      run,
       durationS: o.durationS,
       warmupS: o.warmupS,
       rampS: o.rampS,

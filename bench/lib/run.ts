@@ -16,6 +16,8 @@ export interface Plan {
 }
 
 export interface RunOptions {
+  /** the run's prefix (run-id.ts), as given to the scenario's plan */
+  readonly run: string;
   readonly durationS: number;
   readonly warmupS: number;
   readonly rampS: number;
@@ -34,6 +36,8 @@ export interface Point {
 
 export interface RunResult {
   readonly target: string;
+  /** the prefix of this run's user ids and client message ids */
+  readonly run: string;
   readonly connections: { wanted: number; connected: number; failed: number; closed: number; seconds: number; perSecond: number; joinP50: number; joinP99: number };
   readonly delay: { p50: number; p90: number; p99: number; max: number };
   readonly itemsPerSec: number;
@@ -62,7 +66,7 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
   const before = await target.usage();
   const connectStarted = Date.now();
   progress(opts.quiet, `[${target.name}] connecting ${plan.conns.length} over ${opts.rampS} s...`);
-  const fleet = await Fleet.open({ urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000 });
+  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000 });
   const connectSeconds = (Date.now() - connectStarted) / 1000;
   try {
     const all = emptyTotals();
@@ -104,6 +108,7 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
     const cpu = start && end ? end.cpu - start.cpu : null;
     return {
       target: target.name,
+      run: opts.run,
       connections: {
         wanted: plan.conns.length,
         connected: last.connected,

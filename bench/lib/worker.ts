@@ -8,18 +8,23 @@ import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
 import { Histogram } from './histogram.js';
 import { Kind, Op, TYPICAL_TEXT } from './protocol.js';
+import { messageId } from './run-id.js';
 import { frameHead, scanBatch } from './scan.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 
 export interface ConnSpec {
   readonly room: string;
+  /** the user id in `token` (none: a guest) */
+  readonly uid?: string;
   readonly token?: string;
   readonly sender?: boolean;
 }
 
 export interface WorkerInit {
   readonly worker: number;
+  /** the run's prefix for client message ids (run-id.ts) */
+  readonly run: string;
   /** connection i goes to urls[i % urls.length] (several gateways) */
   readonly urls: readonly string[];
   readonly addresses: readonly string[];
@@ -223,7 +228,7 @@ function startSending(plan: SendPlan): void {
           const r = rid++;
           pendingAcks.set(r, { at: now, kind: Kind.Danmaku, room: c.room });
           c.ws.send(packr.pack([Op.Msg, r, { g: c.room, x: TYPICAL_TEXT }]));
-        } else send(Kind.Danmaku, { k: Kind.Danmaku, x: TYPICAL_TEXT, id: `w${init.worker}d${sendNo++}` });
+        } else send(Kind.Danmaku, { k: Kind.Danmaku, x: TYPICAL_TEXT, id: messageId(init.run, init.worker, sendNo++) });
       }
       for (; b.likes >= 1; b.likes--) send(Kind.Like, { k: Kind.Like, a: 1 });
       for (; b.gifts >= 1; b.gifts--) send(Kind.Gift, { k: Kind.Gift, g: `w${init.worker}g${giftNo++}`, a: 1 });
