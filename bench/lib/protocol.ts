@@ -1,7 +1,7 @@
 // The few protocol facts the load generator needs, kept apart from src/ so that the harness
 // drives any deployment through the public protocol only (docs/protocol.md).
 
-export const Op = { Ping: 1, Welcome: 3, Error: 9, Join: 10, Joined: 11, Switch: 12, Send: 20, Ack: 21, Msg: 22, Batch: 30, Online: 31, Message: 32 } as const;
+export const Op = { Ping: 1, Pong: 2, Welcome: 3, Error: 9, Join: 10, Joined: 11, Switch: 12, Send: 20, Ack: 21, Msg: 22, Batch: 30, Online: 31, Message: 32 } as const;
 export const Kind = { Danmaku: 1, Like: 2, Gift: 3, Notice: 4 } as const;
 
 /** A typical danmaku: about 15 characters, as on video sites. */

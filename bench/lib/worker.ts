@@ -2,6 +2,8 @@
 // addresses), joins rooms, sends at the planned rates, and measures what arrives: delivery
 // delay from each item's server time, frames and items per second, duplicates by sequence
 // number, gifts, shed counts and room isolation. Reports to the main thread on request.
+// Like any well-behaved client it sends PING every WELCOME.heartbeat ms (docs/protocol.md,
+// "Heartbeat"): a quiet viewer that does not is closed with 4001 after WELCOME.idleTimeout.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
@@ -61,6 +63,9 @@ interface Conn {
   likes: number;
   gifts: number;
   open: boolean;
+  /** WELCOME.heartbeat (ms), and when this connection last sent a frame */
+  heartbeat: number;
+  lastSent: number;
 }
 
 const init = workerData as WorkerInit;
@@ -98,9 +103,38 @@ function markSeen(c: Conn, seq: number): boolean {
   return true;
 }
 
+/** Every frame to the server goes through here: any frame resets the server's idle timer. */
+function sendFrame(c: Conn, frame: Buffer): void {
+  c.lastSent = Date.now();
+  c.ws.send(frame);
+}
+
+const DEFAULT_HEARTBEAT_MS = 30_000;
+let heartbeatTimer: NodeJS.Timeout | null = null;
+let heartbeatTick = Infinity;
+
+/**
+ * One timer for all the thread's connections: a PING to each that has sent nothing for about
+ * its heartbeat. The tick is a quarter of the shortest heartbeat (50 ms to 1 s), and a PING
+ * goes out a tick early, so that no gap exceeds the heartbeat.
+ */
+function startHeartbeat(heartbeat: number): void {
+  const tick = Math.max(50, Math.min(1000, heartbeat / 4));
+  if (tick >= heartbeatTick) return;
+  if (heartbeatTimer) clearInterval(heartbeatTimer);
+  heartbeatTick = tick;
+  heartbeatTimer = setInterval(() => {
+    const now = Date.now();
+    for (const c of conns) {
+      if (c.open && now - c.lastSent >= c.heartbeat - tick) sendFrame(c, packr.pack([Op.Ping, rid++, null]));
+    }
+  }, tick);
+}
+
 function onFrame(c: Conn, data: Buffer): void {
   const now = Date.now();
   const head = frameHead(data);
+  if (head.op === Op.Pong) return; // the answer to a heartbeat: nothing to measure
   if (head.op === Op.Batch) {
     // The hot path: read only what is measured (see scan.ts).
     stats.frames++;
@@ -151,13 +185,16 @@ function open(spec: ConnSpec, i: number): Promise<void> {
     if (spec.token) url.searchParams.set('token', spec.token);
     const ws = new WebSocket(url, { localAddress: init.addresses[i % init.addresses.length], perMessageDeflate: false });
     ws.binaryType = 'nodebuffer';
-    const c: Conn = { ws, spec, room: spec.room, switching: 0, seen: new Uint8Array(64), danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false };
+    const c: Conn = { ws, spec, room: spec.room, switching: 0, seen: new Uint8Array(64), danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false, heartbeat: DEFAULT_HEARTBEAT_MS, lastSent: 0 };
     let joinRid = 0;
     ws.on('message', (data: Buffer) => {
       if (joinRid === 0) {
-        // WELCOME: join the room.
+        // WELCOME: keep its heartbeat, join the room.
+        const [op, , body] = packr.unpack(data) as [number, number, { heartbeat?: unknown } | null];
+        if (op === Op.Welcome && typeof body?.heartbeat === 'number' && body.heartbeat > 0) c.heartbeat = body.heartbeat;
+        startHeartbeat(c.heartbeat);
         joinRid = rid++;
-        ws.send(packr.pack([Op.Join, joinRid, { room: spec.room }]));
+        sendFrame(c, packr.pack([Op.Join, joinRid, { room: spec.room }]));
         return;
       }
       if (!c.open) {
@@ -221,13 +258,13 @@ function startSending(plan: SendPlan): void {
       const send = (kind: number, body: Record<string, unknown>) => {
         const r = rid++;
         pendingAcks.set(r, { at: now, kind, room: c.room });
-        c.ws.send(packr.pack([Op.Send, r, body]));
+        sendFrame(c, packr.pack([Op.Send, r, body]));
       };
       for (; b.danmaku >= 1; b.danmaku--) {
         if (plan.group) {
           const r = rid++;
           pendingAcks.set(r, { at: now, kind: Kind.Danmaku, room: c.room });
-          c.ws.send(packr.pack([Op.Msg, r, { g: c.room, x: TYPICAL_TEXT }]));
+          sendFrame(c, packr.pack([Op.Msg, r, { g: c.room, x: TYPICAL_TEXT }]));
         } else send(Kind.Danmaku, { k: Kind.Danmaku, x: TYPICAL_TEXT, id: messageId(init.run, init.worker, sendNo++) });
       }
       for (; b.likes >= 1; b.likes--) send(Kind.Like, { k: Kind.Like, a: 1 });
@@ -255,7 +292,7 @@ function startSwitching(perSecond: number, rooms: string[]): void {
       c.switching = r;
       c.room = to;
       stats.switches++;
-      c.ws.send(packr.pack([Op.Switch, r, { room: to }]));
+      sendFrame(c, packr.pack([Op.Switch, r, { room: to }]));
     }
   }, 10);
 }
@@ -325,6 +362,7 @@ parentPort!.on('message', (msg: ToWorker) => {
       parentPort!.postMessage({ type: 'loss', loss: finish(msg.expected) });
       break;
     case 'close':
+      if (heartbeatTimer) clearInterval(heartbeatTimer);
       for (const c of conns) c.ws.terminate();
       parentPort!.postMessage({ type: 'closed' });
       break;
