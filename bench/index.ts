@@ -65,6 +65,7 @@ function sloFigures(r: RunResult): Record<string, number> {
     gifts: r.loss?.gifts ?? 0,
     dup: r.duplicates,
     failures: r.connections.failed,
+    closed: r.connections.closed,
     isolation: r.isolationErrors,
     ack99: r.ack.p99,
   };

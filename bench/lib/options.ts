@@ -60,7 +60,9 @@ export const OPTION_HELP = `options:
   --node-args=ARGS      node flags for that server, e.g. --node-args="--cpu-prof --cpu-prof-dir=prof"
   --json FILE           write the result as JSON (and FILE.md, FILE.svg beside it)
   --svg FILE            write the chart here (default: beside --json, else bench/results/)
-  --slo RULES           fail (exit 1) on breach, e.g. p99=200ms,loss=0,failures=0,dup=0
+  --slo RULES           fail (exit 1) on breach, e.g. p99=200ms,loss=0,closed=0,failures=0,dup=0;
+                        upper bounds on p50 p90 p99 max ack99 (ms), loss gifts dup isolation, failures
+                        (connections that never joined), closed (closed by the server after joining)
   --quiet               no progress line
   --admin-url URL       admin API of a logic process (group-chat with --url)
   --admin-secret S      its ADMIN_SECRET (group-chat with --url)

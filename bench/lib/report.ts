@@ -2,7 +2,7 @@
 // baseline's and their ratio, and as an SVG chart (delivery delay percentiles and delivered
 // items per second over time), because people would rather look than read.
 
-import type { RunResult } from './run.js';
+import { closedSummary, type RunResult } from './run.js';
 
 export interface BenchReport {
   readonly scenario: string;
@@ -24,6 +24,7 @@ function ratio(a: number | undefined, b: number | undefined): string {
 export const FIGURES: [string, (x: RunResult) => number | undefined][] = [
     ['connected', (x) => x.connections.connected],
     ['connect failures', (x) => x.connections.failed],
+    ['closed during the run (not in loss)', (x) => x.connections.closed],
     ['connect + join rate (/s)', (x) => x.connections.perSecond],
     ['join latency p99 (ms)', (x) => x.connections.joinP99],
     ['delivery delay p50 (ms)', (x) => x.delay.p50],
@@ -56,8 +57,11 @@ export function markdown(r: BenchReport): string {
   const head = `| | ${cols.join(' | ')} |\n|---|${cols.map(() => '---:').join('|')}|`;
   const body = rows.map(([name, get]) => `| ${name} | ${[...r.runs.map((x) => fmt(get(x))), ...others.map((x) => ratio(get(first!), get(x)))].join(' | ')} |`).join('\n');
   const errors = r.runs.filter((x) => Object.keys(x.errors).length > 0).map((x) => `- ${x.target} error frames: ${JSON.stringify(x.errors)}`);
+  const closed = r.runs
+    .filter((x) => x.connections.closed > 0)
+    .map((x) => `- ${x.target}: **${closedSummary(x.connections)}** during the run${x.loss && x.loss.closedViewers > 0 ? `; loss counts only the ${fmt(x.loss.viewers)} viewers that stayed open, not these ${fmt(x.loss.closedViewers)}` : ''}`);
   const slo = r.slo.map((s) => `- SLO ${s.rule}: ${fmt(s.value, 2)} ${s.ok ? 'ok' : '**BREACHED**'}`);
-  return [`## ${r.scenario} (${r.at})`, '', `Options: \`${JSON.stringify(r.options)}\`; ${r.machine.cpus} CPUs, Node ${r.machine.node}.`, '', head, body, '', ...errors, ...slo, ''].join('\n');
+  return [`## ${r.scenario} (${r.at})`, '', `Options: \`${JSON.stringify(r.options)}\`; ${r.machine.cpus} CPUs, Node ${r.machine.node}.`, '', head, body, '', ...closed, ...errors, ...slo, ''].join('\n');
 }
 
 const COLORS: Record<string, string> = { server: '#d62728', remote: '#d62728', baseline: '#1f77b4' };

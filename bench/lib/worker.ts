@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
 import { Histogram } from './histogram.js';
+import { lossOf, type Sent } from './loss.js';
 import { Kind, Op, TYPICAL_TEXT } from './protocol.js';
 import { messageId } from './run-id.js';
 import { frameHead, scanBatch } from './scan.js';
@@ -48,7 +49,7 @@ export type ToWorker =
   | { type: 'stop' }
   | { type: 'switch'; perSecond: number; rooms: string[] }
   | { type: 'report' }
-  | { type: 'finish'; expected: Record<string, { danmaku: number; likes: number; gifts: number }> }
+  | { type: 'finish'; expected: Sent }
   | { type: 'close' };
 
 interface Conn {
@@ -76,7 +77,9 @@ let rid = 1;
 const stats = {
   connected: 0,
   failed: 0,
+  /** connections closed after they joined, in all, and per close code */
   closed: 0,
+  closeCodes: {} as Record<string, number>,
   join: new Histogram(),
   delay: new Histogram(),
   ack: new Histogram(),
@@ -85,7 +88,7 @@ const stats = {
   duplicates: 0,
   isolation: 0,
   errors: {} as Record<string, number>,
-  sent: {} as Record<string, { danmaku: number; likes: number; gifts: number }>,
+  sent: {} as Sent,
   switches: 0,
 };
 
@@ -187,6 +190,7 @@ function open(spec: ConnSpec, i: number): Promise<void> {
     ws.binaryType = 'nodebuffer';
     const c: Conn = { ws, spec, room: spec.room, switching: 0, seen: new Uint8Array(64), danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false, heartbeat: DEFAULT_HEARTBEAT_MS, lastSent: 0 };
     let joinRid = 0;
+    let refused = false;
     ws.on('message', (data: Buffer) => {
       if (joinRid === 0) {
         // WELCOME: keep its heartbeat, join the room.
@@ -201,6 +205,7 @@ function open(spec: ConnSpec, i: number): Promise<void> {
         const [op, r] = packr.unpack(data) as [number, number];
         if (r !== joinRid) return;
         if (op !== Op.Joined) {
+          refused = true;
           stats.failed++;
           ws.close();
           return resolve();
@@ -214,9 +219,11 @@ function open(spec: ConnSpec, i: number): Promise<void> {
       onFrame(c, data);
     });
     ws.on('error', () => undefined);
-    ws.on('close', () => {
-      if (c.open) stats.closed++;
-      else stats.failed++;
+    ws.on('close', (code: number) => {
+      if (c.open) {
+        stats.closed++;
+        stats.closeCodes[code] = (stats.closeCodes[code] ?? 0) + 1;
+      } else if (!refused) stats.failed++;
       c.open = false;
       resolve();
     });
@@ -302,6 +309,7 @@ function snapshot(): unknown {
     connected: stats.connected,
     failed: stats.failed,
     closed: stats.closed,
+    closeCodes: stats.closeCodes,
     join: stats.join.encode(),
     delay: stats.delay.encode(),
     ack: stats.ack.encode(),
@@ -328,19 +336,9 @@ function snapshot(): unknown {
   return out;
 }
 
-/** Loss per kind, from what each viewer should have seen of its room. */
-function finish(expected: Record<string, { danmaku: number; likes: number; gifts: number }>): unknown {
-  const loss = { danmaku: 0, likes: 0, gifts: 0, viewers: 0 };
-  for (const c of conns) {
-    if (c.spec.sender) continue;
-    const e = expected[c.room];
-    if (!e) continue;
-    loss.viewers++;
-    loss.danmaku += Math.max(0, e.danmaku - c.danmaku - c.shed);
-    loss.likes += Math.max(0, e.likes - c.likes);
-    loss.gifts += Math.max(0, e.gifts - c.gifts);
-  }
-  return loss;
+/** Loss per kind over this thread's viewers that stayed open (loss.ts). */
+function finish(expected: Sent): unknown {
+  return lossOf(conns.filter((c) => !c.spec.sender), expected);
 }
 
 parentPort!.on('message', (msg: ToWorker) => {
