@@ -90,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
     if (o.url) throw new Error('cluster starts its own processes; drop --url');
     runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }), scenario, o));
   }
-  if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!, o.metricsUrl, admin), scenario, o));
+  if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!.split(','), o.metricsUrls, admin), scenario, o));
   else runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }, o.nodeArgs), scenario, o));
   if (o.baseline) runs.push(await runOn(() => startBaselineServer(o.mergeWindowMs, 64), scenario, o));
 

@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 
 export interface Options {
   readonly url: string | undefined;
-  readonly metricsUrl: string | undefined;
+  /** Prometheus endpoints of the deployment's gateways (--url): usage is summed over them */
+  readonly metricsUrls: string[];
   readonly connections: number;
   readonly senders: number;
   readonly rooms: number;
@@ -37,8 +38,11 @@ export interface Options {
 }
 
 export const OPTION_HELP = `options:
-  --url URL             drive this deployment (ws://...) instead of starting a standalone server
-  --metrics-url URL     its Prometheus endpoint, for server CPU and RSS (with --url)
+  --url URL[,URL...]    drive this deployment (ws://...; connections spread over several gateways)
+                        instead of starting a standalone server
+  --metrics-url URL[,URL...]
+                        its Prometheus endpoints, one per gateway, for server CPU and RSS (with --url):
+                        summed over all of them
   --connections N       viewers (default 1000)
   --senders N           sending connections, each with a token (default 10)
   --rooms K             rooms (many-rooms, switch-storm; default 100)
@@ -70,6 +74,12 @@ cluster options:
   --scenario NAME       the scenario to run on the cluster (default hot-room)
   --gateways G          gateway processes (default 2)
   --logics L            logic processes (default 1)`;
+
+function urlList(raw: string | undefined, flag: string): string[] {
+  const urls = (raw ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  for (const u of urls) if (!URL.canParse(u)) throw new Error(`${flag}: not a URL: ${JSON.stringify(u)}`);
+  return urls;
+}
 
 export function parseOptions(args: string[], defaults: Partial<Options> = {}): Options {
   const { values } = parseArgs({
@@ -124,8 +134,8 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     env[kv.slice(0, i)] = kv.slice(i + 1);
   }
   return {
-    url: values.url,
-    metricsUrl: values['metrics-url'],
+    url: values.url === undefined ? undefined : urlList(values.url, '--url').join(','),
+    metricsUrls: urlList(values['metrics-url'], '--metrics-url'),
     connections: num('connections', defaults.connections ?? 1000),
     senders: num('senders', defaults.senders ?? 10),
     rooms: num('rooms', defaults.rooms ?? 100, 1),

@@ -5,7 +5,8 @@
 import { Fleet, accumulate, emptyTotals, type Totals } from './fleet.js';
 import type { Loss } from './loss.js';
 import { CLOSE_NAMES } from './protocol.js';
-import { procUsage, type Target } from './target.js';
+import type { Target } from './target.js';
+import { procUsage } from './usage.js';
 import type { ConnSpec, SendPlan } from './worker.js';
 
 export interface Plan {

@@ -21,7 +21,7 @@ registryContract(t, async () => {
     },
     close: async () => {
       await Promise.all(conns.map((c) => c.quit()));
-      await redis.stop();
+      await redis.dispose();
     },
   };
 });

@@ -22,7 +22,7 @@ storeContract(t, async ({ replaySize }) => {
     },
     close: async () => {
       await Promise.all(stores.map((s) => s.close()));
-      await redis.stop();
+      await redis.dispose();
     },
   };
 });
