@@ -91,7 +91,7 @@ function panel(runs: readonly RunResult[], y0: number, title: string, series: re
     parts.push(`<text x="${LEFT + lx + 30}" y="${ly}" font-size="11">${esc(label)}</text>`);
   });
   const rows = legend.length > 0 ? legend[legend.length - 1]!.row + 1 : 0;
-  return { svg: parts.join('\n'), height: 30 + PLOT_H + 36 + rows * LEGEND_ROW + 14 };
+  return { svg: parts.join('\n'), height: 30 + PLOT_H + 36 + rows * LEGEND_ROW + 20 };
 }
 
 export function svg(r: BenchReport): string {
