@@ -8,10 +8,10 @@ export const flashCrowd: Scenario = {
   name: 'flash-crowd',
   summary: 'C connections authenticate (a token each) and join one room within --ramp seconds, then steady traffic',
   defaults: { rampS: 10, connections: 2000 },
-  plan(o) {
+  plan(o, run) {
     const senders = Math.max(1, o.senders);
     return {
-      conns: connsFor(Array.from({ length: o.connections }, () => 'stage'), Array.from({ length: senders }, () => 'stage'), tokens(o.tokenSecret), true),
+      conns: connsFor(run, Array.from({ length: o.connections }, () => 'stage'), Array.from({ length: senders }, () => 'stage'), tokens(o.tokenSecret), true),
       send: { danmaku: o.rate / senders, likes: o.likes / senders, gifts: o.gifts / senders },
       checkLoss: true,
     };

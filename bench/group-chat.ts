@@ -9,10 +9,10 @@ export const groupChat: Scenario = {
   name: 'group-chat',
   summary: 'members over --groups G chat groups, one sender per group at --rate messages/s; fan-out to UIDs upstream',
   defaults: { rate: 5, likes: 0, gifts: 0 },
-  plan(o) {
+  plan(o, run) {
     const groups = roomNames(o.groups).map((g) => `g${g}`);
     return {
-      conns: connsFor(Array.from({ length: o.connections }, (_, i) => roomOf(i, o.connections, groups, 'uniform')), groups, tokens(o.tokenSecret), true),
+      conns: connsFor(run, Array.from({ length: o.connections }, (_, i) => roomOf(i, o.connections, groups, 'uniform')), groups, tokens(o.tokenSecret), true),
       send: { danmaku: o.rate, likes: 0, gifts: 0, group: true },
       checkLoss: true,
     };
@@ -22,12 +22,12 @@ export const groupChat: Scenario = {
     const admin = target.admin ?? (o.adminUrl && o.adminSecret ? { url: o.adminUrl, secret: o.adminSecret } : null);
     if (!admin) throw new Error('group-chat needs the admin API: --admin-url and --admin-secret with --url');
     const members = new Map<string, string[]>();
-    plan.conns.forEach((c, i) => {
-      const uid = c.sender ? `bench-s${i - (plan.conns.length - o.groups)}` : `bench-v${i}`;
+    for (const c of plan.conns) {
+      if (!c.uid) continue;
       const list = members.get(c.room) ?? [];
-      list.push(uid);
+      list.push(c.uid);
       members.set(c.room, list);
-    });
+    }
     for (const [g, uids] of members) {
       const res = await fetch(`${admin.url}/api/groups/${g}`, {
         method: 'PUT',

@@ -6,10 +6,10 @@ import { connsFor, tokens } from './lib/scenario.js';
 export const hotRoom: Scenario = {
   name: 'hot-room',
   summary: 'N viewers in one room, S senders at a total rate of --rate danmaku, --likes likes and --gifts gifts per second',
-  plan(o) {
+  plan(o, run) {
     const senders = Math.max(1, o.senders);
     return {
-      conns: connsFor(Array.from({ length: o.connections }, () => 'hot'), Array.from({ length: senders }, () => 'hot'), tokens(o.tokenSecret)),
+      conns: connsFor(run, Array.from({ length: o.connections }, () => 'hot'), Array.from({ length: senders }, () => 'hot'), tokens(o.tokenSecret)),
       send: { danmaku: o.rate / senders, likes: o.likes / senders, gifts: o.gifts / senders },
       checkLoss: true,
     };

@@ -10,7 +10,9 @@ import { flashCrowd } from './flash-crowd.js';
 import { groupChat } from './group-chat.js';
 import { hotRoom } from './hot-room.js';
 import { checkSlo, OPTION_HELP, parseOptions, type Options } from './lib/options.js';
-import { markdown, svg, type BenchReport } from './lib/report.js';
+import { svg } from './lib/chart.js';
+import { markdown, type BenchReport } from './lib/report.js';
+import { runPrefix } from './lib/run-id.js';
 import { measure, type RunResult } from './lib/run.js';
 import type { Scenario } from './lib/scenario.js';
 import { remoteTarget, startBaselineServer, startCluster, startServer, type Target } from './lib/target.js';
@@ -37,9 +39,11 @@ summary to stdout. Method and figures: docs/benchmarks.md.`;
 async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Options): Promise<RunResult> {
   const target = await start();
   try {
-    const plan = scenario.plan(o);
+    const run = runPrefix();
+    const plan = scenario.plan(o, run);
     await scenario.prepare?.(target, o, plan);
     return await measure(target, plan, {
+      run,
       durationS: o.durationS,
       warmupS: o.warmupS,
       rampS: o.rampS,
@@ -62,6 +66,7 @@ function sloFigures(r: RunResult): Record<string, number> {
     gifts: r.loss?.gifts ?? 0,
     dup: r.duplicates,
     failures: r.connections.failed,
+    closed: r.connections.closed,
     isolation: r.isolationErrors,
     ack99: r.ack.p99,
   };
@@ -86,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
     if (o.url) throw new Error('cluster starts its own processes; drop --url');
     runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }), scenario, o));
   }
-  if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!, o.metricsUrl, admin), scenario, o));
+  if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!.split(','), o.metricsUrls, admin), scenario, o));
   else runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }, o.nodeArgs), scenario, o));
   if (o.baseline) runs.push(await runOn(() => startBaselineServer(o.mergeWindowMs, 64), scenario, o));
 

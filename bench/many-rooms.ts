@@ -8,10 +8,10 @@ export const manyRooms: Scenario = {
   name: 'many-rooms',
   summary: 'N viewers over --rooms K rooms (--skew uniform|zipf), one sender per room; rates are per room',
   defaults: { rate: 5, likes: 2, gifts: 0.2 },
-  plan(o) {
+  plan(o, run) {
     const rooms = roomNames(o.rooms);
     return {
-      conns: connsFor(Array.from({ length: o.connections }, (_, i) => roomOf(i, o.connections, rooms, o.skew)), rooms, tokens(o.tokenSecret)),
+      conns: connsFor(run, Array.from({ length: o.connections }, (_, i) => roomOf(i, o.connections, rooms, o.skew)), rooms, tokens(o.tokenSecret)),
       send: { danmaku: o.rate, likes: o.likes, gifts: o.gifts },
       checkLoss: true,
     };

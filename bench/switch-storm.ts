@@ -9,10 +9,10 @@ export const switchStorm: Scenario = {
   name: 'switch-storm',
   summary: 'viewers over --rooms K rooms switch at --switch-rate per second while every room has traffic; checks isolation',
   defaults: { rooms: 20, rate: 10, likes: 2, gifts: 0.5 },
-  plan(o) {
+  plan(o, run) {
     const rooms = roomNames(o.rooms);
     return {
-      conns: connsFor(Array.from({ length: o.connections }, (_, i) => roomOf(i, o.connections, rooms, 'uniform')), rooms, tokens(o.tokenSecret)),
+      conns: connsFor(run, Array.from({ length: o.connections }, (_, i) => roomOf(i, o.connections, rooms, 'uniform')), rooms, tokens(o.tokenSecret)),
       send: { danmaku: o.rate, likes: o.likes, gifts: o.gifts },
       switches: { perSecond: o.switchRate, rooms },
       checkLoss: false,

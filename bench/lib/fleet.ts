@@ -2,15 +2,16 @@
 // when to send or switch, and adds up what they measure.
 
 import { Worker } from 'node:worker_threads';
-import { Histogram } from './histogram.js';
+import { Histogram, type EncodedHistogram } from './histogram.js';
+import { addLoss, type Loss, type Sent } from './loss.js';
 import type { ConnSpec, SendPlan, ToWorker } from './worker.js';
 
-export type Sent = Record<string, { danmaku: number; likes: number; gifts: number }>;
-
 export interface Totals {
+  /** levels: connections that joined, failed to, and were closed after joining (per code) */
   connected: number;
   failed: number;
   closed: number;
+  closeCodes: Record<string, number>;
   join: Histogram;
   delay: Histogram;
   ack: Histogram;
@@ -24,18 +25,19 @@ export interface Totals {
   pendingAcks: number;
 }
 
-interface Snapshot extends Omit<Totals, 'join' | 'delay' | 'ack'> {
-  join: { counts: number[]; max: number; sum: number };
-  delay: { counts: number[]; max: number; sum: number };
-  ack: { counts: number[]; max: number; sum: number };
+/** A worker's report: interval figures and connection levels. */
+export interface Snapshot extends Omit<Totals, 'join' | 'delay' | 'ack'> {
+  join: EncodedHistogram;
+  delay: EncodedHistogram;
+  ack: EncodedHistogram;
 }
 
 export function emptyTotals(): Totals {
-  return { connected: 0, failed: 0, closed: 0, join: new Histogram(), delay: new Histogram(), ack: new Histogram(), items: 0, frames: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, pendingAcks: 0 };
+  return { connected: 0, failed: 0, closed: 0, closeCodes: {}, join: new Histogram(), delay: new Histogram(), ack: new Histogram(), items: 0, frames: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, pendingAcks: 0 };
 }
 
 /** Adds an interval's figures to running totals (connection counts are levels, not sums). */
-export function accumulate(into: Totals, s: Omit<Totals, 'connected' | 'failed' | 'closed' | 'pendingAcks'> & Partial<Totals>): void {
+export function accumulate(into: Totals, s: Omit<Totals, 'connected' | 'failed' | 'closed' | 'closeCodes' | 'pendingAcks'> & Partial<Totals>): void {
   into.join.add(s.join);
   into.delay.add(s.delay);
   into.ack.add(s.ack);
@@ -53,18 +55,32 @@ export function accumulate(into: Totals, s: Omit<Totals, 'connected' | 'failed' 
   }
 }
 
+/** The workers' reports as one: levels and interval figures summed. */
+export function combine(snaps: readonly Snapshot[]): Totals {
+  const t = emptyTotals();
+  for (const s of snaps) {
+    t.connected += s.connected;
+    t.failed += s.failed;
+    t.closed += s.closed;
+    t.pendingAcks += s.pendingAcks;
+    for (const [code, n] of Object.entries(s.closeCodes)) t.closeCodes[code] = (t.closeCodes[code] ?? 0) + n;
+    accumulate(t, { ...s, join: Histogram.decode(s.join), delay: Histogram.decode(s.delay), ack: Histogram.decode(s.ack) });
+  }
+  return t;
+}
+
 export class Fleet {
   private constructor(private readonly workers: Worker[]) {}
 
   /** Starts the workers; resolves once every connection has joined or failed. */
-  static async open(opts: { urls: string[]; conns: ConnSpec[]; workers: number; addresses: string[]; rampMs: number }): Promise<Fleet> {
+  static async open(opts: { run: string; urls: string[]; conns: ConnSpec[]; workers: number; addresses: string[]; rampMs: number }): Promise<Fleet> {
     const n = Math.max(1, Math.min(opts.workers, opts.conns.length || 1));
     const workers: Worker[] = [];
     const ready: Promise<void>[] = [];
     for (let w = 0; w < n; w++) {
       const conns = opts.conns.filter((_, i) => i % n === w);
       const worker = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: { worker: w, urls: opts.urls, addresses: opts.addresses, conns, rampMs: opts.rampMs },
+        workerData: { worker: w, run: opts.run, urls: opts.urls, addresses: opts.addresses, conns, rampMs: opts.rampMs },
       });
       workers.push(worker);
       ready.push(
@@ -115,22 +131,12 @@ export class Fleet {
 
   /** The figures of the interval since the last report, summed over the workers. */
   async report(): Promise<Totals> {
-    const snaps = await this.ask<Snapshot>({ type: 'report' }, 'stats');
-    const t = emptyTotals();
-    for (const s of snaps) {
-      t.connected += s.connected;
-      t.failed += s.failed;
-      t.closed += s.closed;
-      t.pendingAcks += s.pendingAcks;
-      accumulate(t, { ...s, join: Histogram.from(s.join), delay: Histogram.from(s.delay), ack: Histogram.from(s.ack) });
-    }
-    return t;
+    return combine(await this.ask<Snapshot>({ type: 'report' }, 'stats'));
   }
 
-  /** Loss per kind over all viewers, given what was acknowledged per room. */
-  async loss(expected: Sent): Promise<{ danmaku: number; likes: number; gifts: number; viewers: number }> {
-    const parts = await this.ask<{ danmaku: number; likes: number; gifts: number; viewers: number }>({ type: 'finish', expected }, 'loss');
-    return parts.reduce((a, b) => ({ danmaku: a.danmaku + b.danmaku, likes: a.likes + b.likes, gifts: a.gifts + b.gifts, viewers: a.viewers + b.viewers }));
+  /** Loss per kind over the viewers that stayed open, given what was acknowledged per room. */
+  async loss(expected: Sent): Promise<Loss> {
+    return (await this.ask<Loss>({ type: 'finish', expected }, 'loss')).reduce(addLoss);
   }
 
   async close(): Promise<void> {

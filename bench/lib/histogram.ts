@@ -1,63 +1,66 @@
-// A mergeable latency histogram: log-scale buckets (8 per doubling, about 9% wide) over
-// microseconds, so that workers can send plain arrays and the main thread can add them up.
+// Latency histograms: an HdrHistogram (hdr-histogram-js, its pure-JS implementation) over
+// integer microseconds with 3 significant digits, so that a percentile is within 0.1% of a
+// recorded value at any magnitude. A worker sends an interval's histogram to the main thread
+// in HdrHistogram's own compressed encoding (a base64 string survives postMessage), and the
+// main thread decodes and adds it to running totals. The exact max travels beside it: the
+// histogram itself knows values only to its precision.
 
-const PER_DOUBLING = 8;
-const BUCKETS = 27 * PER_DOUBLING; // up to 2^27 us, about 134 s
+import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64, type Histogram as Hdr } from 'hdr-histogram-js';
+
+const US_PER_MS = 1000;
+
+/** What crosses the thread boundary. */
+export interface EncodedHistogram {
+  readonly hdr: string;
+  readonly max: number;
+}
+
+function empty(): Hdr {
+  // Resizes itself to any value; 64-bit counts so that long runs cannot overflow a bucket.
+  return build({ bitBucketSize: 64, numberOfSignificantValueDigits: 3, autoResize: true, useWebAssembly: false });
+}
 
 export class Histogram {
-  readonly counts: Float64Array;
-  count = 0;
+  /** the largest value recorded, in ms, exactly */
   max = 0;
-  sum = 0;
 
-  constructor(counts?: ArrayLike<number>) {
-    this.counts = new Float64Array(BUCKETS);
-    if (counts) {
-      this.counts.set(counts);
-      for (let i = 0; i < counts.length; i++) this.count += counts[i]!;
-    }
+  constructor(private readonly hdr: Hdr = empty()) {}
+
+  get count(): number {
+    return this.hdr.totalCount;
   }
 
-  /** Records a value in milliseconds. */
+  /** Records a value in milliseconds (negative values count as 0). */
   record(ms: number): void {
-    const us = Math.max(0, ms * 1000);
-    const i = Math.min(BUCKETS - 1, Math.floor(Math.log2(us + 1) * PER_DOUBLING));
-    this.counts[i]!++;
-    this.count++;
-    this.sum += ms;
+    this.hdr.recordValue(Math.max(0, Math.round(ms * US_PER_MS)));
     if (ms > this.max) this.max = ms;
   }
 
-  add(other: Histogram | { counts: ArrayLike<number>; max: number; sum: number }): void {
-    for (let i = 0; i < BUCKETS; i++) {
-      const c = other.counts[i]!;
-      this.counts[i]! += c;
-      this.count += c;
-    }
-    this.sum += other.sum;
+  add(other: Histogram): void {
+    this.hdr.add(other.hdr);
     if (other.max > this.max) this.max = other.max;
   }
 
-  /** The value (ms) at quantile q in [0, 1]: the upper edge of its bucket, capped at max. */
+  /** The value (ms) at quantile q in [0, 1], to 3 significant digits, capped at the max. */
   quantile(q: number): number {
     if (this.count === 0) return 0;
-    const rank = q * this.count;
-    let seen = 0;
-    for (let i = 0; i < BUCKETS; i++) {
-      seen += this.counts[i]!;
-      if (seen >= rank && this.counts[i]! > 0) return Math.min(this.max, (2 ** ((i + 1) / PER_DOUBLING) - 1) / 1000);
-    }
-    return this.max;
+    return Math.min(this.max, this.hdr.getValueAtPercentile(q * 100) / US_PER_MS);
   }
 
-  toJSON(): { counts: number[]; max: number; sum: number } {
-    return { counts: [...this.counts], max: this.max, sum: this.sum };
+  reset(): void {
+    this.hdr.reset();
+    this.max = 0;
   }
 
-  static from(data: { counts: ArrayLike<number>; max: number; sum: number }): Histogram {
-    const h = new Histogram(data.counts);
-    h.max = data.max;
-    h.sum = data.sum;
+  encode(): EncodedHistogram {
+    return { hdr: encodeIntoCompressedBase64(this.hdr), max: this.max };
+  }
+
+  static decode(e: EncodedHistogram): Histogram {
+    const hdr = decodeFromCompressedBase64(e.hdr, 64, false);
+    hdr.autoResize = true;
+    const h = new Histogram(hdr);
+    h.max = e.max;
     return h;
   }
 }

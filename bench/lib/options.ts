@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 
 export interface Options {
   readonly url: string | undefined;
-  readonly metricsUrl: string | undefined;
+  /** Prometheus endpoints of the deployment's gateways (--url): usage is summed over them */
+  readonly metricsUrls: string[];
   readonly connections: number;
   readonly senders: number;
   readonly rooms: number;
@@ -37,8 +38,11 @@ export interface Options {
 }
 
 export const OPTION_HELP = `options:
-  --url URL             drive this deployment (ws://...) instead of starting a standalone server
-  --metrics-url URL     its Prometheus endpoint, for server CPU and RSS (with --url)
+  --url URL[,URL...]    drive this deployment (ws://...; connections spread over several gateways)
+                        instead of starting a standalone server
+  --metrics-url URL[,URL...]
+                        its Prometheus endpoints, one per gateway, for server CPU and RSS (with --url):
+                        summed over all of them
   --connections N       viewers (default 1000)
   --senders N           sending connections, each with a token (default 10)
   --rooms K             rooms (many-rooms, switch-storm; default 100)
@@ -60,7 +64,9 @@ export const OPTION_HELP = `options:
   --node-args=ARGS      node flags for that server, e.g. --node-args="--cpu-prof --cpu-prof-dir=prof"
   --json FILE           write the result as JSON (and FILE.md, FILE.svg beside it)
   --svg FILE            write the chart here (default: beside --json, else bench/results/)
-  --slo RULES           fail (exit 1) on breach, e.g. p99=200ms,loss=0,failures=0,dup=0
+  --slo RULES           fail (exit 1) on breach, e.g. p99=200ms,loss=0,closed=0,failures=0,dup=0;
+                        upper bounds on p50 p90 p99 max ack99 (ms), loss gifts dup isolation, failures
+                        (connections that never joined), closed (closed by the server after joining)
   --quiet               no progress line
   --admin-url URL       admin API of a logic process (group-chat with --url)
   --admin-secret S      its ADMIN_SECRET (group-chat with --url)
@@ -68,6 +74,12 @@ cluster options:
   --scenario NAME       the scenario to run on the cluster (default hot-room)
   --gateways G          gateway processes (default 2)
   --logics L            logic processes (default 1)`;
+
+function urlList(raw: string | undefined, flag: string): string[] {
+  const urls = (raw ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  for (const u of urls) if (!URL.canParse(u)) throw new Error(`${flag}: not a URL: ${JSON.stringify(u)}`);
+  return urls;
+}
 
 export function parseOptions(args: string[], defaults: Partial<Options> = {}): Options {
   const { values } = parseArgs({
@@ -122,8 +134,8 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     env[kv.slice(0, i)] = kv.slice(i + 1);
   }
   return {
-    url: values.url,
-    metricsUrl: values['metrics-url'],
+    url: values.url === undefined ? undefined : urlList(values.url, '--url').join(','),
+    metricsUrls: urlList(values['metrics-url'], '--metrics-url'),
     connections: num('connections', defaults.connections ?? 1000),
     senders: num('senders', defaults.senders ?? 10),
     rooms: num('rooms', defaults.rooms ?? 100, 1),

@@ -2,8 +2,11 @@
 // warm-up and the measured window, drain, then loss. Every second it prints a progress line
 // and keeps a point of the timeline that the chart draws.
 
-import { Fleet, accumulate, emptyTotals } from './fleet.js';
-import { procUsage, type Target } from './target.js';
+import { Fleet, accumulate, emptyTotals, type Totals } from './fleet.js';
+import type { Loss } from './loss.js';
+import { CLOSE_NAMES } from './protocol.js';
+import type { Target } from './target.js';
+import { procUsage } from './usage.js';
 import type { ConnSpec, SendPlan } from './worker.js';
 
 export interface Plan {
@@ -16,6 +19,8 @@ export interface Plan {
 }
 
 export interface RunOptions {
+  /** the run's prefix (run-id.ts), as given to the scenario's plan */
+  readonly run: string;
   readonly durationS: number;
   readonly warmupS: number;
   readonly rampS: number;
@@ -30,17 +35,33 @@ export interface Point {
   readonly frames: number;
   readonly p50: number;
   readonly p99: number;
+  /** connections closed so far (after joining) */
+  readonly closed: number;
 }
 
 export interface RunResult {
   readonly target: string;
-  readonly connections: { wanted: number; connected: number; failed: number; closed: number; seconds: number; perSecond: number; joinP50: number; joinP99: number };
+  /** the prefix of this run's user ids and client message ids */
+  readonly run: string;
+  readonly connections: {
+    wanted: number;
+    connected: number;
+    failed: number;
+    /** connections that joined and were closed before the end of the run, and how many per close code */
+    closed: number;
+    closeCodes: Record<string, number>;
+    seconds: number;
+    perSecond: number;
+    joinP50: number;
+    joinP99: number;
+  };
   readonly delay: { p50: number; p90: number; p99: number; max: number };
   readonly itemsPerSec: number;
   readonly framesPerSec: number;
   readonly sentPerSec: number;
   readonly ack: { p50: number; p99: number };
-  readonly loss: { danmaku: number; likes: number; gifts: number; viewers: number } | null;
+  /** over the viewers that stayed open (closed ones are in `connections.closed`) */
+  readonly loss: Loss | null;
   readonly duplicates: number;
   readonly isolationErrors: number;
   readonly switches: number;
@@ -53,6 +74,15 @@ export interface RunResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
+/** "12 closed: 4001 idle_timeout x10, 1006 x2" (empty when none were closed) */
+export function closedSummary(t: Pick<Totals, 'closed' | 'closeCodes'>): string {
+  if (t.closed === 0) return '';
+  const codes = Object.entries(t.closeCodes)
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, n]) => `${code}${CLOSE_NAMES[Number(code)] ? ` ${CLOSE_NAMES[Number(code)]}` : ''} x${n}`);
+  return `${t.closed} closed: ${codes.join(', ')}`;
+}
+
 function progress(quiet: boolean, line: string): void {
   if (quiet) return;
   process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
@@ -62,7 +92,7 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
   const before = await target.usage();
   const connectStarted = Date.now();
   progress(opts.quiet, `[${target.name}] connecting ${plan.conns.length} over ${opts.rampS} s...`);
-  const fleet = await Fleet.open({ urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000 });
+  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000 });
   const connectSeconds = (Date.now() - connectStarted) / 1000;
   try {
     const all = emptyTotals();
@@ -81,22 +111,22 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
     const start = await target.usage();
     const genStart = procUsage(process.pid);
     const started = Date.now();
-    let last = joined;
     for (let s = 1; s <= opts.durationS; s++) {
       await sleep(started + s * 1000 - Date.now());
       const r = await fleet.report();
-      last = r;
       accumulate(all, r);
       accumulate(window, r);
-      timeline.push({ t: s, items: r.items, frames: r.frames, p50: round(r.delay.quantile(0.5)), p99: round(r.delay.quantile(0.99)) });
-      progress(opts.quiet, `[${target.name}] ${s}/${opts.durationS} s | conns ${r.connected}/${plan.conns.length} | ${r.items.toLocaleString('en')} items/s, ${r.frames.toLocaleString('en')} frames/s | p99 ${round(window.delay.quantile(0.99))} ms so far`);
+      timeline.push({ t: s, items: r.items, frames: r.frames, p50: round(r.delay.quantile(0.5)), p99: round(r.delay.quantile(0.99)), closed: r.closed });
+      const closed = closedSummary(r);
+      progress(opts.quiet, `[${target.name}] ${s}/${opts.durationS} s | conns ${r.connected - r.closed}/${plan.conns.length} open${closed ? ` (${closed})` : ''} | ${r.items.toLocaleString('en')} items/s, ${r.frames.toLocaleString('en')} frames/s | p99 ${round(window.delay.quantile(0.99))} ms so far`);
     }
     const elapsed = (Date.now() - started) / 1000;
     const end = await target.usage();
     const genEnd = procUsage(process.pid);
     fleet.stop();
     await sleep(1500); // drain: late items still count for loss
-    accumulate(all, await fleet.report());
+    const last = await fleet.report();
+    accumulate(all, last);
     const loss = plan.checkLoss && plan.send ? await fleet.loss(all.sent) : null;
     if (!opts.quiet && process.stderr.isTTY) process.stderr.write('\n');
 
@@ -104,13 +134,15 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
     const cpu = start && end ? end.cpu - start.cpu : null;
     return {
       target: target.name,
+      run: opts.run,
       connections: {
         wanted: plan.conns.length,
         connected: last.connected,
         failed: last.failed,
         closed: last.closed,
+        closeCodes: last.closeCodes,
         seconds: round(connectSeconds, 2),
-        perSecond: round(last.connected / connectSeconds),
+        perSecond: round(joined.connected / connectSeconds),
         joinP50: round(all.join.quantile(0.5)),
         joinP99: round(all.join.quantile(0.99)),
       },
@@ -132,7 +164,7 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
               cpuPerFrameUs: window.frames > 0 ? round((cpu * 1e6) / window.frames, 3) : 0,
               cpuPerItemUs: window.items > 0 ? round((cpu * 1e6) / window.items, 3) : 0,
               rssBytes: end.rss,
-              rssPerConnBytes: last.connected > 0 ? Math.round((idle.rss - before.rss) / last.connected) : 0,
+              rssPerConnBytes: joined.connected > 0 ? Math.round((idle.rss - before.rss) / joined.connected) : 0,
             },
       loadgen: { cpuSeconds: genStart && genEnd ? round(genEnd.cpu - genStart.cpu, 3) : 0, cores: genStart && genEnd ? round((genEnd.cpu - genStart.cpu) / elapsed, 2) : 0 },
       timeline,

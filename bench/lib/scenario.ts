@@ -4,13 +4,15 @@ import { createSigner } from 'fast-jwt';
 import type { Options } from './options.js';
 import type { Plan } from './run.js';
 import type { Target } from './target.js';
+import { senderUid, viewerUid } from './run-id.js';
 import type { ConnSpec } from './worker.js';
 
 export interface Scenario {
   readonly name: string;
   readonly summary: string;
   readonly defaults?: Partial<Options>;
-  plan(o: Options): Plan;
+  /** The connections and rates of one run; `run` is its prefix (run-id.ts) for user ids. */
+  plan(o: Options, run: string): Plan;
   /** Sets the target up before connections open (group-chat creates its groups). */
   prepare?(target: Target, o: Options, plan: Plan): Promise<void>;
 }
@@ -43,9 +45,19 @@ export function roomOf(i: number, n: number, rooms: readonly string[], skew: 'un
   return rooms[rooms.length - 1]!;
 }
 
-/** Viewers (guests unless `token` is given) and one sender per room, senders last. */
-export function connsFor(viewers: readonly string[], senderRooms: readonly string[], token: (uid: string) => string, viewerTokens = false): ConnSpec[] {
-  const out: ConnSpec[] = viewers.map((room, i) => (viewerTokens ? { room, token: token(`bench-v${i}`) } : { room }));
-  senderRooms.forEach((room, i) => out.push({ room, token: token(`bench-s${i}`), sender: true }));
+/**
+ * Viewers (guests unless `viewerTokens`) and one sender per room, senders last; user ids carry
+ * the run's prefix so that no two runs share one.
+ */
+export function connsFor(run: string, viewers: readonly string[], senderRooms: readonly string[], token: (uid: string) => string, viewerTokens = false): ConnSpec[] {
+  const out: ConnSpec[] = viewers.map((room, i) => {
+    if (!viewerTokens) return { room };
+    const uid = viewerUid(run, i);
+    return { room, uid, token: token(uid) };
+  });
+  senderRooms.forEach((room, i) => {
+    const uid = senderUid(run, i);
+    out.push({ room, uid, token: token(uid), sender: true });
+  });
   return out;
 }

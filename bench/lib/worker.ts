@@ -2,24 +2,32 @@
 // addresses), joins rooms, sends at the planned rates, and measures what arrives: delivery
 // delay from each item's server time, frames and items per second, duplicates by sequence
 // number, gifts, shed counts and room isolation. Reports to the main thread on request.
+// Like any well-behaved client it sends PING every WELCOME.heartbeat ms (docs/protocol.md,
+// "Heartbeat"): a quiet viewer that does not is closed with 4001 after WELCOME.idleTimeout.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
 import { Histogram } from './histogram.js';
+import { lossOf, type Sent } from './loss.js';
 import { Kind, Op, TYPICAL_TEXT } from './protocol.js';
+import { messageId } from './run-id.js';
 import { frameHead, scanBatch } from './scan.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 
 export interface ConnSpec {
   readonly room: string;
+  /** the user id in `token` (none: a guest) */
+  readonly uid?: string;
   readonly token?: string;
   readonly sender?: boolean;
 }
 
 export interface WorkerInit {
   readonly worker: number;
+  /** the run's prefix for client message ids (run-id.ts) */
+  readonly run: string;
   /** connection i goes to urls[i % urls.length] (several gateways) */
   readonly urls: readonly string[];
   readonly addresses: readonly string[];
@@ -41,7 +49,7 @@ export type ToWorker =
   | { type: 'stop' }
   | { type: 'switch'; perSecond: number; rooms: string[] }
   | { type: 'report' }
-  | { type: 'finish'; expected: Record<string, { danmaku: number; likes: number; gifts: number }> }
+  | { type: 'finish'; expected: Sent }
   | { type: 'close' };
 
 interface Conn {
@@ -56,6 +64,9 @@ interface Conn {
   likes: number;
   gifts: number;
   open: boolean;
+  /** WELCOME.heartbeat (ms), and when this connection last sent a frame */
+  heartbeat: number;
+  lastSent: number;
 }
 
 const init = workerData as WorkerInit;
@@ -66,7 +77,9 @@ let rid = 1;
 const stats = {
   connected: 0,
   failed: 0,
+  /** connections closed after they joined, in all, and per close code */
   closed: 0,
+  closeCodes: {} as Record<string, number>,
   join: new Histogram(),
   delay: new Histogram(),
   ack: new Histogram(),
@@ -75,7 +88,7 @@ const stats = {
   duplicates: 0,
   isolation: 0,
   errors: {} as Record<string, number>,
-  sent: {} as Record<string, { danmaku: number; likes: number; gifts: number }>,
+  sent: {} as Sent,
   switches: 0,
 };
 
@@ -93,9 +106,38 @@ function markSeen(c: Conn, seq: number): boolean {
   return true;
 }
 
+/** Every frame to the server goes through here: any frame resets the server's idle timer. */
+function sendFrame(c: Conn, frame: Buffer): void {
+  c.lastSent = Date.now();
+  c.ws.send(frame);
+}
+
+const DEFAULT_HEARTBEAT_MS = 30_000;
+let heartbeatTimer: NodeJS.Timeout | null = null;
+let heartbeatTick = Infinity;
+
+/**
+ * One timer for all the thread's connections: a PING to each that has sent nothing for about
+ * its heartbeat. The tick is a quarter of the shortest heartbeat (50 ms to 1 s), and a PING
+ * goes out a tick early, so that no gap exceeds the heartbeat.
+ */
+function startHeartbeat(heartbeat: number): void {
+  const tick = Math.max(50, Math.min(1000, heartbeat / 4));
+  if (tick >= heartbeatTick) return;
+  if (heartbeatTimer) clearInterval(heartbeatTimer);
+  heartbeatTick = tick;
+  heartbeatTimer = setInterval(() => {
+    const now = Date.now();
+    for (const c of conns) {
+      if (c.open && now - c.lastSent >= c.heartbeat - tick) sendFrame(c, packr.pack([Op.Ping, rid++, null]));
+    }
+  }, tick);
+}
+
 function onFrame(c: Conn, data: Buffer): void {
   const now = Date.now();
   const head = frameHead(data);
+  if (head.op === Op.Pong) return; // the answer to a heartbeat: nothing to measure
   if (head.op === Op.Batch) {
     // The hot path: read only what is measured (see scan.ts).
     stats.frames++;
@@ -146,19 +188,24 @@ function open(spec: ConnSpec, i: number): Promise<void> {
     if (spec.token) url.searchParams.set('token', spec.token);
     const ws = new WebSocket(url, { localAddress: init.addresses[i % init.addresses.length], perMessageDeflate: false });
     ws.binaryType = 'nodebuffer';
-    const c: Conn = { ws, spec, room: spec.room, switching: 0, seen: new Uint8Array(64), danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false };
+    const c: Conn = { ws, spec, room: spec.room, switching: 0, seen: new Uint8Array(64), danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false, heartbeat: DEFAULT_HEARTBEAT_MS, lastSent: 0 };
     let joinRid = 0;
+    let refused = false;
     ws.on('message', (data: Buffer) => {
       if (joinRid === 0) {
-        // WELCOME: join the room.
+        // WELCOME: keep its heartbeat, join the room.
+        const [op, , body] = packr.unpack(data) as [number, number, { heartbeat?: unknown } | null];
+        if (op === Op.Welcome && typeof body?.heartbeat === 'number' && body.heartbeat > 0) c.heartbeat = body.heartbeat;
+        startHeartbeat(c.heartbeat);
         joinRid = rid++;
-        ws.send(packr.pack([Op.Join, joinRid, { room: spec.room }]));
+        sendFrame(c, packr.pack([Op.Join, joinRid, { room: spec.room }]));
         return;
       }
       if (!c.open) {
         const [op, r] = packr.unpack(data) as [number, number];
         if (r !== joinRid) return;
         if (op !== Op.Joined) {
+          refused = true;
           stats.failed++;
           ws.close();
           return resolve();
@@ -172,9 +219,11 @@ function open(spec: ConnSpec, i: number): Promise<void> {
       onFrame(c, data);
     });
     ws.on('error', () => undefined);
-    ws.on('close', () => {
-      if (c.open) stats.closed++;
-      else stats.failed++;
+    ws.on('close', (code: number) => {
+      if (c.open) {
+        stats.closed++;
+        stats.closeCodes[code] = (stats.closeCodes[code] ?? 0) + 1;
+      } else if (!refused) stats.failed++;
       c.open = false;
       resolve();
     });
@@ -216,14 +265,14 @@ function startSending(plan: SendPlan): void {
       const send = (kind: number, body: Record<string, unknown>) => {
         const r = rid++;
         pendingAcks.set(r, { at: now, kind, room: c.room });
-        c.ws.send(packr.pack([Op.Send, r, body]));
+        sendFrame(c, packr.pack([Op.Send, r, body]));
       };
       for (; b.danmaku >= 1; b.danmaku--) {
         if (plan.group) {
           const r = rid++;
           pendingAcks.set(r, { at: now, kind: Kind.Danmaku, room: c.room });
-          c.ws.send(packr.pack([Op.Msg, r, { g: c.room, x: TYPICAL_TEXT }]));
-        } else send(Kind.Danmaku, { k: Kind.Danmaku, x: TYPICAL_TEXT, id: `w${init.worker}d${sendNo++}` });
+          sendFrame(c, packr.pack([Op.Msg, r, { g: c.room, x: TYPICAL_TEXT }]));
+        } else send(Kind.Danmaku, { k: Kind.Danmaku, x: TYPICAL_TEXT, id: messageId(init.run, init.worker, sendNo++) });
       }
       for (; b.likes >= 1; b.likes--) send(Kind.Like, { k: Kind.Like, a: 1 });
       for (; b.gifts >= 1; b.gifts--) send(Kind.Gift, { k: Kind.Gift, g: `w${init.worker}g${giftNo++}`, a: 1 });
@@ -250,7 +299,7 @@ function startSwitching(perSecond: number, rooms: string[]): void {
       c.switching = r;
       c.room = to;
       stats.switches++;
-      c.ws.send(packr.pack([Op.Switch, r, { room: to }]));
+      sendFrame(c, packr.pack([Op.Switch, r, { room: to }]));
     }
   }, 10);
 }
@@ -260,9 +309,10 @@ function snapshot(): unknown {
     connected: stats.connected,
     failed: stats.failed,
     closed: stats.closed,
-    join: stats.join.toJSON(),
-    delay: stats.delay.toJSON(),
-    ack: stats.ack.toJSON(),
+    closeCodes: stats.closeCodes,
+    join: stats.join.encode(),
+    delay: stats.delay.encode(),
+    ack: stats.ack.encode(),
     items: stats.items,
     frames: stats.frames,
     duplicates: stats.duplicates,
@@ -273,9 +323,9 @@ function snapshot(): unknown {
     pendingAcks: pendingAcks.size,
   };
   // Interval figures: the main thread adds them up over time.
-  stats.delay = new Histogram();
-  stats.ack = new Histogram();
-  stats.join = new Histogram();
+  stats.delay.reset();
+  stats.ack.reset();
+  stats.join.reset();
   stats.items = 0;
   stats.frames = 0;
   stats.duplicates = 0;
@@ -286,19 +336,9 @@ function snapshot(): unknown {
   return out;
 }
 
-/** Loss per kind, from what each viewer should have seen of its room. */
-function finish(expected: Record<string, { danmaku: number; likes: number; gifts: number }>): unknown {
-  const loss = { danmaku: 0, likes: 0, gifts: 0, viewers: 0 };
-  for (const c of conns) {
-    if (c.spec.sender) continue;
-    const e = expected[c.room];
-    if (!e) continue;
-    loss.viewers++;
-    loss.danmaku += Math.max(0, e.danmaku - c.danmaku - c.shed);
-    loss.likes += Math.max(0, e.likes - c.likes);
-    loss.gifts += Math.max(0, e.gifts - c.gifts);
-  }
-  return loss;
+/** Loss per kind over this thread's viewers that stayed open (loss.ts). */
+function finish(expected: Sent): unknown {
+  return lossOf(conns.filter((c) => !c.spec.sender), expected);
 }
 
 parentPort!.on('message', (msg: ToWorker) => {
@@ -320,6 +360,7 @@ parentPort!.on('message', (msg: ToWorker) => {
       parentPort!.postMessage({ type: 'loss', loss: finish(msg.expected) });
       break;
     case 'close':
+      if (heartbeatTimer) clearInterval(heartbeatTimer);
       for (const c of conns) c.ws.terminate();
       parentPort!.postMessage({ type: 'closed' });
       break;

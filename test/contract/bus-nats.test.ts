@@ -26,7 +26,7 @@ busContract(t, async () => {
     },
     close: async () => {
       await Promise.all(nodes.map((n) => n.close()));
-      await nats.stop();
+      await nats.dispose();
     },
   };
 });

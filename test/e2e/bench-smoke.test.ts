@@ -1,22 +1,11 @@
 // A short run of the load-test harness against a standalone server and the baseline, so that
 // the harness cannot silently rot. Checks the outputs, not the performance.
 
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
-
-const BENCH = fileURLToPath(new URL('../../bench/index.js', import.meta.url));
-
-function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BENCH, ...args], { timeout: 90_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { bench, readReport } from '../helpers/bench.js';
 
 t.test('bench - hot-room smoke run against standalone and the baseline writes JSON, markdown and SVG', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'danmaku-bench-'));
@@ -24,17 +13,22 @@ t.test('bench - hot-room smoke run against standalone and the baseline writes JS
   const out = join(dir, 'hot.json');
   const r = await bench(['hot-room', '--connections', '200', '--senders', '4', '--duration', '2', '--warmup', '1', '--ramp', '1', '--quiet', '--json', out, '--slo', 'gifts=0,dup=0,failures=0']);
   t.equal(r.code, 0, `exit 0 (${r.stderr.slice(-500)})`);
-  const report = JSON.parse(readFileSync(out, 'utf8')) as { runs: { target: string; connections: { connected: number }; itemsPerSec: number; loss: { gifts: number }; server: { cpuPerFrameUs: number } | null; timeline: unknown[] }[]; slo: { ok: boolean }[] };
-  t.same(report.runs.map((x) => x.target), ['server', 'baseline'], 'our server, then the baseline, in one run');
-  for (const run of report.runs) {
+  const rep = readReport(out);
+  t.same(rep.runs.map((x) => x.target), ['server', 'baseline'], 'our server, then the baseline, in one run');
+  for (const run of rep.runs) {
     t.equal(run.connections.connected, 204, `${run.target}: every connection joined`);
+    t.equal(run.connections.closed, 0, `${run.target}: none closed`);
+    t.same(run.connections.closeCodes, {}, `${run.target}: close codes reported (none)`);
+    t.equal(run.loss.closedViewers, 0, `${run.target}: no viewer left out of loss`);
     t.ok(run.itemsPerSec > 0, `${run.target}: items delivered (${run.itemsPerSec}/s)`);
     t.equal(run.loss.gifts, 0, `${run.target}: no gift lost`);
     t.ok(run.server && run.server.cpuPerFrameUs > 0, `${run.target}: server CPU per frame measured`);
     t.equal(run.timeline.length, 2, `${run.target}: a timeline point per second`);
   }
-  t.ok(report.slo.length === 3 && report.slo.every((s) => s.ok), 'SLO gates checked');
-  t.match(readFileSync(join(dir, 'hot.md'), 'utf8'), /\| delivery delay p99 \(ms\) \|/);
+  t.ok(rep.slo.length === 3 && rep.slo.every((s) => s.ok), 'SLO gates checked');
+  const md = readFileSync(join(dir, 'hot.md'), 'utf8');
+  t.match(md, /\| delivery delay p99 \(ms\) \|/);
+  t.match(md, /\| closed during the run \(not in loss\) \| 0 \| 0 \|/);
   t.ok(existsSync(join(dir, 'hot.svg')), 'chart written');
   t.match(r.stdout, /\| server CPU per frame \(us\) \|.*x \|/, 'the summary shows ratios to the baseline');
 });

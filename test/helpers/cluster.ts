@@ -1,7 +1,8 @@
-// A cluster on loopback: real nats-server and redis-server, G gateway processes and L logic
-// processes of the real server, each started by PID and stopped by the test.
+// A cluster on loopback for the tests: bench/lib/cluster.ts (real nats-server and
+// redis-server, G gateway and L logic processes of the real server, each started by PID and
+// stopped by the test), with a client on every process and the admin API at hand.
 
-import { startInfra, type Infra } from './infra.js';
+import { startCluster as startLoopbackCluster, type LoopbackCluster } from '../../bench/lib/cluster.js';
 import { startServer, type RunningServer } from './server.js';
 
 import type { DanmakuClient } from '../../src/client/client.js';
@@ -27,41 +28,17 @@ export function items(c: DanmakuClient, room?: string): Item[] {
   return out;
 }
 
-export interface Cluster {
-  readonly infra: Infra;
-  readonly gateways: RunningServer[];
-  readonly logics: RunningServer[];
-  /** env shared by every process of the cluster */
-  readonly env: Record<string, string>;
-  startGateway(id: string, env?: Record<string, string>): Promise<RunningServer>;
-  startLogic(id: string, env?: Record<string, string>): Promise<RunningServer>;
+export interface Cluster extends LoopbackCluster<RunningServer> {
   /** Calls the admin API of the first live logic process. */
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
-  stop(): Promise<void>;
 }
 
 export async function startCluster(opts: { gateways: number; logics: number; env?: Record<string, string> }): Promise<Cluster> {
-  const infra = await startInfra();
-  const env = { ...infra.env, ADMIN_SECRET, LOG_LEVEL: 'info', ...opts.env };
-  const gateways: RunningServer[] = [];
-  const logics: RunningServer[] = [];
-  const cluster: Cluster = {
-    infra,
-    gateways,
-    logics,
-    env,
-    async startGateway(id, extra = {}) {
-      const srv = await startServer({ ...env, ROLE: 'gateway', GATEWAY_ID: id, ...extra });
-      gateways.push(srv);
-      return srv;
-    },
-    async startLogic(id, extra = {}) {
-      const srv = await startServer({ ...env, ROLE: 'logic', GATEWAY_ID: id, ...extra });
-      logics.push(srv);
-      return srv;
-    },
+  const c = await startLoopbackCluster({ ...opts, env: { ADMIN_SECRET, LOG_LEVEL: 'info', ...opts.env }, persist: true, start: startServer });
+  return {
+    ...c,
     async api(method, path, body) {
-      const logic = logics.find((l) => l.proc.exitCode === null && l.proc.signalCode === null);
+      const logic = c.logics.find((l) => l.proc.exitCode === null && l.proc.signalCode === null);
       if (!logic) throw new Error('no logic process running');
       const res = await fetch(`http://127.0.0.1:${logic.metricsPort}${path}`, {
         method,
@@ -70,17 +47,5 @@ export async function startCluster(opts: { gateways: number; logics: number; env
       });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     },
-    async stop() {
-      await Promise.all([...gateways, ...logics].map((s) => s.stop()));
-      await infra.stop();
-    },
   };
-  try {
-    for (let i = 0; i < opts.logics; i++) await cluster.startLogic(`logic-${i}`);
-    await Promise.all(Array.from({ length: opts.gateways }, (_, i) => cluster.startGateway(`gw-${i}`)));
-  } catch (err) {
-    await cluster.stop();
-    throw err;
-  }
-  return cluster;
 }

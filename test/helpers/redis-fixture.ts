@@ -1,7 +1,6 @@
 // A real redis-server on a free loopback port, and seams built on connections to it: each
 // instance() opens its own connection, as a separate process would.
 
-import { rmSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { createLogger } from '../../src/log.js';
 import { closeRedis, connectRedis, type RedisContext } from '../../src/redis/client.js';
@@ -13,7 +12,7 @@ import { nullRedisObserver } from './observers.js';
 const log = createLogger('silent');
 
 export interface RedisFixture<T> extends Fixture<T> {
-  readonly server: ServiceProcess & { readonly dir: string };
+  readonly server: ServiceProcess;
 }
 
 export async function redisFixture<T>(build: (ctx: RedisContext) => T): Promise<RedisFixture<T>> {
@@ -28,8 +27,7 @@ export async function redisFixture<T>(build: (ctx: RedisContext) => T): Promise<
     },
     close: async () => {
       await Promise.all(conns.map(closeRedis));
-      await server.stop();
-      rmSync(server.dir, { recursive: true, force: true });
+      await server.dispose();
     },
   };
 }

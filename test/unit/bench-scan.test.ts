@@ -26,3 +26,14 @@ t.test('bench scan - reads a BATCH as the server builds it, and as a plain encod
     ]);
   }
 });
+
+t.test('bench scan - reads the head of a PONG (the heartbeat answer) and can skip its body', async (t) => {
+  for (const body of [{ t: 1795412451821 }, { t: 1795412451821.5 }, { t: 5 }]) {
+    const frame = encodeFrame(Op.Pong, 70000, body);
+    const head = frameHead(frame);
+    t.equal(head.op, Op.Pong);
+    t.equal(head.rid, 70000);
+    head.cursor.skip();
+    t.equal(head.cursor.pos, frame.length, 'the body is one value that ends the frame');
+  }
+});
