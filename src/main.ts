@@ -174,6 +174,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     gateway = new Gateway(config, {
       bus: gatewayBus,
       history: stores.history,
+      sequencer: stores.sequencer,
       presence: stores.presence,
       registry,
       verifier: new TokenVerifier(config.tokenSecret),

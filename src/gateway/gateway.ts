@@ -16,6 +16,7 @@ import { Op, ROOM_ID } from '../protocol/ops.js';
 import type { Registry } from '../registry/index.js';
 import type { RoomHistory } from '../store/history/index.js';
 import type { PresenceCounts } from '../store/presence/index.js';
+import type { Sequencer } from '../store/sequence/index.js';
 import { Admission, readUpgrade } from './admission.js';
 import { Closer } from './close.js';
 import { admitFrame, newConnState, type ConnState } from './connection.js';
@@ -54,6 +55,8 @@ export interface GatewayOptions {
 export interface GatewayDeps {
   readonly bus: Bus;
   readonly history: RoomHistory;
+  /** read only: where a room's numbering stands, for the bound on items' seqs */
+  readonly sequencer: Pick<Sequencer, 'current'>;
   readonly presence: PresenceCounts;
   readonly registry: Registry;
   readonly verifier: TokenVerifier;
@@ -88,7 +91,7 @@ export class Gateway {
     this.joinFailures = new FailureLog(deps.log, 'room subscriptions (JOIN, SWITCH)');
     this.app = uWS.App();
     const fanout = { publish: (topic: string, data: Uint8Array) => this.publish(topic, data) };
-    this.hub = new RoomHub(deps.bus, deps.history, fanout, opts, deps.metrics, deps.log.child({ component: 'rooms' }));
+    this.hub = new RoomHub(deps.bus, { history: deps.history, sequencer: deps.sequencer }, fanout, opts, deps.metrics, deps.log.child({ component: 'rooms' }));
     deps.bus.attach(this.hub);
     this.online = new OnlineTicker(this.hub, deps.presence, opts.gatewayId, opts.onlineIntervalMs, deps.log);
     this.agent = new RegistryAgent(deps.registry, { gatewayId: opts.gatewayId, heartbeatMs: opts.registryHeartbeatMs, ttlMs: opts.registryTtlMs }, deps.metrics, deps.log.child({ component: 'registry' }));

@@ -12,6 +12,7 @@ import { checkItem, type ItemFault } from '../protocol/items.js';
 import { kindOf } from '../protocol/kinds.js';
 import { Op } from '../protocol/ops.js';
 import type { RoomHistory, StoredItem } from '../store/history/index.js';
+import { scopes, type Sequencer } from '../store/sequence/index.js';
 import { RoomMerger } from './merger.js';
 
 /** Where batch frames go: uWS topics in production, a recorder in unit tests. */
@@ -44,6 +45,8 @@ export class LocalRoom {
   /** the online count changed and rides on the next BATCH (`n`) instead of an ONLINE frame */
   onlineInBatch = false;
   lastSeq = 0;
+  /** the room's last seq in the store when this gateway took it on (null: it could not be read) */
+  seqBase: number | null = null;
   ready: Promise<void> | null = null;
   timer: NodeJS.Timeout | null = null;
   replay: StoredItem[] = [];
@@ -97,14 +100,21 @@ export class LocalRoom {
   }
 }
 
+/** What the rooms read from storage: the replay window, and where the room's numbering stands. */
+export interface RoomStores {
+  readonly history: RoomHistory;
+  readonly sequencer: Pick<Sequencer, 'current'>;
+}
+
 export class RoomHub implements RoomHandler {
   private readonly rooms = new Map<string, LocalRoom>();
   private readonly replayFailures: FailureLog;
   private readonly badItems: SampledLog;
+  private readonly seqFailures: FailureLog;
 
   constructor(
     private readonly bus: RoomBus,
-    private readonly history: RoomHistory,
+    private readonly stores: RoomStores,
     private readonly fanout: Fanout,
     private readonly opts: RoomHubOptions,
     private readonly metrics: Metrics,
@@ -112,6 +122,7 @@ export class RoomHub implements RoomHandler {
   ) {
     this.replayFailures = new FailureLog(log, 'replay window reads');
     this.badItems = new SampledLog(log);
+    this.seqFailures = new FailureLog(log, 'room sequence reads');
     metrics.observeRooms(() => this.stats());
   }
 
@@ -161,13 +172,28 @@ export class RoomHub implements RoomHandler {
 
   private async prepare(room: LocalRoom): Promise<void> {
     await this.bus.subscribe(room.id);
+    await Promise.all([this.loadReplay(room), this.loadSeqBase(room)]);
+  }
+
+  private async loadReplay(room: LocalRoom): Promise<void> {
     if (this.opts.replaySize === 0) return;
     try {
-      room.addReplay(await this.history.recent(room.id, this.opts.replaySize), this.opts.replaySize);
+      room.addReplay(await this.stores.history.recent(room.id, this.opts.replaySize), this.opts.replaySize);
       this.replayFailures.succeeded();
     } catch (err) {
       // Live delivery does not depend on the replay window; join with what we have.
       this.replayFailures.failed(err, { room: room.id });
+    }
+  }
+
+  /** Where the room's numbering stands: the anchor of the bound on items' seqs (roomMessage). */
+  private async loadSeqBase(room: LocalRoom): Promise<void> {
+    try {
+      room.seqBase = await this.stores.sequencer.current(scopes.room(room.id));
+      this.seqFailures.succeeded();
+    } catch (err) {
+      // Without it the bound falls back to what the room has shown (see roomMessage).
+      this.seqFailures.failed(err, { room: room.id });
     }
   }
 
@@ -183,7 +209,7 @@ export class RoomHub implements RoomHandler {
       [...this.rooms.values()].map(async (room) => {
         let items;
         try {
-          items = await this.history.recent(room.id, this.opts.replaySize);
+          items = await this.stores.history.recent(room.id, this.opts.replaySize);
         } catch (err) {
           this.replayFailures.failed(err, { room: room.id });
           return 0;
@@ -209,10 +235,14 @@ export class RoomHub implements RoomHandler {
     const check = checkItem(data, this.opts.maxTextLength);
     if ('fault' in check) return this.dropItem(id, data, check.fault, check.detail);
     const { head } = check;
-    if (head.seq > 0 && room.lastSeq > 0 && head.seq > room.lastSeq + MAX_SEQ_JUMP) {
-      return this.dropItem(id, data, 'bad_item_seq', `s ${head.seq} jumps more than ${MAX_SEQ_JUMP} past ${room.lastSeq}`);
+    // The anchor: the room's numbering in the store when this gateway took it on, or what the
+    // room has shown since. Only when neither is known (the store could not be read and the
+    // room has shown nothing) is an item's seq taken as it comes.
+    const anchor = room.seqBase === null ? (room.lastSeq > 0 ? room.lastSeq : null) : Math.max(room.seqBase, room.lastSeq);
+    if (head.seq > 0 && anchor !== null && head.seq > anchor + MAX_SEQ_JUMP) {
+      return this.dropItem(id, data, 'bad_item_seq', `s ${head.seq} jumps more than ${MAX_SEQ_JUMP} past ${anchor}`);
     }
-    const n = room.merger.push({ head, data });
+    const n = room.merger.push({ head, data: check.data });
     if (n >= this.opts.mergeMaxMessages || this.opts.mergeWindowMs === 0) this.flush(room);
     else room.timer ??= setTimeout(() => this.flush(room), this.opts.mergeWindowMs);
   }

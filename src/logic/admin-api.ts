@@ -11,8 +11,8 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { GROUP_ID, UID } from '../protocol/ops.js';
 import { GroupFullError, type Groups } from '../store/groups/index.js';
-import type { Sequencer } from '../store/sequence/index.js';
-import { scopes, type ChatFanout } from './chat.js';
+import { scopes, type Sequencer } from '../store/sequence/index.js';
+import type { ChatFanout } from './chat.js';
 import { text } from './validate.js';
 import { ProtocolError } from '../protocol/errors.js';
 

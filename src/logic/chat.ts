@@ -24,12 +24,6 @@ export interface ChatMessage {
   x: string;
 }
 
-/** Sequence scopes of conversations. uids never contain '|'. */
-export const scopes = {
-  group: (g: string) => `group:${g}`,
-  direct: (a: string, b: string) => `dm:${a < b ? `${a}|${b}` : `${b}|${a}`}`,
-  notices: (uid: string) => `notice:${uid}`,
-};
 
 export interface Delivered {
   /** recipients online on some gateway */

@@ -15,8 +15,8 @@ import { Op, ROOM_ID } from '../protocol/ops.js';
 import type { Groups } from '../store/groups/index.js';
 import type { RoomHistory } from '../store/history/index.js';
 import { IN_FLIGHT, type Deduper, type RateLimiter } from '../store/limits/index.js';
-import type { Sequencer } from '../store/sequence/index.js';
-import { scopes, type ChatFanout } from './chat.js';
+import { scopes, type Sequencer } from '../store/sequence/index.js';
+import type { ChatFanout } from './chat.js';
 import { decodeRequest, encodeReply, type UpstreamReply, type UpstreamRequest } from './upstream.js';
 import { validateMessage, validateSend } from './validate.js';
 
@@ -106,7 +106,7 @@ export class Logic {
     if (roles && !req.r.some((r) => roles.includes(r))) {
       throw new ProtocolError(Errors.Forbidden, `${kind.name} items need one of the roles ${roles.join(', ')}`);
     }
-    return this.sequenced(req, cmid, `room:${req.room}`, async (seq) => {
+    return this.sequenced(req, cmid, scopes.room(req.room), async (seq) => {
       const data = encodeItem({ s: seq, u: req.u, n: req.n, t: req.at, ...fields });
       this.bus.publish(req.room, data);
       // Past this point the message is out: storage failures are logged, never turned into a

@@ -4,7 +4,7 @@
 
 import { Errors, ProtocolError } from '../protocol/errors.js';
 import type { RoomItem } from '../protocol/items.js';
-import { KINDS, kindOf, type FieldSpec, type KindSpec } from '../protocol/kinds.js';
+import { fieldProblem, KINDS, kindOf, type FieldSpec, type KindSpec } from '../protocol/kinds.js';
 import { GROUP_ID, UID } from '../protocol/ops.js';
 import { textProblem } from '../protocol/text.js';
 
@@ -38,24 +38,19 @@ export function text(v: unknown, field: string, max: number): string {
 }
 
 /**
- * One field of a kind: its value, its default, or undefined when it is optional and absent.
- * Integers may come in any MessagePack integer encoding; a float with an integral value (1.0)
- * counts as that integer, any other float is refused.
+ * One field of a kind: its value (texts trimmed), its default, or undefined when it is
+ * optional and absent. The rule itself is the kinds table's (fieldProblem).
  */
 function field(spec: FieldSpec, v: unknown, name: string, limits: SendLimits): string | number | undefined {
-  switch (spec.type) {
-    case 'text':
-      if (v === undefined && !spec.required) return undefined;
-      return text(v, name, limits.maxTextLength * spec.scale);
-    case 'int':
-      if (v === undefined) return spec.default;
-      if (!Number.isInteger(v) || (v as number) < spec.min || (v as number) > spec.max) bad(`${name} must be an integer in [${spec.min}, ${spec.max}]`);
-      return (v as number) + 0;
-    case 'id':
-      if (v === undefined && !spec.required) return undefined;
-      if (typeof v !== 'string' || !spec.pattern.test(v)) bad(`${name} must match ${spec.pattern}`);
-      return v;
+  if (v === undefined) {
+    if (spec.type === 'int') return spec.default;
+    if (spec.required) bad(`${name} is required`);
+    return undefined;
   }
+  const value = spec.type === 'text' && typeof v === 'string' ? v.trim() : v;
+  const problem = fieldProblem(spec, value, limits.maxTextLength);
+  if (problem) bad(`${name} ${problem}`);
+  return typeof value === 'number' ? value + 0 : (value as string);
 }
 
 function map(body: unknown): Record<string, unknown> {

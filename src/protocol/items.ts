@@ -5,10 +5,10 @@
 // must be exactly what the protocol promises.
 
 import { encode, tryDecode } from './codec.js';
-import { kindOf } from './kinds.js';
+import { fieldProblem, kindOf } from './kinds.js';
 import { UID } from './ops.js';
 import type { StrictRules } from './strict.js';
-import { codePoints, MAX_NAME_LENGTH, textProblem } from './text.js';
+import { displayName } from './text.js';
 
 export interface RoomItem {
   /** per-room sequence number, assigned by the logic service (0: unsequenced) */
@@ -56,12 +56,17 @@ export interface ItemHead {
 /** Why a room item was refused: the reason label of `danmaku_dropped_total`. */
 export type ItemFault = 'bad_item' | 'bad_item_kind' | 'bad_item_field' | 'bad_item_seq';
 
-export type ItemCheck = { readonly head: ItemHead } | { readonly fault: ItemFault; readonly detail: string };
+/** A checked item: its head, and its bytes as the protocol documents them (`data`). */
+export type ItemCheck = { readonly head: ItemHead; readonly data: Buffer } | { readonly fault: ItemFault; readonly detail: string };
 
 /**
- * Checks an encoded room item in full (docs/cluster.md, "Publishing into a room"): one map of
- * plain values, a known kind, the common fields and that kind's fields with their types and
- * ranges, nothing else. Texts are limited by `maxTextLength` as in SEND.
+ * Checks a room item from the bus in full (docs/cluster.md, "Publishing into a room"), and
+ * encodes it again as the protocol promises viewers: integers as integers in their smallest
+ * form whatever the publisher used (a Go backend's uint64, a Python float `t`), `t` whole ms,
+ * texts trimmed, the display name cleaned (protocol/text.ts), the keys in one order. Refused:
+ * anything but one map of plain values, an unknown kind, a field that breaks its rule (the
+ * kinds table's, as in SEND), a field the kind does not have, an `s` out of range. One
+ * encode per item and gateway, never per recipient.
  */
 export function checkItem(bytes: Uint8Array, maxTextLength: number): ItemCheck {
   const v = tryDecode(bytes, ITEM_RULES);
@@ -75,26 +80,27 @@ export function checkItem(bytes: Uint8Array, maxTextLength: number): ItemCheck {
   if (!Number.isInteger(s) || (s as number) < 0 || (s as number) > MAX_SEQ) return { fault: 'bad_item_seq', detail: `s must be an integer in [0, ${MAX_SEQ}]` };
   const fieldFault = (detail: string): ItemCheck => ({ fault: 'bad_item_field', detail });
   if (typeof u !== 'string' || (u !== '' && !UID.test(u))) return fieldFault(`u must be '' or a uid matching ${UID}`);
-  if (n !== undefined && (typeof n !== 'string' || codePoints(n) > MAX_NAME_LENGTH || textProblem(n, MAX_NAME_LENGTH) !== null)) {
-    return fieldFault(`n must be a display name of 1-${MAX_NAME_LENGTH} characters`);
-  }
+  if (n !== undefined && typeof n !== 'string') return fieldFault('n must be a string');
   if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > Number.MAX_SAFE_INTEGER) return fieldFault('t must be a time in ms since the epoch');
   for (const key of Object.keys(item)) {
     if (!COMMON.has(key) && !(key in kind.fields)) return fieldFault(`${kind.name} items have no field ${key}`);
   }
-  for (const [name, spec] of Object.entries(kind.fields)) {
-    const f = item[name];
-    if (f === undefined) {
-      if (spec.type !== 'int' && spec.required) return fieldFault(`${kind.name} items need ${name}`);
+  const out: Record<string, unknown> = { s: (s as number) + 0, k: kind.id, u };
+  const name = n === undefined ? '' : displayName(n, u);
+  if (name !== '') out.n = name;
+  out.t = Math.round(t);
+  for (const [field, spec] of Object.entries(kind.fields)) {
+    const raw = item[field];
+    if (raw === undefined) {
+      if (spec.type !== 'int' && spec.required) return fieldFault(`${kind.name} items need ${field}`);
       continue;
     }
-    if (spec.type === 'text') {
-      const problem = typeof f === 'string' ? textProblem(f, maxTextLength * spec.scale) : 'must be a string';
-      if (problem) return fieldFault(`${name} ${problem}`);
-    } else if (spec.type === 'int') {
-      if (!Number.isInteger(f) || (f as number) < spec.min || (f as number) > spec.max) return fieldFault(`${name} must be an integer in [${spec.min}, ${spec.max}]`);
-    } else if (typeof f !== 'string' || !spec.pattern.test(f)) return fieldFault(`${name} must match ${spec.pattern}`);
+    const value = spec.type === 'text' && typeof raw === 'string' ? raw.trim() : raw;
+    const problem = fieldProblem(spec, value, maxTextLength);
+    if (problem) return fieldFault(`${field} ${problem}`);
+    out[field] = typeof value === 'number' ? value + 0 : value;
   }
-  const a = item.a;
-  return { head: { seq: (s as number) + 0, kind: kind.id, time: t, amount: Number.isInteger(a) && (a as number) > 0 ? (a as number) : 1 } };
+  const a = out.a;
+  const head = { seq: out.s as number, kind: kind.id, time: out.t as number, amount: typeof a === 'number' && a > 0 ? a : 1 };
+  return { head, data: encode(out) };
 }

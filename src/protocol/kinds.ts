@@ -3,6 +3,8 @@
 // replay window, the CLI and the load generator all read it, so a new kind (say a paid
 // "super chat" that is never shed) is one row plus its fields.
 
+import { textProblem } from './text.js';
+
 /**
  * How the display cap treats a kind when a room runs hotter than people can read:
  * - keep: never shed (gifts, notices, paid messages)
@@ -93,4 +95,20 @@ export function kindOf(id: unknown): KindSpec | undefined {
 /** The kind's name, or 'unknown' (a metric label). */
 export function kindName(id: unknown): string {
   return kindOf(id)?.name ?? 'unknown';
+}
+
+/**
+ * What is wrong with the value of a kind's field, or null: the one rule for SEND bodies and
+ * for room items from backends. Texts are checked as given (callers trim them first);
+ * integers may be integral floats (1.0); `undefined` is for the caller to default or refuse.
+ */
+export function fieldProblem(spec: FieldSpec, v: unknown, maxTextLength: number): string | null {
+  switch (spec.type) {
+    case 'text':
+      return typeof v === 'string' ? textProblem(v, maxTextLength * spec.scale) : 'must be a string';
+    case 'int':
+      return Number.isInteger(v) && (v as number) >= spec.min && (v as number) <= spec.max ? null : `must be an integer in [${spec.min}, ${spec.max}]`;
+    case 'id':
+      return typeof v === 'string' && spec.pattern.test(v) ? null : `must match ${spec.pattern}`;
+  }
 }

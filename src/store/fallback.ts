@@ -55,7 +55,11 @@ export class FallbackStore {
     local: FallbackLocal,
     private readonly opts: FallbackOptions,
   ) {
-    this.sequencer = { next: (scope) => this.run('sequence', () => primary.sequencer.next(scope), async () => 0) };
+    this.sequencer = {
+      next: (scope) => this.run('sequence', () => primary.sequencer.next(scope), async () => 0),
+      // No fallback: 0 would claim a room has no numbers. The gateway does without.
+      current: (scope) => primary.sequencer.current(scope),
+    };
     this.limiter = {
       allow: (key, rate, burst) => this.run('ratelimit', () => primary.limiter.allow(key, rate, burst), () => local.limiter.allow(key, rate, burst)),
     };

@@ -14,4 +14,15 @@ export function sequenceContract(t: Test, make: () => Promise<Fixture<Sequencer>
     t.same([...seqs].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i + 1), 'no gaps, no repeats');
     t.equal(await a.next('room:y'), 1, 'independent scopes');
   });
+
+  t.test('sequence - current is the last number given, 0 before any, and next goes past it', async (t) => {
+    const f = await make();
+    t.teardown(() => f.close());
+    const [a, b] = [await f.instance(), await f.instance()];
+    t.equal(await a.current('room:fresh'), 0);
+    for (let i = 0; i < 3; i++) await a.next('room:c');
+    t.equal(await b.current('room:c'), 3, 'seen from another instance');
+    t.equal(await b.next('room:c'), 4, 'next goes past it');
+    t.equal(await a.current('room:c'), 4);
+  });
 }

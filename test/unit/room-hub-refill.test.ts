@@ -22,7 +22,7 @@ t.test('rooms - after a bus reconnect, items missed meanwhile are refilled from 
     },
   };
   const bus = new MemoryBroker().connect();
-  const hub = new RoomHub(bus, history, fanout, { mergeMaxMessages: 64, mergeWindowMs: 1000, replaySize: 10, roomDisplayCap: 1000, maxTextLength: 100 }, new Metrics({ defaultMetrics: false }), createLogger('silent'));
+  const hub = new RoomHub(bus, { history, sequencer: { current: async () => 3 } }, fanout, { mergeMaxMessages: 64, mergeWindowMs: 1000, replaySize: 10, roomDisplayCap: 1000, maxTextLength: 100 }, new Metrics({ defaultMetrics: false }), createLogger('silent'));
   bus.attach(hub);
   const room = await hub.acquire('r');
   hub.join(room);

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { decodeFrame } from '../../src/protocol/codec.js';
+import { Packr } from 'msgpackr';
+import { decode, decodeFrame } from '../../src/protocol/codec.js';
 import { Errors } from '../../src/protocol/errors.js';
 import { checkItem, encodeItem } from '../../src/protocol/items.js';
 import { Kind } from '../../src/protocol/kinds.js';
@@ -29,7 +30,9 @@ t.test('strict - integers in every MessagePack encoding are accepted where the p
     t.same(validateSend(f.body, { maxTextLength: 100 }).fields, { k: Kind.Gift, g: 'rocket', a: 3 }, `${name} body`);
   }
   const item = map([['s', u64(5)], ['k', i64(Kind.Danmaku)], ['u', str('bob')], ['t', u64(1_700_000_000_000)], ['x', str('hi')]]);
-  t.same(checkItem(item, 100), { head: { seq: 5, kind: Kind.Danmaku, time: 1_700_000_000_000, amount: 1 } }, 'a room item with 64-bit integers');
+  const checked = checkItem(item, 100);
+  t.match(checked, { head: { seq: 5, kind: Kind.Danmaku, time: 1_700_000_000_000, amount: 1 } }, 'a room item with 64-bit integers');
+  t.same('data' in checked && [...checked.data.subarray(0, 6)], [0xde, 0, 5, 0xa1, 0x73, 0x05], 're-encoded with the smallest integer form (s 5 as a fixint)');
 });
 
 t.test('strict - an integral float counts as the integer, any other float is refused', async (t) => {
@@ -63,6 +66,16 @@ t.test('strict - extensions, bin, deep nesting and bad UTF-8 are bad frames that
   for (const [name, bytes] of cases) {
     t.throws(() => decodeFrame(bytes), { name: 'FrameError', entry: { reason: Errors.BadFrame.reason }, rid: 42 }, name);
   }
+});
+
+t.test('strict - room items from backends are encoded again as the protocol documents them', async (t) => {
+  const raw = { s: 0, k: Kind.Danmaku, u: 'shop', n: '\u202eSponsor\u0007', t: 1_700_000_000_000.7, x: '  padded  ', c: 255 };
+  const checked = checkItem(new Packr({ useRecords: false }).pack(raw), 100);
+  if (!('data' in checked)) return t.fail(`refused: ${checked.detail}`);
+  t.same(decode(checked.data), { s: 0, k: Kind.Danmaku, u: 'shop', n: 'Sponsor', t: 1_700_000_000_001, x: 'padded', c: 255 }, 'name cleaned, text trimmed, t whole ms');
+  t.same(Object.keys(decode(checked.data) as object), ['s', 'k', 'u', 'n', 't', 'x', 'c'], 'one key order');
+  const ours = encodeItem({ s: 3, k: Kind.Gift, u: 'a', n: 'A', t: 5, g: 'rose', a: 2 });
+  t.same(decode((checkItem(ours, 100) as { data: Buffer }).data), decode(ours), "the logic's own items come out the same");
 });
 
 t.test('strict - room items from backends are checked in full', async (t) => {

@@ -16,4 +16,18 @@ export interface Sequencer {
    * Rejects when the store is unavailable (fallback.ts turns that into 0: "unsequenced").
    */
   next(scope: string): Promise<number>;
+  /**
+   * The last number `next` gave in `scope` (0 when none): the next answer will be larger. A
+   * gateway anchors its sanity bound on items' seqs to it. Rejects when the store is
+   * unavailable (there is no fallback: a caller must do without).
+   */
+  current(scope: string): Promise<number>;
 }
+
+/** Sequence scopes of conversations. uids never contain '|'. */
+export const scopes = {
+  room: (id: string) => `room:${id}`,
+  group: (g: string) => `group:${g}`,
+  direct: (a: string, b: string) => `dm:${a < b ? `${a}|${b}` : `${b}|${a}`}`,
+  notices: (uid: string) => `notice:${uid}`,
+};

@@ -61,6 +61,10 @@ export class MemorySequencer implements Sequencer {
     return c.n;
   }
 
+  async current(scope: string): Promise<number> {
+    return this.counters.get(scope)?.n ?? this.floors[bucket(scope)]!;
+  }
+
   /** Forgets counters from the least recently used while they are idle or over the cap. */
   private evict(at: number): void {
     for (const [scope, c] of this.counters) {

@@ -11,4 +11,9 @@ export class RedisSequencer implements Sequencer {
     const { redis, keys, observer } = this.ctx;
     return timed(observer, 'sequence', () => redis.incr(keys.seq(scope)));
   }
+
+  current(scope: string): Promise<number> {
+    const { redis, keys, observer } = this.ctx;
+    return timed(observer, 'sequence', async () => Number((await redis.get(keys.seq(scope))) ?? 0));
+  }
 }
