@@ -130,7 +130,8 @@ export function loadConfig(env: Env = process.env): Config {
   const registryTtlMs = int(env, 'REGISTRY_TTL_MS', registryHeartbeatMs * 3, 100, 3_600_000);
   if (registryTtlMs <= registryHeartbeatMs) throw new ConfigError('REGISTRY_TTL_MS must be longer than REGISTRY_HEARTBEAT_MS');
   const maxHeaderBytes = int(env, 'MAX_HEADER_BYTES', 16 * 1024, 4096, 64 * 1024);
-  const maxTokenBytes = int(env, 'MAX_TOKEN_BYTES', 4096, 256, 64 * 1024);
+  // The default leaves the other headers 2 KiB under a smaller MAX_HEADER_BYTES too.
+  const maxTokenBytes = int(env, 'MAX_TOKEN_BYTES', Math.min(4096, maxHeaderBytes - 2048), 256, 64 * 1024);
   if (maxTokenBytes > maxHeaderBytes - 2048) {
     // a token that only just fits must leave room for the other headers, or it gets HTTP 431 rather than close 4504
     throw new ConfigError('MAX_TOKEN_BYTES must be at least 2048 below MAX_HEADER_BYTES');

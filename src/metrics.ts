@@ -4,7 +4,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BusObserver, SubjectKind } from './bus/index.js';
-import { BUS_EVENTS, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SUBJECT_KINDS, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp } from './metric-labels.js';
+import { BUS_EVENTS, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp } from './metric-labels.js';
 import type { RedisObserver } from './redis/client.js';
 import type { FallbackObserver } from './store/fallback.js';
 
@@ -199,7 +199,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
     this.fanoutGateways.observe(gateways);
   }
 
-  adminRequest(route: string, status: number): void {
+  adminRequest(route: AdminRoute, status: number): void {
     this.adminRequests.inc({ route, status: String(status) });
   }
 

@@ -4,7 +4,7 @@
 // sampled, likes summed into one item, gifts and notices never dropped.
 
 import { encodeItem, type ItemHead } from '../protocol/items.js';
-import { kindOf } from '../protocol/kinds.js';
+import { kindOf, type KindSpec } from '../protocol/kinds.js';
 
 export interface PendingItem {
   readonly head: ItemHead;
@@ -23,10 +23,14 @@ export class RoomMerger {
   private tokens: number;
   private at: number;
 
-  /** @param capPerSec danmaku displayed per second at most; the bucket holds one second's worth */
+  /**
+   * @param capPerSec danmaku displayed per second at most; the bucket holds one second's worth
+   * @param kinds the kinds table (a test gives its own)
+   */
   constructor(
     private readonly capPerSec: number,
     now: number,
+    private readonly kinds: (id: number) => KindSpec | undefined = kindOf,
   ) {
     this.tokens = capPerSec;
     this.at = now;
@@ -61,7 +65,7 @@ export class RoomMerger {
     const kept: PendingItem[] = [];
     const sums = new Map<number, PendingItem[]>();
     for (const p of pending) {
-      switch (kindOf(p.head.kind)?.display ?? 'keep') {
+      switch (this.kinds(p.head.kind)?.display ?? 'keep') {
         case 'sample':
           sampled.push(p);
           break;

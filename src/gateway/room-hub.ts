@@ -7,7 +7,7 @@ import type { RoomBus, RoomHandler } from '../bus/index.js';
 import { FailureLog, SampledLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics, RoomStats } from '../metrics.js';
-import { encodeBodyWithItems, encodeFrame, encodeFrameWithBody } from '../protocol/codec.js';
+import { encodeBodyWithEntry, encodeBodyWithItems, encodeFrame, encodeFrameWithBody, encodeItemsEntry } from '../protocol/codec.js';
 import { checkItem, type ItemFault } from '../protocol/items.js';
 import { kindOf } from '../protocol/kinds.js';
 import { Op } from '../protocol/ops.js';
@@ -50,8 +50,11 @@ export class LocalRoom {
   ready: Promise<void> | null = null;
   timer: NodeJS.Timeout | null = null;
   replay: StoredItem[] = [];
+  /** the JOINED body, and the encoded `replay` entry in it, kept until what they hold changes */
   private joinedBody: Buffer | null = null;
   private joinedOnline = 0;
+  private joinedSeq = 0;
+  private replayEntry: Buffer | null = null;
 
   constructor(
     readonly id: string,
@@ -69,6 +72,7 @@ export class LocalRoom {
     const last = this.replay[this.replay.length - 1];
     if (last && last.seq > this.lastSeq) this.lastSeq = last.seq;
     this.joinedBody = null;
+    this.replayEntry = null;
   }
 
   pushReplay(item: StoredItem, limit: number): void {
@@ -78,6 +82,7 @@ export class LocalRoom {
     this.replay.push(item);
     if (this.replay.length > limit) this.replay.shift();
     this.joinedBody = null;
+    this.replayEntry = null;
   }
 
   setOnline(n: number): void {
@@ -92,9 +97,13 @@ export class LocalRoom {
    */
   joinedFrame(rid: number): Buffer {
     const online = Math.max(this.online, this.members);
-    if (this.joinedBody === null || this.joinedOnline !== online) {
+    if (this.joinedBody === null || this.joinedOnline !== online || this.joinedSeq !== this.lastSeq) {
+      // During a join storm the count changes with every join: only the small head is encoded
+      // again, the replay window's bytes are kept.
       this.joinedOnline = online;
-      this.joinedBody = encodeBodyWithItems({ room: this.id, online, seq: this.lastSeq }, 'replay', this.replay.map((r) => r.data));
+      this.joinedSeq = this.lastSeq;
+      this.replayEntry ??= encodeItemsEntry('replay', this.replay.map((r) => r.data));
+      this.joinedBody = encodeBodyWithEntry({ room: this.id, online, seq: this.lastSeq }, this.replayEntry);
     }
     return encodeFrameWithBody(Op.Joined, rid, this.joinedBody);
   }

@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BusTimeoutError, BusUnavailableError } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
+import type { AdminRoute } from '../metric-labels.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { GROUP_ID, UID } from '../protocol/ops.js';
@@ -48,7 +49,7 @@ type Json = Record<string, unknown>;
 type Route = (params: string[], body: Json) => Promise<[number, Json]>;
 
 export class AdminApi {
-  private readonly routes: [method: string, pattern: RegExp, name: string, route: Route][];
+  private readonly routes: [method: string, pattern: RegExp, name: AdminRoute, route: Route][];
   private readonly failures: FailureLog;
 
   constructor(
@@ -69,7 +70,7 @@ export class AdminApi {
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const path = (req.url ?? '').split('?')[0]!;
     if (!path.startsWith('/api/')) return false;
-    let name = 'unknown';
+    let name: AdminRoute = 'unknown';
     const reply = (status: number, body: Json) => {
       this.deps.metrics.adminRequest(name, status);
       res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);

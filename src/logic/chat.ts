@@ -2,7 +2,7 @@
 // registry, and each gateway gets ONE delivery naming its local recipients, carrying the
 // client frame encoded once here. Users online nowhere are skipped (no offline inbox yet).
 
-import type { NodeBus } from '../bus/index.js';
+import { BusTimeoutError, type NodeBus } from '../bus/index.js';
 import type { Metrics } from '../metrics.js';
 import { encodeFrame } from '../protocol/codec.js';
 import { encodeDelivery } from '../protocol/delivery.js';
@@ -40,13 +40,14 @@ export class ChatFanout {
 
   /**
    * Sends one message to every connection of `recipients`; rejects if the registry fails.
-   * With `confirm`, it sends nothing while the bus is down and resolves only once the bus has
-   * taken what was sent (an answer to someone outside depends on it). Without it, the caller
+   * With `confirm`, it sends nothing while the bus is down (BusUnavailableError), and resolves
+   * only once the bus has taken what was sent; once something was sent, a failure is a
+   * BusTimeoutError: it may still arrive (an answer to someone outside depends on telling the
+   * two apart). Without it, the caller
    * answers over the same bus connection, after the deliveries, so its answer cannot overtake
    * them.
    */
   async deliver(recipients: readonly string[], message: ChatMessage, opts: { confirm?: boolean } = {}): Promise<Delivered> {
-    if (opts.confirm) await this.bus.confirm();
     const where = await this.registry.lookup(recipients);
     const byGateway = new Map<string, string[]>();
     for (const [uid, gateways] of where) {
@@ -58,8 +59,18 @@ export class ChatFanout {
     }
     if (byGateway.size > 0) {
       const frame = encodeFrame(Op.Message, 0, message);
-      for (const [gw, uids] of byGateway) this.bus.sendToNode(gw, encodeDelivery(uids, frame));
+      const deliveries = [...byGateway].map(([gw, uids]) => [gw, encodeDelivery(uids, frame)] as const);
+      // Checked right before sending, with nothing awaited in between: a publish made while
+      // NATS is down would wait in the client's buffer and might go out later.
       if (opts.confirm) await this.bus.confirm();
+      for (const [gw, data] of deliveries) this.bus.sendToNode(gw, data);
+      if (opts.confirm) {
+        try {
+          await this.bus.confirm();
+        } catch (err) {
+          throw new BusTimeoutError('sent, but the bus did not confirm it: it may or may not arrive', { cause: err });
+        }
+      }
     }
     this.metrics.chatFanout(recipients.length, where.size, byGateway.size);
     return { online: where.size, gateways: byGateway.size };

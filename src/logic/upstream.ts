@@ -2,6 +2,7 @@
 // Encoded with the same MessagePack codec as the wire protocol.
 
 import { decode, encode } from '../protocol/codec.js';
+import { displayName } from '../protocol/text.js';
 
 export interface UpstreamRequest {
   /** the client op: SEND (20, to the current room) or MSG (22, to a group or a user) */
@@ -31,7 +32,8 @@ export function decodeRequest(data: Uint8Array): UpstreamRequest | null {
   return {
     o: v.o as number,
     u: v.u,
-    n: typeof v.n === 'string' ? v.n : v.u,
+    // Cleaned here too: a gateway of an older version may not have (protocol/text.ts).
+    n: typeof v.n === 'string' ? displayName(v.n, v.u) : v.u,
     r: Array.isArray(v.r) ? v.r.filter((x): x is string => typeof x === 'string') : [],
     room: v.room,
     at: v.at,

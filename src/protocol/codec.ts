@@ -68,7 +68,8 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     throw new FrameError('not valid MessagePack', undefined, { cause: err });
   }
   if (!Array.isArray(value) || value.length < 2 || value.length > 3) {
-    throw new FrameError('expected an array of 2 or 3 elements', undefined);
+    const rid = Array.isArray(value) && isUint32(value[1]) ? (value[1] as number) + 0 : undefined;
+    throw new FrameError('expected an array of 2 or 3 elements', rid);
   }
   const [op, rid, body] = value as [unknown, unknown, unknown];
   const validRid = isUint32(rid) ? (rid as number) : undefined;
@@ -103,13 +104,22 @@ function arrayHeader(n: number): Buffer {
  * bytes: the items are encoded once by the logic service and never re-encoded here.
  */
 export function encodeBodyWithItems(fields: Readonly<Record<string, unknown>>, itemsKey: string, items: readonly Uint8Array[]): Buffer {
+  return encodeBodyWithEntry(fields, encodeItemsEntry(itemsKey, items));
+}
+
+/** The last entry of such a body, `key: [items]`, to be kept and reused (a room's replay). */
+export function encodeItemsEntry(itemsKey: string, items: readonly Uint8Array[]): Buffer {
+  return Buffer.concat([packr.pack(itemsKey), arrayHeader(items.length), ...items]);
+}
+
+/** A map body of `fields` followed by an entry from encodeItemsEntry. */
+export function encodeBodyWithEntry(fields: Readonly<Record<string, unknown>>, entry: Uint8Array): Buffer {
   const keys = Object.keys(fields);
   const n = keys.length + 1;
   if (n > 15) throw new RangeError('too many fields for a fixmap');
   const parts: Uint8Array[] = [Buffer.from([0x80 | n])];
   for (const k of keys) parts.push(packr.pack(k), packr.pack(fields[k]));
-  parts.push(packr.pack(itemsKey), arrayHeader(items.length));
-  for (const item of items) parts.push(item);
+  parts.push(entry);
   return Buffer.concat(parts);
 }
 

@@ -5,7 +5,7 @@
 // must be exactly what the protocol promises.
 
 import { encode, tryDecode } from './codec.js';
-import { fieldProblem, kindOf } from './kinds.js';
+import { fieldProblem, kindOf, KINDS } from './kinds.js';
 import { UID } from './ops.js';
 import type { StrictRules } from './strict.js';
 import { displayName } from './text.js';
@@ -39,7 +39,14 @@ export const MAX_SEQ = 0xffffffff;
 /** A room item is one map of plain values: nothing nested, no bin, no extensions. */
 export const ITEM_RULES: StrictRules = { maxDepth: 1, allowBin: false };
 
-const COMMON = new Set(['s', 'k', 'u', 'n', 't']);
+const COMMON = ['s', 'k', 'u', 'n', 't'];
+
+/** Per kind, its fields as a list and every key its items may have: built once, not per item. */
+const SHAPES = new Map(KINDS.map((k) => [k.id, { fields: Object.entries(k.fields), keys: new Set([...COMMON, ...Object.keys(k.fields)]) }]));
+
+function fieldFault(detail: string): ItemCheck {
+  return { fault: 'bad_item_field', detail };
+}
 
 export function encodeItem(item: RoomItem): Buffer {
   return encode(item);
@@ -78,18 +85,18 @@ export function checkItem(bytes: Uint8Array, maxTextLength: number): ItemCheck {
   if (!kind) return { fault: 'bad_item_kind', detail: `unknown kind ${String(item.k)}` };
   const { s, u, n, t } = item;
   if (!Number.isInteger(s) || (s as number) < 0 || (s as number) > MAX_SEQ) return { fault: 'bad_item_seq', detail: `s must be an integer in [0, ${MAX_SEQ}]` };
-  const fieldFault = (detail: string): ItemCheck => ({ fault: 'bad_item_field', detail });
   if (typeof u !== 'string' || (u !== '' && !UID.test(u))) return fieldFault(`u must be '' or a uid matching ${UID}`);
   if (n !== undefined && typeof n !== 'string') return fieldFault('n must be a string');
   if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > Number.MAX_SAFE_INTEGER) return fieldFault('t must be a time in ms since the epoch');
-  for (const key of Object.keys(item)) {
-    if (!COMMON.has(key) && !(key in kind.fields)) return fieldFault(`${kind.name} items have no field ${key}`);
+  const shape = SHAPES.get(kind.id)!;
+  for (const key in item) {
+    if (!shape.keys.has(key)) return fieldFault(`${kind.name} items have no field ${key}`);
   }
   const out: Record<string, unknown> = { s: (s as number) + 0, k: kind.id, u };
   const name = n === undefined ? '' : displayName(n, u);
   if (name !== '') out.n = name;
   out.t = Math.round(t);
-  for (const [field, spec] of Object.entries(kind.fields)) {
+  for (const [field, spec] of shape.fields) {
     const raw = item[field];
     if (raw === undefined) {
       if (spec.type !== 'int' && spec.required) return fieldFault(`${kind.name} items need ${field}`);

@@ -53,8 +53,11 @@ export function checkStrict(bytes: Uint8Array, rules: StrictRules): StrictViolat
   };
   const str = (n: number): void => {
     need(n);
-    if (!isUtf8(bytes.subarray(pos, pos + n))) throw new Refused('string is not valid UTF-8');
-    pos += n;
+    const end = pos + n;
+    let i = pos;
+    while (i < end && bytes[i]! < 0x80) i++; // ASCII (every key, most values) needs no more
+    if (i < end && !isUtf8(bytes.subarray(i, end))) throw new Refused('string is not valid UTF-8');
+    pos = end;
   };
   const skip = (n: number): void => {
     need(n);

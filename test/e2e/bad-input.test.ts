@@ -252,17 +252,6 @@ t.test('bad input - 64-bit integers from other languages are ordinary integers',
   c.close();
 });
 
-t.test('rooms - a joiner counts itself in JOINED online', async (t) => {
-  const srv = await startServer({ ONLINE_INTERVAL_MS: '60000' });
-  t.teardown(() => srv.stop());
-  const a = await srv.connect('a1');
-  t.equal((await a.join('fresh')).body.online, 1, 'the first joiner sees itself');
-  const b = await srv.connect('b1');
-  t.equal((await b.join('fresh')).body.online, 2, 'the second sees both');
-  a.close();
-  b.close();
-});
-
 t.test('bad input - the admin API refuses a notice text with a lone surrogate', async (t) => {
   const srv = await startServer();
   t.teardown(() => srv.stop());

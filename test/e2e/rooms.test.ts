@@ -180,3 +180,14 @@ t.test('rooms - in a busy room the online count rides on a BATCH, and an unchang
   viewer.close();
   sender.close();
 });
+
+t.test('rooms - a joiner counts itself in JOINED online', async (t) => {
+  const srv = await startServer({ ONLINE_INTERVAL_MS: '60000' });
+  t.teardown(() => srv.stop());
+  const a = await srv.connect('a1');
+  t.equal((await a.join('fresh')).body.online, 1, 'the first joiner sees itself');
+  const b = await srv.connect('b1');
+  t.equal((await b.join('fresh')).body.online, 2, 'the second sees both');
+  a.close();
+  b.close();
+});

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { RoomMerger } from '../../src/gateway/merger.js';
+import { RoomMerger, type PendingItem } from '../../src/gateway/merger.js';
 import { decode } from '../../src/protocol/codec.js';
 import { checkItem, encodeItem, type ItemHead, type RoomItem } from '../../src/protocol/items.js';
-import { Kind } from '../../src/protocol/kinds.js';
+import { Kind, KINDS } from '../../src/protocol/kinds.js';
 
 function push(m: RoomMerger, item: RoomItem): void {
   const data = encodeItem(item);
@@ -75,4 +75,28 @@ t.test('merger - unsequenced items (s 0) come after the sequenced ones, in arriv
   const out = m.drain(0);
   t.same(out.kept.map((k) => (decode(k.data) as RoomItem).s), [4, 5, 0, 0]);
   t.same(out.kept.slice(2).map((k) => (decode(k.data) as RoomItem).g ?? (decode(k.data) as RoomItem).x), ['first', 'second']);
+});
+
+t.test('merger - a shed-first kind gets only the budget the sampled kinds left; a new never-shed kind is one row', async (t) => {
+  // A table with two more rows: join notices (shed first) and a paid "super chat" (never shed).
+  const kinds = (id: number) =>
+    id === 8
+      ? { ...KINDS[0]!, id: 8, name: 'enter', display: 'shed_first' as const }
+      : id === 9
+        ? { ...KINDS[0]!, id: 9, name: 'super_chat', display: 'keep' as const }
+        : KINDS.find((k) => k.id === id);
+  const m = new RoomMerger(10, 0, kinds);
+  const item = (s: number, k: number): PendingItem => ({ head: { seq: s, kind: k, time: 1, amount: 1 }, data: encodeItem({ s, k, u: 'a', t: 1, x: `${k}` }) });
+  let s = 0;
+  for (let i = 0; i < 6; i++) m.push(item(++s, Kind.Danmaku));
+  for (let i = 0; i < 8; i++) m.push(item(++s, 8));
+  for (let i = 0; i < 20; i++) m.push(item(++s, 9));
+  const { kept, shed } = m.drain(0);
+  const count = (k: number) => kept.filter((p) => p.head.kind === k).length;
+  t.equal(count(Kind.Danmaku), 6, 'danmaku first, under the cap');
+  t.equal(count(8), 4, 'the shed-first kind takes what is left of the budget of 10');
+  t.equal(count(9), 20, 'the never-shed kind is all there, over the cap');
+  t.equal(shed, 4);
+  m.push(item(++s, 8));
+  t.equal(m.drain(0).kept.length, 0, 'with the budget spent, a shed-first item is shed before anything else');
 });

@@ -62,6 +62,8 @@ t.test('strict - extensions, bin, deep nesting and bad UTF-8 are bad frames that
     ['0xc1', Buffer.concat([head, Buffer.from([0xc1])])],
     ['trailing bytes', Buffer.concat([head, Buffer.from([0xc0, 0xc0])])],
     ['a huge announced array', Buffer.concat([head, Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff])])],
+    ['four elements', Buffer.from([0x94, 20, 0x2a, 0xc0, 0xc0])],
+    ['invalid UTF-8 after ASCII', Buffer.concat([head, Buffer.from([0x81, 0xa1, 0x78, 0xa4, 0x61, 0x62, 0xed, 0xa0])])],
   ];
   for (const [name, bytes] of cases) {
     t.throws(() => decodeFrame(bytes), { name: 'FrameError', entry: { reason: Errors.BadFrame.reason }, rid: 42 }, name);
