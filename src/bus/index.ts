@@ -7,7 +7,12 @@ import type { BusEvent, SubjectKind } from '../metric-labels.js';
 
 /** Implemented by the gateway: the bus pushes into it and never touches sockets itself. */
 export interface RoomHandler {
-  roomMessage(room: string, data: Uint8Array): void;
+  /**
+   * `fromProcess`: published by this process's own logic service (the in-memory bus), so
+   * built by encodeItem from validated fields; otherwise it came over the network, where
+   * anything with access to the broker may publish (a site's backend), and must be checked.
+   */
+  roomMessage(room: string, data: Uint8Array, fromProcess: boolean): void;
   /**
    * The bus reconnected after losing its connection: room messages published in between
    * never arrived, and the handler may fetch them from elsewhere (the room history).

@@ -102,7 +102,7 @@ export class MemoryBus implements Bus {
 
   /** @internal */ receive(room: string, data: Uint8Array): void {
     this.observer.busReceived('room');
-    this.handler?.roomMessage(room, data);
+    this.handler?.roomMessage(room, data, true);
   }
 
   async listen(nodeId: string, handler: NodeHandler): Promise<void> {

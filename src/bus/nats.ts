@@ -110,7 +110,7 @@ export class NatsBus implements Bus {
         observer.busReceived('room');
         // Copied: the payload is a view into the socket's read buffer, and the gateway keeps
         // items in its replay window.
-        this.guard('room message', () => handler.roomMessage(room, msg.data.slice()));
+        this.guard('room message', () => handler.roomMessage(room, msg.data.slice(), false));
       },
     });
     this.rooms.set(room, sub);

@@ -7,7 +7,6 @@
 import { encode, tryDecode } from './codec.js';
 import { fieldProblem, kindOf, KINDS } from './kinds.js';
 import { UID } from './ops.js';
-import type { StrictRules } from './strict.js';
 import { displayName } from './text.js';
 
 export interface RoomItem {
@@ -36,8 +35,20 @@ export interface RoomItem {
 /** Sequence numbers are unsigned 32-bit: the server never assigns more. */
 export const MAX_SEQ = 0xffffffff;
 
-/** A room item is one map of plain values: nothing nested, no bin, no extensions. */
-export const ITEM_RULES: StrictRules = { maxDepth: 1, allowBin: false };
+/**
+ * The head of an item this process's own logic service encoded (encodeItem of validated
+ * fields): read, not checked again. Null if the bytes are not an item at all.
+ */
+export function readOwnItemHead(bytes: Uint8Array): ItemHead | null {
+  const v = tryDecode(bytes) as Partial<RoomItem> | undefined;
+  if (typeof v !== 'object' || v === null || typeof v.s !== 'number' || typeof v.k !== 'number' || typeof v.t !== 'number') return null;
+  return { seq: v.s, kind: v.k, time: v.t, amount: typeof v.a === 'number' && v.a > 0 ? v.a : 1 };
+}
+
+/** Whether a decoded value is a plain scalar: what every field of an item must be. */
+function isScalar(v: unknown): boolean {
+  return v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+}
 
 const COMMON = ['s', 'k', 'u', 'n', 't'];
 
@@ -76,9 +87,13 @@ export type ItemCheck = { readonly head: ItemHead; readonly data: Buffer } | { r
  * encode per item and gateway, never per recipient.
  */
 export function checkItem(bytes: Uint8Array, maxTextLength: number): ItemCheck {
-  const v = tryDecode(bytes, ITEM_RULES);
-  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) {
-    return { fault: 'bad_item', detail: 'not a MessagePack map of plain values' };
+  // No strict pass over the bytes first (as for client frames): the item is encoded again
+  // below, so what matters is what it decodes to. Anything but a flat map of scalars is
+  // refused: bin (Uint8Array), extensions (Date, Set, typed arrays, records and structured
+  // clones decode to objects), nesting; invalid UTF-8 decodes to U+FFFD and goes out valid.
+  const v = tryDecode(bytes);
+  if (typeof v !== 'object' || v === null || Object.getPrototypeOf(v) !== Object.prototype) {
+    return { fault: 'bad_item', detail: 'not a MessagePack map' };
   }
   const item = v as Record<string, unknown>;
   const kind = kindOf(item.k);
@@ -90,6 +105,7 @@ export function checkItem(bytes: Uint8Array, maxTextLength: number): ItemCheck {
   if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > Number.MAX_SAFE_INTEGER) return fieldFault('t must be a time in ms since the epoch');
   const shape = SHAPES.get(kind.id)!;
   for (const key in item) {
+    if (!isScalar(item[key])) return { fault: 'bad_item', detail: `${key} is not a plain value (nested, bin or an extension type)` };
     if (!shape.keys.has(key)) return fieldFault(`${kind.name} items have no field ${key}`);
   }
   const out: Record<string, unknown> = { s: (s as number) + 0, k: kind.id, u };

@@ -21,133 +21,149 @@ export interface StrictViolation {
 
 class Refused extends Error {}
 
+// The scan's state, module-level rather than closures made per call: this runs for every client
+// frame, and a frame's check must not allocate. Not re-entrant, and it need not be (synchronous).
+let bytes: Uint8Array = new Uint8Array(0);
+let view: DataView = new DataView(bytes.buffer);
+let pos = 0;
+let rid: number | undefined;
+let rules: StrictRules = { maxDepth: 0, allowBin: false };
+
 /**
- * Checks `bytes` against the rules: exactly one plain MessagePack value (nil, bool, int, float,
+ * Checks `input` against the rules: exactly one plain MessagePack value (nil, bool, int, float,
  * str, array, map with string keys, and bin if allowed), no extension types, no trailing bytes.
  * Returns null when it passes. For a top-level array, the first two elements (a frame's op and
  * rid) are noted as they are read, so an error can still echo the rid.
  */
-export function checkStrict(bytes: Uint8Array, rules: StrictRules): StrictViolation | null {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let pos = 0;
-  let rid: number | undefined;
-
-  const need = (n: number): void => {
-    if (pos + n > bytes.length) throw new Refused('truncated MessagePack');
-  };
-  const u8 = (): number => {
-    need(1);
-    return bytes[pos++]!;
-  };
-  const u16 = (): number => {
-    need(2);
-    const v = view.getUint16(pos);
-    pos += 2;
-    return v;
-  };
-  const u32 = (): number => {
-    need(4);
-    const v = view.getUint32(pos);
-    pos += 4;
-    return v;
-  };
-  const str = (n: number): void => {
-    need(n);
-    const end = pos + n;
-    let i = pos;
-    while (i < end && bytes[i]! < 0x80) i++; // ASCII (every key, most values) needs no more
-    if (i < end && !isUtf8(bytes.subarray(i, end))) throw new Refused('string is not valid UTF-8');
-    pos = end;
-  };
-  const skip = (n: number): void => {
-    need(n);
-    pos += n;
-  };
-
-  /** Reads one value; returns it when it is a number (for the frame header), else undefined. */
-  const value = (depth: number, isKey = false): number | undefined => {
-    const b = u8();
-    if (isKey && !((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb))) throw new Refused('map keys must be strings');
-    if (b <= 0x7f) return b;
-    if (b >= 0xe0) return b - 0x100;
-    if (b <= 0x8f) return container(depth, b & 0x0f, true);
-    if (b <= 0x9f) return container(depth, b & 0x0f, false);
-    if (b <= 0xbf) return str(b & 0x1f), undefined;
-    switch (b) {
-      case 0xc0:
-      case 0xc2:
-      case 0xc3:
-        return undefined;
-      case 0xc4:
-      case 0xc5:
-      case 0xc6:
-        if (!rules.allowBin) throw new Refused('bin values are not accepted here');
-        return skip(b === 0xc4 ? u8() : b === 0xc5 ? u16() : u32()), undefined;
-      case 0xca:
-        need(4);
-        return (pos += 4), view.getFloat32(pos - 4);
-      case 0xcb:
-        need(8);
-        return (pos += 8), view.getFloat64(pos - 8);
-      case 0xcc:
-        return u8();
-      case 0xcd:
-        return u16();
-      case 0xce:
-        return u32();
-      case 0xcf:
-        need(8);
-        return (pos += 8), Number(view.getBigUint64(pos - 8));
-      case 0xd0:
-        need(1);
-        return (pos += 1), view.getInt8(pos - 1);
-      case 0xd1:
-        need(2);
-        return (pos += 2), view.getInt16(pos - 2);
-      case 0xd2:
-        need(4);
-        return (pos += 4), view.getInt32(pos - 4);
-      case 0xd3:
-        need(8);
-        return (pos += 8), Number(view.getBigInt64(pos - 8));
-      case 0xd9:
-        return str(u8()), undefined;
-      case 0xda:
-        return str(u16()), undefined;
-      case 0xdb:
-        return str(u32()), undefined;
-      case 0xdc:
-        return container(depth, u16(), false);
-      case 0xdd:
-        return container(depth, u32(), false);
-      case 0xde:
-        return container(depth, u16(), true);
-      case 0xdf:
-        return container(depth, u32(), true);
-      default: // 0xc1 (never used), 0xc7-0xc9 and 0xd4-0xd8 (extensions)
-        throw new Refused(b === 0xc1 ? 'invalid MessagePack byte 0xc1' : 'MessagePack extension types are not accepted');
-    }
-  };
-
-  const container = (depth: number, n: number, isMap: boolean): undefined => {
-    if (depth + 1 > rules.maxDepth) throw new Refused(`nested deeper than ${rules.maxDepth}`);
-    // Every element takes at least one byte: a huge announced length fails here, not in a loop.
-    need(isMap ? 2 * n : n);
-    const top = depth === 0 && !isMap;
-    for (let i = 0; i < n; i++) {
-      if (isMap) value(depth + 1, true);
-      const v = value(depth + 1);
-      if (top && i === 1 && typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff) rid = v;
-    }
-    return undefined;
-  };
-
+export function checkStrict(input: Uint8Array, checkRules: StrictRules): StrictViolation | null {
+  bytes = input;
+  view = new DataView(input.buffer, input.byteOffset, input.byteLength);
+  pos = 0;
+  rid = undefined;
+  rules = checkRules;
   try {
-    value(0);
+    value(0, false);
     if (pos !== bytes.length) throw new Refused('trailing bytes after the MessagePack value');
     return null;
   } catch (err) {
     if (!(err instanceof Refused)) throw err;
     return rid === undefined ? { detail: err.message } : { detail: err.message, rid };
+  } finally {
+    bytes = new Uint8Array(0); // keep no reference to the caller's buffer
   }
+}
+
+function need(n: number): void {
+  if (pos + n > bytes.length) throw new Refused('truncated MessagePack');
+}
+
+function u8(): number {
+  need(1);
+  return bytes[pos++]!;
+}
+
+function u16(): number {
+  need(2);
+  const v = view.getUint16(pos);
+  pos += 2;
+  return v;
+}
+
+function u32(): number {
+  need(4);
+  const v = view.getUint32(pos);
+  pos += 4;
+  return v;
+}
+
+function str(n: number): void {
+  need(n);
+  const end = pos + n;
+  let i = pos;
+  while (i < end && bytes[i]! < 0x80) i++; // ASCII (every key, most values) needs no more
+  if (i < end && !isUtf8(bytes.subarray(i, end))) throw new Refused('string is not valid UTF-8');
+  pos = end;
+}
+
+function skip(n: number): void {
+  need(n);
+  pos += n;
+}
+
+/** Reads `n` bytes of a number with `read`; returns the number (for the frame header). */
+function num(n: number, read: (at: number) => number | bigint): number {
+  need(n);
+  pos += n;
+  return Number(read.call(view, pos - n));
+}
+
+/** Reads one value; returns it when it is a number (for the frame header), else undefined. */
+function value(depth: number, isKey: boolean): number | undefined {
+  const b = u8();
+  if (isKey && !((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb))) throw new Refused('map keys must be strings');
+  if (b <= 0x7f) return b;
+  if (b >= 0xe0) return b - 0x100;
+  if (b <= 0x8f) return container(depth, b & 0x0f, true);
+  if (b <= 0x9f) return container(depth, b & 0x0f, false);
+  if (b <= 0xbf) return str(b & 0x1f), undefined;
+  switch (b) {
+    case 0xc0:
+    case 0xc2:
+    case 0xc3:
+      return undefined;
+    case 0xc4:
+    case 0xc5:
+    case 0xc6:
+      if (!rules.allowBin) throw new Refused('bin values are not accepted here');
+      return skip(b === 0xc4 ? u8() : b === 0xc5 ? u16() : u32()), undefined;
+    case 0xca:
+      return num(4, DataView.prototype.getFloat32);
+    case 0xcb:
+      return num(8, DataView.prototype.getFloat64);
+    case 0xcc:
+      return u8();
+    case 0xcd:
+      return u16();
+    case 0xce:
+      return u32();
+    case 0xcf:
+      return num(8, DataView.prototype.getBigUint64);
+    case 0xd0:
+      return num(1, DataView.prototype.getInt8);
+    case 0xd1:
+      return num(2, DataView.prototype.getInt16);
+    case 0xd2:
+      return num(4, DataView.prototype.getInt32);
+    case 0xd3:
+      return num(8, DataView.prototype.getBigInt64);
+    case 0xd9:
+      return str(u8()), undefined;
+    case 0xda:
+      return str(u16()), undefined;
+    case 0xdb:
+      return str(u32()), undefined;
+    case 0xdc:
+      return container(depth, u16(), false);
+    case 0xdd:
+      return container(depth, u32(), false);
+    case 0xde:
+      return container(depth, u16(), true);
+    case 0xdf:
+      return container(depth, u32(), true);
+    default: // 0xc1 (never used), 0xc7-0xc9 and 0xd4-0xd8 (extensions)
+      throw new Refused(b === 0xc1 ? 'invalid MessagePack byte 0xc1' : 'MessagePack extension types are not accepted');
+  }
+}
+
+function container(depth: number, n: number, isMap: boolean): undefined {
+  if (depth + 1 > rules.maxDepth) throw new Refused(`nested deeper than ${rules.maxDepth}`);
+  // Every element takes at least one byte: a huge announced length fails here, not in a loop.
+  need(isMap ? 2 * n : n);
+  const top = depth === 0 && !isMap;
+  for (let i = 0; i < n; i++) {
+    if (isMap) value(depth + 1, true);
+    const v = value(depth + 1, false);
+    if (top && i === 1 && typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff) rid = v;
+  }
+  return undefined;
 }

@@ -25,7 +25,7 @@ async function hubAt(current: number | Error) {
   const hub = new RoomHub(bus, { history: new MemoryRoomHistory({ capacity: 10 }), sequencer }, fanout, { mergeMaxMessages: 64, mergeWindowMs: 0, replaySize: 10, roomDisplayCap: 1000, maxTextLength: 100 }, metrics, createLogger('silent'));
   bus.attach(hub);
   hub.join(await hub.acquire('r'));
-  const push = (s: number) => hub.roomMessage('r', encodeItem({ s, k: Kind.Gift, u: 'shop', t: Date.now(), g: 'rose', a: 1 }));
+  const push = (s: number) => hub.roomMessage('r', encodeItem({ s, k: Kind.Gift, u: 'shop', t: Date.now(), g: 'rose', a: 1 }), false);
   const dropped = async () => metricValue(await metrics.registry.metrics(), 'danmaku_dropped_total', { reason: 'bad_item_seq' });
   return { hub, sent, push, dropped };
 }

@@ -100,6 +100,7 @@ t.test('strict - room items from backends are checked in full', async (t) => {
     ['gift amount 0', encodeItem({ s: 1, k: Kind.Gift, u: 'a', t: 1, g: 'r', a: 0 }), 'bad_item_field'],
     ['unknown kind', encodeItem({ ...ok, k: 77 }), 'bad_item_kind'],
     ['not a map', Buffer.from([0x93, 1, 2, 3]), 'bad_item'],
+    ['a timestamp', Buffer.concat([Buffer.from([0x87]), encodeItem({ ...ok }).subarray(3), Buffer.from([0xa1, 0x63, 0xd6, 0xff, 0, 0, 0, 1])]), 'bad_item'],
   ];
   for (const [name, bytes, fault] of faults) t.match(checkItem(bytes, 100), { fault }, name);
 });
