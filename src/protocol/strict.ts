@@ -23,8 +23,10 @@ class Refused extends Error {}
 
 // The scan's state, module-level rather than closures made per call: this runs for every client
 // frame, and a frame's check must not allocate. Not re-entrant, and it need not be (synchronous).
-let bytes: Uint8Array = new Uint8Array(0);
-let view: DataView = new DataView(bytes.buffer);
+const EMPTY = new Uint8Array(0);
+let bytes: Uint8Array = EMPTY;
+const EMPTY_VIEW = new DataView(EMPTY.buffer);
+let view: DataView = EMPTY_VIEW;
 let pos = 0;
 let rid: number | undefined;
 let rules: StrictRules = { maxDepth: 0, allowBin: false };
@@ -49,7 +51,8 @@ export function checkStrict(input: Uint8Array, checkRules: StrictRules): StrictV
     if (!(err instanceof Refused)) throw err;
     return rid === undefined ? { detail: err.message } : { detail: err.message, rid };
   } finally {
-    bytes = new Uint8Array(0); // keep no reference to the caller's buffer
+    bytes = EMPTY; // keep no reference to the caller's buffer
+    view = EMPTY_VIEW;
   }
 }
 
