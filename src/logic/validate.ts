@@ -4,7 +4,7 @@
 
 import { Errors, ProtocolError } from '../protocol/errors.js';
 import type { RoomItem } from '../protocol/items.js';
-import { fieldProblem, KINDS, kindOf, type FieldSpec, type KindSpec } from '../protocol/kinds.js';
+import { fieldProblem, kindFields, KINDS, kindOf, type FieldSpec, type KindSpec } from '../protocol/kinds.js';
 import { GROUP_ID, UID } from '../protocol/ops.js';
 import { textProblem } from '../protocol/text.js';
 
@@ -92,7 +92,7 @@ export function validateSend(body: unknown, limits: SendLimits): ValidSend {
   const kind = kindOf(Number.isInteger(b.k) ? (b.k as number) + 0 : undefined);
   if (!kind) bad(`k must be one of ${KIND_LIST}`);
   const fields: Record<string, unknown> = { k: kind.id };
-  for (const [name, spec] of Object.entries(kind.fields)) {
+  for (const [name, spec] of kindFields(kind)) {
     const v = field(spec, b[name], name, limits);
     if (v !== undefined) fields[name] = v;
   }

@@ -5,7 +5,7 @@
 // must be exactly what the protocol promises.
 
 import { encode, tryDecode } from './codec.js';
-import { fieldProblem, kindOf, KINDS } from './kinds.js';
+import { fieldProblem, kindFields, kindOf, KINDS } from './kinds.js';
 import { UID } from './ops.js';
 import { displayName } from './text.js';
 
@@ -53,7 +53,7 @@ function isScalar(v: unknown): boolean {
 const COMMON = ['s', 'k', 'u', 'n', 't'];
 
 /** Per kind, its fields as a list and every key its items may have: built once, not per item. */
-const SHAPES = new Map(KINDS.map((k) => [k.id, { fields: Object.entries(k.fields), keys: new Set([...COMMON, ...Object.keys(k.fields)]) }]));
+const SHAPES = new Map(KINDS.map((k) => [k.id, { fields: kindFields(k), keys: new Set([...COMMON, ...Object.keys(k.fields)]) }]));
 
 function fieldFault(detail: string): ItemCheck {
   return { fault: 'bad_item_field', detail };

@@ -86,6 +86,12 @@ export const KINDS: readonly KindSpec[] = [
 ];
 
 const BY_ID = new Map(KINDS.map((k) => [k.id, k]));
+const FIELDS = new Map(KINDS.map((k) => [k.id, Object.entries(k.fields)]));
+
+/** A kind's fields as a list, built once (validation runs for every message). */
+export function kindFields(kind: KindSpec): readonly (readonly [string, FieldSpec])[] {
+  return FIELDS.get(kind.id) ?? Object.entries(kind.fields);
+}
 
 /** The kind with this id, or undefined for an unknown one. */
 export function kindOf(id: unknown): KindSpec | undefined {

@@ -11,6 +11,8 @@ const BIDI_ALL = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 const VISIBLE = /[^\s\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]/u;
 
 export const MAX_NAME_LENGTH = 32;
+/** A name the rules leave as it is: printable ASCII, no edge spaces, within the length. */
+const PLAIN_NAME = /^[\x21-\x7e](?:[\x20-\x7e]{0,30}[\x21-\x7e])?$/;
 
 /** Length in code points, so that one emoji counts as one character. */
 export function codePoints(s: string): number {
@@ -50,6 +52,7 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
  * shows nothing becomes `fallback` (the uid).
  */
 export function displayName(raw: string, fallback: string): string {
+  if (PLAIN_NAME.test(raw)) return raw; // most names: nothing to clean
   const clean = (raw as string & { toWellFormed(): string }).toWellFormed().replace(CONTROL_ALL, '').replace(BIDI_ALL, '').trim();
   if (isBlank(clean)) return fallback;
   if (codePoints(clean) <= MAX_NAME_LENGTH) return clean;
