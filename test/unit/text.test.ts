@@ -43,3 +43,11 @@ t.test('text - texts with a lone surrogate or nothing visible are refused', asyn
   t.throws(() => validateSend({ k: 1, x: 'a\ud800' }, { maxTextLength: 100 }), { name: 'ProtocolError', entry: { reason: 'bad_field' } });
   t.throws(() => validateSend({ k: 1, x: '\u200b\u2060' }, { maxTextLength: 100 }), { name: 'ProtocolError', entry: { reason: 'bad_field' } });
 });
+
+t.test('text - plain ASCII names pass as they are, up to the limit', async (t) => {
+  t.equal(displayName('bob-1', 'u1'), 'bob-1');
+  t.equal(displayName('a', 'u1'), 'a');
+  t.equal(displayName('x'.repeat(32), 'u1'), 'x'.repeat(32));
+  t.equal(displayName('x'.repeat(33), 'u1'), 'x'.repeat(32), 'longer ones are cut');
+  t.equal(displayName(' bob', 'u1'), 'bob', 'edge spaces are trimmed');
+});
