@@ -4,7 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import { Histogram, type EncodedHistogram } from './histogram.js';
 import { addLoss, type Loss, type Sent } from './loss.js';
-import type { ConnSpec, SendPlan, ToWorker } from './worker.js';
+import type { ConnSpec, SendPlan, ToWorker } from './worker-messages.js';
 
 export interface Totals {
   /** levels: connections that joined, failed to, and were closed after joining (per code) */

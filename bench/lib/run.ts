@@ -7,7 +7,7 @@ import type { Loss } from './loss.js';
 import { CLOSE_NAMES } from './protocol.js';
 import type { Target } from './target.js';
 import { procUsage } from './usage.js';
-import type { ConnSpec, SendPlan } from './worker.js';
+import type { ConnSpec, SendPlan } from './worker-messages.js';
 
 export interface Plan {
   readonly conns: ConnSpec[];

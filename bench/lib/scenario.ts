@@ -5,7 +5,7 @@ import type { Options } from './options.js';
 import type { Plan } from './run.js';
 import type { Target } from './target.js';
 import { senderUid, viewerUid } from './run-id.js';
-import type { ConnSpec } from './worker.js';
+import type { ConnSpec } from './worker-messages.js';
 
 export interface Scenario {
   readonly name: string;

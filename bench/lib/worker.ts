@@ -12,45 +12,10 @@ import { Histogram } from './histogram.js';
 import { lossOf, type Sent } from './loss.js';
 import { Kind, Op, TYPICAL_TEXT } from './protocol.js';
 import { messageId } from './run-id.js';
+import type { ConnSpec, SendPlan, ToWorker, WorkerInit } from './worker-messages.js';
 import { frameHead, scanBatch } from './scan.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
-
-export interface ConnSpec {
-  readonly room: string;
-  /** the user id in `token` (none: a guest) */
-  readonly uid?: string;
-  readonly token?: string;
-  readonly sender?: boolean;
-}
-
-export interface WorkerInit {
-  readonly worker: number;
-  /** the run's prefix for client message ids (run-id.ts) */
-  readonly run: string;
-  /** connection i goes to urls[i % urls.length] (several gateways) */
-  readonly urls: readonly string[];
-  readonly addresses: readonly string[];
-  readonly conns: readonly ConnSpec[];
-  readonly rampMs: number;
-}
-
-/** Per-sender rates, per second. */
-export interface SendPlan {
-  readonly danmaku: number;
-  readonly likes: number;
-  readonly gifts: number;
-  /** send `danmaku` as MSG to the group named by the sender's room, instead of room items */
-  readonly group?: boolean;
-}
-
-export type ToWorker =
-  | { type: 'send'; plan: SendPlan }
-  | { type: 'stop' }
-  | { type: 'switch'; perSecond: number; rooms: string[] }
-  | { type: 'report' }
-  | { type: 'finish'; expected: Sent }
-  | { type: 'close' };
 
 interface Conn {
   ws: WebSocket;

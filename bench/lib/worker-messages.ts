@@ -1,0 +1,41 @@
+// What the main thread and the load-generator threads (worker.ts) tell each other: the
+// connections a thread opens, the send plan, and the commands it takes. Types only, so that
+// the main thread's modules need not load the worker's code.
+
+import type { Sent } from './loss.js';
+
+export interface ConnSpec {
+  readonly room: string;
+  /** the user id in `token` (none: a guest) */
+  readonly uid?: string;
+  readonly token?: string;
+  readonly sender?: boolean;
+}
+
+export interface WorkerInit {
+  readonly worker: number;
+  /** the run's prefix for client message ids (run-id.ts) */
+  readonly run: string;
+  /** connection i goes to urls[i % urls.length] (several gateways) */
+  readonly urls: readonly string[];
+  readonly addresses: readonly string[];
+  readonly conns: readonly ConnSpec[];
+  readonly rampMs: number;
+}
+
+/** Per-sender rates, per second. */
+export interface SendPlan {
+  readonly danmaku: number;
+  readonly likes: number;
+  readonly gifts: number;
+  /** send `danmaku` as MSG to the group named by the sender's room, instead of room items */
+  readonly group?: boolean;
+}
+
+export type ToWorker =
+  | { type: 'send'; plan: SendPlan }
+  | { type: 'stop' }
+  | { type: 'switch'; perSecond: number; rooms: string[] }
+  | { type: 'report' }
+  | { type: 'finish'; expected: Sent }
+  | { type: 'close' };
