@@ -29,9 +29,10 @@ import { RedisGroups } from './store/groups/redis.js';
 import type { RoomHistory } from './store/history/index.js';
 import { MemoryRoomHistory } from './store/history/memory.js';
 import { RedisRoomHistory } from './store/history/redis.js';
-import type { Deduper, RateLimiter } from './store/limits/index.js';
+import type { Intake } from './store/intake/index.js';
+import { MemoryIntake } from './store/intake/memory.js';
+import { RedisIntake } from './store/intake/redis.js';
 import { MemoryDeduper, MemoryRateLimiter } from './store/limits/memory.js';
-import { RedisDeduper, RedisRateLimiter } from './store/limits/redis.js';
 import type { PresenceCounts } from './store/presence/index.js';
 import { MemoryPresenceCounts } from './store/presence/memory.js';
 import { RedisPresenceCounts } from './store/presence/redis.js';
@@ -44,8 +45,7 @@ interface Stores {
   readonly history: RoomHistory;
   readonly sequencer: Sequencer;
   readonly presence: PresenceCounts;
-  readonly limiter: RateLimiter;
-  readonly deduper: Deduper;
+  readonly intake: Intake;
   readonly groups: Groups;
 }
 
@@ -65,14 +65,14 @@ const runsLogic = (c: Config) => c.role !== 'gateway';
 
 function standalone(config: Config, metrics: Metrics): Parts {
   const broker = new MemoryBroker();
+  const sequencer = new MemorySequencer();
   return {
     mode: 'standalone',
     stores: {
       history: new MemoryRoomHistory({ capacity: config.replaySize }),
-      sequencer: new MemorySequencer(),
+      sequencer,
       presence: new MemoryPresenceCounts(),
-      limiter: new MemoryRateLimiter(),
-      deduper: new MemoryDeduper(),
+      intake: new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (scope) => sequencer.next(scope)),
       groups: new MemoryGroups(),
     },
     registry: new MemoryRegistry(),
@@ -87,8 +87,8 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
   const ctx: RedisContext = { redis, keys: keys(config.redisPrefix), observer: metrics };
   const storeLog = log.child({ component: 'store' });
   // Only the seams of the send path fall back to memory while Redis is down (fallback.ts).
-  const primary = { sequencer: new RedisSequencer(ctx), limiter: new RedisRateLimiter(ctx), deduper: new RedisDeduper(ctx) };
-  const local = { limiter: new MemoryRateLimiter(), deduper: new MemoryDeduper() };
+  const primary = { sequencer: new RedisSequencer(ctx), intake: new RedisIntake(ctx) };
+  const local = { intake: new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), async () => 0) };
   const fallback = new FallbackStore(primary, local, {
     observer: metrics,
     onStateChange: (degraded, op, err) =>
@@ -104,8 +104,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
       history: new RedisRoomHistory(ctx, config.replaySize),
       sequencer: fallback.sequencer,
       presence: new RedisPresenceCounts(ctx),
-      limiter: fallback.limiter,
-      deduper: fallback.deduper,
+      intake: fallback.intake,
       groups: new RedisGroups(ctx),
     },
     registry: new RedisRegistry(ctx),
@@ -157,12 +156,12 @@ async function start(config: Config, log: Logger): Promise<void> {
   let stopJanitor = () => undefined as void;
   if (logicBus) {
     const chat = new ChatFanout(registry, logicBus, metrics);
-    const { history, sequencer, limiter, deduper, groups } = stores;
-    const logic = new Logic(logicBus, { history, sequencer, limiter, deduper, groups }, chat, config, metrics, log.child({ component: 'logic' }));
+    const { history, intake, groups } = stores;
+    const logic = new Logic(logicBus, { history, intake, groups }, chat, config, metrics, log.child({ component: 'logic' }));
     logicBus.serve(logic.handle);
     adminApi = new AdminApi(
       { secret: config.adminSecret, groupMaxMembers: config.groupMaxMembers, maxTextLength: config.maxTextLength },
-      { groups, sequencer, chat, metrics, log: log.child({ component: 'admin' }) },
+      { groups, sequencer: stores.sequencer, chat, metrics, log: log.child({ component: 'admin' }) },
     );
     stopJanitor = startJanitor(registry, config.registryHeartbeatMs, metrics, log.child({ component: 'janitor' }));
   }

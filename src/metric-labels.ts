@@ -25,9 +25,9 @@ export type SubjectKind = (typeof SUBJECT_KINDS)[number];
 /** NATS connection events, and a throw inside a bus callback (caught and logged). */
 export const BUS_EVENTS = ['disconnect', 'reconnect', 'error', 'slowConsumer', 'staleConnection', 'ldm', 'handler_error'] as const;
 export type BusEvent = (typeof BUS_EVENTS)[number];
-export const REDIS_OPS = ['history', 'sequence', 'presence', 'ratelimit', 'dedupe', 'groups', 'registry'] as const;
+export const REDIS_OPS = ['history', 'sequence', 'presence', 'intake', 'groups', 'registry'] as const;
 export type RedisOp = (typeof REDIS_OPS)[number];
-export const FALLBACK_OPS = ['sequence', 'ratelimit', 'dedupe'] as const;
+export const FALLBACK_OPS = ['sequence', 'intake'] as const;
 export type FallbackOp = (typeof FALLBACK_OPS)[number];
 /** Errors the logic service answers with (the gateway-only ones never reach it). */
 const LOGIC_RESULTS = ['accepted', 'duplicate', ...[Errors.BadFrame, Errors.UnknownOp, Errors.InvalidRoom, Errors.BadField, Errors.Forbidden, Errors.NotMember, Errors.RateLimited, Errors.Unavailable, Errors.Internal].map((e) => e.reason)];

@@ -14,8 +14,8 @@ import { kindName } from '../protocol/kinds.js';
 import { Op, ROOM_ID } from '../protocol/ops.js';
 import type { Groups } from '../store/groups/index.js';
 import type { RoomHistory } from '../store/history/index.js';
-import { IN_FLIGHT, type Deduper, type RateLimiter } from '../store/limits/index.js';
-import { scopes, type Sequencer } from '../store/sequence/index.js';
+import type { Intake } from '../store/intake/index.js';
+import { scopes } from '../store/sequence/index.js';
 import type { ChatFanout } from './chat.js';
 import { decodeRequest, encodeReply, type UpstreamReply, type UpstreamRequest } from './upstream.js';
 import { validateMessage, validateSend } from './validate.js';
@@ -23,9 +23,7 @@ import { validateMessage, validateSend } from './validate.js';
 /** The storage seams the logic service uses, and nothing more. */
 export interface LogicStores {
   readonly history: RoomHistory;
-  readonly sequencer: Sequencer;
-  readonly limiter: RateLimiter;
-  readonly deduper: Deduper;
+  readonly intake: Intake;
   readonly groups: Groups;
 }
 
@@ -141,35 +139,36 @@ export class Logic {
 
   /**
    * The steps every upstream message shares: de-duplication by client id, the user's rate
-   * limit, a sequence number in `scope`, then `publish`. If any step before the publish
-   * completes fails, the client id is released so that a retry is processed anew.
+   * limit and a sequence number in `scope` (one intake step: one Redis round trip), then
+   * `publish`. If the publish fails, the client id is released so that a retry is processed
+   * anew; once it is out, the outcome is recorded for retries (not awaited).
    */
   private async sequenced(req: UpstreamRequest, cmid: string | undefined, scope: string, publish: (seq: number) => Promise<void>): Promise<UpstreamReply> {
-    const { deduper, limiter, sequencer } = this.stores;
+    const { intake } = this.stores;
     // '|' cannot occur in a uid, so the key is unambiguous whatever the client id holds.
-    const dedupeKey = cmid === undefined ? undefined : `${req.u}|${cmid}`;
-    if (dedupeKey !== undefined) {
-      const prior = await deduper.claim(dedupeKey, Math.min(CLAIM_TTL_MS, this.opts.dedupeTtlMs));
-      // Never acknowledge what is not known to be published: a retry racing its first
-      // attempt (or one whose first attempt died with its process) is told to retry.
-      if (prior === IN_FLIGHT) throw new ProtocolError(Errors.Unavailable, 'an earlier attempt with this id is still being processed; retry');
-      if (prior !== undefined) return { s: prior, t: req.at, dup: true };
-    }
-    let seq: number;
+    const claim = cmid === undefined ? undefined : `${req.u}|${cmid}`;
+    const verdict = await intake.admit({
+      claim,
+      claimTtlMs: Math.min(CLAIM_TTL_MS, this.opts.dedupeTtlMs),
+      bucket: `u:${req.u}`,
+      rate: this.opts.userMessageRate,
+      burst: this.opts.userMessageBurst,
+      scope,
+    });
+    if ('dup' in verdict) return { s: verdict.dup, t: req.at, dup: true };
+    // Never acknowledge what is not known to be published: a retry racing its first attempt
+    // (or one whose first attempt died with its process) is told to retry.
+    if ('inFlight' in verdict) throw new ProtocolError(Errors.Unavailable, 'an earlier attempt with this id is still being processed; retry');
+    if ('limited' in verdict) throw new ProtocolError(Errors.RateLimited);
+    const seq = verdict.seq;
     try {
-      if (!(await limiter.allow(`u:${req.u}`, this.opts.userMessageRate, this.opts.userMessageBurst))) {
-        throw new ProtocolError(Errors.RateLimited);
-      }
-      seq = await sequencer.next(scope);
       await publish(seq);
     } catch (err) {
       // Nothing was published: let a retry with the same id be processed anew.
-      if (dedupeKey !== undefined) await deduper.release(dedupeKey).catch((e: unknown) => this.storeWrites.failed(e));
+      if (claim !== undefined) await intake.release(claim).catch((e: unknown) => this.storeWrites.failed(e));
       throw err;
     }
-    if (dedupeKey !== undefined) {
-      deduper.settle(dedupeKey, seq, this.opts.dedupeTtlMs).catch((err: unknown) => this.storeWrites.failed(err));
-    }
+    if (claim !== undefined) intake.settle(claim, seq, this.opts.dedupeTtlMs).catch((err: unknown) => this.storeWrites.failed(err));
     return { s: seq, t: req.at };
   }
 }

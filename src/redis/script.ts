@@ -1,13 +1,16 @@
 // Lua scripts on Redis: multi-key updates of every Redis-backed seam are scripts, so each is
 // atomic. Shared helpers, so that each seam's file holds only its own scripts.
 
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 type ScriptFn = (...args: (string | number | Buffer)[]) => Promise<unknown>;
 
-/** Defines a Lua script (EVALSHA, loaded on first use) and returns a function that runs it. */
-export function defineScript(redis: Redis, name: string, numberOfKeys: number, lua: string): ScriptFn {
-  redis.defineCommand(name, { numberOfKeys, lua });
+/**
+ * Defines a Lua script (EVALSHA, loaded on first use) and returns a function that runs it.
+ * `numberOfKeys` null: a variable number, passed as the function's first argument.
+ */
+export function defineScript(redis: Redis, name: string, numberOfKeys: number | null, lua: string): ScriptFn {
+  redis.defineCommand(name, numberOfKeys === null ? { lua } : { numberOfKeys, lua });
   const fn = (redis as unknown as Record<string, ScriptFn>)[name]!;
   return (...args) => fn.apply(redis, args);
 }
@@ -22,4 +25,11 @@ export function chunks<T>(list: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
   return out;
+}
+
+/** Runs a pipeline; rejects with the first command's error, if any failed. */
+export async function execPipeline(p: ChainableCommander): Promise<void> {
+  const results = (await p.exec()) ?? [];
+  const failed = results.find(([err]) => err);
+  if (failed) throw failed[0];
 }

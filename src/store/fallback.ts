@@ -1,20 +1,20 @@
 // Keeps the send path working while Redis is unreachable (cluster mode). It wraps only the
-// seams the send path cannot do without: the rate limiter and the de-duplicator fall back to
-// this process's memory (limits then hold per logic process, not globally: they still pass
-// test/contract/limits-suite.ts as one process), and the sequencer answers 0, "unsequenced",
-// so that room danmaku keep flowing without Redis on the hot path. History, presence and
-// groups are not wrapped: their callers answer a failure themselves (the replay is best
-// effort, online counts wait for the next tick, group messages and the admin API answer with
-// an error to retry).
+// seams the send path cannot do without: the intake (claim, rate limit, number) falls back to
+// this process's memory with numbers 0, "unsequenced" (limits and de-duplication then hold per
+// logic process, not globally: the fallback still passes test/contract/intake-suite.ts as one
+// process), so that room danmaku keep flowing without Redis on the hot path; the sequencer
+// (the admin API's notices) answers 0 the same way. History, presence and groups are not
+// wrapped: their callers answer a failure themselves (the replay is best effort, online counts
+// wait for the next tick, group messages and the admin API answer with an error to retry).
 // After a failure the primary is skipped for a cool-down, so that a hung Redis costs one
 // command timeout, not one per message.
 
 import type { FallbackOp } from '../metric-labels.js';
-import type { Deduper, RateLimiter } from './limits/index.js';
+import type { Intake } from './intake/index.js';
 import type { Sequencer } from './sequence/index.js';
 
 export interface FallbackObserver {
-  /** `op` was served by the fallback: sequence, ratelimit or dedupe */
+  /** `op` was served by the fallback: sequence or intake */
   storeFallback(op: FallbackOp): void;
 }
 
@@ -26,28 +26,25 @@ export interface FallbackOptions {
   readonly onStateChange: (degraded: boolean, op: string, err?: unknown) => void;
 }
 
-/** The seams covered: the primaries (Redis) and the local fallbacks (memory). */
+/** The seams covered: the primaries (Redis) and the local fallback (memory, numbers 0). */
 export interface FallbackPrimary {
   readonly sequencer: Sequencer;
-  readonly limiter: RateLimiter;
-  readonly deduper: Deduper;
+  readonly intake: Intake;
 }
 
 export interface FallbackLocal {
-  readonly limiter: RateLimiter;
-  readonly deduper: Deduper;
+  readonly intake: Intake;
 }
 
 export class FallbackStore {
   readonly sequencer: Sequencer;
-  readonly limiter: RateLimiter;
-  readonly deduper: Deduper;
+  readonly intake: Intake;
   private downUntil = 0;
   private degraded = false;
   private failedAt = 0;
   /** while degraded, one call at a time probes the primary; the others use the fallback */
   private probing = false;
-  /** de-duplication keys claimed in local memory, whose settle and release stay local */
+  /** claims taken in local memory, whose settle and release stay local */
   private readonly localClaims = new Set<string>();
 
   constructor(
@@ -60,29 +57,26 @@ export class FallbackStore {
       // No fallback: 0 would claim a room has no numbers. The gateway does without.
       current: (scope) => primary.sequencer.current(scope),
     };
-    this.limiter = {
-      allow: (key, rate, burst) => this.run('ratelimit', () => primary.limiter.allow(key, rate, burst), () => local.limiter.allow(key, rate, burst)),
-    };
-    this.deduper = {
-      claim: (key, ttlMs) =>
+    this.intake = {
+      admit: (step) =>
         this.run(
-          'dedupe',
-          () => primary.deduper.claim(key, ttlMs),
+          'intake',
+          () => primary.intake.admit(step),
           async () => {
-            const prior = await local.deduper.claim(key, ttlMs);
-            if (prior === undefined) this.localClaims.add(key);
-            return prior;
+            const verdict = await local.intake.admit(step);
+            if (step.claim !== undefined && 'seq' in verdict) this.localClaims.add(step.claim);
+            return verdict;
           },
         ),
-      // A key claimed locally stays local. Otherwise Redis, falling back to memory too: an
+      // A claim taken locally stays local. Otherwise Redis, falling back to memory too: an
       // outcome recorded locally still answers this process's retries during an outage.
-      settle: async (key, seq, ttlMs) => {
-        if (this.localClaims.delete(key)) return local.deduper.settle(key, seq, ttlMs);
-        return this.run('dedupe', () => primary.deduper.settle(key, seq, ttlMs), () => local.deduper.settle(key, seq, ttlMs));
+      settle: async (claim, seq, ttlMs) => {
+        if (this.localClaims.delete(claim)) return local.intake.settle(claim, seq, ttlMs);
+        return this.run('intake', () => primary.intake.settle(claim, seq, ttlMs), () => local.intake.settle(claim, seq, ttlMs));
       },
-      release: async (key) => {
-        if (this.localClaims.delete(key)) return local.deduper.release(key);
-        return this.run('dedupe', () => primary.deduper.release(key), () => local.deduper.release(key));
+      release: async (claim) => {
+        if (this.localClaims.delete(claim)) return local.intake.release(claim);
+        return this.run('intake', () => primary.intake.release(claim), () => local.intake.release(claim));
       },
     };
   }

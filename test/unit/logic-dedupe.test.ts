@@ -13,12 +13,14 @@ import { Kind } from '../../src/protocol/kinds.js';
 import { MemoryRegistry } from '../../src/registry/memory.js';
 import { MemoryGroups } from '../../src/store/groups/memory.js';
 import { MemoryRoomHistory } from '../../src/store/history/memory.js';
+import { MemoryIntake } from '../../src/store/intake/memory.js';
 import { MemoryDeduper, MemoryRateLimiter } from '../../src/store/limits/memory.js';
 import { MemorySequencer } from '../../src/store/sequence/memory.js';
 
 t.test('logic - a retry while the first attempt is in flight gets unavailable, not an ACK', async (t) => {
   const limiter = new MemoryRateLimiter();
-  const stores = { history: new MemoryRoomHistory({ capacity: 10 }), sequencer: new MemorySequencer(), limiter, deduper: new MemoryDeduper(), groups: new MemoryGroups() };
+  const sequencer = new MemorySequencer();
+  const stores = { history: new MemoryRoomHistory({ capacity: 10 }), intake: new MemoryIntake(new MemoryDeduper(), limiter, (s) => sequencer.next(s)), groups: new MemoryGroups() };
   const bus = new MemoryBroker().connect();
   const published: Uint8Array[] = [];
   bus.attach({ roomMessage: (_r, d) => published.push(d) });
