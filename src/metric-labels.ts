@@ -20,6 +20,8 @@ export const FRAME_DROP_REASONS = ['backpressure'] as const;
 export type FrameDropReason = (typeof FRAME_DROP_REASONS)[number];
 export const ROOM_SIGNALS = ['join', 'switch', 'leave'] as const;
 export const LOGIC_OPS = ['send', 'msg'] as const;
+export const SHED_WHERE = ['gateway', 'logic'] as const;
+export type ShedWhere = (typeof SHED_WHERE)[number];
 export const SUBJECT_KINDS = ['room', 'node', 'request'] as const;
 export type SubjectKind = (typeof SUBJECT_KINDS)[number];
 /** NATS connection events, and a throw inside a bus callback (caught and logged). */
@@ -30,7 +32,7 @@ export type RedisOp = (typeof REDIS_OPS)[number];
 export const FALLBACK_OPS = ['sequence', 'intake'] as const;
 export type FallbackOp = (typeof FALLBACK_OPS)[number];
 /** Errors the logic service answers with (the gateway-only ones never reach it). */
-const LOGIC_RESULTS = ['accepted', 'duplicate', ...[Errors.BadFrame, Errors.UnknownOp, Errors.InvalidRoom, Errors.BadField, Errors.Forbidden, Errors.NotMember, Errors.RateLimited, Errors.Unavailable, Errors.Internal].map((e) => e.reason)];
+const LOGIC_RESULTS = ['accepted', 'duplicate', ...[Errors.BadFrame, Errors.UnknownOp, Errors.InvalidRoom, Errors.BadField, Errors.Forbidden, Errors.NotMember, Errors.RateLimited, Errors.Unavailable, Errors.Internal, Errors.Overloaded].map((e) => e.reason)];
 export const ADMIN_ROUTES = ['group_create', 'group_delete', 'group_members', 'group_update', 'user_notice', 'unknown'] as const;
 export type AdminRoute = (typeof ADMIN_ROUTES)[number];
 export const ADMIN_STATUSES = [200, 201, 400, 401, 404, 405, 409, 413, 503] as const;
@@ -43,6 +45,7 @@ export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, reado
   danmaku_dropped_frames_total: { reason: FRAME_DROP_REASONS },
   danmaku_errors_total: { reason: [...ERROR_REASONS, ...SERVER_CLOSE_REASONS] },
   danmaku_logic_request_seconds: { op: LOGIC_OPS },
+  danmaku_upstream_shed_total: { where: SHED_WHERE },
   danmaku_bus_published_total: { kind: SUBJECT_KINDS },
   danmaku_bus_received_total: { kind: SUBJECT_KINDS },
   danmaku_bus_events_total: { event: BUS_EVENTS },

@@ -4,7 +4,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BusObserver, SubjectKind } from './bus/index.js';
-import { BUS_EVENTS, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp } from './metric-labels.js';
+import { BUS_EVENTS, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
 import type { RedisObserver } from './redis/client.js';
 import type { FallbackObserver } from './store/fallback.js';
 
@@ -33,6 +33,10 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   private readonly largestRoom = new Gauge({ name: 'danmaku_room_members_max', help: 'Local members of the largest room on this gateway', registers: [this.registry], collect: () => this.collectRooms() });
   private readonly upstream = new Counter({ name: 'danmaku_upstream_messages_total', help: 'Upstream messages handled by the logic service, by kind and result', labelNames: ['kind', 'result'], registers: [this.registry] });
   private readonly upstreamLatency = new Histogram({ name: 'danmaku_upstream_latency_seconds', help: 'Gateway-observed time from a SEND frame to the logic reply', buckets: DELAY_BUCKETS, registers: [this.registry] });
+  private readonly upstreamPending = new Gauge({ name: 'danmaku_upstream_pending', help: 'SEND and MSG requests this gateway has forwarded to the logic service and not had answered yet', registers: [this.registry] });
+  private readonly upstreamBatch = new Histogram({ name: 'danmaku_upstream_batch_requests', help: 'Requests per upstream batch (one bus request) sent by this gateway', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [this.registry] });
+  private readonly logicInflightGauge = new Gauge({ name: 'danmaku_logic_inflight', help: 'Upstream requests this logic process is handling', registers: [this.registry] });
+  private readonly shed = new Counter({ name: 'danmaku_upstream_shed_total', help: 'SEND and MSG requests refused with ERROR 32 overloaded, by where (gateway, logic)', labelNames: ['where'], registers: [this.registry] });
   private readonly batches = new Counter({ name: 'danmaku_batches_total', help: 'Room batch frames built (one per room per flush)', registers: [this.registry] });
   private readonly framesSent = new Counter({ name: 'danmaku_frames_delivered_total', help: 'Room batch frames handed to client sockets', registers: [this.registry] });
   private readonly itemsSent = new Counter({ name: 'danmaku_items_delivered_total', help: 'Room items handed to client sockets (items x recipients)', registers: [this.registry] });
@@ -80,6 +84,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
       this.busReceivedTotal.inc({ kind }, 0);
     }
     for (const event of BUS_EVENTS) this.busEvents.inc({ event }, 0);
+    for (const where of SHED_WHERE) this.shed.inc({ where }, 0);
     this.busUp.set(1);
   }
 
@@ -115,6 +120,19 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
 
   upstreamAnswered(seconds: number): void {
     this.upstreamLatency.observe(seconds);
+  }
+
+  upstreamSent(pending: number, batch: number): void {
+    this.upstreamPending.set(pending);
+    if (batch > 0) this.upstreamBatch.observe(batch);
+  }
+
+  upstreamShed(where: ShedWhere): void {
+    this.shed.inc({ where });
+  }
+
+  logicInflight(n: number): void {
+    this.logicInflightGauge.set(n);
   }
 
   roomBatchSent(recipients: number, items: number): void {

@@ -51,7 +51,10 @@ export interface NodeBus {
 export type RequestHandler = (data: Uint8Array) => Promise<Uint8Array>;
 
 export interface RequestBus {
-  /** Sends a request to one logic instance; rejects with BusTimeoutError or NoRespondersError. */
+  /**
+   * Sends a request to one logic instance; rejects with BusTimeoutError, NoRespondersError, or
+   * at once with BusUnavailableError while the broker is unreachable.
+   */
   request(data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   /** Serves requests as a member of the logic queue group. */
   serve(handler: RequestHandler): void;

@@ -168,6 +168,8 @@ export class NatsBus implements Bus {
   }
 
   async request(data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    // Sent now it would wait in the reconnect buffer and most likely time out: fail at once.
+    if (!this.up) throw new BusUnavailableError('NATS is unreachable');
     this.opts.observer.busPublished('request');
     try {
       const reply = await this.nc.request(this.opts.subjects.upstream, data, { timeout: timeoutMs });

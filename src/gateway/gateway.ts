@@ -24,8 +24,9 @@ import { LocalUsers } from './local-users.js';
 import { OnlineTicker } from './online.js';
 import { RegistryAgent } from './registry-agent.js';
 import { RoomHub, type LocalRoom } from './room-hub.js';
-import { forwardSend, sendCorked } from './send.js';
+import { forwardSend, OverloadedError, sendCorked, type SendContext } from './send.js';
 import { Sweep } from './sweep.js';
+import { UpstreamClient } from './upstream-client.js';
 
 export interface GatewayOptions {
   readonly gatewayId: string;
@@ -48,6 +49,7 @@ export interface GatewayOptions {
   readonly connFrameBurst: number;
   readonly floodCloseAfter: number;
   readonly upstreamTimeoutMs: number;
+  readonly upstreamMaxPending: number;
   readonly registryHeartbeatMs: number;
   readonly registryTtlMs: number;
 }
@@ -81,6 +83,7 @@ export class Gateway {
   private readonly log: Logger;
   private readonly upstreamFailures: FailureLog;
   private readonly joinFailures: FailureLog;
+  private readonly upstream: UpstreamClient;
 
   constructor(
     private readonly opts: GatewayOptions,
@@ -89,6 +92,7 @@ export class Gateway {
     this.log = deps.log;
     this.upstreamFailures = new FailureLog(deps.log, 'upstream requests (SEND, MSG)');
     this.joinFailures = new FailureLog(deps.log, 'room subscriptions (JOIN, SWITCH)');
+    this.upstream = new UpstreamClient(deps.bus, { timeoutMs: opts.upstreamTimeoutMs, maxPending: opts.upstreamMaxPending }, deps.metrics);
     this.app = uWS.App();
     const fanout = { publish: (topic: string, data: Uint8Array) => this.publish(topic, data) };
     this.hub = new RoomHub(deps.bus, { history: deps.history, sequencer: deps.sequencer }, fanout, opts, deps.metrics, deps.log.child({ component: 'rooms' }));
@@ -190,7 +194,7 @@ export class Gateway {
       this.dispatch(ws, st, frame.op, rid, frame.body, now);
     } catch (err) {
       if (err instanceof FrameError && err.rid !== undefined) rid = err.rid;
-      if (err instanceof ProtocolError) return this.sendError(ws, rid, err.entry, err.message);
+      if (err instanceof ProtocolError) return this.sendError(ws, rid, err.entry, err.message, err instanceof OverloadedError ? err.retryMs : undefined);
       this.log.error({ err, conn: st.id }, 'frame handler failed');
       this.sendError(ws, rid, Errors.Internal);
     }
@@ -214,11 +218,15 @@ export class Gateway {
       }
       case Op.Send:
       case Op.Msg:
-        forwardSend(ws, st, op, rid, body, now, { bus: this.deps.bus, timeoutMs: this.opts.upstreamTimeoutMs, metrics: this.deps.metrics, log: this.log, failures: this.upstreamFailures, sendError: (e, d) => this.sendError(ws, rid, e, d) });
+        forwardSend(ws, st, op, rid, body, now, this.sendContext(ws, rid));
         return;
       default:
         throw new ProtocolError(Errors.UnknownOp, `op ${op}`);
     }
+  }
+
+  private sendContext(ws: WS, rid: number): SendContext {
+    return { upstream: this.upstream, metrics: this.deps.metrics, log: this.log, failures: this.upstreamFailures, sendError: (e, d, r) => this.sendError(ws, rid, e, d, r) };
   }
 
   /** Join and switch: leave the current room first, so nothing of it arrives after the reply. */
@@ -280,10 +288,13 @@ export class Gateway {
     return n;
   }
 
-  private sendError(ws: WS, rid: number, entry: ErrorEntry, message?: string): void {
+  /** `retryMs`: the retry hint of ERROR 32 `overloaded` */
+  private sendError(ws: WS, rid: number, entry: ErrorEntry, message?: string, retryMs?: number): void {
     this.deps.metrics.clientError(entry.reason);
     if (!ws.getUserData().open) return;
-    ws.send(encodeFrame(Op.Error, rid, { code: entry.code, reason: entry.reason, message: message ?? entry.message }), true);
+    const body: Record<string, unknown> = { code: entry.code, reason: entry.reason, message: message ?? entry.message };
+    if (retryMs !== undefined) body.retryMs = retryMs;
+    ws.send(encodeFrame(Op.Error, rid, body), true);
   }
 
   get connectionCount(): number {

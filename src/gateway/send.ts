@@ -1,26 +1,26 @@
 // SEND and MSG frames: checked for what the gateway knows (guest, current room), then forwarded
-// to the logic service as one request; the reply becomes an ACK or an ERROR frame. A client
-// always gets one of the two, never silence.
+// to the logic service (batched, upstream-client.ts); the reply becomes an ACK or an ERROR
+// frame. A client always gets one of the two, never silence.
 
 import type * as uWS from 'uWebSockets.js';
-import type { RequestBus } from '../bus/index.js';
 import type { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { encodeFrame } from '../protocol/codec.js';
 import { Errors, errorByCode, ProtocolError, type ErrorEntry } from '../protocol/errors.js';
-import { decodeReply, encodeRequest } from '../logic/upstream.js';
+import { overloadRetryMs } from '../logic/logic.js';
 import { Op } from '../protocol/ops.js';
 import type { ConnState } from './connection.js';
+import type { UpstreamClient } from './upstream-client.js';
 
 export interface SendContext {
-  readonly bus: RequestBus;
-  readonly timeoutMs: number;
+  readonly upstream: UpstreamClient;
   readonly metrics: Metrics;
   readonly log: Logger;
   /** logs an outage of the logic service once, not once per SEND */
   readonly failures: FailureLog;
-  readonly sendError: (entry: ErrorEntry, detail?: string) => void;
+  /** `retryMs`: the hint of ERROR 32 */
+  readonly sendError: (entry: ErrorEntry, detail?: string, retryMs?: number) => void;
 }
 
 export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, op: number, rid: number, body: unknown, now: number, ctx: SendContext): void {
@@ -34,22 +34,18 @@ export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, op: num
     }
   }
   const cmid = typeof b?.id === 'string' ? b.id : undefined;
+  const pending = ctx.upstream.request({ o: op, u: identity.uid, n: identity.name, r: identity.roles, room: op === Op.Send ? room!.id : '', at: now, b: body });
+  if (!pending) {
+    ctx.metrics.upstreamShed('gateway');
+    throw new OverloadedError();
+  }
   const started = performance.now();
-  const request = encodeRequest({ o: op, u: identity.uid, n: identity.name, r: [...identity.roles], room: op === Op.Send ? room!.id : '', at: now, b: body });
-  ctx.bus.request(request, ctx.timeoutMs).then(
-    (data) => {
+  pending.then(
+    (reply) => {
       ctx.metrics.upstreamAnswered((performance.now() - started) / 1000);
       ctx.failures.succeeded();
       if (!st.open) return;
-      let reply;
-      try {
-        reply = decodeReply(data);
-      } catch (err) {
-        ctx.log.error({ err, conn: st.id }, 'malformed upstream reply');
-        ws.cork(() => ctx.sendError(Errors.Internal));
-        return;
-      }
-      if ('e' in reply) return ws.cork(() => ctx.sendError(errorByCode(reply.e), reply.m));
+      if ('e' in reply) return ws.cork(() => ctx.sendError(errorByCode(reply.e), reply.m, reply.r));
       const ack: Record<string, unknown> = { s: reply.s, t: reply.t };
       if (cmid !== undefined) ack.id = cmid;
       if (reply.dup) ack.dup = true;
@@ -61,6 +57,14 @@ export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, op: num
       if (st.open) ws.cork(() => ctx.sendError(Errors.Unavailable, err instanceof Error ? err.message : undefined));
     },
   );
+}
+
+/** ERROR 32, with its retry hint: the gateway's bound on pending requests is reached. */
+export class OverloadedError extends ProtocolError {
+  readonly retryMs = overloadRetryMs();
+  constructor() {
+    super(Errors.Overloaded, 'too many messages are waiting for the logic service');
+  }
 }
 
 /** Sends outside a uWS handler (a bus callback): corked, and false when the frame was dropped. */

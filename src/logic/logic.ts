@@ -17,7 +17,7 @@ import type { RoomHistory } from '../store/history/index.js';
 import type { Intake } from '../store/intake/index.js';
 import { scopes } from '../store/sequence/index.js';
 import type { ChatFanout } from './chat.js';
-import { decodeRequest, encodeReply, type UpstreamReply, type UpstreamRequest } from './upstream.js';
+import { decodeRequests, encodeReply, type UpstreamReply, type UpstreamRequest } from './upstream.js';
 import { validateMessage, validateSend } from './validate.js';
 
 /** The storage seams the logic service uses, and nothing more. */
@@ -32,6 +32,13 @@ export interface LogicOptions {
   readonly userMessageRate: number;
   readonly userMessageBurst: number;
   readonly dedupeTtlMs: number;
+  /** requests this process handles at once; more are refused at once with ERROR 32 */
+  readonly logicMaxInflight: number;
+}
+
+/** The retry hint of ERROR 32: about a second, spread so that refused clients do not return together. */
+export function overloadRetryMs(): number {
+  return 500 + Math.floor(Math.random() * 1000);
 }
 
 /**
@@ -42,6 +49,8 @@ const CLAIM_TTL_MS = 10_000;
 
 export class Logic {
   private readonly internal: FailureLog;
+  /** requests being handled: the bound of LOGIC_MAX_INFLIGHT */
+  private inflight = 0;
   private readonly storeWrites: FailureLog;
 
   constructor(
@@ -56,28 +65,55 @@ export class Logic {
     this.storeWrites = new FailureLog(log, 'history and de-duplication writes');
   }
 
-  /** The request handler served on the bus. Always answers: an ack or an error code. */
+  /**
+   * The request handler served on the bus: a batch of requests (or one, from an older
+   * gateway). Always answers, one reply per request: an ack or an error code. Past
+   * `logicMaxInflight` requests in progress, the rest of a batch is refused at once (ERROR 32
+   * with a retry hint): work queued beyond what the stores can take only grows latency until
+   * every request times out, and the bus connection with it.
+   */
   readonly handle = async (data: Uint8Array): Promise<Uint8Array> => {
-    const started = performance.now();
-    let req: UpstreamRequest | null;
+    let decoded: { batch: boolean; reqs: (UpstreamRequest | null)[] };
     try {
-      req = decodeRequest(data);
+      decoded = decodeRequests(data);
     } catch (err) {
       this.log.warn({ err }, 'undecodable upstream request');
-      req = null;
+      decoded = { batch: false, reqs: [null] };
     }
-    if (!req) {
-      this.metrics.upstreamHandled('unknown', Errors.BadFrame.reason);
-      return encodeReply({ e: Errors.BadFrame.code, m: 'malformed upstream request' });
+    const { batch, reqs } = decoded;
+    const room = Math.max(0, this.opts.logicMaxInflight - this.inflight);
+    const taken = Math.min(room, reqs.length);
+    this.inflight += taken;
+    this.metrics.logicInflight(this.inflight);
+    let replies: UpstreamReply[];
+    try {
+      replies = await Promise.all(reqs.map((req, i) => (i < taken ? this.one(req) : this.shed(req))));
+    } finally {
+      this.inflight -= taken;
+      this.metrics.logicInflight(this.inflight);
     }
-    const reply = encodeReply(await this.send(req));
-    this.metrics.logicHandled(req.o === Op.Msg ? 'msg' : 'send', (performance.now() - started) / 1000);
-    return reply;
+    return encodeReply(batch ? replies : replies[0]!);
   };
 
+  private async one(req: UpstreamRequest | null): Promise<UpstreamReply> {
+    if (!req) {
+      this.metrics.upstreamHandled('unknown', Errors.BadFrame.reason);
+      return { e: Errors.BadFrame.code, m: 'malformed upstream request' };
+    }
+    const started = performance.now();
+    const reply = await this.send(req);
+    this.metrics.logicHandled(req.o === Op.Msg ? 'msg' : 'send', (performance.now() - started) / 1000);
+    return reply;
+  }
+
+  private shed(req: UpstreamRequest | null): UpstreamReply {
+    this.metrics.upstreamShed('logic');
+    this.metrics.upstreamHandled(labelOf(req), Errors.Overloaded.reason);
+    return { e: Errors.Overloaded.code, m: Errors.Overloaded.message, r: overloadRetryMs() };
+  }
+
   async send(req: UpstreamRequest): Promise<UpstreamReply> {
-    const b = req.b as { k?: number; g?: unknown } | null;
-    const label = req.o === Op.Msg ? (b?.g !== undefined ? 'group' : 'direct') : req.o === Op.Send ? kindName(b?.k) : 'unknown';
+    const label = labelOf(req);
     try {
       // A request of an op this version does not know (a newer gateway) is refused, not taken
       // for a SEND.
@@ -171,4 +207,11 @@ export class Logic {
     if (claim !== undefined) intake.settle(claim, seq, this.opts.dedupeTtlMs).catch((err: unknown) => this.storeWrites.failed(err));
     return { s: seq, t: req.at };
   }
+}
+
+/** The kind label of a request in danmaku_upstream_messages_total. */
+function labelOf(req: UpstreamRequest | null): string {
+  if (!req) return 'unknown';
+  const b = req.b as { k?: number; g?: unknown } | null;
+  return req.o === Op.Msg ? (b?.g !== undefined ? 'group' : 'direct') : req.o === Op.Send ? kindName(b?.k) : 'unknown';
 }

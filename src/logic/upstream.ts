@@ -1,5 +1,8 @@
-// The request a gateway sends to the logic service for each SEND frame, and its reply.
-// Encoded with the same MessagePack codec as the wire protocol.
+// The requests a gateway sends to the logic service for SEND and MSG frames, and the replies.
+// Encoded with the same MessagePack codec as the wire protocol. A gateway sends the requests
+// of one event-loop turn as one batch (an array of requests) and gets an array of replies in
+// the same order; a single request (a map) is still answered with a single reply, for
+// gateways of older versions. docs/cluster.md, "Upstream requests".
 
 import { decode, encode } from '../protocol/codec.js';
 import { displayName } from '../protocol/text.js';
@@ -10,7 +13,7 @@ export interface UpstreamRequest {
   /** sender uid, name and roles, from the verified token */
   u: string;
   n: string;
-  r: string[];
+  r: readonly string[];
   /** the room the sender is in ('' for MSG) */
   room: string;
   /** gateway receive time, ms since the epoch */
@@ -19,14 +22,22 @@ export interface UpstreamRequest {
   b: unknown;
 }
 
-export type UpstreamReply = { s: number; t: number; dup?: true } | { e: number; m: string };
+/** `r`: with ERROR 32 `overloaded`, how long the client should wait before retrying (ms) */
+export type UpstreamReply = { s: number; t: number; dup?: true } | { e: number; m: string; r?: number };
 
-export function encodeRequest(req: UpstreamRequest): Uint8Array {
-  return encode(req);
+export function encodeRequests(reqs: readonly UpstreamRequest[]): Uint8Array {
+  return encode(reqs);
 }
 
-export function decodeRequest(data: Uint8Array): UpstreamRequest | null {
-  const v = decode(data) as Partial<UpstreamRequest> | null;
+/** A batch's requests (an entry that is not a request is null), or one request alone. */
+export function decodeRequests(data: Uint8Array): { batch: boolean; reqs: (UpstreamRequest | null)[] } {
+  const v = decode(data) as unknown;
+  if (Array.isArray(v)) return { batch: true, reqs: v.map(requestOf) };
+  return { batch: false, reqs: [requestOf(v)] };
+}
+
+function requestOf(value: unknown): UpstreamRequest | null {
+  const v = value as Partial<UpstreamRequest> | null;
   if (typeof v !== 'object' || v === null) return null;
   if (typeof v.u !== 'string' || typeof v.room !== 'string' || typeof v.at !== 'number' || !Number.isInteger(v.o)) return null;
   return {
@@ -41,13 +52,23 @@ export function decodeRequest(data: Uint8Array): UpstreamRequest | null {
   };
 }
 
-export function encodeReply(reply: UpstreamReply): Uint8Array {
+export function encodeReply(reply: UpstreamReply | readonly UpstreamReply[]): Uint8Array {
   return encode(reply);
 }
 
-export function decodeReply(data: Uint8Array): UpstreamReply {
-  const v = decode(data) as Partial<{ s: number; t: number; dup: true; e: number; m: string }>;
-  if (typeof v?.e === 'number') return { e: v.e, m: typeof v.m === 'string' ? v.m : '' };
+/** The replies to a batch of `n` requests; throws unless there are exactly `n`. */
+export function decodeReplies(data: Uint8Array, n: number): UpstreamReply[] {
+  const v = decode(data) as unknown;
+  if (!Array.isArray(v) || v.length !== n) throw new Error(`malformed upstream reply: expected ${n} replies`);
+  return v.map(replyOf);
+}
+
+function replyOf(value: unknown): UpstreamReply {
+  const v = value as Partial<{ s: number; t: number; dup: true; e: number; m: string; r: number }> | null;
+  if (typeof v?.e === 'number') {
+    const m = typeof v.m === 'string' ? v.m : '';
+    return typeof v.r === 'number' ? { e: v.e, m, r: v.r } : { e: v.e, m };
+  }
   if (typeof v?.s === 'number' && typeof v.t === 'number') return v.dup ? { s: v.s, t: v.t, dup: true } : { s: v.s, t: v.t };
   throw new Error('malformed upstream reply');
 }

@@ -21,6 +21,7 @@ export const Errors = {
   Flood: { code: 21, reason: 'flood', message: 'too many frames on this connection; frame ignored' },
   Unavailable: { code: 30, reason: 'unavailable', message: 'the service did not answer in time; retry with the same id' },
   Internal: { code: 31, reason: 'internal', message: 'internal error; retry with the same id' },
+  Overloaded: { code: 32, reason: 'overloaded', message: 'the server is shedding load and did not take this message; retry after retryMs with the same id' },
 } as const satisfies Record<string, ErrorEntry>;
 export type ErrorName = keyof typeof Errors;
 

@@ -26,7 +26,7 @@ t.test('logic - a retry while the first attempt is in flight gets unavailable, n
   bus.attach({ roomMessage: (_r, d) => published.push(d) });
   await bus.subscribe('r');
   const metrics = new Metrics({ defaultMetrics: false });
-  const opts = { maxTextLength: 100, userMessageRate: 100, userMessageBurst: 100, dedupeTtlMs: 60_000 };
+  const opts = { maxTextLength: 100, userMessageRate: 100, userMessageBurst: 100, dedupeTtlMs: 60_000, logicMaxInflight: 100 };
   const logic = new Logic(bus, stores, new ChatFanout(new MemoryRegistry(), bus, metrics), opts, metrics, createLogger('silent'));
   // Hold the first attempt inside the rate limiter, as a slow Redis would.
   let release!: () => void;

@@ -5,7 +5,7 @@
 // expiry (3 commands per room and turn, not per item).
 
 import { timed, type RedisContext } from '../../redis/client.js';
-import { Coalescer } from '../../redis/coalesce.js';
+import { Coalescer } from '../../coalesce.js';
 import { execPipeline } from '../../redis/script.js';
 import { HISTORY_IDLE_MS, type RoomHistory, type StoredItem } from './index.js';
 

@@ -7,7 +7,7 @@
 // Redis Cluster (docs/cluster.md).
 
 import { timed, type RedisContext } from '../../redis/client.js';
-import { Coalescer } from '../../redis/coalesce.js';
+import { Coalescer } from '../../coalesce.js';
 import { defineScript, execPipeline, LUA_NOW } from '../../redis/script.js';
 import { IN_FLIGHT_VERDICT, LIMITED, type Intake, type IntakeStep, type IntakeVerdict } from './index.js';
 

@@ -1,6 +1,7 @@
 // Turns single calls into batched ones: calls made during one turn of the event loop are run
 // as one batch (or a few, of at most `max`), so that N messages handled together cost one
-// Redis round trip, not N. Each caller still gets its own result or the batch's error.
+// Redis round trip or one bus request, not N. Each caller still gets its own result or the
+// batch's error.
 
 interface Waiting<I, O> {
   readonly input: I;
