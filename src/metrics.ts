@@ -20,6 +20,16 @@ const FANOUT_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10
 
 export type { DropReason, FrameDropReason } from './metric-labels.js';
 
+/** A cache of a metric's children by label value(s): get(key, make). */
+function children<C>(): (key: string, make: () => C) => C {
+  const cache = new Map<string, C>();
+  return (key, make) => {
+    let c = cache.get(key);
+    if (c === undefined) cache.set(key, (c = make()));
+    return c;
+  };
+}
+
 export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   readonly registry = new Registry();
 
@@ -33,9 +43,18 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   private readonly largestRoom = new Gauge({ name: 'danmaku_room_members_max', help: 'Local members of the largest room on this gateway', registers: [this.registry], collect: () => this.collectRooms() });
   private readonly upstream = new Counter({ name: 'danmaku_upstream_messages_total', help: 'Upstream messages handled by the logic service, by kind and result', labelNames: ['kind', 'result'], registers: [this.registry] });
   private readonly upstreamLatency = new Histogram({ name: 'danmaku_upstream_latency_seconds', help: 'Gateway-observed time from a SEND frame to the logic reply', buckets: DELAY_BUCKETS, registers: [this.registry] });
-  private readonly upstreamPending = new Gauge({ name: 'danmaku_upstream_pending', help: 'SEND and MSG requests this gateway has forwarded to the logic service and not had answered yet', registers: [this.registry] });
+  /** read at scrape time: set by the gateway's upstream client and the logic service */
+  private pendingSource: () => number = () => 0;
+  private inflightSource: () => number = () => 0;
+  private readonly upstreamPending: Gauge = new Gauge({ name: 'danmaku_upstream_pending', help: 'SEND and MSG requests this gateway has forwarded to the logic service and not had answered yet', registers: [this.registry], collect: () => {
+      this.upstreamPending.set(this.pendingSource());
+    },
+  });
   private readonly upstreamBatch = new Histogram({ name: 'danmaku_upstream_batch_requests', help: 'Requests per upstream batch (one bus request) sent by this gateway', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [this.registry] });
-  private readonly logicInflightGauge = new Gauge({ name: 'danmaku_logic_inflight', help: 'Upstream requests this logic process is handling', registers: [this.registry] });
+  private readonly logicInflightGauge: Gauge = new Gauge({ name: 'danmaku_logic_inflight', help: 'Upstream requests this logic process is handling', registers: [this.registry], collect: () => {
+      this.logicInflightGauge.set(this.inflightSource());
+    },
+  });
   private readonly shed = new Counter({ name: 'danmaku_upstream_shed_total', help: 'SEND and MSG requests refused with ERROR 32 overloaded, by where (gateway, logic)', labelNames: ['where'], registers: [this.registry] });
   private readonly batches = new Counter({ name: 'danmaku_batches_total', help: 'Room batch frames built (one per room per flush)', registers: [this.registry] });
   private readonly framesSent = new Counter({ name: 'danmaku_frames_delivered_total', help: 'Room batch frames handed to client sockets', registers: [this.registry] });
@@ -64,6 +83,15 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   private readonly fanoutGateways = new Histogram({ name: 'danmaku_fanout_gateways', help: 'Gateways one group or user message was sent to (logic)', buckets: FANOUT_BUCKETS, registers: [this.registry] });
   private readonly adminRequests = new Counter({ name: 'danmaku_admin_requests_total', help: 'Admin API requests, by route and HTTP status', labelNames: ['route', 'status'], registers: [this.registry] });
   private readonly directFrames = new Counter({ name: 'danmaku_direct_frames_delivered_total', help: 'Group and user message frames handed to client sockets (gateway)', registers: [this.registry] });
+
+  // Label-bound children of the metrics recorded per message: inc({label}) hashes its labels
+  // on every call, a cached child does not.
+  private readonly upstreamChild = children<{ inc(): void }>();
+  private readonly errorChild = children<{ inc(): void }>();
+  private readonly publishedChild = children<{ inc(): void }>();
+  private readonly receivedChild = children<{ inc(): void }>();
+  private readonly logicChild = children<{ observe(v: number): void }>();
+  private readonly redisChild = children<{ observe(v: number): void }>();
 
   constructor(opts: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
     if (opts.labels) this.registry.setDefaultLabels(opts.labels);
@@ -115,24 +143,29 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   }
 
   upstreamHandled(kind: string, result: string): void {
-    this.upstream.inc({ kind, result });
+    this.upstreamChild(`${kind}\0${result}`, () => this.upstream.labels({ kind, result })).inc();
   }
 
   upstreamAnswered(seconds: number): void {
     this.upstreamLatency.observe(seconds);
   }
 
-  upstreamSent(pending: number, batch: number): void {
-    this.upstreamPending.set(pending);
-    if (batch > 0) this.upstreamBatch.observe(batch);
+  /** `pending`: the gateway's count of requests awaiting the logic service, read at scrape time */
+  watchUpstream(pending: () => number): void {
+    this.pendingSource = pending;
+  }
+
+  upstreamBatchSent(requests: number): void {
+    this.upstreamBatch.observe(requests);
   }
 
   upstreamShed(where: ShedWhere): void {
     this.shed.inc({ where });
   }
 
-  logicInflight(n: number): void {
-    this.logicInflightGauge.set(n);
+  /** `inflight`: the logic service's count of requests in progress, read at scrape time */
+  watchLogic(inflight: () => number): void {
+    this.inflightSource = inflight;
   }
 
   roomBatchSent(recipients: number, items: number): void {
@@ -154,7 +187,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   }
 
   clientError(reason: string): void {
-    this.errors.inc({ reason });
+    this.errorChild(reason, () => this.errors.labels({ reason })).inc();
   }
 
   outboundSampled(bytes: number, slow: number): void {
@@ -163,15 +196,15 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   }
 
   logicHandled(op: (typeof LOGIC_OPS)[number], seconds: number): void {
-    this.logicLatency.observe({ op }, seconds);
+    this.logicChild(op, () => this.logicLatency.labels({ op })).observe(seconds);
   }
 
   busPublished(kind: SubjectKind): void {
-    this.busPublishedTotal.inc({ kind });
+    this.publishedChild(kind, () => this.busPublishedTotal.labels({ kind })).inc();
   }
 
   busReceived(kind: SubjectKind): void {
-    this.busReceivedTotal.inc({ kind });
+    this.receivedChild(kind, () => this.busReceivedTotal.labels({ kind })).inc();
   }
 
   busEvent(event: BusEvent): void {
@@ -183,7 +216,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   }
 
   redisCommand(op: RedisOp, seconds: number, failed: boolean): void {
-    this.redisLatency.observe({ op }, seconds);
+    this.redisChild(op, () => this.redisLatency.labels({ op })).observe(seconds);
     if (failed) this.redisErrors.inc({ op });
   }
 

@@ -24,7 +24,7 @@ import { LocalUsers } from './local-users.js';
 import { OnlineTicker } from './online.js';
 import { RegistryAgent } from './registry-agent.js';
 import { RoomHub, type LocalRoom } from './room-hub.js';
-import { forwardSend, OverloadedError, sendCorked, type SendContext } from './send.js';
+import { forwardSend, sendCorked, type SendContext } from './send.js';
 import { Sweep } from './sweep.js';
 import { UpstreamClient } from './upstream-client.js';
 
@@ -194,7 +194,7 @@ export class Gateway {
       this.dispatch(ws, st, frame.op, rid, frame.body, now);
     } catch (err) {
       if (err instanceof FrameError && err.rid !== undefined) rid = err.rid;
-      if (err instanceof ProtocolError) return this.sendError(ws, rid, err.entry, err.message, err instanceof OverloadedError ? err.retryMs : undefined);
+      if (err instanceof ProtocolError) return this.sendError(ws, rid, err.entry, err.message);
       this.log.error({ err, conn: st.id }, 'frame handler failed');
       this.sendError(ws, rid, Errors.Internal);
     }

@@ -34,11 +34,12 @@ export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, op: num
     }
   }
   const cmid = typeof b?.id === 'string' ? b.id : undefined;
-  const pending = ctx.upstream.request({ o: op, u: identity.uid, n: identity.name, r: identity.roles, room: op === Op.Send ? room!.id : '', at: now, b: body });
-  if (!pending) {
+  // Refused before any work is spent on it: under overload most frames take this path.
+  if (ctx.upstream.full) {
     ctx.metrics.upstreamShed('gateway');
-    throw new OverloadedError();
+    return ctx.sendError(Errors.Overloaded, 'too many messages are waiting for the logic service', overloadRetryMs());
   }
+  const pending = ctx.upstream.request({ o: op, u: identity.uid, n: identity.name, r: identity.roles, room: op === Op.Send ? room!.id : '', at: now, b: body });
   const started = performance.now();
   pending.then(
     (reply) => {
@@ -57,14 +58,6 @@ export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, op: num
       if (st.open) ws.cork(() => ctx.sendError(Errors.Unavailable, err instanceof Error ? err.message : undefined));
     },
   );
-}
-
-/** ERROR 32, with its retry hint: the gateway's bound on pending requests is reached. */
-export class OverloadedError extends ProtocolError {
-  readonly retryMs = overloadRetryMs();
-  constructor() {
-    super(Errors.Overloaded, 'too many messages are waiting for the logic service');
-  }
 }
 
 /** Sends outside a uWS handler (a bus callback): corked, and false when the frame was dropped. */

@@ -27,16 +27,20 @@ export class UpstreamClient {
     private readonly metrics: Metrics,
   ) {
     this.batches = new Coalescer((reqs) => this.send(reqs), MAX_BATCH);
+    metrics.watchUpstream(() => this.pending);
+  }
+
+  /** true when a request would be refused (UPSTREAM_MAX_PENDING requests are pending) */
+  get full(): boolean {
+    return this.pending >= this.opts.maxPending;
   }
 
   /**
    * The logic service's reply to `req`; rejects with the bus's error (timeout, no responders,
-   * unreachable). null, sending nothing, when UPSTREAM_MAX_PENDING requests are pending.
+   * unreachable). The caller checks `full` first: past the bound, it refuses.
    */
-  request(req: UpstreamRequest): Promise<UpstreamReply> | null {
-    if (this.pending >= this.opts.maxPending) return null;
+  request(req: UpstreamRequest): Promise<UpstreamReply> {
     this.pending++;
-    this.metrics.upstreamSent(this.pending, 0);
     const reply = this.batches.call(req);
     reply.then(this.settled, this.settled);
     return reply;
@@ -44,11 +48,10 @@ export class UpstreamClient {
 
   private readonly settled = (): void => {
     this.pending--;
-    this.metrics.upstreamSent(this.pending, 0);
   };
 
   private async send(reqs: UpstreamRequest[]): Promise<UpstreamReply[]> {
-    this.metrics.upstreamSent(this.pending, reqs.length);
+    this.metrics.upstreamBatchSent(reqs.length);
     const data = await this.bus.request(encodeRequests(reqs), this.opts.timeoutMs);
     return decodeReplies(data, reqs.length);
   }

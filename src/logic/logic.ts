@@ -63,6 +63,7 @@ export class Logic {
   ) {
     this.internal = new FailureLog(log, 'upstream message processing');
     this.storeWrites = new FailureLog(log, 'history and de-duplication writes');
+    metrics.watchLogic(() => this.inflight);
   }
 
   /**
@@ -84,13 +85,11 @@ export class Logic {
     const room = Math.max(0, this.opts.logicMaxInflight - this.inflight);
     const taken = Math.min(room, reqs.length);
     this.inflight += taken;
-    this.metrics.logicInflight(this.inflight);
     let replies: UpstreamReply[];
     try {
       replies = await Promise.all(reqs.map((req, i) => (i < taken ? this.one(req) : this.shed(req))));
     } finally {
       this.inflight -= taken;
-      this.metrics.logicInflight(this.inflight);
     }
     return encodeReply(batch ? replies : replies[0]!);
   };
