@@ -2,11 +2,19 @@
 // subscribes to only while it has local members of the room; messages for one gateway go to
 // its own subject; upstream requests go to a subject served by the logic processes as a
 // queue group. The client reconnects by itself and restores every live subscription.
+// Room items published during one turn of the event loop go out as one message per room (an
+// array of items; a lone item stays a map), and a subscriber hands each item to the gateway
+// on its own: per item, the broker and both clients then do a fraction of a message's work.
 
 import { connect, errors, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../log.js';
+import { encodeArrayOfEncoded } from '../protocol/codec.js';
+import { splitArray } from '../protocol/strict.js';
 import { BusTimeoutError, BusUnavailableError, NoRespondersError, type Bus, type BusObserver, type NodeHandler, type RequestHandler, type RoomHandler } from './index.js';
 import type { Subjects } from './subjects.js';
+
+/** Room items per bus message: keeps a message far below NATS' max_payload (1 MB by default). */
+const MAX_ITEMS_PER_MESSAGE = 256;
 
 export interface NatsBusOptions {
   /** one URL or a comma-separated list of cluster members */
@@ -44,6 +52,9 @@ export class NatsBus implements Bus {
   /** false between a disconnect and the reconnect */
   private up = true;
   private readonly watching: Promise<void>;
+  /** room items published in this turn of the event loop, by room, not yet sent */
+  private outbox = new Map<string, Uint8Array[]>();
+  private outboxScheduled = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -93,9 +104,37 @@ export class NatsBus implements Bus {
 
   publish(room: string, data: Uint8Array): void {
     // Not refused while closing: requests still being handled publish before they answer.
-    this.nc.publish(this.opts.subjects.room(room), data);
-    this.opts.observer.busPublished('room');
+    // Refused once closed, at once, as nats.js would: the caller must not take it as sent.
+    if (this.nc.isClosed()) throw new BusUnavailableError('the NATS connection is closed');
+    const queued = this.outbox.get(room);
+    if (queued) queued.push(data);
+    else this.outbox.set(room, [data]);
+    if (!this.outboxScheduled) {
+      this.outboxScheduled = true;
+      setImmediate(this.flushOutbox);
+    }
   }
+
+  /**
+   * Sends the room items published so far, one message per room (at most MAX_ITEMS_PER_MESSAGE
+   * items each). Runs after the turn, and before anything that must follow them: a request's
+   * reply (its ACK must not overtake its item), confirm() and close().
+   */
+  private readonly flushOutbox = (): void => {
+    this.outboxScheduled = false;
+    if (this.outbox.size === 0) return;
+    const outbox = this.outbox;
+    this.outbox = new Map();
+    for (const [room, items] of outbox) {
+      const subject = this.opts.subjects.room(room);
+      for (let i = 0; i < items.length; i += MAX_ITEMS_PER_MESSAGE) {
+        const chunk = items.length === 1 ? items : items.slice(i, i + MAX_ITEMS_PER_MESSAGE);
+        // Cannot throw: close() flushes before it closes, and publish() refuses after.
+        this.guard('room publish', () => this.nc.publish(subject, chunk.length === 1 ? chunk[0]! : encodeArrayOfEncoded(chunk)));
+        this.opts.observer.busPublished('room');
+      }
+    }
+  };
 
   async subscribe(room: string): Promise<void> {
     if (this.closing || this.rooms.has(room)) return;
@@ -109,8 +148,13 @@ export class NatsBus implements Bus {
         if (err) return this.opts.log.error({ err, room }, 'room subscription failed');
         observer.busReceived('room');
         // Copied: the payload is a view into the socket's read buffer, and the gateway keeps
-        // items in its replay window.
-        this.guard('room message', () => handler.roomMessage(room, msg.data.slice(), false));
+        // items in its replay window. An array is several items; anything else is given as
+        // it is, for the gateway's checks to count and drop if it is not an item.
+        const items = splitArray(msg.data);
+        this.guard('room message', () => {
+          if (!items) return handler.roomMessage(room, msg.data.slice(), false);
+          for (const item of items) handler.roomMessage(room, item.slice(), false);
+        });
       },
     });
     this.rooms.set(room, sub);
@@ -164,6 +208,7 @@ export class NatsBus implements Bus {
   async confirm(): Promise<void> {
     // A publish made now would sit in the client's reconnect buffer and may or may not go out.
     if (!this.up || this.nc.isClosed()) throw new BusUnavailableError('NATS is unreachable');
+    this.flushOutbox();
     await this.confirmed('publish');
   }
 
@@ -195,7 +240,10 @@ export class NatsBus implements Bus {
         Promise.resolve()
           .then(() => handler(msg.data))
           .then(
-            (reply) => msg.respond(reply),
+            (reply) => {
+              this.flushOutbox(); // the items this request published go out before its reply
+              msg.respond(reply);
+            },
             (e: unknown) => log.error({ err: e }, 'request handler failed'), // the requester times out
           )
           .finally(() => this.inflight--);
@@ -218,6 +266,7 @@ export class NatsBus implements Bus {
 
   /** Resolves after a round trip to the server: what this node published before is delivered. */
   async flush(): Promise<void> {
+    this.flushOutbox();
     if (!this.nc.isClosed()) await this.nc.flush();
   }
 
@@ -233,6 +282,7 @@ export class NatsBus implements Bus {
       const deadline = Date.now() + 2_000;
       while (this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     }
+    this.flushOutbox();
     // While NATS is unreachable, drain would wait forever: give it a bound, then close.
     if (!this.nc.isClosed()) await within(this.nc.drain(), 2_000);
     if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);

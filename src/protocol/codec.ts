@@ -128,3 +128,30 @@ export function encodeFrameWithBody(op: number, rid: number, body: Uint8Array): 
   const head = rid === 0 ? Buffer.from([0x93, op, 0x00]) : Buffer.concat([Buffer.from([0x93, op]), packr.pack(rid)]);
   return Buffer.concat([head, body]);
 }
+
+/**
+ * One MessagePack array of values that are already encoded (room items batched into one bus
+ * message): the array header, then the values' bytes as they are.
+ */
+export function encodeArrayOfEncoded(values: readonly Uint8Array[]): Uint8Array {
+  const n = values.length;
+  let size = 0;
+  for (const v of values) size += v.length;
+  const head = n < 16 ? 1 : n < 0x10000 ? 3 : 5;
+  const out = new Uint8Array(head + size);
+  if (head === 1) out[0] = 0x90 | n;
+  else if (head === 3) {
+    out[0] = 0xdc;
+    out[1] = n >> 8;
+    out[2] = n & 0xff;
+  } else {
+    out[0] = 0xdd;
+    new DataView(out.buffer, out.byteOffset).setUint32(1, n);
+  }
+  let at = head;
+  for (const v of values) {
+    out.set(v, at);
+    at += v.length;
+  }
+  return out;
+}

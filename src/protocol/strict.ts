@@ -56,6 +56,40 @@ export function checkStrict(input: Uint8Array, checkRules: StrictRules): StrictV
   }
 }
 
+const ELEMENTS: StrictRules = { maxDepth: 8, allowBin: true };
+
+/**
+ * The elements of `input` when it is exactly one MessagePack array of well-formed values, as
+ * views into it (not copies); otherwise null. Each element is only known to be well-formed
+ * MessagePack of the strict subset (no extension types, nesting at most 8): its reader checks
+ * the rest. A room message on the bus carries one item, or several as such an array.
+ */
+export function splitArray(input: Uint8Array): Uint8Array[] | null {
+  const b = input[0];
+  if (b === undefined || !((b >= 0x90 && b <= 0x9f) || b === 0xdc || b === 0xdd)) return null;
+  bytes = input;
+  view = new DataView(input.buffer, input.byteOffset, input.byteLength);
+  pos = 1;
+  rules = ELEMENTS;
+  try {
+    const n = b <= 0x9f ? b & 0x0f : b === 0xdc ? u16() : u32();
+    need(n);
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const start = pos;
+      value(0, false);
+      out.push(input.subarray(start, pos));
+    }
+    return pos === input.length ? out : null;
+  } catch (err) {
+    if (!(err instanceof Refused)) throw err;
+    return null;
+  } finally {
+    bytes = EMPTY;
+    view = EMPTY_VIEW;
+  }
+}
+
 function need(n: number): void {
   if (pos + n > bytes.length) throw new Refused('truncated MessagePack');
 }

@@ -1,7 +1,7 @@
 // Lua scripts on Redis: multi-key updates of every Redis-backed seam are scripts, so each is
 // atomic. Shared helpers, so that each seam's file holds only its own scripts.
 
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 type ScriptFn = (...args: (string | number | Buffer)[]) => Promise<unknown>;
 
@@ -25,11 +25,4 @@ export function chunks<T>(list: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
   return out;
-}
-
-/** Runs a pipeline; rejects with the first command's error, if any failed. */
-export async function execPipeline(p: ChainableCommander): Promise<void> {
-  const results = (await p.exec()) ?? [];
-  const failed = results.find(([err]) => err);
-  if (failed) throw failed[0];
 }

@@ -3,6 +3,7 @@
 
 import type { Test } from 'tap';
 import { BusTimeoutError, NoRespondersError, type Bus } from '../../src/bus/index.js';
+import { decode, encode } from '../../src/protocol/codec.js';
 
 export interface BusFixture {
   /** A new node connected to the shared broker. */
@@ -12,9 +13,12 @@ export interface BusFixture {
   close(): Promise<void>;
 }
 
-function recorder(bus: Bus): [string, string][] {
-  const got: [string, string][] = [];
-  bus.attach({ roomMessage: (room, data) => got.push([room, Buffer.from(data).toString()]) });
+/** Room payloads are items: one MessagePack value each (here a string, for brevity). */
+const item = (x: string) => encode(x);
+
+function recorder(bus: Bus): [string, unknown][] {
+  const got: [string, unknown][] = [];
+  bus.attach({ roomMessage: (room, data) => got.push([room, decode(data)]) });
   return got;
 }
 
@@ -27,12 +31,38 @@ export function busContract(t: Test, make: () => Promise<BusFixture>): void {
     await a.subscribe('r1');
     await b.subscribe('r1');
     await c.subscribe('r2');
-    pub.publish('r1', Buffer.from('m1'));
-    pub.publish('r1', Buffer.from('m2'));
+    pub.publish('r1', item('m1'));
+    pub.publish('r1', item('m2'));
     await f.settle();
     t.same(ga, [['r1', 'm1'], ['r1', 'm2']], 'in publish order');
     t.same(gb, [['r1', 'm1'], ['r1', 'm2']]);
     t.same(gc, [], 'a node without interest receives nothing');
+  });
+
+  t.test('bus - many items published together arrive one by one, in order, in every room', async (t) => {
+    const f = await make();
+    t.teardown(() => f.close());
+    const [a, pub] = await Promise.all([f.node(), f.node()]);
+    const got = recorder(a);
+    await a.subscribe('r1');
+    await a.subscribe('r2');
+    const sent: [string, unknown][] = [];
+    for (let i = 0; i < 600; i++) {
+      const room = i % 3 === 0 ? 'r2' : 'r1';
+      pub.publish(room, item(`m${i}`));
+      sent.push([room, `m${i}`]);
+    }
+    await f.settle();
+    t.same(
+      got.filter(([r]) => r === 'r1'),
+      sent.filter(([r]) => r === 'r1'),
+      'r1: every item once, in publish order',
+    );
+    t.same(
+      got.filter(([r]) => r === 'r2'),
+      sent.filter(([r]) => r === 'r2'),
+      'r2 too',
+    );
   });
 
   t.test('bus - unsubscribe stops delivery', async (t) => {
@@ -41,11 +71,11 @@ export function busContract(t: Test, make: () => Promise<BusFixture>): void {
     const [a, pub] = await Promise.all([f.node(), f.node()]);
     const got = recorder(a);
     await a.subscribe('r1');
-    pub.publish('r1', Buffer.from('before'));
+    pub.publish('r1', item('before'));
     await f.settle();
     a.unsubscribe('r1');
     await f.settle();
-    pub.publish('r1', Buffer.from('after'));
+    pub.publish('r1', item('after'));
     await f.settle();
     t.same(got, [['r1', 'before']]);
   });
@@ -97,7 +127,7 @@ export function busContract(t: Test, make: () => Promise<BusFixture>): void {
     await a.listen('gw-a', { nodeMessage: (d) => direct.push(d) });
     a.serve(async () => Buffer.from('x'));
     await a.close();
-    pub.publish('r1', Buffer.from('m'));
+    pub.publish('r1', item('m'));
     pub.sendToNode('gw-a', Buffer.from('m'));
     await f.settle();
     t.same(got, []);

@@ -1,10 +1,11 @@
 import t from 'tap';
 import { Packr } from 'msgpackr';
-import { decode, decodeFrame } from '../../src/protocol/codec.js';
+import { decode, decodeFrame, encode, encodeArrayOfEncoded } from '../../src/protocol/codec.js';
 import { Errors } from '../../src/protocol/errors.js';
 import { checkItem, encodeItem } from '../../src/protocol/items.js';
 import { Kind } from '../../src/protocol/kinds.js';
 import { validateSend } from '../../src/logic/validate.js';
+import { splitArray } from '../../src/protocol/strict.js';
 
 // MessagePack by hand, as other languages' libraries write it.
 const u64 = (n: number) => Buffer.concat([Buffer.from([0xcf]), Buffer.from(new BigUint64Array([BigInt(n)]).buffer).reverse()]);
@@ -103,4 +104,20 @@ t.test('strict - room items from backends are checked in full', async (t) => {
     ['a timestamp', Buffer.concat([Buffer.from([0x87]), encodeItem({ ...ok }).subarray(3), Buffer.from([0xa1, 0x63, 0xd6, 0xff, 0, 0, 0, 1])]), 'bad_item'],
   ];
   for (const [name, bytes, fault] of faults) t.match(checkItem(bytes, 100), { fault }, name);
+});
+
+t.test('splitArray - the elements of one array of encoded values, as views; anything else null', async (t) => {
+  const items = [encode({ s: 1, k: 1, x: 'a' }), encode({ s: 2, k: 1, x: 'b'.repeat(300) }), encode('z')];
+  for (const n of [1, 3, 15, 16, 300, 70_000]) {
+    const values = Array.from({ length: n }, (_, i) => items[i % 3]!);
+    const parts = splitArray(encodeArrayOfEncoded(values));
+    t.equal(parts?.length, n, `${n} elements`);
+    t.ok(parts!.every((p, i) => Buffer.compare(p, values[i]!) === 0), 'each exactly the bytes given');
+  }
+  t.equal(splitArray(encode({ s: 1 })), null, 'a map is not an array');
+  t.equal(splitArray(new Uint8Array([0x92, 0x01])), null, 'fewer elements than announced');
+  t.equal(splitArray(new Uint8Array([0x91, 0x01, 0x02])), null, 'trailing bytes');
+  t.equal(splitArray(new Uint8Array([0x91, 0xd4, 0x01, 0x02])), null, 'an extension type');
+  t.equal(splitArray(new Uint8Array([0xdd, 0xff, 0xff, 0xff, 0xff])), null, 'a huge announced length');
+  t.same(splitArray(new Uint8Array([0x90])), [], 'an empty array');
 });
