@@ -11,7 +11,7 @@ export const manyRooms: Scenario = {
   plan(o, run) {
     const rooms = roomNames(o.rooms);
     return {
-      conns: connsFor(run, Array.from({ length: o.connections }, (_, i) => roomOf(i, o.connections, rooms, o.skew)), rooms, tokens(o.tokenSecret)),
+      conns: connsFor(run, Array.from({ length: o.connections }, (_, i) => roomOf(i, o.connections, rooms, o.skew)), rooms, tokens(o.tokenSecret), o.viewerTokens),
       send: { danmaku: o.rate, likes: o.likes, gifts: o.gifts },
       checkLoss: true,
     };

@@ -12,7 +12,7 @@ export const switchStorm: Scenario = {
   plan(o, run) {
     const rooms = roomNames(o.rooms);
     return {
-      conns: connsFor(run, Array.from({ length: o.connections }, (_, i) => roomOf(i, o.connections, rooms, 'uniform')), rooms, tokens(o.tokenSecret)),
+      conns: connsFor(run, Array.from({ length: o.connections }, (_, i) => roomOf(i, o.connections, rooms, 'uniform')), rooms, tokens(o.tokenSecret), o.viewerTokens),
       send: { danmaku: o.rate, likes: o.likes, gifts: o.gifts },
       switches: { perSecond: o.switchRate, rooms },
       checkLoss: false,

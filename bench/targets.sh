@@ -2,7 +2,8 @@
 # Runs the performance targets of docs/benchmarks.md, each 3 times (the table reports the
 # median), against a standalone server the harness starts, with the baseline in the same run.
 # Results: bench/results/targets/<target>-<n>.json (and .md, .svg); summary: bench/summary.ts.
-# Takes about 20 minutes on 2 cores. Usage: bash bench/targets.sh [T1 T2 ...]
+# Takes about 20 minutes on 2 cores. Usage: bash bench/targets.sh [T1 T2 ...] (T4 is T4-10k,
+# T4-auth and T4-18k; each can be named alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build >/dev/null
@@ -17,14 +18,16 @@ run() { # name, args...
 }
 want() { [ $# -eq 0 ] || [[ " $* " == *" $1 "* ]]; }
 targets=("$@")
-sel() { [ ${#targets[@]} -eq 0 ] && return 0; for t in "${targets[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
+# sel NAME...: whether one of the names was asked for (every target when none was)
+sel() { [ ${#targets[@]} -eq 0 ] && return 0; for t in "${targets[@]}"; do for n in "$@"; do [ "$t" = "$n" ] && return 0; done; done; return 1; }
 
 sel T1 && run T1 hot-room --connections 10000 --senders 10 --rate 60 --likes 20 --gifts 1 --ramp 5 --duration 10
 sel T2 && run T2 hot-room --connections 10000 --senders 10 --rate 6 --likes 0 --gifts 0 --merge-window 0 --env ROOM_DISPLAY_CAP=1000000 --ramp 5 --duration 10
 sel T3 && run T3-uniform many-rooms --connections 10000 --rooms 100 --skew uniform --rate 5 --likes 2 --gifts 0.2 --ramp 5 --duration 10
 sel T3 && run T3-zipf many-rooms --connections 10000 --rooms 100 --skew zipf --rate 5 --likes 2 --gifts 0.2 --ramp 5 --duration 10
-sel T4 && run T4-10k hot-room --connections 10000 --senders 1 --rate 0 --likes 0 --gifts 0 --ramp 5 --duration 2 --warmup 0
-sel T4 && run T4-18k hot-room --connections 18000 --senders 1 --rate 0 --likes 0 --gifts 0 --ramp 10 --duration 2 --warmup 0 --addresses 8
+sel T4 T4-10k && run T4-10k hot-room --connections 10000 --senders 1 --rate 0 --likes 0 --gifts 0 --ramp 5 --duration 2 --warmup 0
+sel T4 T4-auth && run T4-auth hot-room --connections 10000 --senders 1 --rate 0 --likes 0 --gifts 0 --ramp 5 --duration 2 --warmup 0 --viewer-tokens
+sel T4 T4-18k && run T4-18k hot-room --connections 18000 --senders 1 --rate 0 --likes 0 --gifts 0 --ramp 10 --duration 2 --warmup 0 --addresses 8
 sel T5 && run T5 flash-crowd --connections 10000 --ramp 10 --duration 5
 sel T6 && run T6 hot-room --connections 10 --senders 40 --rate 20000 --likes 0 --gifts 0 --ramp 1 --duration 10 --env ROOM_DISPLAY_CAP=1000000
 sel T7 && run T7 cluster --scenario hot-room --gateways 1 --logics 1 --connections 10000 --senders 10 --rate 60 --likes 20 --gifts 1 --ramp 5 --duration 10 --no-baseline

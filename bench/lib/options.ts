@@ -20,6 +20,8 @@ export interface Options {
   readonly skew: 'uniform' | 'zipf';
   readonly switchRate: number;
   readonly tokenSecret: string;
+  /** viewers connect with a token each (hot-room, many-rooms, switch-storm) instead of as guests */
+  readonly viewerTokens: boolean;
   readonly baseline: boolean;
   readonly workers: number;
   readonly addresses: number;
@@ -57,6 +59,8 @@ export const OPTION_HELP = `options:
   --skew uniform|zipf   how viewers spread over rooms (default uniform)
   --switch-rate N       room switches per second (switch-storm; default 200)
   --token-secret S      HS256 secret for sender tokens (default $TOKEN_SECRET or the development one)
+  --viewer-tokens       viewers connect with a token each, as signed-in users, instead of as guests
+                        (hot-room, many-rooms, switch-storm; flash-crowd always does)
   --no-baseline         do not run the bare uWebSockets.js baseline (default: run it, unless --url)
   --workers N           load-generator threads (default 2)
   --addresses N         source addresses 127.0.0.1..N, each good for ~28k connections (default 4)
@@ -107,6 +111,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
       skew: { type: 'string' },
       'switch-rate': { type: 'string' },
       'token-secret': { type: 'string' },
+      'viewer-tokens': { type: 'boolean' },
       baseline: { type: 'boolean' },
       workers: { type: 'string' },
       addresses: { type: 'string' },
@@ -155,6 +160,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     skew,
     switchRate: num('switch-rate', defaults.switchRate ?? 200),
     tokenSecret: values['token-secret'] ?? process.env.TOKEN_SECRET ?? 'danmaku-dev-secret-change-me',
+    viewerTokens: values['viewer-tokens'] ?? defaults.viewerTokens ?? false,
     baseline: values.baseline ?? values.url === undefined,
     workers: num('workers', defaults.workers ?? 2, 1),
     addresses: num('addresses', defaults.addresses ?? 4, 1),

@@ -1,10 +1,14 @@
 // Connection tokens: HS256 JWTs signed with the configured secret. fast-jwt verifies them
 // synchronously, so the uWS upgrade handler answers in the same tick (no async upgrade).
 // Claims: sub = uid, name (optional display name), roles (optional string array).
+// An identity is kept for the life of its connection, so it holds only flat strings of its
+// own (never a slice of the token or of its JSON) and a roles array shared by every identity
+// with the same roles (roles.ts).
 
 import { createSigner, createVerifier, TokenError as JwtError } from 'fast-jwt';
 import { UID } from '../protocol/ops.js';
 import { displayName, hasLoneSurrogate } from '../protocol/text.js';
+import { NO_ROLES, RoleSets } from './roles.js';
 
 export interface Identity {
   readonly uid: string;
@@ -26,6 +30,7 @@ export class TokenError extends Error {
 
 export class TokenVerifier {
   private readonly verifier: (token: string) => Record<string, unknown>;
+  private readonly roleSets = new RoleSets();
 
   constructor(secret: string) {
     this.verifier = createVerifier({ key: secret, algorithms: ['HS256'] });
@@ -42,15 +47,28 @@ export class TokenVerifier {
     }
     const uid = payload.sub;
     if (typeof uid !== 'string' || !UID.test(uid)) throw new TokenError('token sub (uid) missing or invalid', false);
-    const name = typeof payload.name === 'string' ? displayName(payload.name, uid) : uid;
+    const name = typeof payload.name === 'string' ? nameOf(payload.name, uid) : uid;
     // Roles are only compared with known names; one that could not be one is left out.
-    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string' && r.length <= 64 && !hasLoneSurrogate(r)) : [];
+    const roles = Array.isArray(payload.roles) ? this.roleSets.intern(payload.roles.filter((r): r is string => typeof r === 'string' && r.length <= 64 && !hasLoneSurrogate(r))) : NO_ROLES;
     return { uid, name, roles, guest: false };
   }
 }
 
+/**
+ * The display name to keep for the connection's life: one equal to the uid (a common default)
+ * is the uid's own string, not a second copy; a cleaned name is copied flat, because it may be
+ * a slice of the claim (trim()) or a chain of pieces (a name cut at a grapheme boundary), each
+ * holding more than its own characters. A name cleaning left as it was is JSON.parse's own
+ * flat string already.
+ */
+function nameOf(raw: string, uid: string): string {
+  const name = displayName(raw, uid);
+  if (name === uid) return uid;
+  return name === raw ? raw : Buffer.from(name, 'utf16le').toString('utf16le');
+}
+
 export function guestIdentity(connId: number): Identity {
-  return { uid: `guest-${connId}`, name: 'guest', roles: [], guest: true };
+  return { uid: `guest-${connId}`, name: 'guest', roles: NO_ROLES, guest: true };
 }
 
 export interface MintOptions {

@@ -1,12 +1,13 @@
 // The gateway's users: uid -> its open connections here. Deliveries from the logic service
 // (group and user messages) name the local recipients; the frame they carry was encoded once
-// upstream and is sent as is to each of the recipients' connections.
+// upstream and is sent as is to each of the recipients' connections. This map is also what
+// the registry agent writes: how many connections each user has here (UserCounts).
 
 import type { NodeHandler } from '../bus/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { decodeDelivery } from '../protocol/delivery.js';
-import type { RegistryAgent } from './registry-agent.js';
+import type { UserCounts } from './registry-agent.js';
 
 /**
  * Sends a frame to one connection; false if it was dropped. Drops are counted where they
@@ -14,28 +15,59 @@ import type { RegistryAgent } from './registry-agent.js';
  */
 export type SendFrame<C> = (conn: C, frame: Uint8Array) => boolean;
 
-export class LocalUsers<C> implements NodeHandler {
-  private readonly users = new Map<string, Set<C>>();
+/** The connections of a user who has more than one here. */
+class Several<C> extends Set<C> {}
+
+export class LocalUsers<C> implements NodeHandler, UserCounts {
+  /**
+   * uid -> its connection, or its connections when it has several. Most users have one, and
+   * a Set per user would cost about 150 bytes more for each of them.
+   */
+  private readonly users = new Map<string, C | Several<C>>();
 
   constructor(
     private readonly send: SendFrame<C>,
-    private readonly agent: RegistryAgent,
+    /** told after every change of a user's connections (the registry agent) */
+    private readonly changed: (uid: string) => void,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
 
   add(uid: string, conn: C): void {
-    let set = this.users.get(uid);
-    if (!set) this.users.set(uid, (set = new Set()));
-    set.add(conn);
-    this.agent.connected(uid);
+    const had = this.users.get(uid);
+    if (had === undefined) this.users.set(uid, conn);
+    else if (had instanceof Several) {
+      if (had.has(conn)) return;
+      had.add(conn);
+    } else if (had === conn) return;
+    else this.users.set(uid, new Several([had, conn]));
+    this.changed(uid);
   }
 
   remove(uid: string, conn: C): void {
-    const set = this.users.get(uid);
-    if (!set?.delete(conn)) return;
-    if (set.size === 0) this.users.delete(uid);
-    this.agent.disconnected(uid);
+    const had = this.users.get(uid);
+    if (had instanceof Several) {
+      if (!had.delete(conn)) return;
+      if (had.size === 1) this.users.set(uid, had.values().next().value as C);
+    } else if (had !== undefined && had === conn) this.users.delete(uid);
+    else return;
+    this.changed(uid);
+  }
+
+  count(uid: string): number {
+    const had = this.users.get(uid);
+    return had === undefined ? 0 : had instanceof Several ? had.size : 1;
+  }
+
+  all(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [uid, had] of this.users) out.set(uid, had instanceof Several ? had.size : 1);
+    return out;
+  }
+
+  /** users with at least one connection here */
+  get size(): number {
+    return this.users.size;
   }
 
   nodeMessage(data: Uint8Array): void {
@@ -47,9 +79,11 @@ export class LocalUsers<C> implements NodeHandler {
     }
     let sent = 0;
     for (const uid of delivery.uids) {
-      const conns = this.users.get(uid);
-      if (!conns) continue; // went offline since the logic looked it up
-      for (const c of conns) if (this.send(c, delivery.frame)) sent++;
+      const had = this.users.get(uid);
+      if (had === undefined) continue; // went offline since the logic looked it up
+      if (!(had instanceof Several)) {
+        if (this.send(had, delivery.frame)) sent++;
+      } else for (const c of had) if (this.send(c, delivery.frame)) sent++;
     }
     this.metrics.directDelivered(sent);
   }

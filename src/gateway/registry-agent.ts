@@ -3,13 +3,24 @@
 // Writes are batched (one call per FLUSH_MS) so that a flash crowd costs few round trips.
 // A failed write, or a heartbeat that finds the entries lapsed (Redis restarted, or this
 // gateway was cut off for longer than the ttl), schedules a full rewrite: the local map of
-// connections is the truth, the registry a copy that converges to it.
+// connections (UserCounts, the gateway's LocalUsers) is the truth, the registry a copy that
+// converges to it. The agent keeps no second map of its own: only the users changed since its
+// last write.
 
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Registry } from '../registry/index.js';
 
 const FLUSH_MS = 20;
+
+/** How many connections each user has on this gateway: read, never kept, by the agent. */
+export interface UserCounts {
+  count(uid: string): number;
+  /** every user with at least one connection, and how many (a copy) */
+  all(): ReadonlyMap<string, number>;
+  /** users with at least one connection */
+  readonly size: number;
+}
 
 export interface RegistryAgentOptions {
   readonly gatewayId: string;
@@ -18,8 +29,6 @@ export interface RegistryAgentOptions {
 }
 
 export class RegistryAgent {
-  /** uid -> connections on this gateway: the truth */
-  private readonly counts = new Map<string, number>();
   /** users whose count changed since the last write */
   private changed = new Set<string>();
   private resync = true;
@@ -31,6 +40,7 @@ export class RegistryAgent {
 
   constructor(
     private readonly registry: Registry,
+    private readonly users: UserCounts,
     private readonly opts: RegistryAgentOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
@@ -42,19 +52,8 @@ export class RegistryAgent {
     this.beatTimer = setInterval(() => void this.beat(), this.opts.heartbeatMs);
   }
 
-  connected(uid: string): void {
-    this.counts.set(uid, (this.counts.get(uid) ?? 0) + 1);
-    this.touch(uid);
-  }
-
-  disconnected(uid: string): void {
-    const n = (this.counts.get(uid) ?? 0) - 1;
-    if (n > 0) this.counts.set(uid, n);
-    else this.counts.delete(uid);
-    this.touch(uid);
-  }
-
-  private touch(uid: string): void {
+  /** A user's connections here changed (one opened or closed). */
+  userChanged(uid: string): void {
     if (this.stopped) return;
     this.changed.add(uid);
     this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_MS);
@@ -79,15 +78,15 @@ export class RegistryAgent {
     try {
       let ok = false;
       if (!this.resync) {
-        ok = await this.registry.update(gatewayId, new Map([...changed].map((u) => [u, this.counts.get(u) ?? 0])), ttlMs);
+        ok = await this.registry.update(gatewayId, new Map([...changed].map((u) => [u, this.users.count(u)])), ttlMs);
       }
       if (!ok) {
-        await this.registry.replace(gatewayId, this.counts, ttlMs);
+        await this.registry.replace(gatewayId, this.users.all(), ttlMs);
         this.metrics.registryResynced();
       }
       this.resync = false;
-      this.metrics.registryWritten(this.counts.size);
-      if (this.failing) this.log.info({ users: this.counts.size }, 'registry writes recovered; entries rewritten');
+      this.metrics.registryWritten(this.users.size);
+      if (this.failing) this.log.info({ users: this.users.size }, 'registry writes recovered; entries rewritten');
       this.failing = false;
     } catch (err) {
       for (const u of changed) this.changed.add(u);

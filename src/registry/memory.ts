@@ -1,10 +1,12 @@
-// In-memory registry for standalone mode, with the same expiry semantics as Redis.
+// In-memory registry for standalone mode, with the same expiry semantics as Redis. Lookups
+// only ask whether a gateway holds a user, so a gateway's users are a set (one entry per user
+// online, for every user of a standalone server): how many connections each has is not kept.
 
 import type { Registry } from './index.js';
 
 export class MemoryRegistry implements Registry {
-  /** gateway -> (uid -> connections) */
-  private readonly byGateway = new Map<string, Map<string, number>>();
+  /** gateway -> its users */
+  private readonly byGateway = new Map<string, Set<string>>();
   /** gateway -> expiry, ms */
   private readonly alive = new Map<string, number>();
 
@@ -18,7 +20,7 @@ export class MemoryRegistry implements Registry {
     this.alive.set(gw, now + ttlMs);
     const users = this.byGateway.get(gw)!;
     for (const [uid, n] of changes) {
-      if (n > 0) users.set(uid, n);
+      if (n > 0) users.add(uid);
       else users.delete(uid);
     }
     return true;
@@ -31,7 +33,9 @@ export class MemoryRegistry implements Registry {
       return;
     }
     this.alive.set(gw, Date.now() + ttlMs);
-    this.byGateway.set(gw, new Map([...entries].filter(([, n]) => n > 0)));
+    const users = new Set<string>();
+    for (const [uid, n] of entries) if (n > 0) users.add(uid);
+    this.byGateway.set(gw, users);
   }
 
   async heartbeat(gw: string, ttlMs: number): Promise<boolean> {

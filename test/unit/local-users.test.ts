@@ -7,13 +7,13 @@ import { encodeDelivery } from '../../src/protocol/delivery.js';
 import { MemoryRegistry } from '../../src/registry/memory.js';
 import { metricValue } from '../helpers/server.js';
 
+const log = createLogger('silent');
+
 t.test('local users - a delivery goes to every connection of each recipient; drops are left to the socket layer to count', async (t) => {
   const metrics = new Metrics({ defaultMetrics: false });
-  const log = createLogger('silent');
-  const agent = new RegistryAgent(new MemoryRegistry(), { gatewayId: 'gw', heartbeatMs: 60_000, ttlMs: 180_000 }, metrics, log);
   const got: string[] = [];
   // 'full' stands for a socket over its buffer limit: uWS drops the frame and counts it in its dropped handler
-  const users = new LocalUsers<string>((conn, _frame) => conn !== 'full' && got.push(conn) > 0, agent, metrics, log);
+  const users = new LocalUsers<string>((conn, _frame) => conn !== 'full' && got.push(conn) > 0, () => undefined, metrics, log);
   users.add('alice', 'a1');
   users.add('alice', 'full');
   users.add('bob', 'b1');
@@ -25,5 +25,84 @@ t.test('local users - a delivery goes to every connection of each recipient; dro
   t.equal(metricValue(m, 'danmaku_dropped_total'), 0);
   users.nodeMessage(new Uint8Array([1, 2, 3]));
   t.equal(metricValue(await metrics.text(), 'danmaku_dropped_total', { reason: 'bad_delivery' }), 1, 'a bad delivery is counted');
+});
+
+t.test('local users - one connection, then several, then one again: counts, deliveries and change notices', async (t) => {
+  const metrics = new Metrics({ defaultMetrics: false });
+  const got: string[] = [];
+  const changed: string[] = [];
+  const users = new LocalUsers<string>((conn) => got.push(conn) > 0, (uid) => changed.push(uid), metrics, log);
+  const deliver = () => {
+    got.length = 0;
+    users.nodeMessage(encodeDelivery(['alice'], new Uint8Array([0x93, 32, 0, 0x80])));
+    return [...got].sort();
+  };
+
+  users.add('alice', 'a1');
+  t.equal(users.count('alice'), 1);
+  t.same(deliver(), ['a1'], 'the only connection');
+  users.add('alice', 'a1');
+  t.equal(users.count('alice'), 1, 'the same connection twice is one');
+  users.add('alice', 'a2');
+  users.add('alice', 'a3');
+  t.equal(users.count('alice'), 3);
+  t.same(deliver(), ['a1', 'a2', 'a3'], 'every connection');
+  users.add('alice', 'a2');
+  t.equal(users.count('alice'), 3, 'still three');
+
+  users.remove('alice', 'a1');
+  users.remove('alice', 'nope');
+  t.equal(users.count('alice'), 2);
+  users.remove('alice', 'a3');
+  t.equal(users.count('alice'), 1, 'back to one');
+  t.same(deliver(), ['a2']);
+  users.remove('alice', 'a1');
+  t.equal(users.count('alice'), 1, 'removing a connection it no longer has changes nothing');
+  users.add('alice', 'a4');
+  t.same(deliver(), ['a2', 'a4'], 'several again after being one');
+  users.remove('alice', 'a2');
+  users.remove('alice', 'a4');
+  t.equal(users.count('alice'), 0);
+  t.equal(users.size, 0);
+  t.same(deliver(), [], 'offline');
+  users.remove('alice', 'a4');
+  t.same(changed, ['alice', 'alice', 'alice', 'alice', 'alice', 'alice', 'alice', 'alice'], 'a notice per real change, none for no-ops');
+});
+
+t.test('local users - all() and size give what the registry agent writes', async (t) => {
+  const users = new LocalUsers<string>(() => true, () => undefined, new Metrics({ defaultMetrics: false }), log);
+  users.add('alice', 'a1');
+  users.add('alice', 'a2');
+  users.add('bob', 'b1');
+  users.add('carol', 'c1');
+  users.remove('carol', 'c1');
+  t.same(Object.fromEntries(users.all()), { alice: 2, bob: 1 });
+  t.equal(users.size, 2);
+});
+
+t.test('registry agent - writes the counts of the local users: the first connection registers, the last close removes', async (t) => {
+  const metrics = new Metrics({ defaultMetrics: false });
+  const registry = new MemoryRegistry();
+  let agent: RegistryAgent | null = null;
+  const users = new LocalUsers<string>(() => true, (uid) => agent?.userChanged(uid), metrics, log);
+  users.add('early', 'e1'); // before the agent starts: its first write replaces everything
+  agent = new RegistryAgent(registry, users, { gatewayId: 'gw', heartbeatMs: 60_000, ttlMs: 180_000 }, metrics, log);
+  await agent.start();
+  const online = async (...uids: string[]) => [...(await registry.lookup(uids)).keys()].sort();
+  t.same(await online('early'), ['early'], 'the start writes every local user');
+  users.add('alice', 'a1');
+  users.add('alice', 'a2');
+  users.add('bob', 'b1');
+  await agent.flush();
+  t.same(await online('alice', 'bob'), ['alice', 'bob']);
+  users.remove('alice', 'a1');
+  await agent.flush();
+  t.same(await online('alice', 'bob'), ['alice', 'bob'], 'alice still has a connection');
+  users.remove('alice', 'a2');
+  users.remove('early', 'e1');
+  await agent.flush();
+  t.same(await online('alice', 'bob', 'early'), ['bob'], 'the last close removes');
+  t.equal(metricValue(await metrics.text(), 'danmaku_registry_users'), 1, 'the users written');
   await agent.stop();
+  t.same(await online('bob'), [], 'stop removes the entries');
 });
