@@ -2,6 +2,7 @@
 // (met or missed), standalone and cluster side by side, then each target's steps and, for the
 // cluster, what one SEND costs in Redis commands and NATS messages. The chart is chart.ts.
 
+import { ERROR_NAMES } from './protocol.js';
 import type { Window } from './rate-phases.js';
 import { closedSummary } from './run.js';
 import type { UpstreamRun } from './upstream-run.js';
@@ -29,9 +30,9 @@ const fmt = (n: number | null | undefined, d = 1) => (n === null || n === undefi
 const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : a / b);
 const x = (r: number | null) => (r === null ? '–' : `${r.toFixed(2)}x`);
 
-/** ERRORs by code and timeouts, e.g. "30 x 1,234, timeouts 20" (– for none). */
+/** ERRORs by code, timeouts and late replies, e.g. "ERROR 30 unavailable x 1,234, 20 timed out" (– for none). */
 export function refusals(w: Pick<Window, 'refused' | 'timeouts' | 'late'>): string {
-  const parts = Object.entries(w.refused).map(([code, n]) => `ERROR ${code} x ${fmt(n)}`);
+  const parts = Object.entries(w.refused).map(([code, n]) => `ERROR ${code}${ERROR_NAMES[Number(code)] ? ` ${ERROR_NAMES[Number(code)]}` : ''} x ${fmt(n)}`);
   if (w.timeouts > 0) parts.push(`${fmt(w.timeouts)} timed out`);
   if (w.late > 0) parts.push(`${fmt(w.late)} late replies`);
   return parts.length > 0 ? parts.join(', ') : '–';
@@ -151,3 +152,17 @@ export function upstreamMarkdown(r: UpstreamReport): string {
     ...r.runs.flatMap((run) => [...stepsTable(run), ...costLines(run)]),
   ].join('\n');
 }
+
+/** What a summary of repeated runs (bench/summary.ts) takes the median of, per target. */
+export const UPSTREAM_FIGURES: [string, (r: UpstreamRun) => number | null][] = [
+  ['ceiling (SENDs/s)', (r) => r.ceiling],
+  ['accepted/s at the ceiling', (r) => r.steps.find((s) => s.rate === r.ceiling)?.accepted ?? null],
+  ['ACK p99 at the ceiling (ms)', (r) => r.steps.find((s) => s.rate === r.ceiling)?.p99 ?? null],
+  ['overload goodput (accepted/s)', (r) => r.overload.accepted],
+  ['overload goodput / ceiling', (r) => ratio(r.overload.accepted, r.ceiling)],
+  ['overload ACK p99 (ms)', (r) => r.overload.p99],
+  ['overload refused (ERRORs and timeouts)', (r) => Object.values(r.overload.refused).reduce((a, b) => a + b, 0) + r.overload.timeouts],
+  ['seconds to recover (runs that did)', (r) => r.recover.recoverySeconds],
+  ['acknowledged messages lost', (r) => r.loss.lost],
+  ['Redis commands per SEND', (r) => r.cost?.perSend ?? null],
+];
