@@ -128,20 +128,22 @@ export class RateDriver {
       if (p.timeouts) errors.push(`${p.timeouts} timed out`);
       this.progress(`${phase} ${rate.toLocaleString('en')}/s ${s}/${seconds} s | offered ${p.offered.toLocaleString('en')}, accepted ${p.accepted.toLocaleString('en')}, ACK p99 ${p.p99} ms${errors.length ? ` | ${errors.join(', ')}` : ''} | ${p.pending.toLocaleString('en')} awaiting a reply`);
     }
-    return windowOf(phase, rate, points, totals);
+    return windowOf(phase, rate, points, totals, (Date.now() - started) / 1000);
   }
 }
 
-export function windowOf(phase: string, rate: number, points: readonly Second[], totals: Totals): Window {
+/** The points of a phase as one window; rates per second of `elapsed` (a late report makes a second longer). */
+export function windowOf(phase: string, rate: number, points: readonly Second[], totals: Totals, elapsed = points.length): Window {
   const n = Math.max(1, points.length);
+  const per = Math.max(0.001, elapsed);
   const cores: Record<string, number> = {};
   for (const p of points) for (const [name, c] of Object.entries(p.cores)) cores[name] = (cores[name] ?? 0) + c / n;
   return {
     phase,
     rate,
     seconds: points.length,
-    offered: round(totals.offered / n),
-    accepted: round(totals.ack.count / n),
+    offered: round(totals.offered / per),
+    accepted: round(totals.ack.count / per),
     acceptedCount: totals.ack.count,
     p50: round(totals.ack.quantile(0.5)),
     p99: round(totals.ack.quantile(0.99)),
