@@ -20,6 +20,8 @@ interface Counters {
 export interface ProcessHealth {
   readonly name: string;
   readonly alive: boolean;
+  /** it serves /metrics, but did not answer (in 2 s) at the start or at the end: the figures below are null */
+  readonly unreadable: boolean;
   /** between the two readings; null when /metrics did not answer at either */
   readonly busEvents: Record<string, number> | null;
   /** ERROR frames the process sent, by reason */
@@ -81,6 +83,7 @@ export function healthBetween(processes: readonly TargetProcess[], before: Healt
     return {
       name: p.name,
       alive: p.alive(),
+      unreadable: p.metricsUrl !== null && !both,
       busEvents: both ? delta(a.busEvents, b.busEvents) : null,
       errors: both ? delta(a.errors, b.errors) : null,
       dropped: both ? delta(a.dropped, b.dropped) : null,

@@ -16,6 +16,8 @@ export interface Pending {
 export class PendingReplies {
   private readonly waiting = new Map<number, Pending>();
   private readonly expired = new Map<number, Pending>();
+  /** replies that came after the timeout but before expire() swept their request */
+  private overdue = 0;
 
   constructor(private readonly timeoutMs = 0) {}
 
@@ -27,12 +29,14 @@ export class PendingReplies {
     this.waiting.set(rid, p);
   }
 
-  /** The request a reply answers, and whether it had already timed out; null if unknown. */
-  take(rid: number): { p: Pending; late: boolean } | null {
+  /** The request a reply answers, and whether it came after the timeout; null if unknown. */
+  take(rid: number, now: number): { p: Pending; late: boolean } | null {
     const p = this.waiting.get(rid);
     if (p) {
       this.waiting.delete(rid);
-      return { p, late: false };
+      const late = this.timeoutMs > 0 && now - p.at >= this.timeoutMs;
+      if (late) this.overdue++; // timed out all the same: counted by the next expire()
+      return { p, late };
     }
     const e = this.expired.get(rid);
     if (!e) return null;
@@ -40,10 +44,11 @@ export class PendingReplies {
     return { p: e, late: true };
   }
 
-  /** Moves the requests older than the timeout aside; returns how many timed out now. */
+  /** Moves the requests older than the timeout aside; returns how many timed out since the last call. */
   expire(now: number): number {
     if (this.timeoutMs <= 0) return 0;
-    let n = 0;
+    let n = this.overdue;
+    this.overdue = 0;
     // Insertion order is send order: stop at the first one still within its time.
     for (const [rid, p] of this.waiting) {
       if (now - p.at < this.timeoutMs) break;

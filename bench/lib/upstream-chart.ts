@@ -1,6 +1,6 @@
 // The upstream scenario's chart: SENDs per second offered and accepted, ERRORs and timeouts per
 // second, and ACK p99 per second on a log axis against the 50 ms bound, for every target of
-// the run on one time axis (each from the start of its own steps), with the start of each
+// the run on one time axis (each from the start of its own phases), with the start of each
 // target's overload and recovery marked.
 
 import { document, PALETTE, panel, type Line } from './chart.js';
@@ -26,7 +26,7 @@ export function upstreamSvg(r: UpstreamReport): string {
       .filter((m) => m.phase === 'overload' || m.phase === 'recover')
       .map((m) => ({ t: m.t, row, line: `${name(run)} accepted/s`, label: `${name(run)} ${m.phase} ${m.rate.toLocaleString('en')}/s` })),
   );
-  const xLabel = 'seconds since the first step (one point per second)';
+  const xLabel = "seconds since the start of each target's phases (one point per second)";
   const parts: string[] = [];
   let y = 0;
   for (const p of [

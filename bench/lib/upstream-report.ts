@@ -81,7 +81,7 @@ const ROWS: [string, (r: UpstreamRun) => number | string | null, boolean?][] = [
   ['delivered without an ACK (refused or unanswered, yet published)', (r) => r.loss.deliveredUnacknowledged],
   ['duplicates', (r) => r.duplicates],
   ['connections closed during the run', (r) => closedSummary(r.connections) || 0],
-  ['processes running at the end', (r) => r.processes.map((p) => `${p.name} ${p.alive ? 'yes' : '**no**'}`).join(', ')],
+  ['processes running at the end', (r) => r.processes.map((p) => `${p.name} ${p.alive ? 'yes' : '**no**'}${p.alive && p.unreadable ? ' (its /metrics did not answer)' : ''}`).join(', ')],
   ['NATS events (all processes)', (r) => events(r, (p) => p.busEvents)],
   ['Redis disconnects, store fallbacks', (r) => `${sum(r, (p) => p.redisDisconnects)}, ${sum(r, (p) => p.storeFallbacks)}`],
   ['connected to NATS / Redis at the end', (r) => r.processes.filter((p) => p.busConnected !== null || p.redisConnected !== null).map((p) => `${p.name} ${p.busConnected ?? '–'}/${p.redisConnected ?? '–'}`).join(', ') || '–'],

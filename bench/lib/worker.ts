@@ -134,7 +134,7 @@ function onFrame(c: Conn, data: Buffer): void {
     if (!c.seen.add(body.s as number)) stats.duplicates++;
     c.danmaku++;
   } else if (op === Op.Ack) {
-    const got = pending.take(r);
+    const got = pending.take(r, now);
     if (!got) return;
     const { p, late } = got;
     if (late) stats.late++;
@@ -150,7 +150,7 @@ function onFrame(c: Conn, data: Buffer): void {
     else if (p.kind === Kind.Like) s.likes++;
     else s.gifts++;
   } else if (op === Op.Error) {
-    const got = pending.take(r);
+    const got = pending.take(r, now);
     const reason = String(body.reason);
     stats.errors[reason] = (stats.errors[reason] ?? 0) + 1;
     // By code, numerically: codes this harness does not know yet are counted all the same.

@@ -87,9 +87,12 @@ t.test('bench upstream - a SEND unanswered within the timeout counts once, and i
   t.equal(p.expire(999), 0);
   t.equal(p.expire(1200), 1, 'the first timed out');
   t.equal(p.expire(1300), 0, 'counted once');
-  t.same(p.take(1), { p: { at: 0, kind: 1, room: 'r0' }, late: true });
-  t.same(p.take(2), { p: { at: 500, kind: 1, room: 'r0' }, late: false });
-  t.equal(p.take(3), null);
+  t.same(p.take(1, 1400), { p: { at: 0, kind: 1, room: 'r0' }, late: true });
+  t.same(p.take(2, 1400), { p: { at: 500, kind: 1, room: 'r0' }, late: false });
+  t.equal(p.take(3, 1400), null);
+  p.add(4, { at: 2000, kind: 1, room: 'r0' });
+  t.same(p.take(4, 3500), { p: { at: 2000, kind: 1, room: 'r0' }, late: true }, 'a reply after the timeout is late even before a sweep');
+  t.equal(p.expire(3600), 1, 'and timed out, counted at the next sweep');
   t.equal(new PendingReplies().expire(1e12), 0, 'no timeout: requests wait for ever');
 });
 
