@@ -95,29 +95,14 @@ export async function measureUpstream(target: Target, run: string, u: UpstreamOp
       cost = await upstreamCost(target, target.infra, driver, rate, u.redisSeconds, idle);
     }
 
-    const steps: StepResult[] = [];
-    for (let rate = u.start; rate <= u.max; rate += u.step) {
-      if (u.settleSeconds > 0) await driver.run('settle', rate, u.settleSeconds);
-      const w = await driver.run('step', rate, u.stepSeconds);
-      const failures = stepFailures(w);
-      steps.push({ ...w, pass: failures.length === 0, failures });
-      if (failures.length > 0) break;
-    }
+    const steps = await stepUp(driver, u);
     const ceiling = ceilingOf(steps);
     const reference = ceiling ?? u.start;
 
     const overload = await driver.run('overload', Math.round(u.overloadFactor * reference), u.overloadSeconds);
     const recover = await driver.run('recover', Math.round(u.recoverFactor * reference), u.recoverSeconds);
-    const recovery = recoverySeconds(driver.timeline.slice(-u.recoverSeconds));
-
-    // Drain until a whole second passes without a reply (on time or late) or a delivery: an
-    // overloaded target may still be working through a backlog of SENDs, whose ACKs and items
-    // come long after the reply timeout.
-    for (let waited = 0; waited < u.drainSeconds; waited++) {
-      await driver.run('drain', 0, 1);
-      const l = driver.last;
-      if (l.pendingAcks === 0 && l.items === 0 && l.ack.count === 0 && l.late === 0 && Object.keys(l.refused).length === 0) break;
-    }
+    const recovery = recoverySeconds(driver.timeline.slice(-recover.seconds));
+    await drainUntilQuiet(driver, u.drainSeconds);
     say('checking every acknowledged message against every connection of its room...');
     const loss = await fleet.ackedLoss();
     const nats1 = target.infra?.natsMonitorUrl ? await natsStats(target.infra.natsMonitorUrl) : null;
@@ -142,6 +127,32 @@ export async function measureUpstream(target: Target, run: string, u: UpstreamOp
   } finally {
     if (!o.quiet && process.stderr.isTTY) process.stderr.write('\n');
     await fleet.close();
+  }
+}
+
+/** Steps of offered SENDs/s up to the first that fails (or the last, `max`). */
+async function stepUp(driver: RateDriver, u: UpstreamOptions): Promise<StepResult[]> {
+  const steps: StepResult[] = [];
+  for (let rate = u.start; rate <= u.max; rate += u.step) {
+    if (u.settleSeconds > 0) await driver.run('settle', rate, u.settleSeconds);
+    const w = await driver.run('step', rate, u.stepSeconds);
+    const failures = stepFailures(w);
+    steps.push({ ...w, pass: failures.length === 0, failures });
+    if (failures.length > 0) break;
+  }
+  return steps;
+}
+
+/**
+ * Stops sending and waits (at most `maxSeconds`) for a whole second without a reply (on time
+ * or late) or a delivery: an overloaded target may still be working through a backlog of
+ * SENDs, whose ACKs and items come long after the reply timeout.
+ */
+async function drainUntilQuiet(driver: RateDriver, maxSeconds: number): Promise<void> {
+  for (let waited = 0; waited < maxSeconds; waited++) {
+    await driver.run('drain', 0, 1);
+    const l = driver.last;
+    if (l.pendingAcks === 0 && l.items === 0 && l.ack.count === 0 && l.late === 0 && Object.keys(l.refused).length === 0) return;
   }
 }
 
