@@ -48,6 +48,7 @@ async function runTarget(start: () => Promise<Target>, u: UpstreamOptions, o: Op
       workers: o.workers,
       addresses: Array.from({ length: o.addresses }, (_, i) => `127.0.0.${i + 1}`),
       rampS: o.rampS,
+      warmupS: o.warmupS,
       quiet: o.quiet,
     });
   } finally {
@@ -57,13 +58,13 @@ async function runTarget(start: () => Promise<Target>, u: UpstreamOptions, o: Op
 
 export async function upstream(argv: string[]): Promise<UpstreamOutcome> {
   const { upstream: u, rest } = parseUpstreamOptions(argv);
-  const o = parseOptions(rest, { connections: 200, rooms: 20 });
+  const o = parseOptions(rest, { connections: 200, rooms: 20, warmupS: 5 });
   if (o.url) throw new Error('upstream starts its own standalone server and cluster; drop --url');
   if (o.connections < 1) throw new Error('upstream needs at least one user (--connections)');
   const loadBefore = loadavg();
   const runs: UpstreamRun[] = [];
   for (const which of u.targets) runs.push(await runTarget(starter(which, o), u, o));
-  const shown = { users: o.connections, rooms: o.rooms, rampS: o.rampS, mergeWindowMs: o.mergeWindowMs, workers: o.workers, addresses: o.addresses, env: { ...UPSTREAM_ENV, ...o.env }, nodeArgs: o.nodeArgs, ...u };
+  const shown = { users: o.connections, rooms: o.rooms, rampS: o.rampS, warmupS: o.warmupS, mergeWindowMs: o.mergeWindowMs, workers: o.workers, addresses: o.addresses, env: { ...UPSTREAM_ENV, ...o.env }, nodeArgs: o.nodeArgs, ...u };
   const report: UpstreamReport = {
     scenario: 'upstream',
     options: shown,

@@ -92,6 +92,9 @@ export class RateDriver {
     else this.fleet.stop();
     const mark = this.marks[this.marks.length - 1];
     if (mark?.phase !== phase || mark.rate !== rate) this.marks.push({ t: this.t, phase, rate });
+    // What came in since the last report (e.g. while Redis or /metrics were being read) belongs
+    // to no window: each window counts exactly its own seconds.
+    accumulate(this.all, await this.fleet.report());
     const totals = emptyTotals();
     const points: Second[] = [];
     const started = Date.now();
@@ -178,16 +181,12 @@ export function stepFailures(w: Window, c: Criteria = CRITERIA): string[] {
 }
 
 /**
- * The ceiling: the highest step that passes before the first that fails (steps are run in
- * increasing order and stop at the first failure); null when the first one fails.
+ * The ceiling: the highest step that passed. Steps go up until the first that fails, so every
+ * lower step passed too; if the first fails, they go down until one passes. null: none did.
  */
 export function ceilingOf(steps: readonly { rate: number; pass: boolean }[]): number | null {
-  let ceiling: number | null = null;
-  for (const s of steps) {
-    if (!s.pass) break;
-    ceiling = s.rate;
-  }
-  return ceiling;
+  const passed = steps.filter((s) => s.pass).map((s) => s.rate);
+  return passed.length > 0 ? Math.max(...passed) : null;
 }
 
 /**

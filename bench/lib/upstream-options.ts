@@ -30,7 +30,8 @@ export interface UpstreamOptions {
   readonly enforce: boolean;
 }
 
-export const UPSTREAM_HELP = `upstream options (with --connections users, default 200, and --rooms, default 20):
+export const UPSTREAM_HELP = `upstream options (with --connections users, default 200, --rooms, default 20, and
+--warmup S, default 5, at half of --start before anything is measured):
   --start R             first step, SENDs/s offered in total (default 2000)
   --step R              added at each step (default 2000)
   --max R               last step at most (default 40000)

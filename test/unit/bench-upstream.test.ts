@@ -17,10 +17,10 @@ t.test('bench upstream - a step passes with accepted ≥ 0.98x offered and ACK p
   t.same(stepFailures(win({ offered: 0, accepted: 0 })).length, 1, 'nothing offered is a failure, not a division by zero');
 });
 
-t.test('bench upstream - the ceiling is the last step that passed before the first failure', async (t) => {
+t.test('bench upstream - the ceiling is the highest step that passed, going up, or down from a first step that failed', async (t) => {
   t.equal(ceilingOf([{ rate: 2000, pass: true }, { rate: 4000, pass: true }, { rate: 6000, pass: false }]), 4000);
-  t.equal(ceilingOf([{ rate: 2000, pass: false }]), null, 'none when the first step fails');
-  t.equal(ceilingOf([{ rate: 2000, pass: true }, { rate: 4000, pass: false }, { rate: 6000, pass: true }]), 2000, 'a pass after a failure does not count');
+  t.equal(ceilingOf([{ rate: 2000, pass: false }, { rate: 1000, pass: false }, { rate: 500, pass: true }]), 500);
+  t.equal(ceilingOf([{ rate: 2000, pass: false }, { rate: 1000, pass: false }]), null, 'none when no step passed');
 });
 
 t.test('bench upstream - recovery is the first clean second after the drop: enough accepted, p99 under 50 ms, no ERROR, no timeout', async (t) => {
