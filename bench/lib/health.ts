@@ -19,6 +19,7 @@ interface Counters {
 
 export interface ProcessHealth {
   readonly name: string;
+  readonly role: TargetProcess['role'];
   readonly alive: boolean;
   /** it serves /metrics, but did not answer (in 2 s) at the start or at the end: the figures below are null */
   readonly unreadable: boolean;
@@ -82,6 +83,7 @@ export function healthBetween(processes: readonly TargetProcess[], before: Healt
     const both = a && b;
     return {
       name: p.name,
+      role: p.role,
       alive: p.alive(),
       unreadable: p.metricsUrl !== null && !both,
       busEvents: both ? delta(a.busEvents, b.busEvents) : null,

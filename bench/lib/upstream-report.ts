@@ -84,7 +84,7 @@ const ROWS: [string, (r: UpstreamRun) => number | string | null, boolean?][] = [
   ['processes running at the end', (r) => r.processes.map((p) => `${p.name} ${p.alive ? 'yes' : '**no**'}${p.alive && p.unreadable ? ' (its /metrics did not answer)' : ''}`).join(', ')],
   ['NATS events (all processes)', (r) => events(r, (p) => p.busEvents)],
   ['Redis disconnects, store fallbacks', (r) => `${sum(r, (p) => p.redisDisconnects)}, ${sum(r, (p) => p.storeFallbacks)}`],
-  ['connected to NATS / Redis at the end', (r) => r.processes.filter((p) => p.busConnected !== null || p.redisConnected !== null).map((p) => `${p.name} ${p.busConnected ?? '–'}/${p.redisConnected ?? '–'}`).join(', ') || '–'],
+  ['connected to NATS / Redis at the end', (r) => r.processes.filter((p) => p.role === 'gateway' || p.role === 'logic').map((p) => `${p.name} ${p.busConnected ?? '–'}/${p.redisConnected ?? '–'}`).join(', ') || '–'],
   ['nats-server slow consumers', (r) => r.natsSlowConsumers],
   ['ERRORs sent by the server, by reason', (r) => events(r, (p) => p.errors)],
   ['dropped by the server (frames for slow clients, items), by reason', (r) => events(r, (p) => p.dropped)],
