@@ -5,6 +5,8 @@ import { PendingReplies } from '../../bench/lib/pending.js';
 import { ceilingOf, recoverySeconds, stepFailures, type Second, type Window } from '../../bench/lib/rate-phases.js';
 import { SeqSet } from '../../bench/lib/seq-set.js';
 import { parseUpstreamOptions } from '../../bench/lib/upstream-options.js';
+import { checksOf, refusals } from '../../bench/lib/upstream-report.js';
+import type { UpstreamRun } from '../../bench/lib/upstream-run.js';
 
 const win = (w: Partial<Window>): Window => ({ phase: 'step', rate: 1000, seconds: 3, offered: 1000, accepted: 1000, acceptedCount: 3000, p50: 2, p99: 10, max: 20, refused: {}, timeouts: 0, late: 0, genCores: 0.5, cores: {}, ...w });
 const sec = (s: Partial<Second>): Second => ({ t: 1, phase: 'recover', rate: 500, offered: 500, accepted: 500, p50: 2, p99: 10, refused: {}, timeouts: 0, late: 0, closed: 0, pending: 0, genCores: 0, cores: {}, ...s });
@@ -102,4 +104,25 @@ t.test('bench upstream - its options are taken out of the arguments, the shared 
   t.match(upstream, { start: 100, step: 50, max: 200, targets: ['cluster'], enforce: true, overloadFactor: 3, recoverFactor: 0.5, overloadSeconds: 20 });
   t.throws(() => parseUpstreamOptions(['--targets', 'baseline']), /standalone or cluster/);
   t.throws(() => parseUpstreamOptions(['--start', 'fast']), /--start must be a number/);
+});
+
+t.test('bench upstream - refusals are shown by numeric code, named when the catalogue knows the code', async (t) => {
+  const shown = refusals({ refused: { 30: 2, 32: 5, 99: 1 }, timeouts: 3, late: 1 });
+  t.match(shown, /ERROR 30 unavailable x 2/);
+  t.match(shown, /ERROR 32( overloaded)? x 5/, 'overloaded: counted whether or not this build names it');
+  t.match(shown, /ERROR 99 x 1, 3 timed out, 1 late replies$/, 'an unknown code is counted all the same');
+  t.equal(refusals({ refused: {}, timeouts: 0, late: 0 }), '–');
+});
+
+t.test('bench upstream - the targets of issue 9 are judged per target, and the cluster against standalone', async (t) => {
+  const run = (target: string, ceiling: number | null, goodput: number, recovery: number | null, lost: number) =>
+    ({ target, ceiling, overload: { accepted: goodput, rate: 3 * (ceiling ?? 100) }, recover: { recoverySeconds: recovery, seconds: 15 }, loss: { lost, acknowledged: 1000, conns: 10 } }) as unknown as UpstreamRun;
+  const checks = checksOf([run('server', 10_000, 9_000, 2, 0), run('cluster', 6_000, 0, null, 3)]);
+  t.same(
+    checks.map((c) => [c.target, c.ok]),
+    [['cluster', false], ['server', true], ['server', true], ['server', true], ['cluster', false], ['cluster', false], ['cluster', false]],
+  );
+  t.equal(checks[0]!.value, 0.6, 'cluster ceiling 0.6x standalone');
+  t.match(checks[5]!.shown, /never/);
+  t.notOk(checksOf([run('server', null, 500, 0, 0)])[0]!.ok, 'no ceiling: goodput cannot be judged, so it is missed');
 });
