@@ -112,7 +112,9 @@ function stepsTable(r: UpstreamRun): string[] {
 function costLines(r: UpstreamRun): string[] {
   const c = r.cost;
   if (!c) return [];
-  const cmds = Object.entries(c.byCommand).map(([cmd, n]) => `${cmd} ${fmt(n, 3)}`).join(', ');
+  const shown = Object.entries(c.byCommand).filter(([, n]) => n >= 0.001);
+  const rare = Object.keys(c.byCommand).length - shown.length;
+  const cmds = shown.map(([cmd, n]) => `${cmd} ${fmt(n, 3)}`).join(', ') + (rare > 0 ? ` (and ${rare} commands under 0.001, background work)` : '');
   const nats = Object.entries(c.nats ?? {}).map(([conn, n]) => `${conn}: ${fmt(n.published, 3)} published, ${fmt(n.delivered, 3)} delivered`);
   return [
     `### ${name(r)}: what one SEND costs upstream`,
