@@ -151,13 +151,17 @@ export class Fleet {
   }
 
   /**
-   * Loss by seq (loss.ts): every thread says which seqs its senders got acknowledged, and then
-   * checks its connections against what all of them did.
+   * Loss by seq (loss.ts), in two steps: what the senders of every thread got acknowledged so
+   * far; later (once those items had time to arrive), every thread checks its connections
+   * against it. An ACK that comes in between is not checked: its item may still be on its way.
    */
-  async ackedLoss(): Promise<AckedLoss> {
+  async acked(): Promise<Acked> {
     const all = { seqs: {} as Record<string, SeqSet>, unsequenced: {} as Record<string, number> };
     for (const a of await this.ask<{ acked: Acked }>({ type: 'acked' }, 'acked')) addAcked(all, a.acked);
-    const acked: Acked = { seqs: Object.fromEntries(Object.entries(all.seqs).map(([room, s]) => [room, s.bits])), unsequenced: all.unsequenced };
+    return { seqs: Object.fromEntries(Object.entries(all.seqs).map(([room, s]) => [room, s.bits])), unsequenced: all.unsequenced };
+  }
+
+  async ackedLoss(acked: Acked): Promise<AckedLoss> {
     return mergeAckedLoss(await this.ask<AckedLossPart>({ type: 'verify', acked }, 'verified'), acked);
   }
 

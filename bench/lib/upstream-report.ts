@@ -52,7 +52,8 @@ export function checksOf(runs: readonly UpstreamRun[]): Check[] {
     out.push({ target: r.target, criterion: 'goodput under overload ≥ 0.8x the ceiling', value: g, shown: `${x(g)} (${fmt(r.overload.accepted)}/s at ${fmt(r.overload.rate)}/s offered)`, ok: g !== null && g >= 0.8 });
     const s = r.recover.recoverySeconds;
     out.push({ target: r.target, criterion: 'recovery within 5 s', value: s, shown: s === null ? `never (within ${r.recover.seconds} s)` : `${s} s`, ok: s !== null && s <= 5 });
-    out.push({ target: r.target, criterion: 'zero acknowledged messages lost', value: r.loss.lost, shown: `${fmt(r.loss.lost)} of ${fmt(r.loss.acknowledged)}`, ok: r.loss.lost === 0 && r.loss.conns > 0 });
+    const pending = r.drain.quiet ? '' : `; the target was still replying after ${r.drain.seconds} s of drain, so some may have come later`;
+    out.push({ target: r.target, criterion: 'zero acknowledged messages lost', value: r.loss.lost, shown: `${fmt(r.loss.lost)} of ${fmt(r.loss.acknowledged)}${pending}`, ok: r.loss.lost === 0 && r.loss.conns > 0 });
   }
   return out;
 }
@@ -75,6 +76,7 @@ const ROWS: [string, (r: UpstreamRun) => number | string | null, boolean?][] = [
   ['recovery: accepted/s, ACK p99 (ms)', (r) => `${fmt(r.recover.accepted)}, ${fmt(r.recover.p99)}`],
   ['recovery: refused', (r) => refusals(r.recover)],
   ['**seconds to recover**', (r) => (r.recover.recoverySeconds === null ? 'never' : r.recover.recoverySeconds)],
+  ['drain: seconds until quiet (no reply, no delivery for a second)', (r) => (r.drain.quiet ? r.drain.seconds : `**not quiet** after ${r.drain.seconds} (still working through a backlog)`)],
   ['acknowledged messages', (r) => r.loss.acknowledged],
   ['**acknowledged messages lost** (connections checked)', (r) => `${fmt(r.loss.lost)} (${fmt(r.loss.conns)})`],
   ['missing deliveries (connection × message)', (r) => r.loss.missingDeliveries],

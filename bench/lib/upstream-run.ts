@@ -55,7 +55,10 @@ export interface UpstreamRun {
   readonly cost: UpstreamCost | null;
   readonly overload: Window;
   readonly recover: Window & { readonly recoverySeconds: number | null };
+  /** loss by seq of the messages acknowledged by the end of the drain, checked ITEM_GRACE_S later */
   readonly loss: AckedLoss;
+  /** how long the drain took, and whether the target had gone quiet (no reply, no delivery for a second) */
+  readonly drain: { seconds: number; quiet: boolean };
   readonly duplicates: number;
   readonly processes: ProcessHealth[];
   /** clients nats-server cut off as slow consumers during the run (cluster) */
@@ -77,6 +80,9 @@ export interface UpstreamRunOptions {
 }
 
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+
+/** Seconds between taking the acknowledged messages and checking them against deliveries. */
+const ITEM_GRACE_S = 3;
 
 export async function measureUpstream(target: Target, run: string, u: UpstreamOptions, o: UpstreamRunOptions): Promise<UpstreamRun> {
   const say = (line: string) => progress(o.quiet, `[${target.name}] ${line}`);
@@ -103,9 +109,13 @@ export async function measureUpstream(target: Target, run: string, u: UpstreamOp
     const overload = await driver.run('overload', Math.round(u.overloadFactor * reference), u.overloadSeconds);
     const recover = await driver.run('recover', Math.round(u.recoverFactor * reference), u.recoverSeconds);
     const recovery = recoverySeconds(driver.timeline.slice(-recover.seconds));
-    await drainUntilQuiet(driver, u.drainSeconds);
+    const drain = await drainUntilQuiet(driver, u.drainSeconds);
+    // The acknowledged messages as of now, checked after a few more seconds: the items of the
+    // last ACKs may still be on their way, above all from a target not quiet yet.
+    const acked = await fleet.acked();
+    await driver.run('drain', 0, ITEM_GRACE_S);
     say('checking every acknowledged message against every connection of its room...');
-    const loss = await fleet.ackedLoss();
+    const loss = await fleet.ackedLoss(acked);
     const nats1 = target.infra?.natsMonitorUrl ? await natsStats(target.infra.natsMonitorUrl) : null;
     const last = driver.last;
     return {
@@ -119,6 +129,7 @@ export async function measureUpstream(target: Target, run: string, u: UpstreamOp
       overload,
       recover: { ...recover, recoverySeconds: recovery },
       loss,
+      drain,
       duplicates: driver.all.duplicates,
       processes: healthBetween(target.processes, healthBefore, await readHealth(target.processes)),
       natsSlowConsumers: nats0 && nats1 ? nats1.slowConsumers - nats0.slowConsumers : null,
@@ -157,12 +168,13 @@ async function stepUp(driver: RateDriver, u: UpstreamOptions): Promise<StepResul
  * or late) or a delivery: an overloaded target may still be working through a backlog of
  * SENDs, whose ACKs and items come long after the reply timeout.
  */
-async function drainUntilQuiet(driver: RateDriver, maxSeconds: number): Promise<void> {
-  for (let waited = 0; waited < maxSeconds; waited++) {
+async function drainUntilQuiet(driver: RateDriver, maxSeconds: number): Promise<{ seconds: number; quiet: boolean }> {
+  for (let waited = 1; waited <= maxSeconds; waited++) {
     await driver.run('drain', 0, 1);
     const l = driver.last;
-    if (l.pendingAcks === 0 && l.items === 0 && l.ack.count === 0 && l.late === 0 && Object.keys(l.refused).length === 0) return;
+    if (l.pendingAcks === 0 && l.items === 0 && l.ack.count === 0 && l.late === 0 && Object.keys(l.refused).length === 0) return { seconds: waited, quiet: true };
   }
+  return { seconds: maxSeconds, quiet: false };
 }
 
 /** Redis calls per second with no traffic at all (background work of the cluster). */

@@ -32,6 +32,7 @@ t.test('bench - upstream smoke run: steps, overload, recovery and loss by seq on
     t.ok(run.loss.acknowledged > 0, `${run.target}: messages were acknowledged (${run.loss.acknowledged})`);
     t.equal(run.loss.conns, 20, `${run.target}: every connection checked`);
     t.equal(run.loss.lost, 0, `${run.target}: no acknowledged message lost`);
+    t.ok(run.drain.seconds >= 1 && typeof run.drain.quiet === 'boolean', `${run.target}: the drain says how long it took, and whether the target went quiet`);
     t.equal(run.duplicates, 0, `${run.target}: no duplicate`);
     t.ok(run.processes.every((p) => p.alive), `${run.target}: its processes still run`);
     t.ok(run.timeline.length > 0 && run.marks.some((m) => m.phase === 'overload'), `${run.target}: a timeline with its phases`);

@@ -116,7 +116,7 @@ t.test('bench upstream - refusals are shown by numeric code, named when the cata
 
 t.test('bench upstream - the targets of issue 9 are judged per target, and the cluster against standalone', async (t) => {
   const run = (target: string, ceiling: number | null, goodput: number, recovery: number | null, lost: number) =>
-    ({ target, ceiling, overload: { accepted: goodput, rate: 3 * (ceiling ?? 100) }, recover: { recoverySeconds: recovery, seconds: 15 }, loss: { lost, acknowledged: 1000, conns: 10 } }) as unknown as UpstreamRun;
+    ({ target, ceiling, overload: { accepted: goodput, rate: 3 * (ceiling ?? 100) }, recover: { recoverySeconds: recovery, seconds: 15 }, loss: { lost, acknowledged: 1000, conns: 10 }, drain: { seconds: 2, quiet: true } }) as unknown as UpstreamRun;
   const checks = checksOf([run('server', 10_000, 9_000, 2, 0), run('cluster', 6_000, 0, null, 3)]);
   t.same(
     checks.map((c) => [c.target, c.ok]),
