@@ -18,6 +18,8 @@ import type { Scenario } from './lib/scenario.js';
 import { remoteTarget, startBaselineServer, startCluster, startServer, type Target } from './lib/target.js';
 import { manyRooms } from './many-rooms.js';
 import { switchStorm } from './switch-storm.js';
+import { upstream, UPSTREAM } from './upstream.js';
+import { UPSTREAM_HELP } from './lib/upstream-options.js';
 
 const SCENARIOS: Scenario[] = [hotRoom, manyRooms, flashCrowd, switchStorm, groupChat];
 const CLUSTER = 'cluster';
@@ -29,8 +31,10 @@ scenarios:
 ${SCENARIOS.map((s) => `  ${s.name.padEnd(14)}${s.summary}`).join('\n')}
   ${CLUSTER.padEnd(14)}starts nats-server, redis-server, --gateways G gateways and --logics L logic processes on
                 loopback and runs --scenario NAME on them, then on a standalone server (and the baseline)
+  ${UPSTREAM.name.padEnd(14)}${UPSTREAM.summary}
 
 ${OPTION_HELP}
+${UPSTREAM_HELP}
 
 Results go to bench/results/<scenario>-<time>.{json,md,svg} (or --json FILE) and the
 summary to stdout. Method and figures: docs/benchmarks.md.`;
@@ -72,11 +76,26 @@ function sloFigures(r: RunResult): Record<string, number> {
   };
 }
 
+/** Writes the JSON, markdown and SVG (bench/results/<scenario>-<time>.* or beside --json) and shows the summary. */
+function write(o: Options, scenario: string, at: string, report: unknown, md: string, chart: string): void {
+  const base = o.json ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results', `${scenario.replace('/', '-')}-${at.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(dirname(base), { recursive: true });
+  writeFileSync(base, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(base.replace(/\.json$/, '') + '.md', md);
+  writeFileSync(o.svg ?? base.replace(/\.json$/, '') + '.svg', chart);
+  process.stdout.write(`${md}\nwritten: ${base} (and .md, .svg)\n`);
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h') {
     process.stdout.write(`${usage()}\n`);
     return name ? 0 : 2;
+  }
+  if (name === UPSTREAM.name) {
+    const r = await upstream(rest);
+    write(r.options, UPSTREAM.name, r.report.at, r.report, r.markdown, r.svg);
+    return r.ok || !r.enforce ? 0 : 1;
   }
   const inner = name === CLUSTER ? parseOptions(rest).scenario : name;
   const scenario = SCENARIOS.find((s) => s.name === inner);
@@ -98,13 +117,7 @@ async function main(argv: string[]): Promise<number> {
   const slo = checkSlo(o.slo, sloFigures(runs[0]!));
   const { tokenSecret: _secret, ...shown } = o;
   const report: BenchReport = { scenario: name === CLUSTER ? `${CLUSTER}/${scenario.name}` : scenario.name, options: shown, at: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version }, runs, slo };
-  const base = o.json ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results', `${report.scenario.replace('/', '-')}-${report.at.replace(/[:.]/g, '-')}.json`);
-  mkdirSync(dirname(base), { recursive: true });
-  const md = markdown(report);
-  writeFileSync(base, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(base.replace(/\.json$/, '') + '.md', md);
-  writeFileSync(o.svg ?? base.replace(/\.json$/, '') + '.svg', svg(report));
-  process.stdout.write(`${md}\nwritten: ${base} (and .md, .svg)\n`);
+  write(o, report.scenario, report.at, report, markdown(report), svg(report));
   return slo.every((s) => s.ok) ? 0 : 1;
 }
 

@@ -1,12 +1,13 @@
 // Medians of repeated runs: node dist/bench/summary.js bench/results/targets
 // Groups <name>-<n>.json files by name and prints, per group, the median of each figure of a
 // run report (FIGURES) for every target (server, cluster, baseline) and the median of the
-// per-run ratios of the first target to the others, as markdown for docs/benchmarks.md.
+// per-run ratios of the first target to the others, as markdown for docs/benchmarks.md. Runs of
+// the upstream scenario have figures of their own (UPSTREAM_FIGURES).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIGURES, type BenchReport } from './lib/report.js';
-
+import { UPSTREAM_FIGURES, type UpstreamReport } from './lib/upstream-report.js';
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -22,7 +23,26 @@ for (const f of readdirSync(dir).filter((f) => /-\d+\.json$/.test(f)).sort()) {
   list.push(JSON.parse(readFileSync(join(dir, f), 'utf8')) as BenchReport);
   groups.set(name, list);
 }
+function upstreamSummary(name: string, reports: UpstreamReport[]): string[] {
+  const targets = reports[0]!.runs.map((r) => r.target);
+  const shown = targets.map((t) => (t === 'server' ? 'standalone' : t));
+  const cols = [...shown, ...(shown.length === 2 ? [`${shown[1]} / ${shown[0]}`] : [])];
+  const lines = [`### ${name} (upstream, median of ${reports.length})`, '', `| | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---:').join('|')}|`];
+  for (const [label, get] of UPSTREAM_FIGURES) {
+    const values = (t: string) => reports.map((rep) => rep.runs.find((r) => r.target === t)).map((r) => (r ? get(r) : null));
+    const per = targets.map((t) => median(values(t).filter((v): v is number => v !== null)));
+    const ratios = targets.length === 2 ? [median(values(targets[1]!).map((b, i) => (b !== null && values(targets[0]!)[i] ? b / values(targets[0]!)[i]! : NaN)).filter((v) => !Number.isNaN(v)))] : [];
+    lines.push(`| ${label} | ${[...per.map(fmt), ...ratios.map((r) => (Number.isNaN(r) ? '–' : `${r.toFixed(2)}x`))].join(' | ')} |`);
+  }
+  const met = reports[0]!.checks.map((c, i) => `${c.target === 'server' ? 'standalone' : c.target} ${c.criterion}: met in ${reports.filter((rep) => rep.checks[i]?.ok).length} of ${reports.length}`);
+  return [...lines, '', ...met.map((m) => `- ${m}`)];
+}
+
 for (const [name, reports] of groups) {
+  if ((reports[0] as unknown as UpstreamReport).scenario === 'upstream') {
+    process.stdout.write(`${upstreamSummary(name, reports as unknown as UpstreamReport[]).join('\n')}\n\n`);
+    continue;
+  }
   const targets = reports[0]!.runs.map((r) => r.target);
   const [first, ...others] = targets;
   const cols = [...targets, ...others.map((o) => `${first} / ${o}`)];

@@ -13,12 +13,29 @@ const RIGHT = 24;
 const PLOT_H = 170;
 const LEGEND_ROW = 16;
 /** Tableau 10: distinct for the usual colour-vision deficiencies. */
-const PALETTE = ['#d62728', '#1f77b4', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+export const PALETTE = ['#d62728', '#1f77b4', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
 
 interface Series {
   readonly label: string;
   readonly get: (p: Point) => number;
   readonly dash?: boolean;
+}
+
+/** One line of a panel: its legend label, and its points (seconds, value; a value that is not finite leaves a gap). */
+export interface Line {
+  readonly label: string;
+  readonly points: readonly (readonly [number, number])[];
+  readonly dash?: boolean;
+}
+
+export interface PanelOptions {
+  readonly xLabel?: string;
+  /** a log10 value axis (1, 10, 100, ...): for latencies that span orders of magnitude */
+  readonly log?: boolean;
+  /** a dotted horizontal line, e.g. a latency bound */
+  readonly reference?: { readonly value: number; readonly label: string };
+  /** thin vertical marks in the colour of `line`, labelled inside the plot's top (row 0, 1, ...), e.g. where a phase begins */
+  readonly marks?: readonly { readonly t: number; readonly label: string; readonly line: string; readonly row?: number }[];
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -53,18 +70,18 @@ function legendRows(labels: string[], width: number): { label: string; index: nu
   return out;
 }
 
-/** One panel at `y0`; returns its SVG and its height. */
-function panel(runs: readonly RunResult[], y0: number, title: string, series: readonly Series[], unit: string, colorOf: (line: string) => string): { svg: string; height: number } {
+/** One panel at `y0`; returns its SVG and its height. Colours come from the legend labels. */
+export function panel(lines: readonly Line[], y0: number, title: string, unit: string, colorOf: (line: string) => string, opts: PanelOptions = {}): { svg: string; height: number } {
   const w = WIDTH - LEFT - RIGHT;
   const top = y0 + 30;
-  const tMax = Math.max(1, ...runs.map((r) => r.timeline.length));
-  const vMax = Math.max(0, ...runs.flatMap((r) => series.map((s) => Math.max(0, ...r.timeline.map(s.get)))));
-  const yTicks = ticks(vMax);
+  const tMax = Math.max(1, ...lines.flatMap((l) => l.points.map(([t]) => t)));
+  const vMax = Math.max(0, ...lines.flatMap((l) => l.points.map(([, v]) => (Number.isFinite(v) ? v : 0))), opts.reference?.value ?? 0);
+  const yTicks = opts.log ? logTicks(vMax) : ticks(vMax);
   const xTicks = ticks(tMax, Math.min(10, tMax));
   const yTop = yTicks[yTicks.length - 1]!;
   const xTop = xTicks[xTicks.length - 1]!;
   const x = (t: number) => LEFT + (t / xTop) * w;
-  const y = (v: number) => top + PLOT_H - (v / yTop) * PLOT_H;
+  const y = opts.log ? (v: number) => top + PLOT_H - (Math.log10(Math.max(1, v)) / Math.log10(yTop)) * PLOT_H : (v: number) => top + PLOT_H - (v / yTop) * PLOT_H;
   const parts = [`<text x="${LEFT}" y="${y0 + 18}" font-size="14" font-weight="bold">${esc(title)}</text>`];
   for (const v of yTicks) {
     parts.push(`<line x1="${LEFT}" y1="${y(v)}" x2="${LEFT + w}" y2="${y(v)}" stroke="#e5e5e5"/>`);
@@ -75,16 +92,27 @@ function panel(runs: readonly RunResult[], y0: number, title: string, series: re
     parts.push(`<text x="${x(t)}" y="${top + PLOT_H + 15}" font-size="10" text-anchor="middle">${compact(t)}</text>`);
   }
   parts.push(`<line x1="${LEFT}" y1="${top + PLOT_H}" x2="${LEFT + w}" y2="${top + PLOT_H}" stroke="#888"/><line x1="${LEFT}" y1="${top}" x2="${LEFT}" y2="${top + PLOT_H}" stroke="#888"/>`);
-  parts.push(`<text x="${LEFT + w}" y="${top + PLOT_H + 28}" font-size="10" text-anchor="end">seconds into the measured window</text>`);
+  parts.push(`<text x="${LEFT + w}" y="${top + PLOT_H + 28}" font-size="10" text-anchor="end">${esc(opts.xLabel ?? 'seconds into the measured window')}</text>`);
   parts.push(`<text x="14" y="${top + PLOT_H / 2}" font-size="10" text-anchor="middle" transform="rotate(-90 14 ${top + PLOT_H / 2})">${esc(unit)}</text>`);
+  if (opts.reference) {
+    const ry = y(opts.reference.value);
+    parts.push(`<line x1="${LEFT}" y1="${ry}" x2="${LEFT + w}" y2="${ry}" stroke="#555" stroke-dasharray="2 3"/>`);
+    parts.push(`<text x="${LEFT + w - 4}" y="${ry - 3}" font-size="10" text-anchor="end" fill="#555">${esc(opts.reference.label)}</text>`);
+  }
+  for (const m of opts.marks ?? []) {
+    parts.push(`<line x1="${x(m.t)}" y1="${top}" x2="${x(m.t)}" y2="${top + PLOT_H}" stroke="${colorOf(m.line)}" stroke-width="0.8" stroke-dasharray="1 3"/>`);
+    const right = x(m.t) + 3 + m.label.length * 6 > LEFT + w; // near the right edge: label to the left of the mark
+    parts.push(`<text x="${right ? x(m.t) - 3 : x(m.t) + 3}" y="${top + 10 + (m.row ?? 0) * 11}" font-size="9"${right ? ' text-anchor="end"' : ''} fill="${colorOf(m.line)}">${esc(m.label)}</text>`);
+  }
 
-  const lines = runs.flatMap((r) => series.map((s) => ({ r, s })));
-  const legend = legendRows(lines.map(({ r, s }) => `${r.target} ${s.label}`), w);
-  lines.forEach(({ r, s }, i) => {
-    const color = colorOf(legend[i]!.label);
-    const dash = s.dash ? ' stroke-dasharray="5 3"' : '';
-    const pts = r.timeline.map((p) => `${x(p.t).toFixed(1)},${y(s.get(p)).toFixed(1)}`).join(' ');
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.8"${dash} points="${pts}"/>`);
+  const legend = legendRows(lines.map((l) => l.label), w);
+  lines.forEach((l, i) => {
+    const color = colorOf(l.label);
+    const dash = l.dash ? ' stroke-dasharray="5 3"' : '';
+    for (const segment of segments(l.points)) {
+      const pts = segment.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.8"${dash} points="${pts}"/>`);
+    }
     const { label, x: lx, row } = legend[i]!;
     const ly = top + PLOT_H + 46 + row * LEGEND_ROW;
     parts.push(`<line x1="${LEFT + lx}" y1="${ly - 4}" x2="${LEFT + lx + 24}" y2="${ly - 4}" stroke="${color}" stroke-width="2.5"${dash}/>`);
@@ -94,27 +122,60 @@ function panel(runs: readonly RunResult[], y0: number, title: string, series: re
   return { svg: parts.join('\n'), height: 30 + PLOT_H + 36 + rows * LEGEND_ROW + 20 };
 }
 
-export function svg(r: BenchReport): string {
-  const closed = r.runs.filter((x) => x.connections.closed > 0).map((x) => `${x.target}: ${x.connections.closed} connections closed during the run`);
+/** The runs of finite values between gaps. */
+function segments(points: Line['points']): (readonly [number, number])[][] {
+  const out: (readonly [number, number])[][] = [[]];
+  for (const p of points) {
+    if (Number.isFinite(p[1])) out[out.length - 1]!.push(p);
+    else if (out[out.length - 1]!.length > 0) out.push([]);
+  }
+  return out.filter((s) => s.length > 0);
+}
+
+/** Powers of ten from 1 up to at least `max`. */
+function logTicks(max: number): number[] {
+  const out = [1];
+  while (out[out.length - 1]! < max) out.push(out[out.length - 1]! * 10);
+  if (out.length === 1) out.push(10);
+  return out;
+}
+
+/** The lines of a run report: each series of each run. */
+function runLines(runs: readonly RunResult[], series: readonly Series[]): Line[] {
+  return runs.flatMap((r) => series.map((s) => ({ label: `${r.target} ${s.label}`, dash: s.dash, points: r.timeline.map((p): [number, number] => [p.t, s.get(p)]) })));
+}
+
+/** A palette handed out in order of first use: one colour per line across the whole chart. */
+export function colours(): (line: string) => string {
   const colors = new Map<string, string>();
-  const colorOf = (line: string) => {
+  return (line) => {
     if (!colors.has(line)) colors.set(line, PALETTE[colors.size % PALETTE.length]!);
     return colors.get(line)!;
   };
+}
+
+/** The SVG document around panels stacked from the top. */
+export function document(parts: readonly string[], height: number): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
+}
+
+export function svg(r: BenchReport): string {
+  const closed = r.runs.filter((x) => x.connections.closed > 0).map((x) => `${x.target}: ${x.connections.closed} connections closed during the run`);
+  const colorOf = colours();
   let y = 0;
   const body: string[] = [];
   const add = (p: { svg: string; height: number }) => {
     body.push(p.svg);
     y += p.height;
   };
-  add(panel(r.runs, y, `${r.scenario}: delivery delay per second`, [
+  add(panel(runLines(r.runs, [
     { label: 'p50', get: (p) => p.p50, dash: true },
     { label: 'p99', get: (p) => p.p99 },
-  ], 'ms', colorOf));
-  add(panel(r.runs, y, 'delivered room items per second', [{ label: 'items/s', get: (p) => p.items }], 'items/s', colorOf));
+  ]), y, `${r.scenario}: delivery delay per second`, 'ms', colorOf));
+  add(panel(runLines(r.runs, [{ label: 'items/s', get: (p) => p.items }]), y, 'delivered room items per second', 'items/s', colorOf));
   for (const line of closed) {
     body.push(`<text x="${LEFT}" y="${y + 14}" font-size="12" fill="#d62728">${esc(line)}</text>`);
     y += 20;
   }
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${y}" viewBox="0 0 ${WIDTH} ${y}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>\n${body.join('\n')}\n</svg>\n`;
+  return document(body, y);
 }

@@ -3,7 +3,8 @@
 
 import { Worker } from 'node:worker_threads';
 import { Histogram, type EncodedHistogram } from './histogram.js';
-import { addLoss, type Loss, type Sent } from './loss.js';
+import { addAcked, addLoss, mergeAckedLoss, type Acked, type AckedLoss, type AckedLossPart, type Loss, type Sent } from './loss.js';
+import type { SeqSet } from './seq-set.js';
 import type { ConnSpec, SendPlan, ToWorker } from './worker-messages.js';
 
 export interface Totals {
@@ -22,7 +23,13 @@ export interface Totals {
   errors: Record<string, number>;
   sent: Sent;
   switches: number;
+  /** a level: requests awaiting their reply */
   pendingAcks: number;
+  /** SENDs sent; ERROR replies to them by code; unanswered within the reply timeout; replies after it */
+  offered: number;
+  refused: Record<string, number>;
+  timeouts: number;
+  late: number;
 }
 
 /** A worker's report: interval figures and connection levels. */
@@ -33,7 +40,7 @@ export interface Snapshot extends Omit<Totals, 'join' | 'delay' | 'ack'> {
 }
 
 export function emptyTotals(): Totals {
-  return { connected: 0, failed: 0, closed: 0, closeCodes: {}, join: new Histogram(), delay: new Histogram(), ack: new Histogram(), items: 0, frames: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, pendingAcks: 0 };
+  return { connected: 0, failed: 0, closed: 0, closeCodes: {}, join: new Histogram(), delay: new Histogram(), ack: new Histogram(), items: 0, frames: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, pendingAcks: 0, offered: 0, refused: {}, timeouts: 0, late: 0 };
 }
 
 /** Adds an interval's figures to running totals (connection counts are levels, not sums). */
@@ -46,7 +53,11 @@ export function accumulate(into: Totals, s: Omit<Totals, 'connected' | 'failed' 
   into.duplicates += s.duplicates;
   into.isolation += s.isolation;
   into.switches += s.switches;
+  into.offered += s.offered;
+  into.timeouts += s.timeouts;
+  into.late += s.late;
   for (const [k, v] of Object.entries(s.errors)) into.errors[k] = (into.errors[k] ?? 0) + v;
+  for (const [k, v] of Object.entries(s.refused)) into.refused[k] = (into.refused[k] ?? 0) + v;
   for (const [room, v] of Object.entries(s.sent)) {
     const t = (into.sent[room] ??= { danmaku: 0, likes: 0, gifts: 0 });
     t.danmaku += v.danmaku;
@@ -73,14 +84,14 @@ export class Fleet {
   private constructor(private readonly workers: Worker[]) {}
 
   /** Starts the workers; resolves once every connection has joined or failed. */
-  static async open(opts: { run: string; urls: string[]; conns: ConnSpec[]; workers: number; addresses: string[]; rampMs: number }): Promise<Fleet> {
+  static async open(opts: { run: string; urls: string[]; conns: ConnSpec[]; workers: number; addresses: string[]; rampMs: number; replyTimeoutMs?: number }): Promise<Fleet> {
     const n = Math.max(1, Math.min(opts.workers, opts.conns.length || 1));
     const workers: Worker[] = [];
     const ready: Promise<void>[] = [];
     for (let w = 0; w < n; w++) {
       const conns = opts.conns.filter((_, i) => i % n === w);
       const worker = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: { worker: w, run: opts.run, urls: opts.urls, addresses: opts.addresses, conns, rampMs: opts.rampMs },
+        workerData: { worker: w, run: opts.run, urls: opts.urls, addresses: opts.addresses, conns, rampMs: opts.rampMs, replyTimeoutMs: opts.replyTimeoutMs },
       });
       workers.push(worker);
       ready.push(
@@ -137,6 +148,21 @@ export class Fleet {
   /** Loss per kind over the viewers that stayed open, given what was acknowledged per room. */
   async loss(expected: Sent): Promise<Loss> {
     return (await this.ask<Loss>({ type: 'finish', expected }, 'loss')).reduce(addLoss);
+  }
+
+  /**
+   * Loss by seq (loss.ts), in two steps: what the senders of every thread got acknowledged so
+   * far; later (once those items had time to arrive), every thread checks its connections
+   * against it. An ACK that comes in between is not checked: its item may still be on its way.
+   */
+  async acked(): Promise<Acked> {
+    const all = { seqs: {} as Record<string, SeqSet>, unsequenced: {} as Record<string, number> };
+    for (const a of await this.ask<{ acked: Acked }>({ type: 'acked' }, 'acked')) addAcked(all, a.acked);
+    return { seqs: Object.fromEntries(Object.entries(all.seqs).map(([room, s]) => [room, s.bits])), unsequenced: all.unsequenced };
+  }
+
+  async ackedLoss(acked: Acked): Promise<AckedLoss> {
+    return mergeAckedLoss(await this.ask<AckedLossPart>({ type: 'verify', acked }, 'verified'), acked);
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,8 @@
 // server closed during the run missed what came after, which is not loss but a closed
 // connection, and is reported as such (with its close code) instead.
 
+import { SeqSet } from './seq-set.js';
+
 export type Sent = Record<string, { danmaku: number; likes: number; gifts: number }>;
 
 /** What one viewer connection saw; `shed` counts the danmaku that BATCH frames said were shed. */
@@ -45,4 +47,113 @@ export function lossOf(viewers: Iterable<ViewerTally>, expected: Sent): Loss {
 
 export function addLoss(a: Loss, b: Loss): Loss {
   return { danmaku: a.danmaku + b.danmaku, likes: a.likes + b.likes, gifts: a.gifts + b.gifts, viewers: a.viewers + b.viewers, closedViewers: a.closedViewers + b.closedViewers };
+}
+
+/**
+ * Loss by sequence number, for runs where every SEND carries its own seq in its ACK (no likes,
+ * which are summed): which acknowledged (room, seq) pairs some connection of the room that
+ * stayed open never received. Exact where counting is not: an item published without an ACK
+ * (a refused or unanswered SEND the server published all the same) cannot hide one that was
+ * acknowledged and lost. Items acknowledged with seq 0 (unsequenced) can only be counted.
+ */
+export interface Acked {
+  /** per room, the acknowledged seqs (a SeqSet's bitmap) */
+  readonly seqs: Record<string, Uint8Array>;
+  /** per room, ACKs that carried seq 0 */
+  readonly unsequenced: Record<string, number>;
+}
+
+/** What one connection received of its room. */
+export interface SeqTally {
+  readonly room: string;
+  readonly open: boolean;
+  readonly seen: SeqSet;
+  /** unsequenced items received */
+  readonly unsequenced: number;
+}
+
+/** One thread's part: bitmaps, so that threads holding connections of one room can be merged. */
+export interface AckedLossPart {
+  /** per room, acknowledged seqs that at least one of this thread's open connections lacks */
+  readonly missing: Record<string, Uint8Array>;
+  /** per room, seqs delivered to this thread's connections that were never acknowledged */
+  readonly unacknowledged: Record<string, Uint8Array>;
+  /** per room, the most unsequenced items one open connection lacks */
+  readonly unsequencedMissing: Record<string, number>;
+  /** (connection, item) pairs missing, unsequenced ones included */
+  readonly missingDeliveries: number;
+  readonly conns: number;
+  readonly closedConns: number;
+}
+
+export interface AckedLoss {
+  /** acknowledged items, distinct (room, seq), plus unsequenced ACKs */
+  readonly acknowledged: number;
+  /** acknowledged items that at least one open connection of the room never received */
+  readonly lost: number;
+  /** (connection, item) pairs of those */
+  readonly missingDeliveries: number;
+  /** items received in a room without their SEND being acknowledged (refused or unanswered, yet published) */
+  readonly deliveredUnacknowledged: number;
+  /** connections checked (open to the end), and those left out because they were closed */
+  readonly conns: number;
+  readonly closedConns: number;
+}
+
+export function addAcked(into: { seqs: Record<string, SeqSet>; unsequenced: Record<string, number> }, a: Acked): void {
+  for (const [room, bits] of Object.entries(a.seqs)) (into.seqs[room] ??= new SeqSet()).addAll(bits);
+  for (const [room, n] of Object.entries(a.unsequenced)) into.unsequenced[room] = (into.unsequenced[room] ?? 0) + n;
+}
+
+export function ackedLossPart(conns: Iterable<SeqTally>, acked: Acked): AckedLossPart {
+  const missing: Record<string, SeqSet> = {};
+  const unacknowledged: Record<string, SeqSet> = {};
+  const unsequencedMissing: Record<string, number> = {};
+  let missingDeliveries = 0;
+  let checked = 0;
+  let closedConns = 0;
+  for (const c of conns) {
+    const bits = acked.seqs[c.room];
+    const unsequenced = acked.unsequenced[c.room] ?? 0;
+    if (!bits && unsequenced === 0) continue;
+    if (!c.open) {
+      closedConns++;
+      continue;
+    }
+    checked++;
+    const ackedSet = new SeqSet(bits ?? new Uint8Array(0));
+    const lacks = c.seen.missingOf(ackedSet.bits);
+    const lacksUnsequenced = Math.max(0, unsequenced - c.unsequenced);
+    missingDeliveries += lacks.size + lacksUnsequenced;
+    unsequencedMissing[c.room] = Math.max(unsequencedMissing[c.room] ?? 0, lacksUnsequenced);
+    (missing[c.room] ??= new SeqSet()).addAll(lacks.bits);
+    (unacknowledged[c.room] ??= new SeqSet()).addAll(ackedSet.missingOf(c.seen.bits).bits);
+  }
+  const bitsOf = (m: Record<string, SeqSet>) => Object.fromEntries(Object.entries(m).map(([room, s]) => [room, s.bits]));
+  return { missing: bitsOf(missing), unacknowledged: bitsOf(unacknowledged), unsequencedMissing, missingDeliveries, conns: checked, closedConns };
+}
+
+/** The threads' parts as one (unsequenced items lost: per room, the most one connection lacks). */
+export function mergeAckedLoss(parts: readonly AckedLossPart[], acked: Acked): AckedLoss {
+  const union = (pick: (p: AckedLossPart) => Record<string, Uint8Array>) => {
+    let n = 0;
+    const rooms = new Set(parts.flatMap((p) => Object.keys(pick(p))));
+    for (const room of rooms) {
+      const s = new SeqSet();
+      for (const p of parts) if (pick(p)[room]) s.addAll(pick(p)[room]!);
+      n += s.size;
+    }
+    return n;
+  };
+  const acknowledged = Object.values(acked.seqs).reduce((n, bits) => n + new SeqSet(bits).size, 0) + Object.values(acked.unsequenced).reduce((a, b) => a + b, 0);
+  const unsequencedLost: Record<string, number> = {};
+  for (const p of parts) for (const [room, n] of Object.entries(p.unsequencedMissing)) unsequencedLost[room] = Math.max(unsequencedLost[room] ?? 0, n);
+  return {
+    acknowledged,
+    lost: union((p) => p.missing) + Object.values(unsequencedLost).reduce((a, b) => a + b, 0),
+    missingDeliveries: parts.reduce((n, p) => n + p.missingDeliveries, 0),
+    deliveredUnacknowledged: union((p) => p.unacknowledged),
+    conns: parts.reduce((n, p) => n + p.conns, 0),
+    closedConns: parts.reduce((n, p) => n + p.closedConns, 0),
+  };
 }

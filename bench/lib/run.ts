@@ -83,7 +83,8 @@ export function closedSummary(t: Pick<Totals, 'closed' | 'closeCodes'>): string 
   return `${t.closed} closed: ${codes.join(', ')}`;
 }
 
-function progress(quiet: boolean, line: string): void {
+/** A progress line on stderr: rewritten in place on a terminal, one line each otherwise. */
+export function progress(quiet: boolean, line: string): void {
   if (quiet) return;
   process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
 }

@@ -102,6 +102,11 @@ export class ServiceProcess {
     await exited;
   }
 
+  /** Whether the process is running (started, and neither stopped nor exited). */
+  get running(): boolean {
+    return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
   /** Pauses (SIGSTOP) or resumes (SIGCONT) the process: a hung server. */
   signal(sig: 'SIGSTOP' | 'SIGCONT'): void {
     this.proc?.kill(sig);
@@ -117,19 +122,27 @@ export class ServiceProcess {
 const NATS: Launch = {
   command: 'nats-server',
   scheme: 'nats',
-  args: (port, dir) => ['-a', '127.0.0.1', '-p', port === 0 ? '-1' : String(port), '--ports_file_dir', dir],
+  // -m -1: the HTTP monitoring endpoint (varz, connz) on a port of its own choosing too.
+  args: (port, dir) => ['-a', '127.0.0.1', '-p', port === 0 ? '-1' : String(port), '-m', '-1', '--ports_file_dir', dir],
   async probe(proc, _port, dir) {
-    // Written once the client listener is up: {"nats":["nats://127.0.0.1:PORT"]}.
-    let ports: { nats?: string[] };
-    try {
-      ports = JSON.parse(readFileSync(join(dir, `nats-server_${proc.pid}.ports`), 'utf8')) as { nats?: string[] };
-    } catch {
-      return null; // not written yet (or half written)
-    }
-    const port = Number(new URL(ports.nats?.[0] ?? 'nats://x:0').port);
+    const port = Number(new URL(natsPorts(dir, proc.pid)?.nats?.[0] ?? 'nats://x:0').port);
     return port > 0 && (await accepts(port)) ? port : null;
   },
 };
+
+/** Written once the listeners are up: {"nats":["nats://127.0.0.1:PORT"],"monitoring":["http://..."]}. */
+function natsPorts(dir: string, pid: number | undefined): { nats?: string[]; monitoring?: string[] } | null {
+  try {
+    return JSON.parse(readFileSync(join(dir, `nats-server_${pid}.ports`), 'utf8')) as { nats?: string[]; monitoring?: string[] };
+  } catch {
+    return null; // not written yet (or half written)
+  }
+}
+
+/** The monitoring endpoint (http://127.0.0.1:PORT) of a running nats-server, or null. */
+export function natsMonitorUrl(nats: ServiceProcess): string | null {
+  return natsPorts(nats.dir, nats.pid)?.monitoring?.[0] ?? null;
+}
 
 export async function startNats(): Promise<ServiceProcess> {
   const nats = new ServiceProcess('nats-server', NATS);
@@ -162,23 +175,32 @@ export async function startRedis(opts: { persist?: boolean } = {}): Promise<Serv
 }
 
 /** The PID that the Redis server on `port` reports (INFO server), or null. */
-function redisPid(port: number): Promise<number | null> {
+async function redisPid(port: number): Promise<number | null> {
+  const m = /process_id:(\d+)\r\n/.exec((await redisInfo(port, 'server')) ?? '');
+  return m ? Number(m[1]) : null;
+}
+
+/** The text of `INFO <section>` from the Redis server on `port`; null if none answers in time. */
+export function redisInfo(port: number, section: string, timeoutMs = 1000): Promise<string | null> {
   return new Promise((resolve) => {
     const s = createConnection({ port, host: '127.0.0.1' });
-    let text = '';
-    const done = (pid: number | null) => {
+    let reply = Buffer.alloc(0);
+    const done = (text: string | null) => {
       s.destroy();
-      resolve(pid);
+      resolve(text);
     };
-    s.setTimeout(1000, () => done(null));
+    s.setTimeout(timeoutMs, () => done(null));
     s.once('error', () => done(null));
     s.once('close', () => done(null));
-    s.once('connect', () => s.write('INFO server\r\n'));
+    s.once('connect', () => s.write(`INFO ${section}\r\n`));
     s.on('data', (d: Buffer) => {
-      text += d.toString('latin1');
-      const m = /process_id:(\d+)\r\n/.exec(text);
-      if (m) done(Number(m[1]));
-      else if (text.length > 65_536 || /^-/.test(text)) done(null);
+      reply = Buffer.concat([reply, d]);
+      // A bulk string: $<length>\r\n<bytes>\r\n; anything else (an -ERR) is no answer.
+      const eol = reply.indexOf('\r\n');
+      if (eol < 0) return;
+      if (reply[0] !== 0x24) return done(null);
+      const len = Number(reply.toString('latin1', 1, eol));
+      if (reply.length >= eol + 2 + len) done(reply.toString('utf8', eol + 2, eol + 2 + len));
     });
   });
 }

@@ -2,10 +2,12 @@
 // baseline, started here as child processes (server-process.ts, cluster.ts) and stopped by
 // PID, or a deployment given by --url. CPU time and RSS (usage.ts) come from /proc for a
 // process we started, and from the /metrics of every gateway of a cluster or deployment,
-// summed over them.
+// summed over them. For the processes it started, the harness can also tell whether they are
+// still running and read their /metrics, and for a cluster reach its Redis and nats-server.
 
 import { startCluster as startLoopbackCluster } from './cluster.js';
-import { BASELINE_MAIN, startNode, startServerProcess } from './server-process.js';
+import { BASELINE_MAIN, startNode, startServerProcess, type NodeProcess } from './server-process.js';
+import { natsMonitorUrl, type ServiceProcess } from './services.js';
 import { pidsUsage, urlsUsage, type Usage } from './usage.js';
 
 export interface Target {
@@ -16,6 +18,28 @@ export interface Target {
   readonly admin: { url: string; secret: string } | null;
   usage(): Promise<Usage | null>;
   stop(): Promise<void>;
+  /** the processes the harness started for it (none for a deployment) */
+  readonly processes: readonly TargetProcess[];
+  /** a loopback cluster's Redis port (INFO) and nats-server monitoring endpoint */
+  readonly infra: { readonly redisPort: number; readonly natsMonitorUrl: string | null } | null;
+}
+
+export interface TargetProcess {
+  readonly name: string;
+  /** server: standalone (gateway and logic in one) */
+  readonly role: 'server' | 'gateway' | 'logic' | 'baseline' | 'nats-server' | 'redis-server';
+  readonly pid: number | undefined;
+  alive(): boolean;
+  /** its Prometheus endpoint, if it has one */
+  readonly metricsUrl: string | null;
+}
+
+function nodeProcess(p: NodeProcess, role: TargetProcess['role']): TargetProcess {
+  return { name: p.name, role, pid: p.proc.pid, alive: () => p.proc.exitCode === null && p.proc.signalCode === null, metricsUrl: p.metricsPort > 0 ? `http://127.0.0.1:${p.metricsPort}/metrics` : null };
+}
+
+function serviceProcess(p: ServiceProcess, role: TargetProcess['role']): TargetProcess {
+  return { name: p.name, role, pid: p.pid, alive: () => p.running, metricsUrl: null };
 }
 
 export const BENCH_ADMIN_SECRET = 'bench-admin-secret-0123456789';
@@ -42,12 +66,14 @@ export async function startServer(env: Record<string, string>, nodeArgs: string[
     admin: { url: `http://127.0.0.1:${p.metricsPort}`, secret: BENCH_ADMIN_SECRET },
     usage: async () => pidsUsage([p.proc.pid!]),
     stop: async () => void (await p.stop()),
+    processes: [nodeProcess(p, 'server')],
+    infra: null,
   };
 }
 
 export async function startBaselineServer(mergeWindowMs: number, mergeMax: number): Promise<Target> {
   const p = await startNode({ name: 'baseline', script: BASELINE_MAIN, args: ['--merge-window-ms', String(mergeWindowMs), '--merge-max', String(mergeMax)], keepLogs: KEEP_LOGS });
-  return { name: 'baseline', urls: [`ws://127.0.0.1:${p.port}`], admin: null, usage: async () => pidsUsage([p.proc.pid!]), stop: async () => void (await p.stop()) };
+  return { name: 'baseline', urls: [`ws://127.0.0.1:${p.port}`], admin: null, usage: async () => pidsUsage([p.proc.pid!]), stop: async () => void (await p.stop()), processes: [nodeProcess(p, 'baseline')], infra: null };
 }
 
 /**
@@ -64,6 +90,8 @@ export async function startCluster(gateways: number, logics: number, env: Record
     admin: { url: `http://127.0.0.1:${c.logics[0]!.metricsPort}`, secret: BENCH_ADMIN_SECRET },
     usage: () => urlsUsage(metricsUrls),
     stop: () => c.stop(),
+    processes: [...c.gateways.map((g) => nodeProcess(g, 'gateway')), ...c.logics.map((l) => nodeProcess(l, 'logic')), serviceProcess(c.infra.nats, 'nats-server'), serviceProcess(c.infra.redis, 'redis-server')],
+    infra: { redisPort: c.infra.redis.port, natsMonitorUrl: natsMonitorUrl(c.infra.nats) },
   };
 }
 
@@ -75,5 +103,7 @@ export function remoteTarget(urls: string[], metricsUrls: string[], admin: { url
     admin,
     usage: async () => (metricsUrls.length > 0 ? urlsUsage(metricsUrls) : null),
     stop: async () => undefined,
+    processes: [],
+    infra: null,
   };
 }

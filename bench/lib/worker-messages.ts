@@ -2,7 +2,7 @@
 // connections a thread opens, the send plan, and the commands it takes. Types only, so that
 // the main thread's modules need not load the worker's code.
 
-import type { Sent } from './loss.js';
+import type { Acked, Sent } from './loss.js';
 
 export interface ConnSpec {
   readonly room: string;
@@ -21,6 +21,8 @@ export interface WorkerInit {
   readonly addresses: readonly string[];
   readonly conns: readonly ConnSpec[];
   readonly rampMs: number;
+  /** a SEND unanswered this long counts as timed out (0: wait for ever) */
+  readonly replyTimeoutMs?: number;
 }
 
 /** Per-sender rates, per second. */
@@ -33,9 +35,13 @@ export interface SendPlan {
 }
 
 export type ToWorker =
+  /** starts sending, or changes the rates of a thread already sending */
   | { type: 'send'; plan: SendPlan }
   | { type: 'stop' }
   | { type: 'switch'; perSecond: number; rooms: string[] }
   | { type: 'report' }
   | { type: 'finish'; expected: Sent }
+  /** what this thread's senders got acknowledged, by seq; then the check against all threads' */
+  | { type: 'acked' }
+  | { type: 'verify'; acked: Acked }
   | { type: 'close' };

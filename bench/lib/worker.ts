@@ -1,7 +1,9 @@
 // One load-generator thread: opens its share of the connections (from several 127.x source
 // addresses), joins rooms, sends at the planned rates, and measures what arrives: delivery
 // delay from each item's server time, frames and items per second, duplicates by sequence
-// number, gifts, shed counts and room isolation. Reports to the main thread on request.
+// number, gifts, shed counts and room isolation; the replies to its SENDs (ACK latency,
+// ERRORs by code, timeouts) and which seqs were acknowledged, for loss by seq (loss.ts).
+// Reports to the main thread on request.
 // Like any well-behaved client it sends PING every WELCOME.heartbeat ms (docs/protocol.md,
 // "Heartbeat"): a quiet viewer that does not is closed with 4001 after WELCOME.idleTimeout.
 
@@ -9,11 +11,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
 import { Histogram } from './histogram.js';
-import { lossOf, type Sent } from './loss.js';
+import { ackedLossPart, lossOf, type Sent } from './loss.js';
+import { PendingReplies } from './pending.js';
 import { Kind, Op, TYPICAL_TEXT } from './protocol.js';
 import { messageId } from './run-id.js';
-import type { ConnSpec, SendPlan, ToWorker, WorkerInit } from './worker-messages.js';
 import { frameHead, scanBatch } from './scan.js';
+import { SeqSet } from './seq-set.js';
+import type { ConnSpec, SendPlan, ToWorker, WorkerInit } from './worker-messages.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 
@@ -23,7 +27,9 @@ interface Conn {
   room: string;
   /** rid of a pending switch; until its JOINED, frames of the old room are still expected */
   switching: number;
-  seen: Uint8Array;
+  seen: SeqSet;
+  /** unsequenced items (seq 0) received */
+  unsequenced: number;
   danmaku: number;
   shed: number;
   likes: number;
@@ -36,15 +42,13 @@ interface Conn {
 
 const init = workerData as WorkerInit;
 const conns: Conn[] = [];
-const pendingAcks = new Map<number, { at: number; kind: number; room: string }>();
+const pending = new PendingReplies(init.replyTimeoutMs ?? 0);
+/** what this thread's SENDs got acknowledged: seqs per room, and ACKs with seq 0 */
+const acked = { seqs: new Map<string, SeqSet>(), unsequenced: {} as Record<string, number> };
 let rid = 1;
 
-const stats = {
-  connected: 0,
-  failed: 0,
-  /** connections closed after they joined, in all, and per close code */
-  closed: 0,
-  closeCodes: {} as Record<string, number>,
+/** Figures of one reporting interval: the main thread adds them up over time. */
+const interval = () => ({
   join: new Histogram(),
   delay: new Histogram(),
   ack: new Histogram(),
@@ -55,21 +59,21 @@ const stats = {
   errors: {} as Record<string, number>,
   sent: {} as Sent,
   switches: 0,
-};
+  /** SENDs (and MSGs) sent; ERROR replies to them by code; unanswered within the timeout; replies after it */
+  offered: 0,
+  refused: {} as Record<string, number>,
+  timeouts: 0,
+  late: 0,
+});
 
-function markSeen(c: Conn, seq: number): boolean {
-  if (seq <= 0) return true;
-  const byte = seq >> 3;
-  if (byte >= c.seen.length) {
-    const grown = new Uint8Array(Math.max(byte + 1, c.seen.length * 2));
-    grown.set(c.seen);
-    c.seen = grown;
-  }
-  const bit = 1 << (seq & 7);
-  if (c.seen[byte]! & bit) return false;
-  c.seen[byte]! |= bit;
-  return true;
-}
+const stats = {
+  // Levels: connections joined, failed to, closed after joining (in all, and per close code).
+  connected: 0,
+  failed: 0,
+  closed: 0,
+  closeCodes: {} as Record<string, number>,
+  ...interval(),
+};
 
 /** Every frame to the server goes through here: any frame resets the server's idle timer. */
 function sendFrame(c: Conn, frame: Buffer): void {
@@ -113,7 +117,8 @@ function onFrame(c: Conn, data: Buffer): void {
     for (const it of batch.items) {
       stats.items++;
       stats.delay.record(now - it.t);
-      if (!markSeen(c, it.s)) stats.duplicates++;
+      if (!c.seen.add(it.s)) stats.duplicates++;
+      if (it.s === 0) c.unsequenced++;
       if (it.k === Kind.Danmaku) c.danmaku++;
       else if (it.k === Kind.Like) c.likes += it.a;
       else if (it.k === Kind.Gift) c.gifts++;
@@ -126,21 +131,31 @@ function onFrame(c: Conn, data: Buffer): void {
     stats.frames++;
     stats.items++;
     stats.delay.record(now - (body.t as number));
-    if (!markSeen(c, body.s as number)) stats.duplicates++;
+    if (!c.seen.add(body.s as number)) stats.duplicates++;
     c.danmaku++;
   } else if (op === Op.Ack) {
-    const p = pendingAcks.get(r);
-    if (!p) return;
-    pendingAcks.delete(r);
-    stats.ack.record(now - p.at);
+    const got = pending.take(r, now);
+    if (!got) return;
+    const { p, late } = got;
+    if (late) stats.late++;
+    else stats.ack.record(now - p.at);
+    if (p.kind !== Kind.Like) {
+      // Likes are summed into one item per BATCH: no seq of their own to look for.
+      const seq = typeof body.s === 'number' ? body.s : 0;
+      if (seq > 0) getOrAdd(acked.seqs, p.room).add(seq);
+      else acked.unsequenced[p.room] = (acked.unsequenced[p.room] ?? 0) + 1;
+    }
     const s = (stats.sent[p.room] ??= { danmaku: 0, likes: 0, gifts: 0 });
     if (p.kind === Kind.Danmaku) s.danmaku++;
     else if (p.kind === Kind.Like) s.likes++;
     else s.gifts++;
   } else if (op === Op.Error) {
-    pendingAcks.delete(r);
+    const got = pending.take(r, now);
     const reason = String(body.reason);
     stats.errors[reason] = (stats.errors[reason] ?? 0) + 1;
+    // By code, numerically: codes this harness does not know yet are counted all the same.
+    if (got?.late) stats.late++;
+    else if (got) stats.refused[String(body.code)] = (stats.refused[String(body.code)] ?? 0) + 1;
   } else if (op === Op.Joined && r === c.switching) {
     c.switching = 0;
   }
@@ -153,7 +168,7 @@ function open(spec: ConnSpec, i: number): Promise<void> {
     if (spec.token) url.searchParams.set('token', spec.token);
     const ws = new WebSocket(url, { localAddress: init.addresses[i % init.addresses.length], perMessageDeflate: false });
     ws.binaryType = 'nodebuffer';
-    const c: Conn = { ws, spec, room: spec.room, switching: 0, seen: new Uint8Array(64), danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false, heartbeat: DEFAULT_HEARTBEAT_MS, lastSent: 0 };
+    const c: Conn = { ws, spec, room: spec.room, switching: 0, seen: new SeqSet(), unsequenced: 0, danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false, heartbeat: DEFAULT_HEARTBEAT_MS, lastSent: 0 };
     let joinRid = 0;
     let refused = false;
     ws.on('message', (data: Buffer) => {
@@ -212,8 +227,12 @@ async function connectAll(): Promise<void> {
 let sendTimer: NodeJS.Timeout | null = null;
 let giftNo = 0;
 let sendNo = 0;
+let plan: SendPlan = { danmaku: 0, likes: 0, gifts: 0 };
 
-function startSending(plan: SendPlan): void {
+/** Starts sending at the plan's rates; while sending, a new plan changes the rates from now on. */
+function startSending(next: SendPlan): void {
+  plan = next;
+  if (sendTimer) return;
   const senders = conns.filter((c) => c.spec.sender);
   const budget = senders.map(() => ({ danmaku: Math.random(), likes: Math.random(), gifts: Math.random() }));
   let last = Date.now();
@@ -227,20 +246,18 @@ function startSending(plan: SendPlan): void {
       b.danmaku += plan.danmaku * dt;
       b.likes += plan.likes * dt;
       b.gifts += plan.gifts * dt;
-      const send = (kind: number, body: Record<string, unknown>) => {
+      const send = (op: number, kind: number, body: Record<string, unknown>) => {
         const r = rid++;
-        pendingAcks.set(r, { at: now, kind, room: c.room });
-        sendFrame(c, packr.pack([Op.Send, r, body]));
+        pending.add(r, { at: now, kind, room: c.room });
+        stats.offered++;
+        sendFrame(c, packr.pack([op, r, body]));
       };
       for (; b.danmaku >= 1; b.danmaku--) {
-        if (plan.group) {
-          const r = rid++;
-          pendingAcks.set(r, { at: now, kind: Kind.Danmaku, room: c.room });
-          sendFrame(c, packr.pack([Op.Msg, r, { g: c.room, x: TYPICAL_TEXT }]));
-        } else send(Kind.Danmaku, { k: Kind.Danmaku, x: TYPICAL_TEXT, id: messageId(init.run, init.worker, sendNo++) });
+        if (plan.group) send(Op.Msg, Kind.Danmaku, { g: c.room, x: TYPICAL_TEXT });
+        else send(Op.Send, Kind.Danmaku, { k: Kind.Danmaku, x: TYPICAL_TEXT, id: messageId(init.run, init.worker, sendNo++) });
       }
-      for (; b.likes >= 1; b.likes--) send(Kind.Like, { k: Kind.Like, a: 1 });
-      for (; b.gifts >= 1; b.gifts--) send(Kind.Gift, { k: Kind.Gift, g: `w${init.worker}g${giftNo++}`, a: 1 });
+      for (; b.likes >= 1; b.likes--) send(Op.Send, Kind.Like, { k: Kind.Like, a: 1 });
+      for (; b.gifts >= 1; b.gifts--) send(Op.Send, Kind.Gift, { k: Kind.Gift, g: `w${init.worker}g${giftNo++}`, a: 1 });
     });
   }, 10);
 }
@@ -269,35 +286,16 @@ function startSwitching(perSecond: number, rooms: string[]): void {
   }, 10);
 }
 
+function getOrAdd(m: Map<string, SeqSet>, room: string): SeqSet {
+  let s = m.get(room);
+  if (!s) m.set(room, (s = new SeqSet()));
+  return s;
+}
+
 function snapshot(): unknown {
-  const out = {
-    connected: stats.connected,
-    failed: stats.failed,
-    closed: stats.closed,
-    closeCodes: stats.closeCodes,
-    join: stats.join.encode(),
-    delay: stats.delay.encode(),
-    ack: stats.ack.encode(),
-    items: stats.items,
-    frames: stats.frames,
-    duplicates: stats.duplicates,
-    isolation: stats.isolation,
-    errors: stats.errors,
-    sent: stats.sent,
-    switches: stats.switches,
-    pendingAcks: pendingAcks.size,
-  };
-  // Interval figures: the main thread adds them up over time.
-  stats.delay.reset();
-  stats.ack.reset();
-  stats.join.reset();
-  stats.items = 0;
-  stats.frames = 0;
-  stats.duplicates = 0;
-  stats.isolation = 0;
-  stats.errors = {};
-  stats.sent = {};
-  stats.switches = 0;
+  stats.timeouts += pending.expire(Date.now());
+  const out = { ...stats, join: stats.join.encode(), delay: stats.delay.encode(), ack: stats.ack.encode(), pendingAcks: pending.size };
+  Object.assign(stats, interval());
   return out;
 }
 
@@ -317,12 +315,19 @@ parentPort!.on('message', (msg: ToWorker) => {
     case 'stop':
       if (sendTimer) clearInterval(sendTimer);
       if (switchTimer) clearInterval(switchTimer);
+      sendTimer = switchTimer = null;
       break;
     case 'report':
       parentPort!.postMessage({ type: 'stats', stats: snapshot() });
       break;
     case 'finish':
       parentPort!.postMessage({ type: 'loss', loss: finish(msg.expected) });
+      break;
+    case 'acked':
+      parentPort!.postMessage({ type: 'acked', acked: { seqs: Object.fromEntries([...acked.seqs].map(([room, s]) => [room, s.bits])), unsequenced: acked.unsequenced } });
+      break;
+    case 'verify':
+      parentPort!.postMessage({ type: 'verified', loss: ackedLossPart(conns, msg.acked) });
       break;
     case 'close':
       if (heartbeatTimer) clearInterval(heartbeatTimer);

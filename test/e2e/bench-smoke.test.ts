@@ -42,5 +42,5 @@ t.test('bench - a breached SLO makes the run exit non-zero; bad usage exits 2', 
   t.equal((await bench(['no-such-scenario'])).code, 2);
   const help = await bench(['--help']);
   t.equal(help.code, 0);
-  for (const name of ['hot-room', 'many-rooms', 'flash-crowd', 'switch-storm', 'group-chat', 'cluster']) t.match(help.stdout, name);
+  for (const name of ['hot-room', 'many-rooms', 'flash-crowd', 'switch-storm', 'group-chat', 'cluster', 'upstream']) t.match(help.stdout, name);
 });
