@@ -144,8 +144,9 @@ export async function measureUpstream(target: Target, run: string, u: UpstreamOp
 
 /**
  * Steps of offered SENDs/s up to the first that fails (or the last, `max`). If the very first
- * fails (a slow or busy machine), down by halves, at most 3 times, until one passes: the
- * overload and recovery are then relative to something the target did sustain.
+ * fails (a slow or busy machine), down by halves, at most 3 times, until one passes, each
+ * after the target has gone quiet (a backlog left by the failed step would fail the next):
+ * the overload and recovery are then relative to something the target did sustain.
  */
 async function stepUp(driver: RateDriver, u: UpstreamOptions): Promise<StepResult[]> {
   const steps: StepResult[] = [];
@@ -158,7 +159,10 @@ async function stepUp(driver: RateDriver, u: UpstreamOptions): Promise<StepResul
   };
   for (let rate = u.start; rate <= u.max; rate += u.step) if (!(await step(rate))) break;
   if (steps.length === 1 && !steps[0]!.pass) {
-    for (let rate = Math.round(u.start / 2), n = 0; n < 3 && rate >= 1; rate = Math.round(rate / 2), n++) if (await step(rate)) break;
+    for (let rate = Math.round(u.start / 2), n = 0; n < 3 && rate >= 1; rate = Math.round(rate / 2), n++) {
+      await drainUntilQuiet(driver, Math.min(u.drainSeconds, 2 * u.replyTimeoutS), 'rest');
+      if (await step(rate)) break;
+    }
   }
   return steps;
 }
@@ -168,9 +172,9 @@ async function stepUp(driver: RateDriver, u: UpstreamOptions): Promise<StepResul
  * or late) or a delivery: an overloaded target may still be working through a backlog of
  * SENDs, whose ACKs and items come long after the reply timeout.
  */
-async function drainUntilQuiet(driver: RateDriver, maxSeconds: number): Promise<{ seconds: number; quiet: boolean }> {
+async function drainUntilQuiet(driver: RateDriver, maxSeconds: number, phase = 'drain'): Promise<{ seconds: number; quiet: boolean }> {
   for (let waited = 1; waited <= maxSeconds; waited++) {
-    await driver.run('drain', 0, 1);
+    await driver.run(phase, 0, 1);
     const l = driver.last;
     if (l.pendingAcks === 0 && l.items === 0 && l.ack.count === 0 && l.late === 0 && Object.keys(l.refused).length === 0) return { seconds: waited, quiet: true };
   }
