@@ -1,5 +1,5 @@
 // Turns single calls into batched ones: calls made during one turn of the event loop are run
-// as one batch (or a few, of at most `max`), so that N messages handled together cost one
+// as one batch (or a few, each within a count and a weight), so that N messages handled together cost one
 // Redis round trip or one bus request, not N. Each caller still gets its own result or the
 // batch's error.
 
@@ -9,15 +9,28 @@ interface Waiting<I, O> {
   readonly reject: (err: unknown) => void;
 }
 
+export interface CoalescerLimits<I> {
+  /** inputs per batch */
+  readonly max: number;
+  /** a batch's total weight (e.g. bytes) at most this, unless a single input weighs more */
+  readonly maxWeight?: number;
+  readonly weight?: (input: I) => number;
+}
+
 export class Coalescer<I, O> {
   private queue: Waiting<I, O>[] = [];
   private scheduled = false;
+  private readonly limits: CoalescerLimits<I>;
+  private readonly max: number;
 
   constructor(
-    /** runs one batch; answers one output per input, in order */
+    /** runs one batch; answers one output per input, in order (else every caller is refused) */
     private readonly run: (inputs: I[]) => Promise<O[]>,
-    private readonly max: number,
-  ) {}
+    limits: number | CoalescerLimits<I>,
+  ) {
+    this.limits = typeof limits === 'number' ? { max: limits } : limits;
+    this.max = this.limits.max;
+  }
 
   call(input: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
@@ -34,22 +47,40 @@ export class Coalescer<I, O> {
     this.scheduled = false;
     const all = this.queue;
     this.queue = [];
-    for (let i = 0; i < all.length; i += this.max) {
-      const batch = all.slice(i, i + this.max);
-      let running: Promise<O[]>;
-      try {
-        running = this.run(batch.map((w) => w.input));
-      } catch (err) {
-        running = Promise.reject(err);
+    const { maxWeight, weight } = this.limits;
+    let start = 0;
+    let load = 0;
+    for (let i = 0; i < all.length; i++) {
+      const w = maxWeight !== undefined && weight ? weight(all[i]!.input) : 0;
+      if (i > start && (i - start >= this.max || (maxWeight !== undefined && load + w > maxWeight))) {
+        this.runBatch(all.slice(start, i));
+        start = i;
+        load = 0;
       }
-      running.then(
-        (outs) => {
-          for (let j = 0; j < batch.length; j++) batch[j]!.resolve(outs[j]!);
-        },
-        (err: unknown) => {
-          for (const w of batch) w.reject(err);
-        },
-      );
+      load += w;
     }
+    if (start < all.length) this.runBatch(start === 0 ? all : all.slice(start));
+  }
+
+  private runBatch(batch: Waiting<I, O>[]): void {
+    let running: Promise<O[]>;
+    try {
+      running = this.run(batch.map((w) => w.input));
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    running.then(
+      (outs) => {
+        if (outs.length !== batch.length) {
+          const err = new Error(`a batch of ${batch.length} answered ${outs.length} results`);
+          for (const w of batch) w.reject(err);
+          return;
+        }
+        for (let j = 0; j < batch.length; j++) batch[j]!.resolve(outs[j]!);
+      },
+      (err: unknown) => {
+        for (const w of batch) w.reject(err);
+      },
+    );
   }
 }

@@ -13,8 +13,10 @@ import { splitArray } from '../protocol/strict.js';
 import { BusTimeoutError, BusUnavailableError, NoRespondersError, type Bus, type BusObserver, type NodeHandler, type RequestHandler, type RoomHandler } from './index.js';
 import type { Subjects } from './subjects.js';
 
-/** Room items per bus message: keeps a message far below NATS' max_payload (1 MB by default). */
+/** Room items per bus message at most; a message also stays under the server's max_payload. */
 const MAX_ITEMS_PER_MESSAGE = 256;
+/** Room for the array header and the protocol line under max_payload. */
+const PAYLOAD_MARGIN = 1024;
 
 export interface NatsBusOptions {
   /** one URL or a comma-separated list of cluster members */
@@ -106,6 +108,8 @@ export class NatsBus implements Bus {
     // Not refused while closing: requests still being handled publish before they answer.
     // Refused once closed, at once, as nats.js would: the caller must not take it as sent.
     if (this.nc.isClosed()) throw new BusUnavailableError('the NATS connection is closed');
+    // Too large to send at all: refused now, while the caller can still answer with an error.
+    if (data.length > this.maxPayload) throw new Error(`a room item of ${data.length} bytes is over NATS' max_payload of ${this.maxPayload}`);
     const queued = this.outbox.get(room);
     if (queued) queued.push(data);
     else this.outbox.set(room, [data]);
@@ -125,16 +129,56 @@ export class NatsBus implements Bus {
     if (this.outbox.size === 0) return;
     const outbox = this.outbox;
     this.outbox = new Map();
+    const limit = this.maxPayload - PAYLOAD_MARGIN;
     for (const [room, items] of outbox) {
       const subject = this.opts.subjects.room(room);
-      for (let i = 0; i < items.length; i += MAX_ITEMS_PER_MESSAGE) {
-        const chunk = items.length === 1 ? items : items.slice(i, i + MAX_ITEMS_PER_MESSAGE);
-        // Cannot throw: close() flushes before it closes, and publish() refuses after.
-        this.guard('room publish', () => this.nc.publish(subject, chunk.length === 1 ? chunk[0]! : encodeArrayOfEncoded(chunk)));
-        this.opts.observer.busPublished('room');
+      let start = 0;
+      let bytes = 0;
+      for (let i = 0; i <= items.length; i++) {
+        const size = i < items.length ? items[i]!.length : 0;
+        if (i === items.length || (i > start && (i - start >= MAX_ITEMS_PER_MESSAGE || bytes + size > limit))) {
+          this.publishItems(subject, items.slice(start, i));
+          start = i;
+          bytes = 0;
+        }
+        bytes += size;
       }
     }
   };
+
+  /**
+   * One message of room items. Each item fits in a message (publish() checks), so if the
+   * array does not go out, the items go one by one: an acknowledged item is not lost to its
+   * neighbours.
+   */
+  private publishItems(subject: string, items: Uint8Array[]): void {
+    if (items.length === 0) return;
+    try {
+      this.nc.publish(subject, items.length === 1 ? items[0]! : encodeArrayOfEncoded(items));
+      this.opts.observer.busPublished('room');
+      return;
+    } catch (err) {
+      if (items.length === 1) return this.publishFailed(err);
+    }
+    for (const item of items) {
+      try {
+        this.nc.publish(subject, item);
+        this.opts.observer.busPublished('room');
+      } catch (err) {
+        this.publishFailed(err);
+      }
+    }
+  }
+
+  private publishFailed(err: unknown): void {
+    this.opts.observer.busEvent('handler_error');
+    this.opts.log.warn({ err }, 'a room item could not be published');
+  }
+
+  /** The server's max_payload (1 MB unless configured otherwise). */
+  private get maxPayload(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
 
   async subscribe(room: string): Promise<void> {
     if (this.closing || this.rooms.has(room)) return;
@@ -151,10 +195,9 @@ export class NatsBus implements Bus {
         // items in its replay window. An array is several items; anything else is given as
         // it is, for the gateway's checks to count and drop if it is not an item.
         const items = splitArray(msg.data);
-        this.guard('room message', () => {
-          if (!items) return handler.roomMessage(room, msg.data.slice(), false);
-          for (const item of items) handler.roomMessage(room, item.slice(), false);
-        });
+        // An empty array is handed over as it is, to be counted as a bad item.
+        if (!items || items.length === 0) return this.guard('room message', () => handler.roomMessage(room, msg.data.slice(), false));
+        for (const item of items) this.guard('room message', () => handler.roomMessage(room, item.slice(), false));
       },
     });
     this.rooms.set(room, sub);
@@ -241,8 +284,15 @@ export class NatsBus implements Bus {
           .then(() => handler(msg.data))
           .then(
             (reply) => {
-              this.flushOutbox(); // the items this request published go out before its reply
-              msg.respond(reply);
+              // The items this request published go out before its reply. A reply that cannot
+              // be sent (closed, or over max_payload) is logged; the requester times out.
+              try {
+                this.flushOutbox();
+                msg.respond(reply);
+              } catch (err) {
+                observer.busEvent('handler_error');
+                log.warn({ err }, 'an upstream reply could not be sent');
+              }
             },
             (e: unknown) => log.error({ err: e }, 'request handler failed'), // the requester times out
           )

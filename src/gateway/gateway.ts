@@ -191,7 +191,7 @@ export class Gateway {
       const frame = decodeFrame(new Uint8Array(message)); // decoded synchronously: uWS neuters the buffer
       rid = frame.rid;
       if (budget === 'reject') throw new ProtocolError(Errors.Flood);
-      this.dispatch(ws, st, frame.op, rid, frame.body, now);
+      this.dispatch(ws, st, frame.op, rid, frame.body, message.byteLength, now);
     } catch (err) {
       if (err instanceof FrameError && err.rid !== undefined) rid = err.rid;
       if (err instanceof ProtocolError) return this.sendError(ws, rid, err.entry, err.message);
@@ -200,7 +200,7 @@ export class Gateway {
     }
   }
 
-  private dispatch(ws: WS, st: ConnState, op: number, rid: number, body: unknown, now: number): void {
+  private dispatch(ws: WS, st: ConnState, op: number, rid: number, body: unknown, frameBytes: number, now: number): void {
     switch (op) {
       case Op.Ping:
         ws.send(encodeFrame(Op.Pong, rid, { t: now }), true);
@@ -218,7 +218,7 @@ export class Gateway {
       }
       case Op.Send:
       case Op.Msg:
-        forwardSend(ws, st, op, rid, body, now, this.sendContext(ws, rid));
+        forwardSend(ws, st, op, rid, body, frameBytes, now, this.sendContext(ws, rid));
         return;
       default:
         throw new ProtocolError(Errors.UnknownOp, `op ${op}`);

@@ -23,7 +23,8 @@ export interface SendContext {
   readonly sendError: (entry: ErrorEntry, detail?: string, retryMs?: number) => void;
 }
 
-export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, op: number, rid: number, body: unknown, now: number, ctx: SendContext): void {
+/** `frameBytes`: the size of the client's frame, which bounds the size of its request. */
+export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, op: number, rid: number, body: unknown, frameBytes: number, now: number, ctx: SendContext): void {
   const { identity, room } = st;
   if (identity.guest) throw new ProtocolError(Errors.GuestCannotSend);
   const b = body as { room?: unknown; id?: unknown } | null;
@@ -39,7 +40,7 @@ export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, op: num
     ctx.metrics.upstreamShed('gateway');
     return ctx.sendError(Errors.Overloaded, 'too many messages are waiting for the logic service', overloadRetryMs());
   }
-  const pending = ctx.upstream.request({ o: op, u: identity.uid, n: identity.name, r: identity.roles, room: op === Op.Send ? room!.id : '', at: now, b: body });
+  const pending = ctx.upstream.request({ o: op, u: identity.uid, n: identity.name, r: identity.roles, room: op === Op.Send ? room!.id : '', at: now, b: body }, frameBytes);
   const started = performance.now();
   pending.then(
     (reply) => {

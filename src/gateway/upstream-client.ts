@@ -6,11 +6,17 @@
 
 import type { RequestBus } from '../bus/index.js';
 import { Coalescer } from '../coalesce.js';
-import { decodeReplies, encodeRequests, type UpstreamReply, type UpstreamRequest } from '../logic/upstream.js';
+import { decodeReplies, encodeRequests, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS, type UpstreamReply, type UpstreamRequest } from '../logic/upstream.js';
 import type { Metrics } from '../metrics.js';
 
-/** Requests per batch: bounds one bus message (a few hundred bytes each) and one logic turn. */
-export const MAX_BATCH = 256;
+/** A request and the size of the client frame it came in: its weight in a batch. */
+interface Sized {
+  readonly req: UpstreamRequest;
+  readonly bytes: number;
+}
+
+/** What a request adds to its frame's size: sender, name, roles, room, time. */
+const REQUEST_OVERHEAD = 256;
 
 export interface UpstreamClientOptions {
   readonly timeoutMs: number;
@@ -19,14 +25,16 @@ export interface UpstreamClientOptions {
 
 export class UpstreamClient {
   private pending = 0;
-  private readonly batches: Coalescer<UpstreamRequest, UpstreamReply>;
+  private readonly batches: Coalescer<Sized, UpstreamReply>;
 
   constructor(
     private readonly bus: RequestBus,
     private readonly opts: UpstreamClientOptions,
     private readonly metrics: Metrics,
   ) {
-    this.batches = new Coalescer((reqs) => this.send(reqs), MAX_BATCH);
+    // Bounded in count and in bytes: a batch stays far below NATS' max_payload (1 MB by default)
+    // however large the frames, so that one sender's big frames cannot fail others' requests.
+    this.batches = new Coalescer((batch) => this.send(batch.map((b) => b.req)), { max: MAX_BATCH_REQUESTS, maxWeight: MAX_BATCH_BYTES, weight: (b) => b.bytes + REQUEST_OVERHEAD });
     metrics.watchUpstream(() => this.pending);
   }
 
@@ -39,9 +47,9 @@ export class UpstreamClient {
    * The logic service's reply to `req`; rejects with the bus's error (timeout, no responders,
    * unreachable). The caller checks `full` first: past the bound, it refuses.
    */
-  request(req: UpstreamRequest): Promise<UpstreamReply> {
+  request(req: UpstreamRequest, frameBytes: number): Promise<UpstreamReply> {
     this.pending++;
-    const reply = this.batches.call(req);
+    const reply = this.batches.call({ req, bytes: frameBytes });
     reply.then(this.settled, this.settled);
     return reply;
   }

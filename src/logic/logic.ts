@@ -17,7 +17,7 @@ import type { RoomHistory } from '../store/history/index.js';
 import type { Intake } from '../store/intake/index.js';
 import { scopes } from '../store/sequence/index.js';
 import type { ChatFanout } from './chat.js';
-import { decodeRequests, encodeReply, type UpstreamReply, type UpstreamRequest } from './upstream.js';
+import { decodeRequests, encodeReply, MAX_BATCH_REQUESTS, type UpstreamReply, type UpstreamRequest } from './upstream.js';
 import { validateMessage, validateSend } from './validate.js';
 
 /** The storage seams the logic service uses, and nothing more. */
@@ -51,6 +51,7 @@ export class Logic {
   private readonly internal: FailureLog;
   /** requests being handled: the bound of LOGIC_MAX_INFLIGHT */
   private inflight = 0;
+  private badRequestLoggedAt = 0;
   private readonly storeWrites: FailureLog;
 
   constructor(
@@ -74,12 +75,17 @@ export class Logic {
    * every request times out, and the bus connection with it.
    */
   readonly handle = async (data: Uint8Array): Promise<Uint8Array> => {
-    let decoded: { batch: boolean; reqs: (UpstreamRequest | null)[] };
+    let decoded: { batch: boolean; reqs: (UpstreamRequest | null)[] } | null;
     try {
       decoded = decodeRequests(data);
     } catch (err) {
-      this.log.warn({ err }, 'undecodable upstream request');
+      this.badRequest(err);
       decoded = { batch: false, reqs: [null] };
+    }
+    if (!decoded) {
+      this.badRequest(new Error(`a batch of more than ${MAX_BATCH_REQUESTS} requests`));
+      this.metrics.upstreamHandled('unknown', Errors.BadFrame.reason);
+      return encodeReply({ e: Errors.BadFrame.code, m: `at most ${MAX_BATCH_REQUESTS} requests per batch` });
     }
     const { batch, reqs } = decoded;
     const room = Math.max(0, this.opts.logicMaxInflight - this.inflight);
@@ -87,12 +93,22 @@ export class Logic {
     this.inflight += taken;
     let replies: UpstreamReply[];
     try {
-      replies = await Promise.all(reqs.map((req, i) => (i < taken ? this.one(req) : this.shed(req))));
+      // Past the bound a request is refused at once; an entry that is no request is answered
+      // as such wherever it is (it costs nothing to handle).
+      replies = await Promise.all(reqs.map((req, i) => (i < taken || req === null ? this.one(req) : this.shed(req))));
     } finally {
       this.inflight -= taken;
     }
     return encodeReply(batch ? replies : replies[0]!);
   };
+
+  /** Logs undecodable upstream requests at warn, at most once per 10 s (any NATS client can send them). */
+  private badRequest(err: unknown): void {
+    const now = Date.now();
+    if (now - this.badRequestLoggedAt < 10_000) return;
+    this.badRequestLoggedAt = now;
+    this.log.warn({ err }, 'undecodable upstream request (logged at most once per 10 s)');
+  }
 
   private async one(req: UpstreamRequest | null): Promise<UpstreamReply> {
     if (!req) {
@@ -105,7 +121,7 @@ export class Logic {
     return reply;
   }
 
-  private shed(req: UpstreamRequest | null): UpstreamReply {
+  private shed(req: UpstreamRequest): UpstreamReply {
     this.metrics.upstreamShed('logic');
     this.metrics.upstreamHandled(labelOf(req), Errors.Overloaded.reason);
     return { e: Errors.Overloaded.code, m: Errors.Overloaded.message, r: overloadRetryMs() };

@@ -29,10 +29,17 @@ export function encodeRequests(reqs: readonly UpstreamRequest[]): Uint8Array {
   return encode(reqs);
 }
 
-/** A batch's requests (an entry that is not a request is null), or one request alone. */
-export function decodeRequests(data: Uint8Array): { batch: boolean; reqs: (UpstreamRequest | null)[] } {
+/** Requests per batch at most (a gateway's batches are smaller, and at most 256 KiB). */
+export const MAX_BATCH_REQUESTS = 256;
+export const MAX_BATCH_BYTES = 256 * 1024;
+
+/**
+ * A batch's requests (an entry that is not a request is null), or one request alone; null
+ * when the batch is longer than MAX_BATCH_REQUESTS (answered with one error, not decoded).
+ */
+export function decodeRequests(data: Uint8Array): { batch: boolean; reqs: (UpstreamRequest | null)[] } | null {
   const v = decode(data) as unknown;
-  if (Array.isArray(v)) return { batch: true, reqs: v.map(requestOf) };
+  if (Array.isArray(v)) return v.length > MAX_BATCH_REQUESTS ? null : { batch: true, reqs: v.map(requestOf) };
   return { batch: false, reqs: [requestOf(v)] };
 }
 

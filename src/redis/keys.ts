@@ -12,9 +12,9 @@ export interface Keys {
   onlineReport(gatewayId: string): string;
   /** ZSET gateway id -> expiry (ms): gateways whose online reports are current */
   onlineGateways(): string;
-  /** HASH tokens, at: a token bucket */
+  /** STRING "<tokens> <at ms>": a token bucket (`tb:`; before issue 9 a HASH under `rl:`) */
   bucket(key: string): string;
-  /** STRING: a de-duplication claim; value = the seq of the accepted message, 0 while in flight */
+  /** STRING: a de-duplication claim; value = the seq of the accepted message, -1 while in flight */
   dedupe(key: string): string;
   /** HASH gateway id -> connections: where a user is connected */
   userGateways(uid: string): string;
@@ -35,7 +35,7 @@ export function keys(prefix: string): Keys {
     history: (room) => `${prefix}hist:${room}`,
     onlineReport: (gw) => `${prefix}online:gw:${gw}`,
     onlineGateways: () => `${prefix}online:gws`,
-    bucket: (key) => `${prefix}rl:${key}`,
+    bucket: (key) => `${prefix}tb:${key}`,
     dedupe: (key) => `${prefix}dd:${key}`,
     userGateways: (uid) => `${prefix}reg:u:${uid}`,
     gatewayUsers: (gw) => `${prefix}reg:gw:${gw}`,

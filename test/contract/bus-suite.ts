@@ -65,6 +65,23 @@ export function busContract(t: Test, make: () => Promise<BusFixture>): void {
     );
   });
 
+  t.test('bus - items published together whose sizes add up past a message limit all arrive', async (t) => {
+    const f = await make();
+    t.teardown(() => f.close());
+    const [a, pub] = await Promise.all([f.node(), f.node()]);
+    const got = recorder(a);
+    await a.subscribe('r1');
+    // 300 x 8 KB: 2.4 MB in one turn, over NATS' default max_payload of 1 MB.
+    const sent = Array.from({ length: 300 }, (_, i) => `${i}:${'x'.repeat(8_000)}`);
+    for (const x of sent) pub.publish('r1', item(x));
+    await f.settle();
+    t.same(
+      got.map(([, x]) => x),
+      sent,
+      'every item once, in order',
+    );
+  });
+
   t.test('bus - unsubscribe stops delivery', async (t) => {
     const f = await make();
     t.teardown(() => f.close());

@@ -1,0 +1,59 @@
+// The logic service's answer to upstream batches: one reply per request, in order; past
+// LOGIC_MAX_INFLIGHT the rest is refused with ERROR 32; what is not a request, and a batch
+// over the size a gateway sends, are refused as bad frames, not counted as load shed.
+
+import t from 'tap';
+import { MemoryBroker } from '../../src/bus/memory.js';
+import { createLogger } from '../../src/log.js';
+import { ChatFanout } from '../../src/logic/chat.js';
+import { Logic } from '../../src/logic/logic.js';
+import { MAX_BATCH_REQUESTS } from '../../src/logic/upstream.js';
+import { Metrics } from '../../src/metrics.js';
+import { decode, encode } from '../../src/protocol/codec.js';
+import { Errors } from '../../src/protocol/errors.js';
+import { Kind } from '../../src/protocol/kinds.js';
+import { Op } from '../../src/protocol/ops.js';
+import { MemoryRegistry } from '../../src/registry/memory.js';
+import { MemoryGroups } from '../../src/store/groups/memory.js';
+import { MemoryRoomHistory } from '../../src/store/history/memory.js';
+import { MemoryIntake } from '../../src/store/intake/memory.js';
+import { MemoryDeduper, MemoryRateLimiter } from '../../src/store/limits/memory.js';
+import { MemorySequencer } from '../../src/store/sequence/memory.js';
+import { metricValue } from '../helpers/server.js';
+
+function logic(maxInflight: number): { logic: Logic; metrics: Metrics } {
+  const sequencer = new MemorySequencer();
+  const stores = { history: new MemoryRoomHistory({ capacity: 10 }), intake: new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (s) => sequencer.next(s)), groups: new MemoryGroups() };
+  const bus = new MemoryBroker().connect();
+  bus.attach({ roomMessage: () => undefined });
+  const metrics = new Metrics({ defaultMetrics: false });
+  const opts = { maxTextLength: 100, userMessageRate: 1000, userMessageBurst: 1000, dedupeTtlMs: 60_000, logicMaxInflight: maxInflight };
+  return { logic: new Logic(bus, stores, new ChatFanout(new MemoryRegistry(), bus, metrics), opts, metrics, createLogger('silent')), metrics };
+}
+
+const req = (i: number) => ({ o: Op.Send, u: 'alice', n: 'alice', r: [], room: 'r', at: 1, b: { k: Kind.Danmaku, x: `m${i}` } });
+
+t.test('logic batch - one reply per request in order; past the bound ERROR 32 with retryMs; junk entries are bad frames', async (t) => {
+  const { logic: l, metrics } = logic(2);
+  const replies = decode(await l.handle(encode([req(0), null, req(1), req(2), 'junk']))) as Record<string, unknown>[];
+  t.equal(replies.length, 5);
+  t.match(replies[0], { s: 1 });
+  t.match(replies[1], { e: Errors.BadFrame.code }, 'null: a bad frame, wherever it is');
+  t.match(replies[2], { e: Errors.Overloaded.code }, 'the third entry is past the bound of 2');
+  t.ok(Number.isInteger(replies[2]!.r) && (replies[2]!.r as number) > 0, 'with a retry hint');
+  t.match(replies[3], { e: Errors.Overloaded.code });
+  t.match(replies[4], { e: Errors.BadFrame.code }, 'a string: a bad frame, not load shed');
+  const text = await metrics.registry.metrics();
+  t.equal(metricValue(text, 'danmaku_upstream_shed_total', { where: 'logic' }), 2, 'only real requests count as shed');
+  t.equal(metricValue(text, 'danmaku_upstream_messages_total', { kind: 'unknown', result: 'bad_frame' }), 2);
+  t.match(decode(await l.handle(encode(req(3)))), { s: 2 }, 'a single request (a map) gets a single reply');
+});
+
+t.test('logic batch - a batch longer than a gateway sends is refused with one error, without handling it', async (t) => {
+  const { logic: l } = logic(100_000);
+  const reply = decode(await l.handle(encode(Array.from({ length: MAX_BATCH_REQUESTS + 1 }, (_, i) => req(i))))) as Record<string, unknown>;
+  t.match(reply, { e: Errors.BadFrame.code }, 'one error reply, small whatever the batch');
+  t.match(decode(await l.handle(encode([req(0)]))), [{ s: 1 }], 'nothing of it was published');
+  const nils = decode(await l.handle(encode(Array(40_000).fill(null)))) as Record<string, unknown>;
+  t.match(nils, { e: Errors.BadFrame.code }, '40,000 nils: one small reply, not 40,000');
+});
