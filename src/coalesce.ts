@@ -21,7 +21,6 @@ export class Coalescer<I, O> {
   private queue: Waiting<I, O>[] = [];
   private scheduled = false;
   private readonly limits: CoalescerLimits<I>;
-  private readonly max: number;
 
   constructor(
     /** runs one batch; answers one output per input, in order (else every caller is refused) */
@@ -29,7 +28,6 @@ export class Coalescer<I, O> {
     limits: number | CoalescerLimits<I>,
   ) {
     this.limits = typeof limits === 'number' ? { max: limits } : limits;
-    this.max = this.limits.max;
   }
 
   call(input: I): Promise<O> {
@@ -47,19 +45,9 @@ export class Coalescer<I, O> {
     this.scheduled = false;
     const all = this.queue;
     this.queue = [];
-    const { maxWeight, weight } = this.limits;
-    let start = 0;
-    let load = 0;
-    for (let i = 0; i < all.length; i++) {
-      const w = maxWeight !== undefined && weight ? weight(all[i]!.input) : 0;
-      if (i > start && (i - start >= this.max || (maxWeight !== undefined && load + w > maxWeight))) {
-        this.runBatch(all.slice(start, i));
-        start = i;
-        load = 0;
-      }
-      load += w;
-    }
-    if (start < all.length) this.runBatch(start === 0 ? all : all.slice(start));
+    const { max, maxWeight, weight } = this.limits;
+    const weigh = weight ? (w: Waiting<I, O>) => weight(w.input) : undefined;
+    for (const batch of batchesOf(all, max, maxWeight, weigh)) this.runBatch(batch);
   }
 
   private runBatch(batch: Waiting<I, O>[]): void {
@@ -83,4 +71,27 @@ export class Coalescer<I, O> {
       },
     );
   }
+}
+
+/**
+ * Splits `list`, in order, into runs of at most `max` elements and, when given, at most
+ * `maxWeight` in total weight (a single element heavier than that makes a run of its own).
+ */
+export function batchesOf<T>(list: readonly T[], max: number, maxWeight?: number, weight?: (x: T) => number): T[][] {
+  if (list.length <= max && maxWeight === undefined) return [list.slice()];
+  const out: T[][] = [];
+  let run: T[] = [];
+  let load = 0;
+  for (const x of list) {
+    const w = maxWeight !== undefined && weight ? weight(x) : 0;
+    if (run.length > 0 && (run.length >= max || (maxWeight !== undefined && load + w > maxWeight))) {
+      out.push(run);
+      run = [];
+      load = 0;
+    }
+    run.push(x);
+    load += w;
+  }
+  if (run.length > 0) out.push(run);
+  return out;
 }

@@ -88,6 +88,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   // on every call, a cached child does not.
   private readonly upstreamChild = children<{ inc(): void }>();
   private readonly errorChild = children<{ inc(): void }>();
+  private readonly shedChild = children<{ inc(): void }>();
   private readonly publishedChild = children<{ inc(): void }>();
   private readonly receivedChild = children<{ inc(): void }>();
   private readonly logicChild = children<{ observe(v: number): void }>();
@@ -160,7 +161,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   }
 
   upstreamShed(where: ShedWhere): void {
-    this.shed.inc({ where });
+    this.shedChild(where, () => this.shed.labels({ where })).inc();
   }
 
   /** `inflight`: the logic service's count of requests in progress, read at scrape time */

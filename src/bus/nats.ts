@@ -7,6 +7,7 @@
 // on its own: per item, the broker and both clients then do a fraction of a message's work.
 
 import { connect, errors, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { batchesOf } from '../coalesce.js';
 import type { Logger } from '../log.js';
 import { encodeArrayOfEncoded } from '../protocol/codec.js';
 import { splitArray } from '../protocol/strict.js';
@@ -132,17 +133,7 @@ export class NatsBus implements Bus {
     const limit = this.maxPayload - PAYLOAD_MARGIN;
     for (const [room, items] of outbox) {
       const subject = this.opts.subjects.room(room);
-      let start = 0;
-      let bytes = 0;
-      for (let i = 0; i <= items.length; i++) {
-        const size = i < items.length ? items[i]!.length : 0;
-        if (i === items.length || (i > start && (i - start >= MAX_ITEMS_PER_MESSAGE || bytes + size > limit))) {
-          this.publishItems(subject, items.slice(start, i));
-          start = i;
-          bytes = 0;
-        }
-        bytes += size;
-      }
+      for (const chunk of batchesOf(items, MAX_ITEMS_PER_MESSAGE, limit, (item) => item.length)) this.publishItems(subject, chunk);
     }
   };
 
@@ -152,7 +143,6 @@ export class NatsBus implements Bus {
    * neighbours.
    */
   private publishItems(subject: string, items: Uint8Array[]): void {
-    if (items.length === 0) return;
     try {
       this.nc.publish(subject, items.length === 1 ? items[0]! : encodeArrayOfEncoded(items));
       this.opts.observer.busPublished('room');

@@ -8,7 +8,7 @@ import type { RoomBus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { Errors, ProtocolError } from '../protocol/errors.js';
+import { Errors, overloadRetryMs, ProtocolError } from '../protocol/errors.js';
 import { encodeItem } from '../protocol/items.js';
 import { kindName } from '../protocol/kinds.js';
 import { Op, ROOM_ID } from '../protocol/ops.js';
@@ -36,10 +36,6 @@ export interface LogicOptions {
   readonly logicMaxInflight: number;
 }
 
-/** The retry hint of ERROR 32: about a second, spread so that refused clients do not return together. */
-export function overloadRetryMs(): number {
-  return 500 + Math.floor(Math.random() * 1000);
-}
 
 /**
  * How long a client id stays claimed while its first attempt is processed: longer than any

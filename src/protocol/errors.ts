@@ -60,6 +60,11 @@ export class ProtocolError extends Error {
   }
 }
 
+/** The retry hint of ERROR 32: about a second, spread so that refused clients do not return together. */
+export function overloadRetryMs(): number {
+  return 500 + Math.floor(Math.random() * 1000);
+}
+
 const BY_CODE = new Map<number, ErrorEntry>(Object.values(Errors).map((e) => [e.code, e]));
 
 /** The catalogue entry of an error code received from another process. */

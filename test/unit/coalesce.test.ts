@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Coalescer } from '../../src/coalesce.js';
+import { batchesOf, Coalescer } from '../../src/coalesce.js';
 
 t.test('coalescer - the calls of one turn run as batches bounded in count and weight', async (t) => {
   const batches: number[][] = [];
@@ -21,4 +21,11 @@ t.test('coalescer - a failed batch, or one answering the wrong number of results
     ['rejected', 'rejected'],
     'nobody gets another caller\'s result or undefined',
   );
+});
+
+t.test('batchesOf - runs in order, within count and weight; a heavy element alone', async (t) => {
+  t.same(batchesOf([1, 2, 3], 10), [[1, 2, 3]]);
+  t.same(batchesOf([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]);
+  t.same(batchesOf([5, 5, 1, 20, 1], 10, 10, (x) => x), [[5, 5], [1], [20], [1]]);
+  t.same(batchesOf([], 3, 10, (x: number) => x), []);
 });

@@ -8,7 +8,7 @@
 import { timed, type RedisContext } from '../../redis/client.js';
 import { Coalescer } from '../../coalesce.js';
 import { encode } from '../../protocol/codec.js';
-import { defineScript } from '../../redis/script.js';
+import { asBuffer, defineScript } from '../../redis/script.js';
 import { HISTORY_IDLE_MS, type RoomHistory, type StoredItem } from './index.js';
 
 // ARGV: the key prefix, the capacity, the idle expiry (ms), a MessagePack array of [room,
@@ -57,8 +57,8 @@ export class RedisRoomHistory implements RoomHistory {
       if (!items) byRoom.set(room, (items = []));
       items.push(item);
     }
-    const args: (string | number | Buffer)[] = [this.ctx.keys.history(''), this.capacity, HISTORY_IDLE_MS, Buffer.from(encode([...byRoom].map(([room, items]) => [room, items.length])))];
-    for (const items of byRoom.values()) for (const { seq, data } of items) args.push(seq, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    const args: (string | number | Buffer)[] = [this.ctx.keys.history(''), this.capacity, HISTORY_IDLE_MS, asBuffer(encode([...byRoom].map(([room, items]) => [room, items.length])))];
+    for (const items of byRoom.values()) for (const { seq, data } of items) args.push(seq, asBuffer(data));
     return timed(this.ctx.observer, 'history', async () => {
       await this.appendScript(...args);
       return batch.map(() => undefined);

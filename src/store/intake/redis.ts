@@ -12,7 +12,7 @@
 import { encode } from '../../protocol/codec.js';
 import { timed, type RedisContext } from '../../redis/client.js';
 import { Coalescer } from '../../coalesce.js';
-import { defineScript, LUA_NOW } from '../../redis/script.js';
+import { asBuffer, defineScript, LUA_NOW } from '../../redis/script.js';
 import { IN_FLIGHT_VERDICT, LIMITED, type Intake, type IntakeStep, type IntakeVerdict } from './index.js';
 
 /** Messages per script call: bounds how long one call keeps Redis busy (about 5 commands each). */
@@ -84,7 +84,7 @@ export class RedisIntake implements Intake {
     this.admitScript = defineScript(ctx.redis, 'danmakuAdmit', 0, ADMIT);
     this.settleScript = defineScript(ctx.redis, 'danmakuSettle', 0, SETTLE);
     const { keys } = ctx;
-    this.prefixes = Buffer.from(encode([keys.dedupe(''), keys.bucket(''), keys.seq('')]));
+    this.prefixes = asBuffer(encode([keys.dedupe(''), keys.bucket(''), keys.seq('')]));
     this.admits = new Coalescer((steps) => this.admitBatch(steps), MAX_BATCH);
     this.settles = new Coalescer((s) => this.settleBatch(s), MAX_BATCH * 4);
   }
@@ -105,7 +105,7 @@ export class RedisIntake implements Intake {
   private admitBatch(steps: IntakeStep[]): Promise<IntakeVerdict[]> {
     const packed = encode(steps.map((s) => [s.claim ?? '', s.claimTtlMs, s.bucket, s.rate, s.burst, s.scope]));
     return timed(this.ctx.observer, 'intake', async () => {
-      const flat = (await this.admitScript(this.prefixes, Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength))) as number[];
+      const flat = (await this.admitScript(this.prefixes, asBuffer(packed))) as number[];
       const out: IntakeVerdict[] = [];
       for (let i = 0; i < steps.length; i++) {
         const verdict = flat[i * 2]!;
@@ -119,7 +119,7 @@ export class RedisIntake implements Intake {
   private settleBatch(settles: Settle[]): Promise<void[]> {
     const packed = encode(settles.map((s) => [s.claim, s.seq, s.ttlMs]));
     return timed(this.ctx.observer, 'intake', async () => {
-      await this.settleScript(this.ctx.keys.dedupe(''), Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength));
+      await this.settleScript(this.ctx.keys.dedupe(''), asBuffer(packed));
       return settles.map(() => undefined);
     });
   }
