@@ -176,8 +176,8 @@ export function loadConfig(env: Env = process.env): Config {
     userMessageBurst: int(env, 'USER_MESSAGE_BURST', 10, 1, 1_000_000),
     dedupeTtlMs: int(env, 'DEDUPE_TTL_MS', 120_000, 1_000, 86_400_000),
     upstreamTimeoutMs: int(env, 'UPSTREAM_TIMEOUT_MS', 3_000, 50, 60_000),
-    upstreamMaxPending: int(env, 'UPSTREAM_MAX_PENDING', 4_096, 1, 1_000_000),
-    logicMaxInflight: int(env, 'LOGIC_MAX_INFLIGHT', 16_384, 1, 1_000_000),
+    upstreamMaxPending: int(env, 'UPSTREAM_MAX_PENDING', 1_024, 1, 1_000_000),
+    logicMaxInflight: int(env, 'LOGIC_MAX_INFLIGHT', 4_096, 1, 1_000_000),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 5_000, 100, 120_000),
   };
 }

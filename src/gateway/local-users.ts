@@ -49,7 +49,7 @@ export class LocalUsers<C> implements NodeHandler, UserCounts {
     if (had instanceof Several) {
       if (!had.delete(conn)) return;
       if (had.size === 1) this.users.set(uid, had.values().next().value as C);
-    } else if (had !== undefined && had === conn) this.users.delete(uid);
+    } else if (had === conn) this.users.delete(uid);
     else return;
     this.changed(uid);
   }
