@@ -123,7 +123,9 @@ const NATS: Launch = {
   command: 'nats-server',
   scheme: 'nats',
   // -m -1: the HTTP monitoring endpoint (varz, connz) on a port of its own choosing too.
-  args: (port, dir) => ['-a', '127.0.0.1', '-p', port === 0 ? '-1' : String(port), '-m', '-1', '--ports_file_dir', dir],
+  // -js -sd: JetStream with its file store in the process's directory, which a restart keeps
+  // (the chat storage queue, docs/cluster.md).
+  args: (port, dir) => ['-a', '127.0.0.1', '-p', port === 0 ? '-1' : String(port), '-m', '-1', '--ports_file_dir', dir, '-js', '-sd', join(dir, 'jetstream')],
   async probe(proc, _port, dir) {
     const port = Number(new URL(natsPorts(dir, proc.pid)?.nats?.[0] ?? 'nats://x:0').port);
     return port > 0 && (await accepts(port)) ? port : null;
