@@ -1,7 +1,9 @@
 // Group and user messages: fanned out to UIDs upstream. The recipients' gateways come from the
 // registry, and each gateway gets ONE delivery naming its local recipients, carrying the
-// client frame encoded once here. Users online nowhere are skipped (no offline inbox yet).
+// client frame encoded once. Users online nowhere are skipped here: they find the message in
+// their offline inbox (the storage queue writes it, src/queue/).
 
+import { randomBytes } from 'node:crypto';
 import { BusTimeoutError, type NodeBus } from '../bus/index.js';
 import type { Metrics } from '../metrics.js';
 import { encodeFrame } from '../protocol/codec.js';
@@ -22,8 +24,14 @@ export interface ChatMessage {
   n: string;
   t: number;
   x: string;
+  /** server message id: the same in the live MESSAGE and in the stored copies */
+  id: string;
 }
 
+/** A server message id: 96 random bits, base64url (16 characters). */
+export function messageId(): string {
+  return randomBytes(12).toString('base64url');
+}
 
 export interface Delivered {
   /** recipients online on some gateway */
@@ -48,6 +56,11 @@ export class ChatFanout {
    * them.
    */
   async deliver(recipients: readonly string[], message: ChatMessage, opts: { confirm?: boolean } = {}): Promise<Delivered> {
+    return this.deliverFrame(recipients, encodeFrame(Op.Message, 0, message), opts);
+  }
+
+  /** As deliver(), with the client frame (MESSAGE, UNREAD) already encoded. */
+  async deliverFrame(recipients: readonly string[], frame: Uint8Array, opts: { confirm?: boolean } = {}): Promise<Delivered> {
     const where = await this.registry.lookup(recipients);
     const byGateway = new Map<string, string[]>();
     for (const [uid, gateways] of where) {
@@ -58,7 +71,6 @@ export class ChatFanout {
       }
     }
     if (byGateway.size > 0) {
-      const frame = encodeFrame(Op.Message, 0, message);
       const deliveries = [...byGateway].map(([gw, uids]) => [gw, encodeDelivery(uids, frame)] as const);
       // Checked right before sending, with nothing awaited in between: a publish made while
       // NATS is down would wait in the client's buffer and might go out later.

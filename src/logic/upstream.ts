@@ -8,7 +8,10 @@ import { decode, encode } from '../protocol/codec.js';
 import { displayName } from '../protocol/text.js';
 
 export interface UpstreamRequest {
-  /** the client op: SEND (20, to the current room) or MSG (22, to a group or a user) */
+  /**
+   * the client op: SEND (20, to the current room), MSG (22, to a group or a user), or a chat
+   * read: SYNC (40; also the inbox push on connect), HISTORY (42), CONTACTS (44), READ (46)
+   */
   o: number;
   /** sender uid, name and roles, from the verified token */
   u: string;
@@ -22,8 +25,12 @@ export interface UpstreamRequest {
   b: unknown;
 }
 
-/** `r`: with ERROR 32 `overloaded`, how long the client should wait before retrying (ms) */
-export type UpstreamReply = { s: number; t: number; dup?: true } | { e: number; m: string; r?: number };
+/**
+ * An ACK's fields; or an error (`r`: with ERROR 32 `overloaded`, how long the client should wait
+ * before retrying, ms); or, for the chat reads (SYNC, HISTORY, CONTACTS, READ), the reply frame's
+ * op and body.
+ */
+export type UpstreamReply = { s: number; t: number; dup?: true } | { e: number; m: string; r?: number } | { o: number; b: unknown };
 
 export function encodeRequests(reqs: readonly UpstreamRequest[]): Uint8Array {
   return encode(reqs);
@@ -71,11 +78,12 @@ export function decodeReplies(data: Uint8Array, n: number): UpstreamReply[] {
 }
 
 function replyOf(value: unknown): UpstreamReply {
-  const v = value as Partial<{ s: number; t: number; dup: true; e: number; m: string; r: number }> | null;
+  const v = value as Partial<{ s: number; t: number; dup: true; e: number; m: string; r: number; o: number; b: unknown }> | null;
   if (typeof v?.e === 'number') {
     const m = typeof v.m === 'string' ? v.m : '';
     return typeof v.r === 'number' ? { e: v.e, m, r: v.r } : { e: v.e, m };
   }
+  if (typeof v?.o === 'number' && 'b' in v) return { o: v.o, b: v.b };
   if (typeof v?.s === 'number' && typeof v.t === 'number') return v.dup ? { s: v.s, t: v.t, dup: true } : { s: v.s, t: v.t };
   throw new Error('malformed upstream reply');
 }
