@@ -9,7 +9,7 @@
 // defensive decoding: anything with access to the broker can publish on the queue's subject.
 
 import { encode, tryDecode } from '../protocol/codec.js';
-import type { StrictRules } from '../protocol/strict.js';
+import { splitArray, type StrictRules } from '../protocol/strict.js';
 
 /** What the logic enqueues, the queue carries and a writer applies (the design's StoredRecord). */
 export interface StoredRecord {
@@ -118,8 +118,8 @@ export function recordSize(rec: StoredRecord): number {
   return n;
 }
 
-/** A queue message: an array of records, top level of the value, records as maps, `r` arrays. */
-const QUEUE_MESSAGE_RULES: StrictRules = { maxDepth: 3, allowBin: true };
+/** One element of a queue message: a record is a map holding one array (`r`). */
+const RECORD_RULES: StrictRules = { maxDepth: 2, allowBin: true };
 
 export interface DecodedMessage {
   readonly records: StoredRecord[];
@@ -136,12 +136,15 @@ export interface DecodedMessage {
  * into the connection's read buffer.
  */
 export function decodeMessage(bytes: Uint8Array): DecodedMessage {
-  const value = tryDecode(bytes, QUEUE_MESSAGE_RULES);
-  if (!Array.isArray(value)) return { records: [], bad: 0, array: false };
+  // Split first (plain MessagePack only: an extension type or nesting past 8 anywhere leaves
+  // nothing to read), then each element checked and decoded on its own: a well-formed element
+  // that is not a record (a deep one, a wrong field) costs only itself, not the records beside it.
+  const elements = splitArray(bytes);
+  if (!elements) return { records: [], bad: 0, array: false };
   const records: StoredRecord[] = [];
   let bad = 0;
-  for (const el of value) {
-    const rec = toRecord(el);
+  for (const el of elements) {
+    const rec = toRecord(tryDecode(el, RECORD_RULES));
     if (rec) records.push(rec);
     else bad++;
   }

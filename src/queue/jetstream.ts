@@ -458,7 +458,8 @@ class JetStreamWriter {
     for (const msg of msgs) {
       if (msg.info.deliveryCount > 1) redelivered++;
       const d = decodeMessage(msg.data);
-      malformed += d.array ? d.bad : 1;
+      // Not an array, or an empty one (never sent by a queue): one bad message; else its bad records.
+      malformed += !d.array || (d.records.length === 0 && d.bad === 0) ? 1 : d.bad;
       // Nothing in it to apply, ever: removed from the stream now (work queue: term removes it).
       if (d.records.length === 0) settle(msg, 'term');
       else held.push({ msg, records: d.records });
