@@ -12,7 +12,7 @@ import { connectJetStreamQueue, type JetStreamQueue } from '../../src/queue/jets
 import { startNats } from '../helpers/infra.js';
 import { queueContract } from './queue-suite.js';
 
-const log = createLogger('silent');
+const log = createLogger(process.env.QUEUE_TEST_LOG ?? 'silent');
 let fixtures = 0;
 
 queueContract(t, async (opts) => {

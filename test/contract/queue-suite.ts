@@ -109,7 +109,9 @@ async function enqueueAll(q: ChatQueue, from: number, n: number, perTurn: number
   for (let i = from; i < from + n; i++) {
     const r = record(i);
     ids.push(r.id);
-    pending.push(q.enqueue(r));
+    const p = q.enqueue(r);
+    p.catch(() => undefined); // awaited below, after the turns: not an unhandled rejection meanwhile
+    pending.push(p);
     if ((i - from + 1) % perTurn === 0) await new Promise((r) => setImmediate(r));
   }
   await Promise.all(pending);
