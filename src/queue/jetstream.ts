@@ -158,9 +158,8 @@ export class JetStreamQueue implements ChatQueue {
   private closed = false;
   /** false between a disconnect and the reconnect */
   private up = true;
-  /** resolves when the connection is lost (renewed at each reconnect): cuts publishes short */
-  private lost!: Promise<void>;
-  private markLost!: () => void;
+  /** the publishes waiting for a PubAck: refused at once when the connection is lost */
+  private readonly waiting = new Set<(err: Error) => void>();
   private readonly watching: Promise<void>;
   private poll: NodeJS.Timeout | undefined;
   private readonly stream: string;
@@ -174,14 +173,9 @@ export class JetStreamQueue implements ChatQueue {
     this.stream = opts.subjects.chatStream;
     this.subject = opts.subjects.chatStore;
     this.js = jetstream(nc, { timeout: ATTEMPT_TIMEOUT_MS });
-    this.renewLost();
     // One queue message per turn: the records of the messages accepted together.
     this.batcher = new Coalescer((items) => this.publish(items), { max: MAX_RECORDS_PER_MESSAGE, maxWeight: MAX_MESSAGE_BYTES, weight: (b) => b.length });
     this.watching = this.watch();
-  }
-
-  private renewLost(): void {
-    this.lost = new Promise((resolve) => (this.markLost = resolve));
   }
 
   private async watch(): Promise<void> {
@@ -189,10 +183,12 @@ export class JetStreamQueue implements ChatQueue {
     for await (const s of this.nc.status()) {
       if (s.type === 'disconnect') {
         this.up = false;
-        this.markLost();
+        // Their PubAck cannot come now; whether the message was stored before is unknown,
+        // and the caller is told so at once instead of after the timeout.
+        for (const refuse of this.waiting) refuse(new QueueUnavailableError('the NATS connection was lost before the queue confirmed'));
+        this.waiting.clear();
         log.warn({ server: s.server }, 'chat queue: NATS connection lost; reconnecting');
       } else if (s.type === 'reconnect') {
-        this.renewLost();
         this.up = true;
         log.info({ server: s.server }, 'chat queue: NATS reconnected');
         // A server that lost its store (a new one in its place) has no stream: made again.
@@ -281,14 +277,13 @@ export class JetStreamQueue implements ChatQueue {
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw new QueueUnavailableError(`the chat queue did not confirm within ${timeoutMs} ms`);
       try {
-        const publishing = this.js.publish(this.subject, payload, { msgID, timeout: Math.min(remaining, ATTEMPT_TIMEOUT_MS) });
-        publishing.catch(() => undefined); // when the connection is lost first, nobody awaits it
-        await Promise.race([
-          publishing,
-          this.lost.then(() => {
-            throw new QueueUnavailableError('the NATS connection was lost before the queue confirmed');
-          }),
-        ]);
+        await new Promise<void>((resolve, reject) => {
+          this.waiting.add(reject);
+          this.js
+            .publish(this.subject, payload, { msgID, timeout: Math.min(remaining, ATTEMPT_TIMEOUT_MS) })
+            .then(() => resolve(), reject) // a second settle (after a refusal) is a no-op
+            .finally(() => this.waiting.delete(reject));
+        });
         break;
       } catch (err) {
         if (err instanceof QueueUnavailableError) throw err;
