@@ -27,7 +27,7 @@ export type SubjectKind = (typeof SUBJECT_KINDS)[number];
 /** NATS connection events, and a throw inside a bus callback (caught and logged). */
 export const BUS_EVENTS = ['disconnect', 'reconnect', 'error', 'slowConsumer', 'staleConnection', 'ldm', 'handler_error'] as const;
 export type BusEvent = (typeof BUS_EVENTS)[number];
-export const REDIS_OPS = ['history', 'sequence', 'presence', 'intake', 'groups', 'registry'] as const;
+export const REDIS_OPS = ['history', 'sequence', 'presence', 'intake', 'groups', 'registry', 'chat'] as const;
 export type RedisOp = (typeof REDIS_OPS)[number];
 export const FALLBACK_OPS = ['sequence', 'intake'] as const;
 export type FallbackOp = (typeof FALLBACK_OPS)[number];
