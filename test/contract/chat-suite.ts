@@ -136,7 +136,8 @@ export function chatContract(t: Test, make: (limits?: Partial<ChatStoreLimits>) 
     t.equal(old.items.length, 1);
     const later = T0 + 2 * HOUR;
     t.same((await b.inbox('u', { after: 0 }, 10, later)).items, [], 'aged out');
-    await t.rejects(b.inbox('u', { after: old.cursor }, 10, later), OutOfRetentionError);
+    await t.rejects(b.inbox('u', { after: old.cursor - 1 }, 10, later), OutOfRetentionError, 'an entry after the cursor aged out');
+    t.same((await b.inbox('u', { after: old.cursor }, 10, later)).items, [], 'the cursor of the aged-out entry itself lost nothing');
     await a.apply([rec('dm:u|w', 2, 'w', ['u'], later)], later);
     const fresh = await b.inbox('u', { after: 0 }, 10, later);
     t.same(seqsOf(fresh.items.map((i) => i.m)), [2]);

@@ -312,7 +312,7 @@ export class MemoryChatStore implements ChatStore {
     let n = 0;
     while (n < u.inbox.length && u.inbox[n]!.v < cut) n++;
     if (n === 0) return 0;
-    u.e = Math.max(u.e, cut - 1);
+    u.e = Math.max(u.e, u.inbox[n - 1]!.v);
     u.inbox.splice(0, n);
     return n;
   }

@@ -31,13 +31,18 @@ import {
 
 /** Bounds of one apply script call (a record is never split): how long it keeps Redis busy. */
 export const CHUNK_RECORDS = 1000;
-export const CHUNK_ENTRIES = 25_000;
+export const CHUNK_ENTRIES = Number(process.env.CHUNK_ENTRIES ?? 25_000);
 export const CHUNK_BYTES = 1 << 20;
 /**
  * Expiry refreshes happen when a user's version crosses a step of retention/16 (not on every
  * write), with the expiry set that much longer: a key never expires early, at most a step late.
  */
 const REFRESH_STEPS = 16;
+/**
+ * An inbox may hold inboxMax/8 entries over the cap between trims (reads never see them): a
+ * full inbox is then trimmed once every few writes, not on every one.
+ */
+const INBOX_SLACK = 8;
 
 // Shared Lua: ZADD of any number of pairs (Lua's unpack is limited to a few thousand values);
 // the inbox state string; the history's age trim (looks at the oldest, trims <= 100 a call,
@@ -62,13 +67,49 @@ end
 local function ivWrite(k, s, ttl)
   redis.call('SET', k, string.format('%d %d %d %d', s.v, s.e, s.n, s.o), 'PX', ttl)
 end
-local function ivAgeTrim(ibk, s, icut)
-  if s.n == 0 or s.o >= icut then return 0 end
-  local removed = redis.call('ZREMRANGEBYSCORE', ibk, '-inf', '(' .. string.format('%d', icut))
-  if removed > 0 then s.e = math.max(s.e, icut - 1) end
-  local first = redis.call('ZRANGE', ibk, 0, 0, 'WITHSCORES')
-  if first[2] then s.o = tonumber(first[2]); s.n = math.max(1, s.n - removed) else s.o = 0; s.n = 0 end
-  return removed
+local function segHead(seg)
+  local b, k, p = string.match(seg, '^(%d+) (%d+)\\n()')
+  return tonumber(b), tonumber(k), p
+end
+local function segEntries(seg, p)
+  local out = {}
+  while true do
+    local q = string.find(seg, '\\n', p, true)
+    if not q then out[#out + 1] = string.sub(seg, p); return out end
+    out[#out + 1] = string.sub(seg, p, q - 1)
+    p = q + 1
+  end
+end
+local function dropOldest(ibk, s, excess, cut)
+  local dropped, segs, from, rewritten, exhausted = 0, 0, 0, nil, true
+  while exhausted do
+    local batch = redis.call('LRANGE', ibk, from, from + 15)
+    if #batch == 0 then break end
+    for i = 1, #batch do
+      local b, k, p = segHead(batch[i])
+      if dropped + k <= excess or b + k - 1 < cut then
+        dropped = dropped + k
+        segs = segs + 1
+        s.e = math.max(s.e, b + k - 1)
+      else
+        local d = math.max(excess - dropped, cut - b, 0)
+        if d > 0 then
+          local es = segEntries(batch[i], p)
+          rewritten = string.format('%d %d\\n', b + d, k - d) .. table.concat(es, '\\n', d + 1, k)
+          dropped = dropped + d
+          s.e = math.max(s.e, b + d - 1)
+        end
+        s.o = b + d
+        exhausted = false
+        break
+      end
+    end
+    from = from + 16
+  end
+  if segs > 0 then redis.call('LTRIM', ibk, segs, -1) end
+  if rewritten then redis.call('LSET', ibk, 0, rewritten) end
+  if exhausted then s.n, s.o = 0, 0 else s.n = math.max(0, s.n - dropped) end
+  return dropped
 end
 local function tOf(member) return tonumber(string.sub(member, 1, ${TIME_DIGITS})) end
 local function trimHistory(hk, hmk, hcut, ttl)
@@ -115,7 +156,7 @@ end
 const APPLY = `${LUA_LIB}
 local pre = cmsgpack.unpack(ARGV[1])
 local P = cmsgpack.unpack(ARGV[2])
-local now, hret, iret, imax, cmax, istep, hstep = P[1], P[2], P[3], P[4], P[5], P[6], P[7]
+local now, hret, iret, imax, cmax, istep, hstep, islack = P[1], P[2], P[3], P[4], P[5], P[6], P[7], P[8]
 local recs = cmsgpack.unpack(ARGV[3])
 local lists = cmsgpack.unpack(ARGV[4])
 local hcut, icut = now - hret, now - iret
@@ -187,27 +228,14 @@ for _, uid in ipairs(uorder) do
   local st = ivRead(ivk)
   local old = st and st.v or 0
   if not st then st = { v = 0, e = 0, n = 0, o = 0 } end
-  evicted = evicted + ivAgeTrim(ibk, st, icut)
   local k = #us.ib
   local base = math.max(st.v + 1, now)
-  local args = {}
-  for j = 1, k do args[j * 2 - 1] = base + j - 1; args[j * 2] = us.ib[j] end
-  if st.n == 0 then st.o = base end
-  st.n = st.n + zadd(ibk, args)
+  local segs = redis.call('RPUSH', ibk, string.format('%d %d\\n', base, k) .. table.concat(us.ib, '\\n'))
+  if segs == 1 then st.n, st.o = 0, base end
+  st.n = st.n + k
   st.v = base + k - 1
-  if st.n > imax then
-    st.n = redis.call('ZCARD', ibk)
-    if st.n > imax then
-      local x = st.n - imax
-      local b = redis.call('ZRANGE', ibk, x - 1, x, 'WITHSCORES')
-      st.e = math.max(st.e, tonumber(b[2]))
-      st.o = tonumber(b[4])
-      redis.call('ZREMRANGEBYRANK', ibk, 0, x - 1)
-      evicted = evicted + x
-      st.n = imax
-    end
-  end
-  if old == 0 or math.floor(st.v / istep) ~= math.floor(old / istep) then redis.call('PEXPIRE', ibk, iret + istep) end
+  if st.n > imax + islack or st.o < icut then evicted = evicted + dropOldest(ibk, st, st.n - imax, icut) end
+  if segs == 1 or math.floor(st.v / istep) ~= math.floor(old / istep) then redis.call('PEXPIRE', ibk, iret + istep) end
   ivWrite(ivk, st, 4 * iret)
   local cargs = {}
   for c, t in pairs(us.ct) do cargs[#cargs + 1] = t; cargs[#cargs + 1] = c end
@@ -257,13 +285,14 @@ for i = 1, #ids do
 end
 return out`;
 
-// ARGV: prefixes [ib, iv, h], uid, latest ('1'/'0'), after, limit, now, inbox ret, history ret.
+// ARGV: prefixes [ib, iv, h], uid, latest ('1'/'0'), after, limit, now, inbox ret, history ret,
+// inbox max (the entries over it are trimmed first, as are those past retention).
 // Returns [-1] (out of retention) or [more, v1, member1, v2, member2, ...] oldest first
 // (member '' when the message is no longer in history).
 const INBOX = `${LUA_LIB}
 local pre = cmsgpack.unpack(ARGV[1])
 local uid, latest, after, limit, now = ARGV[2], ARGV[3] == '1', tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local iret, hret = tonumber(ARGV[7]), tonumber(ARGV[8])
+local iret, hret, imax = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local icut, hcut = now - iret, now - hret
 local ibk, ivk = pre[1] .. uid, pre[2] .. uid
 local st = ivRead(ivk)
@@ -271,23 +300,45 @@ if not st then
   if not latest and after > 0 and after < icut then return { -1 } end
   return { 0 }
 end
-if ivAgeTrim(ibk, st, icut) > 0 then ivWrite(ivk, st, 4 * iret) end
+if st.n > imax or st.o < icut then
+  dropOldest(ibk, st, st.n - imax, icut)
+  ivWrite(ivk, st, 4 * iret)
+end
 if not latest and after > 0 and after < st.e then return { -1 } end
-local flat, more = nil, 0
+-- entries as [version, 'seq conv'], oldest first; only the segments holding wanted ones parsed
+local segs = redis.call('LRANGE', ibk, 0, -1)
+local picked, more = {}, 0
 if latest then
-  local rev = redis.call('ZREVRANGE', ibk, 0, limit - 1, 'WITHSCORES')
-  flat = {}
-  for i = #rev - 1, 1, -2 do flat[#flat + 1] = rev[i]; flat[#flat + 1] = rev[i + 1] end
+  for i = #segs, 1, -1 do
+    local b, k, p = segHead(segs[i])
+    local es = segEntries(segs[i], p)
+    for j = k, 1, -1 do
+      if #picked == limit then break end
+      picked[#picked + 1] = { b + j - 1, es[j] }
+    end
+    if #picked == limit then break end
+  end
+  local n = #picked
+  for i = 1, math.floor(n / 2) do picked[i], picked[n - i + 1] = picked[n - i + 1], picked[i] end
 else
-  flat = redis.call('ZRANGEBYSCORE', ibk, '(' .. ARGV[4], '+inf', 'WITHSCORES', 'LIMIT', 0, limit + 1)
-  if #flat > limit * 2 then more = 1 end
+  for i = 1, #segs do
+    local b, k, p = segHead(segs[i])
+    if b + k - 1 > after then
+      local es = segEntries(segs[i], p)
+      for j = math.max(1, after - b + 2), k do
+        if #picked == limit then more = 1; break end
+        picked[#picked + 1] = { b + j - 1, es[j] }
+      end
+    end
+    if more == 1 then break end
+  end
 end
 local out = { more }
-for i = 1, math.min(#flat, limit * 2), 2 do
-  local seq, conv = string.match(flat[i], '^(%d+) (.+)$')
+for _, x in ipairs(picked) do
+  local seq, conv = string.match(x[2], '^(%d+) (.+)$')
   local m = redis.call('ZRANGEBYSCORE', pre[3] .. conv, seq, seq, 'LIMIT', 0, 1)[1]
   if not m or tOf(m) < hcut then m = '' end
-  out[#out + 1] = flat[i + 1]
+  out[#out + 1] = x[1]
   out[#out + 1] = m
 end
 return out`;
@@ -464,7 +515,7 @@ export class RedisChatStore implements ChatStore {
       recs.push([r.c, r.s, r.t, r.u, i]);
       members.push(Buffer.concat([Buffer.from(String(r.t).padStart(TIME_DIGITS, '0'), 'latin1'), r.m]));
     }
-    const params = [now, hret, iret, inboxMax, contactsMax, Math.max(1, Math.floor(iret / REFRESH_STEPS)), Math.max(1, Math.floor(hret / REFRESH_STEPS))];
+    const params = [now, hret, iret, inboxMax, contactsMax, Math.max(1, Math.floor(iret / REFRESH_STEPS)), Math.max(1, Math.floor(hret / REFRESH_STEPS)), Math.floor(inboxMax / INBOX_SLACK)];
     return [this.pre.apply, asBuffer(encode(params)), asBuffer(encode(recs)), asBuffer(encode(lists)), ...members];
   }
 
@@ -474,12 +525,12 @@ export class RedisChatStore implements ChatStore {
     checkCursor(after, now);
     if (limit <= 0) return { items: [], cursor: after, more: false };
     const { inboxRetentionMs, historyRetentionMs } = this.limits;
-    const flat = await timed(this.ctx.observer, 'chat', () => this.inboxScript(this.pre.inbox, uid, latest ? '1' : '0', after, limit, now, inboxRetentionMs, historyRetentionMs) as Promise<(number | Buffer)[]>);
+    const flat = await timed(this.ctx.observer, 'chat', () => this.inboxScript(this.pre.inbox, uid, latest ? '1' : '0', after, limit, now, inboxRetentionMs, historyRetentionMs, this.limits.inboxMax) as Promise<(number | Buffer)[]>);
     if (flat[0] === -1) throw new OutOfRetentionError(`inbox of ${uid}: entries after ${after} are past retention`);
     const items: InboxPage['items'] = [];
     let cursor = after;
     for (let i = 1; i + 1 < flat.length; i += 2) {
-      cursor = Number(flat[i]!.toString());
+      cursor = flat[i] as number;
       const m = flat[i + 1] as Buffer;
       if (m.length > TIME_DIGITS) items.push({ v: cursor, m: m.subarray(TIME_DIGITS) });
     }
