@@ -5,7 +5,7 @@
 // CPU per record (INFO cpu delta), the writer's CPU, then the memory of one stored message
 // (50 characters of text) and of one user's inbox of 1,000 entries.
 //   node dist/bench/chat-store-cost.js [--records 20000] [--groups 50] [--members 100]
-//     [--users 0 (0: groups x members, disjoint)] [--batch 1024]
+//     [--users 0 (0: groups x members, disjoint)] [--batch 1000] [--chunk-entries 100000]
 
 import { parseArgs } from 'node:util';
 import { createLogger } from '../src/log.js';
@@ -13,7 +13,7 @@ import { encode } from '../src/protocol/codec.js';
 import { closeRedis, connectRedis, type RedisObserver } from '../src/redis/client.js';
 import { keys } from '../src/redis/keys.js';
 import type { StoredRecord } from '../src/store/chat/index.js';
-import { RedisChatStore } from '../src/store/chat/redis.js';
+import { DEFAULT_CHUNK, RedisChatStore } from '../src/store/chat/redis.js';
 import { redisInfo, startRedis } from './lib/services.js';
 
 const quiet: RedisObserver = { redisCommand: () => undefined, redisConnected: () => undefined, redisEvent: () => undefined };
@@ -25,7 +25,8 @@ const { values } = parseArgs({
     groups: { type: 'string', default: '50' },
     members: { type: 'string', default: '100' },
     users: { type: 'string', default: '0' },
-    batch: { type: 'string', default: '1024' },
+    batch: { type: 'string', default: '1000' },
+    'chunk-entries': { type: 'string', default: String(DEFAULT_CHUNK.entries) },
   },
 });
 const RECORDS = Number(values.records);
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
   const redis = await connectRedis({ url: server.url, name: 'bench', observer: quiet, log: createLogger('silent'), commandTimeoutMs: 30_000 });
   try {
     const k = keys('bench:');
-    const store = new RedisChatStore({ redis, keys: k, observer: quiet });
+    const store = new RedisChatStore({ redis, keys: k, observer: quiet }, {}, { entries: Number(values['chunk-entries']) });
     // members of group i: users i*MEMBERS.. modulo USERS (disjoint when USERS = GROUPS x MEMBERS)
     const members = Array.from({ length: GROUPS }, (_, g) => Array.from({ length: MEMBERS }, (_, j) => `user${(g * MEMBERS + j) % USERS}`));
     const seqs = new Array<number>(GROUPS).fill(0);
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     const after = await counters(server.port);
     if (process.env.CHAT_BENCH_STATS) console.log(await redisInfo(server.port, "commandstats"));
     const perRecord = (x: number) => (x / RECORDS).toFixed(2);
-    console.log(`write: ${RECORDS} records x ${MEMBERS} recipients, ${GROUPS} groups, ${USERS} users, batches of ${BATCH}: applied ${applied}`);
+    console.log(`write: ${RECORDS} records x ${MEMBERS} recipients, ${GROUPS} groups, ${USERS} users, batches of ${BATCH}, chunks <= ${values['chunk-entries']} entries: applied ${applied}`);
     console.log(`  ${Math.round(RECORDS / seconds)} records/s (${seconds.toFixed(2)} s)`);
     console.log(`  Redis commands/record: ${perRecord(after.calls - before.calls)}`);
     console.log(`  Redis CPU: ${(after.cpu - before.cpu).toFixed(2)} s = ${((1e6 * (after.cpu - before.cpu)) / RECORDS).toFixed(1)} µs/record`);
@@ -96,7 +97,11 @@ async function main(): Promise<void> {
     const inbox = Array.from({ length: 1000 }, (_, i) => ({ c: 'dm:a|b', s: i + 1, id: `d${i}`.padEnd(16, '_'), t: t0 + i, u: 'a', m: message('x', i + 1, 'a', t0 + i, 'x'), r: ['b'] }));
     await store.apply(inbox, Date.now());
     const ib = Number(await redis.call('MEMORY', 'USAGE', k.chatInbox('b'), 'SAMPLES', '0'));
-    console.log(`memory: one inbox of 1,000 entries: ${ib} B (${(ib / 1000).toFixed(1)} B/entry), state string ${await redis.call('MEMORY', 'USAGE', k.chatInboxState('b'))} B, contacts ${await redis.call('MEMORY', 'USAGE', k.chatContacts('b'))} B`);
+    // the same inbox written one entry per apply: 1,000 segments (the worst case)
+    for (let i = 0; i < 1000; i++) await store.apply([{ ...inbox[i]!, c: 'dm:a|c', r: ['c'] }], Date.now());
+    const one = Number(await redis.call('MEMORY', 'USAGE', k.chatInbox('c'), 'SAMPLES', '0'));
+    console.log(`memory: one inbox of 1,000 entries written one per apply: ${one} B (${(one / 1000).toFixed(1)} B/entry)`);
+    console.log(`memory: one inbox of 1,000 entries written in one apply: ${ib} B (${(ib / 1000).toFixed(1)} B/entry), state string ${await redis.call('MEMORY', 'USAGE', k.chatInboxState('b'))} B, contacts ${await redis.call('MEMORY', 'USAGE', k.chatContacts('b'))} B`);
   } finally {
     await closeRedis(redis);
     await server.dispose();

@@ -35,7 +35,11 @@ export interface Keys {
   chatHistory(conv: string): string;
   /** STRING: the highest seq trimmed from a conversation's history (past retention) */
   chatTrimmed(conv: string): string;
-  /** ZSET, score = inbox version, member = `<seq> <conv>`: a user's inbox (references) */
+  /**
+   * LIST of segments, oldest first: a user's inbox (references to history). A segment holds the
+   * entries one write gave the user: `<first version> <count>` then `\n<seq> <conv>` per entry,
+   * versions consecutive from the first (one RPUSH per user and write, not one per entry)
+   */
   chatInbox(uid: string): string;
   /**
    * STRING "<v> <e> <n> <o>": a user's inbox state: last version given, highest version

@@ -1,11 +1,13 @@
 // Chat storage on Redis (cluster mode): keys.ts `chat*` keys, every method one Lua script so
 // that it is atomic. The write path is the expensive one (a group message of 100 members is 100
 // inbox entries), so apply() sends many records per script call and the script GROUPS the work:
-// per conversation one ZADD of its new messages; per user one state read and write, one ZADD of
-// all its inbox entries, one ZADD of its contacts; trims and expiry refreshes only when due
-// (the user's state string counts entries and remembers the oldest, so that neither the count
-// cap nor the age needs a command to check). Redis commands per chunk: about 4 per user and 5
-// per conversation touched, plus one per replayed record, whatever the number of entries.
+// per conversation one ZADD of its new messages; per recipient list (the records to one group
+// name the same list) its entries joined once; per user one state GET and SET, one RPUSH of a
+// segment holding all its entries of the call, one ZADD of its contacts; trims and expiry
+// refreshes only when due (the state counts entries and remembers the oldest, so neither the
+// count cap nor the age costs a command to check). A script call costs about 10 µs per user
+// touched plus well under 1 µs per entry: larger chunks are cheaper per record (bench/
+// chat-store-cost.ts). Replays cost one ZCOUNT per replayed record.
 // Unsequenced records (s=0) first get their seq from one small script (idempotent by id: a
 // replay gets the same seq), are re-encoded here, then are applied like the others.
 // The scripts build key names from the prefixes of keys.ts: one Redis primary, not a Cluster.
@@ -29,10 +31,20 @@ import {
   type StoredRecord,
 } from './index.js';
 
-/** Bounds of one apply script call (a record is never split): how long it keeps Redis busy. */
-export const CHUNK_RECORDS = 1000;
-export const CHUNK_ENTRIES = Number(process.env.CHUNK_ENTRIES ?? 25_000);
-export const CHUNK_BYTES = 1 << 20;
+/**
+ * Bounds of one apply script call (a record is never split). A call's cost is mostly per user
+ * touched (about 10 µs each), so larger chunks are cheaper per record but keep Redis busy
+ * longer: 1,000 group messages of 100 members over 5,000 users take about 60 ms.
+ */
+export interface ChunkBounds {
+  readonly records: number;
+  /** inbox entries: the recipients of the chunk's records */
+  readonly entries: number;
+  /** message bytes */
+  readonly bytes: number;
+}
+
+export const DEFAULT_CHUNK: ChunkBounds = Object.freeze({ records: 1000, entries: 100_000, bytes: 1 << 20 });
 /**
  * Expiry refreshes happen when a user's version crosses a step of retention/16 (not on every
  * write), with the expiry set that much longer: a key never expires early, at most a step late.
@@ -194,26 +206,24 @@ for _, c in ipairs(corder) do
     if cv.hm > 0 then redis.call('PEXPIRE', cv.hmk, hret) end
   end
 end
--- 2. per user, in record order: inbox entries, contacts; per sender the read seqs
-local users, uorder, raises = {}, {}, {}
+-- 2. per recipient list (the records to one group name the same list): its entries in record
+-- order, joined once, its contacts and top seqs; per sender the read seqs to raise
+local L, lorder, entryOf, raises = {}, {}, {}, {}
 for i = 1, #recs do
   if fresh[i] then
     local r = recs[i]
-    local c, s, t, u = r[1], r[2], r[3], r[4]
-    local list = lists[r[5]]
-    local entry = string.format('%d ', s) .. c
-    for j = 1, #list do
-      local uid = list[j]
-      local us = users[uid]
-      if not us then
-        us = { ib = {}, ct = {}, rose = {} }
-        users[uid] = us
-        uorder[#uorder + 1] = uid
-      end
-      us.ib[#us.ib + 1] = entry
-      if not us.ct[c] or t > us.ct[c] then us.ct[c] = t end
-      if uid ~= u and (not us.rose[c] or s > us.rose[c]) then us.rose[c] = s end
+    local c, s, t, u, li = r[1], r[2], r[3], r[4], r[5]
+    local x = L[li]
+    if not x then
+      x = { ents = {}, idx = {}, ct = {}, mx = {} }
+      L[li] = x
+      lorder[#lorder + 1] = li
     end
+    entryOf[i] = string.format('%d ', s) .. c
+    x.ents[#x.ents + 1] = entryOf[i]
+    x.idx[#x.idx + 1] = i
+    if not x.ct[c] or t > x.ct[c] then x.ct[c] = t end
+    if not x.mx[c] or s > x.mx[c] then x.mx[c] = s end
     if u ~= '' then
       local rs = raises[u]
       if not rs then rs = {}; raises[u] = rs end
@@ -221,24 +231,47 @@ for i = 1, #recs do
     end
   end
 end
+-- each user's lists; a user in one list shares its joined entries and contacts
+local users, uorder = {}, {}
+for _, li in ipairs(lorder) do
+  local x = L[li]
+  x.body = table.concat(x.ents, '\\n')
+  x.cargs = {}
+  for c, t in pairs(x.ct) do x.cargs[#x.cargs + 1] = t; x.cargs[#x.cargs + 1] = c end
+  local list = lists[li]
+  for j = 1, #list do
+    local m = users[list[j]]
+    if m then m[#m + 1] = x else users[list[j]] = { x }; uorder[#uorder + 1] = list[j] end
+  end
+end
 local changed = {}
 for _, uid in ipairs(uorder) do
-  local us = users[uid]
+  local m = users[uid]
+  local body, k, cargs = m[1].body, #m[1].ents, m[1].cargs
+  if #m > 1 then
+    local idx, ct = {}, {}
+    for _, x in ipairs(m) do
+      for _, i in ipairs(x.idx) do idx[#idx + 1] = i end
+      for c, t in pairs(x.ct) do if not ct[c] or t > ct[c] then ct[c] = t end end
+    end
+    table.sort(idx)
+    local ents = {}
+    for q, i in ipairs(idx) do ents[q] = entryOf[i] end
+    body, k, cargs = table.concat(ents, '\\n'), #ents, {}
+    for c, t in pairs(ct) do cargs[#cargs + 1] = t; cargs[#cargs + 1] = c end
+  end
   local ibk, ivk, ctk = pre[3] .. uid, pre[4] .. uid, pre[5] .. uid
   local st = ivRead(ivk)
   local old = st and st.v or 0
   if not st then st = { v = 0, e = 0, n = 0, o = 0 } end
-  local k = #us.ib
   local base = math.max(st.v + 1, now)
-  local segs = redis.call('RPUSH', ibk, string.format('%d %d\\n', base, k) .. table.concat(us.ib, '\\n'))
+  local segs = redis.call('RPUSH', ibk, string.format('%d %d\\n', base, k) .. body)
   if segs == 1 then st.n, st.o = 0, base end
   st.n = st.n + k
   st.v = base + k - 1
   if st.n > imax + islack or st.o < icut then evicted = evicted + dropOldest(ibk, st, st.n - imax, icut) end
   if segs == 1 or math.floor(st.v / istep) ~= math.floor(old / istep) then redis.call('PEXPIRE', ibk, iret + istep) end
   ivWrite(ivk, st, 4 * iret)
-  local cargs = {}
-  for c, t in pairs(us.ct) do cargs[#cargs + 1] = t; cargs[#cargs + 1] = c end
   local cadded = zadd(ctk, cargs, 'GT')
   if cadded > 0 then
     local cn = redis.call('ZCARD', ctk)
@@ -249,10 +282,13 @@ for _, uid in ipairs(uorder) do
     end
   end
   if cadded > 0 or old == 0 or math.floor(st.v / hstep) ~= math.floor(old / hstep) then redis.call('PEXPIRE', ctk, hret + hstep) end
-  local rs = raises[uid]
-  for c, s in pairs(us.rose) do
-    if not (rs and rs[c] and rs[c] >= s) then changed[#changed + 1] = uid; break end
+  local rs, rose = raises[uid], false
+  for _, x in ipairs(m) do
+    for c, s in pairs(x.mx) do
+      if not (rs and rs[c] and rs[c] >= s) then rose = true end
+    end
   end
+  if rose then changed[#changed + 1] = uid end
 end
 for u, rs in pairs(raises) do
   local rdk = pre[6] .. u
@@ -442,11 +478,15 @@ export class RedisChatStore implements ChatStore {
     read: Buffer;
   };
 
+  private readonly chunk: ChunkBounds;
+
   constructor(
     private readonly ctx: RedisContext,
     limits: Partial<ChatStoreLimits> = {},
+    chunk: Partial<ChunkBounds> = {},
   ) {
     this.limits = { ...DEFAULT_CHAT_LIMITS, ...limits };
+    this.chunk = { ...DEFAULT_CHUNK, ...chunk };
     const { redis, keys: k } = ctx;
     this.applyScript = defineScript(redis, 'danmakuChatApply', 0, APPLY);
     this.assignScript = defineScript(redis, 'danmakuChatAssign', 0, ASSIGN);
@@ -469,7 +509,7 @@ export class RedisChatStore implements ChatStore {
     const sequenced = await this.assign(records);
     const out: ApplyResult = { applied: 0, skipped: 0, evicted: 0, unreadChanged: [] };
     const changed = new Set<string>();
-    for (const chunk of chunksOf(sequenced)) {
+    for (const chunk of chunksOf(sequenced, this.chunk)) {
       const [applied, skipped, evicted, uids] = await timed(this.ctx.observer, 'chat', () => this.applyScript(...this.applyArgs(chunk, now)) as Promise<[number, number, number, string[]]>);
       out.applied += applied;
       out.skipped += skipped;
@@ -507,7 +547,7 @@ export class RedisChatStore implements ChatStore {
         const key = r.r.join(' ');
         i = listIndex.get(key);
         if (i === undefined) {
-          i = lists.push(r.r);
+          i = lists.push(new Set(r.r).size === r.r.length ? r.r : [...new Set(r.r)]); // a uid named twice: one entry
           listIndex.set(key, i);
         }
         listIndex.set(r.r, i);
@@ -574,14 +614,14 @@ export class RedisChatStore implements ChatStore {
 }
 
 /** Records in script-call chunks within the bounds above; one record is never split. */
-function* chunksOf(records: readonly StoredRecord[]): Generator<StoredRecord[]> {
+function* chunksOf(records: readonly StoredRecord[], bounds: ChunkBounds): Generator<StoredRecord[]> {
   let chunk: StoredRecord[] = [];
   let entries = 0;
   let bytes = 0;
   for (const r of records) {
     const e = r.r.length;
-    const b = r.m.byteLength + e * 16;
-    if (chunk.length > 0 && (chunk.length >= CHUNK_RECORDS || entries + e > CHUNK_ENTRIES || bytes + b > CHUNK_BYTES)) {
+    const b = r.m.byteLength; // recipient lists travel once per distinct list: bounded by entries
+    if (chunk.length > 0 && (chunk.length >= bounds.records || entries + e > bounds.entries || bytes + b > bounds.bytes)) {
       yield chunk;
       chunk = [];
       entries = 0;
