@@ -85,7 +85,7 @@ function standalone(config: Config, metrics: Metrics, log: Logger): Parts {
       presence: new MemoryPresenceCounts(),
       intake: new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (scope) => sequencer.next(scope)),
       groups: new MemoryGroups(),
-      chat: new MemoryChatStore(chatLimits(config)),
+      chat: new MemoryChatStore({ limits: chatLimits(config), next: (c) => sequencer.next(c), current: (c) => sequencer.current(c) }),
     },
     registry: new MemoryRegistry(),
     gatewayBus: broker.connect(metrics),

@@ -11,23 +11,10 @@
 import { encode, tryDecode } from '../protocol/codec.js';
 import { splitArray, type StrictRules } from '../protocol/strict.js';
 
-/** What the logic enqueues, the queue carries and a writer applies (the design's StoredRecord). */
-export interface StoredRecord {
-  /** conversation: `group:<gid>` or `dm:<a>|<b>` */
-  readonly c: string;
-  /** seq in the conversation; 0 = unsequenced (Redis was down at intake): the store assigns one */
-  readonly s: number;
-  /** server message id (the idempotency of s=0 records) */
-  readonly id: string;
-  /** accept time, ms */
-  readonly t: number;
-  /** sender uid */
-  readonly u: string;
-  /** the message as the clients get it, encoded once by the logic */
-  readonly m: Uint8Array;
-  /** inbox recipients, sender included; [] for a big group (history only) */
-  readonly r: readonly string[];
-}
+import type { StoredRecord } from '../store/chat/index.js';
+
+/** What the logic enqueues, the queue carries and a writer applies: defined with the store. */
+export type { StoredRecord };
 
 /** Metrics hooks (implemented in src/metrics.ts). */
 export interface QueueObserver {

@@ -62,6 +62,8 @@ export interface ApplyResult {
   skipped: number;
   /** inbox entries evicted by the count cap or age (all users) */
   evicted: number;
+  /** inbox entries written (one per distinct recipient of each applied record) */
+  inboxWrites: number;
   /** uids (recipients other than the sender) whose unread rose */
   unreadChanged: string[];
 }

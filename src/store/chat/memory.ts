@@ -101,7 +101,7 @@ export class MemoryChatStore implements ChatStore {
   async apply(records: readonly StoredRecord[], now: number): Promise<ApplyResult> {
     // Unsequenced records first: the only await, before anything is written.
     const seqs = await Promise.all(records.map((r) => (r.s > 0 ? r.s : this.assign(r, now))));
-    const out: ApplyResult = { applied: 0, skipped: 0, evicted: 0, unreadChanged: [] };
+    const out: ApplyResult = { applied: 0, skipped: 0, evicted: 0, inboxWrites: 0, unreadChanged: [] };
     const rose: [string, string, number][] = [];
     for (const [i, rec] of records.entries()) {
       const s = seqs[i]!;
@@ -111,6 +111,7 @@ export class MemoryChatStore implements ChatStore {
         continue;
       }
       out.applied++;
+      out.inboxWrites += new Set(rec.r).size;
       this.trimConv(conv, now);
       for (const uid of rec.r) {
         const user = this.userFor(uid, now);

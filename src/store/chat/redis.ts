@@ -164,7 +164,7 @@ end
 // contacts max, inbox refresh step, history refresh step]; ARGV[3]: records [c, s, t, u,
 // recipient list index]; ARGV[4]: the distinct recipient lists; ARGV[5..]: per record its
 // history member (time prefix + message bytes: binary, which cmsgpack does not take).
-// Returns [applied, skipped, evicted, [uids whose unread rose]].
+// Returns [applied, skipped, evicted, [uids whose unread rose], inbox entries written].
 const APPLY = `${LUA_LIB}
 local pre = cmsgpack.unpack(ARGV[1])
 local P = cmsgpack.unpack(ARGV[2])
@@ -175,7 +175,7 @@ local hcut, icut = now - hret, now - iret
 -- 1. which records are new: per conversation its top seq and trimmed seq, then ZCOUNT only
 -- for a seq at or below the top (a replay, or writers crossing)
 local convs, corder, fresh = {}, {}, {}
-local applied, skipped, evicted = 0, 0, 0
+local applied, skipped, evicted, entries = 0, 0, 0, 0
 for i = 1, #recs do
   local r = recs[i]
   local c, s = r[1], r[2]
@@ -193,6 +193,7 @@ for i = 1, #recs do
     cv.seen[s] = true
     fresh[i] = true
     applied = applied + 1
+    entries = entries + #lists[r[5]]
     cv.args[#cv.args + 1] = s
     cv.args[#cv.args + 1] = ARGV[4 + i]
   end
@@ -304,7 +305,7 @@ for u, rs in pairs(raises) do
     redis.call('PEXPIRE', rdk, hret)
   end
 end
-return { applied, skipped, evicted, changed }`;
+return { applied, skipped, evicted, changed, entries }`;
 
 // ARGV: the assigned-id prefix, the sequence prefix, the ttl, MessagePack [[id, conv], ...].
 // A replay finds the seq its first attempt took.
@@ -507,10 +508,11 @@ export class RedisChatStore implements ChatStore {
 
   async apply(records: readonly StoredRecord[], now: number): Promise<ApplyResult> {
     const sequenced = await this.assign(records);
-    const out: ApplyResult = { applied: 0, skipped: 0, evicted: 0, unreadChanged: [] };
+    const out: ApplyResult = { applied: 0, skipped: 0, evicted: 0, inboxWrites: 0, unreadChanged: [] };
     const changed = new Set<string>();
     for (const chunk of chunksOf(sequenced, this.chunk)) {
-      const [applied, skipped, evicted, uids] = await timed(this.ctx.observer, 'chat', () => this.applyScript(...this.applyArgs(chunk, now)) as Promise<[number, number, number, string[]]>);
+      const [applied, skipped, evicted, uids, entries] = await timed(this.ctx.observer, 'chat', () => this.applyScript(...this.applyArgs(chunk, now)) as Promise<[number, number, number, string[], number]>);
+      out.inboxWrites += entries;
       out.applied += applied;
       out.skipped += skipped;
       out.evicted += evicted;
