@@ -44,7 +44,7 @@ t.test('cluster - a room on two gateways gets every message once, in order; a th
   }
   t.equal(await roomReceived(g2), 0, 'the gateway with no member of the room received none of its messages');
   t.ok((await roomReceived(g0)) > 0, 'the member gateways did (several items may share one bus message)');
-  const logicsHandled = await Promise.all(c.logics.map(async (l) => metricValue(await l.metrics(), 'danmaku_upstream_messages_total', { result: 'accepted' })));
+  const logicsHandled = await Promise.all(c.logics.map(async (l) => metricValue(await l.metrics(), 'danmaku_upstream_messages_total', { kind: 'danmaku', result: 'accepted' })));
   t.equal(logicsHandled.reduce((a, b) => a + b, 0), 60, `both logic processes served the queue group (${logicsHandled.join(' + ')})`);
   for (const v of [...senders, ...viewers, elsewhere]) v.close();
 });
