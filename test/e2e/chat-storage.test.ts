@@ -232,3 +232,33 @@ for (const mode of ['standalone', 'cluster'] as const) {
     t.same(await inboxPush(current).then((p) => [p.n, p.cursor, p.more]), [0, latest.cursor, false], 'since the newest cursor: an empty push that keeps it');
   });
 }
+
+for (const mode of ['standalone', 'cluster'] as const) {
+  t.test(`chat storage (${mode}) - a group growing past BIG_GROUP_SIZE stops writing inboxes, shrinking starts again; notes to self`, async (t) => {
+    const d = await startChat(mode, ENV);
+    t.teardown(() => d.stop());
+    const gw = d.gateways[1]!;
+    t.equal((await d.api('PUT', '/api/groups/flex', { members: ['ann', 'ben', 'cat'] })).status, 201);
+    const ann = await ChatConn.open(gw.url, gw.token('ann'));
+    t.teardown(() => ann.close());
+    const send = async (x: string) => t.equal((await ann.request(Op.Msg, { g: 'flex', x, id: x })).op, Op.Ack, `${x} acknowledged`);
+    await send('small-1');
+    t.same((await d.api('POST', '/api/groups/flex/members', { add: ['dan'] })).body, { group: 'flex', added: 1, removed: 0 });
+    await send('big-2');
+    t.same((await d.api('POST', '/api/groups/flex/members', { remove: ['dan'] })).body, { group: 'flex', added: 0, removed: 1 });
+    await send('small-3');
+    t.equal((await ann.request(Op.Msg, { to: 'ann', x: 'note to self', id: 'note' })).op, Op.Ack, 'a message to oneself');
+
+    const ben = await ChatConn.open(gw.url, gw.token('ben'));
+    t.teardown(() => ben.close());
+    const history = await pollUntil(() => historyAll(ben, { g: 'flex' }), (h) => h.messages.length === 3, 15_000, 'the 3 group messages stored');
+    t.same(history.messages.map((m) => m.x), ['small-3', 'big-2', 'small-1'], 'all three in the history');
+    const inbox = await syncAll(ben, 0);
+    t.same(inbox.messages.map((m) => m.x), ['small-1', 'small-3'], "ben's inbox: the messages sent while the group was small");
+    const contacts = await ben.request(Op.Contacts, null);
+    t.match(contacts.body, { total: 3, d: [{ g: 'flex', unread: 3, read: 0, last: { x: 'small-3' } }] }, 'CONTACTS: unread 3, derived from the history');
+    const notes = await pollUntil(() => historyAll(ann, { to: 'ann' }), (h) => h.messages.length === 1, 15_000, 'the note stored');
+    t.match(notes.messages, [{ to: 'ann', u: 'ann', x: 'note to self' }], 'notes to self: HISTORY {to: self}');
+    t.equal((await syncAll(ann, 0)).messages.filter((m) => m.x === 'note to self').length, 1, 'once in the own inbox');
+  });
+}
