@@ -67,6 +67,8 @@ export interface Config {
   readonly storeWriter: boolean;
   /** the unread total pushed to a user at most this often after new messages */
   readonly unreadPushIntervalMs: number;
+  /** how long a logic process reuses a registry answer for live chat delivery; 0: never */
+  readonly registryCacheMs: number;
 }
 
 /** The standalone development secret. Refused when NODE_ENV=production. */
@@ -210,5 +212,6 @@ export function loadConfig(env: Env = process.env): Config {
     chatQueueMaxBytes: int(env, 'CHAT_QUEUE_MAX_BYTES', 1 << 30, 1 << 20, 2 ** 40),
     storeWriter: bool(env, 'STORE_WRITER', true),
     unreadPushIntervalMs: int(env, 'UNREAD_PUSH_INTERVAL_MS', 1_000, 50, 60_000),
+    registryCacheMs: int(env, 'REGISTRY_CACHE_MS', 1_000, 0, 60_000),
   };
 }

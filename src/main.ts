@@ -26,8 +26,8 @@ import { closeRedis, connectRedis, type RedisContext } from './redis/client.js';
 import { keys } from './redis/keys.js';
 import { FallbackStore } from './store/fallback.js';
 import type { ChatQueue } from './queue/index.js';
-import { MemoryChatQueue } from './queue/memory.js';
-import { JetStreamChatQueue } from './queue/jetstream.js';
+import { MemoryQueue } from './queue/memory.js';
+import { connectJetStreamQueue } from './queue/jetstream.js';
 import type { ChatStore, ChatStoreLimits } from './store/chat/index.js';
 import { MemoryChatStore } from './store/chat/memory.js';
 import { RedisChatStore } from './store/chat/redis.js';
@@ -74,7 +74,7 @@ interface Parts {
 const runsGateway = (c: Config) => c.role !== 'logic';
 const runsLogic = (c: Config) => c.role !== 'gateway';
 
-function standalone(config: Config, metrics: Metrics): Parts {
+function standalone(config: Config, metrics: Metrics, log: Logger): Parts {
   const broker = new MemoryBroker();
   const sequencer = new MemorySequencer();
   return {
@@ -85,12 +85,12 @@ function standalone(config: Config, metrics: Metrics): Parts {
       presence: new MemoryPresenceCounts(),
       intake: new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (scope) => sequencer.next(scope)),
       groups: new MemoryGroups(),
-      chat: new MemoryChatStore(chatLimits(config)),
+      chat: new MemoryChatStore({ limits: chatLimits(config), next: (c) => sequencer.next(c), current: (c) => sequencer.current(c) }),
     },
     registry: new MemoryRegistry(),
     gatewayBus: broker.connect(metrics),
     logicBus: broker.connect(metrics),
-    queue: new MemoryChatQueue({ maxBytes: config.chatQueueMaxBytes }, metrics.queue),
+    queue: new MemoryQueue({ maxBytes: config.chatQueueMaxBytes, observer: metrics.queue, log: log.child({ component: 'queue' }) }),
     close: async () => undefined,
   };
 }
@@ -125,7 +125,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
     gatewayBus: runsGateway(config) ? await bus('gateway') : null,
     logicBus: runsLogic(config) ? await bus('logic') : null,
     queue: runsLogic(config)
-      ? await JetStreamChatQueue.connect({ url: config.natsUrl!, name: `${config.gatewayId}-queue`, prefix: config.subjectPrefix, maxBytes: config.chatQueueMaxBytes, timeoutMs: config.upstreamTimeoutMs }, metrics.queue, log.child({ component: 'queue' }))
+      ? await connectJetStreamQueue({ url: config.natsUrl!, name: `${config.gatewayId}-queue`, subjects: s, maxBytes: config.chatQueueMaxBytes, publishTimeoutMs: config.upstreamTimeoutMs, observer: metrics.queue, log: log.child({ component: 'queue' }) })
       : null,
     close: () => closeRedis(redis),
   };
@@ -170,14 +170,14 @@ async function importGateway(maxHeaderBytes: number): Promise<typeof import('./g
 
 async function start(config: Config, log: Logger): Promise<void> {
   const metrics = new Metrics({ labels: { node: config.gatewayId, role: config.role } });
-  const parts = config.natsUrl ? await cluster(config, metrics, log) : standalone(config, metrics);
+  const parts = config.natsUrl ? await cluster(config, metrics, log) : standalone(config, metrics, log);
   const { stores, registry, gatewayBus, logicBus } = parts;
 
   let adminApi: AdminApi | null = null;
   let stopJanitor = () => undefined as void;
   let writer: StoreWriter | null = null;
   if (logicBus && parts.queue) {
-    const chat = new ChatFanout(registry, logicBus, metrics);
+    const chat = new ChatFanout(registry, logicBus, metrics, config.registryCacheMs);
     const { history, intake, groups } = stores;
     const queue = parts.queue;
     const reads = new ChatReads(stores.chat, groups, chat, { bigGroupSize: config.bigGroupSize }, metrics);

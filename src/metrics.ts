@@ -95,6 +95,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   private readonly storeLag = new Histogram({ name: 'danmaku_store_lag_seconds', help: 'From a chat message being accepted to its inbox and history writes being applied', buckets: DELAY_BUCKETS, registers: [this.registry] });
   private readonly storeWrites = new Counter({ name: 'danmaku_store_writes_total', help: 'Storage writes by kind: records applied, records skipped (already applied: a redelivery), inbox entries written, inbox entries evicted', labelNames: ['kind'], registers: [this.registry] });
   private readonly queueRedelivered = new Counter({ name: 'danmaku_store_redelivered_total', help: 'Queue messages delivered to a writer again (a writer died or failed before acknowledging)', registers: [this.registry] });
+  private readonly queueMalformed = new Counter({ name: 'danmaku_store_queue_malformed_total', help: 'Queue messages, or records in them, that were not valid records: dropped, never applied (anything with access to NATS can publish on the subject)', registers: [this.registry] });
   private readonly storeApplyFailures = new Counter({ name: 'danmaku_store_apply_failures_total', help: 'Batches a storage writer failed to apply (retried later; nothing is lost)', registers: [this.registry] });
 
   private readonly directFrames = new Counter({ name: 'danmaku_direct_frames_delivered_total', help: 'Group and user message frames handed to client sockets (gateway)', registers: [this.registry] });
@@ -317,6 +318,9 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
     },
     applyFailed: (): void => {
       this.storeApplyFailures.inc();
+    },
+    malformed: (n: number): void => {
+      this.queueMalformed.inc(n);
     },
   };
 

@@ -7,14 +7,14 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Metrics } from '../metrics.js';
-import { encode, encodeArrayOfEncoded, encodeBodyWithEntry, encodeBodyWithItems, encodeFrame } from '../protocol/codec.js';
+import { decode, encode, encodeArrayOfEncoded, encodeBodyWithItems, encodeFrame } from '../protocol/codec.js';
 import { Errors, ProtocolError } from '../protocol/errors.js';
 import { Op } from '../protocol/ops.js';
 import { OutOfRetentionError, type ChatStore, type Contact } from '../store/chat/index.js';
 import type { Groups } from '../store/groups/index.js';
 import { scopes } from '../store/sequence/index.js';
 import type { ChatFanout } from './chat.js';
-import type { UpstreamRequest } from './upstream.js';
+import { READ_REPLY_MAX_BYTES, type UpstreamRequest } from './upstream.js';
 import { validateContacts, validateHistory, validateRead, validateSync, type ConversationRef } from './validate.js';
 
 const gzipAsync = promisify(gzip);
@@ -75,19 +75,26 @@ export class ChatReads {
   private async sync(req: UpstreamRequest): Promise<ReadReply> {
     const { cursor, limit } = validateSync(req.b);
     const page = await this.store.inbox(req.u, cursor === undefined ? { latest: true } : { after: cursor }, limit, Date.now());
-    const packed = encodeArrayOfEncoded(page.items.map((i) => i.m));
+    // A page is cut short (with `more`) to keep the reply under READ_REPLY_MAX_BYTES.
+    const n = fitting(page.items.map((i) => i.m));
+    const items = page.items.slice(0, n);
+    const more = page.more || n < page.items.length;
+    const last = items.at(-1);
+    const next = last ? last.v : page.cursor;
+    const packed = encodeArrayOfEncoded(items.map((i) => i.m));
     const d = await gzipAsync(packed);
-    this.metrics.inboxSynced(page.items.length, packed.length, d.length);
-    return { o: Op.Inbox, b: encode({ z: 'gzip', n: page.items.length, cursor: page.cursor, more: page.more, d }) };
+    this.metrics.inboxSynced(items.length, packed.length, d.length);
+    return { o: Op.Inbox, b: encode({ z: 'gzip', n: items.length, cursor: next, more, d }) };
   }
 
   private async history(req: UpstreamRequest): Promise<ReadReply> {
     const { conv, before, limit } = validateHistory(req.b);
     const scope = await this.conversation(req.u, conv);
     const page = await this.store.history(scope, before, limit, Date.now());
-    const fields: Record<string, unknown> = { ...conv, more: page.more };
-    if (page.trimmed) fields.trimmed = true;
-    return { o: Op.Messages, b: encodeBodyWithItems(fields, 'd', page.items) };
+    const n = fitting(page.items);
+    const fields: Record<string, unknown> = { ...conv, more: page.more || n < page.items.length };
+    if (page.trimmed && n === page.items.length) fields.trimmed = true;
+    return { o: Op.Messages, b: encodeBodyWithItems(fields, 'd', page.items.slice(0, n)) };
   }
 
   private async contacts(req: UpstreamRequest): Promise<ReadReply> {
@@ -124,10 +131,30 @@ export class ChatReads {
   }
 }
 
-/** A CONTACTS entry: `{g}` or `{to}`, time, unread, read seq, and the last message as stored. */
+/** How many of `items` (at least one) fit in a read's reply, READ_REPLY_MAX_BYTES less room for its other fields. */
+function fitting(items: readonly Uint8Array[]): number {
+  let bytes = 0;
+  for (let i = 0; i < items.length; i++) {
+    bytes += items[i]!.length;
+    if (bytes > READ_REPLY_MAX_BYTES - 1024 && i > 0) return i;
+  }
+  return items.length;
+}
+
+/** Code points of a contact's last message text shown in CONTACTS: a preview. */
+export const PREVIEW_CHARS = 50;
+
+/** A CONTACTS entry: `{g}` or `{to}`, time, unread, read seq, and the last message with its text cut to a preview. */
 function encodeContact(uid: string, c: Contact): Uint8Array {
   const fields: Record<string, unknown> = { ...refOf(uid, c.c), t: c.t, unread: c.unread, read: c.read };
-  return c.last ? encodeBodyWithEntry(fields, Buffer.concat([encode('last'), c.last])) : encode(fields);
+  if (c.last) fields.last = preview(decode(c.last) as Record<string, unknown>);
+  return encode(fields);
+}
+
+function preview(m: Record<string, unknown>): Record<string, unknown> {
+  if (typeof m.x !== 'string') return m;
+  const chars = [...m.x];
+  return chars.length > PREVIEW_CHARS ? { ...m, x: chars.slice(0, PREVIEW_CHARS).join('') } : m;
 }
 
 /** The client's name of a conversation scope, from `uid`'s side. */

@@ -39,12 +39,58 @@ export interface Delivered {
   readonly gateways: number;
 }
 
+/** Users whose registry answer a logic process keeps at most. */
+const CACHE_MAX = 200_000;
+
+interface Cached {
+  readonly at: number;
+  /** the gateways holding the user; empty: online nowhere */
+  readonly gateways: readonly string[];
+}
+
 export class ChatFanout {
+  /**
+   * Registry answers of the last `cacheMs`, by uid, oldest first. A group's members are looked
+   * up for every message to it: without the cache a 100-member group costs 100 registry reads
+   * per message. A user who connects is missed by live delivery for up to `cacheMs` more (the
+   * inbox has the message); a user who left is sent to a gateway that drops it.
+   */
+  private readonly cache = new Map<string, Cached>();
+
   constructor(
     private readonly registry: Registry,
     private readonly bus: NodeBus,
     private readonly metrics: Metrics,
+    private readonly cacheMs = 0,
   ) {}
+
+  /** The gateways of each user online somewhere, from the cache where it is fresh. */
+  private async lookup(uids: readonly string[]): Promise<Map<string, readonly string[]>> {
+    if (this.cacheMs <= 0) return this.registry.lookup(uids);
+    const now = performance.now();
+    const where = new Map<string, readonly string[]>();
+    let missing: string[] | null = null;
+    for (const uid of uids) {
+      const hit = this.cache.get(uid);
+      if (hit !== undefined && now - hit.at < this.cacheMs) {
+        if (hit.gateways.length > 0) where.set(uid, hit.gateways);
+      } else (missing ??= []).push(uid);
+    }
+    if (missing === null) return where;
+    const found = await this.registry.lookup(missing);
+    const at = performance.now();
+    for (const uid of missing) {
+      const gateways = found.get(uid) ?? [];
+      if (gateways.length > 0) where.set(uid, gateways);
+      this.cache.delete(uid); // re-inserted last: the map stays in age order
+      this.cache.set(uid, { at, gateways });
+    }
+    for (const [uid, c] of this.cache) {
+      if (this.cache.size <= CACHE_MAX && at - c.at < this.cacheMs) break;
+      this.cache.delete(uid);
+    }
+    return where;
+  }
 
   /**
    * Sends one message to every connection of `recipients`; rejects if the registry fails.
@@ -61,7 +107,7 @@ export class ChatFanout {
 
   /** As deliver(), with the client frame (MESSAGE, UNREAD) already encoded. */
   async deliverFrame(recipients: readonly string[], frame: Uint8Array, opts: { confirm?: boolean } = {}): Promise<Delivered> {
-    const where = await this.registry.lookup(recipients);
+    const where = await this.lookup(recipients);
     const byGateway = new Map<string, string[]>();
     for (const [uid, gateways] of where) {
       for (const gw of gateways) {

@@ -52,6 +52,9 @@ export interface LogicOptions {
  */
 const CLAIM_TTL_MS = 10_000;
 
+/** Groups whose last member list a logic process keeps for a Redis outage. */
+const LAST_MEMBERS_MAX = 1_000;
+
 export class Logic {
   private readonly internal: FailureLog;
   /** requests being handled: the bound of LOGIC_MAX_INFLIGHT */
@@ -59,6 +62,8 @@ export class Logic {
   private badRequestLoggedAt = 0;
   private readonly storeWrites: FailureLog;
   private readonly liveDelivery: FailureLog;
+  /** the member lists last read of recently active groups, for while the groups store fails */
+  private readonly lastMembers = new Map<string, string[]>();
 
   constructor(
     private readonly bus: RoomBus,
@@ -198,7 +203,7 @@ export class Logic {
     let scope: string;
     let inboxes: readonly string[];
     if ('g' in target) {
-      const members = await this.stores.groups.members(target.g);
+      const members = await this.membersOf(target.g);
       if (!members || !members.includes(req.u)) throw new ProtocolError(Errors.NotMember, `group ${target.g}`);
       recipients = members;
       scope = scopes.group(target.g);
@@ -226,6 +231,28 @@ export class Logic {
         this.liveDelivery.failed(err, { scope });
       }
     });
+  }
+
+  /**
+   * A group's members, read from the groups store for every message; while the store fails,
+   * the last list read (stale if error): a message acknowledged from it is stored and reaches
+   * the inboxes once Redis is back, where otherwise group chat would stop with Redis.
+   */
+  private async membersOf(g: string): Promise<string[] | null> {
+    try {
+      const members = await this.stores.groups.members(g);
+      this.lastMembers.delete(g);
+      if (members) {
+        this.lastMembers.set(g, members);
+        // Bounded, oldest entries first: a cache of recently active groups.
+        if (this.lastMembers.size > LAST_MEMBERS_MAX) this.lastMembers.delete(this.lastMembers.keys().next().value!);
+      }
+      return members;
+    } catch (err) {
+      const last = this.lastMembers.get(g);
+      if (last === undefined) throw err;
+      return last;
+    }
   }
 
   /**

@@ -5,6 +5,7 @@
 // gateways of older versions. docs/cluster.md, "Upstream requests".
 
 import { decode, encode } from '../protocol/codec.js';
+import { Op } from '../protocol/ops.js';
 import { displayName } from '../protocol/text.js';
 
 export interface UpstreamRequest {
@@ -36,9 +37,29 @@ export function encodeRequests(reqs: readonly UpstreamRequest[]): Uint8Array {
   return encode(reqs);
 }
 
-/** Requests per batch at most (a gateway's batches are smaller, and at most 256 KiB). */
+/** Requests per batch at most (a gateway's batches are smaller). */
 export const MAX_BATCH_REQUESTS = 256;
-export const MAX_BATCH_BYTES = 256 * 1024;
+/**
+ * A batch's weight at most: its requests' bytes plus the most its replies can take (a chat
+ * read's reply is bounded, READ_REPLY_MAX_BYTES), so that both the request and the batch of
+ * replies stay well below NATS' max_payload (1 MB by default).
+ */
+export const MAX_BATCH_BYTES = 768 * 1024;
+
+/** The largest reply of a chat read: an INBOX page is cut (with `more`) to stay below it. */
+export const READ_REPLY_MAX_BYTES = 128 * 1024;
+
+/** The most bytes the reply to `req` can take, for the batch's weight. */
+export function replyWeight(req: UpstreamRequest): number {
+  switch (req.o) {
+    case Op.Sync:
+    case Op.History:
+    case Op.Contacts:
+      return READ_REPLY_MAX_BYTES;
+    default:
+      return 64; // an ACK, UNREAD or an error
+  }
+}
 
 /**
  * A batch's requests (an entry that is not a request is null), or one request alone; null
