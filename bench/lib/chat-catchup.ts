@@ -102,6 +102,8 @@ export interface CatchUp {
   readonly bytes: number;
   /** messages received more than once (by id) */
   readonly duplicates: number;
+  /** SYNCs retried after ERROR 30 or 32 (the push or a SYNC refused) */
+  readonly retries: number;
   readonly error: string | null;
 }
 
@@ -117,20 +119,29 @@ export function timeCatchUp(url: string, token: string, waiting: number, timeout
     let welcomeMs: number | null = null;
     let pushMs: number | null = null;
     let rid = 1;
+    let cursor = 0;
+    let retries = 0;
     let done = false;
     const finish = (ms: number | null, error: string | null) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       ws.terminate();
-      resolve({ waiting, held: ids.size, ms, welcomeMs, pushMs, frames, bytes, duplicates, error });
+      resolve({ waiting, held: ids.size, ms, welcomeMs, pushMs, frames, bytes, duplicates, retries, error });
     };
     const timer = setTimeout(() => finish(null, `timed out after ${timeoutMs} ms`), timeoutMs);
     ws.on('message', (data: Buffer) => {
       const [op, r, body] = packr.unpack(data) as [number, number, Record<string, unknown>];
       const at = performance.now() - started;
       if (op === Op.Welcome) return void (welcomeMs = at);
-      if (op === Op.Error) return finish(null, `ERROR ${String(body.code)} ${String(body.reason)} (rid ${r})`);
+      if (op === Op.Error) {
+        // Overloaded or unavailable: SYNC again from where it stood, after the hint, as a client would.
+        if (body.code === 30 || body.code === 32) {
+          retries++;
+          return void setTimeout(() => !done && ws.send(packr.pack([Op.Sync, rid++, { cursor, limit: 200 }])), typeof body.retryMs === 'number' ? body.retryMs : 500);
+        }
+        return finish(null, `ERROR ${String(body.code)} ${String(body.reason)} (rid ${r})`);
+      }
       if (op !== Op.Inbox) return;
       if (r === 0) pushMs = at;
       frames++;
@@ -142,7 +153,8 @@ export function timeCatchUp(url: string, token: string, waiting: number, timeout
       }
       if (ids.size >= waiting) return finish(performance.now() - started, null);
       if (!body.more) return finish(null, `the inbox said no more after ${ids.size} of ${waiting} messages`);
-      ws.send(packr.pack([Op.Sync, rid++, { cursor: body.cursor, limit: 200 }]));
+      cursor = body.cursor as number;
+      ws.send(packr.pack([Op.Sync, rid++, { cursor, limit: 200 }]));
     });
     ws.on('error', (err) => finish(null, err.message));
     ws.on('close', (code) => finish(null, `closed with ${code}`));

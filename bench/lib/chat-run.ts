@@ -74,7 +74,8 @@ export interface BucketQuantiles {
   readonly p99: number | null;
   /** the upper bound of the bucket holding p99 */
   readonly p99Bound: number | null;
-  readonly buckets: Record<string, number>;
+  /** messages per bucket (upper bound in s, '+Inf'), in order */
+  readonly buckets: [string, number][];
 }
 
 export interface JetStreamStats {
@@ -131,6 +132,8 @@ export interface ChatRun {
   readonly syncErrors: Record<string, number>;
   readonly unsequenced: number;
   readonly processes: ProcessHealth[];
+  /** distinct error and warning lines the processes logged (the last ones kept), by process */
+  readonly logErrors: Record<string, string[]>;
   readonly timeline: ChatSecond[];
 }
 
@@ -192,13 +195,13 @@ export function bucketQuantiles(before: Record<string, number>, after: Record<st
     .sort((a, b) => a - b);
   const cum = (le: string) => (after[le] ?? 0) - (before[le] ?? 0);
   const count = cum('+Inf');
-  const buckets: Record<string, number> = {};
+  const buckets: [string, number][] = [];
   let prev = 0;
   for (const b of bounds) {
-    buckets[String(b)] = cum(String(b)) - prev;
+    buckets.push([String(b), cum(String(b)) - prev]);
     prev = cum(String(b));
   }
-  buckets['+Inf'] = count - prev;
+  buckets.push(['+Inf', count - prev]);
   const q = (p: number): { value: number | null; bound: number | null } => {
     if (count === 0) return { value: null, bound: null };
     const rank = p * count;
@@ -260,6 +263,24 @@ const bucketsOf = (texts: readonly (string | null)[]) => {
 };
 
 const ACCEPTED = { kind: 'group', result: 'accepted' };
+
+/** Seconds between the last ACK and checking live deliveries. */
+const GRACE_S = 3;
+
+/** Distinct warnings and errors (pino level >= 40) among a process's kept log lines. */
+function logErrorsOf(processes: readonly TargetProcess[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const p of processes) {
+    const seen = new Set<string>();
+    for (const l of p.logs?.() ?? []) {
+      if (typeof l.level !== 'number' || l.level < 40) continue;
+      const err = l.err as { message?: string } | undefined;
+      seen.add(`${String(l.msg)}${err?.message ? `: ${err.message}` : ''}`.slice(0, 300));
+    }
+    if (seen.size > 0) out[p.name] = [...seen].slice(0, 8);
+  }
+  return out;
+}
 
 export async function measureChat(target: Target, run: string, o: ChatRunOptions, storeWriter: boolean): Promise<ChatRun> {
   const say = (line: string) => progress(o.quiet, `[${storeWriter ? 'chat' : 'baseline: no writer'}] ${line}`);
@@ -340,6 +361,8 @@ export async function measureChat(target: Target, run: string, o: ChatRunOptions
         break;
       }
     }
+    // Live MESSAGEs of the last ACKs may still be on their way.
+    await phase('grace', GRACE_S);
     // Settle: until the storage writers have applied everything (JetStream consumer, else the backlog gauge).
     let settle: ChatRun['settle'] = null;
     if (storeWriter) {
@@ -413,6 +436,7 @@ export async function measureChat(target: Target, run: string, o: ChatRunOptions
       syncErrors: all.syncErrors,
       unsequenced: all.unsequenced,
       processes: healthBetween(target.processes, healthBefore, await readHealth(target.processes)),
+      logErrors: logErrorsOf(target.processes),
       timeline,
     };
   } finally {
