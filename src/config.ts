@@ -71,6 +71,8 @@ export interface Config {
   readonly unreadPushIntervalMs: number;
   /** how long a logic process reuses a registry answer for live chat delivery; 0: never */
   readonly registryCacheMs: number;
+  /** how long a logic process reuses a group's member list; 0: read for every message */
+  readonly groupCacheMs: number;
 }
 
 /** The standalone development secret. Refused when NODE_ENV=production. */
@@ -216,5 +218,6 @@ export function loadConfig(env: Env = process.env): Config {
     storeWriter: bool(env, 'STORE_WRITER', true),
     unreadPushIntervalMs: int(env, 'UNREAD_PUSH_INTERVAL_MS', 1_000, 50, 60_000),
     registryCacheMs: int(env, 'REGISTRY_CACHE_MS', 1_000, 0, 60_000),
+    groupCacheMs: int(env, 'GROUP_CACHE_MS', 1_000, 0, 60_000),
   };
 }

@@ -190,7 +190,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     }
     adminApi = new AdminApi(
       { secret: config.adminSecret, groupMaxMembers: config.groupMaxMembers, maxTextLength: config.maxTextLength },
-      { groups, sequencer: stores.sequencer, chat, store: stores.chat, bigGroupsOf, metrics, log: log.child({ component: 'admin' }) },
+      { groups, sequencer: stores.sequencer, chat, store: stores.chat, bigGroupsOf, groupChanged: (id) => logic.groupChanged(id), metrics, log: log.child({ component: 'admin' }) },
     );
     stopJanitor = startJanitor(registry, config.registryHeartbeatMs, metrics, log.child({ component: 'janitor' }));
   }

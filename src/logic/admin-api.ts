@@ -39,6 +39,8 @@ export interface AdminApiDeps {
   readonly store: ChatStore;
   /** the big groups of a user, as conversation scopes (ChatReads.bigGroupsOf) */
   readonly bigGroupsOf: (uid: string) => Promise<string[]>;
+  /** a group's members changed here: this process's logic forgets its cached list */
+  readonly groupChanged: (id: string) => void;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -132,12 +134,15 @@ export class AdminApi {
     if (new Set(members).size > this.opts.groupMaxMembers) throw new HttpError(409, `more than ${this.opts.groupMaxMembers} members; nothing created`);
     const created = await this.deps.groups.create(id);
     const added = members.length > 0 ? await this.deps.groups.add(id, members, this.opts.groupMaxMembers) : 0;
+    this.deps.groupChanged(id);
     return [created ? 201 : 200, { group: id, created, added }];
   }
 
   private async deleteGroup(id: string): Promise<[number, Json]> {
     groupId(id);
-    if (!(await this.deps.groups.delete(id))) throw new HttpError(404, `no group ${id}`);
+    const deleted = await this.deps.groups.delete(id);
+    this.deps.groupChanged(id);
+    if (!deleted) throw new HttpError(404, `no group ${id}`);
     return [200, { group: id, deleted: true }];
   }
 
@@ -156,6 +161,7 @@ export class AdminApi {
     // Additions first: if they would pass the cap (409), nothing at all has changed.
     const added = add.length > 0 ? await groups.add(id, add, this.opts.groupMaxMembers) : (await groups.members(id)) === null ? null : 0;
     const removed = added === null ? null : remove.length > 0 ? await groups.remove(id, remove) : 0;
+    this.deps.groupChanged(id);
     if (removed === null || added === null) throw new HttpError(404, `no group ${id}`);
     return [200, { group: id, added, removed }];
   }

@@ -64,30 +64,46 @@ export class ChatFanout {
     private readonly cacheMs = 0,
   ) {}
 
+  /** uids being looked up now: a message to the same group waits for that answer. */
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
   /** The gateways of each user online somewhere, from the cache where it is fresh. */
   private async lookup(uids: readonly string[]): Promise<Map<string, readonly string[]>> {
     if (this.cacheMs <= 0) return this.registry.lookup(uids);
-    const now = performance.now();
-    const where = new Map<string, readonly string[]>();
     let missing: string[] | null = null;
+    let waiting: Set<Promise<unknown>> | null = null;
+    const now = performance.now();
     for (const uid of uids) {
       const hit = this.cache.get(uid);
-      if (hit !== undefined && now - hit.at < this.cacheMs) {
-        if (hit.gateways.length > 0) where.set(uid, hit.gateways);
-      } else (missing ??= []).push(uid);
+      if (hit !== undefined && now - hit.at < this.cacheMs) continue;
+      const pending = this.inflight.get(uid);
+      if (pending) (waiting ??= new Set()).add(pending);
+      else (missing ??= []).push(uid);
     }
-    if (missing === null) return where;
-    const found = await this.registry.lookup(missing);
-    const at = performance.now();
-    for (const uid of missing) {
-      const gateways = found.get(uid) ?? [];
-      if (gateways.length > 0) where.set(uid, gateways);
-      this.cache.delete(uid); // re-inserted last: the map stays in age order
-      this.cache.set(uid, { at, gateways });
+    if (missing !== null) {
+      const asked = missing;
+      const lookup = this.registry.lookup(asked).then((found) => {
+        const at = performance.now();
+        for (const uid of asked) {
+          this.cache.delete(uid); // re-inserted last: the map stays in age order
+          this.cache.set(uid, { at, gateways: found.get(uid) ?? [] });
+        }
+        for (const [uid, c] of this.cache) {
+          if (this.cache.size <= CACHE_MAX && at - c.at < this.cacheMs) break;
+          this.cache.delete(uid);
+        }
+      });
+      const settled = lookup.finally(() => {
+        for (const uid of asked) if (this.inflight.get(uid) === settled) this.inflight.delete(uid);
+      });
+      for (const uid of asked) this.inflight.set(uid, settled);
+      (waiting ??= new Set()).add(settled);
     }
-    for (const [uid, c] of this.cache) {
-      if (this.cache.size <= CACHE_MAX && at - c.at < this.cacheMs) break;
-      this.cache.delete(uid);
+    if (waiting !== null) await Promise.all(waiting);
+    const where = new Map<string, readonly string[]>();
+    for (const uid of uids) {
+      const gateways = this.cache.get(uid)?.gateways;
+      if (gateways !== undefined && gateways.length > 0) where.set(uid, gateways);
     }
     return where;
   }

@@ -43,6 +43,8 @@ export interface LogicOptions {
   readonly logicMaxInflight: number;
   /** groups with more members get no per-member inbox writes (history only) */
   readonly bigGroupSize: number;
+  /** how long a group's member list is reused (0: read for every message) */
+  readonly groupCacheMs: number;
 }
 
 
@@ -63,7 +65,8 @@ export class Logic {
   private readonly storeWrites: FailureLog;
   private readonly liveDelivery: FailureLog;
   /** the member lists last read of recently active groups, for while the groups store fails */
-  private readonly lastMembers = new Map<string, string[]>();
+  private readonly lastMembers = new Map<string, { readonly at: number; readonly members: string[] }>();
+  private readonly membersReads = new Map<string, Promise<string[] | null>>();
 
   constructor(
     private readonly bus: RoomBus,
@@ -233,25 +236,38 @@ export class Logic {
     });
   }
 
+  /** The admin API changed (or deleted) the group: its member list is read again. */
+  groupChanged(g: string): void {
+    this.lastMembers.delete(g);
+  }
+
   /**
-   * A group's members, read from the groups store for every message; while the store fails,
-   * the last list read (stale if error): a message acknowledged from it is stored and reaches
-   * the inboxes once Redis is back, where otherwise group chat would stop with Redis.
+   * A group's members: read from the groups store at most once per `groupCacheMs` per group
+   * (every message to a group needs them; concurrent ones share one read), and while the store
+   * fails, the last list read (stale if error): a message acknowledged from it is stored and
+   * reaches the inboxes once Redis is back, where otherwise group chat would stop with Redis.
    */
   private async membersOf(g: string): Promise<string[] | null> {
+    const now = performance.now();
+    const cached = this.lastMembers.get(g);
+    if (cached && now - cached.at < this.opts.groupCacheMs) return cached.members;
+    let reading = this.membersReads.get(g);
+    if (!reading) {
+      reading = this.stores.groups.members(g).finally(() => this.membersReads.delete(g));
+      this.membersReads.set(g, reading);
+    }
     try {
-      const members = await this.stores.groups.members(g);
+      const members = await reading;
       this.lastMembers.delete(g);
       if (members) {
-        this.lastMembers.set(g, members);
+        this.lastMembers.set(g, { at: performance.now(), members });
         // Bounded, oldest entries first: a cache of recently active groups.
         if (this.lastMembers.size > LAST_MEMBERS_MAX) this.lastMembers.delete(this.lastMembers.keys().next().value!);
       }
       return members;
     } catch (err) {
-      const last = this.lastMembers.get(g);
-      if (last === undefined) throw err;
-      return last;
+      if (cached === undefined) throw err;
+      return cached.members;
     }
   }
 
@@ -301,3 +317,4 @@ function labelOf(req: UpstreamRequest | null): string {
 }
 
 const READ_LABELS: Readonly<Record<number, string>> = { [Op.Sync]: 'sync', [Op.History]: 'history', [Op.Contacts]: 'contacts', [Op.Read]: 'read' };
+

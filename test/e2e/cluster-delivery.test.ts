@@ -145,7 +145,7 @@ t.test('cluster - group and user messages reach every connection of each recipie
   await waitFor(() => inbox.carol.length === 1 && inbox.bob.length === 1 && inbox.alice1.length === 1 && inbox.alice0.length === 1, 3000, 'group deliveries');
   await sleep(200);
   for (const who of ['alice0', 'alice1', 'bob', 'carol'] as const) {
-    t.same(inbox[who], [{ g: 'fans', s: 1, u: 'alice', n: 'alice', t: inbox[who][0]!.t, x: 'hello fans' }], `${who} got it once`);
+    t.same(inbox[who], [{ g: 'fans', s: 1, u: 'alice', n: 'alice', t: inbox[who][0]!.t, x: 'hello fans', id: inbox.alice0[0]!.id }], `${who} got it once`);
   }
   t.same([inbox.dave0, inbox.dave1], [[], []], 'a non-member got nothing');
   await t.rejects(dave[0]!.message({ g: 'fans', x: 'let me in' }), RequestFailed, 'a non-member cannot send to the group');

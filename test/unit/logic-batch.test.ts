@@ -32,7 +32,7 @@ function logic(maxInflight: number): { logic: Logic; metrics: Metrics } {
   bus.attach({ roomMessage: () => undefined });
   const metrics = new Metrics({ defaultMetrics: false });
   const fanout = new ChatFanout(new MemoryRegistry(), bus, metrics);
-  const opts = { maxTextLength: 100, userMessageRate: 1000, userMessageBurst: 1000, dedupeTtlMs: 60_000, logicMaxInflight: maxInflight, bigGroupSize: 500 };
+  const opts = { maxTextLength: 100, userMessageRate: 1000, userMessageBurst: 1000, dedupeTtlMs: 60_000, logicMaxInflight: maxInflight, bigGroupSize: 500, groupCacheMs: 0 };
   return { logic: new Logic(bus, stores, fanout, new ChatReads(new MemoryChatStore(), stores.groups, fanout, { bigGroupSize: 500 }, metrics), opts, metrics, createLogger('silent')), metrics };
 }
 

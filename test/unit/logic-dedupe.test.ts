@@ -31,7 +31,7 @@ t.test('logic - a retry while the first attempt is in flight gets unavailable, n
   await bus.subscribe('r');
   const metrics = new Metrics({ defaultMetrics: false });
   const fanout = new ChatFanout(new MemoryRegistry(), bus, metrics);
-  const opts = { maxTextLength: 100, userMessageRate: 100, userMessageBurst: 100, dedupeTtlMs: 60_000, logicMaxInflight: 100, bigGroupSize: 500 };
+  const opts = { maxTextLength: 100, userMessageRate: 100, userMessageBurst: 100, dedupeTtlMs: 60_000, logicMaxInflight: 100, bigGroupSize: 500, groupCacheMs: 0 };
   const logic = new Logic(bus, stores, fanout, new ChatReads(new MemoryChatStore(), stores.groups, fanout, { bigGroupSize: 500 }, metrics), opts, metrics, createLogger('silent'));
   // Hold the first attempt inside the rate limiter, as a slow Redis would.
   let release!: () => void;

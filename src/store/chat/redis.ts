@@ -342,8 +342,28 @@ if st.n > imax or st.o < icut then
   ivWrite(ivk, st, 4 * iret)
 end
 if not latest and after > 0 and after < st.e then return { -1 } end
--- entries as [version, 'seq conv'], oldest first; only the segments holding wanted ones parsed
-local segs = redis.call('LRANGE', ibk, 0, -1)
+-- A device that is up to date (the usual poll) costs nothing more.
+if not latest and after >= st.v then return { 0 } end
+-- entries as [version, 'seq conv'], oldest first; only the segments holding wanted ones parsed.
+-- The segments are read from the end, a growing tail at a time, until the tail reaches back
+-- to the cursor (or holds \`limit\` entries for the latest): a read costs what it returns,
+-- not the whole inbox.
+local len = redis.call('LLEN', ibk)
+local take, segs = 8, nil
+while true do
+  local from = math.max(0, len - take)
+  segs = redis.call('LRANGE', ibk, from, -1)
+  if from == 0 then break end
+  if latest then
+    local n = 0
+    for i = 1, #segs do local _, k = segHead(segs[i]); n = n + k end
+    if n >= limit then break end
+  else
+    local b = segHead(segs[1])
+    if b <= after + 1 then break end
+  end
+  take = take * 4
+end
 local picked, more = {}, 0
 if latest then
   for i = #segs, 1, -1 do
