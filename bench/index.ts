@@ -20,6 +20,7 @@ import { manyRooms } from './many-rooms.js';
 import { switchStorm } from './switch-storm.js';
 import { upstream, UPSTREAM } from './upstream.js';
 import { UPSTREAM_HELP } from './lib/upstream-options.js';
+import { chat, CHAT, CHAT_HELP } from './chat.js';
 
 const SCENARIOS: Scenario[] = [hotRoom, manyRooms, flashCrowd, switchStorm, groupChat];
 const CLUSTER = 'cluster';
@@ -32,9 +33,11 @@ ${SCENARIOS.map((s) => `  ${s.name.padEnd(14)}${s.summary}`).join('\n')}
   ${CLUSTER.padEnd(14)}starts nats-server, redis-server, --gateways G gateways and --logics L logic processes on
                 loopback and runs --scenario NAME on them, then on a standalone server (and the baseline)
   ${UPSTREAM.name.padEnd(14)}${UPSTREAM.summary}
+  ${CHAT.name.padEnd(14)}${CHAT.summary}
 
 ${OPTION_HELP}
 ${UPSTREAM_HELP}
+${CHAT_HELP}
 
 Results go to bench/results/<scenario>-<time>.{json,md,svg} (or --json FILE) and the
 summary to stdout. Method and figures: docs/benchmarks.md.`;
@@ -77,7 +80,7 @@ function sloFigures(r: RunResult): Record<string, number> {
 }
 
 /** Writes the JSON, markdown and SVG (bench/results/<scenario>-<time>.* or beside --json) and shows the summary. */
-function write(o: Options, scenario: string, at: string, report: unknown, md: string, chart: string): void {
+function write(o: Pick<Options, 'json' | 'svg'>, scenario: string, at: string, report: unknown, md: string, chart: string): void {
   const base = o.json ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results', `${scenario.replace('/', '-')}-${at.replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(base), { recursive: true });
   writeFileSync(base, `${JSON.stringify(report, null, 2)}\n`);
@@ -95,6 +98,11 @@ async function main(argv: string[]): Promise<number> {
   if (name === UPSTREAM.name) {
     const r = await upstream(rest);
     write(r.options, UPSTREAM.name, r.report.at, r.report, r.markdown, r.svg);
+    return r.ok || !r.enforce ? 0 : 1;
+  }
+  if (name === CHAT.name) {
+    const r = await chat(rest);
+    write({ json: r.json, svg: r.svgFile }, CHAT.name, r.report.at, r.report, r.markdown, r.svg);
     return r.ok || !r.enforce ? 0 : 1;
   }
   const inner = name === CLUSTER ? parseOptions(rest).scenario : name;

@@ -52,6 +52,27 @@ export interface Config {
   readonly upstreamMaxPending: number;
   readonly logicMaxInflight: number;
   readonly shutdownTimeoutMs: number;
+  /** chat storage (docs/protocol.md, "Offline inbox and history"; docs/cluster.md, "Chat storage") */
+  readonly historyRetentionMs: number;
+  readonly inboxRetentionMs: number;
+  readonly inboxMax: number;
+  /** inbox messages pushed in the INBOX frame on connect; 0: no push */
+  readonly inboxPushSize: number;
+  readonly contactsMax: number;
+  /** groups with more members get no per-member inbox or contacts writes */
+  readonly bigGroupSize: number;
+  /** limit of the storage queue (JetStream stream, or the standalone in-process queue) */
+  readonly chatQueueMaxBytes: number;
+  /** how long a storage writer that died holds the batch it took before it is delivered again */
+  readonly chatQueueAckWaitMs: number;
+  /** whether this logic process also runs a storage writer */
+  readonly storeWriter: boolean;
+  /** the unread total pushed to a user at most this often after new messages */
+  readonly unreadPushIntervalMs: number;
+  /** how long a logic process reuses a registry answer for live chat delivery; 0: never */
+  readonly registryCacheMs: number;
+  /** how long a logic process reuses a group's member list; 0: read for every message */
+  readonly groupCacheMs: number;
 }
 
 /** The standalone development secret. Refused when NODE_ENV=production. */
@@ -66,6 +87,8 @@ export const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
+
+const DAY_MS = 86_400_000;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -138,6 +161,11 @@ export function loadConfig(env: Env = process.env): Config {
     // a token that only just fits must leave room for the other headers, or it gets HTTP 431 rather than close 4504
     throw new ConfigError('MAX_TOKEN_BYTES must be at least 2048 below MAX_HEADER_BYTES');
   }
+  const historyRetentionMs = int(env, 'HISTORY_RETENTION_MS', 180 * DAY_MS, 60_000, 3650 * DAY_MS);
+  const inboxRetentionMs = int(env, 'INBOX_RETENTION_MS', 7 * DAY_MS, 60_000, 365 * DAY_MS);
+  // An inbox entry points at its message in the conversation's history: the history must keep
+  // it at least as long.
+  if (inboxRetentionMs > historyRetentionMs) throw new ConfigError('INBOX_RETENTION_MS must not be longer than HISTORY_RETENTION_MS');
   return {
     production,
     role,
@@ -179,5 +207,17 @@ export function loadConfig(env: Env = process.env): Config {
     upstreamMaxPending: int(env, 'UPSTREAM_MAX_PENDING', 1_024, 1, 1_000_000),
     logicMaxInflight: int(env, 'LOGIC_MAX_INFLIGHT', 4_096, 1, 1_000_000),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 5_000, 100, 120_000),
+    historyRetentionMs,
+    inboxRetentionMs,
+    inboxMax: int(env, 'INBOX_MAX', 1_000, 10, 100_000),
+    inboxPushSize: int(env, 'INBOX_PUSH_SIZE', 50, 0, 200),
+    contactsMax: int(env, 'CONTACTS_MAX', 1_000, 10, 100_000),
+    bigGroupSize: int(env, 'BIG_GROUP_SIZE', 500, 1, 1_000_000),
+    chatQueueMaxBytes: int(env, 'CHAT_QUEUE_MAX_BYTES', 1 << 30, 1 << 20, 2 ** 40),
+    chatQueueAckWaitMs: int(env, 'CHAT_QUEUE_ACK_WAIT_MS', 30_000, 1_000, 3_600_000),
+    storeWriter: bool(env, 'STORE_WRITER', true),
+    unreadPushIntervalMs: int(env, 'UNREAD_PUSH_INTERVAL_MS', 1_000, 50, 60_000),
+    registryCacheMs: int(env, 'REGISTRY_CACHE_MS', 1_000, 0, 60_000),
+    groupCacheMs: int(env, 'GROUP_CACHE_MS', 1_000, 0, 60_000),
   };
 }

@@ -14,7 +14,9 @@ import type { Gateway } from './gateway/gateway.js';
 import { createLogger, type Logger } from './log.js';
 import { AdminApi } from './logic/admin-api.js';
 import { ChatFanout } from './logic/chat.js';
+import { ChatReads } from './logic/chat-reads.js';
 import { Logic } from './logic/logic.js';
+import { StoreWriter } from './logic/store-writer.js';
 import { boundPort, startMetricsServer } from './metrics-server.js';
 import { Metrics } from './metrics.js';
 import type { Registry } from './registry/index.js';
@@ -23,6 +25,12 @@ import { RedisRegistry } from './registry/redis.js';
 import { closeRedis, connectRedis, type RedisContext } from './redis/client.js';
 import { keys } from './redis/keys.js';
 import { FallbackStore } from './store/fallback.js';
+import type { ChatQueue } from './queue/index.js';
+import { MemoryQueue } from './queue/memory.js';
+import { connectJetStreamQueue } from './queue/jetstream.js';
+import type { ChatStore, ChatStoreLimits } from './store/chat/index.js';
+import { MemoryChatStore } from './store/chat/memory.js';
+import { RedisChatStore } from './store/chat/redis.js';
 import type { Groups } from './store/groups/index.js';
 import { MemoryGroups } from './store/groups/memory.js';
 import { RedisGroups } from './store/groups/redis.js';
@@ -47,6 +55,7 @@ interface Stores {
   readonly presence: PresenceCounts;
   readonly intake: Intake;
   readonly groups: Groups;
+  readonly chat: ChatStore;
 }
 
 interface Parts {
@@ -56,6 +65,8 @@ interface Parts {
   /** one bus connection per role, as separate processes would have */
   readonly gatewayBus: Bus | null;
   readonly logicBus: Bus | null;
+  /** the chat storage queue, in processes that run the logic role */
+  readonly queue: ChatQueue | null;
   /** closes the storage connection (Redis); memory needs nothing */
   close(): Promise<void>;
 }
@@ -63,7 +74,7 @@ interface Parts {
 const runsGateway = (c: Config) => c.role !== 'logic';
 const runsLogic = (c: Config) => c.role !== 'gateway';
 
-function standalone(config: Config, metrics: Metrics): Parts {
+function standalone(config: Config, metrics: Metrics, log: Logger): Parts {
   const broker = new MemoryBroker();
   const sequencer = new MemorySequencer();
   return {
@@ -74,10 +85,12 @@ function standalone(config: Config, metrics: Metrics): Parts {
       presence: new MemoryPresenceCounts(),
       intake: new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (scope) => sequencer.next(scope)),
       groups: new MemoryGroups(),
+      chat: new MemoryChatStore({ limits: chatLimits(config), next: (c) => sequencer.next(c), current: (c) => sequencer.current(c) }),
     },
     registry: new MemoryRegistry(),
     gatewayBus: broker.connect(metrics),
     logicBus: broker.connect(metrics),
+    queue: new MemoryQueue({ maxBytes: config.chatQueueMaxBytes, observer: metrics.queue, log: log.child({ component: 'queue' }) }),
     close: async () => undefined,
   };
 }
@@ -106,12 +119,20 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
       presence: new RedisPresenceCounts(ctx),
       intake: fallback.intake,
       groups: new RedisGroups(ctx),
+      chat: new RedisChatStore(ctx, chatLimits(config)),
     },
     registry: new RedisRegistry(ctx),
     gatewayBus: runsGateway(config) ? await bus('gateway') : null,
     logicBus: runsLogic(config) ? await bus('logic') : null,
+    queue: runsLogic(config)
+      ? await connectJetStreamQueue({ url: config.natsUrl!, name: `${config.gatewayId}-queue`, subjects: s, maxBytes: config.chatQueueMaxBytes, publishTimeoutMs: config.upstreamTimeoutMs, ackWaitMs: config.chatQueueAckWaitMs, observer: metrics.queue, log: log.child({ component: 'queue' }) })
+      : null,
     close: () => closeRedis(redis),
   };
+}
+
+function chatLimits(config: Config): ChatStoreLimits {
+  return { historyRetentionMs: config.historyRetentionMs, inboxRetentionMs: config.inboxRetentionMs, inboxMax: config.inboxMax, contactsMax: config.contactsMax };
 }
 
 /** Removes dead gateways' registry entries; every logic process runs it (it is idempotent). */
@@ -149,19 +170,27 @@ async function importGateway(maxHeaderBytes: number): Promise<typeof import('./g
 
 async function start(config: Config, log: Logger): Promise<void> {
   const metrics = new Metrics({ labels: { node: config.gatewayId, role: config.role } });
-  const parts = config.natsUrl ? await cluster(config, metrics, log) : standalone(config, metrics);
+  const parts = config.natsUrl ? await cluster(config, metrics, log) : standalone(config, metrics, log);
   const { stores, registry, gatewayBus, logicBus } = parts;
 
   let adminApi: AdminApi | null = null;
   let stopJanitor = () => undefined as void;
-  if (logicBus) {
-    const chat = new ChatFanout(registry, logicBus, metrics);
+  let writer: StoreWriter | null = null;
+  if (logicBus && parts.queue) {
+    const chat = new ChatFanout(registry, logicBus, metrics, config.registryCacheMs);
     const { history, intake, groups } = stores;
-    const logic = new Logic(logicBus, { history, intake, groups }, chat, config, metrics, log.child({ component: 'logic' }));
+    const queue = parts.queue;
+    const reads = new ChatReads(stores.chat, groups, chat, { bigGroupSize: config.bigGroupSize }, metrics);
+    const bigGroupsOf = (uid: string) => reads.bigGroupsOf(uid);
+    const logic = new Logic(logicBus, { history, intake, groups, queue }, chat, reads, config, metrics, log.child({ component: 'logic' }));
     logicBus.serve(logic.handle);
+    if (config.storeWriter) {
+      writer = new StoreWriter(queue, stores.chat, { registry, bus: logicBus, bigGroupsOf }, config, metrics, log.child({ component: 'writer' }));
+      writer.start();
+    }
     adminApi = new AdminApi(
       { secret: config.adminSecret, groupMaxMembers: config.groupMaxMembers, maxTextLength: config.maxTextLength },
-      { groups, sequencer: stores.sequencer, chat, metrics, log: log.child({ component: 'admin' }) },
+      { groups, sequencer: stores.sequencer, chat, store: stores.chat, bigGroupsOf, groupChanged: (id) => logic.groupChanged(id), metrics, log: log.child({ component: 'admin' }) },
     );
     stopJanitor = startJanitor(registry, config.registryHeartbeatMs, metrics, log.child({ component: 'janitor' }));
   }
@@ -204,6 +233,9 @@ async function start(config: Config, log: Logger): Promise<void> {
     hardStop.unref();
     stopJanitor();
     if (gateway) await gateway.shutdown(config.shutdownTimeoutMs);
+    // The writer finishes the batch it is applying; what it has not taken stays in the queue.
+    await writer?.stop();
+    await parts.queue?.close();
     await Promise.all([gatewayBus?.close(), logicBus?.close()]);
     await parts.close();
     metricsServer.close();

@@ -19,28 +19,32 @@ export type DropReason = (typeof DROP_REASONS)[number];
 export const FRAME_DROP_REASONS = ['backpressure'] as const;
 export type FrameDropReason = (typeof FRAME_DROP_REASONS)[number];
 export const ROOM_SIGNALS = ['join', 'switch', 'leave'] as const;
-export const LOGIC_OPS = ['send', 'msg'] as const;
-export const SHED_WHERE = ['gateway', 'logic'] as const;
+export const LOGIC_OPS = ['send', 'msg', 'read'] as const;
+export const SHED_WHERE = ['gateway', 'logic', 'queue'] as const;
+export const CHAT_READS = ['sync', 'history', 'contacts', 'read'] as const;
+export type ChatReadOp = (typeof CHAT_READS)[number];
+export const STORE_WRITES = ['applied', 'skipped', 'inbox', 'evicted'] as const;
+export type StoreWrite = (typeof STORE_WRITES)[number];
 export type ShedWhere = (typeof SHED_WHERE)[number];
 export const SUBJECT_KINDS = ['room', 'node', 'request'] as const;
 export type SubjectKind = (typeof SUBJECT_KINDS)[number];
 /** NATS connection events, and a throw inside a bus callback (caught and logged). */
 export const BUS_EVENTS = ['disconnect', 'reconnect', 'error', 'slowConsumer', 'staleConnection', 'ldm', 'handler_error'] as const;
 export type BusEvent = (typeof BUS_EVENTS)[number];
-export const REDIS_OPS = ['history', 'sequence', 'presence', 'intake', 'groups', 'registry'] as const;
+export const REDIS_OPS = ['history', 'sequence', 'presence', 'intake', 'groups', 'registry', 'chat'] as const;
 export type RedisOp = (typeof REDIS_OPS)[number];
 export const FALLBACK_OPS = ['sequence', 'intake'] as const;
 export type FallbackOp = (typeof FALLBACK_OPS)[number];
 /** Errors the logic service answers with (the gateway-only ones never reach it). */
-const LOGIC_RESULTS = ['accepted', 'duplicate', ...[Errors.BadFrame, Errors.UnknownOp, Errors.InvalidRoom, Errors.BadField, Errors.Forbidden, Errors.NotMember, Errors.RateLimited, Errors.Unavailable, Errors.Internal, Errors.Overloaded].map((e) => e.reason)];
-export const ADMIN_ROUTES = ['group_create', 'group_delete', 'group_members', 'group_update', 'user_notice', 'unknown'] as const;
+const LOGIC_RESULTS = ['accepted', 'duplicate', ...[Errors.BadFrame, Errors.UnknownOp, Errors.InvalidRoom, Errors.BadField, Errors.Forbidden, Errors.NotMember, Errors.OutOfRetention, Errors.RateLimited, Errors.Unavailable, Errors.Internal, Errors.Overloaded].map((e) => e.reason)];
+export const ADMIN_ROUTES = ['group_create', 'group_delete', 'group_members', 'group_update', 'user_notice', 'group_history', 'direct_history', 'user_inbox', 'user_contacts', 'unknown'] as const;
 export type AdminRoute = (typeof ADMIN_ROUTES)[number];
-export const ADMIN_STATUSES = [200, 201, 400, 401, 404, 405, 409, 413, 503] as const;
+export const ADMIN_STATUSES = [200, 201, 400, 401, 404, 405, 409, 410, 413, 503] as const;
 
 export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, readonly (string | number)[]>>>> = {
   danmaku_connections_closed_total: { reason: ['client', 'abnormal', ABORTED, ...SERVER_CLOSE_REASONS] },
   danmaku_room_signals_total: { signal: ROOM_SIGNALS },
-  danmaku_upstream_messages_total: { kind: [...KINDS.map((k) => k.name), 'group', 'direct', 'unknown'], result: LOGIC_RESULTS },
+  danmaku_upstream_messages_total: { kind: [...KINDS.map((k) => k.name), 'group', 'direct', ...CHAT_READS, 'unknown'], result: LOGIC_RESULTS },
   danmaku_dropped_total: { reason: DROP_REASONS },
   danmaku_dropped_frames_total: { reason: FRAME_DROP_REASONS },
   danmaku_errors_total: { reason: [...ERROR_REASONS, ...SERVER_CLOSE_REASONS] },
@@ -53,4 +57,7 @@ export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, reado
   danmaku_redis_errors_total: { op: REDIS_OPS },
   danmaku_store_fallbacks_total: { op: FALLBACK_OPS },
   danmaku_admin_requests_total: { route: ADMIN_ROUTES, status: ADMIN_STATUSES },
+  danmaku_chat_read_seconds: { op: CHAT_READS },
+  danmaku_store_writes_total: { kind: STORE_WRITES },
+  danmaku_inbox_sync_bytes_total: { encoding: ['msgpack', 'gzip'] },
 };

@@ -4,7 +4,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BusObserver, SubjectKind } from './bus/index.js';
-import { BUS_EVENTS, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
+import { BUS_EVENTS, CHAT_READS, STORE_WRITES, type ChatReadOp, type StoreWrite, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
 import type { RedisObserver } from './redis/client.js';
 import type { FallbackObserver } from './store/fallback.js';
 
@@ -82,6 +82,22 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   private readonly fanoutOnline = new Counter({ name: 'danmaku_fanout_online_recipients_total', help: 'Recipients of group and user messages found online in the registry (logic)', registers: [this.registry] });
   private readonly fanoutGateways = new Histogram({ name: 'danmaku_fanout_gateways', help: 'Gateways one group or user message was sent to (logic)', buckets: FANOUT_BUCKETS, registers: [this.registry] });
   private readonly adminRequests = new Counter({ name: 'danmaku_admin_requests_total', help: 'Admin API requests, by route and HTTP status', labelNames: ['route', 'status'], registers: [this.registry] });
+  // Chat storage (docs/cluster.md, "Chat storage")
+  private readonly chatReadLatency = new Histogram({ name: 'danmaku_chat_read_seconds', help: 'Chat reads handled by the logic service, by op (sync, history, contacts, read)', labelNames: ['op'], buckets: DELAY_BUCKETS, registers: [this.registry] });
+  private readonly inboxSyncedMessages = new Counter({ name: 'danmaku_inbox_synced_messages_total', help: 'Messages sent in INBOX frames (connect pushes and SYNC replies)', registers: [this.registry] });
+  private readonly inboxSyncBytes = new Counter({ name: 'danmaku_inbox_sync_bytes_total', help: 'Bytes of INBOX message arrays, before (msgpack) and after (gzip) compression', labelNames: ['encoding'], registers: [this.registry] });
+  private readonly unreadPushes = new Counter({ name: 'danmaku_unread_pushes_total', help: 'UNREAD frames pushed to users after new messages or a READ (logic)', registers: [this.registry] });
+  private readonly unreadPushFailures = new Counter({ name: 'danmaku_unread_push_failures_total', help: 'UNREAD pushes that failed (registry or bus unavailable); the figures stay right in CONTACTS', registers: [this.registry] });
+  private readonly queueEnqueuedRecords = new Counter({ name: 'danmaku_store_queue_enqueued_total', help: 'Chat messages put into the storage queue (logic)', registers: [this.registry] });
+  private readonly queueEnqueuedBytes = new Counter({ name: 'danmaku_store_queue_enqueued_bytes_total', help: 'Bytes of queue messages put into the storage queue', registers: [this.registry] });
+  private readonly queueBacklog = new Gauge({ name: 'danmaku_store_queue_backlog', help: 'Queue messages not yet applied by the storage writers (pending and unacknowledged)', registers: [this.registry] });
+  private readonly queueOldest = new Gauge({ name: 'danmaku_store_queue_oldest_seconds', help: 'Age of the oldest queue message not yet applied (0 when none)', registers: [this.registry] });
+  private readonly storeLag = new Histogram({ name: 'danmaku_store_lag_seconds', help: 'From a chat message being accepted to its inbox and history writes being applied', buckets: DELAY_BUCKETS, registers: [this.registry] });
+  private readonly storeWrites = new Counter({ name: 'danmaku_store_writes_total', help: 'Storage writes by kind: records applied, records skipped (already applied: a redelivery), inbox entries written, inbox entries evicted', labelNames: ['kind'], registers: [this.registry] });
+  private readonly queueRedelivered = new Counter({ name: 'danmaku_store_redelivered_total', help: 'Queue messages delivered to a writer again (a writer died or failed before acknowledging)', registers: [this.registry] });
+  private readonly queueMalformed = new Counter({ name: 'danmaku_store_queue_malformed_total', help: 'Queue messages, or records in them, that were not valid records: dropped, never applied (anything with access to NATS can publish on the subject)', registers: [this.registry] });
+  private readonly storeApplyFailures = new Counter({ name: 'danmaku_store_apply_failures_total', help: 'Batches a storage writer failed to apply (retried later; nothing is lost)', registers: [this.registry] });
+
   private readonly directFrames = new Counter({ name: 'danmaku_direct_frames_delivered_total', help: 'Group and user message frames handed to client sockets (gateway)', registers: [this.registry] });
 
   // Label-bound children of the metrics recorded per message: inc({label}) hashes its labels
@@ -93,6 +109,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   private readonly receivedChild = children<{ inc(): void }>();
   private readonly logicChild = children<{ observe(v: number): void }>();
   private readonly redisChild = children<{ observe(v: number): void }>();
+  private readonly chatReadChild = children<{ observe(v: number): void }>();
 
   constructor(opts: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
     if (opts.labels) this.registry.setDefaultLabels(opts.labels);
@@ -114,6 +131,8 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
     }
     for (const event of BUS_EVENTS) this.busEvents.inc({ event }, 0);
     for (const where of SHED_WHERE) this.shed.inc({ where }, 0);
+    for (const kind of STORE_WRITES) this.storeWrites.inc({ kind }, 0);
+    for (const encoding of ['msgpack', 'gzip']) this.inboxSyncBytes.inc({ encoding }, 0);
     this.busUp.set(1);
   }
 
@@ -258,6 +277,52 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   directDelivered(frames: number): void {
     this.directFrames.inc(frames);
   }
+
+  chatRead(op: ChatReadOp, seconds: number): void {
+    this.chatReadChild(op, () => this.chatReadLatency.labels({ op })).observe(seconds);
+  }
+
+  inboxSynced(messages: number, rawBytes: number, gzipBytes: number): void {
+    this.inboxSyncedMessages.inc(messages);
+    this.inboxSyncBytes.inc({ encoding: 'msgpack' }, rawBytes);
+    this.inboxSyncBytes.inc({ encoding: 'gzip' }, gzipBytes);
+  }
+
+  unreadPushed(n: number): void {
+    this.unreadPushes.inc(n);
+  }
+
+  unreadPushFailed(): void {
+    this.unreadPushFailures.inc();
+  }
+
+  storeWritten(kind: StoreWrite, n: number): void {
+    if (n > 0) this.storeWrites.inc({ kind }, n);
+  }
+
+  /** The storage queue's observer (src/queue/): the metrics of the queue and its writers. */
+  readonly queue = {
+    enqueued: (records: number, bytes: number): void => {
+      this.queueEnqueuedRecords.inc(records);
+      this.queueEnqueuedBytes.inc(bytes);
+    },
+    applied: (_records: number, lagSeconds: readonly number[]): void => {
+      for (const s of lagSeconds) this.storeLag.observe(s);
+    },
+    backlog: (messages: number, oldestAgeSeconds: number): void => {
+      this.queueBacklog.set(messages);
+      this.queueOldest.set(oldestAgeSeconds);
+    },
+    redelivered: (n: number): void => {
+      this.queueRedelivered.inc(n);
+    },
+    applyFailed: (): void => {
+      this.storeApplyFailures.inc();
+    },
+    malformed: (n: number): void => {
+      this.queueMalformed.inc(n);
+    },
+  };
 
   text(): Promise<string> {
     return this.registry.metrics();

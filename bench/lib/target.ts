@@ -32,10 +32,12 @@ export interface TargetProcess {
   alive(): boolean;
   /** its Prometheus endpoint, if it has one */
   readonly metricsUrl: string | null;
+  /** its last JSON log lines, for a Node process the harness started */
+  readonly logs?: () => readonly Record<string, unknown>[];
 }
 
 function nodeProcess(p: NodeProcess, role: TargetProcess['role']): TargetProcess {
-  return { name: p.name, role, pid: p.proc.pid, alive: () => p.proc.exitCode === null && p.proc.signalCode === null, metricsUrl: p.metricsPort > 0 ? `http://127.0.0.1:${p.metricsPort}/metrics` : null };
+  return { name: p.name, role, pid: p.proc.pid, alive: () => p.proc.exitCode === null && p.proc.signalCode === null, metricsUrl: p.metricsPort > 0 ? `http://127.0.0.1:${p.metricsPort}/metrics` : null, logs: () => p.logs };
 }
 
 function serviceProcess(p: ServiceProcess, role: TargetProcess['role']): TargetProcess {

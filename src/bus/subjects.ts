@@ -10,6 +10,10 @@ export interface Subjects {
   readonly upstream: string;
   /** the queue group of the logic processes */
   readonly logicQueue: string;
+  /** the chat storage queue (records for the writers): `<prefix>.chat.store` */
+  readonly chatStore: string;
+  /** the JetStream stream holding it: `<PREFIX>_CHAT` (a stream name has no '.') */
+  readonly chatStream: string;
 }
 
 export function subjects(prefix: string): Subjects {
@@ -18,5 +22,7 @@ export function subjects(prefix: string): Subjects {
     node: (nodeId) => `${prefix}.gw.${nodeId}`,
     upstream: `${prefix}.up`,
     logicQueue: `${prefix}-logic`,
+    chatStore: `${prefix}.chat.store`,
+    chatStream: `${prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_')}_CHAT`,
   };
 }

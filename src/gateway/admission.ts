@@ -15,6 +15,8 @@ export interface AdmissionOptions {
 export interface UpgradeRequest {
   /** the `token` query parameter, else an `Authorization: Bearer` header; '' when neither */
   readonly token: string;
+  /** the `since` query parameter: the inbox cursor of the connect push ('' when absent) */
+  readonly since: string;
 }
 
 export type Verdict =
@@ -30,7 +32,7 @@ const DRAINING: Verdict = { upgrade: false, status: '503 Service Unavailable', b
 
 export function readUpgrade(req: uWS.HttpRequest): UpgradeRequest {
   const auth = req.getHeader('authorization');
-  return { token: req.getQuery('token') || (auth.startsWith('Bearer ') ? auth.slice(7) : '') };
+  return { token: req.getQuery('token') || (auth.startsWith('Bearer ') ? auth.slice(7) : ''), since: req.getQuery('since') ?? '' };
 }
 
 export class Admission {

@@ -52,6 +52,8 @@ export interface GatewayOptions {
   readonly upstreamMaxPending: number;
   readonly registryHeartbeatMs: number;
   readonly registryTtlMs: number;
+  /** inbox messages pushed on connect (INBOX frame); 0: no push */
+  readonly inboxPushSize: number;
 }
 
 export interface GatewayDeps {
@@ -67,6 +69,9 @@ export interface GatewayDeps {
 }
 
 type WS = uWS.WebSocket<ConnState>;
+
+/** An inbox cursor in the connection URL: an integer below 2^53. */
+const SINCE = /^(0|[1-9][0-9]{0,15})$/;
 
 export class Gateway {
   private readonly app: uWS.TemplatedApp;
@@ -144,12 +149,13 @@ export class Gateway {
 
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
     const id = this.nextId++;
-    const verdict = this.admission.admit(readUpgrade(req), id);
+    const upgradeReq = readUpgrade(req);
+    const verdict = this.admission.admit(upgradeReq, id);
     if (!verdict.upgrade) {
       res.writeStatus(verdict.status).end(verdict.body);
       return;
     }
-    const state = newConnState(id, verdict.identity, verdict.refuse, Date.now(), this.opts.connFrameBurst);
+    const state = newConnState(id, verdict.identity, verdict.refuse, Date.now(), this.opts.connFrameBurst, verdict.identity.guest ? '' : upgradeReq.since);
     res.upgrade(state, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   }
 
@@ -175,6 +181,22 @@ export class Gateway {
       }),
       true,
     );
+    if (!identity.guest && this.opts.inboxPushSize > 0) this.pushInbox(ws, st);
+  }
+
+  /**
+   * The inbox push after WELCOME: the entries after the `since` cursor of the connection URL
+   * (the first INBOX_PUSH_SIZE of them), or without one the most recent INBOX_PUSH_SIZE, as one
+   * INBOX frame with rid 0. The client pulls the rest with SYNC (docs/protocol.md, "Offline
+   * inbox and history"). Any failure is an ERROR frame with rid 0 instead.
+   */
+  private pushInbox(ws: WS, st: ConnState): void {
+    const since = st.since;
+    st.since = '';
+    if (since !== '' && !SINCE.test(since)) return this.sendError(ws, 0, Errors.BadField, 'since must be an inbox cursor: an integer from 0 to 2^53-1');
+    const body: Record<string, number> = { limit: this.opts.inboxPushSize };
+    if (since !== '') body.cursor = Number(since);
+    forwardSend(ws, st, Op.Sync, 0, body, 64, Date.now(), this.sendContext(ws, 0));
   }
 
   private message(ws: WS, message: ArrayBuffer, isBinary: boolean): void {
@@ -218,6 +240,10 @@ export class Gateway {
       }
       case Op.Send:
       case Op.Msg:
+      case Op.Sync:
+      case Op.History:
+      case Op.Contacts:
+      case Op.Read:
         forwardSend(ws, st, op, rid, body, frameBytes, now, this.sendContext(ws, rid));
         return;
       default:

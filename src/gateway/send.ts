@@ -1,12 +1,13 @@
-// SEND and MSG frames: checked for what the gateway knows (guest, current room), then forwarded
-// to the logic service (batched, upstream-client.ts); the reply becomes an ACK or an ERROR
-// frame. A client always gets one of the two, never silence.
+// SEND and MSG frames and the chat reads (SYNC, HISTORY, CONTACTS, READ): checked for what the
+// gateway knows (guest, current room), then forwarded to the logic service (batched,
+// upstream-client.ts); the reply becomes an ACK, the read's reply frame, or an ERROR frame. A
+// client always gets one of them, never silence.
 
 import type * as uWS from 'uWebSockets.js';
 import type { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { encodeFrame } from '../protocol/codec.js';
+import { encodeFrame, encodeFrameWithBody } from '../protocol/codec.js';
 import { Errors, errorByCode, overloadRetryMs, ProtocolError, type ErrorEntry } from '../protocol/errors.js';
 import { Op } from '../protocol/ops.js';
 import type { ConnState } from './connection.js';
@@ -47,6 +48,13 @@ export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, op: num
       ctx.failures.succeeded();
       if (!st.open) return;
       if ('e' in reply) return ws.cork(() => ctx.sendError(errorByCode(reply.e), reply.m, reply.r));
+      if ('o' in reply) {
+        // A read's reply: its op and body were encoded by the logic service. A malformed one
+        // (another version) is the service's failure, not the client's.
+        if (!(reply.b instanceof Uint8Array)) return ws.cork(() => ctx.sendError(Errors.Internal, 'malformed reply from the logic service'));
+        const frame = encodeFrameWithBody(reply.o, rid, reply.b);
+        return ws.cork(() => ws.send(frame, true));
+      }
       const ack: Record<string, unknown> = { s: reply.s, t: reply.t };
       if (cmid !== undefined) ack.id = cmid;
       if (reply.dup) ack.dup = true;

@@ -6,7 +6,7 @@
 
 import type { RequestBus } from '../bus/index.js';
 import { Coalescer } from '../coalesce.js';
-import { decodeReplies, encodeRequests, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS, type UpstreamReply, type UpstreamRequest } from '../logic/upstream.js';
+import { decodeReplies, encodeRequests, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS, replyWeight, type UpstreamReply, type UpstreamRequest } from '../logic/upstream.js';
 import type { Metrics } from '../metrics.js';
 
 /** A request and the size of the client frame it came in: its weight in a batch. */
@@ -34,7 +34,7 @@ export class UpstreamClient {
   ) {
     // Bounded in count and in bytes: a batch stays far below NATS' max_payload (1 MB by default)
     // however large the frames, so that one sender's big frames cannot fail others' requests.
-    this.batches = new Coalescer((batch) => this.send(batch.map((b) => b.req)), { max: MAX_BATCH_REQUESTS, maxWeight: MAX_BATCH_BYTES, weight: (b) => b.bytes + REQUEST_OVERHEAD });
+    this.batches = new Coalescer((batch) => this.send(batch.map((b) => b.req)), { max: MAX_BATCH_REQUESTS, maxWeight: MAX_BATCH_BYTES, weight: (b) => b.bytes + REQUEST_OVERHEAD + replyWeight(b.req) });
     metrics.watchUpstream(() => this.pending);
   }
 

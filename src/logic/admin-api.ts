@@ -1,5 +1,6 @@
-// The admin HTTP API of the logic role, for a site's backend: manage chat groups and send
-// server notices to users. Guarded by a server-side secret (ADMIN_SECRET) as a bearer token.
+// The admin HTTP API of the logic role, for a site's backend: manage chat groups, send server
+// notices to users, and read what is stored (a conversation's history, a user's inbox and
+// contacts: moderation and support). Guarded by a server-side secret (ADMIN_SECRET) as a bearer token.
 // JSON in and out; every answer has a status code a script can branch on (docs/cluster.md,
 // "Admin API").
 
@@ -13,7 +14,11 @@ import type { Metrics } from '../metrics.js';
 import { GROUP_ID, UID } from '../protocol/ops.js';
 import { GroupFullError, type Groups } from '../store/groups/index.js';
 import { scopes, type Sequencer } from '../store/sequence/index.js';
-import type { ChatFanout } from './chat.js';
+import { decode } from '../protocol/codec.js';
+import { OutOfRetentionError, type ChatStore } from '../store/chat/index.js';
+import { messageId, type ChatFanout } from './chat.js';
+import { refOf } from './chat-reads.js';
+import { HISTORY_PAGE_MAX, SYNC_PAGE_MAX, CONTACTS_PAGE_MAX } from './validate.js';
 import { text } from './validate.js';
 import { ProtocolError } from '../protocol/errors.js';
 
@@ -31,6 +36,11 @@ export interface AdminApiDeps {
   readonly groups: Groups;
   readonly sequencer: Sequencer;
   readonly chat: ChatFanout;
+  readonly store: ChatStore;
+  /** the big groups of a user, as conversation scopes (ChatReads.bigGroupsOf) */
+  readonly bigGroupsOf: (uid: string) => Promise<string[]>;
+  /** a group's members changed here: this process's logic forgets its cached list */
+  readonly groupChanged: (id: string) => void;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -46,7 +56,7 @@ class HttpError extends Error {
 }
 
 type Json = Record<string, unknown>;
-type Route = (params: string[], body: Json) => Promise<[number, Json]>;
+type Route = (params: string[], body: Json, query: URLSearchParams) => Promise<[number, Json]>;
 
 export class AdminApi {
   private readonly routes: [method: string, pattern: RegExp, name: AdminRoute, route: Route][];
@@ -63,12 +73,16 @@ export class AdminApi {
       ['GET', /^\/api\/groups\/([^/]+)\/members$/, 'group_members', (p) => this.members(p[0]!)],
       ['POST', /^\/api\/groups\/([^/]+)\/members$/, 'group_update', (p, b) => this.updateMembers(p[0]!, b)],
       ['POST', /^\/api\/users\/([^/]+)\/notices$/, 'user_notice', (p, b) => this.notice(p[0]!, b)],
+      ['GET', /^\/api\/groups\/([^/]+)\/history$/, 'group_history', (p, _b, q) => this.history(scopes.group(groupId(p[0]!)), q)],
+      ['GET', /^\/api\/users\/([^/]+)\/direct\/([^/]+)\/history$/, 'direct_history', (p, _b, q) => this.history(scopes.direct(uid(p[0]!), uid(p[1]!)), q)],
+      ['GET', /^\/api\/users\/([^/]+)\/inbox$/, 'user_inbox', (p, _b, q) => this.inbox(uid(p[0]!), q)],
+      ['GET', /^\/api\/users\/([^/]+)\/contacts$/, 'user_contacts', (p, _b, q) => this.contacts(uid(p[0]!), q)],
     ];
   }
 
   /** Handles requests under /api/; returns false for other paths. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const path = (req.url ?? '').split('?')[0]!;
+    const [path = '', search = ''] = (req.url ?? '').split('?', 2);
     if (!path.startsWith('/api/')) return false;
     let name: AdminRoute = 'unknown';
     const reply = (status: number, body: Json) => {
@@ -83,7 +97,7 @@ export class AdminApi {
       name = hit[2];
       this.authorize(req);
       const params = hit[1].exec(path)!.slice(1).map(decodePathPart);
-      return hit[3](params, await readJson(req));
+      return hit[3](params, await readJson(req), new URLSearchParams(search));
     };
     run().then(
       ([status, body]) => {
@@ -94,6 +108,8 @@ export class AdminApi {
         if (err instanceof HttpError) return reply(err.status, { error: err.message });
         if (err instanceof GroupFullError) return reply(409, { error: err.message });
         if (err instanceof ProtocolError) return reply(400, { error: err.message });
+        if (err instanceof OutOfRetentionError) return reply(410, { error: `past retention: ${err.message}` });
+        if (err instanceof RangeError) return reply(400, { error: err.message });
         this.failures.failed(err, { path });
         if (err instanceof BusUnavailableError) return reply(503, { error: 'message bus unavailable: nothing was sent; retry' });
         if (err instanceof BusTimeoutError) return reply(503, { error: 'message bus did not confirm: it may or may not arrive; retry' });
@@ -118,12 +134,15 @@ export class AdminApi {
     if (new Set(members).size > this.opts.groupMaxMembers) throw new HttpError(409, `more than ${this.opts.groupMaxMembers} members; nothing created`);
     const created = await this.deps.groups.create(id);
     const added = members.length > 0 ? await this.deps.groups.add(id, members, this.opts.groupMaxMembers) : 0;
+    this.deps.groupChanged(id);
     return [created ? 201 : 200, { group: id, created, added }];
   }
 
   private async deleteGroup(id: string): Promise<[number, Json]> {
     groupId(id);
-    if (!(await this.deps.groups.delete(id))) throw new HttpError(404, `no group ${id}`);
+    const deleted = await this.deps.groups.delete(id);
+    this.deps.groupChanged(id);
+    if (!deleted) throw new HttpError(404, `no group ${id}`);
     return [200, { group: id, deleted: true }];
   }
 
@@ -142,6 +161,7 @@ export class AdminApi {
     // Additions first: if they would pass the cap (409), nothing at all has changed.
     const added = add.length > 0 ? await groups.add(id, add, this.opts.groupMaxMembers) : (await groups.members(id)) === null ? null : 0;
     const removed = added === null ? null : remove.length > 0 ? await groups.remove(id, remove) : 0;
+    this.deps.groupChanged(id);
     if (removed === null || added === null) throw new HttpError(404, `no group ${id}`);
     return [200, { group: id, added, removed }];
   }
@@ -151,9 +171,50 @@ export class AdminApi {
     if (!UID.test(uid)) throw new HttpError(400, `uid must match ${UID}`);
     const x = text(body.x, 'x', this.opts.maxTextLength * 5);
     const s = await this.deps.sequencer.next(scopes.notices(uid));
-    const { online, gateways } = await this.deps.chat.deliver([uid], { to: uid, s, u: '', n: 'system', t: Date.now(), x }, { confirm: true });
+    const { online, gateways } = await this.deps.chat.deliver([uid], { to: uid, s, u: '', n: 'system', t: Date.now(), x, id: messageId() }, { confirm: true });
     return [200, { to: uid, s, delivered: online > 0, gateways }];
   }
+
+  /** A conversation's history, newest first, `limit` (<= 100) below `before`; `next` pages on. */
+  private async history(scope: string, q: URLSearchParams): Promise<[number, Json]> {
+    const before = queryInt(q, 'before', 1);
+    const limit = queryInt(q, 'limit', 1, ADMIN_PAGE_MAX) ?? HISTORY_PAGE_MAX;
+    const page = await this.deps.store.history(scope, before, limit, Date.now());
+    const messages = page.items.map((m) => decode(m) as Json);
+    const last = messages.at(-1);
+    return [200, { conversation: scope, messages, more: page.more, trimmed: page.trimmed, next: page.more && last ? last.s : null }];
+  }
+
+  /** A user's inbox from `cursor` (default: the oldest retained entry), oldest first. */
+  private async inbox(user: string, q: URLSearchParams): Promise<[number, Json]> {
+    const cursor = queryInt(q, 'cursor', 0) ?? 0;
+    const limit = queryInt(q, 'limit', 1, SYNC_PAGE_MAX) ?? SYNC_PAGE_MAX;
+    const page = await this.deps.store.inbox(user, { after: cursor }, limit, Date.now());
+    return [200, { uid: user, entries: page.items.map((i) => ({ v: i.v, message: decode(i.m) as Json })), cursor: page.cursor, more: page.more }];
+  }
+
+  private async contacts(user: string, q: URLSearchParams): Promise<[number, Json]> {
+    const limit = queryInt(q, 'limit', 1, CONTACTS_PAGE_MAX) ?? CONTACTS_PAGE_MAX;
+    const { contacts, total } = await this.deps.store.contacts(user, limit, await this.deps.bigGroupsOf(user), Date.now());
+    return [200, { uid: user, total, contacts: contacts.map((c) => ({ ...refOf(user, c.c), t: c.t, unread: c.unread, read: c.read, last: c.last ? (decode(c.last) as Json) : null })) }];
+  }
+}
+
+/** Messages per page of the admin history reads at most. */
+const ADMIN_PAGE_MAX = 100;
+
+/** An optional integer query parameter in [min, max]. */
+function queryInt(q: URLSearchParams, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const raw = q.get(name);
+  if (raw === null) return undefined;
+  const n = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) throw new HttpError(400, `${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function uid(v: string): string {
+  if (!UID.test(v)) throw new HttpError(400, `uid must match ${UID}`);
+  return v;
 }
 
 function decodePathPart(part: string): string {
@@ -164,8 +225,9 @@ function decodePathPart(part: string): string {
   }
 }
 
-function groupId(id: string): void {
+function groupId(id: string): string {
   if (!GROUP_ID.test(id)) throw new HttpError(400, `group id must match ${GROUP_ID}`);
+  return id;
 }
 
 function uids(v: unknown, field: string): string[] {

@@ -1,7 +1,9 @@
 // Group and user messages: fanned out to UIDs upstream. The recipients' gateways come from the
 // registry, and each gateway gets ONE delivery naming its local recipients, carrying the
-// client frame encoded once here. Users online nowhere are skipped (no offline inbox yet).
+// client frame encoded once. Users online nowhere are skipped here: they find the message in
+// their offline inbox (the storage queue writes it, src/queue/).
 
+import { randomBytes } from 'node:crypto';
 import { BusTimeoutError, type NodeBus } from '../bus/index.js';
 import type { Metrics } from '../metrics.js';
 import { encodeFrame } from '../protocol/codec.js';
@@ -22,8 +24,14 @@ export interface ChatMessage {
   n: string;
   t: number;
   x: string;
+  /** server message id: the same in the live MESSAGE and in the stored copies */
+  id: string;
 }
 
+/** A server message id: 96 random bits, base64url (16 characters). */
+export function messageId(): string {
+  return randomBytes(12).toString('base64url');
+}
 
 export interface Delivered {
   /** recipients online on some gateway */
@@ -31,12 +39,74 @@ export interface Delivered {
   readonly gateways: number;
 }
 
+/** Users whose registry answer a logic process keeps at most. */
+const CACHE_MAX = 200_000;
+
+interface Cached {
+  readonly at: number;
+  /** the gateways holding the user; empty: online nowhere */
+  readonly gateways: readonly string[];
+}
+
 export class ChatFanout {
+  /**
+   * Registry answers of the last `cacheMs`, by uid, oldest first. A group's members are looked
+   * up for every message to it: without the cache a 100-member group costs 100 registry reads
+   * per message. A user who connects is missed by live delivery for up to `cacheMs` more (the
+   * inbox has the message); a user who left is sent to a gateway that drops it.
+   */
+  private readonly cache = new Map<string, Cached>();
+
   constructor(
     private readonly registry: Registry,
     private readonly bus: NodeBus,
     private readonly metrics: Metrics,
+    private readonly cacheMs = 0,
   ) {}
+
+  /** uids being looked up now: a message to the same group waits for that answer. */
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
+  /** The gateways of each user online somewhere, from the cache where it is fresh. */
+  private async lookup(uids: readonly string[]): Promise<Map<string, readonly string[]>> {
+    if (this.cacheMs <= 0) return this.registry.lookup(uids);
+    let missing: string[] | null = null;
+    let waiting: Set<Promise<unknown>> | null = null;
+    const now = performance.now();
+    for (const uid of uids) {
+      const hit = this.cache.get(uid);
+      if (hit !== undefined && now - hit.at < this.cacheMs) continue;
+      const pending = this.inflight.get(uid);
+      if (pending) (waiting ??= new Set()).add(pending);
+      else (missing ??= []).push(uid);
+    }
+    if (missing !== null) {
+      const asked = missing;
+      const lookup = this.registry.lookup(asked).then((found) => {
+        const at = performance.now();
+        for (const uid of asked) {
+          this.cache.delete(uid); // re-inserted last: the map stays in age order
+          this.cache.set(uid, { at, gateways: found.get(uid) ?? [] });
+        }
+        for (const [uid, c] of this.cache) {
+          if (this.cache.size <= CACHE_MAX && at - c.at < this.cacheMs) break;
+          this.cache.delete(uid);
+        }
+      });
+      const settled = lookup.finally(() => {
+        for (const uid of asked) if (this.inflight.get(uid) === settled) this.inflight.delete(uid);
+      });
+      for (const uid of asked) this.inflight.set(uid, settled);
+      (waiting ??= new Set()).add(settled);
+    }
+    if (waiting !== null) await Promise.all(waiting);
+    const where = new Map<string, readonly string[]>();
+    for (const uid of uids) {
+      const gateways = this.cache.get(uid)?.gateways;
+      if (gateways !== undefined && gateways.length > 0) where.set(uid, gateways);
+    }
+    return where;
+  }
 
   /**
    * Sends one message to every connection of `recipients`; rejects if the registry fails.
@@ -48,7 +118,12 @@ export class ChatFanout {
    * them.
    */
   async deliver(recipients: readonly string[], message: ChatMessage, opts: { confirm?: boolean } = {}): Promise<Delivered> {
-    const where = await this.registry.lookup(recipients);
+    return this.deliverFrame(recipients, encodeFrame(Op.Message, 0, message), opts);
+  }
+
+  /** As deliver(), with the client frame (MESSAGE, UNREAD) already encoded. */
+  async deliverFrame(recipients: readonly string[], frame: Uint8Array, opts: { confirm?: boolean } = {}): Promise<Delivered> {
+    const where = await this.lookup(recipients);
     const byGateway = new Map<string, string[]>();
     for (const [uid, gateways] of where) {
       for (const gw of gateways) {
@@ -58,7 +133,6 @@ export class ChatFanout {
       }
     }
     if (byGateway.size > 0) {
-      const frame = encodeFrame(Op.Message, 0, message);
       const deliveries = [...byGateway].map(([gw, uids]) => [gw, encodeDelivery(uids, frame)] as const);
       // Checked right before sending, with nothing awaited in between: a publish made while
       // NATS is down would wait in the client's buffer and might go out later.

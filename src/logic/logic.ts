@@ -1,6 +1,8 @@
 // The logic service: validates, authorizes, rate-limits, de-duplicates, sequences, stores and
 // publishes upstream messages. Room items (SEND) are published once to the room; group and
-// user messages (MSG) are fanned out to their recipients' gateways (chat.ts). Stateless: all
+// user messages (MSG) go into the storage queue (src/queue/: durable before the ACK), then are
+// fanned out to their recipients' gateways (chat.ts). The chat reads (SYNC, HISTORY, CONTACTS,
+// READ) are chat-reads.ts. Stateless: all
 // state is behind the storage seams it is given (LogicStores) and the registry, so any number
 // of instances can serve the same queue group.
 
@@ -9,6 +11,7 @@ import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { Errors, overloadRetryMs, ProtocolError } from '../protocol/errors.js';
+import { encode, encodeFrameWithBody } from '../protocol/codec.js';
 import { encodeItem } from '../protocol/items.js';
 import { kindName } from '../protocol/kinds.js';
 import { Op, ROOM_ID } from '../protocol/ops.js';
@@ -16,7 +19,9 @@ import type { Groups } from '../store/groups/index.js';
 import type { RoomHistory } from '../store/history/index.js';
 import type { Intake } from '../store/intake/index.js';
 import { scopes } from '../store/sequence/index.js';
-import type { ChatFanout } from './chat.js';
+import { QueueFullError, QueueUnavailableError, type ChatQueue } from '../queue/index.js';
+import { messageId, type ChatFanout, type ChatMessage } from './chat.js';
+import { ChatReads } from './chat-reads.js';
 import { decodeRequests, encodeReply, MAX_BATCH_REQUESTS, type UpstreamReply, type UpstreamRequest } from './upstream.js';
 import { validateMessage, validateSend } from './validate.js';
 
@@ -25,6 +30,8 @@ export interface LogicStores {
   readonly history: RoomHistory;
   readonly intake: Intake;
   readonly groups: Groups;
+  /** the storage queue of chat messages: a MSG is acknowledged once it is in it */
+  readonly queue: ChatQueue;
 }
 
 export interface LogicOptions {
@@ -34,6 +41,10 @@ export interface LogicOptions {
   readonly dedupeTtlMs: number;
   /** requests this process handles at once; more are refused at once with ERROR 32 */
   readonly logicMaxInflight: number;
+  /** groups with more members get no per-member inbox writes (history only) */
+  readonly bigGroupSize: number;
+  /** how long a group's member list is reused (0: read for every message) */
+  readonly groupCacheMs: number;
 }
 
 
@@ -43,23 +54,32 @@ export interface LogicOptions {
  */
 const CLAIM_TTL_MS = 10_000;
 
+/** Groups whose last member list a logic process keeps for a Redis outage. */
+const LAST_MEMBERS_MAX = 1_000;
+
 export class Logic {
   private readonly internal: FailureLog;
   /** requests being handled: the bound of LOGIC_MAX_INFLIGHT */
   private inflight = 0;
   private badRequestLoggedAt = 0;
   private readonly storeWrites: FailureLog;
+  private readonly liveDelivery: FailureLog;
+  /** the member lists last read of recently active groups, for while the groups store fails */
+  private readonly lastMembers = new Map<string, { readonly at: number; readonly members: string[] }>();
+  private readonly membersReads = new Map<string, Promise<string[] | null>>();
 
   constructor(
     private readonly bus: RoomBus,
     private readonly stores: LogicStores,
     private readonly chat: ChatFanout,
+    private readonly reads: ChatReads,
     private readonly opts: LogicOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
     this.internal = new FailureLog(log, 'upstream message processing');
     this.storeWrites = new FailureLog(log, 'history and de-duplication writes');
+    this.liveDelivery = new FailureLog(log, 'live delivery of chat messages (they stay in the inboxes)');
     metrics.watchLogic(() => this.inflight);
   }
 
@@ -113,7 +133,7 @@ export class Logic {
     }
     const started = performance.now();
     const reply = await this.send(req);
-    this.metrics.logicHandled(req.o === Op.Msg ? 'msg' : 'send', (performance.now() - started) / 1000);
+    this.metrics.logicHandled(req.o === Op.Msg ? 'msg' : req.o === Op.Send ? 'send' : 'read', (performance.now() - started) / 1000);
     return reply;
   }
 
@@ -128,8 +148,11 @@ export class Logic {
     try {
       // A request of an op this version does not know (a newer gateway) is refused, not taken
       // for a SEND.
-      if (req.o !== Op.Send && req.o !== Op.Msg) throw new ProtocolError(Errors.UnknownOp, `op ${req.o} is not an upstream message`);
-      const reply = req.o === Op.Msg ? await this.acceptMessage(req) : await this.acceptRoomItem(req);
+      let reply: UpstreamReply;
+      if (ChatReads.handles(req.o)) reply = await this.reads.handle(req);
+      else if (req.o === Op.Msg) reply = await this.acceptMessage(req);
+      else if (req.o === Op.Send) reply = await this.acceptRoomItem(req);
+      else throw new ProtocolError(Errors.UnknownOp, `op ${req.o} is not an upstream request`);
       this.metrics.upstreamHandled(label, 'dup' in reply ? 'duplicate' : 'accepted');
       this.internal.succeeded();
       return reply;
@@ -137,6 +160,17 @@ export class Logic {
       if (err instanceof ProtocolError) {
         this.metrics.upstreamHandled(label, err.entry.reason);
         return { e: err.entry.code, m: err.message };
+      }
+      if (err instanceof QueueFullError) {
+        // The storage queue is at its limit (writers behind, or Redis down for long): refuse
+        // like any overload, with a retry hint; nothing was stored or delivered.
+        this.metrics.upstreamShed('queue');
+        this.metrics.upstreamHandled(label, Errors.Overloaded.reason);
+        return { e: Errors.Overloaded.code, m: 'the storage queue is full', r: overloadRetryMs() };
+      }
+      if (err instanceof QueueUnavailableError) {
+        this.metrics.upstreamHandled(label, Errors.Unavailable.reason);
+        return { e: Errors.Unavailable.code, m: 'the storage queue is unavailable; retry with the same id' };
       }
       this.internal.failed(err, { uid: req.u });
       this.metrics.upstreamHandled(label, Errors.Internal.reason);
@@ -170,18 +204,71 @@ export class Logic {
     const { target, x, cmid } = validateMessage(req.b, this.opts);
     let recipients: string[];
     let scope: string;
+    let inboxes: readonly string[];
     if ('g' in target) {
-      const members = await this.stores.groups.members(target.g);
+      const members = await this.membersOf(target.g);
       if (!members || !members.includes(req.u)) throw new ProtocolError(Errors.NotMember, `group ${target.g}`);
       recipients = members;
       scope = scopes.group(target.g);
+      // A big group's message is stored once, in its history, and written to nobody's inbox:
+      // members read the history (docs/protocol.md, "Big groups").
+      inboxes = members.length > this.opts.bigGroupSize ? [] : members;
     } else {
       recipients = target.to === req.u ? [req.u] : [target.to, req.u]; // the sender's other connections too
       scope = scopes.direct(req.u, target.to);
+      inboxes = recipients;
     }
     return this.sequenced(req, cmid, scope, async (seq) => {
-      await this.chat.deliver(recipients, { ...target, s: seq, u: req.u, n: req.n, t: req.at, x });
+      const message: ChatMessage = { ...target, s: seq, u: req.u, n: req.n, t: req.at, x, id: messageId() };
+      const m = encode(message);
+      // The ACK waits for the queue: once the message is in it, it will reach every inbox and the
+      // history, whatever happens to this process or to Redis. A failure here is a rejection
+      // (nothing stored, nothing delivered): the client retries with the same id.
+      await this.stores.queue.enqueue({ c: scope, s: seq, id: message.id, t: req.at, u: req.u, m, r: inboxes });
+      // Stored: from here on, nothing may turn into a rejection (a retry would store it twice).
+      // Live delivery is best effort; whoever misses it finds the message in the inbox.
+      try {
+        await this.chat.deliverFrame(recipients, encodeFrameWithBody(Op.Message, 0, m));
+        this.liveDelivery.succeeded();
+      } catch (err) {
+        this.liveDelivery.failed(err, { scope });
+      }
     });
+  }
+
+  /** The admin API changed (or deleted) the group: its member list is read again. */
+  groupChanged(g: string): void {
+    this.lastMembers.delete(g);
+  }
+
+  /**
+   * A group's members: read from the groups store at most once per `groupCacheMs` per group
+   * (every message to a group needs them; concurrent ones share one read), and while the store
+   * fails, the last list read (stale if error): a message acknowledged from it is stored and
+   * reaches the inboxes once Redis is back, where otherwise group chat would stop with Redis.
+   */
+  private async membersOf(g: string): Promise<string[] | null> {
+    const now = performance.now();
+    const cached = this.lastMembers.get(g);
+    if (cached && now - cached.at < this.opts.groupCacheMs) return cached.members;
+    let reading = this.membersReads.get(g);
+    if (!reading) {
+      reading = this.stores.groups.members(g).finally(() => this.membersReads.delete(g));
+      this.membersReads.set(g, reading);
+    }
+    try {
+      const members = await reading;
+      this.lastMembers.delete(g);
+      if (members) {
+        this.lastMembers.set(g, { at: performance.now(), members });
+        // Bounded, oldest entries first: a cache of recently active groups.
+        if (this.lastMembers.size > LAST_MEMBERS_MAX) this.lastMembers.delete(this.lastMembers.keys().next().value!);
+      }
+      return members;
+    } catch (err) {
+      if (cached === undefined) throw err;
+      return cached.members;
+    }
   }
 
   /**
@@ -224,5 +311,10 @@ export class Logic {
 function labelOf(req: UpstreamRequest | null): string {
   if (!req) return 'unknown';
   const b = req.b as { k?: number; g?: unknown } | null;
-  return req.o === Op.Msg ? (b?.g !== undefined ? 'group' : 'direct') : req.o === Op.Send ? kindName(b?.k) : 'unknown';
+  if (req.o === Op.Msg) return b?.g !== undefined ? 'group' : 'direct';
+  if (req.o === Op.Send) return kindName(b?.k);
+  return READ_LABELS[req.o] ?? 'unknown';
 }
+
+const READ_LABELS: Readonly<Record<number, string>> = { [Op.Sync]: 'sync', [Op.History]: 'history', [Op.Contacts]: 'contacts', [Op.Read]: 'read' };
+

@@ -5,10 +5,14 @@
 // gateways of older versions. docs/cluster.md, "Upstream requests".
 
 import { decode, encode } from '../protocol/codec.js';
+import { Op } from '../protocol/ops.js';
 import { displayName } from '../protocol/text.js';
 
 export interface UpstreamRequest {
-  /** the client op: SEND (20, to the current room) or MSG (22, to a group or a user) */
+  /**
+   * the client op: SEND (20, to the current room), MSG (22, to a group or a user), or a chat
+   * read: SYNC (40; also the inbox push on connect), HISTORY (42), CONTACTS (44), READ (46)
+   */
   o: number;
   /** sender uid, name and roles, from the verified token */
   u: string;
@@ -22,16 +26,40 @@ export interface UpstreamRequest {
   b: unknown;
 }
 
-/** `r`: with ERROR 32 `overloaded`, how long the client should wait before retrying (ms) */
-export type UpstreamReply = { s: number; t: number; dup?: true } | { e: number; m: string; r?: number };
+/**
+ * An ACK's fields; or an error (`r`: with ERROR 32 `overloaded`, how long the client should wait
+ * before retrying, ms); or, for the chat reads (SYNC, HISTORY, CONTACTS, READ), the reply frame's
+ * op and body.
+ */
+export type UpstreamReply = { s: number; t: number; dup?: true } | { e: number; m: string; r?: number } | { o: number; b: unknown };
 
 export function encodeRequests(reqs: readonly UpstreamRequest[]): Uint8Array {
   return encode(reqs);
 }
 
-/** Requests per batch at most (a gateway's batches are smaller, and at most 256 KiB). */
+/** Requests per batch at most (a gateway's batches are smaller). */
 export const MAX_BATCH_REQUESTS = 256;
-export const MAX_BATCH_BYTES = 256 * 1024;
+/**
+ * A batch's weight at most: its requests' bytes plus the most its replies can take (a chat
+ * read's reply is bounded, READ_REPLY_MAX_BYTES), so that both the request and the batch of
+ * replies stay well below NATS' max_payload (1 MB by default).
+ */
+export const MAX_BATCH_BYTES = 768 * 1024;
+
+/** The largest reply of a chat read: an INBOX page is cut (with `more`) to stay below it. */
+export const READ_REPLY_MAX_BYTES = 128 * 1024;
+
+/** The most bytes the reply to `req` can take, for the batch's weight. */
+export function replyWeight(req: UpstreamRequest): number {
+  switch (req.o) {
+    case Op.Sync:
+    case Op.History:
+    case Op.Contacts:
+      return READ_REPLY_MAX_BYTES;
+    default:
+      return 64; // an ACK, UNREAD or an error
+  }
+}
 
 /**
  * A batch's requests (an entry that is not a request is null), or one request alone; null
@@ -71,11 +99,12 @@ export function decodeReplies(data: Uint8Array, n: number): UpstreamReply[] {
 }
 
 function replyOf(value: unknown): UpstreamReply {
-  const v = value as Partial<{ s: number; t: number; dup: true; e: number; m: string; r: number }> | null;
+  const v = value as Partial<{ s: number; t: number; dup: true; e: number; m: string; r: number; o: number; b: unknown }> | null;
   if (typeof v?.e === 'number') {
     const m = typeof v.m === 'string' ? v.m : '';
     return typeof v.r === 'number' ? { e: v.e, m, r: v.r } : { e: v.e, m };
   }
+  if (typeof v?.o === 'number' && 'b' in v) return { o: v.o, b: v.b };
   if (typeof v?.s === 'number' && typeof v.t === 'number') return v.dup ? { s: v.s, t: v.t, dup: true } : { s: v.s, t: v.t };
   throw new Error('malformed upstream reply');
 }

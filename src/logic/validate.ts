@@ -66,7 +66,7 @@ function clientId(b: Record<string, unknown>): string | undefined {
 
 /** A MSG body: text to a group (`g`) or to one user (`to`). */
 export interface ValidMessage {
-  readonly target: { readonly g: string } | { readonly to: string };
+  readonly target: ConversationRef;
   readonly x: string;
   readonly cmid: string | undefined;
 }
@@ -74,16 +74,7 @@ export interface ValidMessage {
 export function validateMessage(body: unknown, limits: SendLimits): ValidMessage {
   const b = map(body);
   const cmid = clientId(b);
-  if ((b.g === undefined) === (b.to === undefined)) bad('exactly one of g (group id) and to (uid) is required');
-  let target: ValidMessage['target'];
-  if (b.g !== undefined) {
-    if (typeof b.g !== 'string' || !GROUP_ID.test(b.g)) bad(`g must match ${GROUP_ID}`);
-    target = { g: b.g };
-  } else {
-    if (typeof b.to !== 'string' || !UID.test(b.to)) bad(`to must be a uid matching ${UID}`);
-    target = { to: b.to };
-  }
-  return { target, x: text(b.x, 'x', limits.maxTextLength * 5), cmid };
+  return { target: conversation(b), x: text(b.x, 'x', limits.maxTextLength * 5), cmid };
 }
 
 export function validateSend(body: unknown, limits: SendLimits): ValidSend {
@@ -97,4 +88,61 @@ export function validateSend(body: unknown, limits: SendLimits): ValidSend {
     if (v !== undefined) fields[name] = v;
   }
   return { kind, cmid, fields: fields as unknown as ItemFields };
+}
+
+/** A conversation as the client names it: a group, or the other user of a pair. */
+export type ConversationRef = { readonly g: string } | { readonly to: string };
+
+/** Page sizes the chat reads allow at most (docs/protocol.md, "Offline inbox and history"). */
+export const SYNC_PAGE_MAX = 200;
+export const HISTORY_PAGE_MAX = 20;
+export const CONTACTS_PAGE_MAX = 100;
+
+function conversation(b: Record<string, unknown>): ConversationRef {
+  if ((b.g === undefined) === (b.to === undefined)) bad('exactly one of g (group id) and to (uid) is required');
+  if (b.g !== undefined) {
+    if (typeof b.g !== 'string' || !GROUP_ID.test(b.g)) bad(`g must match ${GROUP_ID}`);
+    return { g: b.g };
+  }
+  if (typeof b.to !== 'string' || !UID.test(b.to)) bad(`to must be a uid matching ${UID}`);
+  return { to: b.to };
+}
+
+/** An optional integer field in [min, max]; absent gives undefined. Integral floats count. */
+function optInt(b: Record<string, unknown>, name: string, min: number, max: number): number | undefined {
+  const v = b[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(`${name} must be an integer from ${min} to ${max}`);
+  return v + 0;
+}
+
+/** The body may be nil for the reads whose fields are all optional. */
+function optionalMap(body: unknown): Record<string, unknown> {
+  return body === null || body === undefined ? {} : map(body);
+}
+
+/** SYNC `{cursor?, limit?}`: entries after `cursor`, or without one the most recent `limit`. */
+export function validateSync(body: unknown, pageMax = SYNC_PAGE_MAX): { cursor: number | undefined; limit: number } {
+  const b = optionalMap(body);
+  return { cursor: optInt(b, 'cursor', 0, Number.MAX_SAFE_INTEGER), limit: optInt(b, 'limit', 1, pageMax) ?? pageMax };
+}
+
+/** HISTORY `{g|to, before?, limit?}`: messages with a seq below `before`, newest first. */
+export function validateHistory(body: unknown): { conv: ConversationRef; before: number | undefined; limit: number } {
+  const b = map(body);
+  return { conv: conversation(b), before: optInt(b, 'before', 1, Number.MAX_SAFE_INTEGER), limit: optInt(b, 'limit', 1, HISTORY_PAGE_MAX) ?? HISTORY_PAGE_MAX };
+}
+
+/** CONTACTS `{limit?}`. */
+export function validateContacts(body: unknown): { limit: number } {
+  return { limit: optInt(optionalMap(body), 'limit', 1, CONTACTS_PAGE_MAX) ?? CONTACTS_PAGE_MAX };
+}
+
+/** READ `{g|to, s}`: the user has read the conversation up to seq `s`. */
+export function validateRead(body: unknown): { conv: ConversationRef; s: number } {
+  const b = map(body);
+  const conv = conversation(b);
+  const s = optInt(b, 's', 0, Number.MAX_SAFE_INTEGER);
+  if (s === undefined) bad('s is required');
+  return { conv, s };
 }

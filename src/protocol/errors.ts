@@ -22,6 +22,7 @@ export const Errors = {
   Unavailable: { code: 30, reason: 'unavailable', message: 'the service did not answer in time; retry with the same id' },
   Internal: { code: 31, reason: 'internal', message: 'internal error; retry with the same id' },
   Overloaded: { code: 32, reason: 'overloaded', message: 'the server is shedding load and did not take this message; retry after retryMs with the same id' },
+  OutOfRetention: { code: 40, reason: 'out_of_retention', message: 'some of the messages this cursor asks for are past retention' },
 } as const satisfies Record<string, ErrorEntry>;
 export type ErrorName = keyof typeof Errors;
 

@@ -9,6 +9,10 @@ export const Op = {
   Leave: 13,
   Send: 20,
   Msg: 22,
+  Sync: 40,
+  History: 42,
+  Contacts: 44,
+  Read: 46,
   // server -> client
   Pong: 2,
   Welcome: 3,
@@ -19,6 +23,10 @@ export const Op = {
   Batch: 30,
   Online: 31,
   Message: 32,
+  Inbox: 41,
+  Messages: 43,
+  Recent: 45,
+  Unread: 47,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 

@@ -26,6 +26,32 @@ export interface Keys {
   group(id: string): string;
   /** SET of uids: a group's members */
   groupMembers(id: string): string;
+  /** SET of group ids: the groups a user is a member of (kept with groupMembers, atomically) */
+  userGroups(uid: string): string;
+  /**
+   * ZSET, score = seq, member = 13-digit zero-padded accept time (ms) + the encoded message:
+   * a conversation's history, each message stored once (retention by the time prefix)
+   */
+  chatHistory(conv: string): string;
+  /** STRING: the highest seq trimmed from a conversation's history (past retention) */
+  chatTrimmed(conv: string): string;
+  /**
+   * LIST of segments, oldest first: a user's inbox (references to history). A segment holds the
+   * entries one write gave the user: `<first version> <count>` then `\n<seq> <conv>` per entry,
+   * versions consecutive from the first (one RPUSH per user and write, not one per entry)
+   */
+  chatInbox(uid: string): string;
+  /**
+   * STRING "<v> <e> <n> <o>": a user's inbox state: last version given, highest version
+   * evicted, an upper bound of the entries held, a lower bound of the oldest one's version
+   */
+  chatInboxState(uid: string): string;
+  /** ZSET, score = time of the last message (ms), member = conv: a user's contacts */
+  chatContacts(uid: string): string;
+  /** HASH conv -> read seq: how far a user has read each conversation */
+  chatRead(uid: string): string;
+  /** STRING: the seq given to an unsequenced message (by its server id), for its replays */
+  chatAssigned(id: string): string;
 }
 
 export function keys(prefix: string): Keys {
@@ -42,5 +68,13 @@ export function keys(prefix: string): Keys {
     gateways: () => `${prefix}reg:gws`,
     group: (id) => `${prefix}grp:${id}`,
     groupMembers: (id) => `${prefix}grp:${id}:m`,
+    userGroups: (uid) => `${prefix}grp:u:${uid}`,
+    chatHistory: (conv) => `${prefix}chat:h:${conv}`,
+    chatTrimmed: (conv) => `${prefix}chat:hm:${conv}`,
+    chatInbox: (uid) => `${prefix}chat:ib:${uid}`,
+    chatInboxState: (uid) => `${prefix}chat:iv:${uid}`,
+    chatContacts: (uid) => `${prefix}chat:ct:${uid}`,
+    chatRead: (uid) => `${prefix}chat:rd:${uid}`,
+    chatAssigned: (id) => `${prefix}chat:id:${id}`,
   };
 }

@@ -7,11 +7,12 @@ type ScriptFn = (...args: (string | number | Buffer)[]) => Promise<unknown>;
 
 /**
  * Defines a Lua script (EVALSHA, loaded on first use) and returns a function that runs it.
- * `numberOfKeys` null: a variable number, passed as the function's first argument.
+ * `numberOfKeys` null: a variable number, passed as the function's first argument. `buffers`:
+ * its strings come back as Buffers (binary content), not decoded as UTF-8.
  */
-export function defineScript(redis: Redis, name: string, numberOfKeys: number | null, lua: string): ScriptFn {
+export function defineScript(redis: Redis, name: string, numberOfKeys: number | null, lua: string, opts: { buffers?: boolean } = {}): ScriptFn {
   redis.defineCommand(name, numberOfKeys === null ? { lua } : { numberOfKeys, lua });
-  const fn = (redis as unknown as Record<string, ScriptFn>)[name]!;
+  const fn = (redis as unknown as Record<string, ScriptFn>)[opts.buffers ? `${name}Buffer` : name]!;
   return (...args) => fn.apply(redis, args);
 }
 

@@ -31,4 +31,32 @@ export function groupsContract(t: Test, make: () => Promise<Fixture<Groups>>): v
     t.equal(await a.members('g1'), null);
     t.equal(await a.isMember('g1', 'u1'), false, 'no members after delete');
   });
+  t.test('groups - the groups of a user and group sizes follow add, remove and delete', async (t) => {
+    const f = await make();
+    t.teardown(() => f.close());
+    const [a, b] = [await f.instance(), await f.instance()];
+    const sorted = async (uid: string) => (await b.groupsOf(uid)).sort();
+    await a.create('g1');
+    await a.create('g2');
+    await a.add('g1', ['u1', 'u2'], 10);
+    await a.add('g2', ['u1'], 10);
+    t.same(await sorted('u1'), ['g1', 'g2']);
+    t.same(await sorted('u2'), ['g1']);
+    t.same(await sorted('nobody'), []);
+    t.same(await b.sizes(['g1', 'g2', 'nope']), [2, 1, 0], '0 for a missing group');
+    t.same(await b.sizes([]), []);
+    await t.rejects(a.add('g2', ['u3', 'u4'], 2), GroupFullError);
+    t.same(await sorted('u3'), [], 'a refused add indexes nobody');
+    t.equal(await a.remove('g1', ['u1']), 1);
+    t.same(await sorted('u1'), ['g2']);
+    t.equal(await a.add('g1', ['u1', 'u2'], 10), 1);
+    t.same(await sorted('u1'), ['g1', 'g2'], 'added again');
+    t.equal(await a.delete('g1'), true);
+    t.same(await sorted('u1'), ['g2'], 'a deleted group leaves its members');
+    t.same(await sorted('u2'), []);
+    t.same(await b.sizes(['g1', 'g2']), [0, 1]);
+    await a.create('g1');
+    t.same(await b.sizes(['g1']), [0], 'created again: empty');
+    t.same(await sorted('u2'), []);
+  });
 }

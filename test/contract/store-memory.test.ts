@@ -1,6 +1,7 @@
 // Every storage contract against the memory implementations (standalone mode).
 
 import t from 'tap';
+import { MemoryChatStore } from '../../src/store/chat/memory.js';
 import { MemoryGroups } from '../../src/store/groups/memory.js';
 import { MemoryRoomHistory } from '../../src/store/history/memory.js';
 import { MemoryIntake } from '../../src/store/intake/memory.js';
@@ -8,6 +9,7 @@ import { MemoryDeduper, MemoryRateLimiter } from '../../src/store/limits/memory.
 import { MemoryPresenceCounts } from '../../src/store/presence/memory.js';
 import { MemorySequencer } from '../../src/store/sequence/memory.js';
 import { single } from './fixture.js';
+import { chatContract } from './chat-suite.js';
 import { groupsContract } from './groups-suite.js';
 import { historyContract } from './history-suite.js';
 import { intakeContract } from './intake-suite.js';
@@ -24,4 +26,19 @@ groupsContract(t, async () => single(new MemoryGroups()));
 intakeContract(t, async () => {
   const sequencer = new MemorySequencer();
   return single(new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (scope) => sequencer.next(scope)));
+});
+chatContract(t, async (limits) => single(new MemoryChatStore({ limits })));
+
+t.test('chat - memory forgets the least recently written conversations and users beyond its caps', async (t) => {
+  const store = new MemoryChatStore({ maxConvs: 3, maxUsers: 4, historyMax: 10 });
+  const now = 1_700_000_000_000;
+  for (let i = 0; i < 20; i++) {
+    const c = `group:g${i}`;
+    const recs = Array.from({ length: 15 }, (_, s) => ({ c, s: s + 1, id: `${i}-${s}`, t: now, u: `a${i}`, m: new Uint8Array([0x80]), r: [`a${i}`, `b${i}`] }));
+    await store.apply(recs, now);
+  }
+  t.same(store.size, { convs: 3, users: 4 });
+  const page = await store.history('group:g19', undefined, 100, now);
+  t.same([page.items.length, page.trimmed], [10, true], 'messages per conversation capped, as if past retention');
+  t.same((await store.inbox('b19', { after: 0 }, 100, now)).items.length, 10, 'inbox entries of trimmed messages are left out');
 });

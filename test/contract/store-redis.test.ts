@@ -2,12 +2,14 @@
 // redis-server; two instances are two connections, as two processes would have.
 
 import t from 'tap';
+import { RedisChatStore } from '../../src/store/chat/redis.js';
 import { RedisGroups } from '../../src/store/groups/redis.js';
 import { RedisRoomHistory } from '../../src/store/history/redis.js';
 import { RedisIntake } from '../../src/store/intake/redis.js';
 import { RedisPresenceCounts } from '../../src/store/presence/redis.js';
 import { RedisSequencer } from '../../src/store/sequence/redis.js';
 import { redisFixture } from '../helpers/redis-fixture.js';
+import { chatContract } from './chat-suite.js';
 import { groupsContract } from './groups-suite.js';
 import { historyContract } from './history-suite.js';
 import { intakeContract } from './intake-suite.js';
@@ -19,3 +21,4 @@ sequenceContract(t, () => redisFixture((ctx) => new RedisSequencer(ctx)));
 presenceContract(t, () => redisFixture((ctx) => new RedisPresenceCounts(ctx)));
 intakeContract(t, () => redisFixture((ctx) => new RedisIntake(ctx)));
 groupsContract(t, () => redisFixture((ctx) => new RedisGroups(ctx)));
+chatContract(t, (limits) => redisFixture((ctx) => new RedisChatStore(ctx, limits)));

@@ -226,7 +226,15 @@ t.test('bad input - hostile MessagePack gets ERROR 1 with its rid, and nothing i
     ['a timestamp', new Packr({ useRecords: false }).pack([Op.Send, 104, { k: Kind.Danmaku, x: new Date(0) }]), 104],
   ];
   for (const [name, bytes, rid] of cases) {
-    const reply = new Promise<{ rid: number; body: Record<string, unknown> }>((resolve) => c.once('frame', resolve));
+    // The first ERROR (the INBOX push after WELCOME may come in between).
+    const reply = new Promise<{ rid: number; body: Record<string, unknown> }>((resolve) => {
+      const onFrame = (f: { op: number; rid: number; body: Record<string, unknown> }) => {
+        if (f.op !== Op.Error) return;
+        c.off('frame', onFrame);
+        resolve(f);
+      };
+      c.on('frame', onFrame);
+    });
     c.ws.send(bytes);
     const f = await reply;
     t.same({ rid: f.rid, code: f.body.code }, { rid, code: Errors.BadFrame.code }, name);
@@ -246,7 +254,14 @@ t.test('bad input - 64-bit integers from other languages are ordinary integers',
   const u64 = (n: number) => [0xcf, 0, 0, 0, 0, 0, 0, 0, n];
   const str = (s: string) => [0xa0 | s.length, ...Buffer.from(s)];
   const bytes = Buffer.from([0x93, ...u64(Op.Send), ...u64(9), 0x83, ...str('k'), ...u64(Kind.Gift), ...str('g'), ...str('rose'), ...str('a'), ...u64(2)]);
-  const reply = new Promise<{ op: number; rid: number }>((resolve) => c.once('frame', resolve));
+  const reply = new Promise<{ op: number; rid: number }>((resolve) => {
+    const onFrame = (f: { op: number; rid: number }) => {
+      if (f.rid === 0) return; // a push (the INBOX after WELCOME)
+      c.off('frame', onFrame);
+      resolve(f);
+    };
+    c.on('frame', onFrame);
+  });
   c.ws.send(bytes);
   t.match(await reply, { op: Op.Ack, rid: 9 });
   c.close();

@@ -44,7 +44,7 @@ t.test('cluster - a room on two gateways gets every message once, in order; a th
   }
   t.equal(await roomReceived(g2), 0, 'the gateway with no member of the room received none of its messages');
   t.ok((await roomReceived(g0)) > 0, 'the member gateways did (several items may share one bus message)');
-  const logicsHandled = await Promise.all(c.logics.map(async (l) => metricValue(await l.metrics(), 'danmaku_upstream_messages_total', { result: 'accepted' })));
+  const logicsHandled = await Promise.all(c.logics.map(async (l) => metricValue(await l.metrics(), 'danmaku_upstream_messages_total', { kind: 'danmaku', result: 'accepted' })));
   t.equal(logicsHandled.reduce((a, b) => a + b, 0), 60, `both logic processes served the queue group (${logicsHandled.join(' + ')})`);
   for (const v of [...senders, ...viewers, elsewhere]) v.close();
 });
@@ -145,7 +145,7 @@ t.test('cluster - group and user messages reach every connection of each recipie
   await waitFor(() => inbox.carol.length === 1 && inbox.bob.length === 1 && inbox.alice1.length === 1 && inbox.alice0.length === 1, 3000, 'group deliveries');
   await sleep(200);
   for (const who of ['alice0', 'alice1', 'bob', 'carol'] as const) {
-    t.same(inbox[who], [{ g: 'fans', s: 1, u: 'alice', n: 'alice', t: inbox[who][0]!.t, x: 'hello fans' }], `${who} got it once`);
+    t.same(inbox[who], [{ g: 'fans', s: 1, u: 'alice', n: 'alice', t: inbox[who][0]!.t, x: 'hello fans', id: inbox.alice0[0]!.id }], `${who} got it once`);
   }
   t.same([inbox.dave0, inbox.dave1], [[], []], 'a non-member got nothing');
   await t.rejects(dave[0]!.message({ g: 'fans', x: 'let me in' }), RequestFailed, 'a non-member cannot send to the group');

@@ -6,7 +6,11 @@ import t from 'tap';
 import { MemoryBroker } from '../../src/bus/memory.js';
 import { createLogger } from '../../src/log.js';
 import { ChatFanout } from '../../src/logic/chat.js';
+import { ChatReads } from '../../src/logic/chat-reads.js';
 import { Logic } from '../../src/logic/logic.js';
+import { nullQueueObserver } from '../../src/queue/index.js';
+import { MemoryQueue } from '../../src/queue/memory.js';
+import { MemoryChatStore } from '../../src/store/chat/memory.js';
 import { MAX_BATCH_REQUESTS } from '../../src/logic/upstream.js';
 import { Metrics } from '../../src/metrics.js';
 import { decode, encode } from '../../src/protocol/codec.js';
@@ -23,12 +27,13 @@ import { metricValue } from '../helpers/server.js';
 
 function logic(maxInflight: number): { logic: Logic; metrics: Metrics } {
   const sequencer = new MemorySequencer();
-  const stores = { history: new MemoryRoomHistory({ capacity: 10 }), intake: new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (s) => sequencer.next(s)), groups: new MemoryGroups() };
+  const stores = { history: new MemoryRoomHistory({ capacity: 10 }), intake: new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (s) => sequencer.next(s)), groups: new MemoryGroups(), queue: new MemoryQueue({ observer: nullQueueObserver, log: createLogger('silent') }) };
   const bus = new MemoryBroker().connect();
   bus.attach({ roomMessage: () => undefined });
   const metrics = new Metrics({ defaultMetrics: false });
-  const opts = { maxTextLength: 100, userMessageRate: 1000, userMessageBurst: 1000, dedupeTtlMs: 60_000, logicMaxInflight: maxInflight };
-  return { logic: new Logic(bus, stores, new ChatFanout(new MemoryRegistry(), bus, metrics), opts, metrics, createLogger('silent')), metrics };
+  const fanout = new ChatFanout(new MemoryRegistry(), bus, metrics);
+  const opts = { maxTextLength: 100, userMessageRate: 1000, userMessageBurst: 1000, dedupeTtlMs: 60_000, logicMaxInflight: maxInflight, bigGroupSize: 500, groupCacheMs: 0 };
+  return { logic: new Logic(bus, stores, fanout, new ChatReads(new MemoryChatStore(), stores.groups, fanout, { bigGroupSize: 500 }, metrics), opts, metrics, createLogger('silent')), metrics };
 }
 
 const req = (i: number) => ({ o: Op.Send, u: 'alice', n: 'alice', r: [], room: 'r', at: 1, b: { k: Kind.Danmaku, x: `m${i}` } });

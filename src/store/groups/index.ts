@@ -23,4 +23,11 @@ export interface Groups {
   members(id: string): Promise<string[] | null>;
   /** Whether `uid` is a member; false also when the group does not exist. */
   isMember(id: string, uid: string): Promise<boolean>;
+  /**
+   * The groups `uid` is a member of, in no particular order (a reverse index kept with every
+   * add, remove and delete, atomically): the big groups whose unread a user's total includes.
+   */
+  groupsOf(uid: string): Promise<string[]>;
+  /** Member counts of groups, in the order given; 0 for a group that does not exist. */
+  sizes(ids: readonly string[]): Promise<number[]>;
 }

@@ -1,0 +1,162 @@
+// The chat storage queue: between the logic, which accepts a chat message and must not wait
+// for its storage, and the writers, which apply stored records to the chat store (history,
+// inboxes, contacts). enqueue() resolves once a record is durable; a writer acks records only
+// after they are applied, so a record once enqueued is applied at least once (and the store's
+// apply is idempotent: exactly once in effect). memory.ts is the standalone queue (in process),
+// jetstream.ts the cluster one (a NATS JetStream stream with a shared durable pull consumer);
+// both pass test/contract/queue-suite.ts.
+// Here also the encoding of a queue message (a MessagePack array of records), and its
+// defensive decoding: anything with access to the broker can publish on the queue's subject.
+
+import { encode, tryDecode } from '../protocol/codec.js';
+import { splitArray, type StrictRules } from '../protocol/strict.js';
+
+import type { StoredRecord } from '../store/chat/index.js';
+
+/** What the logic enqueues, the queue carries and a writer applies: defined with the store. */
+export type { StoredRecord };
+
+/** Metrics hooks (implemented in src/metrics.ts). */
+export interface QueueObserver {
+  /** records made durable, and the bytes of their queue message(s) */
+  enqueued(records: number, bytes: number): void;
+  /** records applied by a writer; lag = now - record.t per record, in seconds */
+  applied(records: number, lagSeconds: number[]): void;
+  /** polled every ~2 s while a writer runs: entries not yet applied (queue messages for
+   *  JetStream, records for memory) and the age of the oldest, in seconds */
+  backlog(messages: number, oldestAgeSeconds: number): void;
+  /** queue messages (JetStream) or records (memory) handed to a writer again after a failure */
+  redelivered(n: number): void;
+  /** one apply() call rejected (the records are retried after a backoff) */
+  applyFailed(): void;
+  /** queue messages or records in them that are not valid records: dropped, never applied.
+   *  Optional: not in the design's observer (see the report); counted when present. */
+  malformed?(n: number): void;
+}
+
+export const nullQueueObserver: QueueObserver = {
+  enqueued: () => undefined,
+  applied: () => undefined,
+  backlog: () => undefined,
+  redelivered: () => undefined,
+  applyFailed: () => undefined,
+  malformed: () => undefined,
+};
+
+/** The queue is at its limits (bytes or messages): the client is refused (ERROR 32). */
+export class QueueFullError extends Error {
+  override name = 'QueueFullError';
+}
+
+/** The queue cannot be reached, or did not confirm in time: the client is refused (ERROR 30). */
+export class QueueUnavailableError extends Error {
+  override name = 'QueueUnavailableError';
+}
+
+/** A writer's apply: resolves once every record is written (idempotently); rejects to retry them. */
+export type ApplyFn = (records: StoredRecord[]) => Promise<void>;
+
+export interface Writer {
+  /** Stops taking records; resolves once the records it holds are applied and acked (or
+   *  handed back for another writer). */
+  stop(): Promise<void>;
+}
+
+export interface ChatQueue {
+  /**
+   * Resolves once the record is durable (JetStream: the PubAck of a file-stored stream).
+   * Records of one turn of the event loop go as ONE queue message, <= MAX_RECORDS_PER_MESSAGE
+   * records and <= MAX_MESSAGE_BYTES; a timed-out publish is retried with the same message id
+   * (de-duplicated by the stream). Rejects with QueueFullError or QueueUnavailableError.
+   */
+  enqueue(rec: StoredRecord): Promise<void>;
+  /** Starts a writer: takes batches, calls apply(records) once per batch, acks after it
+   *  resolves; on a rejection the batch is retried after a backoff, nothing is dropped. */
+  consume(apply: ApplyFn): Writer;
+  /** Stops the writers (as stop()) and refuses further enqueues. */
+  close(): Promise<void>;
+}
+
+/** Records per queue message at most. */
+export const MAX_RECORDS_PER_MESSAGE = 256;
+/** A queue message's bytes at most (a single larger record is refused: it is not a chat message). */
+export const MAX_MESSAGE_BYTES = 512 * 1024;
+/** The queue's default bound in bytes (CHAT_QUEUE_MAX_BYTES). */
+export const DEFAULT_MAX_BYTES = 1024 * 1024 * 1024;
+/** How often a running writer's queue reports its backlog. */
+export const BACKLOG_POLL_MS = 2_000;
+
+/** Backoff after the n-th consecutive failure (n >= 1): 250 ms doubling, capped. */
+export function backoffMs(n: number, capMs: number): number {
+  return Math.min(capMs, 250 * 2 ** Math.min(Math.max(n - 1, 0), 16));
+}
+
+/** One record as MessagePack: a map with the StoredRecord keys, `m` as bin. */
+export function encodeRecord(rec: StoredRecord): Buffer {
+  // Exactly the seven keys: a record object carrying anything else (a caller's extra fields)
+  // must not put it on the queue.
+  return encode({ c: rec.c, s: rec.s, id: rec.id, t: rec.t, u: rec.u, m: rec.m, r: rec.r });
+}
+
+/** The size a record takes in a queue message, without encoding it (the memory queue's bound). */
+export function recordSize(rec: StoredRecord): number {
+  let n = 48 + rec.c.length + rec.id.length + rec.u.length + rec.m.length;
+  for (const uid of rec.r) n += uid.length + 2;
+  return n;
+}
+
+/** One element of a queue message: a record is a map holding one array (`r`). */
+const RECORD_RULES: StrictRules = { maxDepth: 2, allowBin: true };
+
+export interface DecodedMessage {
+  readonly records: StoredRecord[];
+  /** elements that were not valid records (dropped) */
+  readonly bad: number;
+  /** false when the message as a whole is not a MessagePack array */
+  readonly array: boolean;
+}
+
+/**
+ * Decodes a queue message. Never throws: a message that is not an array of plain MessagePack
+ * is `array: false`; within an array, each element that is not a valid record is counted in
+ * `bad` and left out, and the valid ones are kept. `m` is copied: the payload may be a view
+ * into the connection's read buffer.
+ */
+export function decodeMessage(bytes: Uint8Array): DecodedMessage {
+  // Split first (plain MessagePack only: an extension type or nesting past 8 anywhere leaves
+  // nothing to read), then each element checked and decoded on its own: a well-formed element
+  // that is not a record (a deep one, a wrong field) costs only itself, not the records beside it.
+  const elements = splitArray(bytes);
+  if (!elements) return { records: [], bad: 0, array: false };
+  const records: StoredRecord[] = [];
+  let bad = 0;
+  for (const el of elements) {
+    const rec = toRecord(tryDecode(el, RECORD_RULES));
+    if (rec) records.push(rec);
+    else bad++;
+  }
+  return { records, bad, array: true };
+}
+
+const MAX_KEY = 256;
+const MAX_RECIPIENTS = 100_000;
+
+const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+
+/** A decoded element as a record, or null: the checks every writer relies on. */
+export function toRecord(el: unknown): StoredRecord | null {
+  if (typeof el !== 'object' || el === null || Array.isArray(el)) return null;
+  const { c, s, id, t, u, m, r } = el as Record<string, unknown>;
+  if (!isText(c, MAX_KEY) || !isText(id, MAX_KEY) || !isText(u, MAX_KEY)) return null;
+  if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0) return null;
+  if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) return null;
+  if (!(m instanceof Uint8Array) || m.length === 0) return null;
+  if (!Array.isArray(r) || r.length > MAX_RECIPIENTS || !r.every((x) => isText(x, MAX_KEY))) return null;
+  // Buffer.from copies (a Buffer's slice() would not).
+  return { c, s: s + 0, id, t, u, m: Buffer.from(m), r: r as string[] };
+}
+
+/** Lag of each record applied at `now`, in seconds (never negative: clocks of other hosts). */
+export function lagsOf(records: readonly StoredRecord[], now: number): number[] {
+  return records.map((r) => Math.max(0, now - r.t) / 1000);
+}
