@@ -16,7 +16,9 @@ const [total = 200_000, perTurn = 100, inflight = 20_000] = process.argv.slice(2
 function record(i: number): StoredRecord {
   const s = i + 1;
   // About a chat message's size: a 60-character text, a group of two recipients.
-  return { c: `group:g${i % 100}`, s, id: `id${String(i).padStart(14, '0')}`, t: Date.now(), u: `u${i % 1000}`, m: encode({ g: `g${i % 100}`, s, u: `u${i % 1000}`, n: 'nick', t: Date.now(), x: 'x'.repeat(60), id: 'abcdefghijklmnop' }), r: [`u${i % 1000}`, 'u9'] };
+  const t = Date.now();
+  const id = `id${String(i).padStart(14, '0')}`;
+  return { c: `group:g${i % 100}`, s, id, t, u: `u${i % 1000}`, m: encode({ g: `g${i % 100}`, s, u: `u${i % 1000}`, n: 'nick', t, x: 'x'.repeat(60), id }), r: [`u${i % 1000}`, 'u9'] };
 }
 
 const nats = await startNats();

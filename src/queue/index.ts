@@ -11,6 +11,7 @@
 import { encode, tryDecode } from '../protocol/codec.js';
 import { splitArray, type StrictRules } from '../protocol/strict.js';
 
+import { UID } from '../protocol/ops.js';
 import type { StoredRecord } from '../store/chat/index.js';
 
 /** What the logic enqueues, the queue carries and a writer applies: defined with the store. */
@@ -138,20 +139,35 @@ export function decodeMessage(bytes: Uint8Array): DecodedMessage {
   return { records, bad, array: true };
 }
 
-const MAX_KEY = 256;
 const MAX_RECIPIENTS = 100_000;
 
-const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
 
-/** A decoded element as a record, or null: the checks every writer relies on. */
+/** Conversation scopes a record may name: a group, or a pair of uids in order. */
+const CONV = /^(?:group:[A-Za-z0-9_-]{1,64}|dm:([A-Za-z0-9_.@:-]{1,64})\|([A-Za-z0-9_.@:-]{1,64}))$/;
+const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * A decoded element as a record, or null: the checks every writer relies on. Anything with
+ * access to NATS can publish on the queue's subject, and a record's message is served to
+ * clients byte for byte: it must be a MESSAGE body that agrees with the record (conversation,
+ * seq, sender, time, id), its time must fit the history's 13-digit prefix, and every uid must
+ * be one. A record failing any check is dropped (and counted), never stored.
+ */
 export function toRecord(el: unknown): StoredRecord | null {
   if (typeof el !== 'object' || el === null || Array.isArray(el)) return null;
   const { c, s, id, t, u, m, r } = el as Record<string, unknown>;
-  if (!isText(c, MAX_KEY) || !isText(id, MAX_KEY) || !isText(u, MAX_KEY)) return null;
+  if (typeof c !== 'string' || typeof id !== 'string' || typeof u !== 'string') return null;
+  const pair = CONV.exec(c);
+  if (!pair || !MESSAGE_ID.test(id) || !UID.test(u)) return null;
+  if (pair[1] !== undefined && !(pair[1] <= pair[2]!)) return null;
   if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0) return null;
-  if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) return null;
-  if (!(m instanceof Uint8Array) || m.length === 0) return null;
-  if (!Array.isArray(r) || r.length > MAX_RECIPIENTS || !r.every((x) => isText(x, MAX_KEY))) return null;
+  if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 1e12 || t >= 1e13) return null;
+  if (!(m instanceof Uint8Array) || m.length === 0 || m.length > MAX_MESSAGE_BYTES) return null;
+  if (!Array.isArray(r) || r.length > MAX_RECIPIENTS || !r.every((x) => typeof x === 'string' && UID.test(x))) return null;
+  const body = tryDecode(m) as Record<string, unknown> | undefined;
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || body instanceof Uint8Array) return null;
+  if (body.s !== s || body.id !== id || body.u !== u || body.t !== t || typeof body.x !== 'string' || typeof body.n !== 'string') return null;
+  if (c.startsWith('group:') ? body.g !== c.slice(6) : typeof body.to !== 'string' || !(pair[1] === body.to || pair[2] === body.to)) return null;
   // Buffer.from copies (a Buffer's slice() would not).
   return { c, s: s + 0, id, t, u, m: Buffer.from(m), r: r as string[] };
 }

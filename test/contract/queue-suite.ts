@@ -73,10 +73,13 @@ export class RecordingObserver implements QueueObserver {
   }
 }
 
-export function record(i: number, over: Partial<StoredRecord> = {}): StoredRecord {
-  const c = `group:g${i % 7}`;
-  const s = i + 1;
-  return { c, s, id: `id${String(i).padStart(14, '0')}`, t: Date.now(), u: `u${i % 5}`, m: encode({ g: `g${i % 7}`, s, u: `u${i % 5}`, x: `hello ${i}` }), r: [`u${i % 5}`, 'u9'], ...over };
+const T0 = Date.now();
+
+/** A valid record: its message is a MESSAGE body that agrees with it (the writers check). */
+export function record(i: number, over: Partial<Omit<StoredRecord, 'm'>> = {}, text = `hello ${i}`): StoredRecord {
+  const base = { c: `group:g${i % 7}`, s: i + 1, id: `id${String(i).padStart(14, '0')}`, t: T0 + i, u: `u${i % 5}`, r: [`u${i % 5}`, 'u9'], ...over };
+  const m = encode({ g: base.c.slice(6), s: base.s, u: base.u, n: base.u, t: base.t, x: text, id: base.id });
+  return { ...base, m };
 }
 
 /** An idempotent store: which ids were applied, and how many apply() calls each saw. */
@@ -126,12 +129,23 @@ export function queueContract(t: Test, make: (opts?: QueueFixtureOptions) => Pro
     const r = record(1);
     const msg = Buffer.concat([Buffer.from([0x92]), encodeRecord(r), encodeRecord(record(2, { s: 0 }))]);
     const d = decodeMessage(msg);
-    t.same(d, { records: [{ ...r, m: Buffer.from(r.m) }, { ...record(2, { s: 0 }), t: d.records[1]!.t, m: Buffer.from(record(2).m) }], bad: 0, array: true });
+    const r0 = record(2, { s: 0 });
+    t.same(d, { records: [{ ...r, m: Buffer.from(r.m) }, { ...r0, m: Buffer.from(r0.m) }], bad: 0, array: true });
     t.same(decodeMessage(Buffer.from('not msgpack at all')), { records: [], bad: 0, array: false }, 'garbage');
     t.same(decodeMessage(encode({ c: 'x' })), { records: [], bad: 0, array: false }, 'not an array');
-    const mixed = decodeMessage(encode([1, 'x', { ...r, s: -1 }, { ...r, m: 'text' }, { ...r, r: [1] }, { ...r, c: '' }, r, null, [r]]));
+    const forged = [
+      { ...r, s: r.s + 1 }, // the message says another seq
+      { ...r, m: encode({ g: 'g1', s: r.s, u: r.u, n: r.u, t: r.t, id: r.id }) }, // no text
+      { ...r, m: Buffer.from([0xc1]) }, // not MessagePack
+      { ...r, t: 1e20 }, // a time beyond the history's 13-digit prefix
+      { ...r, c: 'group:g1 extra' },
+      { ...r, c: 'dm:b|a' }, // a pair out of order
+      { ...r, u: 'no spaces' },
+      { ...r, r: ['ok', 'not a uid'] },
+    ];
+    const mixed = decodeMessage(encode([1, 'x', { ...r, s: -1 }, { ...r, m: 'text' }, { ...r, r: [1] }, { ...r, c: '' }, r, null, [r], ...forged]));
     t.equal(mixed.records.length, 1, 'the valid record in a mixed message is kept');
-    t.equal(mixed.bad, 8, 'every other element counted');
+    t.equal(mixed.bad, 8 + forged.length, 'every other element counted, forged messages included');
     // Well-formed elements are read on their own; bytes that cannot be split into plain
     // MessagePack elements (an extension type) leave nothing to read.
     t.same(decodeMessage(Buffer.from([0x92, 0xd6, 0xff, 0, 0, 0, 0, ...encodeRecord(r)])).array, false, 'extension types refused');
@@ -186,7 +200,7 @@ export function queueContract(t: Test, make: (opts?: QueueFixtureOptions) => Pro
     const f = await make({ maxBytes: 16 * 1024 });
     t.teardown(() => f.close());
     const q = await f.instance();
-    const big = (i: number) => record(i, { m: Buffer.alloc(1000, 7) });
+    const big = (i: number) => record(i, {}, 'x'.repeat(1000));
     const accepted: string[] = [];
     let full: unknown;
     for (let i = 0; i < 100 && full === undefined; i++) {

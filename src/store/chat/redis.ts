@@ -44,7 +44,12 @@ export interface ChunkBounds {
   readonly bytes: number;
 }
 
-export const DEFAULT_CHUNK: ChunkBounds = Object.freeze({ records: 1000, entries: 100_000, bytes: 1 << 20 });
+/**
+ * A script call blocks Redis for all its other clients (the intake, the registry): about 10 µs
+ * per user touched and under 1 µs per entry. 20,000 entries keep a call near 20 ms; larger
+ * calls are cheaper per message but hold the send path's round trip behind them.
+ */
+export const DEFAULT_CHUNK: ChunkBounds = Object.freeze({ records: 1000, entries: 20_000, bytes: 1 << 20 });
 /**
  * Expiry refreshes happen when a user's version crosses a step of retention/16 (not on every
  * write), with the expiry set that much longer: a key never expires early, at most a step late.
@@ -120,7 +125,9 @@ local function dropOldest(ibk, s, excess, cut)
   end
   if segs > 0 then redis.call('LTRIM', ibk, segs, -1) end
   if rewritten then redis.call('LSET', ibk, 0, rewritten) end
-  if exhausted then s.n, s.o = 0, 0 else s.n = math.max(0, s.n - dropped) end
+  -- Nothing left (all dropped, or the list expired under a state that outlived it): every
+  -- version given so far is gone, and an older cursor must hear so (ERROR 40), not get a hole.
+  if exhausted then s.n, s.o, s.e = 0, 0, math.max(s.e, s.v) else s.n = math.max(0, s.n - dropped) end
   return dropped
 end
 local function tOf(member) return tonumber(string.sub(member, 1, ${TIME_DIGITS})) end
@@ -267,7 +274,8 @@ for _, uid in ipairs(uorder) do
   if not st then st = { v = 0, e = 0, n = 0, o = 0 } end
   local base = math.max(st.v + 1, now)
   local segs = redis.call('RPUSH', ibk, string.format('%d %d\\n', base, k) .. body)
-  if segs == 1 then st.n, st.o = 0, base end
+  -- A new list under an older state: the previous one expired, and with it every version so far.
+  if segs == 1 then st.n, st.o, st.e = 0, base, math.max(st.e, old) end
   st.n = st.n + k
   st.v = base + k - 1
   if st.n > imax + islack or st.o < icut then evicted = evicted + dropOldest(ibk, st, st.n - imax, icut) end
