@@ -217,7 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
     chatQueueAckWaitMs: int(env, 'CHAT_QUEUE_ACK_WAIT_MS', 30_000, 1_000, 3_600_000),
     storeWriter: bool(env, 'STORE_WRITER', true),
     unreadPushIntervalMs: int(env, 'UNREAD_PUSH_INTERVAL_MS', 1_000, 50, 60_000),
-    registryCacheMs: int(env, 'REGISTRY_CACHE_MS', 1_000, 0, 60_000),
+    registryCacheMs: int(env, 'REGISTRY_CACHE_MS', 250, 0, 60_000),
     groupCacheMs: int(env, 'GROUP_CACHE_MS', 1_000, 0, 60_000),
   };
 }

@@ -133,16 +133,22 @@ export class AdminApi {
     const members = body.members === undefined ? [] : uids(body.members, 'members');
     if (new Set(members).size > this.opts.groupMaxMembers) throw new HttpError(409, `more than ${this.opts.groupMaxMembers} members; nothing created`);
     const created = await this.deps.groups.create(id);
+    const before = members.length > 0 ? await this.deps.groups.members(id) : null;
     const added = members.length > 0 ? await this.deps.groups.add(id, members, this.opts.groupMaxMembers) : 0;
     this.deps.groupChanged(id);
+    const joined = newMembers(members, before);
+    if (joined.length > 0) await this.deps.store.membership(scopes.group(id), joined, [], Date.now());
     return [created ? 201 : 200, { group: id, created, added }];
   }
 
   private async deleteGroup(id: string): Promise<[number, Json]> {
     groupId(id);
+    const members = await this.deps.groups.members(id);
     const deleted = await this.deps.groups.delete(id);
     this.deps.groupChanged(id);
     if (!deleted) throw new HttpError(404, `no group ${id}`);
+    // Its history stays (until retention) for the admin API; it leaves the members' contacts.
+    if (members && members.length > 0) await this.deps.store.membership(scopes.group(id), [], members, Date.now());
     return [200, { group: id, deleted: true }];
   }
 
@@ -158,11 +164,16 @@ export class AdminApi {
     const add = body.add === undefined ? [] : uids(body.add, 'add');
     const remove = body.remove === undefined ? [] : uids(body.remove, 'remove');
     const { groups } = this.deps;
+    const before = add.length > 0 ? await groups.members(id) : null;
     // Additions first: if they would pass the cap (409), nothing at all has changed.
     const added = add.length > 0 ? await groups.add(id, add, this.opts.groupMaxMembers) : (await groups.members(id)) === null ? null : 0;
     const removed = added === null ? null : remove.length > 0 ? await groups.remove(id, remove) : 0;
     this.deps.groupChanged(id);
     if (removed === null || added === null) throw new HttpError(404, `no group ${id}`);
+    // A uid both added and removed ends up removed: it leaves.
+    const left = new Set(remove);
+    const joined = newMembers(add, before).filter((u) => !left.has(u));
+    if (joined.length > 0 || left.size > 0) await this.deps.store.membership(scopes.group(id), joined, [...left], Date.now());
     return [200, { group: id, added, removed }];
   }
 
@@ -171,7 +182,7 @@ export class AdminApi {
     if (!UID.test(uid)) throw new HttpError(400, `uid must match ${UID}`);
     const x = text(body.x, 'x', this.opts.maxTextLength * 5);
     const s = await this.deps.sequencer.next(scopes.notices(uid));
-    const { online, gateways } = await this.deps.chat.deliver([uid], { to: uid, s, u: '', n: 'system', t: Date.now(), x, id: messageId() }, { confirm: true });
+    const { online, gateways } = await this.deps.chat.deliver([uid], { to: uid, s, u: '', n: 'system', t: Date.now(), x, id: messageId() }, { confirm: true, fresh: true });
     return [200, { to: uid, s, delivered: online > 0, gateways }];
   }
 
@@ -198,6 +209,15 @@ export class AdminApi {
     const { contacts, total } = await this.deps.store.contacts(user, limit, await this.deps.bigGroupsOf(user), Date.now());
     return [200, { uid: user, total, contacts: contacts.map((c) => ({ ...refOf(user, c.c), t: c.t, unread: c.unread, read: c.read, last: c.last ? (decode(c.last) as Json) : null })) }];
   }
+}
+
+/**
+ * The uids of `requested` that were not members `before` (an add is idempotent: an existing
+ * member's read position must not move).
+ */
+function newMembers(requested: readonly string[], before: readonly string[] | null): string[] {
+  const had = new Set(before ?? []);
+  return [...new Set(requested)].filter((u) => !had.has(u));
 }
 
 /** Messages per page of the admin history reads at most. */

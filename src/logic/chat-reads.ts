@@ -111,7 +111,8 @@ export class ChatReads {
     const { read, unread, total } = await this.store.read(req.u, scope, s, await this.bigGroupsOf(req.u), Date.now());
     const body = { ...conv, read, unread, total };
     // Best effort: the reply carries the same figures, and CONTACTS has them.
-    this.chat.deliverFrame([req.u], encodeFrame(Op.Unread, 0, body)).catch(() => this.metrics.unreadPushFailed());
+    // A fresh registry answer: the push is not stored, and the other device may have just connected.
+    this.chat.deliverFrame([req.u], encodeFrame(Op.Unread, 0, body), { fresh: true }).catch(() => this.metrics.unreadPushFailed());
     return { o: Op.Unread, b: encode(body) };
   }
 

@@ -117,13 +117,15 @@ export class ChatFanout {
    * answers over the same bus connection, after the deliveries, so its answer cannot overtake
    * them.
    */
-  async deliver(recipients: readonly string[], message: ChatMessage, opts: { confirm?: boolean } = {}): Promise<Delivered> {
+  async deliver(recipients: readonly string[], message: ChatMessage, opts: { confirm?: boolean; fresh?: boolean } = {}): Promise<Delivered> {
     return this.deliverFrame(recipients, encodeFrame(Op.Message, 0, message), opts);
   }
 
   /** As deliver(), with the client frame (MESSAGE, UNREAD) already encoded. */
-  async deliverFrame(recipients: readonly string[], frame: Uint8Array, opts: { confirm?: boolean } = {}): Promise<Delivered> {
-    const where = await this.lookup(recipients);
+  async deliverFrame(recipients: readonly string[], frame: Uint8Array, opts: { confirm?: boolean; fresh?: boolean } = {}): Promise<Delivered> {
+    // `fresh`: from the registry itself, for what is not stored (a notice) and must not miss a
+    // connection opened a moment ago.
+    const where = opts.fresh ? await this.registry.lookup(recipients) : await this.lookup(recipients);
     const byGateway = new Map<string, string[]>();
     for (const [uid, gateways] of where) {
       for (const gw of gateways) {

@@ -298,6 +298,11 @@ export class Logic {
     try {
       await publish(seq);
     } catch (err) {
+      if (err instanceof QueueUnavailableError && err.maybeStored) {
+        // It may be in the storage queue after all: the claim is kept (a retry with the same id
+        // is told to retry until it lapses), not released for a retry to store it a second time.
+        throw new ProtocolError(Errors.Unavailable, 'the storage queue did not confirm: the message may or may not be stored; retry with the same id', { cause: err });
+      }
       // Nothing was published: let a retry with the same id be processed anew.
       if (claim !== undefined) await intake.release(claim).catch((e: unknown) => this.storeWrites.failed(e));
       throw err;

@@ -49,9 +49,20 @@ export class QueueFullError extends Error {
   override name = 'QueueFullError';
 }
 
-/** The queue cannot be reached, or did not confirm in time: the client is refused (ERROR 30). */
+/**
+ * The queue cannot be reached, or did not confirm in time: the client is refused (ERROR 30).
+ * `maybeStored`: the record was sent and its confirmation is what failed (a timeout, the
+ * connection lost while waiting): it may be in the queue all the same.
+ */
 export class QueueUnavailableError extends Error {
   override name = 'QueueUnavailableError';
+  constructor(
+    message: string,
+    readonly maybeStored = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /** A writer's apply: resolves once every record is written (idempotently); rejects to retry them. */

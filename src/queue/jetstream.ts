@@ -185,7 +185,7 @@ export class JetStreamQueue implements ChatQueue {
         this.up = false;
         // Their PubAck cannot come now; whether the message was stored before is unknown,
         // and the caller is told so at once instead of after the timeout.
-        for (const refuse of this.waiting) refuse(new QueueUnavailableError('the NATS connection was lost before the queue confirmed'));
+        for (const refuse of this.waiting) refuse(new QueueUnavailableError('the NATS connection was lost before the queue confirmed', true));
         this.waiting.clear();
         log.warn({ server: s.server }, 'chat queue: NATS connection lost; reconnecting');
       } else if (s.type === 'reconnect') {
@@ -273,9 +273,11 @@ export class JetStreamQueue implements ChatQueue {
     const timeoutMs = this.opts.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
     for (let attempt = 1; ; attempt++) {
-      if (this.closed || !this.up || this.nc.isClosed()) throw new QueueUnavailableError('NATS is unreachable');
+      // From the second attempt on, an earlier one may have been stored (its PubAck lost).
+      const sent = attempt > 1;
+      if (this.closed || !this.up || this.nc.isClosed()) throw new QueueUnavailableError('NATS is unreachable', sent);
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new QueueUnavailableError(`the chat queue did not confirm within ${timeoutMs} ms`);
+      if (remaining <= 0) throw new QueueUnavailableError(`the chat queue did not confirm within ${timeoutMs} ms`, sent);
       try {
         await new Promise<void>((resolve, reject) => {
           this.waiting.add(reject);
@@ -288,7 +290,7 @@ export class JetStreamQueue implements ChatQueue {
       } catch (err) {
         if (err instanceof QueueUnavailableError) throw err;
         if (isFull(err)) throw new QueueFullError(`the chat queue is full: ${(err as Error).message}`, { cause: err });
-        if (isConnectionError(err)) throw new QueueUnavailableError('the NATS connection is closed', { cause: err });
+        if (isConnectionError(err)) throw new QueueUnavailableError('the NATS connection is closed', true, { cause: err });
         if (!isTransient(err)) throw err;
         // A timeout already waited; no responders comes back at once: do not spin on it.
         if (!(err instanceof TimeoutError)) await sleep(Math.min(100 * attempt, Math.max(0, deadline - Date.now())));

@@ -223,6 +223,22 @@ export function chatContract(t: Test, make: (limits?: Partial<ChatStoreLimits>) 
     t.equal(capped.total, 3);
   });
 
+  t.test('chat - membership: a new member starts unread from now; a former member stops counting the group', async (t) => {
+    const f = await make();
+    t.teardown(() => f.close());
+    const a = await f.instance();
+    const g = ['u1', 'u2'];
+    await a.apply([1, 2, 3].map((s) => rec('group:m', s, 'u1', g, T0 + s)), T0 + 10);
+    t.match(await a.contacts('u2', 10, [], T0 + 20), { total: 3 }, 'an old member: the three messages');
+    await a.membership('group:m', ['u3'], [], T0 + 20);
+    await a.apply([rec('group:m', 4, 'u1', [...g, 'u3'], T0 + 30)], T0 + 40);
+    t.match(await a.contacts('u3', 10, [], T0 + 50), { total: 1, contacts: [{ c: 'group:m', unread: 1, read: 3 }] }, 'the new member: only the message since joining');
+    await a.membership('group:m', [], ['u2'], T0 + 60);
+    t.same(await a.contacts('u2', 10, [], T0 + 70), { contacts: [], total: 0 }, 'the former member: the group left the contacts and the total');
+    await a.membership('group:empty', ['u5'], ['u6'], T0 + 80);
+    t.same(await a.contacts('u5', 10, [], T0 + 90), { contacts: [], total: 0 }, 'a group without messages: nothing to mark');
+  });
+
   t.test('chat - unread and total stay consistent under concurrent applies and reads on two instances', async (t) => {
     const f = await make();
     t.teardown(() => f.close());

@@ -137,6 +137,13 @@ export interface ChatStore {
    * the total after it (`extra` as for contacts). Atomic.
    */
   read(uid: string, conv: string, seq: number, extra: readonly string[], now: number): Promise<{ read: number; unread: number; total: number }>;
+  /**
+   * A group's membership changed (the admin API). `joined`: users without a read position in
+   * the conversation get one at its last stored seq, so that a new member's unread counts the
+   * messages from now on, not the group's whole history. `left`: the conversation leaves their
+   * contacts and read positions, so that a former member's unread stops counting it.
+   */
+  membership(conv: string, joined: readonly string[], left: readonly string[], now: number): Promise<void>;
   /** Unread totals of many users at once (unread pushes after writes); `extra` per uid. */
   totals(uids: readonly string[], extra: (uid: string) => readonly string[], now: number): Promise<Map<string, number>>;
 }

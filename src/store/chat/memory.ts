@@ -200,6 +200,23 @@ export class MemoryChatStore implements ChatStore {
     return { read, unread: this.unread(user, conv), total: this.total(user, extra, now) };
   }
 
+  async membership(conv: string, joined: readonly string[], left: readonly string[], now: number): Promise<void> {
+    const c = this.convs.get(conv);
+    const top = c?.items[c.items.length - 1]?.s ?? 0;
+    if (top > 0) {
+      for (const uid of joined) {
+        const user = this.userFor(uid, now, false);
+        if (!user.read.has(conv)) user.read.set(conv, top);
+      }
+    }
+    for (const uid of left) {
+      const user = this.users.get(uid);
+      user?.read.delete(conv);
+      user?.contacts.delete(conv);
+    }
+    this.forget(now);
+  }
+
   async totals(uids: readonly string[], extra: (uid: string) => readonly string[], now: number): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     for (const uid of uids) {

@@ -475,6 +475,26 @@ local unread = redis.call('ZCOUNT', hk, '(' .. string.format('%d', read), '+inf'
 local total = unreads(rdk, convsOf(pre[1] .. uid, cmsgpack.unpack(ARGV[7]), now - hret), pre[3])
 return { read, unread, total }`;
 
+// ARGV: prefixes [ct, rd, h], conv, history ret, MessagePack [joined...], MessagePack [left...].
+const MEMBERSHIP = `local pre = cmsgpack.unpack(ARGV[1])
+local conv, hret = ARGV[2], tonumber(ARGV[3])
+local joined, left = cmsgpack.unpack(ARGV[4]), cmsgpack.unpack(ARGV[5])
+local top = tonumber(redis.call('ZREVRANGE', pre[3] .. conv, 0, 0, 'WITHSCORES')[2]) or 0
+if top > 0 then
+  for i = 1, #joined do
+    local rdk = pre[2] .. joined[i]
+    if redis.call('HSETNX', rdk, conv, top) == 1 then redis.call('PEXPIRE', rdk, hret) end
+  end
+end
+for i = 1, #left do
+  redis.call('ZREM', pre[1] .. left[i], conv)
+  redis.call('HDEL', pre[2] .. left[i], conv)
+end
+return 0`;
+
+/** users per membership script call */
+const MEMBERSHIP_BATCH = 1000;
+
 // ARGV: prefixes [ct, rd, h], now, history ret, MessagePack [[uid, [extra...]], ...].
 const TOTALS = `${LUA_LIB}
 local pre = cmsgpack.unpack(ARGV[1])
@@ -499,6 +519,7 @@ export class RedisChatStore implements ChatStore {
   private readonly contactsScript;
   private readonly readScript;
   private readonly totalsScript;
+  private readonly membershipScript;
   private readonly pre: {
     apply: Buffer;
     inbox: Buffer;
@@ -524,6 +545,7 @@ export class RedisChatStore implements ChatStore {
     this.contactsScript = defineScript(redis, 'danmakuChatContacts', 0, CONTACTS, { buffers: true });
     this.readScript = defineScript(redis, 'danmakuChatRead', 0, READ);
     this.totalsScript = defineScript(redis, 'danmakuChatTotals', 0, TOTALS);
+    this.membershipScript = defineScript(redis, 'danmakuChatMembership', 0, MEMBERSHIP);
     const p = (...names: string[]) => asBuffer(encode(names));
     this.pre = {
       apply: p(k.chatHistory(''), k.chatTrimmed(''), k.chatInbox(''), k.chatInboxState(''), k.chatContacts(''), k.chatRead('')),
@@ -628,6 +650,14 @@ export class RedisChatStore implements ChatStore {
   async read(uid: string, conv: string, seq: number, extra: readonly string[], now: number): Promise<{ read: number; unread: number; total: number }> {
     const [read, unread, total] = await timed(this.ctx.observer, 'chat', () => this.readScript(this.pre.read, uid, conv, Math.max(0, Math.floor(seq)), now, this.limits.historyRetentionMs, asBuffer(encode(extra))) as Promise<number[]>);
     return { read: read!, unread: unread!, total: total! };
+  }
+
+  async membership(conv: string, joined: readonly string[], left: readonly string[], _now: number): Promise<void> {
+    for (let i = 0; i < Math.max(joined.length, left.length); i += MEMBERSHIP_BATCH) {
+      const j = asBuffer(encode(joined.slice(i, i + MEMBERSHIP_BATCH)));
+      const l = asBuffer(encode(left.slice(i, i + MEMBERSHIP_BATCH)));
+      await timed(this.ctx.observer, 'chat', () => this.membershipScript(this.pre.contacts, conv, this.limits.historyRetentionMs, j, l));
+    }
   }
 
   async totals(uids: readonly string[], extra: (uid: string) => readonly string[], now: number): Promise<Map<string, number>> {
