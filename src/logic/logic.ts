@@ -9,6 +9,7 @@
 import type { RoomBus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
+import { isRedisUnavailable } from '../redis/client.js';
 import type { Metrics } from '../metrics.js';
 import { Errors, overloadRetryMs, ProtocolError } from '../protocol/errors.js';
 import { encode, encodeFrameWithBody } from '../protocol/codec.js';
@@ -64,6 +65,7 @@ export class Logic {
   private badRequestLoggedAt = 0;
   private readonly storeWrites: FailureLog;
   private readonly liveDelivery: FailureLog;
+  private readonly storeUnavailable: FailureLog;
   /** the member lists last read of recently active groups, for while the groups store fails */
   private readonly lastMembers = new Map<string, { readonly at: number; readonly members: string[] }>();
   private readonly membersReads = new Map<string, Promise<string[] | null>>();
@@ -80,6 +82,7 @@ export class Logic {
     this.internal = new FailureLog(log, 'upstream message processing');
     this.storeWrites = new FailureLog(log, 'history and de-duplication writes');
     this.liveDelivery = new FailureLog(log, 'live delivery of chat messages (they stay in the inboxes)');
+    this.storeUnavailable = new FailureLog(log, 'Redis answers for chat messages and reads (ERROR 30)');
     metrics.watchLogic(() => this.inflight);
   }
 
@@ -155,6 +158,7 @@ export class Logic {
       else throw new ProtocolError(Errors.UnknownOp, `op ${req.o} is not an upstream request`);
       this.metrics.upstreamHandled(label, 'dup' in reply ? 'duplicate' : 'accepted');
       this.internal.succeeded();
+      this.storeUnavailable.succeeded();
       return reply;
     } catch (err) {
       if (err instanceof ProtocolError) {
@@ -167,6 +171,12 @@ export class Logic {
         this.metrics.upstreamShed('queue');
         this.metrics.upstreamHandled(label, Errors.Overloaded.reason);
         return { e: Errors.Overloaded.code, m: 'the storage queue is full', r: overloadRetryMs() };
+      }
+      if (isRedisUnavailable(err)) {
+        // A read, a group's members or a registry answer Redis did not give in time: retry.
+        this.storeUnavailable.failed(err, { uid: req.u });
+        this.metrics.upstreamHandled(label, Errors.Unavailable.reason);
+        return { e: Errors.Unavailable.code, m: 'storage did not answer in time; retry' };
       }
       if (err instanceof QueueUnavailableError) {
         this.metrics.upstreamHandled(label, Errors.Unavailable.reason);

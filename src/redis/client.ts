@@ -37,6 +37,17 @@ export class RedisUnavailableError extends Error {
   override name = 'RedisUnavailableError';
 }
 
+/**
+ * Whether `err` says Redis could not be reached or did not answer in time (a retry may
+ * succeed), as opposed to a Redis error answer or a bug: ioredis' command timeout, and its
+ * refusals while the connection is down (no offline queue, no retries per request).
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (err instanceof RedisUnavailableError) return true;
+  if (!(err instanceof Error)) return false;
+  return err.name === 'MaxRetriesPerRequestError' || /^Command timed out$|Stream isn't writeable|Connection is closed/.test(err.message);
+}
+
 /** Connects and waits until Redis answers; logs each connection loss and recovery once. */
 export async function connectRedis(opts: RedisClientOptions): Promise<Redis> {
   const { log, observer } = opts;
