@@ -98,6 +98,11 @@ function standalone(config: Config, metrics: Metrics, log: Logger): Parts {
 async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<Parts> {
   const redis = await connectRedis({ url: config.redisUrl!, name: `danmaku-${config.gatewayId}`, observer: metrics, log: log.child({ component: 'redis' }) });
   const ctx: RedisContext = { redis, keys: keys(config.redisPrefix), observer: metrics };
+  // Chat storage (the writers' batches, the inbox and history reads) on a connection of its
+  // own: its large scripts and replies would otherwise queue the send path's round trips
+  // (intake, member lists, registry) behind them on one socket.
+  const chatRedis = runsLogic(config) ? await connectRedis({ url: config.redisUrl!, name: `danmaku-${config.gatewayId}-chat`, observer: metrics, log: log.child({ component: 'redis', connection: 'chat' }) }) : null;
+  const chatCtx: RedisContext = { ...ctx, redis: chatRedis ?? redis };
   const storeLog = log.child({ component: 'store' });
   // Only the seams of the send path fall back to memory while Redis is down (fallback.ts).
   const primary = { sequencer: new RedisSequencer(ctx), intake: new RedisIntake(ctx) };
@@ -119,7 +124,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
       presence: new RedisPresenceCounts(ctx),
       intake: fallback.intake,
       groups: new RedisGroups(ctx),
-      chat: new RedisChatStore(ctx, chatLimits(config)),
+      chat: new RedisChatStore(chatCtx, chatLimits(config)),
     },
     registry: new RedisRegistry(ctx),
     gatewayBus: runsGateway(config) ? await bus('gateway') : null,
@@ -127,7 +132,10 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
     queue: runsLogic(config)
       ? await connectJetStreamQueue({ url: config.natsUrl!, name: `${config.gatewayId}-queue`, subjects: s, maxBytes: config.chatQueueMaxBytes, publishTimeoutMs: config.upstreamTimeoutMs, ackWaitMs: config.chatQueueAckWaitMs, observer: metrics.queue, log: log.child({ component: 'queue' }) })
       : null,
-    close: () => closeRedis(redis),
+    close: async () => {
+      await closeRedis(redis);
+      if (chatRedis) await closeRedis(chatRedis);
+    },
   };
 }
 
