@@ -188,7 +188,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     const chat = new ChatFanout(registry, logicBus, metrics, config.registryCacheMs);
     const { history, intake, groups } = stores;
     const queue = parts.queue;
-    const reads = new ChatReads(stores.chat, groups, chat, { bigGroupSize: config.bigGroupSize }, metrics);
+    const reads = new ChatReads(stores.chat, groups, chat, { bigGroupSize: config.bigGroupSize, groupCacheMs: config.groupCacheMs }, metrics);
     const bigGroupsOf = (uid: string) => reads.bigGroupsOf(uid);
     const logic = new Logic(logicBus, { history, intake, groups, queue }, chat, reads, config, metrics, log.child({ component: 'logic' }));
     logicBus.serve(logic.handle);

@@ -4,8 +4,7 @@
 // encoded here: stored messages are spliced in as the bytes they were stored as, never
 // re-encoded. docs/protocol.md, "Offline inbox and history".
 
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import type { Metrics } from '../metrics.js';
 import { decode, encode, encodeArrayOfEncoded, encodeBodyWithItems, encodeFrame } from '../protocol/codec.js';
 import { Errors, ProtocolError } from '../protocol/errors.js';
@@ -17,12 +16,16 @@ import type { ChatFanout } from './chat.js';
 import { READ_REPLY_MAX_BYTES, type UpstreamRequest } from './upstream.js';
 import { validateContacts, validateHistory, validateRead, validateSync, type ConversationRef } from './validate.js';
 
-const gzipAsync = promisify(gzip);
 
 export interface ChatReadsOptions {
   /** groups with more members are "big": their messages are not in members' inboxes */
   readonly bigGroupSize: number;
+  /** how long a user's big groups are reused (GROUP_CACHE_MS) */
+  readonly groupCacheMs?: number;
 }
+
+/** Users whose big groups are kept at most. */
+const BIG_GROUPS_CACHE_MAX = 100_000;
 
 /** The reply of a read: the reply frame's op and its encoded body. */
 export interface ReadReply {
@@ -82,7 +85,9 @@ export class ChatReads {
     const last = items.at(-1);
     const next = last ? last.v : page.cursor;
     const packed = encodeArrayOfEncoded(items.map((i) => i.m));
-    const d = await gzipAsync(packed);
+    // Synchronous: a page is at most 127 KiB (about a millisecond at most), and zlib's
+    // asynchronous path costs more in stream machinery than it saves for pages this small.
+    const d = gzipSync(packed);
     this.metrics.inboxSynced(items.length, packed.length, d.length);
     return { o: Op.Inbox, b: encode({ z: 'gzip', n: items.length, cursor: next, more, d }) };
   }
@@ -123,13 +128,28 @@ export class ChatReads {
     return scopes.group(conv.g);
   }
 
-  /** The big groups `uid` is in, as conversation scopes: their unread counts are derived, not written. */
+  /**
+   * The big groups `uid` is in, as conversation scopes: their unread counts are derived, not
+   * written. Reused for GROUP_CACHE_MS: the unread pushes ask it for every online recipient
+   * every round.
+   */
   async bigGroupsOf(uid: string): Promise<string[]> {
+    const ttl = this.opts.groupCacheMs ?? 0;
+    const now = performance.now();
+    const hit = this.bigGroups.get(uid);
+    if (hit && now - hit.at < ttl) return hit.convs;
     const ids = await this.groups.groupsOf(uid);
-    if (ids.length === 0) return [];
-    const sizes = await this.groups.sizes(ids);
-    return ids.filter((_, i) => sizes[i]! > this.opts.bigGroupSize).map(scopes.group);
+    const sizes = ids.length === 0 ? [] : await this.groups.sizes(ids);
+    const convs = ids.filter((_, i) => sizes[i]! > this.opts.bigGroupSize).map(scopes.group);
+    if (ttl > 0) {
+      this.bigGroups.delete(uid);
+      this.bigGroups.set(uid, { at: performance.now(), convs });
+      if (this.bigGroups.size > BIG_GROUPS_CACHE_MAX) this.bigGroups.delete(this.bigGroups.keys().next().value!);
+    }
+    return convs;
   }
+
+  private readonly bigGroups = new Map<string, { readonly at: number; readonly convs: string[] }>();
 }
 
 /** How many of `items` (at least one) fit in a read's reply, READ_REPLY_MAX_BYTES less room for its other fields. */
