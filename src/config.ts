@@ -63,6 +63,8 @@ export interface Config {
   readonly bigGroupSize: number;
   /** limit of the storage queue (JetStream stream, or the standalone in-process queue) */
   readonly chatQueueMaxBytes: number;
+  /** replicas of the storage stream (a JetStream cluster of at least that many servers) */
+  readonly chatQueueReplicas: number;
   /** how long a storage writer that died holds the batch it took before it is delivered again */
   readonly chatQueueAckWaitMs: number;
   /** whether this logic process also runs a storage writer */
@@ -215,6 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
     bigGroupSize: int(env, 'BIG_GROUP_SIZE', 500, 1, 1_000_000),
     chatQueueMaxBytes: int(env, 'CHAT_QUEUE_MAX_BYTES', 1 << 30, 1 << 20, 2 ** 40),
     chatQueueAckWaitMs: int(env, 'CHAT_QUEUE_ACK_WAIT_MS', 30_000, 1_000, 3_600_000),
+    chatQueueReplicas: int(env, 'CHAT_QUEUE_REPLICAS', 1, 1, 5),
     storeWriter: bool(env, 'STORE_WRITER', true),
     unreadPushIntervalMs: int(env, 'UNREAD_PUSH_INTERVAL_MS', 1_000, 50, 60_000),
     registryCacheMs: int(env, 'REGISTRY_CACHE_MS', 250, 0, 60_000),

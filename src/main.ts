@@ -130,7 +130,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
     gatewayBus: runsGateway(config) ? await bus('gateway') : null,
     logicBus: runsLogic(config) ? await bus('logic') : null,
     queue: runsLogic(config)
-      ? await connectJetStreamQueue({ url: config.natsUrl!, name: `${config.gatewayId}-queue`, subjects: s, maxBytes: config.chatQueueMaxBytes, publishTimeoutMs: config.upstreamTimeoutMs, ackWaitMs: config.chatQueueAckWaitMs, observer: metrics.queue, log: log.child({ component: 'queue' }) })
+      ? await connectJetStreamQueue({ url: config.natsUrl!, name: `${config.gatewayId}-queue`, subjects: s, maxBytes: config.chatQueueMaxBytes, publishTimeoutMs: config.upstreamTimeoutMs, ackWaitMs: config.chatQueueAckWaitMs, replicas: config.chatQueueReplicas, observer: metrics.queue, log: log.child({ component: 'queue' }) })
       : null,
     close: async () => {
       await closeRedis(redis);

@@ -133,22 +133,25 @@ export class AdminApi {
     const members = body.members === undefined ? [] : uids(body.members, 'members');
     if (new Set(members).size > this.opts.groupMaxMembers) throw new HttpError(409, `more than ${this.opts.groupMaxMembers} members; nothing created`);
     const created = await this.deps.groups.create(id);
-    const before = members.length > 0 ? await this.deps.groups.members(id) : null;
+    // The chat store first (read positions of the new members), the group after: a failure
+    // in between answers 503, and the retry redoes both.
+    const joined = members.length > 0 ? newMembers(members, await this.deps.groups.members(id)) : [];
+    if (joined.length > 0) await this.deps.store.membership(scopes.group(id), joined, [], Date.now());
     const added = members.length > 0 ? await this.deps.groups.add(id, members, this.opts.groupMaxMembers) : 0;
     this.deps.groupChanged(id);
-    const joined = newMembers(members, before);
-    if (joined.length > 0) await this.deps.store.membership(scopes.group(id), joined, [], Date.now());
     return [created ? 201 : 200, { group: id, created, added }];
   }
 
   private async deleteGroup(id: string): Promise<[number, Json]> {
     groupId(id);
     const members = await this.deps.groups.members(id);
+    if (!members) throw new HttpError(404, `no group ${id}`);
+    // Its history stays (until retention) for the admin API; it leaves the members' contacts,
+    // before the group goes (a failure in between: 503, and the retry redoes both).
+    if (members.length > 0) await this.deps.store.membership(scopes.group(id), [], members, Date.now());
     const deleted = await this.deps.groups.delete(id);
     this.deps.groupChanged(id);
     if (!deleted) throw new HttpError(404, `no group ${id}`);
-    // Its history stays (until retention) for the admin API; it leaves the members' contacts.
-    if (members && members.length > 0) await this.deps.store.membership(scopes.group(id), [], members, Date.now());
     return [200, { group: id, deleted: true }];
   }
 
@@ -164,16 +167,19 @@ export class AdminApi {
     const add = body.add === undefined ? [] : uids(body.add, 'add');
     const remove = body.remove === undefined ? [] : uids(body.remove, 'remove');
     const { groups } = this.deps;
-    const before = add.length > 0 ? await groups.members(id) : null;
-    // Additions first: if they would pass the cap (409), nothing at all has changed.
-    const added = add.length > 0 ? await groups.add(id, add, this.opts.groupMaxMembers) : (await groups.members(id)) === null ? null : 0;
-    const removed = added === null ? null : remove.length > 0 ? await groups.remove(id, remove) : 0;
-    this.deps.groupChanged(id);
-    if (removed === null || added === null) throw new HttpError(404, `no group ${id}`);
-    // A uid both added and removed ends up removed: it leaves.
+    const before = await groups.members(id);
+    if (before === null) throw new HttpError(404, `no group ${id}`);
+    // The chat store first: new members' read positions, former members out of contacts (a
+    // uid both added and removed ends up removed: it leaves). A failure answers 503 before the
+    // group changed, and the retry redoes it all.
     const left = new Set(remove);
     const joined = newMembers(add, before).filter((u) => !left.has(u));
     if (joined.length > 0 || left.size > 0) await this.deps.store.membership(scopes.group(id), joined, [...left], Date.now());
+    // Additions first: if they would pass the cap (409), the group has not changed.
+    const added = add.length > 0 ? await groups.add(id, add, this.opts.groupMaxMembers) : 0;
+    const removed = added === null ? null : remove.length > 0 ? await groups.remove(id, remove) : 0;
+    this.deps.groupChanged(id);
+    if (removed === null || added === null) throw new HttpError(404, `no group ${id}`);
     return [200, { group: id, added, removed }];
   }
 

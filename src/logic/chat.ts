@@ -113,9 +113,8 @@ export class ChatFanout {
    * With `confirm`, it sends nothing while the bus is down (BusUnavailableError), and resolves
    * only once the bus has taken what was sent; once something was sent, a failure is a
    * BusTimeoutError: it may still arrive (an answer to someone outside depends on telling the
-   * two apart). Without it, the caller
-   * answers over the same bus connection, after the deliveries, so its answer cannot overtake
-   * them.
+   * two apart). Without it, a caller that awaits it and then answers over the same bus
+   * connection cannot have its answer overtake the deliveries (MSG does not await it).
    */
   async deliver(recipients: readonly string[], message: ChatMessage, opts: { confirm?: boolean; fresh?: boolean } = {}): Promise<Delivered> {
     return this.deliverFrame(recipients, encodeFrame(Op.Message, 0, message), opts);

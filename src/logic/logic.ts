@@ -67,6 +67,8 @@ export class Logic {
   private readonly liveDelivery: FailureLog;
   private readonly storeUnavailable: FailureLog;
   /** the member lists last read of recently active groups, for while the groups store fails */
+  /** live deliveries under way (not awaited by their ACKs) */
+  private delivering = 0;
   private readonly lastMembers = new Map<string, { readonly at: number; readonly members: string[] }>();
   private readonly membersReads = new Map<string, Promise<string[] | null>>();
 
@@ -238,10 +240,15 @@ export class Logic {
       // Stored: from here on, nothing may turn into a rejection (a retry would store it twice).
       // Live delivery is best effort, and the ACK does not wait for it (a registry lookup and
       // the bus): whoever misses it finds the message in the inbox.
-      this.chat.deliverFrame(recipients, encodeFrameWithBody(Op.Message, 0, m)).then(
+      // Bounded: past LOGIC_MAX_INFLIGHT deliveries under way (a slow registry), the ACK waits
+      // for its own, so that they cannot pile up without limit.
+      this.delivering++;
+      const delivered = this.chat.deliverFrame(recipients, encodeFrameWithBody(Op.Message, 0, m)).then(
         () => this.liveDelivery.succeeded(),
         (err: unknown) => this.liveDelivery.failed(err, { scope }),
       );
+      const done = delivered.finally(() => this.delivering--);
+      if (this.delivering > this.opts.logicMaxInflight) await done;
     });
   }
 

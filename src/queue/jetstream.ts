@@ -85,6 +85,8 @@ export interface JetStreamQueueOptions {
   readonly maxBytes?: number;
   /** the stream's max_age: a record not applied in this long is dropped by the server */
   readonly maxAgeMs?: number;
+  /** the stream's replicas (CHAT_QUEUE_REPLICAS): 3 on a JetStream cluster survives a server's loss */
+  readonly replicas?: number;
   /** the consumer's ack_wait: a writer that died holds its messages this long */
   readonly ackWaitMs?: number;
   readonly batchMessages?: number;
@@ -216,11 +218,11 @@ export class JetStreamQueue implements ChatQueue {
       max_age: nanos(opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS),
       max_msg_size: MAX_MESSAGE_BYTES + MSG_SIZE_MARGIN,
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-      num_replicas: 1,
+      num_replicas: opts.replicas ?? 1,
     };
     try {
       const { config } = await jsm.streams.info(this.stream);
-      if (config.max_bytes !== want.max_bytes || config.max_age !== want.max_age || config.max_msg_size !== want.max_msg_size || config.duplicate_window !== want.duplicate_window) {
+      if (config.max_bytes !== want.max_bytes || config.max_age !== want.max_age || config.max_msg_size !== want.max_msg_size || config.duplicate_window !== want.duplicate_window || config.num_replicas !== want.num_replicas) {
         await jsm.streams.update(this.stream, { ...config, ...want });
         opts.log.info({ stream: this.stream }, 'chat queue: stream limits updated');
       }
@@ -289,6 +291,9 @@ export class JetStreamQueue implements ChatQueue {
         break;
       } catch (err) {
         if (err instanceof QueueUnavailableError) throw err;
+        // After a first attempt that timed out, any refusal leaves its fate unknown: it may
+        // have been stored (only its PubAck lost).
+        if (attempt > 1) throw new QueueUnavailableError(`the chat queue did not confirm: ${(err as Error).message}`, true, { cause: err });
         if (isFull(err)) throw new QueueFullError(`the chat queue is full: ${(err as Error).message}`, { cause: err });
         if (isConnectionError(err)) throw new QueueUnavailableError('the NATS connection is closed', true, { cause: err });
         if (!isTransient(err)) throw err;

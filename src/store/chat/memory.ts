@@ -202,17 +202,21 @@ export class MemoryChatStore implements ChatStore {
 
   async membership(conv: string, joined: readonly string[], left: readonly string[], now: number): Promise<void> {
     const c = this.convs.get(conv);
-    const top = c?.items[c.items.length - 1]?.s ?? 0;
-    if (top > 0) {
+    const current = this.opts.current ? await this.opts.current(conv) : 0;
+    const last = Math.max(current, c?.items[c.items.length - 1]?.s ?? 0);
+    if (last > 0) {
       for (const uid of joined) {
         const user = this.userFor(uid, now, false);
-        if (!user.read.has(conv)) user.read.set(conv, top);
+        if (!user.read.has(conv)) user.read.set(conv, last);
       }
     }
+    // A former member: out of the contacts, and read up to the last number (a message sent to
+    // them just before, still in the queue, must not bring the whole history back as unread).
     for (const uid of left) {
       const user = this.users.get(uid);
-      user?.read.delete(conv);
-      user?.contacts.delete(conv);
+      if (!user) continue;
+      user.contacts.delete(conv);
+      if (last > (user.read.get(conv) ?? 0)) user.read.set(conv, last);
     }
     this.forget(now);
   }

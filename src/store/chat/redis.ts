@@ -475,20 +475,30 @@ local unread = redis.call('ZCOUNT', hk, '(' .. string.format('%d', read), '+inf'
 local total = unreads(rdk, convsOf(pre[1] .. uid, cmsgpack.unpack(ARGV[7]), now - hret), pre[3])
 return { read, unread, total }`;
 
-// ARGV: prefixes [ct, rd, h], conv, history ret, MessagePack [joined...], MessagePack [left...].
+// ARGV: prefixes [ct, rd, h, seq], conv, history ret, MessagePack [joined...], MessagePack [left...].
+// The position is the conversation's last number, given (the sequence key: messages still in
+// the queue count as before) or stored, as READ's bound is.
 const MEMBERSHIP = `local pre = cmsgpack.unpack(ARGV[1])
 local conv, hret = ARGV[2], tonumber(ARGV[3])
 local joined, left = cmsgpack.unpack(ARGV[4]), cmsgpack.unpack(ARGV[5])
 local top = tonumber(redis.call('ZREVRANGE', pre[3] .. conv, 0, 0, 'WITHSCORES')[2]) or 0
-if top > 0 then
+local last = math.max(tonumber(redis.call('GET', pre[4] .. conv)) or 0, top)
+if last > 0 then
   for i = 1, #joined do
     local rdk = pre[2] .. joined[i]
-    if redis.call('HSETNX', rdk, conv, top) == 1 then redis.call('PEXPIRE', rdk, hret) end
+    if redis.call('HSETNX', rdk, conv, last) == 1 then redis.call('PEXPIRE', rdk, hret) end
   end
 end
+-- A former member: out of the contacts, and read up to the last number, so that a message
+-- sent to them just before (still in the queue) does not bring back the whole history as
+-- unread when it is stored.
 for i = 1, #left do
   redis.call('ZREM', pre[1] .. left[i], conv)
-  redis.call('HDEL', pre[2] .. left[i], conv)
+  local rdk = pre[2] .. left[i]
+  if last > 0 then
+    local cur = tonumber(redis.call('HGET', rdk, conv)) or 0
+    if last > cur then redis.call('HSET', rdk, conv, last); redis.call('PEXPIRE', rdk, hret) end
+  end
 end
 return 0`;
 
@@ -656,7 +666,7 @@ export class RedisChatStore implements ChatStore {
     for (let i = 0; i < Math.max(joined.length, left.length); i += MEMBERSHIP_BATCH) {
       const j = asBuffer(encode(joined.slice(i, i + MEMBERSHIP_BATCH)));
       const l = asBuffer(encode(left.slice(i, i + MEMBERSHIP_BATCH)));
-      await timed(this.ctx.observer, 'chat', () => this.membershipScript(this.pre.contacts, conv, this.limits.historyRetentionMs, j, l));
+      await timed(this.ctx.observer, 'chat', () => this.membershipScript(this.pre.read, conv, this.limits.historyRetentionMs, j, l));
     }
   }
 
