@@ -15,7 +15,7 @@ export interface AdmissionOptions {
 export interface UpgradeRequest {
   /** the `token` query parameter, else an `Authorization: Bearer` header; '' when neither */
   readonly token: string;
-  /** the `since` query parameter: the inbox cursor of the connect push ('' when absent) */
+  /** the `since` query parameter: the inbox cursor of the connect push, or `latest` ('' when absent: no push) */
   readonly since: string;
 }
 

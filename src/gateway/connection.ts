@@ -26,7 +26,7 @@ export interface ConnState {
   overSince: number;
   /** why the server closed it, for the closed-connections metric */
   closeReason: string | null;
-  /** the `since` query parameter until the inbox push is sent ('' when absent) */
+  /** the `since` query parameter until the inbox push is sent ('' when absent: no push) */
   since: string;
 }
 

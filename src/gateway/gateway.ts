@@ -181,21 +181,24 @@ export class Gateway {
       }),
       true,
     );
-    if (!identity.guest && this.opts.inboxPushSize > 0) this.pushInbox(ws, st);
+    if (!identity.guest && this.opts.inboxPushSize > 0 && st.since !== '') this.pushInbox(ws, st);
   }
 
   /**
-   * The inbox push after WELCOME: the entries after the `since` cursor of the connection URL
-   * (the first INBOX_PUSH_SIZE of them), or without one the most recent INBOX_PUSH_SIZE, as one
-   * INBOX frame with rid 0. The client pulls the rest with SYNC (docs/protocol.md, "Offline
-   * inbox and history"). Any failure is an ERROR frame with rid 0 instead.
+   * The inbox push after WELCOME, for a connection whose URL asks for it with `since`: the
+   * entries after that cursor (the first INBOX_PUSH_SIZE of them), or with `since=latest` the
+   * most recent INBOX_PUSH_SIZE, as one INBOX frame with rid 0. The client pulls the rest with
+   * SYNC (docs/protocol.md, "Offline inbox and history"). Any failure is an ERROR frame with
+   * rid 0 instead. Opt-in: a signed-in viewer of a live room that has no use for its inbox
+   * costs no storage read when a crowd connects at the stream's start.
    */
   private pushInbox(ws: WS, st: ConnState): void {
     const since = st.since;
     st.since = '';
-    if (since !== '' && !SINCE.test(since)) return this.sendError(ws, 0, Errors.BadField, 'since must be an inbox cursor: an integer from 0 to 2^53-1');
+    const latest = since === 'latest';
+    if (!latest && !SINCE.test(since)) return this.sendError(ws, 0, Errors.BadField, 'since must be an inbox cursor (an integer from 0 to 2^53-1) or latest');
     const body: Record<string, number> = { limit: this.opts.inboxPushSize };
-    if (since !== '') body.cursor = Number(since);
+    if (!latest) body.cursor = Number(since);
     forwardSend(ws, st, Op.Sync, 0, body, 64, Date.now(), this.sendContext(ws, 0));
   }
 

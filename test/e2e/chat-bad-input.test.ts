@@ -121,7 +121,7 @@ t.test('chat bad input - guests: every chat read is ERROR 12, and no INBOX push'
   t.equal(await codeOf(guest.request(Op.Read, { to: 'alice', s: 1 })), code, 'READ');
   t.equal(await codeOf(guest.request(Op.Msg, { to: 'alice', x: 'hi' })), code, 'MSG');
   // A push would follow WELCOME at once: once a user who connected later has had its own, the guest would have had one.
-  const user = await ChatConn.open(srv.url, srv.token('alice'));
+  const user = await ChatConn.open(srv.url, srv.token('alice'), 'latest');
   t.teardown(() => user.close());
   await inboxPush(user);
   t.equal((await guest.request(Op.Ping, null)).op, Op.Pong);
@@ -159,7 +159,7 @@ t.test('chat bad input - a flood of SYNCs is refused with ERROR 21 and closed; t
   t.teardown(() => srv.stop());
   const other = await ChatConn.open(srv.url, srv.token('other'));
   t.teardown(() => other.close());
-  const flooder = await ChatConn.open(srv.url, srv.token('flooder'));
+  const flooder = await ChatConn.open(srv.url, srv.token('flooder'), 'latest');
   t.teardown(() => flooder.close());
   await inboxPush(flooder);
   const replies = Array.from({ length: 300 }, () => flooder.request(Op.Sync, { cursor: 0, limit: 200 }).then(() => 'inbox', (e: unknown) => (e instanceof Error && 'frame' in e ? `error ${String((e as { frame: { body: { code: number } } }).frame.body.code)}` : 'closed')));
@@ -170,7 +170,7 @@ t.test('chat bad input - a flood of SYNCs is refused with ERROR 21 and closed; t
   t.ok(outcomes.includes(`error ${Errors.Flood.code}`), 'the rest refused with ERROR 21 (then the connection closed)');
   t.equal((await other.request(Op.Sync, { cursor: 0 })).op, Op.Inbox, 'another user syncs as before');
   t.equal((await other.request(Op.Contacts, null)).op, Op.Recent);
-  const again = await ChatConn.open(srv.url, srv.token('flooder'));
+  const again = await ChatConn.open(srv.url, srv.token('flooder'), 'latest');
   t.teardown(() => again.close());
   t.equal((await inboxPush(again)).n, 0, 'the flooder reconnects and gets its push');
   t.equal(srv.proc.exitCode, null, 'the server is running');

@@ -231,12 +231,12 @@ for (const mode of ['standalone', 'cluster'] as const) {
     const s5Contacts = await d.api('GET', '/api/users/s5/contacts');
     t.match((s5Contacts.body.contacts as Record<string, unknown>[]).find((c) => c.to === ME), { unread: 0, read: PER_CONV + 5 }, "the sender's own messages count as read");
 
-    // A new device without `since`: the most recent 50; a device at the newest cursor: nothing.
-    const fresh = await ChatConn.open(gw1.url, gw1.token(ME));
+    // A new device with since=latest: the most recent 50; a device at the newest cursor: nothing.
+    const fresh = await ChatConn.open(gw1.url, gw1.token(ME), 'latest');
     t.teardown(() => fresh.close());
     const latest = await inboxPush(fresh);
     const all = (await syncAll(a.conn, 0)).messages;
-    t.same([latest.n, latest.more], [PUSH, false], 'without since: the most recent 50, more false');
+    t.same([latest.n, latest.more], [PUSH, false], 'since=latest: the most recent 50, more false');
     t.same(latest.messages.map((m) => m.id), all.slice(-PUSH).map((m) => m.id), 'exactly the newest 50, oldest first');
     const current = await ChatConn.open(gw0.url, gw0.token(ME), latest.cursor);
     t.teardown(() => current.close());
