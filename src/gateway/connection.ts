@@ -26,11 +26,9 @@ export interface ConnState {
   overSince: number;
   /** why the server closed it, for the closed-connections metric */
   closeReason: string | null;
-  /** the `since` query parameter until the inbox push is sent ('' when absent: no push) */
-  since: string;
 }
 
-export function newConnState(id: number, identity: Identity, refuse: ErrorEntry | null, now: number, burst: number, since = ''): ConnState {
+export function newConnState(id: number, identity: Identity, refuse: ErrorEntry | null, now: number, burst: number): ConnState {
   return {
     id,
     identity,
@@ -47,7 +45,6 @@ export function newConnState(id: number, identity: Identity, refuse: ErrorEntry 
     rejectedSince: now,
     overSince: 0,
     closeReason: null,
-    since,
   };
 }
 

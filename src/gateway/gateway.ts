@@ -70,6 +70,9 @@ export interface GatewayDeps {
 
 type WS = uWS.WebSocket<ConnState>;
 
+/** Upgrades waiting for their socket to open, whose inbox cursor is kept, at most. */
+const PENDING_SINCE_MAX = 10_000;
+
 /** An inbox cursor in the connection URL: an integer below 2^53. */
 const SINCE = /^(0|[1-9][0-9]{0,15})$/;
 
@@ -89,6 +92,8 @@ export class Gateway {
   private readonly upstreamFailures: FailureLog;
   private readonly joinFailures: FailureLog;
   private readonly upstream: UpstreamClient;
+  /** the `since` of connections upgraded and not opened yet (the inbox push's cursor) */
+  private readonly pendingSince = new Map<number, string>();
 
   constructor(
     private readonly opts: GatewayOptions,
@@ -155,7 +160,14 @@ export class Gateway {
       res.writeStatus(verdict.status).end(verdict.body);
       return;
     }
-    const state = newConnState(id, verdict.identity, verdict.refuse, Date.now(), this.opts.connFrameBurst, verdict.identity.guest ? '' : upgradeReq.since);
+    const state = newConnState(id, verdict.identity, verdict.refuse, Date.now(), this.opts.connFrameBurst);
+    // Kept aside until open, not in every connection's state: few connections ask for it.
+    if (upgradeReq.since !== '' && !verdict.identity.guest && !verdict.refuse) {
+      this.pendingSince.set(id, upgradeReq.since);
+      // An upgrade whose socket never opens (the client left in between) leaves its entry:
+      // bounded, the oldest go first.
+      if (this.pendingSince.size > PENDING_SINCE_MAX) this.pendingSince.delete(this.pendingSince.keys().next().value!);
+    }
     res.upgrade(state, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   }
 
@@ -181,7 +193,11 @@ export class Gateway {
       }),
       true,
     );
-    if (!identity.guest && this.opts.inboxPushSize > 0 && st.since !== '') this.pushInbox(ws, st);
+    const since = this.pendingSince.get(st.id);
+    if (since !== undefined) {
+      this.pendingSince.delete(st.id);
+      if (this.opts.inboxPushSize > 0) this.pushInbox(ws, st, since);
+    }
   }
 
   /**
@@ -192,9 +208,7 @@ export class Gateway {
    * rid 0 instead. Opt-in: a signed-in viewer of a live room that has no use for its inbox
    * costs no storage read when a crowd connects at the stream's start.
    */
-  private pushInbox(ws: WS, st: ConnState): void {
-    const since = st.since;
-    st.since = '';
+  private pushInbox(ws: WS, st: ConnState, since: string): void {
     const latest = since === 'latest';
     if (!latest && !SINCE.test(since)) return this.sendError(ws, 0, Errors.BadField, 'since must be an inbox cursor (an integer from 0 to 2^53-1) or latest');
     const body: Record<string, number> = { limit: this.opts.inboxPushSize };
