@@ -193,7 +193,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     const logic = new Logic(logicBus, { history, intake, groups, queue }, chat, reads, config, metrics, log.child({ component: 'logic' }));
     logicBus.serve(logic.handle);
     if (config.storeWriter) {
-      writer = new StoreWriter(queue, stores.chat, { registry, bus: logicBus, bigGroupsOf }, config, metrics, log.child({ component: 'writer' }));
+      writer = new StoreWriter(queue, stores.chat, intake, { registry, bus: logicBus, bigGroupsOf }, config, metrics, log.child({ component: 'writer' }));
       writer.start();
     }
     adminApi = new AdminApi(

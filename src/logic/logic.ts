@@ -230,13 +230,16 @@ export class Logic {
       scope = scopes.direct(req.u, target.to);
       inboxes = recipients;
     }
+    const claim = cmid === undefined ? undefined : `${req.u}|${cmid}`;
     return this.sequenced(req, cmid, scope, async (seq) => {
       const message: ChatMessage = { ...target, s: seq, u: req.u, n: req.n, t: req.at, x, id: messageId() };
       const m = encode(message);
       // The ACK waits for the queue: once the message is in it, it will reach every inbox and the
       // history, whatever happens to this process or to Redis. A failure here is a rejection
       // (nothing stored, nothing delivered): the client retries with the same id.
-      await this.stores.queue.enqueue({ c: scope, s: seq, id: message.id, t: req.at, u: req.u, m, r: inboxes });
+      // With the claim: the writer settles it once the message is stored (a retry then gets its
+      // ACK even if this process dies before answering). Unsequenced messages' claims are local.
+      await this.stores.queue.enqueue({ c: scope, s: seq, id: message.id, t: req.at, u: req.u, m, r: inboxes, ...(claim !== undefined && seq > 0 ? { k: claim } : {}) });
       // Stored: from here on, nothing may turn into a rejection (a retry would store it twice).
       // Live delivery is best effort, and the ACK does not wait for it (a registry lookup and
       // the bus): whoever misses it finds the message in the inbox.

@@ -14,9 +14,12 @@ import { Op } from '../protocol/ops.js';
 import type { ChatQueue, StoredRecord } from '../queue/index.js';
 import type { Registry } from '../registry/index.js';
 import type { ChatStore } from '../store/chat/index.js';
+import type { Intake } from '../store/intake/index.js';
 
 export interface StoreWriterOptions {
   readonly unreadPushIntervalMs: number;
+  /** how long a settled client id is remembered (DEDUPE_TTL_MS) */
+  readonly dedupeTtlMs: number;
 }
 
 /** Users told per push round at most; the rest wait for the next round. */
@@ -33,6 +36,8 @@ export class StoreWriter {
   constructor(
     private readonly queue: ChatQueue,
     private readonly store: ChatStore,
+    /** settles the senders' de-duplication claims of what was stored */
+    private readonly intake: Pick<Intake, 'settle'>,
     private readonly push: {
       readonly registry: Registry;
       readonly bus: NodeBus;
@@ -44,7 +49,10 @@ export class StoreWriter {
     log: Logger,
   ) {
     this.pushFailures = new FailureLog(log, 'unread pushes after storage writes');
+    this.settleFailures = new FailureLog(log, 'de-duplication settles after storage writes');
   }
+
+  private readonly settleFailures: FailureLog;
 
   start(): void {
     this.consumer = this.queue.consume((records) => this.apply(records));
@@ -62,6 +70,16 @@ export class StoreWriter {
   /** Applies one batch; a rejection leaves it in the queue, to be delivered again. */
   private async apply(records: StoredRecord[]): Promise<void> {
     const result = await this.store.apply(records, Date.now());
+    // Stored (now or before): a retry of the same client id is a duplicate from here on, even
+    // if the logic process that took the message died before it could settle the claim. Not
+    // awaited: the records are stored whatever happens to this.
+    for (const rec of records) {
+      if (rec.k === undefined || rec.s <= 0) continue;
+      this.intake.settle(rec.k, rec.s, this.opts.dedupeTtlMs).then(
+        () => this.settleFailures.succeeded(),
+        (err: unknown) => this.settleFailures.failed(err),
+      );
+    }
     this.metrics.storeWritten('applied', result.applied);
     this.metrics.storeWritten('skipped', result.skipped);
     this.metrics.storeWritten('inbox', result.inboxWrites);

@@ -105,14 +105,16 @@ export function backoffMs(n: number, capMs: number): number {
 
 /** One record as MessagePack: a map with the StoredRecord keys, `m` as bin. */
 export function encodeRecord(rec: StoredRecord): Buffer {
-  // Exactly the seven keys: a record object carrying anything else (a caller's extra fields)
-  // must not put it on the queue.
-  return encode({ c: rec.c, s: rec.s, id: rec.id, t: rec.t, u: rec.u, m: rec.m, r: rec.r });
+  // Exactly these keys: a record object carrying anything else (a caller's extra fields) must
+  // not put it on the queue.
+  const out: Record<string, unknown> = { c: rec.c, s: rec.s, id: rec.id, t: rec.t, u: rec.u, m: rec.m, r: rec.r };
+  if (rec.k !== undefined) out.k = rec.k;
+  return encode(out);
 }
 
 /** The size a record takes in a queue message, without encoding it (the memory queue's bound). */
 export function recordSize(rec: StoredRecord): number {
-  let n = 48 + rec.c.length + rec.id.length + rec.u.length + rec.m.length;
+  let n = 48 + rec.c.length + rec.id.length + rec.u.length + rec.m.length + (rec.k?.length ?? 0);
   for (const uid of rec.r) n += uid.length + 2;
   return n;
 }
@@ -156,6 +158,8 @@ const MAX_RECIPIENTS = 100_000;
 /** Conversation scopes a record may name: a group, or a pair of uids in order. */
 const CONV = /^(?:group:[A-Za-z0-9_-]{1,64}|dm:([A-Za-z0-9_.@:-]{1,64})\|([A-Za-z0-9_.@:-]{1,64}))$/;
 const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** A client message id (docs/protocol.md, SEND `id`). */
+const CLIENT_ID = /^[\x21-\x7e]{1,64}$/;
 
 /**
  * A decoded element as a record, or null: the checks every writer relies on. Anything with
@@ -166,7 +170,9 @@ const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export function toRecord(el: unknown): StoredRecord | null {
   if (typeof el !== 'object' || el === null || Array.isArray(el)) return null;
-  const { c, s, id, t, u, m, r } = el as Record<string, unknown>;
+  const { c, s, id, t, u, m, r, k } = el as Record<string, unknown>;
+  // The claim is the sender's own (`<uid>|<client id>`): a record cannot settle another's.
+  if (k !== undefined && (typeof k !== 'string' || !k.startsWith(`${String(u)}|`) || !CLIENT_ID.test(k.slice(String(u).length + 1)))) return null;
   if (typeof c !== 'string' || typeof id !== 'string' || typeof u !== 'string') return null;
   const pair = CONV.exec(c);
   if (!pair || !MESSAGE_ID.test(id) || !UID.test(u)) return null;
@@ -180,7 +186,8 @@ export function toRecord(el: unknown): StoredRecord | null {
   if (body.s !== s || body.id !== id || body.u !== u || body.t !== t || typeof body.x !== 'string' || typeof body.n !== 'string') return null;
   if (c.startsWith('group:') ? body.g !== c.slice(6) : typeof body.to !== 'string' || !(pair[1] === body.to || pair[2] === body.to)) return null;
   // Buffer.from copies (a Buffer's slice() would not).
-  return { c, s: s + 0, id, t, u, m: Buffer.from(m), r: r as string[] };
+  const rec: StoredRecord = { c, s: s + 0, id, t, u, m: Buffer.from(m), r: r as string[] };
+  return k === undefined ? rec : { ...rec, k: k as string };
 }
 
 /** Lag of each record applied at `now`, in seconds (never negative: clocks of other hosts). */

@@ -25,6 +25,12 @@ export interface StoredRecord {
   readonly m: Uint8Array;
   /** inbox recipients, sender included; [] for a big group (history only) */
   readonly r: readonly string[];
+  /**
+   * the client's de-duplication claim (`<uid>|<client id>`), when the MSG had an id and a seq:
+   * the writer settles it with the seq once the record is stored, so that a retry finds the
+   * message even when the logic process that took it died before answering
+   */
+  readonly k?: string;
 }
 
 export interface ChatStoreLimits {
