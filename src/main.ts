@@ -56,6 +56,12 @@ interface Stores {
   readonly intake: Intake;
   readonly groups: Groups;
   readonly chat: ChatStore;
+  /**
+   * where the storage writers settle senders' claims: the shared store itself, not the send
+   * path's fallback (a writer's failed settle must not degrade the send path, and a settle
+   * kept in one process's memory helps no other)
+   */
+  readonly claims: Pick<Intake, 'settle'>;
 }
 
 interface Parts {
@@ -77,15 +83,17 @@ const runsLogic = (c: Config) => c.role !== 'gateway';
 function standalone(config: Config, metrics: Metrics, log: Logger): Parts {
   const broker = new MemoryBroker();
   const sequencer = new MemorySequencer();
+  const intake = new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (scope) => sequencer.next(scope));
   return {
     mode: 'standalone',
     stores: {
       history: new MemoryRoomHistory({ capacity: config.replaySize }),
       sequencer,
       presence: new MemoryPresenceCounts(),
-      intake: new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (scope) => sequencer.next(scope)),
+      intake,
       groups: new MemoryGroups(),
       chat: new MemoryChatStore({ limits: chatLimits(config), next: (c) => sequencer.next(c), current: (c) => sequencer.current(c) }),
+      claims: intake,
     },
     registry: new MemoryRegistry(),
     gatewayBus: broker.connect(metrics),
@@ -125,6 +133,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
       intake: fallback.intake,
       groups: new RedisGroups(ctx),
       chat: new RedisChatStore(chatCtx, chatLimits(config)),
+      claims: primary.intake,
     },
     registry: new RedisRegistry(ctx),
     gatewayBus: runsGateway(config) ? await bus('gateway') : null,
@@ -193,7 +202,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     const logic = new Logic(logicBus, { history, intake, groups, queue }, chat, reads, config, metrics, log.child({ component: 'logic' }));
     logicBus.serve(logic.handle);
     if (config.storeWriter) {
-      writer = new StoreWriter(queue, stores.chat, intake, { registry, bus: logicBus, bigGroupsOf }, config, metrics, log.child({ component: 'writer' }));
+      writer = new StoreWriter(queue, stores.chat, stores.claims, { registry, bus: logicBus, bigGroupsOf }, config, metrics, log.child({ component: 'writer' }));
       writer.start();
     }
     adminApi = new AdminApi(

@@ -201,7 +201,7 @@ function onFrame(u: User, data: Buffer): void {
         syncs.delete(r);
         u.syncRid = 0;
       }
-      // Online members' connect push (the latest 50) is not followed: they read live.
+      // Online members ask for no connect push (no `since`): they read live.
       if (readers(u)) onInbox(u, body as unknown as { d: Uint8Array; n: number; cursor: number; more: boolean }, now);
       return;
     }
@@ -233,7 +233,7 @@ function connect(u: User): Promise<void> {
   return new Promise((resolve) => {
     const url = new URL(init.urls[u.index % init.urls.length]!);
     url.searchParams.set('token', u.spec.token);
-    // Inbox readers read their inbox from the oldest entry; the others take the default push.
+    // Inbox readers read their inbox from the oldest entry; the others ask for no push.
     if (readers(u)) url.searchParams.set('since', '0');
     u.connectedAt = Date.now();
     const ws = new WebSocket(url, { localAddress: init.addresses[u.index % init.addresses.length], perMessageDeflate: false });

@@ -73,9 +73,15 @@ export class StoreWriter {
     // Stored (now or before): a retry of the same client id is a duplicate from here on, even
     // if the logic process that took the message died before it could settle the claim. Not
     // awaited: the records are stored whatever happens to this.
+    const now = Date.now();
     for (const rec of records) {
       if (rec.k === undefined || rec.s <= 0) continue;
-      this.intake.settle(rec.k, rec.s, this.opts.dedupeTtlMs).then(
+      // Remembered until DEDUPE_TTL_MS after the message was accepted, as the logic's own settle
+      // would: a writer far behind must not extend the window (the client may reuse the id
+      // after it, for a new message).
+      const ttl = rec.t + this.opts.dedupeTtlMs - now;
+      if (ttl <= 0) continue;
+      this.intake.settle(rec.k, rec.s, ttl).then(
         () => this.settleFailures.succeeded(),
         (err: unknown) => this.settleFailures.failed(err),
       );
