@@ -31,17 +31,24 @@ export interface NatsBusOptions {
   readonly timeoutMs?: number;
 }
 
-/** Connects, failing fast when no server answers at boot; after that it reconnects forever. */
-export async function connectNatsBus(opts: NatsBusOptions): Promise<NatsBus> {
-  const nc = await connect({
-    servers: opts.url.split(',').map((s) => s.trim()),
-    name: opts.name,
+/**
+ * A NATS connection of this server's (the bus's, the storage queue's): fails fast when no
+ * server answers at boot; after that it reconnects forever, every 0.5 s with jitter.
+ * `url`: one URL or a comma-separated list of cluster members.
+ */
+export function connectNats(url: string, name: string): Promise<NatsConnection> {
+  return connect({
+    servers: url.split(',').map((s) => s.trim()),
+    name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     reconnectJitter: 250,
     pingInterval: 10_000,
   });
-  return new NatsBus(nc, opts);
+}
+
+export async function connectNatsBus(opts: NatsBusOptions): Promise<NatsBus> {
+  return new NatsBus(await connectNats(opts.url, opts.name), opts);
 }
 
 export class NatsBus implements Bus {

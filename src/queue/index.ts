@@ -98,6 +98,27 @@ export const DEFAULT_MAX_BYTES = 1024 * 1024 * 1024;
 /** How often a running writer's queue reports its backlog. */
 export const BACKLOG_POLL_MS = 2_000;
 
+/** A writer's pause between retries, which its stop() cuts short. */
+export class Pause {
+  private cancel: (() => void) | undefined;
+
+  /** Resolves after `ms`, or at once when cut short (now or during it). */
+  wait(ms: number, cutShort = false): Promise<void> {
+    if (cutShort) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.cancel = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  cutShort(): void {
+    this.cancel?.();
+  }
+}
+
 /** Backoff after the n-th consecutive failure (n >= 1): 250 ms doubling, capped. */
 export function backoffMs(n: number, capMs: number): number {
   return Math.min(capMs, 250 * 2 ** Math.min(Math.max(n - 1, 0), 16));

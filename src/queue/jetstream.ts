@@ -31,7 +31,8 @@ import {
   type JsMsg,
   type StreamConfig,
 } from '@nats-io/jetstream';
-import { ClosedConnectionError, DrainingConnectionError, RequestError, TimeoutError, connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { ClosedConnectionError, DrainingConnectionError, RequestError, TimeoutError, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '../bus/nats.js';
 import type { Subjects } from '../bus/subjects.js';
 import { Coalescer } from '../coalesce.js';
 import type { Logger } from '../log.js';
@@ -44,6 +45,7 @@ import {
   QueueFullError,
   QueueUnavailableError,
   backoffMs,
+  Pause,
   decodeMessage,
   encodeRecord,
   lagsOf,
@@ -108,14 +110,7 @@ export interface JetStreamQueueConnectOptions extends JetStreamQueueOptions {
  * then creates or updates the stream and the consumer.
  */
 export async function connectJetStreamQueue(opts: JetStreamQueueConnectOptions): Promise<JetStreamQueue> {
-  const nc = await connect({
-    servers: opts.url.split(',').map((s) => s.trim()),
-    name: opts.name,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    reconnectJitter: 250,
-    pingInterval: 10_000,
-  });
+  const nc = await connectNats(opts.url, opts.name);
   const queue = new JetStreamQueue(nc, opts);
   try {
     await queue.start();
@@ -375,7 +370,7 @@ interface Held {
 class JetStreamWriter {
   private stopping = false;
   private readonly loop: Promise<void>;
-  private cancelPause: (() => void) | undefined;
+  private readonly pauses = new Pause();
   /** consecutive failed applies (the backoff) */
   private failures = 0;
   private consumer: Consumer | undefined;
@@ -514,19 +509,12 @@ class JetStreamWriter {
   }
 
   private pause(ms: number): Promise<void> {
-    if (this.done) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.cancelPause = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    return this.pauses.wait(ms, this.done);
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.cancelPause?.();
+    this.pauses.cutShort();
     await this.loop;
     // The acks just sent are at the server before the caller closes anything.
     if (!this.nc.isClosed()) await this.nc.flush().catch(() => undefined);

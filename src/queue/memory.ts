@@ -12,6 +12,7 @@ import {
   QueueFullError,
   QueueUnavailableError,
   backoffMs,
+  Pause,
   lagsOf,
   recordSize,
   type ApplyFn,
@@ -142,7 +143,7 @@ class MemoryWriter {
   private stopping = false;
   private readonly loop: Promise<void>;
   /** cuts a backoff pause short when stopping */
-  private cancelPause: (() => void) | undefined;
+  private readonly pauses = new Pause();
   private readonly poll: NodeJS.Timeout;
 
   constructor(
@@ -182,20 +183,14 @@ class MemoryWriter {
   }
 
   private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.cancelPause = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    return this.pauses.wait(ms);
   }
 
   /** Lets the batch being applied finish (nothing is taken from the queue after that). */
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.poll);
-    this.cancelPause?.();
+    this.pauses.cutShort();
     this.queue.interrupt();
     await this.loop;
   }
