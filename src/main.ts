@@ -8,7 +8,7 @@ import type { Bus } from './bus/index.js';
 import { MemoryBroker } from './bus/memory.js';
 import { connectNatsBus } from './bus/nats.js';
 import { subjects } from './bus/subjects.js';
-import { ConfigError, DEV_ADMIN_SECRET, DEV_TOKEN_SECRET, loadConfig, type Config } from './config.js';
+import { ConfigError, DEV_ADMIN_SECRET, DEV_TOKEN_SECRET, loadConfig, recoveryLimits, type Config } from './config.js';
 import { FailureLog } from './failure-log.js';
 import type { Gateway } from './gateway/gateway.js';
 import { createLogger, type Logger } from './log.js';
@@ -87,7 +87,7 @@ function standalone(config: Config, metrics: Metrics, log: Logger): Parts {
   return {
     mode: 'standalone',
     stores: {
-      history: new MemoryRoomHistory({ capacity: config.replaySize }),
+      history: new MemoryRoomHistory({ limits: recoveryLimits(config) }),
       sequencer,
       presence: new MemoryPresenceCounts(),
       intake,
@@ -127,7 +127,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
   return {
     mode: 'cluster',
     stores: {
-      history: new RedisRoomHistory(ctx, config.replaySize),
+      history: new RedisRoomHistory(ctx, recoveryLimits(config)),
       sequencer: fallback.sequencer,
       presence: new RedisPresenceCounts(ctx),
       intake: fallback.intake,

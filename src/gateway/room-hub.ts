@@ -11,7 +11,7 @@ import { encodeBodyWithEntry, encodeBodyWithItems, encodeFrame, encodeFrameWithB
 import { checkItem, readOwnItemHead, type ItemFault, type ItemHead } from '../protocol/items.js';
 import { kindOf } from '../protocol/kinds.js';
 import { Op } from '../protocol/ops.js';
-import type { RoomHistory, StoredItem } from '../store/history/index.js';
+import type { RoomHistory, WindowItem as StoredItem } from '../store/history/index.js';
 import { scopes, type Sequencer } from '../store/sequence/index.js';
 import { RoomMerger } from './merger.js';
 
@@ -187,7 +187,7 @@ export class RoomHub implements RoomHandler {
   private async loadReplay(room: LocalRoom): Promise<void> {
     if (this.opts.replaySize === 0) return;
     try {
-      room.addReplay(await this.stores.history.recent(room.id, this.opts.replaySize), this.opts.replaySize);
+      room.addReplay((await this.stores.history.window(room.id)).items.slice(-this.opts.replaySize), this.opts.replaySize);
       this.replayFailures.succeeded();
     } catch (err) {
       // Live delivery does not depend on the replay window; join with what we have.
@@ -218,7 +218,7 @@ export class RoomHub implements RoomHandler {
       [...this.rooms.values()].map(async (room) => {
         let items;
         try {
-          items = await this.stores.history.recent(room.id, this.opts.replaySize);
+          items = (await this.stores.history.window(room.id)).items.slice(-this.opts.replaySize);
         } catch (err) {
           this.replayFailures.failed(err, { room: room.id });
           return 0;
@@ -291,7 +291,7 @@ export class RoomHub implements RoomHandler {
       if (k.head.seq > room.lastSeq) room.lastSeq = k.head.seq;
       // Kinds that are not replayed (likes) stay out, and so do unsequenced items (seq 0),
       // which have no place in the window.
-      if (kindOf(k.head.kind)?.replayed && k.head.seq > 0) room.pushReplay({ seq: k.head.seq, data: k.data }, this.opts.replaySize);
+      if (kindOf(k.head.kind)?.replayed && k.head.seq > 0) room.pushReplay({ seq: k.head.seq, t: k.head.time, keep: kindOf(k.head.kind)?.display === 'keep', data: k.data }, this.opts.replaySize);
     }
     const fields = room.onlineInBatch ? { r: room.id, s: shed, n: room.online } : { r: room.id, s: shed };
     room.onlineInBatch = false;

@@ -204,7 +204,7 @@ export class Logic {
       // rejection that would make the client retry and duplicate it. Unsequenced items (the
       // sequencer was unavailable) have no place in the seq-ordered window.
       if (kind.replayed && seq > 0) {
-        this.stores.history.append(req.room, { seq, data }).then(
+        this.stores.history.append(req.room, { seq, t: req.at, keep: kind.display === 'keep', data }).then(
           () => this.storeWrites.succeeded(),
           (err: unknown) => this.storeWrites.failed(err, { room: req.room }),
         );

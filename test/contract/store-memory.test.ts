@@ -18,7 +18,7 @@ import { presenceContract } from './presence-suite.js';
 import { sequenceContract } from './sequence-suite.js';
 
 // One process: every "instance" is the same object.
-historyContract(t, async ({ replaySize }) => single(new MemoryRoomHistory({ capacity: replaySize })));
+historyContract(t, async (limits) => single(new MemoryRoomHistory({ limits })));
 sequenceContract(t, async () => single(new MemorySequencer()));
 presenceContract(t, async () => single(new MemoryPresenceCounts()));
 limitsContract(t, async () => single({ limiter: new MemoryRateLimiter(), deduper: new MemoryDeduper() }));

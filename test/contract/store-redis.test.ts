@@ -16,7 +16,7 @@ import { intakeContract } from './intake-suite.js';
 import { presenceContract } from './presence-suite.js';
 import { sequenceContract } from './sequence-suite.js';
 
-historyContract(t, ({ replaySize }) => redisFixture((ctx) => new RedisRoomHistory(ctx, replaySize)));
+historyContract(t, (limits) => redisFixture((ctx) => new RedisRoomHistory(ctx, limits)));
 sequenceContract(t, () => redisFixture((ctx) => new RedisSequencer(ctx)));
 presenceContract(t, () => redisFixture((ctx) => new RedisPresenceCounts(ctx)));
 intakeContract(t, () => redisFixture((ctx) => new RedisIntake(ctx)));

@@ -27,7 +27,7 @@ import { metricValue } from '../helpers/server.js';
 
 function logic(maxInflight: number): { logic: Logic; metrics: Metrics } {
   const sequencer = new MemorySequencer();
-  const stores = { history: new MemoryRoomHistory({ capacity: 10 }), intake: new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (s) => sequencer.next(s)), groups: new MemoryGroups(), queue: new MemoryQueue({ observer: nullQueueObserver, log: createLogger('silent') }) };
+  const stores = { history: new MemoryRoomHistory(), intake: new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (s) => sequencer.next(s)), groups: new MemoryGroups(), queue: new MemoryQueue({ observer: nullQueueObserver, log: createLogger('silent') }) };
   const bus = new MemoryBroker().connect();
   bus.attach({ roomMessage: () => undefined });
   const metrics = new Metrics({ defaultMetrics: false });

@@ -24,7 +24,7 @@ import { MemorySequencer } from '../../src/store/sequence/memory.js';
 t.test('logic - a retry while the first attempt is in flight gets unavailable, not an ACK', async (t) => {
   const limiter = new MemoryRateLimiter();
   const sequencer = new MemorySequencer();
-  const stores = { history: new MemoryRoomHistory({ capacity: 10 }), intake: new MemoryIntake(new MemoryDeduper(), limiter, (s) => sequencer.next(s)), groups: new MemoryGroups(), queue: new MemoryQueue({ observer: nullQueueObserver, log: createLogger('silent') }) };
+  const stores = { history: new MemoryRoomHistory(), intake: new MemoryIntake(new MemoryDeduper(), limiter, (s) => sequencer.next(s)), groups: new MemoryGroups(), queue: new MemoryQueue({ observer: nullQueueObserver, log: createLogger('silent') }) };
   const bus = new MemoryBroker().connect();
   const published: Uint8Array[] = [];
   bus.attach({ roomMessage: (_r, d) => published.push(d) });

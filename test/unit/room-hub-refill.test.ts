@@ -8,10 +8,10 @@ import { encodeItem } from '../../src/protocol/items.js';
 import { Kind } from '../../src/protocol/kinds.js';
 import { MemoryRoomHistory } from '../../src/store/history/memory.js';
 
-const item = (s: number) => ({ seq: s, data: encodeItem({ s, k: Kind.Danmaku, u: 'a', t: Date.now(), x: `m${s}` }) });
+const item = (s: number) => ({ seq: s, t: Date.now(), keep: false, data: encodeItem({ s, k: Kind.Danmaku, u: 'a', t: Date.now(), x: `m${s}` }) });
 
 t.test('rooms - after a bus reconnect, items missed meanwhile are refilled from the history, once', async (t) => {
-  const history = new MemoryRoomHistory({ capacity: 10 });
+  const history = new MemoryRoomHistory();
   for (const s of [1, 2, 3]) await history.append('r', item(s));
   const sent: number[][] = [];
   const fanout = {

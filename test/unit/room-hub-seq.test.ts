@@ -22,7 +22,7 @@ async function hubAt(current: number | Error) {
   const metrics = new Metrics({ defaultMetrics: false });
   const sequencer = { current: async () => (current instanceof Error ? Promise.reject(current) : current) };
   const bus = new MemoryBroker().connect();
-  const hub = new RoomHub(bus, { history: new MemoryRoomHistory({ capacity: 10 }), sequencer }, fanout, { mergeMaxMessages: 64, mergeWindowMs: 0, replaySize: 10, roomDisplayCap: 1000, maxTextLength: 100 }, metrics, createLogger('silent'));
+  const hub = new RoomHub(bus, { history: new MemoryRoomHistory(), sequencer }, fanout, { mergeMaxMessages: 64, mergeWindowMs: 0, replaySize: 10, roomDisplayCap: 1000, maxTextLength: 100 }, metrics, createLogger('silent'));
   bus.attach(hub);
   hub.join(await hub.acquire('r'));
   const push = (s: number) => hub.roomMessage('r', encodeItem({ s, k: Kind.Gift, u: 'shop', t: Date.now(), g: 'rose', a: 1 }), false);
