@@ -4,7 +4,7 @@
 // consumer then receives only the seams it uses.
 
 import { TokenVerifier } from './auth/token.js';
-import type { Bus } from './bus/index.js';
+import type { ApiBus, Bus } from './bus/index.js';
 import { MemoryBroker } from './bus/memory.js';
 import { connectNatsBus } from './bus/nats.js';
 import { subjects } from './bus/subjects.js';
@@ -13,6 +13,7 @@ import { FailureLog } from './failure-log.js';
 import type { Gateway } from './gateway/gateway.js';
 import { createLogger, type Logger } from './log.js';
 import { AdminApi } from './logic/admin-api.js';
+import { BackendApi } from './logic/backend-api.js';
 import { ChatFanout } from './logic/chat.js';
 import { ChatReads } from './logic/chat-reads.js';
 import { Logic } from './logic/logic.js';
@@ -71,6 +72,8 @@ interface Parts {
   /** one bus connection per role, as separate processes would have */
   readonly gatewayBus: Bus | null;
   readonly logicBus: Bus | null;
+  /** where the backend API's NATS requests arrive (the logic role's NATS bus); none standalone */
+  readonly apiBus: ApiBus | null;
   /** the chat storage queue, in processes that run the logic role */
   readonly queue: ChatQueue | null;
   /** closes the storage connection (Redis); memory needs nothing */
@@ -98,6 +101,7 @@ function standalone(config: Config, metrics: Metrics, log: Logger): Parts {
     registry: new MemoryRegistry(),
     gatewayBus: broker.connect(metrics),
     logicBus: broker.connect(metrics),
+    apiBus: null,
     queue: new MemoryQueue({ maxBytes: config.chatQueueMaxBytes, observer: metrics.queue, log: log.child({ component: 'queue' }) }),
     close: async () => undefined,
   };
@@ -124,6 +128,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
   });
   const s = subjects(config.subjectPrefix);
   const bus = (role: string) => connectNatsBus({ url: config.natsUrl!, name: `${config.gatewayId}-${role}`, subjects: s, observer: metrics, log: log.child({ component: 'nats', role }), timeoutMs: config.upstreamTimeoutMs });
+  const logicBus = runsLogic(config) ? await bus('logic') : null;
   return {
     mode: 'cluster',
     stores: {
@@ -137,7 +142,8 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
     },
     registry: new RedisRegistry(ctx),
     gatewayBus: runsGateway(config) ? await bus('gateway') : null,
-    logicBus: runsLogic(config) ? await bus('logic') : null,
+    logicBus,
+    apiBus: logicBus,
     queue: runsLogic(config)
       ? await connectJetStreamQueue({ url: config.natsUrl!, name: `${config.gatewayId}-queue`, subjects: s, maxBytes: config.chatQueueMaxBytes, publishTimeoutMs: config.upstreamTimeoutMs, ackWaitMs: config.chatQueueAckWaitMs, replicas: config.chatQueueReplicas, observer: metrics.queue, log: log.child({ component: 'queue' }) })
       : null,
@@ -205,9 +211,16 @@ async function start(config: Config, log: Logger): Promise<void> {
       writer = new StoreWriter(queue, stores.chat, stores.claims, { registry, bus: logicBus, bigGroupsOf }, config, metrics, log.child({ component: 'writer' }));
       writer.start();
     }
+    // Room items and notices from a site's backend: over HTTP (the admin API) and NATS requests.
+    const backend = new BackendApi(config, { intake, history, bus: logicBus, queue, chat, metrics, log: log.child({ component: 'backend-api' }) });
+    if (parts.apiBus) {
+      const s = subjects(config.subjectPrefix);
+      parts.apiBus.serveApi(s.apiRoomItem, backend.natsHandler('room_item'));
+      parts.apiBus.serveApi(s.apiNotice, backend.natsHandler('notice'));
+    }
     adminApi = new AdminApi(
-      { secret: config.adminSecret, groupMaxMembers: config.groupMaxMembers, maxTextLength: config.maxTextLength },
-      { groups, sequencer: stores.sequencer, chat, store: stores.chat, bigGroupsOf, groupChanged: (id) => logic.groupChanged(id), metrics, log: log.child({ component: 'admin' }) },
+      { secret: config.adminSecret, groupMaxMembers: config.groupMaxMembers },
+      { groups, backend, store: stores.chat, bigGroupsOf, groupChanged: (id) => logic.groupChanged(id), metrics, log: log.child({ component: 'admin' }) },
     );
     stopJanitor = startJanitor(registry, config.registryHeartbeatMs, metrics, log.child({ component: 'janitor' }));
   }

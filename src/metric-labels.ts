@@ -37,7 +37,8 @@ export const FALLBACK_OPS = ['sequence', 'intake'] as const;
 export type FallbackOp = (typeof FALLBACK_OPS)[number];
 /** Errors the logic service answers with (the gateway-only ones never reach it). */
 const LOGIC_RESULTS = ['accepted', 'duplicate', ...[Errors.BadFrame, Errors.UnknownOp, Errors.InvalidRoom, Errors.BadField, Errors.Forbidden, Errors.NotMember, Errors.OutOfRetention, Errors.RateLimited, Errors.Unavailable, Errors.Internal, Errors.Overloaded].map((e) => e.reason)];
-export const ADMIN_ROUTES = ['group_create', 'group_delete', 'group_members', 'group_update', 'user_notice', 'group_history', 'direct_history', 'user_inbox', 'user_contacts', 'unknown'] as const;
+/** The admin API's routes, and the backend API's NATS endpoints (`nats_`: the same handlers over NATS). */
+export const ADMIN_ROUTES = ['group_create', 'group_delete', 'group_members', 'group_update', 'user_notice', 'room_item', 'group_history', 'direct_history', 'user_inbox', 'user_contacts', 'nats_room_item', 'nats_user_notice', 'unknown'] as const;
 export type AdminRoute = (typeof ADMIN_ROUTES)[number];
 export const ADMIN_STATUSES = [200, 201, 400, 401, 404, 405, 409, 410, 413, 503] as const;
 

@@ -1,5 +1,6 @@
 // The logic service: validates, authorizes, rate-limits, de-duplicates, sequences, stores and
-// publishes upstream messages. Room items (SEND) are published once to the room; group and
+// publishes upstream messages. Room items (SEND) are stored in the room's recovery window, then
+// published once to the room (room-items.ts); group and
 // user messages (MSG) go into the storage queue (src/queue/: durable before the ACK), then are
 // fanned out to their recipients' gateways (chat.ts). The chat reads (SYNC, HISTORY, CONTACTS,
 // READ) are chat-reads.ts. Stateless: all
@@ -23,6 +24,7 @@ import { scopes } from '../store/sequence/index.js';
 import { QueueFullError, QueueUnavailableError, type ChatQueue } from '../queue/index.js';
 import { messageId, type ChatFanout, type ChatMessage } from './chat.js';
 import { ChatReads } from './chat-reads.js';
+import { NotStoredError, StoredNotPublishedError, storeThenPublish } from './room-items.js';
 import { decodeRequests, encodeReply, MAX_BATCH_REQUESTS, type UpstreamReply, type UpstreamRequest } from './upstream.js';
 import { validateMessage, validateSend } from './validate.js';
 
@@ -198,17 +200,11 @@ export class Logic {
       throw new ProtocolError(Errors.Forbidden, `${kind.name} items need one of the roles ${roles.join(', ')}`);
     }
     return this.sequenced(req, cmid, scopes.room(req.room), async (seq) => {
+      // Stored for recovery first, then published (room-items.ts): the ACK of a replayed kind
+      // means the item is in the room's window. Unsequenced items (the sequencer was
+      // unavailable) have no place in the seq-ordered window; never-shed kinds are refused then.
       const data = encodeItem({ s: seq, u: req.u, n: req.n, t: req.at, ...fields });
-      this.bus.publish(req.room, data);
-      // Past this point the message is out: storage failures are logged, never turned into a
-      // rejection that would make the client retry and duplicate it. Unsequenced items (the
-      // sequencer was unavailable) have no place in the seq-ordered window.
-      if (kind.replayed && seq > 0) {
-        this.stores.history.append(req.room, { seq, t: req.at, keep: kind.display === 'keep', data }).then(
-          () => this.storeWrites.succeeded(),
-          (err: unknown) => this.storeWrites.failed(err, { room: req.room }),
-        );
-      }
+      await storeThenPublish(this.stores.history, this.bus, { room: req.room, kind, seq, t: req.at, data });
     });
   }
 
@@ -317,6 +313,18 @@ export class Logic {
     try {
       await publish(seq);
     } catch (err) {
+      if (err instanceof NotStoredError) {
+        if (claim !== undefined) await intake.release(claim).catch((e: unknown) => this.storeWrites.failed(e));
+        // A failed append is logged (once per outage); a gift refused for want of a seq is not:
+        // the sequence store's fallback logs that outage.
+        if (err.cause !== undefined) this.storeWrites.failed(err.cause, { scope });
+        throw new ProtocolError(Errors.Unavailable, `${err.message}: nothing was published; retry with the same id`, { cause: err });
+      }
+      if (err instanceof StoredNotPublishedError) {
+        // It is in the room's window: a retry must be told so (ACK, dup), not publish it again.
+        if (claim !== undefined) intake.settle(claim, seq, this.opts.dedupeTtlMs).catch((e: unknown) => this.storeWrites.failed(e));
+        throw new ProtocolError(Errors.Unavailable, `${err.message}; a retry with the same id is acknowledged`, { cause: err });
+      }
       if (err instanceof QueueUnavailableError && err.maybeStored) {
         // It may be in the storage queue after all: the claim is kept (a retry with the same id
         // is told to retry until it lapses), not released for a retry to store it a second time.
@@ -326,6 +334,7 @@ export class Logic {
       if (claim !== undefined) await intake.release(claim).catch((e: unknown) => this.storeWrites.failed(e));
       throw err;
     }
+    this.storeWrites.succeeded();
     if (claim !== undefined) intake.settle(claim, seq, this.opts.dedupeTtlMs).catch((err: unknown) => this.storeWrites.failed(err));
     return { s: seq, t: req.at };
   }
