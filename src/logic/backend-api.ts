@@ -172,7 +172,7 @@ export class BackendApi {
       await storeThenPublish(history, bus, { room, kind, seq, t, data: encodeItem({ s: seq, u, n, t, ...fields }) });
     } catch (err) {
       if (err instanceof StoredNotPublishedError) {
-        this.settle(claim, seq);
+        await this.settle(claim, seq);
         return this.unavailable(err, 'the item is stored for recovery but the bus did not take it; a retry with the same key answers 200 duplicate');
       }
       await this.release(claim);
@@ -181,12 +181,14 @@ export class BackendApi {
       throw err;
     }
     // Published: from here on the item exists (it is in the window), and a retry gets it.
-    this.settle(claim, seq);
+    const settled = this.settle(claim, seq);
     try {
       await bus.confirm();
     } catch (err) {
+      await settled;
       return this.unavailable(err, 'published, but the message bus (NATS) did not confirm it: it may or may not have reached the viewers now (it is stored for recovery); a retry with the same key answers 200 duplicate');
     }
+    await settled;
     return { status: 200, body: { room, s: seq, t } };
   }
 
@@ -220,7 +222,7 @@ export class BackendApi {
       throw err;
     }
     // Stored: the user's next SYNC finds it, whatever happens to the live push.
-    this.settle(claim, seq);
+    await this.settle(claim, seq);
     let delivered;
     try {
       delivered = await this.deps.chat.deliver([uid], message, { confirm: true, fresh: true });
@@ -243,8 +245,13 @@ export class BackendApi {
     return verdict;
   }
 
-  private settle(claim: string | undefined, seq: number): void {
-    if (claim !== undefined) this.deps.intake.settle(claim, seq, this.opts.dedupeTtlMs).catch((err: unknown) => this.failures.failed(err));
+  /**
+   * Records a key's result for its retries. Awaited before the answer, so that a retry sent
+   * after it is answered `duplicate` at once (not "still being processed"); a failure changes
+   * nothing in the answer (what was done is done), and the claim lapses within 10 s.
+   */
+  private async settle(claim: string | undefined, seq: number): Promise<void> {
+    if (claim !== undefined) await this.deps.intake.settle(claim, seq, this.opts.dedupeTtlMs).catch((err: unknown) => this.failures.failed(err));
   }
 
   /** Frees a claim whose request did nothing: a retry is processed anew. */
