@@ -289,8 +289,10 @@ export class Logic {
   /**
    * The steps every upstream message shares: de-duplication by client id, the user's rate
    * limit and a sequence number in `scope` (one intake step: one Redis round trip), then
-   * `publish`. If the publish fails, the client id is released so that a retry is processed
-   * anew; once it is out, the outcome is recorded for retries (not awaited).
+   * `publish`. If nothing was stored or published, the client id is released so that a retry
+   * is processed anew; once the message exists (published, or stored: in the room's window
+   * or maybe in the storage queue), a retry must find it, so the outcome is recorded for
+   * retries (not awaited) or the claim kept until it lapses.
    */
   private async sequenced(req: UpstreamRequest, cmid: string | undefined, scope: string, publish: (seq: number) => Promise<void>): Promise<UpstreamReply> {
     const { intake } = this.stores;
