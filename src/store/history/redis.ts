@@ -8,10 +8,11 @@
 //
 // Appends are on the path of every danmaku (thousands a second into one room): the appends of
 // one event-loop turn are one script call, and per room and turn the script does one ZADD per
-// class (after one look at the set's highest seq, for duplicates), a count trim (one ZREMRANGEBYRANK, the removed ones' highest seq read by rank), an age
-// trim that reads one item at the low end while nothing is due (more only when something is),
-// one floor update and three PEXPIREs: O(log n) per item, never a scan of the window. The
-// scripts build the key names from the prefixes of keys.ts (one Redis primary, not a Cluster).
+// class (after one look at the set's highest seq, for duplicates), a count trim (one
+// ZREMRANGEBYRANK, the removed ones' highest seq read by rank), an age trim that reads one
+// item at the low end while nothing is due (more only when something is), one floor update
+// and three PEXPIREs: O(log n) per item, never a scan of the window. The scripts build the key
+// names from the prefixes of keys.ts (one Redis primary, not a Cluster).
 
 import { Coalescer } from '../../coalesce.js';
 import { encode } from '../../protocol/codec.js';
@@ -181,7 +182,10 @@ export class RedisRoomHistory implements RoomHistory {
   }
 }
 
-/** A set member: the item's t as 13 digits, then its bytes. */
+/**
+ * A set member: the item's t as 13 digits, then its bytes. The bytes hold the item's seq, so
+ * two items never share a member (a ZADD of one would only move the other).
+ */
 function member(item: WindowItem): Buffer {
   const t = Buffer.from(String(Math.max(0, Math.floor(item.t))).padStart(T_DIGITS, '0'), 'latin1');
   return Buffer.concat([t, item.data]);
