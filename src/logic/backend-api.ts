@@ -165,9 +165,11 @@ export class BackendApi {
     const seq = verdict.seq;
     const { bus, history } = this.deps;
     try {
+      // Numbers 0: the intake fell back to this process's memory (Redis is down). An item
+      // without a seq has no place in the recovery window: refused, whatever its kind.
+      if (seq === 0) throw new NotStoredError('the sequence store (Redis) is unavailable');
       // Nothing is stored while NATS is down: an item in the window that was never published
       // would be answered 503 now and "duplicate" on the retry.
-      if (seq === 0) throw new NotStoredError('the sequence store (Redis) is unavailable');
       await bus.confirm();
       await storeThenPublish(history, bus, { room, kind, seq, t, data: encodeItem({ s: seq, u, n, t, ...fields }) });
     } catch (err) {
