@@ -156,7 +156,9 @@ export class Pushes<C> {
       slot.set(id, e);
     } else {
       if (slot.id === id) return;
-      this.conns.set(conn, new Map([[slot.id, slot], [id, e]]));
+      const several = new Map<string, Entry<C>>();
+      several.set(slot.id, slot).set(id, e);
+      this.conns.set(conn, several);
     }
     this.count++;
     this.first.push(e);
