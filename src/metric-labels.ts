@@ -33,13 +33,13 @@ export const BUS_EVENTS = ['disconnect', 'reconnect', 'error', 'slowConsumer', '
 export type BusEvent = (typeof BUS_EVENTS)[number];
 export const REDIS_OPS = ['history', 'sequence', 'presence', 'intake', 'groups', 'registry', 'chat'] as const;
 export type RedisOp = (typeof REDIS_OPS)[number];
+/** Why a tracked push was given up on (gateway/pushes.ts): its message is in the inbox either way. */
+export const PUSH_GIVE_UPS = ['unacked', 'overflow', 'closed'] as const;
+export type PushGiveUp = (typeof PUSH_GIVE_UPS)[number];
 export const FALLBACK_OPS = ['sequence', 'intake'] as const;
 export type FallbackOp = (typeof FALLBACK_OPS)[number];
 /** Errors the logic service answers with (the gateway-only ones never reach it). */
 const LOGIC_RESULTS = ['accepted', 'duplicate', ...[Errors.BadFrame, Errors.UnknownOp, Errors.InvalidRoom, Errors.BadField, Errors.Forbidden, Errors.NotMember, Errors.OutOfRetention, Errors.RateLimited, Errors.Unavailable, Errors.Internal, Errors.Overloaded].map((e) => e.reason)];
-/** Why a tracked push was given up on (gateway/pushes.ts): its message is in the inbox either way. */
-export const PUSH_GIVE_UPS = ['unacked', 'overflow', 'closed'] as const;
-export type PushGiveUp = (typeof PUSH_GIVE_UPS)[number];
 export const ADMIN_ROUTES = ['group_create', 'group_delete', 'group_members', 'group_update', 'user_notice', 'group_history', 'direct_history', 'user_inbox', 'user_contacts', 'unknown'] as const;
 export type AdminRoute = (typeof ADMIN_ROUTES)[number];
 export const ADMIN_STATUSES = [200, 201, 400, 401, 404, 405, 409, 410, 413, 503] as const;
@@ -51,6 +51,7 @@ export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, reado
   danmaku_dropped_total: { reason: DROP_REASONS },
   danmaku_dropped_frames_total: { reason: FRAME_DROP_REASONS },
   danmaku_errors_total: { reason: [...ERROR_REASONS, ...SERVER_CLOSE_REASONS] },
+  danmaku_push_given_up_total: { reason: PUSH_GIVE_UPS },
   danmaku_logic_request_seconds: { op: LOGIC_OPS },
   danmaku_upstream_shed_total: { where: SHED_WHERE },
   danmaku_bus_published_total: { kind: SUBJECT_KINDS },
@@ -63,5 +64,4 @@ export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, reado
   danmaku_chat_read_seconds: { op: CHAT_READS },
   danmaku_store_writes_total: { kind: STORE_WRITES },
   danmaku_inbox_sync_bytes_total: { encoding: ['msgpack', 'gzip'] },
-  danmaku_push_given_up_total: { reason: PUSH_GIVE_UPS },
 };
