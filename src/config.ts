@@ -84,6 +84,14 @@ export interface Config {
   readonly storeWriter: boolean;
   /** the unread total pushed to a user at most this often after new messages */
   readonly unreadPushIntervalMs: number;
+  /** push ACK (docs/protocol.md, "Acknowledging pushes"): first check after a tracked push */
+  readonly pushAckTimeoutMs: number;
+  /** between a resend and the next check */
+  readonly pushResendIntervalMs: number;
+  /** resends of an unacknowledged push before it is left to the inbox */
+  readonly pushResends: number;
+  /** unacknowledged pushes kept per connection; the oldest is given up beyond it */
+  readonly pushPendingMax: number;
   /** how long a logic process reuses a registry answer for live chat delivery; 0: never */
   readonly registryCacheMs: number;
   /** how long a logic process reuses a group's member list; 0: read for every message */
@@ -250,6 +258,10 @@ export function loadConfig(env: Env = process.env): Config {
     chatQueueReplicas: int(env, 'CHAT_QUEUE_REPLICAS', 1, 1, 5),
     storeWriter: bool(env, 'STORE_WRITER', true),
     unreadPushIntervalMs: int(env, 'UNREAD_PUSH_INTERVAL_MS', 1_000, 50, 60_000),
+    pushAckTimeoutMs: int(env, 'PUSH_ACK_TIMEOUT_MS', 5_000, 100, 600_000),
+    pushResendIntervalMs: int(env, 'PUSH_RESEND_INTERVAL_MS', 2_000, 100, 600_000),
+    pushResends: int(env, 'PUSH_RESENDS', 2, 0, 10),
+    pushPendingMax: int(env, 'PUSH_PENDING_MAX', 1_000, 1, 100_000),
     registryCacheMs: int(env, 'REGISTRY_CACHE_MS', 250, 0, 60_000),
     groupCacheMs: int(env, 'GROUP_CACHE_MS', 1_000, 0, 60_000),
   };

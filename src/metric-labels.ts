@@ -33,6 +33,9 @@ export const BUS_EVENTS = ['disconnect', 'reconnect', 'error', 'slowConsumer', '
 export type BusEvent = (typeof BUS_EVENTS)[number];
 export const REDIS_OPS = ['history', 'sequence', 'presence', 'intake', 'groups', 'registry', 'chat'] as const;
 export type RedisOp = (typeof REDIS_OPS)[number];
+/** Why a tracked push was given up on (gateway/pushes.ts): its message is in the inbox either way. */
+export const PUSH_GIVE_UPS = ['unacked', 'overflow', 'closed'] as const;
+export type PushGiveUp = (typeof PUSH_GIVE_UPS)[number];
 export const FALLBACK_OPS = ['sequence', 'intake'] as const;
 export type FallbackOp = (typeof FALLBACK_OPS)[number];
 /** Errors the logic service answers with (the gateway-only ones never reach it). */
@@ -49,6 +52,7 @@ export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, reado
   danmaku_dropped_total: { reason: DROP_REASONS },
   danmaku_dropped_frames_total: { reason: FRAME_DROP_REASONS },
   danmaku_errors_total: { reason: [...ERROR_REASONS, ...SERVER_CLOSE_REASONS] },
+  danmaku_push_given_up_total: { reason: PUSH_GIVE_UPS },
   danmaku_logic_request_seconds: { op: LOGIC_OPS },
   danmaku_upstream_shed_total: { where: SHED_WHERE },
   danmaku_bus_published_total: { kind: SUBJECT_KINDS },

@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BusObserver, SubjectKind } from './bus/index.js';
 import { BUS_EVENTS, CHAT_READS, STORE_WRITES, type ChatReadOp, type StoreWrite, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
+import { PUSH_GIVE_UPS, type PushGiveUp } from './metric-labels.js';
 import type { RedisObserver } from './redis/client.js';
 import type { FallbackObserver } from './store/fallback.js';
 
@@ -122,6 +123,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
       }
     }
     // Known label values start at zero, so that rate() sees the first event and panels show 0.
+    for (const reason of PUSH_GIVE_UPS) this.pushGiveUps.inc({ reason }, 0);
     for (const reason of DROP_REASONS) this.dropped.inc({ reason }, 0);
     for (const reason of FRAME_DROP_REASONS) this.droppedFrames.inc({ reason }, 0);
     for (const signal of ROOM_SIGNALS) this.signals.inc({ signal }, 0);
@@ -323,6 +325,36 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
       this.queueMalformed.inc(n);
     },
   };
+
+  // Push ACK and resend (gateway/pushes.ts)
+  private pushPendingSource: () => number = () => 0;
+  private readonly pushPending: Gauge = new Gauge({ name: 'danmaku_push_pending', help: 'Pushes (MESSAGE frames with an id) sent by this gateway and not yet acknowledged with RECEIVED or given up', registers: [this.registry], collect: () => {
+      this.pushPending.set(this.pushPendingSource());
+    },
+  });
+  private readonly pushResends = new Counter({ name: 'danmaku_push_resends_total', help: 'Pushes sent again for want of a RECEIVED', registers: [this.registry] });
+  private readonly pushGiveUps = new Counter({ name: 'danmaku_push_given_up_total', help: 'Pushes no longer tracked without a RECEIVED, by reason (unacked, overflow, closed); each is in the inbox', labelNames: ['reason'], registers: [this.registry] });
+  private readonly pushAcked = new Counter({ name: 'danmaku_push_acked_total', help: 'Pending pushes acknowledged by RECEIVED', registers: [this.registry] });
+  private readonly pushAckFrames = new Counter({ name: 'danmaku_push_ack_frames_total', help: 'RECEIVED frames handled', registers: [this.registry] });
+  private readonly pushGiveUpChild = children<{ inc(n: number): void }>();
+
+  /** `pending`: the gateway's count of unacknowledged pushes, read at scrape time */
+  watchPushes(pending: () => number): void {
+    this.pushPendingSource = pending;
+  }
+
+  pushResent(): void {
+    this.pushResends.inc();
+  }
+
+  pushGivenUp(reason: PushGiveUp, n: number): void {
+    this.pushGiveUpChild(reason, () => this.pushGiveUps.labels({ reason })).inc(n);
+  }
+
+  pushAckFrame(acked: number): void {
+    this.pushAckFrames.inc();
+    if (acked > 0) this.pushAcked.inc(acked);
+  }
 
   text(): Promise<string> {
     return this.registry.metrics();

@@ -22,6 +22,7 @@ import { Closer } from './close.js';
 import { admitFrame, newConnState, type ConnState } from './connection.js';
 import { LocalUsers } from './local-users.js';
 import { OnlineTicker } from './online.js';
+import { Pushes, receivedIds } from './pushes.js';
 import { RegistryAgent } from './registry-agent.js';
 import { RoomHub, type LocalRoom } from './room-hub.js';
 import { forwardSend, sendCorked, type SendContext } from './send.js';
@@ -54,6 +55,11 @@ export interface GatewayOptions {
   readonly registryTtlMs: number;
   /** inbox messages pushed on connect (INBOX frame); 0: no push */
   readonly inboxPushSize: number;
+  /** push ACK and resend (pushes.ts) */
+  readonly pushAckTimeoutMs: number;
+  readonly pushResendIntervalMs: number;
+  readonly pushResends: number;
+  readonly pushPendingMax: number;
 }
 
 export interface GatewayDeps {
@@ -82,6 +88,7 @@ export class Gateway {
   private readonly online: OnlineTicker;
   private readonly agent: RegistryAgent;
   private readonly users: LocalUsers<WS>;
+  private readonly pushes: Pushes<WS>;
   private readonly admission: Admission;
   private readonly conns = new Set<WS>();
   private readonly closer: Closer;
@@ -108,7 +115,10 @@ export class Gateway {
     this.hub = new RoomHub(deps.bus, { history: deps.history, sequencer: deps.sequencer }, fanout, opts, deps.metrics, deps.log.child({ component: 'rooms' }));
     deps.bus.attach(this.hub);
     this.online = new OnlineTicker(this.hub, deps.presence, opts.gatewayId, opts.onlineIntervalMs, deps.log);
-    this.users = new LocalUsers<WS>((ws, frame) => sendCorked(ws, frame), (uid) => this.agent.userChanged(uid), deps.metrics, deps.log);
+    const pushOpts = { ackTimeoutMs: opts.pushAckTimeoutMs, resendIntervalMs: opts.pushResendIntervalMs, resends: opts.pushResends, pendingMax: opts.pushPendingMax };
+    this.pushes = new Pushes<WS>((ws, frame) => sendCorked(ws, frame), pushOpts, deps.metrics);
+    deps.metrics.watchPushes(() => this.pushes.pending);
+    this.users = new LocalUsers<WS>((ws, frame) => sendCorked(ws, frame), (uid) => this.agent.userChanged(uid), deps.metrics, deps.log, this.pushes);
     this.agent = new RegistryAgent(deps.registry, this.users, { gatewayId: opts.gatewayId, heartbeatMs: opts.registryHeartbeatMs, ttlMs: opts.registryTtlMs }, deps.metrics, deps.log.child({ component: 'registry' }));
     this.admission = new Admission(deps.verifier, opts);
     this.closer = new Closer(opts, (ws) => this.detach(ws), deps.metrics);
@@ -263,6 +273,9 @@ export class Gateway {
       case Op.Read:
         forwardSend(ws, st, op, rid, body, frameBytes, now, this.sendContext(ws, rid));
         return;
+      case Op.Received:
+        this.pushes.received(ws, receivedIds(body)); // no reply: a lost RECEIVED costs a resend
+        return;
       default:
         throw new ProtocolError(Errors.UnknownOp, `op ${op}`);
     }
@@ -313,6 +326,7 @@ export class Gateway {
   private detach(ws: WS): void {
     const st = ws.getUserData();
     if (!st.identity.guest && !st.refuse) this.users.remove(st.identity.uid, ws);
+    this.pushes.drop(ws);
     this.leaveRoom(ws, st);
   }
 
@@ -321,6 +335,7 @@ export class Gateway {
     st.open = false;
     this.conns.delete(ws);
     if (!st.identity.guest && !st.refuse) this.users.remove(st.identity.uid, ws);
+    this.pushes.drop(ws);
     this.leaveRoom(null, st); // uWS drops a closed socket's topics itself
     this.deps.metrics.connectionClosed(st.closeReason ?? (code === 1000 || code === 1001 ? 'client' : 'abnormal'));
   }

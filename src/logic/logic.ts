@@ -242,7 +242,7 @@ export class Logic {
       // Bounded: past LOGIC_MAX_INFLIGHT deliveries under way (a slow registry), the ACK waits
       // for its own, so that they cannot pile up without limit.
       this.delivering++;
-      const delivered = this.chat.deliverFrame(recipients, encodeFrameWithBody(Op.Message, 0, m)).then(
+      const delivered = this.chat.deliverFrame(recipients, encodeFrameWithBody(Op.Message, 0, m), { id: message.id }).then(
         () => this.liveDelivery.succeeded(),
         (err: unknown) => this.liveDelivery.failed(err, { scope }),
       );
