@@ -130,8 +130,8 @@ export class ChatFanout {
 
   /** As deliver(), with the client frame (MESSAGE, UNREAD) already encoded; `id`: a MESSAGE's id, to track. */
   async deliverFrame(recipients: readonly string[], frame: Uint8Array, opts: DeliverOptions & { id?: string } = {}): Promise<Delivered> {
-    // `fresh`: from the registry itself, for what is not stored (a notice) and must not miss a
-    // connection opened a moment ago.
+    // `fresh`: from the registry itself, for what must not miss a connection opened a moment
+    // ago (a notice, whose API answer says whether it was delivered; UNREAD after a READ).
     const where = opts.fresh ? await this.registry.lookup(recipients) : await this.lookup(recipients);
     const byGateway = new Map<string, string[]>();
     for (const [uid, gateways] of where) {
