@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import * as uWS from 'uWebSockets.js';
 import { PublishLog } from '../../src/gateway/publish-log.js';
 
@@ -39,7 +39,7 @@ t.test('publish log - a drop takes the frame and every later one of its room wit
  * What publish-log.ts relies on is checked against uWS itself, so that a new uWS that behaves
  * differently fails here.
  */
-async function stalledSubscriber(t: Tap.Test) {
+async function stalledSubscriber(t: Test) {
   const limit = 4096;
   const app = uWS.App();
   const drops: { tag: number; inPublish: boolean }[] = [];
