@@ -4,6 +4,8 @@
 import t from 'tap';
 import { RedisChatStore } from '../../src/store/chat/redis.js';
 import { RedisGroups } from '../../src/store/groups/redis.js';
+import type { RedisContext } from '../../src/redis/client.js';
+import { DEFAULT_WINDOW_LIMITS, HISTORY_IDLE_MS } from '../../src/store/history/index.js';
 import { RedisRoomHistory } from '../../src/store/history/redis.js';
 import { RedisIntake } from '../../src/store/intake/redis.js';
 import { RedisPresenceCounts } from '../../src/store/presence/redis.js';
@@ -22,3 +24,33 @@ presenceContract(t, () => redisFixture((ctx) => new RedisPresenceCounts(ctx)));
 intakeContract(t, () => redisFixture((ctx) => new RedisIntake(ctx)));
 groupsContract(t, () => redisFixture((ctx) => new RedisGroups(ctx)));
 chatContract(t, (limits) => redisFixture((ctx) => new RedisChatStore(ctx, limits)));
+
+t.test('history - Redis: a room\'s keys expire together after HISTORY_IDLE_MS; losing them gives a new epoch', async (t) => {
+  let ctx: RedisContext | undefined;
+  const f = await redisFixture((c) => {
+    ctx = c;
+    return new RedisRoomHistory(c, DEFAULT_WINDOW_LIMITS);
+  });
+  t.teardown(() => f.close());
+  const h = await f.instance();
+  const { redis, keys } = ctx!;
+  const now = Date.now();
+  await h.append('r', { seq: 1, t: now, keep: false, data: Buffer.from('a') });
+  await h.append('r', { seq: 2, t: now, keep: true, data: Buffer.from('b') });
+  for (const key of [keys.recoveryOrdinary('r'), keys.recoveryKept('r'), keys.recoveryMeta('r')]) {
+    const ttl = await redis.pttl(key);
+    t.ok(ttl > HISTORY_IDLE_MS - 60_000 && ttl <= HISTORY_IDLE_MS, `${key} expires in a day (${ttl})`);
+  }
+  t.equal(await redis.zcard(keys.recoveryOrdinary('r')), 1);
+  const [member] = await redis.zrangeBuffer(keys.recoveryKept('r'), '0', '-1');
+  t.equal(member!.toString(), `${String(now).padStart(13, '0')}b`, 'a member is the 13-digit t and the bytes');
+  const first = (await h.window('r')).epoch;
+  await h.window('read-only');
+  const ttl = await redis.pttl(keys.recoveryMeta('read-only'));
+  t.ok(ttl > 0 && ttl <= HISTORY_IDLE_MS, 'an epoch created by a read expires too');
+  await redis.flushall(); // Redis restarted without its data
+  t.equal(await h.epoch('r'), null);
+  const w = await h.window('r');
+  t.not(w.epoch, first, 'a new epoch');
+  t.same([w.floor, w.keepFloor, w.items], [0, 0, []]);
+});

@@ -8,7 +8,7 @@
 //
 // Appends are on the path of every danmaku (thousands a second into one room): the appends of
 // one event-loop turn are one script call, and per room and turn the script does one ZADD per
-// class, a count trim (one ZREMRANGEBYRANK, the removed ones' highest seq read by rank), an age
+// class (after one look at the set's highest seq, for duplicates), a count trim (one ZREMRANGEBYRANK, the removed ones' highest seq read by rank), an age
 // trim that reads one item at the low end while nothing is due (more only when something is),
 // one floor update and three PEXPIREs: O(log n) per item, never a scan of the window. The
 // scripts build the key names from the prefixes of keys.ts (one Redis primary, not a Cluster).
@@ -74,9 +74,22 @@ local rooms = cmsgpack.unpack(ARGV[10])
 local at = 11
 local function add(key, n)
   if n == 0 then return end
-  local args = {}
-  for j = 1, n * 2 do args[j] = ARGV[at]; at = at + 1 end
-  redis.call('ZADD', key, unpack(args))
+  -- A seq is held once. Items come nearly in seq order: only one below the set's highest
+  -- (crossed on the way from several logic processes) or seen in this call is looked up.
+  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  local max = tonumber(top[2]) or -1
+  local seen, args = {}, {}
+  for j = 1, n do
+    local seq, m = ARGV[at], ARGV[at + 1]
+    at = at + 2
+    local s = tonumber(seq)
+    if not seen[s] and (s > max or #redis.call('ZRANGEBYSCORE', key, seq, seq, 'LIMIT', 0, 1) == 0) then
+      seen[s] = true
+      args[#args + 1] = seq
+      args[#args + 1] = m
+    end
+  end
+  if #args > 0 then redis.call('ZADD', key, unpack(args)) end
 end
 for i = 1, #rooms do
   local room = rooms[i][1]
