@@ -162,6 +162,7 @@ export class LocalRoom {
    */
   resumeFrame(rid: number, resume: Resume, opts: JoinedOptions, now: number): ResumeReply {
     const w = this.window;
+    w.trim(now); // the floors as of now: items may have aged out since the last add
     let result: RoomRecovery;
     let replay: WindowItem[] | null = null;
     if (!this.windowRead) result = 'unavailable';

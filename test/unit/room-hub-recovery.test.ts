@@ -224,3 +224,19 @@ t.test('rooms - after a store reconnect, a room whose epoch changed starts its w
   t.equal(stale.recovered, false, 'a client of the old epoch is not told it recovered');
   h.hub.leave(room);
 });
+
+t.test('rooms - items that aged out since the last one was sent are not claimed', async (t) => {
+  const h = testHub({}, { roomRecoveryMs: 1000 });
+  const room = await h.hub.acquire('r');
+  h.hub.join(room);
+  const { epoch } = joined(h.hub, room);
+  const old = Date.now() - 800;
+  for (const s of [1, 2, 3]) h.hub.roomMessage('r', danmaku(s, old).data, true);
+  h.hub.flush(room);
+  t.equal(joined(h.hub, room, { since: 1, epoch }).recovered, true, 'still held');
+  await new Promise((r) => setTimeout(r, 300));
+  const j = joined(h.hub, room, { since: 1, epoch });
+  t.equal(j.recovered, false, 'past ROOM_RECOVERY_MS with nothing sent since: trimmed as of the join');
+  t.same(seqs(j), [], 'and not in the plain replay either');
+  h.hub.leave(room);
+});
