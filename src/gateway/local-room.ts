@@ -60,8 +60,10 @@ export class LocalRoom {
   window: RecoveryWindow;
   /** whether `window` holds the store's window (with its epoch and floors) */
   windowRead = false;
-  /** a read of the store's window is under way */
-  windowLoading = false;
+  /** the bus subscription is active: from now on a read of the window misses nothing */
+  subscribed = false;
+  /** the read of the store's window under way, if any (reads of a room run one after another) */
+  reading: Promise<WindowRead | null> | null = null;
   /** items sent while a read is under way: the read may have started before they were stored */
   private sentDuringRead: WindowItem[] | null = null;
   /** the JOINED body, and the encoded `replay` entry in it, kept until what they hold changes */
@@ -92,13 +94,11 @@ export class LocalRoom {
 
   /** A read of the store's window starts: items sent from now on are kept aside for it. */
   readStarted(): void {
-    this.windowLoading = true;
     this.sentDuringRead = [];
   }
 
   /** The read failed: the room keeps what it has and joins claim nothing until a read succeeds. */
   readFailed(): void {
-    this.windowLoading = false;
     this.sentDuringRead = null;
     this.windowRead = false;
     this.changed();
@@ -118,7 +118,6 @@ export class LocalRoom {
       sent.add(it.seq);
     }
     this.window = w;
-    this.windowLoading = false;
     this.sentDuringRead = null;
     this.windowRead = true;
     // The numbering restarted with a new epoch: JOINED.seq follows the new one.

@@ -88,7 +88,7 @@ export class RoomHub implements RoomHandler {
       room = new LocalRoom(id, new RoomMerger(this.opts.roomDisplayCap, Date.now()), this.limits);
       this.rooms.set(id, room);
       room.ready = this.prepare(room);
-    } else if (!room.windowRead && !room.windowLoading) {
+    } else if (room.subscribed && !room.windowRead && room.reading === null) {
       room.ready = this.readWindow(room).then(() => undefined);
     }
     room.joining++;
@@ -149,17 +149,27 @@ export class RoomHub implements RoomHandler {
   }
 
   private async prepare(room: LocalRoom): Promise<void> {
-    room.windowLoading = true; // no second read starts before this one, after the subscription
     await this.bus.subscribe(room.id);
+    room.subscribed = true;
     await Promise.all([this.readWindow(room), this.loadSeqBase(room)]);
   }
 
   /**
-   * Reads the store's window into the room; never rejects. Live delivery does not depend on
-   * it: when it fails, joins go ahead and claim nothing (recovered false), and the next join
-   * of the room reads again. Resolves to what the read found, null when it failed.
+   * Reads the store's window into the room, after any read of it under way; never rejects.
+   * Live delivery does not depend on it: when it fails, joins go ahead and claim nothing
+   * (recovered false), and the next join of the room reads again. Resolves to what the read
+   * found, null when it failed.
    */
-  private async readWindow(room: LocalRoom): Promise<WindowRead | null> {
+  private readWindow(room: LocalRoom): Promise<WindowRead | null> {
+    const read = room.reading ? room.reading.then(() => this.read(room)) : this.read(room);
+    room.reading = read;
+    void read.then(() => {
+      if (room.reading === read) room.reading = null;
+    });
+    return read;
+  }
+
+  private async read(room: LocalRoom): Promise<WindowRead | null> {
     room.readStarted();
     try {
       const snap = await this.stores.history.window(room.id);
@@ -199,7 +209,7 @@ export class RoomHub implements RoomHandler {
   async storeRestored(): Promise<void> {
     await Promise.all(
       [...this.rooms.values()].map(async (room) => {
-        if (room.windowLoading) return; // a read under way sees the store as it is now
+        if (!room.subscribed) return; // its first read is still to come
         if (room.windowRead) {
           try {
             if ((await this.stores.history.epoch(room.id)) === room.window.epoch) return;
@@ -207,7 +217,7 @@ export class RoomHub implements RoomHandler {
             this.windowFailures.failed(err, { room: room.id });
           }
         }
-        if (this.rooms.get(room.id) === room && !room.windowLoading) await this.readWindow(room);
+        if (this.rooms.get(room.id) === room) await this.readWindow(room);
       }),
     );
   }
@@ -221,7 +231,7 @@ export class RoomHub implements RoomHandler {
   async roomsRestored(): Promise<void> {
     const counts = await Promise.all(
       [...this.rooms.values()].map(async (room) => {
-        if (room.windowLoading) return 0;
+        if (!room.subscribed) return 0; // its first read is still to come
         const before = room.lastSeq;
         const read = await this.readWindow(room);
         if (!read || this.rooms.get(room.id) !== room) return 0; // unread, or left meanwhile
