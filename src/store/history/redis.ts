@@ -8,27 +8,29 @@
 //
 // Appends are on the path of every danmaku (thousands a second into one room): the appends of
 // one event-loop turn are one script call, and per room and turn the script does one ZADD per
-// class (after one look at the set's highest seq, for duplicates), a count trim (one ZREMRANGEBYRANK, the removed ones' highest seq read by rank), an age
-// trim that reads one item at the low end while nothing is due (more only when something is),
-// one floor update and three PEXPIREs: O(log n) per item, never a scan of the window. The
-// scripts build the key names from the prefixes of keys.ts (one Redis primary, not a Cluster).
+// class (after one look at the set's highest seq, for duplicates), a count trim (one
+// ZREMRANGEBYRANK, the removed ones' highest seq read by rank), an age trim that reads one
+// item at the low end while nothing is due (more only when something is), one floor update
+// and three PEXPIREs: O(log n) per item, never a scan of the window. The scripts build the key
+// names from the prefixes of keys.ts (one Redis primary, not a Cluster).
 
 import { Coalescer } from '../../coalesce.js';
 import { encode } from '../../protocol/codec.js';
 import { timed, type RedisContext } from '../../redis/client.js';
-import { asBuffer, defineScript } from '../../redis/script.js';
+import { asBuffer, defineScript, LUA_NOW } from '../../redis/script.js';
 import { HISTORY_IDLE_MS, type RoomHistory, type RoomWindowSnapshot } from './index.js';
 import { newEpoch, type WindowItem, type WindowLimits } from './window.js';
 
 /** Digits of the t prefix of a member: ms times up to the year 2286. */
 const T_DIGITS = 13;
 
-// Shared by both scripts. ARGV 1-8: the three key prefixes (ordinary, kept, meta), size, age
-// limit, kept size, kept age limit, now (ms). trim() drops a set's lowest seqs beyond its count
+// Shared by both scripts. ARGV 1-7: the three key prefixes (ordinary, kept, meta), size, age
+// limit, kept size, kept age limit. Ages are measured on Redis' clock, so that every process
+// trims alike whatever its own clock says. trim() drops a set's lowest seqs beyond its count
 // and then while the lowest is older than the age limit (a few at a time, growing while they
 // keep being due), and answers the highest seq it dropped; trimRoom() raises the floors.
-const TRIM = `local preO, preK, preM = ARGV[1], ARGV[2], ARGV[3]
-local size, age, keepSize, keepAge, now = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+const TRIM = `${LUA_NOW}local preO, preK, preM = ARGV[1], ARGV[2], ARGV[3]
+local size, age, keepSize, keepAge = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local function trim(key, max, oldest)
   local top = 0
   local n = redis.call('ZCARD', key)
@@ -64,14 +66,14 @@ local function trimRoom(room)
 end
 `;
 
-// ARGV 9: the idle expiry (ms); 10: a MessagePack array of [room, ordinary count, kept count,
+// ARGV 8: the idle expiry (ms); 9: a MessagePack array of [room, ordinary count, kept count,
 // a new epoch] (used only if the room has none); then the items' seq and member, room after
 // room, its ordinary items first (items are binary: Redis' cmsgpack does not take
 // MessagePack bin).
 const APPEND = `${TRIM}
-local idle = ARGV[9]
-local rooms = cmsgpack.unpack(ARGV[10])
-local at = 11
+local idle = ARGV[8]
+local rooms = cmsgpack.unpack(ARGV[9])
+local at = 10
 local function add(key, n)
   if n == 0 then return end
   -- A seq is held once. Items come nearly in seq order: only one below the set's highest
@@ -104,14 +106,14 @@ for i = 1, #rooms do
 end
 return #rooms`;
 
-// ARGV 9: the idle expiry (ms); 10: the room; 11: a new epoch (used only if the room has none;
+// ARGV 8: the idle expiry (ms); 9: the room; 10: a new epoch (used only if the room has none;
 // the hash it creates lives for an idle expiry, as after an append). Answers the epoch, the
 // floors and both sets with scores.
 const WINDOW = `${TRIM}
-local room = ARGV[10]
+local room = ARGV[9]
 local meta = preM .. room
 trimRoom(room)
-if redis.call('HSETNX', meta, 'e', ARGV[11]) == 1 then redis.call('PEXPIRE', meta, ARGV[9]) end
+if redis.call('HSETNX', meta, 'e', ARGV[10]) == 1 then redis.call('PEXPIRE', meta, ARGV[8]) end
 local m = redis.call('HMGET', meta, 'e', 'f', 'kf')
 return {m[1], m[2] or '0', m[3] or '0', redis.call('ZRANGE', preO .. room, 0, -1, 'WITHSCORES'), redis.call('ZRANGE', preK .. room, 0, -1, 'WITHSCORES')}`;
 
@@ -140,7 +142,7 @@ export class RedisRoomHistory implements RoomHistory {
 
   window(room: string): Promise<RoomWindowSnapshot> {
     return timed(this.ctx.observer, 'history', async () => {
-      const [e, f, kf, ordinary, kept] = (await this.windowScript(...this.trimArgs(Date.now()), HISTORY_IDLE_MS, room, newEpoch())) as [Buffer, Buffer, Buffer, Buffer[], Buffer[]];
+      const [e, f, kf, ordinary, kept] = (await this.windowScript(...this.trimArgs(), HISTORY_IDLE_MS, room, newEpoch())) as [Buffer, Buffer, Buffer, Buffer[], Buffer[]];
       return {
         epoch: e.toString(),
         floor: Number(f.toString()),
@@ -162,7 +164,7 @@ export class RedisRoomHistory implements RoomHistory {
       (item.keep ? r.kept : r.ordinary).push(item);
     }
     const head = [...byRoom].map(([room, r]) => [room, r.ordinary.length, r.kept.length, newEpoch()]);
-    const args: (string | number | Buffer)[] = [...this.trimArgs(Date.now()), HISTORY_IDLE_MS, asBuffer(encode(head))];
+    const args: (string | number | Buffer)[] = [...this.trimArgs(), HISTORY_IDLE_MS, asBuffer(encode(head))];
     for (const r of byRoom.values()) {
       for (const it of r.ordinary) args.push(it.seq, member(it));
       for (const it of r.kept) args.push(it.seq, member(it));
@@ -173,14 +175,17 @@ export class RedisRoomHistory implements RoomHistory {
     });
   }
 
-  private trimArgs(now: number): (string | number)[] {
+  private trimArgs(): (string | number)[] {
     const { keys } = this.ctx;
     const { size, ageMs, keepSize, keepAgeMs } = this.limits;
-    return [keys.recoveryOrdinary(''), keys.recoveryKept(''), keys.recoveryMeta(''), size, ageMs, keepSize, keepAgeMs, now];
+    return [keys.recoveryOrdinary(''), keys.recoveryKept(''), keys.recoveryMeta(''), size, ageMs, keepSize, keepAgeMs];
   }
 }
 
-/** A set member: the item's t as 13 digits, then its bytes. */
+/**
+ * A set member: the item's t as 13 digits, then its bytes. The bytes hold the item's seq, so
+ * two items never share a member (a ZADD of one would only move the other).
+ */
 function member(item: WindowItem): Buffer {
   const t = Buffer.from(String(Math.max(0, Math.floor(item.t))).padStart(T_DIGITS, '0'), 'latin1');
   return Buffer.concat([t, item.data]);
