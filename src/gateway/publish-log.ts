@@ -10,6 +10,7 @@
 // test/unit/publish-log.test.ts checks this against uWS itself.
 
 interface Published {
+  readonly room: string;
   readonly frame: Uint8Array;
   /** never-shed items in it */
   readonly keep: number;
@@ -26,7 +27,11 @@ export interface Lost {
 }
 
 export class PublishLog {
+  /** each room's frames, oldest first */
   private readonly rooms = new Map<string, Published[]>();
+  /** every room's frames, oldest first (from `head`): what to let go of, at O(1) a frame */
+  private order: Published[] = [];
+  private head = 0;
   /** setImmediate callbacks run so far while frames were held */
   private tick = 0;
   private ticking = false;
@@ -35,7 +40,9 @@ export class PublishLog {
   record(room: string, frame: Uint8Array, keep: number): void {
     let list = this.rooms.get(room);
     if (!list) this.rooms.set(room, (list = []));
-    list.push({ frame, keep, tick: this.tick });
+    const p = { room, frame, keep, tick: this.tick };
+    list.push(p);
+    this.order.push(p);
     if (!this.ticking) {
       this.ticking = true;
       setImmediate(this.advance);
@@ -65,9 +72,7 @@ export class PublishLog {
 
   /** Frames held, over all rooms (tests). */
   get size(): number {
-    let n = 0;
-    for (const list of this.rooms.values()) n += list.length;
-    return n;
+    return this.order.length - this.head;
   }
 
   /**
@@ -78,13 +83,22 @@ export class PublishLog {
   private readonly advance = (): void => {
     this.tick++;
     const before = this.tick - 1;
-    for (const [room, list] of this.rooms) {
-      let n = 0;
-      while (n < list.length && list[n]!.tick < before) n++;
-      if (n === list.length) this.rooms.delete(room);
-      else if (n > 0) list.splice(0, n);
+    while (this.head < this.order.length && this.order[this.head]!.tick < before) {
+      const p = this.order[this.head++]!;
+      const list = this.rooms.get(p.room)!;
+      list.shift(); // p: the oldest of its room too (a few frames: two turns' worth)
+      if (list.length === 0) this.rooms.delete(p.room);
     }
-    if (this.rooms.size > 0) setImmediate(this.advance);
-    else this.ticking = false;
+    if (this.head === this.order.length) {
+      this.order = [];
+      this.head = 0;
+      this.ticking = false;
+      return;
+    }
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+    setImmediate(this.advance);
   };
 }
