@@ -20,10 +20,10 @@ import type { Sequencer } from '../store/sequence/index.js';
 import { Admission, readUpgrade } from './admission.js';
 import { Closer } from './close.js';
 import { admitFrame, newConnState, type ConnState } from './connection.js';
+import { readJoin, type JoinRequest } from './join-request.js';
 import { LocalUsers } from './local-users.js';
 import { OnlineTicker } from './online.js';
 import { RegistryAgent } from './registry-agent.js';
-import { readJoin, type JoinRequest } from './join-request.js';
 import { RoomHub, type LocalRoom } from './room-hub.js';
 import { forwardSend, sendCorked, type SendContext } from './send.js';
 import { Sweep } from './sweep.js';
@@ -105,7 +105,7 @@ export class Gateway {
   private readonly upstream: UpstreamClient;
   /** the `since` of connections upgraded and not opened yet (the inbox push's cursor) */
   private readonly pendingSince = new Map<number, string>();
-  /** connections that lost a never-shed item to backpressure, closed after uWS's write (keepLost) */
+  /** connections that lost a never-shed item to backpressure, closed after uWS's write (dropped()) */
   private readonly keepLosers = new Set<WS>();
 
   constructor(
