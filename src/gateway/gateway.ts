@@ -291,8 +291,14 @@ export class Gateway {
    * A join overtaken by a later JOIN, SWITCH or LEAVE while it waited gets ERROR 15.
    */
   private async join(ws: WS, st: ConnState, rid: number, req: JoinRequest): Promise<void> {
-    if (st.room?.id === req.room) {
-      ws.send(this.hub.joinedFrame(st.room, rid, req.resume), true);
+    const current = st.room?.id === req.room ? st.room : null;
+    if (current) {
+      const check = req.resume ? this.hub.confirmEpoch(current) : null;
+      if (check) {
+        await check;
+        if (st.room !== current) return this.superseded(ws, st, rid);
+      }
+      ws.cork(() => ws.send(this.hub.joinedFrame(current, rid, req.resume), true));
       return;
     }
     this.leaveRoom(ws, st);
@@ -302,14 +308,16 @@ export class Gateway {
       room = await this.hub.acquire(req.room);
     } catch (err) {
       this.joinFailures.failed(err, { room: req.room });
-      if (st.open) ws.cork(() => (st.gen === gen ? this.sendError(ws, rid, Errors.Unavailable, 'room subscription failed') : this.sendError(ws, rid, Errors.Superseded)));
+      if (st.gen !== gen) return this.superseded(ws, st, rid);
+      if (st.open) ws.cork(() => this.sendError(ws, rid, Errors.Unavailable, 'room subscription failed'));
       return;
     }
     this.joinFailures.succeeded();
+    const check = req.resume ? this.hub.confirmEpoch(room) : null;
+    if (check) await check;
     if (!st.open || st.gen !== gen) {
       this.hub.abandon(room);
-      if (st.open) ws.cork(() => this.sendError(ws, rid, Errors.Superseded));
-      return;
+      return this.superseded(ws, st, rid);
     }
     this.hub.join(room);
     st.room = room;
@@ -317,6 +325,11 @@ export class Gateway {
       ws.subscribe(room.topic);
       ws.send(this.hub.joinedFrame(room, rid, req.resume), true);
     });
+  }
+
+  /** ERROR 15 for a join that a later JOIN, SWITCH or LEAVE overtook (nothing if the connection closed). */
+  private superseded(ws: WS, st: ConnState, rid: number): void {
+    if (st.open) ws.cork(() => this.sendError(ws, rid, Errors.Superseded));
   }
 
   /**

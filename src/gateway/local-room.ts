@@ -64,6 +64,10 @@ export class LocalRoom {
   subscribed = false;
   /** the read of the store's window under way, if any (reads of a room run one after another) */
   reading: Promise<WindowRead | null> | null = null;
+  /** when the store last confirmed the window's epoch (ms) */
+  epochConfirmedAt = 0;
+  /** a confirmation of the epoch under way (RoomHub.confirmEpoch) */
+  epochCheck: Promise<void> | null = null;
   /** items sent while a read is under way: the read may have started before they were stored */
   private sentDuringRead: WindowItem[] | null = null;
   /** the JOINED body, and the encoded `replay` entry in it, kept until what they hold changes */
@@ -120,6 +124,7 @@ export class LocalRoom {
     this.window = w;
     this.sentDuringRead = null;
     this.windowRead = true;
+    this.epochConfirmedAt = now;
     // The numbering restarted with a new epoch: JOINED.seq follows the new one.
     if (reset) this.lastSeq = 0;
     for (const it of w.items(now)) if (it.seq > this.lastSeq) this.lastSeq = it.seq;

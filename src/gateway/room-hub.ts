@@ -45,6 +45,9 @@ export interface RoomHubOptions {
  */
 export const MAX_SEQ_JUMP = 10_000_000;
 
+/** How long a room's epoch, once the store confirmed it, is taken as current by a resume. */
+export const EPOCH_CHECK_MS = 1_000;
+
 /** What the rooms read from storage: the recovery window, and where the room's numbering stands. */
 export interface RoomStores {
   readonly history: RoomHistory;
@@ -130,6 +133,32 @@ export class RoomHub implements RoomHandler {
   }
 
   /**
+   * Before a resume is answered: confirms the room's epoch with the store unless that was done
+   * in the last EPOCH_CHECK_MS, so that a store that lost its data while this gateway stayed
+   * connected to it (a flushed Redis) is not answered from a window of the old numbering.
+   * Null when there is nothing to wait for: the caller answers in the same turn.
+   */
+  confirmEpoch(room: LocalRoom, now = Date.now()): Promise<void> | null {
+    if (!room.windowRead || now - room.epochConfirmedAt < EPOCH_CHECK_MS) return null;
+    room.epochCheck ??= this.checkEpoch(room, now).finally(() => (room.epochCheck = null));
+    return room.epochCheck;
+  }
+
+  /** Reads the window again if the store's epoch is not the room's; never rejects. */
+  private async checkEpoch(room: LocalRoom, now: number): Promise<void> {
+    let epoch: string | null;
+    try {
+      epoch = await this.stores.history.epoch(room.id);
+    } catch (err) {
+      // The store cannot say: what the room holds is as good as it was a moment ago.
+      this.windowFailures.failed(err, { room: room.id });
+      return;
+    }
+    if (epoch === room.window.epoch) room.epochConfirmedAt = now; // the store said so after `now`
+    else if (this.rooms.get(room.id) === room) await this.readWindow(room);
+  }
+
+  /**
    * uWS reported `dropped` not queued for a member of `room`: what went with it, counted. A
    * lost never-shed item is the caller's to act on (the connection is closed, and resumes).
    */
@@ -212,7 +241,10 @@ export class RoomHub implements RoomHandler {
         if (!room.subscribed) return; // its first read is still to come
         if (room.windowRead) {
           try {
-            if ((await this.stores.history.epoch(room.id)) === room.window.epoch) return;
+            if ((await this.stores.history.epoch(room.id)) === room.window.epoch) {
+              room.epochConfirmedAt = Date.now();
+              return;
+            }
           } catch (err) {
             this.windowFailures.failed(err, { room: room.id });
           }

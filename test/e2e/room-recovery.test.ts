@@ -5,6 +5,7 @@
 
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 import { RequestFailed, type DanmakuClient, type ServerFrame } from '../../src/client/client.js';
 import { decode, encodeFrame } from '../../src/protocol/codec.js';
@@ -194,6 +195,22 @@ t.test('room recovery - cluster: Redis restarted empty, the epoch changes and no
     t.equal(metricValue(await g.metrics(), 'danmaku_room_recoveries_total', { result: 'epoch_changed' }), 1);
     back.client.close();
   }
+
+  // Flushed while every process stays connected: the next resume confirms the epoch first.
+  const { viewer: again } = await Viewer.join(await g0.connect('viewer'), 'live');
+  const redis = new Redis(c.infra.redisUrl);
+  await redis.flushall();
+  redis.disconnect();
+  let s2 = 0;
+  for (let i = 0; s2 === 0 && i < 100; i++) {
+    s2 = await sender.send({ k: Kind.Danmaku, x: 'flushed', id: `flushed-${i}` }).then((a) => a.body.s as number, () => 0);
+    if (s2 === 0) await sleep(100);
+  }
+  again.client.close();
+  await sleep(1200); // past EPOCH_CHECK_MS since the gateway last confirmed it
+  const { joined } = await Viewer.join(await g0.connect('viewer'), 'live', { since: again.last, epoch: again.epoch });
+  t.not(joined.epoch, again.epoch, 'after FLUSHALL: a new epoch');
+  t.equal(joined.recovered, false, 'after FLUSHALL: not recovered');
   sender.close();
 });
 

@@ -240,3 +240,36 @@ t.test('rooms - items that aged out since the last one was sent are not claimed'
   t.same(seqs(j), [], 'and not in the plain replay either');
   h.hub.leave(room);
 });
+
+t.test('rooms - a resume confirms the epoch with the store when it was not confirmed within a second', async (t) => {
+  const store = { inner: new MemoryRoomHistory() };
+  for (let s = 1; s <= 5; s++) await store.inner.append('r', danmaku(s));
+  let epochReads = 0;
+  const history: RoomHistory = {
+    append: (r, i) => store.inner.append(r, i),
+    window: (r) => store.inner.window(r),
+    epoch: (r) => {
+      epochReads++;
+      return store.inner.epoch(r);
+    },
+  };
+  const h = testHub({ history });
+  const room = await h.hub.acquire('r');
+  h.hub.join(room);
+  const old = joined(h.hub, room).epoch;
+  t.equal(h.hub.confirmEpoch(room), null, 'just read: nothing to confirm');
+  const later = Date.now() + 1500;
+  await h.hub.confirmEpoch(room, later);
+  t.equal(epochReads, 1, 'one read of the epoch');
+  t.equal(h.hub.confirmEpoch(room, later), null, 'confirmed');
+
+  store.inner = new MemoryRoomHistory(); // flushed, with no reconnect to tell
+  const check = h.hub.confirmEpoch(room, Date.now() + 3000);
+  t.equal(h.hub.confirmEpoch(room, Date.now() + 3000), check, 'resumes at the same moment share one check');
+  await check;
+  const j = joined(h.hub, room, { since: 5, epoch: old });
+  t.not(j.epoch, old, 'the store epoch changed: the window was read again');
+  t.equal(j.recovered, false);
+  t.equal(metricValue(await h.metrics.registry.metrics(), 'danmaku_room_epoch_resets_total'), 1);
+  h.hub.leave(room);
+});
