@@ -44,8 +44,8 @@ async function rawMember(srv: Srv, uid: string, room: string): Promise<RawConnec
  * connection at once (room-recovery.test.ts); this is the sweep's close, after the grace.
  */
 async function flood(srv: Srv, pusher: DanmakuClient, decided: () => Promise<boolean>): Promise<number> {
-  const text = 'x'.repeat(2000);
-  for (let round = 0; round < 400; round++) {
+  const text = '語'.repeat(2000); // 6 KB of UTF-8 in MAX_TEXT_LENGTH code points
+  for (let round = 0; round < 200; round++) {
     await Promise.all(Array.from({ length: 20 }, () => pusher.send({ k: Kind.Danmaku, x: text })));
     if (await decided()) return round;
     await sleep(50);
