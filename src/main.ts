@@ -76,6 +76,8 @@ interface Parts {
   readonly apiBus: ApiBus | null;
   /** the chat storage queue, in processes that run the logic role */
   readonly queue: ChatQueue | null;
+  /** calls back when the storage connection is ready again after a loss (Redis); memory has none */
+  readonly onStoreReconnect?: (listener: () => void) => void;
   /** closes the storage connection (Redis); memory needs nothing */
   close(): Promise<void>;
 }
@@ -147,6 +149,8 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
     queue: runsLogic(config)
       ? await connectJetStreamQueue({ url: config.natsUrl!, name: `${config.gatewayId}-queue`, subjects: s, maxBytes: config.chatQueueMaxBytes, publishTimeoutMs: config.upstreamTimeoutMs, ackWaitMs: config.chatQueueAckWaitMs, replicas: config.chatQueueReplicas, observer: metrics.queue, log: log.child({ component: 'queue' }) })
       : null,
+    // connectRedis has seen the first 'ready': each one from now on follows a lost connection.
+    onStoreReconnect: (listener) => redis.on('ready', listener),
     close: async () => {
       await closeRedis(redis);
       if (chatRedis) await closeRedis(chatRedis);
@@ -235,6 +239,7 @@ async function start(config: Config, log: Logger): Promise<void> {
       sequencer: stores.sequencer,
       presence: stores.presence,
       registry,
+      onStoreReconnect: parts.onStoreReconnect,
       verifier: new TokenVerifier(config.tokenSecret),
       metrics,
       log: log.child({ component: 'gateway' }),

@@ -14,11 +14,14 @@ const SERVER_CLOSE_REASONS = Object.values(CloseCodes)
   .filter((c) => c !== CloseCodes.Normal)
   .map((c) => c.reason);
 
-export const DROP_REASONS = ['shed', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery'] as const;
+export const DROP_REASONS = ['shed', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery', 'never_shed_dropped'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 export const FRAME_DROP_REASONS = ['backpressure'] as const;
 export type FrameDropReason = (typeof FRAME_DROP_REASONS)[number];
 export const ROOM_SIGNALS = ['join', 'switch', 'leave'] as const;
+/** What a JOIN or SWITCH with `since` got (docs/protocol.md, "Resuming a room"). */
+export const ROOM_RECOVERIES = ['recovered', 'kept', 'partial', 'epoch_changed', 'unavailable'] as const;
+export type RoomRecovery = (typeof ROOM_RECOVERIES)[number];
 export const LOGIC_OPS = ['send', 'msg', 'read'] as const;
 export const SHED_WHERE = ['gateway', 'logic', 'queue'] as const;
 export const CHAT_READS = ['sync', 'history', 'contacts', 'read'] as const;
@@ -48,6 +51,7 @@ export const ADMIN_STATUSES = [200, 201, 400, 401, 404, 405, 409, 410, 413, 503]
 export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, readonly (string | number)[]>>>> = {
   danmaku_connections_closed_total: { reason: ['client', 'abnormal', ABORTED, ...SERVER_CLOSE_REASONS] },
   danmaku_room_signals_total: { signal: ROOM_SIGNALS },
+  danmaku_room_recoveries_total: { result: ROOM_RECOVERIES },
   danmaku_upstream_messages_total: { kind: [...KINDS.map((k) => k.name), 'group', 'direct', ...CHAT_READS, 'unknown'], result: LOGIC_RESULTS },
   danmaku_dropped_total: { reason: DROP_REASONS },
   danmaku_dropped_frames_total: { reason: FRAME_DROP_REASONS },
