@@ -340,8 +340,10 @@ export class RoomHub implements RoomHandler {
       const neverShed = kind?.display === 'keep';
       if (neverShed) keep++;
       // Kinds that are not replayed (likes) stay out, and so do unsequenced items (seq 0),
-      // which have no place in the window.
-      if (kind?.replayed && k.head.seq > 0) room.add({ seq: k.head.seq, t: k.head.time, keep: neverShed, data: k.data }, now);
+      // which have no place in the window. `t` is when the item reached this window, not the
+      // item's own time: the resume margin is about arrival order here (an item a logic
+      // process published late arrives after higher seqs, whatever its receive time said).
+      if (kind?.replayed && k.head.seq > 0) room.add({ seq: k.head.seq, t: now, keep: neverShed, data: k.data }, now);
     }
     const fields = room.onlineInBatch ? { r: room.id, s: shed, n: room.online } : { r: room.id, s: shed };
     room.onlineInBatch = false;

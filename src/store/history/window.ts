@@ -15,7 +15,11 @@ import { randomBytes } from 'node:crypto';
 export interface WindowItem {
   /** the item's seq in its room (> 0: unsequenced items have no place in the window) */
   readonly seq: number;
-  /** the item's t (ms): its age for trimming */
+  /**
+   * when the item reached the window (ms: the logic's clock at the append, the gateway's at
+   * its flush), not the item's own `t`: its age for trimming, and its place in arrival order
+   * for the resume margin
+   */
   readonly t: number;
   /** a never-shed kind (gift, notice): kept longer, by its own bounds */
   readonly keep: boolean;
