@@ -226,15 +226,16 @@ t.test('rooms - after a store reconnect, a room whose epoch changed starts its w
 });
 
 t.test('rooms - items that aged out since the last one was sent are not claimed', async (t) => {
+  // Ages count from when an item reached the window (its flush here), not from its own t.
   const h = testHub({}, { roomRecoveryMs: 1000 });
   const room = await h.hub.acquire('r');
   h.hub.join(room);
   const { epoch } = joined(h.hub, room);
-  const old = Date.now() - 800;
+  const old = Date.now() - 5_000;
   for (const s of [1, 2, 3]) h.hub.roomMessage('r', danmaku(s, old).data, true);
   h.hub.flush(room);
-  t.equal(joined(h.hub, room, { since: 1, epoch }).recovered, true, 'still held');
-  await new Promise((r) => setTimeout(r, 300));
+  t.equal(joined(h.hub, room, { since: 1, epoch }).recovered, true, 'still held: an old t does not age an item that just arrived');
+  await new Promise((r) => setTimeout(r, 1_100));
   const j = joined(h.hub, room, { since: 1, epoch });
   t.equal(j.recovered, false, 'past ROOM_RECOVERY_MS with nothing sent since: trimmed as of the join');
   t.same(seqs(j), [], 'and not in the plain replay either');
