@@ -188,7 +188,7 @@ export class BackendApi {
         // Redis may have stored it (and settled the key with it) after all: the key is kept. A
         // retry gets 200 duplicate (stored; published again) or 503 "still being processed"
         // until the claim lapses (10 s; not stored: then processed anew). One copy either way.
-        return this.unavailable(err, `${err.message}: nothing was published; the item may or may not be stored; retry with the same key`);
+        return this.unavailable(err, `${err.message}: the item may or may not be stored (it was not published); retry with the same key`);
       }
       await this.release(claim);
       if (err instanceof BusUnavailableError || err instanceof BusTimeoutError) return this.unavailable(err, 'the message bus (NATS) is unavailable: nothing was published; retry');
