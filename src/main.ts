@@ -92,7 +92,8 @@ function standalone(config: Config, metrics: Metrics, log: Logger): Parts {
   return {
     mode: 'standalone',
     stores: {
-      history: new MemoryRoomHistory({ limits: recoveryLimits(config) }),
+      // Its appends settle the intake's claims in the same step (store/history/index.ts).
+      history: new MemoryRoomHistory({ limits: recoveryLimits(config), claims: intake }),
       sequencer,
       presence: new MemoryPresenceCounts(),
       intake,

@@ -28,7 +28,7 @@ import type { RoomHistory } from '../store/history/index.js';
 import type { Intake, IntakeVerdict } from '../store/intake/index.js';
 import { scopes } from '../store/sequence/index.js';
 import { messageId, type ChatFanout, type ChatMessage } from './chat.js';
-import { NotStoredError, StoredNotPublishedError, storeThenPublish } from './room-items.js';
+import { MaybeStoredError, NotStoredError, republish, StoredNotPublishedError, storeThenPublish } from './room-items.js';
 import { text, validateSend } from './validate.js';
 
 export type Json = Record<string, unknown>;
@@ -161,9 +161,15 @@ export class BackendApi {
     const scope = scopes.room(room);
     const claim = key === undefined ? undefined : claimOf(scope, key);
     const verdict = await this.admit(claim, scope);
-    if ('dup' in verdict) return { status: 200, body: { room, s: verdict.dup, t, duplicate: true } };
-    const seq = verdict.seq;
     const { bus, history } = this.deps;
+    if ('dup' in verdict) {
+      // The first attempt stored it; it may never have published it (its process died, the bus
+      // refused it): the stored copy goes out again, viewers that have it drop it by seq.
+      if (kind.replayed && verdict.dup > 0) await this.republish(room, verdict.dup);
+      return { status: 200, body: { room, s: verdict.dup, t, duplicate: true } };
+    }
+    const seq = verdict.seq;
+    let settled: boolean;
     try {
       // Numbers 0: the intake fell back to this process's memory (Redis is down). An item
       // without a seq has no place in the recovery window: refused, whatever its kind.
@@ -171,27 +177,46 @@ export class BackendApi {
       // Nothing is stored while NATS is down: an item in the window that was never published
       // would be answered 503 now and "duplicate" on the retry.
       await bus.confirm();
-      await storeThenPublish(history, bus, { room, kind, seq, t, data: encodeItem({ s: seq, u, n, t, ...fields }) });
+      // The claim is settled by the append itself (replayed kinds): stored iff settled.
+      const settle = claim === undefined ? undefined : { claim, ttlMs: this.opts.dedupeTtlMs };
+      settled = await storeThenPublish(history, bus, { room, kind, seq, data: encodeItem({ s: seq, u, n, t, ...fields }) }, settle);
     } catch (err) {
       if (err instanceof StoredNotPublishedError) {
-        await this.settle(claim, seq);
-        return this.unavailable(err, 'the item is stored for recovery but the bus did not take it; a retry with the same key answers 200 duplicate');
+        return this.unavailable(err, 'the item is stored for recovery but the bus did not take it; a retry with the same key answers 200 duplicate and publishes it again');
+      }
+      if (err instanceof MaybeStoredError) {
+        // Redis may have stored it (and settled the key with it) after all: the key is kept. A
+        // retry gets 200 duplicate (stored; published again) or 503 "still being processed"
+        // until the claim lapses (10 s; not stored: then processed anew). One copy either way.
+        return this.unavailable(err, `${err.message}: the item may or may not be stored (it was not published); retry with the same key`);
       }
       await this.release(claim);
       if (err instanceof BusUnavailableError || err instanceof BusTimeoutError) return this.unavailable(err, 'the message bus (NATS) is unavailable: nothing was published; retry');
       if (err instanceof NotStoredError) return this.unavailable(err, `${err.message}: nothing was published; retry`);
       throw err;
     }
-    // Published: from here on the item exists (it is in the window), and a retry gets it.
-    const settled = this.settle(claim, seq);
+    // Published: from here on the item exists, and a retry gets it. A kind that is not stored
+    // (likes) has its key settled here.
+    const settling = settled ? Promise.resolve() : this.settle(claim, seq);
     try {
       await bus.confirm();
     } catch (err) {
-      await settled;
-      return this.unavailable(err, 'published, but the message bus (NATS) did not confirm it: it may or may not have reached the viewers now (it is stored for recovery); a retry with the same key answers 200 duplicate');
+      await settling;
+      const stored = kind.replayed ? ' (it is stored for recovery: viewers who resume get it)' : '';
+      return this.unavailable(err, `published, but the message bus (NATS) did not confirm it: it may or may not have reached the viewers now${stored}; a retry with the same key answers 200 duplicate`);
     }
-    await settled;
+    await settling;
     return { status: 200, body: { room, s: seq, t } };
+  }
+
+  /** Publishes a retried item's stored copy again: best effort (a failure is only logged). */
+  private async republish(room: string, seq: number): Promise<void> {
+    try {
+      const done = await republish(this.deps.history, this.deps.bus, room, seq);
+      this.deps.log.debug({ room, seq, republished: done }, done ? 'republished a retried room item from the recovery window' : 'a retried room item is no longer in the recovery window');
+    } catch (err) {
+      this.deps.log.debug({ err, room, seq }, 'could not republish a retried room item');
+    }
   }
 
   private async postNotice(uid: string, body: Json): Promise<ApiAnswer> {

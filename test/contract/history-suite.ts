@@ -3,6 +3,7 @@
 
 import type { Test } from 'tap';
 import type { RoomHistory } from '../../src/store/history/index.js';
+import type { Intake } from '../../src/store/intake/index.js';
 import type { WindowItem, WindowLimits } from '../../src/store/history/window.js';
 import { sleep, type Fixture } from './fixture.js';
 
@@ -10,7 +11,66 @@ const item = (seq: number, keep = false, t = Date.now()): WindowItem => ({ seq, 
 const seqs = (items: readonly WindowItem[]) => items.map((i) => i.seq);
 const limits = (l: Partial<WindowLimits> = {}): WindowLimits => ({ size: 100, ageMs: 60_000, keepSize: 100, keepAgeMs: 600_000, ...l });
 
-export function historyContract(t: Test, make: (limits: WindowLimits) => Promise<Fixture<RoomHistory>>): void {
+/** A history and the intake whose claims its appends settle, over one backing store. */
+export interface HistoryWithIntake {
+  readonly history: RoomHistory;
+  readonly intake: Intake;
+}
+
+export function historyContract(t: Test, make: (limits: WindowLimits) => Promise<Fixture<RoomHistory>>, withIntake: (limits: WindowLimits) => Promise<Fixture<HistoryWithIntake>>): void {
+  t.test('history - an append with a claim settles it to the seq in the same step; without one, the claim is untouched', async (t) => {
+    const f = await withIntake(limits({ size: 1 }));
+    t.teardown(() => f.close());
+    const [a, b] = [await f.instance(), await f.instance()];
+    const step = (claim: string) => ({ claim, claimTtlMs: 10_000, bucket: 'u:x', rate: 1000, burst: 1000, scope: 'room:r' });
+    const v = await a.intake.admit(step('x|1'));
+    t.ok('seq' in v && v.seq > 0);
+    const seq = (v as { seq: number }).seq;
+    t.same(await b.intake.admit(step('x|1')), { inFlight: true }, 'claimed, not yet stored');
+    await a.history.append('r', item(seq), { claim: 'x|1', ttlMs: 60_000 });
+    t.same(await b.intake.admit(step('x|1')), { dup: seq }, 'stored and settled: a retry is a duplicate of the stored seq');
+    const w = await a.intake.admit(step('x|2'));
+    await Promise.all([a.history.append('r', item(seq + 1)), a.history.append('r2', item(7, true), { claim: 'x|2', ttlMs: 60_000 })]);
+    t.same(await b.intake.admit(step('x|2')), { dup: 7 }, 'in a turn with other appends too');
+    t.ok('seq' in w);
+    t.same(await b.intake.admit(step('x|3')), { seq: (w as { seq: number }).seq + 1 }, 'other claims untouched');
+    await b.intake.release('x|3');
+    await a.history.append('r', item(seq + 5), { claim: 'x|4', ttlMs: 200 });
+    t.same(await b.intake.admit(step('x|4')), { dup: seq + 5 }, 'settled even when the window trims the item at once');
+    await sleep(300);
+    t.ok('seq' in (await b.intake.admit(step('x|4'))), 'for the ttl given');
+  });
+
+  t.test('history - get answers the stored bytes of one seq, of either class, or null', async (t) => {
+    const f = await make(limits({ size: 2 }));
+    t.teardown(() => f.close());
+    const [a, b] = [await f.instance(), await f.instance()];
+    const bin = Buffer.from([0, 255, 0x31, 0xc1, 10]);
+    await a.append('r', { seq: 1, t: Date.now(), keep: true, data: bin });
+    for (const s of [2, 3, 4]) await a.append('r', item(s));
+    t.same(Buffer.from((await b.get('r', 1))!), bin, 'a never-shed item, bytes intact');
+    t.same(Buffer.from((await b.get('r', 4))!).toString(), 'item-4', 'an ordinary one');
+    t.equal(await b.get('r', 2), null, 'trimmed: gone');
+    t.equal(await b.get('r', 9), null, 'never stored');
+    t.equal(await b.get('nowhere', 1), null, 'a room without a window');
+    t.equal(await b.epoch('nowhere'), null, 'get creates nothing');
+  });
+
+  t.test('history - an epoch created by a read lives keepAgeMs unless an append extends it to the idle expiry', async (t) => {
+    const f = await make(limits({ ageMs: 200, keepAgeMs: 300 }));
+    t.teardown(() => f.close());
+    const [a, b] = [await f.instance(), await f.instance()];
+    const read = (await a.window('only-read')).epoch;
+    const kept = (await a.window('read-then-written')).epoch;
+    t.equal(await b.epoch('only-read'), read);
+    await b.append('read-then-written', item(1, true));
+    await sleep(450);
+    t.equal(await b.epoch('only-read'), null, 'a room only read holds no state past keepAgeMs');
+    t.not((await b.window('only-read')).epoch, read, 'its next read gets a new epoch');
+    t.equal(await b.epoch('read-then-written'), kept, 'an append kept the epoch joiners were told, and extended it');
+    t.equal((await a.window('read-then-written')).epoch, kept);
+  });
+
   t.test('history - each class keeps its most recent items by seq; the floors rise past what left', async (t) => {
     const f = await make(limits({ size: 3, keepSize: 2 }));
     t.teardown(() => f.close());

@@ -18,7 +18,11 @@ import { intakeContract } from './intake-suite.js';
 import { presenceContract } from './presence-suite.js';
 import { sequenceContract } from './sequence-suite.js';
 
-historyContract(t, (limits) => redisFixture((ctx) => new RedisRoomHistory(ctx, limits)));
+historyContract(
+  t,
+  (limits) => redisFixture((ctx) => new RedisRoomHistory(ctx, limits)),
+  (limits) => redisFixture((ctx) => ({ history: new RedisRoomHistory(ctx, limits), intake: new RedisIntake(ctx) })),
+);
 sequenceContract(t, () => redisFixture((ctx) => new RedisSequencer(ctx)));
 presenceContract(t, () => redisFixture((ctx) => new RedisPresenceCounts(ctx)));
 intakeContract(t, () => redisFixture((ctx) => new RedisIntake(ctx)));
@@ -47,7 +51,15 @@ t.test('history - Redis: a room\'s keys expire together after HISTORY_IDLE_MS; l
   const first = (await h.window('r')).epoch;
   await h.window('read-only');
   const ttl = await redis.pttl(keys.recoveryMeta('read-only'));
-  t.ok(ttl > 0 && ttl <= HISTORY_IDLE_MS, 'an epoch created by a read expires too');
+  t.ok(ttl > 0 && ttl <= DEFAULT_WINDOW_LIMITS.keepAgeMs, 'an epoch created by a read expires after ROOM_RECOVERY_KEEP_MS');
+  // One bad member (a prefix that is no number, written by something else) breaks nothing.
+  // It is at the low end, where every trim looks (before, the script failed on it for good).
+  await redis.zadd(keys.recoveryOrdinary('r'), 0, Buffer.from('garbage!'));
+  await h.append('r', { seq: 4, t: Date.now(), keep: false, data: Buffer.from('d') });
+  t.same((await h.window('r')).items.map((i) => i.seq), [1, 2, 4], 'the bad member was trimmed as oldest; the window still works');
+  await h.append('r', { seq: 5, t: 1e16, keep: false, data: Buffer.from('e') });
+  const [top] = await redis.zrangebyscoreBuffer(keys.recoveryOrdinary('r'), 5, 5);
+  t.equal(top!.toString('latin1', 0, 13), '9999999999999', 'a t beyond 13 digits is clamped');
   await redis.flushall(); // Redis restarted without its data
   t.equal(await h.epoch('r'), null);
   const w = await h.window('r');

@@ -131,6 +131,7 @@ function flaky(inner: RoomHistory): RoomHistory & { down: boolean } {
   return {
     down: true,
     append: (room, item) => inner.append(room, item),
+    get: (room, seq) => inner.get(room, seq),
     async window(room): Promise<RoomWindowSnapshot> {
       if (this.down) throw new Error('Redis down');
       return inner.window(room);
@@ -177,7 +178,7 @@ t.test('rooms - what is sent while the window is being read is not lost from it'
   await inner.append('r', danmaku(1));
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  const history: RoomHistory = { append: (r, i) => inner.append(r, i), epoch: (r) => inner.epoch(r), window: async (r) => {
+  const history: RoomHistory = { append: (r, i) => inner.append(r, i), get: (r, s) => inner.get(r, s), epoch: (r) => inner.epoch(r), window: async (r) => {
       const snap = await inner.window(r); // read before 2 is stored and sent
       await gate;
       return snap;
@@ -200,7 +201,7 @@ t.test('rooms - what is sent while the window is being read is not lost from it'
 t.test('rooms - after a store reconnect, a room whose epoch changed starts its window again', async (t) => {
   const store = { inner: new MemoryRoomHistory() };
   for (let s = 1; s <= 5; s++) await store.inner.append('r', danmaku(s));
-  const history: RoomHistory = { append: (r, i) => store.inner.append(r, i), window: (r) => store.inner.window(r), epoch: (r) => store.inner.epoch(r) };
+  const history: RoomHistory = { append: (r, i) => store.inner.append(r, i), get: (r, s) => store.inner.get(r, s), window: (r) => store.inner.window(r), epoch: (r) => store.inner.epoch(r) };
   const h = testHub({ history });
   const room = await h.hub.acquire('r');
   h.hub.join(room);
@@ -248,6 +249,7 @@ t.test('rooms - a resume confirms the epoch with the store when it was not confi
   let epochReads = 0;
   const history: RoomHistory = {
     append: (r, i) => store.inner.append(r, i),
+    get: (r, s) => store.inner.get(r, s),
     window: (r) => store.inner.window(r),
     epoch: (r) => {
       epochReads++;

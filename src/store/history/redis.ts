@@ -18,11 +18,12 @@ import { Coalescer } from '../../coalesce.js';
 import { encode } from '../../protocol/codec.js';
 import { timed, type RedisContext } from '../../redis/client.js';
 import { asBuffer, defineScript, LUA_NOW } from '../../redis/script.js';
-import { HISTORY_IDLE_MS, type RoomHistory, type RoomWindowSnapshot } from './index.js';
+import { HISTORY_IDLE_MS, type ClaimSettle, type RoomHistory, type RoomWindowSnapshot } from './index.js';
 import { newEpoch, type WindowItem, type WindowLimits } from './window.js';
 
 /** Digits of the t prefix of a member: ms times up to the year 2286. */
 const T_DIGITS = 13;
+const MAX_T = 10 ** T_DIGITS - 1;
 
 // Shared by both scripts. ARGV 1-7: the three key prefixes (ordinary, kept, meta), size, age
 // limit, kept size, kept age limit. Ages are measured on Redis' clock, so that every process
@@ -36,7 +37,7 @@ local function trim(key, max, oldest)
   local n = redis.call('ZCARD', key)
   if n > max then
     local last = redis.call('ZRANGE', key, n - max - 1, n - max - 1, 'WITHSCORES')
-    top = tonumber(last[2])
+    top = tonumber(last[2]) or 0
     redis.call('ZREMRANGEBYRANK', key, 0, n - max - 1)
   end
   local chunk = 1
@@ -44,9 +45,11 @@ local function trim(key, max, oldest)
     local head = redis.call('ZRANGE', key, 0, chunk - 1, 'WITHSCORES')
     local due = 0
     for i = 1, #head, 2 do
-      if tonumber(string.sub(head[i], 1, ${T_DIGITS})) >= oldest then break end
+      -- A member whose prefix is no number (written by something else) counts as oldest: it
+      -- leaves, rather than stopping every trim of the room.
+      if (tonumber(string.sub(head[i], 1, ${T_DIGITS})) or 0) >= oldest then break end
       due = due + 1
-      top = tonumber(head[i + 1])
+      top = math.max(top, tonumber(head[i + 1]) or 0)
     end
     if due > 0 then redis.call('ZREMRANGEBYRANK', key, 0, due - 1) end
     if due < chunk then return top end
@@ -67,13 +70,18 @@ end
 `;
 
 // ARGV 8: the idle expiry (ms); 9: a MessagePack array of [room, ordinary count, kept count,
-// a new epoch] (used only if the room has none); then the items' seq and member, room after
+// a new epoch] (used only if the room has none); 10: the intake claims' key prefix; 11: a
+// MessagePack array of claims to settle [claim, seq, ttl ms], written as the intake's SETTLE
+// script writes them (store/intake/redis.ts): in the same script as the items, so that an item
+// is stored if and only if its claim says so; then the items' seq and member, room after
 // room, its ordinary items first (items are binary: Redis' cmsgpack does not take
 // MessagePack bin).
 const APPEND = `${TRIM}
 local idle = ARGV[8]
 local rooms = cmsgpack.unpack(ARGV[9])
-local at = 10
+local claimPre = ARGV[10]
+local settles = cmsgpack.unpack(ARGV[11])
+local at = 12
 local function add(key, n)
   if n == 0 then return end
   -- A seq is held once. Items come nearly in seq order: only one below the set's highest
@@ -84,7 +92,7 @@ local function add(key, n)
   for j = 1, n do
     local seq, m = ARGV[at], ARGV[at + 1]
     at = at + 2
-    local s = tonumber(seq)
+    local s = tonumber(seq) or 0
     if not seen[s] and (s > max or #redis.call('ZRANGEBYSCORE', key, seq, seq, 'LIMIT', 0, 1) == 0) then
       seen[s] = true
       args[#args + 1] = seq
@@ -104,11 +112,16 @@ for i = 1, #rooms do
   redis.call('PEXPIRE', preK .. room, idle)
   redis.call('PEXPIRE', meta, idle)
 end
+for i = 1, #settles do
+  local c = settles[i]
+  redis.call('SET', claimPre .. c[1], c[2], 'PX', c[3])
+end
 return #rooms`;
 
-// ARGV 8: the idle expiry (ms); 9: the room; 10: a new epoch (used only if the room has none;
-// the hash it creates lives for an idle expiry, as after an append). Answers the epoch, the
-// floors and both sets with scores.
+// ARGV 8: how long an epoch created by this read lives (ROOM_RECOVERY_KEEP_MS: a room only read
+// holds no state for a day; an append extends it to the idle expiry); 9: the room; 10: a new
+// epoch (used only if the room has none). Answers the epoch, the floors and both sets with
+// scores.
 const WINDOW = `${TRIM}
 local room = ARGV[9]
 local meta = preM .. room
@@ -120,6 +133,7 @@ return {m[1], m[2] or '0', m[3] or '0', redis.call('ZRANGE', preO .. room, 0, -1
 interface Append {
   readonly room: string;
   readonly item: WindowItem;
+  readonly settle: ClaimSettle | undefined;
 }
 
 export class RedisRoomHistory implements RoomHistory {
@@ -136,13 +150,25 @@ export class RedisRoomHistory implements RoomHistory {
     this.windowScript = defineScript(ctx.redis, 'danmakuRecoveryWindow', 0, WINDOW, { buffers: true });
   }
 
-  append(room: string, item: WindowItem): Promise<void> {
-    return this.appends.call({ room, item });
+  append(room: string, item: WindowItem, settle?: ClaimSettle): Promise<void> {
+    return this.appends.call({ room, item, settle });
+  }
+
+  get(room: string, seq: number): Promise<Uint8Array | null> {
+    const { redis, keys, observer } = this.ctx;
+    return timed(observer, 'history', async () => {
+      const [o, k] = await Promise.all([
+        redis.zrangebyscoreBuffer(keys.recoveryOrdinary(room), seq, seq, 'LIMIT', 0, 1),
+        redis.zrangebyscoreBuffer(keys.recoveryKept(room), seq, seq, 'LIMIT', 0, 1),
+      ]);
+      const m = o[0] ?? k[0];
+      return m ? m.subarray(T_DIGITS) : null;
+    });
   }
 
   window(room: string): Promise<RoomWindowSnapshot> {
     return timed(this.ctx.observer, 'history', async () => {
-      const [e, f, kf, ordinary, kept] = (await this.windowScript(...this.trimArgs(), HISTORY_IDLE_MS, room, newEpoch())) as [Buffer, Buffer, Buffer, Buffer[], Buffer[]];
+      const [e, f, kf, ordinary, kept] = (await this.windowScript(...this.trimArgs(), this.limits.keepAgeMs, room, newEpoch())) as [Buffer, Buffer, Buffer, Buffer[], Buffer[]];
       return {
         epoch: e.toString(),
         floor: Number(f.toString()),
@@ -164,7 +190,8 @@ export class RedisRoomHistory implements RoomHistory {
       (item.keep ? r.kept : r.ordinary).push(item);
     }
     const head = [...byRoom].map(([room, r]) => [room, r.ordinary.length, r.kept.length, newEpoch()]);
-    const args: (string | number | Buffer)[] = [...this.trimArgs(), HISTORY_IDLE_MS, asBuffer(encode(head))];
+    const settles = batch.flatMap(({ item, settle }) => (settle ? [[settle.claim, item.seq, settle.ttlMs]] : []));
+    const args: (string | number | Buffer)[] = [...this.trimArgs(), HISTORY_IDLE_MS, asBuffer(encode(head)), this.ctx.keys.dedupe(''), asBuffer(encode(settles))];
     for (const r of byRoom.values()) {
       for (const it of r.ordinary) args.push(it.seq, member(it));
       for (const it of r.kept) args.push(it.seq, member(it));
@@ -187,7 +214,8 @@ export class RedisRoomHistory implements RoomHistory {
  * two items never share a member (a ZADD of one would only move the other).
  */
 function member(item: WindowItem): Buffer {
-  const t = Buffer.from(String(Math.max(0, Math.floor(item.t))).padStart(T_DIGITS, '0'), 'latin1');
+  // Clamped to what 13 digits hold (a wrong t must not make a longer prefix the scripts misread).
+  const t = Buffer.from(String(Math.min(MAX_T, Math.max(0, Math.floor(item.t) || 0))).padStart(T_DIGITS, '0'), 'latin1');
   return Buffer.concat([t, item.data]);
 }
 
