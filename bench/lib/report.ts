@@ -77,7 +77,7 @@ export function markdown(r: BenchReport): string {
   const errors = r.runs.filter((x) => Object.keys(x.errors).length > 0).map((x) => `- ${x.target} error frames: ${JSON.stringify(x.errors)}`);
   const closed = r.runs
     .filter((x) => x.connections.closed > 0)
-    .map((x) => `- ${x.target}: **${closedSummary(x.connections)}** during the run${x.loss && x.loss.closedViewers > 0 ? `; loss counts only the ${fmt(x.loss.viewers)} viewers that stayed open, not these ${fmt(x.loss.closedViewers)}` : ''}`);
+    .map((x) => `- ${x.target}: **${closedSummary(x.connections)}** during the run${x.loss && x.loss.closedViewers > 0 ? `; loss counts only the ${fmt(x.loss.viewers)} viewers open at the end (with --resume: back), not these ${fmt(x.loss.closedViewers)}` : ''}`);
   const slo = r.slo.map((s) => `- SLO ${s.rule}: ${fmt(s.value, 2)} ${s.ok ? 'ok' : '**BREACHED**'}`);
   const resumed = r.runs.some((x) => x.resume || x.faults.length > 0)
     ? [
