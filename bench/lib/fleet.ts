@@ -28,6 +28,7 @@ export interface Totals {
   /** viewers back after losing their connection (worker.ts, resume.ts) */
   resumed: number;
   resumeTime: Histogram;
+  resumeJoin: Histogram;
   outcomes: Record<string, number>;
   recoveredItems: number;
   replayDuplicates: number;
@@ -43,16 +44,17 @@ export interface Totals {
 }
 
 /** A worker's report: interval figures and connection levels. */
-export interface Snapshot extends Omit<Totals, 'join' | 'delay' | 'ack' | 'giftDelay' | 'resumeTime'> {
+export interface Snapshot extends Omit<Totals, 'join' | 'delay' | 'ack' | 'giftDelay' | 'resumeTime' | 'resumeJoin'> {
   join: EncodedHistogram;
   delay: EncodedHistogram;
   ack: EncodedHistogram;
   giftDelay: EncodedHistogram;
   resumeTime: EncodedHistogram;
+  resumeJoin: EncodedHistogram;
 }
 
 export function emptyTotals(): Totals {
-  return { connected: 0, failed: 0, closed: 0, closeCodes: {}, join: new Histogram(), delay: new Histogram(), ack: new Histogram(), items: 0, frames: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, giftDelay: new Histogram(), resumed: 0, resumeTime: new Histogram(), outcomes: {}, recoveredItems: 0, replayDuplicates: 0, dialFailures: 0, senderResumes: 0, pendingAcks: 0, offered: 0, refused: {}, timeouts: 0, late: 0 };
+  return { connected: 0, failed: 0, closed: 0, closeCodes: {}, join: new Histogram(), delay: new Histogram(), ack: new Histogram(), items: 0, frames: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, giftDelay: new Histogram(), resumed: 0, resumeTime: new Histogram(), resumeJoin: new Histogram(), outcomes: {}, recoveredItems: 0, replayDuplicates: 0, dialFailures: 0, senderResumes: 0, pendingAcks: 0, offered: 0, refused: {}, timeouts: 0, late: 0 };
 }
 
 /** Adds an interval's figures to running totals (connection counts are levels, not sums). */
@@ -62,6 +64,7 @@ export function accumulate(into: Totals, s: Omit<Totals, 'connected' | 'failed' 
   into.ack.add(s.ack);
   into.giftDelay.add(s.giftDelay);
   into.resumeTime.add(s.resumeTime);
+  into.resumeJoin.add(s.resumeJoin);
   into.resumed += s.resumed;
   into.recoveredItems += s.recoveredItems;
   into.replayDuplicates += s.replayDuplicates;
@@ -95,7 +98,7 @@ export function combine(snaps: readonly Snapshot[]): Totals {
     t.closed += s.closed;
     t.pendingAcks += s.pendingAcks;
     for (const [code, n] of Object.entries(s.closeCodes)) t.closeCodes[code] = (t.closeCodes[code] ?? 0) + n;
-    accumulate(t, { ...s, join: Histogram.decode(s.join), delay: Histogram.decode(s.delay), ack: Histogram.decode(s.ack), giftDelay: Histogram.decode(s.giftDelay), resumeTime: Histogram.decode(s.resumeTime) });
+    accumulate(t, { ...s, join: Histogram.decode(s.join), delay: Histogram.decode(s.delay), ack: Histogram.decode(s.ack), giftDelay: Histogram.decode(s.giftDelay), resumeTime: Histogram.decode(s.resumeTime), resumeJoin: Histogram.decode(s.resumeJoin) });
   }
   return t;
 }

@@ -53,8 +53,9 @@ export interface ResumeFigures {
   readonly notBack: number;
   /** JOINED outcomes: recovered, kept, lost, epoch_changed, unsupported (no `recovered` in it) */
   readonly outcomes: Record<string, number>;
-  /** from the loss of the connection to the JOINED on the new one */
+  /** from the loss of the connection to the JOINED on the new one; of which from the JOIN to the JOINED */
   readonly time: LatencySummary;
+  readonly join: LatencySummary;
   /** replay items the viewers lacked, and replay items they already held (de-duplicated) */
   readonly recoveredItems: number;
   readonly replayDuplicates: number;
@@ -229,6 +230,7 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
             notBack: delivery?.notBack ?? 0,
             outcomes: all.outcomes,
             time: latency(all.resumeTime),
+            join: latency(all.resumeJoin),
             recoveredItems: all.recoveredItems,
             replayDuplicates: all.replayDuplicates,
             dialFailures: all.dialFailures,

@@ -86,6 +86,8 @@ const interval = () => ({
   /** viewers back after losing their connection: from the loss to the JOINED, and its outcome */
   resumed: 0,
   resumeTime: new Histogram(),
+  /** of which from the JOIN (sent once the new connection's WELCOME came) to the JOINED */
+  resumeJoin: new Histogram(),
   outcomes: {} as Record<string, number>,
   /** items a resume's replay added (not held before), and replay items already held */
   recoveredItems: 0,
@@ -215,13 +217,14 @@ function tally(c: Conn, k: number, a: number, t: number, now: number): void {
  * loss, and the replay de-duplicated by seq. Replay items at or below the seq of the viewer's
  * first join came before it did: the margin of a replay (docs/protocol.md) can reach them.
  */
-function onResumed(c: Conn, asked: RoomPosition | null, body: Record<string, unknown>, now: number): void {
+function onResumed(c: Conn, asked: RoomPosition | null, body: Record<string, unknown>, now: number, joinSent: number): void {
   if (c.spec.sender) {
     stats.senderResumes++;
     return;
   }
   stats.resumed++;
   stats.resumeTime.record(now - c.lostAt);
+  stats.resumeJoin.record(now - joinSent);
   const outcome = outcomeOf(asked, body);
   stats.outcomes[outcome] = (stats.outcomes[outcome] ?? 0) + 1;
   const floor = asked?.joinSeq ?? 0;
@@ -251,6 +254,7 @@ function dial(c: Conn, first: (() => void) | null): void {
   ws.binaryType = 'nodebuffer';
   c.ws = ws;
   let joinRid = 0;
+  let joinSent = 0;
   let asked: RoomPosition | null = null;
   let refused = false;
   let joinedHere = false;
@@ -266,6 +270,7 @@ function dial(c: Conn, first: (() => void) | null): void {
       startHeartbeat(c.heartbeat);
       joinRid = rid++;
       asked = c.lostAt > 0 ? c.pos : null;
+      joinSent = Date.now();
       sendFrame(c, packr.pack([Op.Join, joinRid, joinBody(c.room, asked)]));
       return;
     }
@@ -289,7 +294,7 @@ function dial(c: Conn, first: (() => void) | null): void {
         stats.join.record(now - started);
         conns.push(c);
       }
-      if (c.lostAt > 0) onResumed(c, asked, body, now);
+      if (c.lostAt > 0) onResumed(c, asked, body, now, joinSent);
       c.pos = positionAfter(c.lostAt > 0 ? c.pos : null, body);
       c.lostAt = 0;
       c.attempts = 0;
@@ -413,7 +418,7 @@ function getOrAdd(m: Map<string, SeqSet>, room: string): SeqSet {
 
 function snapshot(): unknown {
   stats.timeouts += pending.expire(Date.now());
-  const out = { ...stats, join: stats.join.encode(), delay: stats.delay.encode(), ack: stats.ack.encode(), giftDelay: stats.giftDelay.encode(), resumeTime: stats.resumeTime.encode(), pendingAcks: pending.size };
+  const out = { ...stats, join: stats.join.encode(), delay: stats.delay.encode(), ack: stats.ack.encode(), giftDelay: stats.giftDelay.encode(), resumeTime: stats.resumeTime.encode(), resumeJoin: stats.resumeJoin.encode(), pendingAcks: pending.size };
   Object.assign(stats, interval());
   return out;
 }
