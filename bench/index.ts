@@ -58,6 +58,7 @@ async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Option
       addresses: Array.from({ length: o.addresses }, (_, i) => `127.0.0.${i + 1}`),
       quiet: o.quiet,
       resume: o.resume,
+      plainRejoin: !o.since,
       faults: faults ? o.faults : [],
       faultAtS: o.faultAtS,
     });

@@ -40,6 +40,8 @@ export interface Options {
   readonly adminSecret: string | undefined;
   /** connections the server closes come back and resume their room with since/epoch (resume.ts) */
   readonly resume: boolean;
+  /** coming back, JOIN with since/epoch (else plainly, as a client of before room recovery) */
+  readonly since: boolean;
   /** cluster: faults injected during the measured window (faults.ts), at `faultAtS` s into it */
   readonly faults: readonly FaultName[];
   readonly faultAtS: number;
@@ -71,6 +73,8 @@ export const OPTION_HELP = `options:
                         JOINs with since/epoch; the report counts the outcomes (recovered, kept,
                         lost), recovered items and the time to come back (default: on with
                         --faults, else off; --no-resume turns it off)
+  --no-since            with --resume, come back with a plain JOIN (no since), as a client of
+                        before room recovery would: what since recovers shows against it
   --no-baseline         do not run the bare uWebSockets.js baseline (default: run it, unless --url)
   --workers N           load-generator threads (default 2)
   --addresses N         source addresses 127.0.0.1..N, each good for ~28k connections (default 4)
@@ -139,6 +143,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
       slo: { type: 'string' },
       quiet: { type: 'boolean' },
       resume: { type: 'boolean' },
+      since: { type: 'boolean' },
       faults: { type: 'string' },
       'fault-at': { type: 'string' },
     },
@@ -196,6 +201,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     nodeArgs: (values['node-args'] ?? '').split(/\s+/).filter(Boolean),
     quiet: values.quiet ?? false,
     resume: values.resume ?? faults.length > 0,
+    since: values.since ?? true,
     faults: faults as FaultName[],
     faultAtS,
   };

@@ -34,6 +34,8 @@ export interface RunOptions {
   readonly quiet: boolean;
   /** closed connections come back with since/epoch */
   readonly resume?: boolean;
+  /** coming back without since (a client of before room recovery) */
+  readonly plainRejoin?: boolean;
   /** injected `faultAtS` s into the window, on a target they apply to (a cluster) */
   readonly faults?: readonly FaultName[];
   readonly faultAtS?: number;
@@ -135,7 +137,7 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
   const before = await target.usage();
   const connectStarted = Date.now();
   progress(opts.quiet, `[${target.name}] connecting ${plan.conns.length} over ${opts.rampS} s...`);
-  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000, resume: opts.resume });
+  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000, resume: opts.resume, plainRejoin: opts.plainRejoin });
   const faults = (opts.faults ?? []).filter((f) => applies(target, f));
   const injected: FaultRecord[] = [];
   const connectSeconds = (Date.now() - connectStarted) / 1000;

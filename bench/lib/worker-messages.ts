@@ -28,6 +28,8 @@ export interface WorkerInit {
    * with `since` and `epoch` (resume.ts), as the client contract asks
    */
   readonly resume?: boolean;
+  /** coming back, JOIN plainly (no since), as a client of before room recovery would */
+  readonly plainRejoin?: boolean;
 }
 
 /** Per-sender rates, per second. */

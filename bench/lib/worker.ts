@@ -227,7 +227,7 @@ function onResumed(c: Conn, asked: RoomPosition | null, body: Record<string, unk
   stats.resumeJoin.record(now - joinSent);
   const outcome = outcomeOf(asked, body);
   stats.outcomes[outcome] = (stats.outcomes[outcome] ?? 0) + 1;
-  const floor = asked?.joinSeq ?? 0;
+  const floor = c.pos?.joinSeq ?? 0;
   const replay = Array.isArray(body.replay) ? (body.replay as Record<string, unknown>[]) : [];
   for (const it of replay) {
     const s = typeof it.s === 'number' ? it.s : 0;
@@ -269,7 +269,7 @@ function dial(c: Conn, first: (() => void) | null): void {
       if (op === Op.Welcome && typeof body?.heartbeat === 'number' && body.heartbeat > 0) c.heartbeat = body.heartbeat;
       startHeartbeat(c.heartbeat);
       joinRid = rid++;
-      asked = c.lostAt > 0 ? c.pos : null;
+      asked = c.lostAt > 0 && !init.plainRejoin ? c.pos : null;
       joinSent = Date.now();
       sendFrame(c, packr.pack([Op.Join, joinRid, joinBody(c.room, asked)]));
       return;

@@ -83,6 +83,8 @@ t.test('bench resume - options: resume follows --faults, faults only known ones 
   t.equal(o.resume, true, 'on with a fault');
   t.equal(o.faultAtS, 4, 'half of the window');
   t.equal(parseOptions(['--faults', 'kill-gateway', '--no-resume']).resume, false);
+  t.equal(parseOptions(['--resume']).since, true, 'coming back with since by default');
+  t.equal(parseOptions(['--resume', '--no-since']).since, false, 'or plainly, for comparison');
   t.throws(() => parseOptions(['--faults', 'kill-nats']), /unknown fault/);
   t.throws(() => parseOptions(['--faults', 'kill-gateway', '--duration', '4', '--fault-at', '4']), /within the measured window/);
 });
