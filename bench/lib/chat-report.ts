@@ -76,8 +76,8 @@ const ROWS: [string, (r: ChatRun) => number | string | null, boolean?][] = [
   ['refused, timed out, late', (r) => `${codes(r.window.refused)}; ${fmt(r.window.timeouts)} timed out, ${fmt(r.window.late)} late`],
   ['live MESSAGEs/s received; delay from `t` p50 / p99 (ms)', (r) => `${fmt(r.window.live.perSecond)}; ${fmt(r.window.live.p50)} / ${fmt(r.window.live.p99)}`],
   ['RECEIVED frames / ids / KiB the members sent in the window', (r) => (r.acks ? `${fmt(r.acks.frames)} / ${fmt(r.acks.ids)} / ${fmt(r.acks.bytes / 1024)}` : '–')],
-  ['**RECEIVED frames per live MESSAGE**', (r) => r.acks?.framesPerMessage ?? null],
-  ['**RECEIVED bytes per live MESSAGE**', (r) => r.acks?.bytesPerMessage ?? null],
+  ['**RECEIVED frames per live MESSAGE**', (r) => r.acks?.framesPerMessage ?? null, true],
+  ['**RECEIVED bytes per live MESSAGE**', (r) => r.acks?.bytesPerMessage ?? null, true],
   ['MESSAGEs received again with their id (resends)', (r) => r.acks?.resent ?? null],
   ['gateways: pushes acknowledged / RECEIVED frames / resends / given up by reason / pending at the end', (r) => (r.acks?.server ? `${fmt(r.acks.server.acked)} / ${fmt(r.acks.server.ackFrames)} / ${fmt(r.acks.server.resends)} / ${Object.entries(r.acks.server.givenUp).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${fmt(n)}`).join(', ') || 'none'} / ${fmt(r.acks.server.pendingAtEnd)}` : '–')],
   ['**gateway CPU per live MESSAGE (µs)**', (r) => r.gatewayCpuPerMessageUs ?? null, true],
@@ -105,6 +105,15 @@ const ROWS: [string, (r: ChatRun) => number | string | null, boolean?][] = [
   ['ERRORs sent by the server, by reason', (r) => r.processes.flatMap((p) => Object.entries(p.errors ?? {}).map(([k, n]) => `${p.name} ${k} x ${fmt(n)}`)).join(', ') || 'none'],
   ['dropped by the server, by reason', (r) => r.processes.flatMap((p) => Object.entries(p.dropped ?? {}).map(([k, n]) => `${p.name} ${k} x ${fmt(n)}`)).join(', ') || 'none'],
 ];
+
+/** The numeric rows and the run titles, for the medians of repeated runs (summary.ts). */
+export const chatFigures = {
+  title,
+  numeric: ROWS.filter(([, , numeric]) => numeric).map(([label, get]): [string, (r: ChatRun) => number | null] => [label.replace(/\*\*/g, ''), (r) => {
+    const v = get(r);
+    return typeof v === 'number' ? v : null;
+  }]),
+};
 
 function redisLines(r: ChatRun): string[] {
   if (!r.redis) return [];

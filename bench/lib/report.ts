@@ -53,6 +53,20 @@ export const FIGURES: [string, (x: RunResult) => number | undefined][] = [
     ['room switches', (x) => x.switches],
 ];
 
+/** The numeric figures of resumes, for the medians of repeated runs (summary.ts). */
+export const RESUME_FIGURES: [string, (x: RunResult) => number | undefined][] = [
+  ['viewers back after losing their connection', (x) => x.resume?.back],
+  ['of which JOINED recovered', (x) => (x.resume ? (x.resume.outcomes.recovered ?? 0) : undefined)],
+  ['time to come back p50 (ms)', (x) => (x.resume?.time.count ? x.resume.time.p50 : undefined)],
+  ['time to come back p99 (ms)', (x) => (x.resume?.time.count ? x.resume.time.p99 : undefined)],
+  ['time to come back max (ms)', (x) => (x.resume?.time.count ? x.resume.time.max : undefined)],
+  ['JOIN to JOINED on coming back p99 (ms)', (x) => (x.resume?.join?.count ? x.resume.join.p99 : undefined)],
+  ['items recovered from the replays', (x) => x.resume?.recoveredItems],
+  ['viewers that came back: missing gifts (pairs)', (x) => (x.resume ? x.delivery?.resumed.gifts : undefined)],
+  ['viewers that came back: missing danmaku (pairs)', (x) => (x.resume ? x.delivery?.resumed.danmaku : undefined)],
+  ['viewers that came back: missing likes (by count)', (x) => (x.resume ? x.delivery?.resumed.likes : undefined)],
+];
+
 const classLoss = (c: ClassDelivery) => (c.viewers === 0 ? '–' : `${fmt(c.viewers)}: ${fmt(c.danmaku)} / ${fmt(c.gifts)} / ${fmt(c.likes)} (of ${fmt(c.expectedDanmaku)} / ${fmt(c.expectedGifts)} / –)`);
 
 /** Faults and resumes (faults.ts, resume.ts): shown when a run had either. */
