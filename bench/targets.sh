@@ -5,7 +5,7 @@
 # T8 (the upstream scenario) runs its own standalone server and loopback cluster instead, T9
 # (the chat scenario) its own loopback clusters, with storage writers and without, and T10/T11
 # (issue 11) theirs.
-# Takes about 35 minutes on 2 cores. Usage: bash bench/targets.sh [T1 T2 ...] (T4 is T4-10k,
+# Takes about 45 minutes on 2 cores. Usage: bash bench/targets.sh [T1 T2 ...] (T4 is T4-10k,
 # T4-auth and T4-18k; each can be named alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
