@@ -19,7 +19,7 @@ import type { PresenceCounts } from '../store/presence/index.js';
 import type { Sequencer } from '../store/sequence/index.js';
 import { Admission, readUpgrade } from './admission.js';
 import { Closer } from './close.js';
-import { admitFrame, newConnState, type ConnState } from './connection.js';
+import { admitFrame, chargeFrames, newConnState, RESUME_ITEMS_PER_TOKEN, type ConnState } from './connection.js';
 import { readJoin, type JoinRequest } from './join-request.js';
 import { LocalUsers } from './local-users.js';
 import { OnlineTicker } from './online.js';
@@ -306,12 +306,16 @@ export class Gateway {
   private async join(ws: WS, st: ConnState, rid: number, req: JoinRequest): Promise<void> {
     const current = st.room?.id === req.room ? st.room : null;
     if (current) {
+      // Every request takes a generation, the same room's too, before anything is awaited:
+      // a resume waiting on its epoch check is overtaken by any later JOIN, SWITCH or LEAVE
+      // (A, then B, then A again: the first A is answered ERROR 15, not JOINED).
+      const gen = ++st.gen;
       const check = req.resume ? this.hub.confirmEpoch(current) : null;
       if (check) {
         await check;
-        if (st.room !== current) return this.superseded(ws, st, rid);
+        if (!st.open || st.gen !== gen || st.room !== current) return this.superseded(ws, st, rid);
       }
-      ws.cork(() => ws.send(this.hub.joinedFrame(current, rid, req.resume), true));
+      ws.cork(() => this.sendJoined(ws, st, current, rid, req));
       return;
     }
     this.leaveRoom(ws, st);
@@ -336,8 +340,19 @@ export class Gateway {
     st.room = room;
     ws.cork(() => {
       ws.subscribe(room.topic);
-      ws.send(this.hub.joinedFrame(room, rid, req.resume), true);
+      this.sendJoined(ws, st, room, rid, req);
     });
+  }
+
+  /**
+   * The JOINED reply (the caller corks). A resume's replay can be a thousand items (about 100 times a plain
+   * JOINED's work and bytes): it takes one more frame-budget token per RESUME_ITEMS_PER_TOKEN
+   * items, so that a client cannot ask for it at its frame rate.
+   */
+  private sendJoined(ws: WS, st: ConnState, room: LocalRoom, rid: number, req: JoinRequest): void {
+    const reply = this.hub.joinedReply(room, rid, req.resume);
+    ws.send(reply.frame, true);
+    chargeFrames(st, Math.floor(reply.replayed / RESUME_ITEMS_PER_TOKEN));
   }
 
   /** ERROR 15 for a join that a later JOIN, SWITCH or LEAVE overtook (nothing if the connection closed). */

@@ -30,6 +30,23 @@ export interface ResumeReply {
   readonly result: RoomRecovery;
   /** replayed items after `since`; null when the epoch did not match (nothing was resumed) */
   readonly items: number | null;
+  /** items in the reply's replay: what the frame budget charges a resume for */
+  readonly replayed: number;
+}
+
+/**
+ * A refill of the room from the store that is still owed: a read after a bus reconnect failed
+ * (the store was down too), so what was published meanwhile has not been sent. Kept until a
+ * read succeeds, whatever triggers it.
+ */
+export interface OwedRefill {
+  /** the room's lastSeq when the bus came back: items above it may not have been sent */
+  readonly from: number;
+  /** replayed seqs sent since then (they are not refilled) */
+  readonly sent: Set<number>;
+  /** failed reads so far, for the retry's backoff */
+  failures: number;
+  timer: NodeJS.Timeout | null;
 }
 
 /** What a read of the store's window found. */
@@ -68,6 +85,8 @@ export class LocalRoom {
   epochConfirmedAt = 0;
   /** a confirmation of the epoch under way (RoomHub.confirmEpoch) */
   epochCheck: Promise<void> | null = null;
+  /** a refill owed since a bus reconnect whose read failed (RoomHub.roomsRestored) */
+  owed: OwedRefill | null = null;
   /** items sent while a read is under way: the read may have started before they were stored */
   private sentDuringRead: WindowItem[] | null = null;
   /** the JOINED body, and the encoded `replay` entry in it, kept until what they hold changes */
@@ -92,6 +111,7 @@ export class LocalRoom {
   add(item: WindowItem, now: number): void {
     this.window.add(item, now);
     this.sentDuringRead?.push(item);
+    this.owed?.sent.add(item.seq);
     if (item.seq > this.lastSeq) this.lastSeq = item.seq;
     this.changed();
   }
@@ -125,9 +145,11 @@ export class LocalRoom {
     this.sentDuringRead = null;
     this.windowRead = true;
     this.epochConfirmedAt = now;
-    // The numbering restarted with a new epoch: JOINED.seq follows the new one.
+    // The numbering restarted with a new epoch: JOINED.seq follows the new one. It covers the
+    // floors too: in a quiet room whose items all aged out, a client that resumes from
+    // JOINED.seq (the floor) missed nothing and is told so.
     if (reset) this.lastSeq = 0;
-    for (const it of w.items(now)) if (it.seq > this.lastSeq) this.lastSeq = it.seq;
+    this.lastSeq = Math.max(this.lastSeq, w.lastSeq);
     this.changed();
     return { reset, sent };
   }
@@ -176,7 +198,7 @@ export class LocalRoom {
       replay = w.after(resume.since, opts.marginMs, now);
     } else if (resume.since >= w.keepFloor) {
       result = 'kept';
-      replay = withKept(w.recent(opts.replaySize, now), w.items(now), resume.since);
+      replay = withKept(w.recent(opts.replaySize, now), w.keptAfter(resume.since, now));
     } else result = 'partial';
     const recovered = result === 'recovered';
     const kept = recovered || result === 'kept';
@@ -185,7 +207,19 @@ export class LocalRoom {
     const entry = replay === null ? this.plainReplay(opts, now) : encodeItemsEntry('replay', replay.map((r) => r.data));
     const matched = result !== 'unavailable' && result !== 'epoch_changed';
     const items = matched ? countAfter(replay ?? w.recent(opts.replaySize, now), resume.since) : null;
-    return { frame: encodeFrameWithBody(Op.Joined, rid, encodeBodyWithEntry(head, entry)), result, items };
+    const replayed = replay?.length ?? Math.min(opts.replaySize, w.size);
+    return { frame: encodeFrameWithBody(Op.Joined, rid, encodeBodyWithEntry(head, entry)), result, items, replayed };
+  }
+
+  /**
+   * The unsolicited JOINED (rid 0) that tells the members a reset of the room's numbering: the
+   * new epoch, `recovered: false`, and the plain replay of the new numbering. Clients forget
+   * the seqs they hold: without it they would drop the new s = 1, 2, ... as duplicates.
+   */
+  resetFrame(opts: JoinedOptions, now: number): Buffer {
+    const online = Math.max(this.online, this.members);
+    const head = { room: this.id, online, seq: this.lastSeq, epoch: this.epoch, recovered: false, kept: false };
+    return encodeFrameWithBody(Op.Joined, 0, encodeBodyWithEntry(head, this.plainReplay(opts, now)));
   }
 
   /** The encoded plain replay: the window's last REPLAY_SIZE items, rebuilt when it changed. */
@@ -208,12 +242,23 @@ export class LocalRoom {
   }
 }
 
-/** The plain replay, plus every held never-shed item after `since`, by seq, each once. */
-function withKept(recent: readonly WindowItem[], all: readonly WindowItem[], since: number): WindowItem[] {
-  const bySeq = new Map<number, WindowItem>();
-  for (const it of all) if (it.keep && it.seq > since) bySeq.set(it.seq, it);
-  for (const it of recent) bySeq.set(it.seq, it);
-  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+/** The plain replay and the held never-shed items after `since` (both by seq): merged, each seq once. */
+function withKept(recent: readonly WindowItem[], kept: readonly WindowItem[]): WindowItem[] {
+  const out: WindowItem[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < recent.length || j < kept.length) {
+    const a = recent[i];
+    const b = kept[j];
+    if (b === undefined || (a !== undefined && a.seq < b.seq)) out.push(recent[i++]!);
+    else if (a === undefined || b.seq < a.seq) out.push(kept[j++]!);
+    else {
+      out.push(a);
+      i++;
+      j++;
+    }
+  }
+  return out;
 }
 
 function countAfter(items: readonly WindowItem[], since: number): number {

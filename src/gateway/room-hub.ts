@@ -11,7 +11,7 @@ import { encodeBodyWithItems, encodeFrame, encodeFrameWithBody } from '../protoc
 import { checkItem, readOwnItemHead, type ItemFault, type ItemHead } from '../protocol/items.js';
 import { kindOf } from '../protocol/kinds.js';
 import { Op } from '../protocol/ops.js';
-import type { RoomHistory, WindowLimits } from '../store/history/index.js';
+import type { RoomHistory, RoomWindowSnapshot, WindowLimits } from '../store/history/index.js';
 import { scopes, type Sequencer } from '../store/sequence/index.js';
 import { LocalRoom, type JoinedOptions, type Resume, type WindowRead } from './local-room.js';
 import { RoomMerger } from './merger.js';
@@ -47,6 +47,12 @@ export const MAX_SEQ_JUMP = 10_000_000;
 
 /** How long a room's epoch, once the store confirmed it, is taken as current by a resume. */
 export const EPOCH_CHECK_MS = 1_000;
+
+/** Rooms whose windows are read at once after a reconnect: a NATS restart must not send Redis every room's window in one burst. */
+export const RESTORE_CONCURRENCY = 16;
+
+/** The retry of an owed refill: 1 s after the failed read, doubling, at most this. */
+export const REFILL_RETRY_MAX_MS = 30_000;
 
 /** What the rooms read from storage: the recovery window, and where the room's numbering stands. */
 export interface RoomStores {
@@ -125,11 +131,16 @@ export class RoomHub implements RoomHandler {
    * is subscribed in the same turn, so that it and the BATCH frames after it meet exactly.
    */
   joinedFrame(room: LocalRoom, rid: number, resume: Resume | null): Buffer {
+    return this.joinedReply(room, rid, resume).frame;
+  }
+
+  /** joinedFrame(), with the number of items its replay holds (a resume's cost: gateway.ts). */
+  joinedReply(room: LocalRoom, rid: number, resume: Resume | null): { frame: Buffer; replayed: number } {
     const now = Date.now();
-    if (!resume) return room.joinedFrame(rid, this.joined, now);
+    if (!resume) return { frame: room.joinedFrame(rid, this.joined, now), replayed: 0 };
     const reply = room.resumeFrame(rid, resume, this.joined, now);
     this.metrics.roomRecovery(reply.result, reply.items);
-    return reply.frame;
+    return reply;
   }
 
   /**
@@ -172,6 +183,8 @@ export class RoomHub implements RoomHandler {
   private release(room: LocalRoom): void {
     if (room.members > 0 || room.joining > 0 || this.rooms.get(room.id) !== room) return;
     if (room.timer) clearTimeout(room.timer);
+    if (room.owed?.timer) clearTimeout(room.owed.timer);
+    room.owed = null;
     room.merger.clear();
     this.rooms.delete(room.id);
     this.bus.unsubscribe(room.id);
@@ -200,22 +213,74 @@ export class RoomHub implements RoomHandler {
 
   private async read(room: LocalRoom): Promise<WindowRead | null> {
     room.readStarted();
+    let snap: RoomWindowSnapshot;
     try {
-      const snap = await this.stores.history.window(room.id);
-      this.windowFailures.succeeded();
-      const read = room.readDone(snap, Date.now());
-      if (read.reset) this.epochReset(room, snap.epoch);
-      return read;
+      snap = await this.stores.history.window(room.id);
     } catch (err) {
       this.windowFailures.failed(err, { room: room.id });
       room.readFailed();
+      if (room.owed) this.retryRefill(room);
       return null;
     }
+    this.windowFailures.succeeded();
+    const read = room.readDone(snap, Date.now());
+    if (this.rooms.get(room.id) !== room) return read; // left meanwhile: nobody to tell
+    if (read.reset) this.epochReset(room, snap.epoch);
+    // Whatever triggered this read, a refill owed since a bus reconnect is done now.
+    if (room.owed) this.refill(room, read);
+    return read;
   }
 
+  /**
+   * Sends the members what was published while the bus was down: every item of the window
+   * above the lastSeq the room had when the bus came back (after an epoch reset, every item of
+   * the new numbering), except what is waiting in the merge buffer or was sent since.
+   */
+  private refill(room: LocalRoom, read: WindowRead): void {
+    const owed = room.owed!;
+    if (owed.timer) clearTimeout(owed.timer);
+    room.owed = null;
+    const from = read.reset ? 0 : owed.from;
+    let refilled = 0;
+    for (const it of room.window.after(from, 0, Date.now())) {
+      if (it.seq <= from || room.merger.holds(it.seq) || read.sent.has(it.seq)) continue;
+      if (!read.reset && owed.sent.has(it.seq)) continue;
+      this.roomMessage(room.id, it.data, false); // storage is shared: checked like the bus
+      refilled++;
+    }
+    this.refilled += refilled;
+    if (refilled > 0) this.refilledRooms++;
+  }
+
+  /** items and rooms refilled since roomsRestored() started, for its log line */
+  private refilled = 0;
+  private refilledRooms = 0;
+
+  /** The read of a room that owes a refill failed: it is tried again, backing off. */
+  private retryRefill(room: LocalRoom): void {
+    const owed = room.owed!;
+    owed.failures++;
+    if (owed.timer) return; // one retry pending is enough
+    const delay = Math.min(REFILL_RETRY_MAX_MS, 1_000 * 2 ** (owed.failures - 1));
+    owed.timer = setTimeout(() => {
+      owed.timer = null;
+      if (this.rooms.get(room.id) === room && room.owed === owed) void this.readWindow(room);
+    }, delay);
+    owed.timer.unref();
+  }
+
+  /**
+   * The store has a new epoch for the room: its numbering restarted. Every member is told at
+   * once with a JOINED of rid 0 (new epoch, recovered false): the new items come with s = 1,
+   * 2, ... that a client de-duplicating by the seqs it holds would drop.
+   */
   private epochReset(room: LocalRoom, epoch: string): void {
     this.metrics.roomEpochReset();
     this.log.info({ room: room.id, epoch }, 'the store has a new epoch for the room (its window was lost): the local window starts again');
+    if (room.members === 0) return;
+    const frame = room.resetFrame(this.joined, Date.now());
+    this.published.record(room.id, frame, 0);
+    this.fanout.publish(room.topic, frame);
   }
 
   /** Where the room's numbering stands: the anchor of the bound on items' seqs (roomMessage). */
@@ -236,10 +301,9 @@ export class RoomHub implements RoomHandler {
    * from a window of a past epoch.
    */
   async storeRestored(): Promise<void> {
-    await Promise.all(
-      [...this.rooms.values()].map(async (room) => {
+    await eachLimited([...this.rooms.values()], RESTORE_CONCURRENCY, async (room) => {
         if (!room.subscribed) return; // its first read is still to come
-        if (room.windowRead) {
+        if (room.windowRead && !room.owed) {
           try {
             if ((await this.stores.history.epoch(room.id)) === room.window.epoch) {
               room.epochConfirmedAt = Date.now();
@@ -250,8 +314,7 @@ export class RoomHub implements RoomHandler {
           }
         }
         if (this.rooms.get(room.id) === room) await this.readWindow(room);
-      }),
-    );
+    });
   }
 
   /**
@@ -261,26 +324,19 @@ export class RoomHub implements RoomHandler {
    * within the window. The read also checks the room's epoch.
    */
   async roomsRestored(): Promise<void> {
-    const counts = await Promise.all(
-      [...this.rooms.values()].map(async (room) => {
-        if (!room.subscribed) return 0; // its first read is still to come
-        const before = room.lastSeq;
-        const read = await this.readWindow(room);
-        if (!read || this.rooms.get(room.id) !== room) return 0; // unread, or left meanwhile
-        // After an epoch reset the numbering restarted: what the new epoch holds is sent (a
-        // member may get an item twice; it de-duplicates by seq), never skipped.
-        const from = read.reset ? 0 : before;
-        let refilled = 0;
-        for (const it of room.window.items(Date.now())) {
-          if (it.seq <= from || room.merger.holds(it.seq) || read.sent.has(it.seq)) continue;
-          this.roomMessage(room.id, it.data, false); // storage is shared: checked like the bus
-          refilled++;
-        }
-        return refilled;
-      }),
-    );
-    const items = counts.reduce((a, b) => a + b, 0);
-    if (items > 0) this.log.info({ items, rooms: counts.filter((n) => n > 0).length }, 'refilled room items missed while the bus was down');
+    this.refilled = 0;
+    this.refilledRooms = 0;
+    const rooms = [...this.rooms.values()].filter((room) => room.subscribed); // the others' first read is still to come
+    // What each room owes is fixed now, before any read: a read that fails keeps it owed (a
+    // later read would otherwise raise lastSeq past what was never sent).
+    for (const room of rooms) {
+      if (room.owed) room.owed.failures = 0; // an older debt, from a lower lastSeq, is kept
+      else room.owed = { from: room.lastSeq, sent: new Set(), failures: 0, timer: null };
+    }
+    await eachLimited(rooms, RESTORE_CONCURRENCY, async (room) => {
+      if (this.rooms.get(room.id) === room && room.owed) await this.readWindow(room);
+    });
+    if (this.refilled > 0) this.log.info({ items: this.refilled, rooms: this.refilledRooms }, 'refilled room items missed while the bus was down');
   }
 
   /** Bus callback: one encoded item of a room this gateway is subscribed to. */
@@ -326,11 +382,18 @@ export class RoomHub implements RoomHandler {
     }
     if (room.merger.size === 0) return;
     const now = Date.now();
-    const { kept, shed } = room.merger.drain(now);
+    const { kept, shed, shedItems } = room.merger.drain(now);
     if (shed > 0) this.metrics.itemsDropped('shed', shed);
+    // What the display cap shed goes into the window all the same: a client that resumes on
+    // this gateway after following the room on another (which did not shed the same items,
+    // and whose BATCH shed counts it saw) must not be told it recovered without them. They
+    // were never in a BATCH, so a JOINED reply and the batches after it still cannot overlap.
+    for (const k of shedItems) {
+      if (k.head.seq > 0 && kindOf(k.head.kind)?.replayed) room.add({ seq: k.head.seq, t: now, keep: false, data: k.data }, now);
+    }
     if (kept.length === 0) return;
     // The window holds what was sent, so a JOINED reply built after this flush and the batches
-    // that follow it never overlap; what the display cap shed is not replayed either.
+    // that follow it never overlap.
     const items: Uint8Array[] = [];
     let keep = 0;
     for (const k of kept) {
@@ -400,4 +463,13 @@ export class RoomHub implements RoomHandler {
     }
     return { rooms, members, largest };
   }
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; never rejects if `fn` does not. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -13,7 +13,7 @@ import { CloseCodes, Errors } from '../../src/protocol/errors.js';
 import { Kind } from '../../src/protocol/kinds.js';
 import { Op } from '../../src/protocol/ops.js';
 import { FAST, startCluster } from '../helpers/cluster.js';
-import { closeOf, RawConnection, rawUpgrade, type RawFrame } from '../helpers/raw-ws.js';
+import { clientFrame, closeOf, RawConnection, rawUpgrade, type RawFrame } from '../helpers/raw-ws.js';
 import { metricValue, sleep, startServer, waitFor, type RunningServer } from '../helpers/server.js';
 
 interface Item {
@@ -153,6 +153,31 @@ t.test('room recovery - cluster: back on the other gateway after 5 s, every item
   t.equal((await client.join('d')).body.room, 'd', 'a join that nothing overtakes is answered JOINED');
   t.equal(metricValue(await c.gateways[1]!.metrics(), 'danmaku_errors_total', { reason: Errors.Superseded.reason }), 3);
   client.close();
+
+  // A resume of the room the connection is in, waiting on its epoch check (a Redis round
+  // trip), is overtaken by SWITCH B then SWITCH A (a member keeps A's room on the gateway):
+  // the resume gets ERROR 15, not a JOINED after the later one's.
+  const keeper = await c.gateways[1]!.connect('keeper');
+  await keeper.join('sup-a');
+  const up = await rawUpgrade(c.gateways[1]!.port, `/?token=${c.gateways[1]!.token('resumer')}`);
+  const raw = new RawConnection(up.socket, up.rest);
+  await raw.until((fs) => fs.some((f) => frameOf(f)?.[0] === Op.Welcome));
+  raw.send(encodeFrame(Op.Join, 1, { room: 'sup-a' }));
+  const plain = (await raw.until((fs) => fs.some((f) => frameOf(f)?.[1] === 1))).map(frameOf).find((f) => f?.[1] === 1)!;
+  await sleep(1_100); // past EPOCH_CHECK_MS: the resume waits for the store
+  const resume = { room: 'sup-a', since: plain[2].seq as number, epoch: plain[2].epoch as string };
+  // One write: the gateway reads the three frames in one go.
+  raw.socket.write(Buffer.concat([encodeFrame(Op.Join, 2, resume), encodeFrame(Op.Switch, 3, { room: 'sup-b' }), encodeFrame(Op.Switch, 4, { room: 'sup-a' })].map((f) => clientFrame(f))));
+  await raw.until((fs) => [2, 3, 4].every((rid) => fs.some((f) => frameOf(f)?.[1] === rid)));
+  await sleep(200); // a late JOINED for rid 2 would show here
+  const all = (await raw.until(() => true)).map(frameOf).filter((f) => f !== null && f[1] >= 2).sort((a, b) => a![1] - b![1]); // by rid: the later ones can be answered first
+  t.same(all.map((f) => [f![1], f![0], f![0] === Op.Error ? f![2].code : null]), [
+    [2, Op.Error, 15],
+    [3, Op.Error, 15],
+    [4, Op.Joined, null],
+  ], 'the overtaken resume and switch get ERROR 15; only the last request is answered JOINED');
+  raw.socket.destroy();
+  keeper.close();
 });
 
 t.test('room recovery - cluster: back after the danmaku window, gifts kept', async (t) => {

@@ -83,6 +83,11 @@ t.test('recovery window - after(since): everything above since, and what arrived
   const low = new RecoveryWindow(limits({ size: 3 }), 'e1');
   for (let s = 1; s <= 6; s++) low.add(item(s, T0 + s), T0);
   t.same(seqs(low.after(2, 1_000, T0)), [4, 5, 6], 'since below the window: no item to measure the margin from, everything held');
+  const late = new RecoveryWindow(limits(), 'e1');
+  for (let s = 2; s <= 51; s++) late.add(item(s, T0 + s * 100), T0);
+  late.add(item(1, T0 + 5_090), T0); // a low seq that arrived late: behind 49 older items
+  t.same(seqs(late.after(51, 20, T0)), [1, 51], 'the scan back reaches a late low seq within the margin');
+  t.same(seqs(late.after(50, 0, T0)), [1, 50, 51], 'the since item, what arrived after it, what follows');
 });
 
 t.test('recovery window - a window rebuilt from a snapshot keeps its floors; reset starts a new life', async (t) => {
@@ -165,11 +170,24 @@ function randomRun(run: number): number {
     check(w.lastSeq === Math.max(0, ...seqs(added)), `${at} lastSeq`);
     // A client that saw everything up to a random seq resumes.
     const since = Math.floor(rnd() * next);
-    const got = new Set(seqs(w.after(since, 100, now)));
+    const margin = Math.floor(rnd() * 150);
+    const after = w.after(since, margin, now);
+    check(seqs(after).join() === seqs(linearAfter(held, since, margin)).join(), `${at} after(${since}, ${margin}) is not the scan of every item`);
+    check(seqs(w.keptAfter(since, now)).join() === seqs(k.filter((i) => i.seq > since)).join(), `${at} keptAfter(${since})`);
+    const got = new Set(seqs(after));
     for (const s of heldSeqs) check(s <= since || got.has(s), `${at} after(${since}) left out ${s}`);
     if (since >= w.floor) for (const a of added) check(a.seq <= since || got.has(a.seq), `${at} recovered from ${since} but ${a.seq} is missing`);
   }
   return steps;
+}
+
+/** after() as its contract says it, scanning every held item. */
+function linearAfter(all: readonly WindowItem[], since: number, marginMs: number): WindowItem[] {
+  let at: WindowItem | undefined;
+  for (const i of all) if (i.seq <= since) at = i;
+  if (!at) return [...all];
+  const from = at.t - marginMs;
+  return all.filter((i) => i.seq > since || i.t >= from);
 }
 
 function check(ok: boolean, problem: string): void {

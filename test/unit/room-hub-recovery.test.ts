@@ -276,3 +276,73 @@ t.test('rooms - a resume confirms the epoch with the store when it was not confi
   t.equal(metricValue(await h.metrics.registry.metrics(), 'danmaku_room_epoch_resets_total'), 1);
   h.hub.leave(room);
 });
+
+t.test('rooms - danmaku shed by the display cap are in the window: a resume on this gateway is complete', async (t) => {
+  const h = testHub({}, { roomDisplayCap: 2 });
+  const room = await h.hub.acquire('r');
+  h.hub.join(room);
+  const { epoch } = joined(h.hub, room);
+  for (let s = 1; s <= 6; s++) h.hub.roomMessage('r', danmaku(s).data, true);
+  h.hub.roomMessage('r', gift(7).data, true);
+  h.hub.flush(room);
+  const batch = h.sent.find((b) => b.d)!;
+  t.equal(batch.d!.length, 3, 'two danmaku and the gift sent');
+  t.equal(batch.s, 4, 'four shed');
+  const j = joined(h.hub, room, { since: 0, epoch });
+  t.equal(j.recovered, true);
+  t.same(seqs(j), [1, 2, 3, 4, 5, 6, 7], 'the shed items too (a client that followed the room elsewhere may not have them)');
+  t.same(room.window.items(Date.now()).filter((i) => i.keep).map((i) => i.seq), [7], 'shed danmaku are ordinary items');
+  h.hub.leave(room);
+});
+
+t.test('rooms - a reset of the numbering is told to every member: a JOINED with rid 0, the new epoch, not recovered', async (t) => {
+  const store = { inner: new MemoryRoomHistory() };
+  for (let s = 1; s <= 5; s++) await store.inner.append('r', danmaku(s));
+  const history: RoomHistory = { append: (r, i) => store.inner.append(r, i), window: (r) => store.inner.window(r), epoch: (r) => store.inner.epoch(r) };
+  const h = testHub({ history });
+  const room = await h.hub.acquire('r');
+  h.hub.join(room);
+  const old = joined(h.hub, room).epoch;
+  await h.hub.storeRestored();
+  t.equal(h.sent.length, 0, 'the same epoch: nothing is sent');
+  store.inner = new MemoryRoomHistory();
+  await store.inner.append('r', danmaku(1));
+  await h.hub.storeRestored();
+  const told = h.sent as unknown as Joined[];
+  t.equal(told.length, 1, 'one frame to the room');
+  t.equal(told[0]!.epoch, await store.inner.epoch('r'), 'the new epoch');
+  t.not(told[0]!.epoch, old);
+  t.equal(told[0]!.recovered, false);
+  t.equal(told[0]!.seq, 1);
+  t.same(told[0]!.replay.map((r) => r.s), [1], 'the new numbering\'s replay');
+  h.hub.leave(room);
+});
+
+t.test('rooms - JOINED.seq covers the floors: in a quiet room whose items aged out, a resume from it is recovered', async (t) => {
+  const history = new MemoryRoomHistory({ limits: { size: 500, ageMs: 1_000, keepSize: 1000, keepAgeMs: 600_000 } });
+  const old = Date.now() - 10_000;
+  for (let s = 1; s <= 5; s++) await history.append('r', danmaku(s, old));
+  const h = testHub({ history }, { roomRecoveryMs: 1_000 });
+  const room = await h.hub.acquire('r');
+  h.hub.join(room);
+  const plain = joined(h.hub, room);
+  t.same(seqs(plain), [], 'nothing held');
+  t.equal(plain.seq, 5, 'the floor');
+  const j = joined(h.hub, room, { since: plain.seq, epoch: plain.epoch });
+  t.equal(j.recovered, true, 'since = max(highest shown, JOINED.seq): nothing was missed');
+  h.hub.leave(room);
+});
+
+t.test('rooms - a resume reply says how many items it replays (the frame budget charges for them)', async (t) => {
+  const history = new MemoryRoomHistory();
+  const now = Date.now();
+  for (let s = 1; s <= 250; s++) await history.append('r', danmaku(s, now - (250 - s) * 10));
+  const h = testHub({ history }, { replaySize: 10, roomRecoveryMarginMs: 0 });
+  const room = await h.hub.acquire('r');
+  h.hub.join(room);
+  const { epoch } = joined(h.hub, room);
+  t.equal(h.hub.joinedReply(room, 1, null).replayed, 0, 'a plain JOINED costs its one token');
+  t.equal(h.hub.joinedReply(room, 1, { since: 0, epoch }).replayed, 250);
+  t.equal(h.hub.joinedReply(room, 1, { since: 240, epoch }).replayed, 11, 'the since item (margin 0) and the ten after it');
+  h.hub.leave(room);
+});

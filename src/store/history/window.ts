@@ -118,17 +118,23 @@ export class RecoveryWindow {
    * plus held items with seq <= since whose t >= t(since item) - marginMs (items of a room can
    * reach gateways slightly out of seq order; the client de-duplicates by seq). t(since item) is
    * the t of the held item with the highest seq <= since (no margin if there is none).
+   * A binary search per class: only the items above `since` and those of the margin are touched
+   * (a resume that misses little costs little, whatever the window holds).
    */
   after(since: number, marginMs: number, now: number): WindowItem[] {
-    const all = this.items(now);
-    const cut = upperBound(all, since); // all[cut - 1] is the since item, if held
-    if (cut === 0) return all;
-    const from = all[cut - 1]!.t - marginMs;
-    const out: WindowItem[] = [];
-    // Bounded by the window (a few hundred items), once per resuming join.
-    for (let i = 0; i < cut; i++) if (all[i]!.t >= from) out.push(all[i]!);
-    for (let i = cut; i < all.length; i++) out.push(all[i]!);
-    return out;
+    this.trim(now);
+    const o = this.ordinary.cut(since);
+    const k = this.kept.cut(since);
+    const at = o.below && k.below ? (o.below.seq > k.below.seq ? o.below : k.below) : (o.below ?? k.below);
+    if (!at) return merge(this.ordinary.view(), this.kept.view());
+    const from = at.t - marginMs;
+    return merge(this.ordinary.margin(o.index, from), this.kept.margin(k.index, from));
+  }
+
+  /** Held never-shed items with seq > since, by seq (binary search). */
+  keptAfter(since: number, now: number): WindowItem[] {
+    this.trim(now);
+    return this.kept.margin(this.kept.cut(since).index, Infinity);
   }
 
   /** Empties it, floors 0, a new epoch: the store lost the room's window. */
@@ -149,6 +155,11 @@ export class RecoveryWindow {
  */
 class SeqQueue {
   private items: WindowItem[] = [];
+  /**
+   * maxT[i]: the highest t of items[0..i] (dead front included: an upper bound of the held
+   * ones'), so that a scan back from a point can stop where no earlier item is recent enough.
+   */
+  private maxT: number[] = [];
   private head = 0;
 
   get length(): number {
@@ -169,11 +180,34 @@ class SeqQueue {
     const last = this.items[this.items.length - 1];
     if (this.length === 0 || last!.seq < item.seq) {
       this.items.push(item);
+      this.maxT.push(Math.max(this.maxT[this.maxT.length - 1] ?? -Infinity, item.t));
       return;
     }
     const i = upperBound(this.items, item.seq, this.head);
     if (i > this.head && this.items[i - 1]!.seq === item.seq) return; // already held
     this.items.splice(i, 0, item);
+    this.maxT.splice(i, 0, 0);
+    // Out of order: near the end as a rule, so this is as cheap as the splice.
+    for (let j = i; j < this.items.length; j++) this.maxT[j] = Math.max(j > 0 ? this.maxT[j - 1]! : -Infinity, this.items[j]!.t);
+  }
+
+  /** Where `since` falls: the index of the first held item above it, and the held item at or below it. */
+  cut(since: number): { index: number; below: WindowItem | null } {
+    const index = upperBound(this.items, since, this.head);
+    return { index, below: index > this.head ? this.items[index - 1]! : null };
+  }
+
+  /**
+   * The held items from `index` on, preceded by those before it whose t >= `from`: the scan
+   * back stops where no earlier item (maxT) is that recent.
+   */
+  margin(index: number, from: number): WindowItem[] {
+    let lo = index;
+    while (lo > this.head && this.maxT[lo - 1]! >= from) lo--;
+    const out: WindowItem[] = [];
+    for (let i = lo; i < index; i++) if (this.items[i]!.t >= from) out.push(this.items[i]!);
+    for (let i = index; i < this.items.length; i++) out.push(this.items[i]!);
+    return out;
   }
 
   /**
@@ -188,6 +222,7 @@ class SeqQueue {
     }
     if (this.head > 32 && this.head * 2 >= this.items.length) {
       this.items = this.items.slice(this.head);
+      this.maxT = this.maxT.slice(this.head);
       this.head = 0;
     }
     return dropped;
@@ -195,6 +230,7 @@ class SeqQueue {
 
   clear(): void {
     this.items = [];
+    this.maxT = [];
     this.head = 0;
   }
 }
