@@ -36,6 +36,7 @@ function flaky(inner: RoomHistory) {
     inFlight: 0,
     maxInFlight: 0,
     append: (room: string, it: WindowItem) => inner.append(room, it),
+    get: (room: string, seq: number) => inner.get(room, seq),
     epoch: async (room: string) => {
       if (h.down) throw new Error('Redis down');
       return inner.epoch(room);
