@@ -298,7 +298,7 @@ t.test('rooms - danmaku shed by the display cap are in the window: a resume on t
 t.test('rooms - a reset of the numbering is told to every member: a JOINED with rid 0, the new epoch, not recovered', async (t) => {
   const store = { inner: new MemoryRoomHistory() };
   for (let s = 1; s <= 5; s++) await store.inner.append('r', danmaku(s));
-  const history: RoomHistory = { append: (r, i) => store.inner.append(r, i), window: (r) => store.inner.window(r), epoch: (r) => store.inner.epoch(r) };
+  const history: RoomHistory = { append: (r, i) => store.inner.append(r, i), window: (r) => store.inner.window(r), epoch: (r) => store.inner.epoch(r), get: (r, s) => store.inner.get(r, s) };
   const h = testHub({ history });
   const room = await h.hub.acquire('r');
   h.hub.join(room);
