@@ -212,6 +212,29 @@ interface Row {
 
 const table: Row[] = [];
 
+/** ERROR codes as "30 x17, -1 x1" (-1: the connection dropped or no reply in time). */
+function summarise(codes: readonly number[]): string {
+  const by = new Map<number, number>();
+  for (const c of codes) by.set(c, (by.get(c) ?? 0) + 1);
+  return [...by].map(([c, n]) => `${c} x${n}`).join(', ') || 'none';
+}
+
+/**
+ * Items a resume answered with `recovered: true` did not bring: acknowledged sequenced items of
+ * its epoch with a seq above its `since` that the client never showed. The contract: a
+ * recovered resume is never a silent partial (only the display cap may still shed danmaku
+ * afterwards, which the client is told in BATCH `s`).
+ */
+function silentPartials(v: ReliableClient, acked: readonly Sent[]): string[] {
+  const out: string[] = [];
+  for (const j of v.joins) {
+    if (j.recovered !== true || j.since === undefined) continue;
+    const held = new Set(v.shown.filter((it) => it.room === j.room && it.epoch === j.epoch && it.s > 0).map((it) => it.s));
+    for (const s of acked) if (s.ack!.s > j.since && s.ack!.t <= j.at && !held.has(s.ack!.s)) out.push(`${v.name}: ${s.key} (s ${s.ack!.s}, since ${j.since})`);
+  }
+  return out;
+}
+
 /** Room items a viewer showed, by key (gift id or text) of one kind. */
 function shownKeys(v: ReliableClient, kind: number): Map<string, number> {
   const out = new Map<string, number>();
@@ -284,6 +307,15 @@ async function verify(t: Test, fault: string, cast: Cast, faultAt: number): Prom
     t.same(doubles.slice(0, 20), [], `${fault}: no ${name} shown twice after de-duplication`);
   }
 
+  // Resumes: within the window every one is recovered, and recovered means complete.
+  const roomAcked = [...traffic.acked('gift'), ...traffic.acked('notice'), ...traffic.acked('danmaku')].filter((s) => s.ack!.s > 0);
+  const resumes = viewers.flatMap((v) => v.joins.filter((j) => j.since !== undefined).map((j) => ({ v, j })));
+  t.same(resumes.filter(({ j }) => j.recovered !== true).map(({ v, j }) => `${v.name}: recovered ${j.recovered}, kept ${j.kept}, since ${j.since}`), [], `${fault}: every resume (${resumes.length}) within the window answered recovered: true`);
+  const partial = viewers.flatMap((v) => silentPartials(v, roomAcked));
+  const shedTotal = viewers.reduce((n, v) => n + v.shed, 0);
+  if (shedTotal === 0) t.same(partial.slice(0, 20), [], `${fault}: no recovered resume missed an item after its since`);
+  else t.comment(`${fault}: ${partial.length} items after a recovered since not shown, ${shedTotal} shed by the display cap`);
+
   const lostChat = missingChat();
   const chatDoubles = [...users.values()].flatMap((u) => [...chatKeys(u)].filter(([, n]) => n > 1).map(([k, n]) => `${u.name}: ${k} x${n}`));
   const live = [...users.values()].reduce((n, u) => n + [...u.messages.values()].filter((m) => m.via === 'live').length, 0);
@@ -298,7 +330,11 @@ async function verify(t: Test, fault: string, cast: Cast, faultAt: number): Prom
   const giftDelays = viewers.flatMap((v) => v.shown.filter((it: ShownItem) => it.k === Kind.Gift && it.s > 0).map((it) => it.at - it.t));
   const retried = traffic.acked().filter((s) => s.ack!.attempts > 1);
   t.comment(`${fault}: longest pause between ACKs of one sender after the fault: ${stalls}`);
-  t.comment(`${fault}: ${retried.length} sends needed retries (max ${Math.max(0, ...retried.map((s) => s.ack!.attempts))} attempts, ${retried.filter((s) => s.ack!.dup).length} answered dup); ${unacked.length} never acknowledged (in flight at the end)`);
+  t.comment(`${fault}: ${retried.length} sends needed retries (${retried.filter((s) => s.ack!.dup).length} answered dup); ${unacked.length} never acknowledged (in flight at the end)`);
+  for (const kind of ['gift', 'notice', 'danmaku', 'chat'] as const) {
+    const slowest = traffic.acked(kind).sort((a, b) => b.ack!.ms - a.ack!.ms)[0];
+    if (slowest && slowest.ack!.attempts > 1) t.comment(`${fault}:   slowest ${kind} ${slowest.key}: acknowledged after ${slowest.ack!.ms} ms, ${slowest.ack!.attempts} attempts, errors ${summarise(slowest.ack!.errors)}${slowest.ack!.dup ? ', dup' : ''}`);
+  }
   if (rc.ms.length) t.comment(`${fault}: ${rc.ms.length} reconnects, drop to JOINED p50 ${pct(rc.ms, 50)} ms, max ${Math.max(...rc.ms)} ms`);
   for (const o of rc.outcomes) t.comment(`${fault}:   ${o}`);
   t.comment(`${fault}: gift delivery delay p50 ${pct(giftDelays, 50)} ms, p99 ${pct(giftDelays, 99)} ms, max ${Math.max(0, ...giftDelays)} ms (${giftDelays.length} deliveries)`);

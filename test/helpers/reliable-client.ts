@@ -36,6 +36,8 @@ export interface ReliableOptions {
   readonly token?: string;
   /** send RECEIVED for MESSAGE ids (default true) */
   readonly autoAck?: boolean;
+  /** how long ids are collected before one RECEIVED carries them (default 200 ms: RECEIVED takes a token of the frame budget) */
+  readonly ackDelayMs?: number;
   /** SYNC whenever an UNREAD push arrives (default true): a cheap superset of "a total it cannot account for" */
   readonly syncOnUnread?: boolean;
   /** a request without a reply after this long is sent again (default 10 s) */
@@ -247,7 +249,7 @@ export class ReliableClient {
 
   constructor(opts: ReliableOptions) {
     this.name = opts.name;
-    this.opts = { autoAck: true, syncOnUnread: true, requestTimeoutMs: 10_000, backoffMs: [100, 2000], ...opts };
+    this.opts = { autoAck: true, ackDelayMs: 200, syncOnUnread: true, requestTimeoutMs: 10_000, backoffMs: [100, 2000], ...opts };
     this.urlIndex = (opts.first ?? 0) % opts.gateways.length;
     this.connect();
   }
@@ -542,19 +544,19 @@ export class ReliableClient {
     this.messages.set(m.id, { m, at: Date.now(), via });
   }
 
-  /** Collects ids and sends them in one RECEIVED per turn (at most 100 ids a frame). */
+  /** Collects ids for `ackDelayMs` and sends them in one RECEIVED (at most 100 ids a frame). */
   private ack(link: Link, id: string): void {
     this.toAck.add(id);
     if (this.ackScheduled) return;
     this.ackScheduled = true;
-    setImmediate(() => {
+    setTimeout(() => {
       this.ackScheduled = false;
       const ids = [...this.toAck];
       this.toAck.clear();
       // An ack that cannot be sent is no loss: the server gives the push up to the inbox.
       if (link !== this.link) return;
       for (let i = 0; i < ids.length; i += RECEIVED_MAX_IDS) link.post(OP_RECEIVED, { ids: ids.slice(i, i + RECEIVED_MAX_IDS) });
-    });
+    }, this.opts.ackDelayMs);
   }
 
   private onInboxPage(body: Record<string, unknown>): void {
