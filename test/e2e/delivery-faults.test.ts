@@ -369,6 +369,10 @@ t.test('delivery faults - nats-server killed and restarted on its store: sends r
   const { nats } = cast.c.infra;
   const killedAt = Date.now();
   await nats.stop(); // SIGKILL
+  // A viewer whose network drops meanwhile comes back during the outage: its gateway still
+  // holds the room (other members), so it resumes from the gateway's own window.
+  const dropped = cast.viewers.find((v) => v.name === 'guest1')!;
+  dropped.drop();
   await sleep(1000);
   await nats.start();
   const restartedAt = Date.now();
@@ -384,7 +388,11 @@ t.test('delivery faults - Redis killed and restarted on its AOF: gifts wait, cha
   const { redis } = cast.c.infra;
   const killedAt = Date.now();
   await redis.stop(); // SIGKILL
-  await sleep(1500);
+  // A viewer whose network drops meanwhile resumes while Redis is down (from the gateway's window).
+  const dropped = cast.viewers.find((v) => v.name === 'guest1')!;
+  dropped.drop();
+  await pollUntil(async () => dropped.drops.length > 0 && dropped.inRoom, (ok) => ok, 10_000, 'the dropped viewer back in the room', 20);
+  await sleep(500);
   await redis.start();
   const restartedAt = Date.now();
   await cast.traffic.ackedAfter(restartedAt, 1, 20_000, 'every sender acknowledged after the restart');
@@ -394,11 +402,16 @@ t.test('delivery faults - Redis killed and restarted on its AOF: gifts wait, cha
   await verify(t, 'redis restart', cast, killedAt);
 });
 
-t.test('delivery faults - a logic process killed with SIGKILL: retries reach the other; nothing acknowledged lost or doubled', async (t) => {
+t.test('delivery faults - a logic process hung, then killed with SIGKILL: retries reach the other; nothing acknowledged lost or doubled', async (t) => {
   const cast = await setup(t, {});
   await warm(cast);
+  const logic = cast.c.logics[0]!;
+  // Hung first (SIGSTOP) so that requests are in flight on it when it dies, some of them half
+  // done (a claim taken, a message in the storage queue not yet acknowledged to the client).
   const killedAt = Date.now();
-  await cast.c.logics[0]!.kill();
+  logic.proc.kill('SIGSTOP');
+  await sleep(1000);
+  await logic.kill();
   await cast.traffic.ackedAfter(killedAt, 5, 25_000, 'traffic after the kill');
   t.comment(`logic kill: every sender had 5 more ACKs ${Date.now() - killedAt} ms after the kill`);
   await verify(t, 'logic kill', cast, killedAt);

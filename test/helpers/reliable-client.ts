@@ -312,6 +312,11 @@ export class ReliableClient {
     this.link?.ws.resume();
   }
 
+  /** Loses its connection (no close handshake, as when the network drops): it reconnects like after any drop. */
+  drop(): void {
+    this.link?.terminate();
+  }
+
   /** Syncs the inbox from its cursor until `more` is false, retrying failures until `timeoutMs`. */
   async syncNow(timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
