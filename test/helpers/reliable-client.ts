@@ -120,7 +120,7 @@ class RequestTimeout extends Error {
 class Link {
   readonly ws: WebSocket;
   private nextRid = 1;
-  private readonly pending = new Map<number, { resolve: (f: ServerFrame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<number, { resolve: (f: ServerFrame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; onReply?: (f: ServerFrame) => void }>();
 
   constructor(
     /** the gateway's address (without the token) */
@@ -139,7 +139,10 @@ class Link {
         this.pending.delete(frame.rid);
         clearTimeout(p.timer);
         if (frame.op === Op.Error) p.reject(new RequestFailed(frame));
-        else p.resolve(frame);
+        else {
+          p.onReply?.(frame);
+          p.resolve(frame);
+        }
       }
       onFrame(this, frame);
     });
@@ -158,7 +161,12 @@ class Link {
     return this.ws.readyState === WebSocket.OPEN;
   }
 
-  request(op: number, body: unknown, timeoutMs: number): Promise<ServerFrame> {
+  /**
+   * Sends a request; resolves with its reply. `onReply` sees a successful reply at once, before
+   * any later frame: `ws` can emit several messages in one turn, and the BATCH right behind a
+   * JOINED must find the client joined (a promise's continuation would come after it).
+   */
+  request(op: number, body: unknown, timeoutMs: number, onReply?: (f: ServerFrame) => void): Promise<ServerFrame> {
     const rid = this.nextRid++;
     return new Promise((resolve, reject) => {
       if (!this.open) return reject(new LinkClosed('connection not open'));
@@ -166,14 +174,14 @@ class Link {
         this.pending.delete(rid);
         reject(new RequestTimeout(`no reply to op ${op} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(rid, { resolve, reject, timer });
+      this.pending.set(rid, { resolve, reject, timer, onReply });
       this.ws.send(encodeFrame(op, rid, body));
     });
   }
 
-  /** A frame that has no reply on success (RECEIVED, PING); its rid is not tracked. */
+  /** A frame whose rid does not matter (RECEIVED, PING): rid 0. */
   post(op: number, body: unknown): void {
-    if (this.open) this.ws.send(encodeFrame(op, this.nextRid++, body));
+    if (this.open) this.ws.send(encodeFrame(op, 0, body));
   }
 
   close(): void {
@@ -280,6 +288,7 @@ export class ReliableClient {
     const deadline = Date.now() + timeoutMs;
     while (!(this.welcomed && (this.room === null || this.inRoom))) {
       if (this.closing) throw new ClientClosed(`${this.name} closed`);
+      if (this.fatal !== null) throw new Error(`${this.name}: the server closed it with ${this.fatal}: no reconnect`);
       if (Date.now() > deadline) throw new Error(`${this.name}: not ready within ${timeoutMs} ms`);
       await sleep(20);
     }
@@ -446,8 +455,9 @@ export class ReliableClient {
         const body: Record<string, unknown> = { room };
         if (st.epoch !== null) Object.assign(body, { since: st.lastSeq, epoch: st.epoch });
         try {
-          const reply = await link.request(Op.Join, body, this.opts.requestTimeoutMs);
-          if (link === this.link && room === this.room) this.onJoined(link, room, body.since as number | undefined, reply.body);
+          await link.request(Op.Join, body, this.opts.requestTimeoutMs, (reply) => {
+            if (link === this.link && room === this.room) this.onJoined(link, room, body.since as number | undefined, reply.body);
+          });
           return;
         } catch (err) {
           if (err instanceof LinkClosed) return; // the next connection joins
