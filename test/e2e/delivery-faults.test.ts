@@ -23,6 +23,8 @@ import { metricValue, sleep, type RunningServer } from '../helpers/server.js';
 t.setTimeout(900_000);
 
 const ROOM = 'live';
+/** a second room, all of whose clients start on gateway 0 (the gateway kill moves it whole) */
+const SIDE = 'side';
 const GROUP = 'crew';
 
 const ENV = {
@@ -47,6 +49,8 @@ interface Sent {
   /** how a receiver recognises it: the gift id, or the text */
   readonly key: string;
   readonly sender: string;
+  /** room items: the room */
+  readonly room?: string;
   /** chat: the users whose inbox gets it */
   readonly recipients?: readonly string[];
   readonly startedAt: number;
@@ -68,11 +72,12 @@ class Traffic {
   private running = true;
 
   add(kind: Sent['kind'], client: ReliableClient, pauseMs: number, make: (i: number) => { body: Record<string, unknown>; key: string; recipients?: string[] }): void {
+    const room = kind === 'chat' ? undefined : client.room!;
     const loop: Loop = { name: `${client.name}/${kind}`, kind, acks: [], done: Promise.resolve() };
     loop.done = (async () => {
       for (let i = 0; this.running; i++) {
         const { body, key, recipients } = make(i);
-        const rec: Sent = { kind, key, sender: client.name, recipients, startedAt: Date.now() };
+        const rec: Sent = { kind, key, sender: client.name, room, recipients, startedAt: Date.now() };
         this.sent.push(rec);
         try {
           rec.ack = await (kind === 'chat' ? client.message(body) : client.send(body));
@@ -87,8 +92,8 @@ class Traffic {
     this.loops.push(loop);
   }
 
-  acked(kind?: Sent['kind']): Sent[] {
-    return this.sent.filter((s) => s.ack !== undefined && (kind === undefined || s.kind === kind));
+  acked(kind?: Sent['kind'], room?: string): Sent[] {
+    return this.sent.filter((s) => s.ack !== undefined && (kind === undefined || s.kind === kind) && (room === undefined || s.room === room));
   }
 
   /** Resolves once every loop has `n` ACKs after `since` (ms). */
@@ -135,8 +140,11 @@ const MOD = 'mod';
 const MEMBERS = [...GIFTERS, ...CHATTERS, MOD];
 const GUESTS = 4;
 
-/** A cluster, every client in the room (and the users in the group), traffic flowing. */
-async function setup(t: Test, env: Record<string, string>, extraUsers: string[] = []): Promise<Cast> {
+/**
+ * A cluster, every client in the room (and the users in the group), traffic flowing. `side`: a
+ * second room whose clients (a gift sender, two guests) all start on gateway 0.
+ */
+async function setup(t: Test, env: Record<string, string>, opts: { extraUsers?: string[]; side?: boolean } = {}): Promise<Cast> {
   const c = await startCluster({ gateways: 2, logics: 2, env: { ...ENV, ...env } });
   t.teardown(() => c.stop());
   const startedAt = Date.now();
@@ -146,19 +154,26 @@ async function setup(t: Test, env: Record<string, string>, extraUsers: string[] 
   const gw0 = c.gateways[0] as RunningServer;
   const users = new Map<string, ReliableClient>();
   const viewers: ReliableClient[] = [];
-  const uids = [...MEMBERS, ...extraUsers];
+  const uids = [...MEMBERS, ...(opts.extraUsers ?? [])];
   uids.forEach((uid, i) => {
     const client = new ReliableClient({ name: uid, gateways, first: i % 2, backoffMs: BACKOFF, token: gw0.token(uid, uid === MOD ? ['moderator'] : undefined) });
     users.set(uid, client);
     viewers.push(client);
   });
   for (let i = 0; i < GUESTS; i++) viewers.push(new ReliableClient({ name: `guest${i}`, gateways, first: i % 2, backoffMs: BACKOFF }));
-  t.teardown(() => viewers.forEach((v) => v.close()));
   for (const v of viewers) v.join(ROOM);
+  if (opts.side) {
+    const sider = new ReliableClient({ name: 'sidegift', gateways, first: 0, backoffMs: BACKOFF, token: gw0.token('sidegift') });
+    users.set(sider.name, sider);
+    const side = [sider, ...[0, 1].map((i) => new ReliableClient({ name: `sideguest${i}`, gateways, first: 0, backoffMs: BACKOFF }))];
+    for (const v of side) v.join(SIDE);
+    viewers.push(...side);
+  }
+  t.teardown(() => viewers.forEach((v) => v.close()));
   await Promise.all(viewers.map((v) => v.ready(30_000)));
 
   const traffic = new Traffic();
-  for (const uid of GIFTERS) {
+  for (const uid of [...GIFTERS, ...(opts.side ? ['sidegift'] : [])]) {
     const client = users.get(uid)!;
     traffic.add('gift', client, 100, (i) => ({ body: { k: Kind.Gift, g: `${uid}-${i}`, a: 1 }, key: `${uid}-${i}` }));
     traffic.add('danmaku', client, 50, (i) => ({ body: { k: Kind.Danmaku, x: `d-${uid}-${i}` }, key: `d-${uid}-${i}` }));
@@ -230,16 +245,16 @@ function silentPartials(v: ReliableClient, acked: readonly Sent[]): string[] {
   for (const j of v.joins) {
     if (j.recovered !== true || j.since === undefined) continue;
     const held = new Set(v.shown.filter((it) => it.room === j.room && it.epoch === j.epoch && it.s > 0).map((it) => it.s));
-    for (const s of acked) if (s.ack!.s > j.since && s.ack!.t <= j.at && !held.has(s.ack!.s)) out.push(`${v.name}: ${s.key} (s ${s.ack!.s}, since ${j.since})`);
+    for (const s of acked) if (s.room === j.room && s.ack!.s > j.since && s.ack!.t <= j.at && !held.has(s.ack!.s)) out.push(`${v.name}: ${s.key} (s ${s.ack!.s}, since ${j.since})`);
   }
   return out;
 }
 
-/** Room items a viewer showed, by key (gift id or text) of one kind. */
+/** Room items a viewer showed in its room, by key (gift id or text) of one kind. */
 function shownKeys(v: ReliableClient, kind: number): Map<string, number> {
   const out = new Map<string, number>();
   for (const it of v.shown) {
-    if (it.room !== ROOM || it.k !== kind) continue;
+    if (it.room !== v.room || it.k !== kind) continue;
     const key = kind === Kind.Gift ? it.g! : it.x!;
     out.set(key, (out.get(key) ?? 0) + 1);
   }
@@ -261,8 +276,8 @@ async function verify(t: Test, fault: string, cast: Cast, faultAt: number): Prom
     ['notice', Kind.Notice],
     ['danmaku', Kind.Danmaku],
   ] as const;
-  const mustArrive = [...traffic.acked('gift'), ...traffic.acked('notice')];
-  const missingRoom = () => viewers.flatMap((v) => mustArrive.filter((s) => !shownKeys(v, s.kind === 'gift' ? Kind.Gift : Kind.Notice).has(s.key)).map((s) => `${v.name}: ${s.key}`));
+  const mustArrive = (v: ReliableClient) => [...traffic.acked('gift', v.room!), ...traffic.acked('notice', v.room!)];
+  const missingRoom = () => viewers.flatMap((v) => mustArrive(v).filter((s) => !shownKeys(v, s.kind === 'gift' ? Kind.Gift : Kind.Notice).has(s.key)).map((s) => `${v.name}: ${s.key}`));
   await pollUntil(async () => missingRoom(), (m) => m.length === 0, 15_000, `${fault}: every acknowledged gift and notice shown by every viewer`, 100).catch(() => undefined);
 
   const chat = traffic.acked('chat');
@@ -292,7 +307,7 @@ async function verify(t: Test, fault: string, cast: Cast, faultAt: number): Prom
     const doubles: string[] = [];
     for (const v of viewers) {
       const keys = shownKeys(v, kind);
-      const m = acked.filter((s) => !keys.has(s.key)).length;
+      const m = traffic.acked(name, v.room!).filter((s) => !keys.has(s.key)).length;
       missing += m;
       worst = Math.max(worst, m);
       for (const [k, n] of keys) if (n > 1) doubles.push(`${v.name}: ${k} x${n}`);
@@ -301,7 +316,7 @@ async function verify(t: Test, fault: string, cast: Cast, faultAt: number): Prom
     const note = name === 'danmaku' ? `worst viewer ${worst}, shed ${viewers.reduce((n, v) => n + v.shed, 0)}, unsequenced ${unsequenced}` : `unsequenced ${unsequenced}`;
     table.push({ fault, kind: name, acked: acked.length, receivers: viewers.length, missing, doubles: doubles.length, note });
     if (name !== 'danmaku') {
-      const lost = viewers.flatMap((v) => acked.filter((s) => !shownKeys(v, kind).has(s.key)).map((s) => `${v.name}: ${s.key} (s ${s.ack!.s})`));
+      const lost = viewers.flatMap((v) => traffic.acked(name, v.room!).filter((s) => !shownKeys(v, kind).has(s.key)).map((s) => `${v.name}: ${s.key} (s ${s.ack!.s})`));
       t.same(lost.slice(0, 20), [], `${fault}: every acknowledged ${name} (${acked.length}) shown by every viewer (${viewers.length})`);
     }
     t.same(doubles.slice(0, 20), [], `${fault}: no ${name} shown twice after de-duplication`);
@@ -350,7 +365,9 @@ async function verify(t: Test, fault: string, cast: Cast, faultAt: number): Prom
 const warm = (cast: Cast) => cast.traffic.ackedAfter(0, 5, 20_000, 'traffic flowing');
 
 t.test('delivery faults - a gateway killed with SIGKILL: its clients reconnect to the other and resume; nothing acknowledged lost or doubled', async (t) => {
-  const cast = await setup(t, {});
+  // The side room is on the killed gateway only: the other subscribes to it and reads its
+  // window from Redis while its gifts keep coming.
+  const cast = await setup(t, {}, { side: true });
   await warm(cast);
   const g0 = cast.c.gateways[0]!;
   const moved = cast.viewers.filter((v) => v.url === (g0 as RunningServer).url);
@@ -421,7 +438,7 @@ t.test('delivery faults - a slow consumer: a client that stops reading is closed
   // Big direct messages fill the slow client's buffers (it gets every one live); the gifts of
   // its room then cannot be queued for it.
   const env = { OUTBOUND_SOFT_LIMIT_BYTES: '16384', SLOW_CONSUMER_GRACE_MS: '3000', MAX_TEXT_LENGTH: '2000', MAX_FRAME_BYTES: '32768' };
-  const cast = await setup(t, env, ['slow', 'flood']);
+  const cast = await setup(t, env, { extraUsers: ['slow', 'flood'] });
   await warm(cast);
   const slow = cast.users.get('slow')!;
   const flood = cast.users.get('flood')!;

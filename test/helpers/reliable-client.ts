@@ -243,7 +243,7 @@ export class ReliableClient {
   private reconnectAttempts = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
-  private room: string | null = null;
+  private roomId: string | null = null;
   private joined: string | null = null;
   private joining = false;
   private readonly rooms = new Map<string, RoomState>();
@@ -272,9 +272,14 @@ export class ReliableClient {
     return this.link?.gateway ?? null;
   }
 
+  /** Its room (the last join()), joined or not. */
+  get room(): string | null {
+    return this.roomId;
+  }
+
   /** In its room now (JOINED received on the current connection). */
   get inRoom(): boolean {
-    return this.room !== null && this.joined === this.room;
+    return this.roomId !== null && this.joined === this.roomId;
   }
 
   /** The room's epoch and last seq as the client holds them. */
@@ -286,7 +291,7 @@ export class ReliableClient {
   /** Resolves once connected (WELCOME) and, if it has a room, joined; rejects after `timeoutMs`. */
   async ready(timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!(this.welcomed && (this.room === null || this.inRoom))) {
+    while (!(this.welcomed && (this.roomId === null || this.inRoom))) {
       if (this.closing) throw new ClientClosed(`${this.name} closed`);
       if (this.fatal !== null) throw new Error(`${this.name}: the server closed it with ${this.fatal}: no reconnect`);
       if (Date.now() > deadline) throw new Error(`${this.name}: not ready within ${timeoutMs} ms`);
@@ -296,7 +301,7 @@ export class ReliableClient {
 
   /** Makes `room` its room: joined now if connected, and after every reconnect, with `since` once it holds the room's epoch. */
   join(room: string): void {
-    this.room = room;
+    this.roomId = room;
     this.joined = null;
     if (this.welcomed) void this.sendJoin();
   }
@@ -423,7 +428,7 @@ export class ReliableClient {
     const every = Number(body.heartbeat) || 30_000;
     this.heartbeat = setInterval(() => link.post(Op.Ping, null), every);
     this.heartbeat.unref();
-    if (this.room !== null) void this.sendJoin();
+    if (this.roomId !== null) void this.sendJoin();
     this.pump();
   }
 
@@ -445,18 +450,18 @@ export class ReliableClient {
   /** JOINs its room on the current connection, again after an ERROR or a timeout, until JOINED. */
   private async sendJoin(): Promise<void> {
     const link = this.link;
-    const room = this.room;
+    const room = this.roomId;
     if (!link || room === null || this.joining) return;
     this.joining = true;
     try {
-      while (link === this.link && room === this.room && this.joined !== room) {
+      while (link === this.link && room === this.roomId && this.joined !== room) {
         const st = this.state(room);
         // `since` needs the room's epoch: until the server has told one, a plain join.
         const body: Record<string, unknown> = { room };
         if (st.epoch !== null) Object.assign(body, { since: st.lastSeq, epoch: st.epoch });
         try {
           await link.request(Op.Join, body, this.opts.requestTimeoutMs, (reply) => {
-            if (link === this.link && room === this.room) this.onJoined(link, room, body.since as number | undefined, reply.body);
+            if (link === this.link && room === this.roomId) this.onJoined(link, room, body.since as number | undefined, reply.body);
           });
           return;
         } catch (err) {
@@ -471,7 +476,7 @@ export class ReliableClient {
     } finally {
       if (link === this.link) {
         this.joining = false;
-        if (room !== this.room && this.room !== null) void this.sendJoin(); // join() to another room meanwhile
+        if (room !== this.roomId && this.roomId !== null) void this.sendJoin(); // join() to another room meanwhile
       }
     }
   }
@@ -658,7 +663,7 @@ export class ReliableClient {
   private async attempt(link: Link, o: Outgoing): Promise<void> {
     o.inFlight = true;
     o.attempts++;
-    const body = o.op === Op.Send && this.room !== null ? { ...o.body, room: this.room } : o.body;
+    const body = o.op === Op.Send && this.roomId !== null ? { ...o.body, room: this.roomId } : o.body;
     try {
       const reply = await link.request(o.op, body, this.opts.requestTimeoutMs);
       this.outgoing.delete(o);
