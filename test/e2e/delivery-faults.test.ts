@@ -357,6 +357,15 @@ async function verify(t: Test, fault: string, cast: Cast, faultAt: number): Prom
   t.comment(`${fault}: copies suppressed by de-duplication: ${suppressed.items} room items, ${suppressed.messages} messages`);
   const stray = viewers.flatMap((v) => v.strayErrors.map((e) => `${v.name}: ${String(e.code)} ${String(e.reason)}`));
   if (stray.length) t.comment(`${fault}: error frames outside requests: ${[...new Set(stray)].slice(0, 10).join('; ')}`);
+  for (const gw of cast.c.gateways as RunningServer[]) {
+    if (gw.proc.exitCode !== null || gw.proc.signalCode !== null) continue;
+    const m = await gw.metrics();
+    const v = (name: string, labels?: Record<string, string>) => metricValue(m, name, labels);
+    const recoveries = ['recovered', 'kept', 'partial', 'epoch_changed', 'unavailable'].map((r) => `${r} ${v('danmaku_room_recoveries_total', { result: r })}`).join(', ');
+    t.comment(
+      `${fault}: ${gw.name}: pushes acked ${v('danmaku_push_acked_total')}, resent ${v('danmaku_push_resends_total')}, given up unacked ${v('danmaku_push_given_up_total', { reason: 'unacked' })} / closed ${v('danmaku_push_given_up_total', { reason: 'closed' })} / overflow ${v('danmaku_push_given_up_total', { reason: 'overflow' })}, pending ${v('danmaku_push_pending')}; resumes: ${recoveries}; never-shed drops ${v('danmaku_dropped_total', { reason: 'never_shed_dropped' })}`,
+    );
+  }
   for (const r of table.filter((x) => x.fault === fault)) t.comment(`${fault}: ${r.kind}: ${r.acked} acknowledged, ${r.receivers} receivers, ${r.missing} missing, ${r.doubles} doubles; ${r.note}`);
   t.comment(`${fault}: scenario took ${Date.now() - cast.startedAt} ms (cluster start excluded)`);
 }
