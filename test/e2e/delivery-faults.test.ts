@@ -348,7 +348,7 @@ async function verify(t: Test, fault: string, cast: Cast, faultAt: number): Prom
   t.comment(`${fault}: ${retried.length} sends needed retries (${retried.filter((s) => s.ack!.dup).length} answered dup); ${unacked.length} never acknowledged (in flight at the end)`);
   for (const kind of ['gift', 'notice', 'danmaku', 'chat'] as const) {
     const slowest = traffic.acked(kind).sort((a, b) => b.ack!.ms - a.ack!.ms)[0];
-    if (slowest && slowest.ack!.attempts > 1) t.comment(`${fault}:   slowest ${kind} ${slowest.key}: acknowledged after ${slowest.ack!.ms} ms, ${slowest.ack!.attempts} attempts, errors ${summarise(slowest.ack!.errors)}${slowest.ack!.dup ? ', dup' : ''}`);
+    if (slowest && slowest.ack!.attempts > 1) t.comment(`${fault}:   slowest ${kind} ${slowest.key}: acknowledged after ${slowest.ack!.ms} ms, ${slowest.ack!.attempts} attempts, errors ${summarise(slowest.ack!.errors)}${slowest.ack!.dup ? ', dup' : ''}${slowest.ack!.lastError ? ` (last: ${slowest.ack!.lastError})` : ''}`);
   }
   if (rc.ms.length) t.comment(`${fault}: ${rc.ms.length} reconnects, drop to JOINED p50 ${pct(rc.ms, 50)} ms, max ${Math.max(...rc.ms)} ms`);
   for (const o of rc.outcomes) t.comment(`${fault}:   ${o}`);

@@ -102,6 +102,8 @@ export interface Acked {
   readonly ms: number;
   /** ERROR codes received on the way (and -1 per connection lost or timeout) */
   readonly errors: readonly number[];
+  /** the message of the last ERROR received on the way */
+  readonly lastError?: string;
 }
 
 export class ClientClosed extends Error {
@@ -212,6 +214,7 @@ interface Outgoing {
   inFlight: boolean;
   retryAt: number;
   readonly errors: number[];
+  lastError?: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -668,13 +671,14 @@ export class ReliableClient {
       const reply = await link.request(o.op, body, this.opts.requestTimeoutMs);
       this.outgoing.delete(o);
       const b = reply.body;
-      o.resolve({ s: b.s as number, t: b.t as number, id: o.id, dup: b.dup === true, attempts: o.attempts, ms: Date.now() - o.firstAt, errors: o.errors });
+      o.resolve({ s: b.s as number, t: b.t as number, id: o.id, dup: b.dup === true, attempts: o.attempts, ms: Date.now() - o.firstAt, errors: o.errors, lastError: o.lastError });
     } catch (err) {
       if (!this.outgoing.has(o)) return; // closed meanwhile
       o.inFlight = false;
       if (err instanceof RequestFailed) {
         const code = err.frame.body.code as number;
         o.errors.push(code);
+        o.lastError = String(err.frame.body.message);
         if (code === ERR_NOT_IN_ROOM && o.op === Op.Send) {
           this.joined = null;
           void this.sendJoin();
