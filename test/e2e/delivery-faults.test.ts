@@ -276,6 +276,8 @@ async function verify(t: Test, fault: string, cast: Cast, faultAt: number): Prom
     ['notice', Kind.Notice],
     ['danmaku', Kind.Danmaku],
   ] as const;
+  // The waits below end early when all is there; a wait that runs out is not a failure by
+  // itself: the assertions after it name what is missing.
   const mustArrive = (v: ReliableClient) => [...traffic.acked('gift', v.room!), ...traffic.acked('notice', v.room!)];
   const missingRoom = () => viewers.flatMap((v) => mustArrive(v).filter((s) => !shownKeys(v, s.kind === 'gift' ? Kind.Gift : Kind.Notice).has(s.key)).map((s) => `${v.name}: ${s.key}`));
   await pollUntil(async () => missingRoom(), (m) => m.length === 0, 15_000, `${fault}: every acknowledged gift and notice shown by every viewer`, 100).catch(() => undefined);
