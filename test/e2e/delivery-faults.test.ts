@@ -326,8 +326,12 @@ async function verify(t: Test, fault: string, cast: Cast, faultAt: number): Prom
 
   // Resumes: within the window every one is recovered, and recovered means complete.
   const roomAcked = [...traffic.acked('gift'), ...traffic.acked('notice'), ...traffic.acked('danmaku')].filter((s) => s.ack!.s > 0);
+  // A gateway that could not read the window answers epoch '' (recovered false): told, not silent.
   const resumes = viewers.flatMap((v) => v.joins.filter((j) => j.since !== undefined).map((j) => ({ v, j })));
-  t.same(resumes.filter(({ j }) => j.recovered !== true).map(({ v, j }) => `${v.name}: recovered ${j.recovered}, kept ${j.kept}, since ${j.since}`), [], `${fault}: every resume (${resumes.length}) within the window answered recovered: true`);
+  const readable = resumes.filter(({ j }) => j.epoch !== '');
+  t.same(readable.filter(({ j }) => j.recovered !== true).map(({ v, j }) => `${v.name}: recovered ${j.recovered}, kept ${j.kept}, since ${j.since}`), [], `${fault}: every resume (${readable.length}) within the window whose window could be read answered recovered: true`);
+  const unread = resumes.filter(({ j }) => j.epoch === '');
+  t.same(unread.filter(({ j }) => j.recovered !== false || j.kept !== false).map(({ v }) => v.name), [], `${fault}: a resume whose window could not be read (${unread.length}) says so: recovered and kept false`);
   const partial = viewers.flatMap((v) => silentPartials(v, roomAcked));
   const shedTotal = viewers.reduce((n, v) => n + v.shed, 0);
   if (shedTotal === 0) t.same(partial.slice(0, 20), [], `${fault}: no recovered resume missed an item after its since`);
@@ -411,15 +415,21 @@ t.test('delivery faults - nats-server killed and restarted on its store: sends r
 });
 
 t.test('delivery faults - Redis killed and restarted on its AOF: gifts wait, chat keeps going; nothing acknowledged lost or doubled', async (t) => {
-  const cast = await setup(t, {});
+  const cast = await setup(t, {}, { side: true });
   await warm(cast);
   const { redis } = cast.c.infra;
+  const viewer = (name: string) => cast.viewers.find((v) => v.name === name)!;
+  const dropAndWait = async (v: ReliableClient) => {
+    const drops = v.drops.length;
+    v.drop();
+    await pollUntil(async () => v.drops.length > drops && v.inRoom, (ok) => ok, 10_000, `${v.name} back in its room`, 20);
+  };
   const killedAt = Date.now();
   await redis.stop(); // SIGKILL
-  // A viewer whose network drops meanwhile resumes while Redis is down (from the gateway's window).
-  const dropped = cast.viewers.find((v) => v.name === 'guest1')!;
-  dropped.drop();
-  await pollUntil(async () => dropped.drops.length > 0 && dropped.inRoom, (ok) => ok, 10_000, 'the dropped viewer back in the room', 20);
+  // Viewers whose network drops meanwhile resume while Redis is down: guest1 on a gateway that
+  // holds its room (its own window answers); sideguest0 on the gateway that has no member of the
+  // side room, so it takes the room on without being able to read its window.
+  await Promise.all([dropAndWait(viewer('guest1')), dropAndWait(viewer('sideguest0'))]);
   await sleep(500);
   await redis.start();
   const restartedAt = Date.now();
@@ -427,6 +437,10 @@ t.test('delivery faults - Redis killed and restarted on its AOF: gifts wait, cha
   const sequenced = await pollUntil(async () => cast.traffic.acked('gift').filter((s) => s.ack!.s > 0 && s.startedAt >= restartedAt).length, (n) => n > 0, 20_000, 'a gift sequenced after the restart', 50);
   t.comment(`redis restart: every sender acknowledged again ${Date.now() - restartedAt} ms after the restart (down ${restartedAt - killedAt} ms); ${sequenced} gifts sequenced since`);
   await cast.traffic.ackedAfter(restartedAt, 5, 20_000, 'traffic after the restart');
+  // Redis is back: sideguest1 resumes on the gateway that took the side room on without its
+  // window (sideguest0 is there), sideguest0 on the other one.
+  await Promise.all([dropAndWait(viewer('sideguest1')), dropAndWait(viewer('sideguest0'))]);
+  await cast.traffic.ackedAfter(Date.now(), 3, 20_000, 'traffic after the last resumes');
   await verify(t, 'redis restart', cast, killedAt);
 });
 
