@@ -305,17 +305,19 @@ async function verify(t: Test, fault: string, cast: Cast, faultAt: number): Prom
   for (const [name, kind] of kinds) {
     const acked = traffic.acked(name);
     let missing = 0;
+    let missingUnsequenced = 0;
     let worst = 0;
     const doubles: string[] = [];
     for (const v of viewers) {
       const keys = shownKeys(v, kind);
-      const m = traffic.acked(name, v.room!).filter((s) => !keys.has(s.key)).length;
-      missing += m;
-      worst = Math.max(worst, m);
+      const lost = traffic.acked(name, v.room!).filter((s) => !keys.has(s.key));
+      missing += lost.length;
+      missingUnsequenced += lost.filter((s) => s.ack!.s === 0).length;
+      worst = Math.max(worst, lost.length);
       for (const [k, n] of keys) if (n > 1) doubles.push(`${v.name}: ${k} x${n}`);
     }
     const unsequenced = acked.filter((s) => s.ack!.s === 0).length;
-    const note = name === 'danmaku' ? `worst viewer ${worst}, shed ${viewers.reduce((n, v) => n + v.shed, 0)}, unsequenced ${unsequenced}` : `unsequenced ${unsequenced}`;
+    const note = name === 'danmaku' ? `${missingUnsequenced} of the missing unsequenced (s 0: never recoverable); worst viewer ${worst}, shed ${viewers.reduce((n, v) => n + v.shed, 0)}, unsequenced sent ${unsequenced}` : `unsequenced ${unsequenced}`;
     table.push({ fault, kind: name, acked: acked.length, receivers: viewers.length, missing, doubles: doubles.length, note });
     if (name !== 'danmaku') {
       const lost = viewers.flatMap((v) => traffic.acked(name, v.room!).filter((s) => !shownKeys(v, kind).has(s.key)).map((s) => `${v.name}: ${s.key} (s ${s.ack!.s})`));
