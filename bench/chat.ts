@@ -7,7 +7,10 @@
 // histogram, and probe SYNC sampling), Redis commands per message, JetStream state, the time
 // for a user with --catchup waiting messages to hold them all (idle, and under load), and loss
 // and duplicates against every acknowledged message. Then (unless --no-baseline) the same
-// traffic on a fresh cluster without storage writers, for ratios. Method: docs/benchmarks.md.
+// traffic on a fresh cluster without storage writers, for ratios. Every member acknowledges the
+// MESSAGE pushes with RECEIVED (batched); with --ack-baseline the same traffic runs once more
+// with storage writers, members that never acknowledge and PUSH_RESENDS=0 (nothing resent), so
+// that the bytes and CPU the acknowledgements add show as ratios. Method: docs/benchmarks.md.
 
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -37,6 +40,12 @@ export const CHAT_HELP = `chat options:
   --reply-timeout S     a MSG unanswered after S s counts as timed out (default 5)
   --drain S             at most S s to drain ACKs, and again for the writers (default 60)
   --no-baseline         skip the run without storage writers
+  --ack-delay MS        members acknowledge MESSAGE pushes with RECEIVED, the first id waiting
+                        this long for others (default 200, as the reference client; 0: to the end
+                        of the event-loop turn)
+  --no-push-ack         members never send RECEIVED (then the gateways resend: PUSH_RESENDS)
+  --ack-baseline        also run with storage writers, members that never acknowledge and
+                        PUSH_RESENDS=0, for the bytes and gateway CPU the RECEIVED frames add
   --workers N, --addresses N, --env K=V,..., --token-secret S, --json FILE, --svg FILE, --quiet
   --enforce             exit 1 when a target of issue 10 is missed`;
 
@@ -73,6 +82,9 @@ export async function chat(argv: string[]): Promise<ChatOutcome> {
       'reply-timeout': { type: 'string' },
       drain: { type: 'string' },
       baseline: { type: 'boolean' },
+      'ack-delay': { type: 'string' },
+      'push-ack': { type: 'boolean' },
+      'ack-baseline': { type: 'boolean' },
       workers: { type: 'string' },
       addresses: { type: 'string' },
       env: { type: 'string' },
@@ -117,6 +129,7 @@ export async function chat(argv: string[]): Promise<ChatOutcome> {
     addresses: Array.from({ length: Math.round(num('addresses', 4, 1)) }, (_, i) => `127.0.0.${i + 1}`),
     tokenSecret: values['token-secret'] ?? process.env.TOKEN_SECRET ?? 'danmaku-dev-secret-change-me',
     quiet: values.quiet ?? false,
+    ackDelayMs: num('ack-delay', 200, 0, 60_000),
   };
   if (o.wakeTo < o.wakeFrom) throw new Error('--wake-to must not be before --wake-from');
   const gateways = Math.round(num('gateways', 1, 1));
@@ -126,20 +139,23 @@ export async function chat(argv: string[]): Promise<ChatOutcome> {
   const base = { TOKEN_SECRET: o.tokenSecret, INBOX_MAX: '100000', ...env };
   const loadBefore = loadavg();
   const runs: ChatRun[] = [];
-  const runOn = async (storeWriter: boolean) => {
-    const target = await startCluster(gateways, logics, { ...base, STORE_WRITER: String(storeWriter) });
+  const pushAck = values['push-ack'] ?? true;
+  const runOn = async (storeWriter: boolean, acks: boolean, extra: Record<string, string> = {}) => {
+    const target = await startCluster(gateways, logics, { ...base, STORE_WRITER: String(storeWriter), ...extra });
     try {
-      runs.push(await measureChat(target, runPrefix(), o, storeWriter));
+      runs.push(await measureChat(target, runPrefix(), o, storeWriter, acks));
     } finally {
       await target.stop();
     }
   };
-  await runOn(true);
-  if (values.baseline ?? true) await runOn(false);
+  await runOn(true, pushAck);
+  // Members that never acknowledge, and a server that resends nothing: the same pushes, no RECEIVED.
+  if (values['ack-baseline'] && pushAck) await runOn(true, false, { PUSH_RESENDS: '0' });
+  if (values.baseline ?? true) await runOn(false, pushAck);
   const { tokenSecret: _secret, addresses, ...shown } = o;
   const report: ChatReport = {
     scenario: 'chat',
-    options: { ...shown, addresses: addresses.length, gateways, logics, env: { INBOX_MAX: '100000', ...env } },
+    options: { ...shown, addresses: addresses.length, gateways, logics, pushAck, ackBaseline: values['ack-baseline'] ?? false, env: { INBOX_MAX: '100000', ...env } },
     at: new Date().toISOString(),
     machine: { cpus: cpus().length, node: process.version, loadBefore, loadAfter: loadavg() },
     runs,

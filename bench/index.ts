@@ -43,7 +43,7 @@ Results go to bench/results/<scenario>-<time>.{json,md,svg} (or --json FILE) and
 summary to stdout. Method and figures: docs/benchmarks.md.`;
 }
 
-async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Options): Promise<RunResult> {
+async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Options, faults = false): Promise<RunResult> {
   const target = await start();
   try {
     const run = runPrefix();
@@ -57,6 +57,10 @@ async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Option
       workers: o.workers,
       addresses: Array.from({ length: o.addresses }, (_, i) => `127.0.0.${i + 1}`),
       quiet: o.quiet,
+      resume: o.resume,
+      plainRejoin: !o.since,
+      faults: faults ? o.faults : [],
+      faultAtS: o.faultAtS,
     });
   } finally {
     await target.stop();
@@ -76,6 +80,10 @@ function sloFigures(r: RunResult): Record<string, number> {
     closed: r.connections.closed,
     isolation: r.isolationErrors,
     ack99: r.ack.p99,
+    giftloss: r.delivery?.giftsLost ?? 0,
+    gift99: r.gifts?.delay.p99 ?? 0,
+    recover99: r.resume?.time.p99 ?? 0,
+    notback: r.resume?.notBack ?? 0,
   };
 }
 
@@ -114,9 +122,11 @@ async function main(argv: string[]): Promise<number> {
   const o = parseOptions(rest, scenario.defaults);
   const runs: RunResult[] = [];
   const admin = o.adminUrl && o.adminSecret ? { url: o.adminUrl, secret: o.adminSecret } : null;
+  if (o.faults.length > 0 && name !== CLUSTER) throw new Error('--faults applies to the cluster scenario (npm run bench -- cluster --faults ...)');
+  if (o.faults.includes('kill-gateway') && o.gateways < 2) throw new Error('--faults kill-gateway needs --gateways 2 or more: the killed gateway\'s viewers move to the others');
   if (name === CLUSTER) {
     if (o.url) throw new Error('cluster starts its own processes; drop --url');
-    runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }), scenario, o));
+    runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }), scenario, o, true));
   }
   if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!.split(','), o.metricsUrls, admin), scenario, o));
   else runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }, o.nodeArgs), scenario, o));

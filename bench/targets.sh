@@ -2,9 +2,10 @@
 # Runs the performance targets of docs/benchmarks.md, each 3 times (the table reports the
 # median), against a standalone server the harness starts, with the baseline in the same run.
 # Results: bench/results/targets/<target>-<n>.json (and .md, .svg); summary: bench/summary.ts.
-# T8 (the upstream scenario) runs its own standalone server and loopback cluster instead, and T9
-# (the chat scenario) its own loopback clusters, with storage writers and without.
-# Takes about 35 minutes on 2 cores. Usage: bash bench/targets.sh [T1 T2 ...] (T4 is T4-10k,
+# T8 (the upstream scenario) runs its own standalone server and loopback cluster instead, T9
+# (the chat scenario) its own loopback clusters, with storage writers and without, and T10/T11
+# (issue 11) theirs.
+# Takes about 45 minutes on 2 cores. Usage: bash bench/targets.sh [T1 T2 ...] (T4 is T4-10k,
 # T4-auth and T4-18k; each can be named alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,4 +36,9 @@ sel T6 && run T6 hot-room --connections 10 --senders 40 --rate 20000 --likes 0 -
 sel T7 && run T7 cluster --scenario hot-room --gateways 1 --logics 1 --connections 10000 --senders 10 --rate 60 --likes 20 --gifts 1 --ramp 5 --duration 10 --no-baseline
 sel T8 && run T8 upstream --connections 200 --rooms 20 --start 2000 --step 2000 --max 40000 --step-seconds 3 --overload-factor 3 --overload 20 --recover-factor 0.5 --recover 15
 sel T9 && run T9 chat --groups 20 --members 100 --offline 0.5 --rate 5000 --duration 20 --warmup 5 --catchup 1000
+# Issue 11: a gateway killed mid-run, its viewers back on the other with since (T10), or with a
+# plain JOIN (T10-plain, a client of before room recovery); the chat's RECEIVED cost (T11).
+sel T10 && run T10 cluster --scenario hot-room --faults kill-gateway --gateways 2 --logics 1 --connections 4000 --senders 10 --rate 30 --likes 10 --gifts 5 --ramp 5 --duration 10 --no-baseline
+sel T10 T10-plain && run T10-plain cluster --scenario hot-room --faults kill-gateway --no-since --gateways 2 --logics 1 --connections 4000 --senders 10 --rate 30 --likes 10 --gifts 5 --ramp 5 --duration 10 --no-baseline
+sel T11 && run T11 chat --groups 10 --members 50 --offline 0.2 --rate 500 --duration 10 --warmup 3 --catchup 0 --no-baseline --ack-baseline
 echo "done: node dist/bench/summary.js $out" >&2

@@ -1,6 +1,8 @@
 // One typed, validated configuration object, parsed once at boot from the environment.
 // Nothing else reads process.env.
 
+import type { WindowLimits } from './store/history/window.js';
+
 export type Role = 'gateway' | 'logic' | 'all';
 
 export interface Config {
@@ -35,7 +37,18 @@ export interface Config {
   readonly maxTextLength: number;
   readonly mergeMaxMessages: number;
   readonly mergeWindowMs: number;
+  /** items in the plain JOINED replay (at most the recovery window's two sizes together) */
   readonly replaySize: number;
+  /** the room recovery window (docs/protocol.md, "Resuming a room"): ordinary items kept */
+  readonly roomRecoverySize: number;
+  /** ordinary items' age limit in the recovery window */
+  readonly roomRecoveryMs: number;
+  /** never-shed items (gifts, notices) kept in the recovery window */
+  readonly roomRecoveryKeepSize: number;
+  /** never-shed items' age limit in the recovery window */
+  readonly roomRecoveryKeepMs: number;
+  /** how far before a resuming client's last item the replay reaches back (out-of-order arrivals) */
+  readonly roomRecoveryMarginMs: number;
   readonly roomDisplayCap: number;
   readonly onlineIntervalMs: number;
   readonly heartbeatIntervalMs: number;
@@ -71,6 +84,14 @@ export interface Config {
   readonly storeWriter: boolean;
   /** the unread total pushed to a user at most this often after new messages */
   readonly unreadPushIntervalMs: number;
+  /** push ACK (docs/protocol.md, "Acknowledging pushes"): first check after a tracked push */
+  readonly pushAckTimeoutMs: number;
+  /** between a resend and the next check */
+  readonly pushResendIntervalMs: number;
+  /** resends of an unacknowledged push before it is left to the inbox */
+  readonly pushResends: number;
+  /** unacknowledged pushes kept per connection; the oldest is given up beyond it */
+  readonly pushPendingMax: number;
   /** how long a logic process reuses a registry answer for live chat delivery; 0: never */
   readonly registryCacheMs: number;
   /** how long a logic process reuses a group's member list; 0: read for every message */
@@ -168,6 +189,18 @@ export function loadConfig(env: Env = process.env): Config {
   // An inbox entry points at its message in the conversation's history: the history must keep
   // it at least as long.
   if (inboxRetentionMs > historyRetentionMs) throw new ConfigError('INBOX_RETENTION_MS must not be longer than HISTORY_RETENTION_MS');
+  const replaySize = int(env, 'REPLAY_SIZE', 50, 0, 1_000);
+  const roomRecoverySize = int(env, 'ROOM_RECOVERY_SIZE', 500, 0, 10_000);
+  const roomRecoveryKeepSize = int(env, 'ROOM_RECOVERY_KEEP_SIZE', 1_000, 0, 10_000);
+  // The plain replay is the tail of the window: it cannot hold more than the window does.
+  if (replaySize > roomRecoverySize + roomRecoveryKeepSize) {
+    throw new ConfigError('REPLAY_SIZE must not be more than ROOM_RECOVERY_SIZE + ROOM_RECOVERY_KEEP_SIZE');
+  }
+  const roomRecoveryMs = int(env, 'ROOM_RECOVERY_MS', 120_000, 1_000, DAY_MS);
+  // Never-shed items are the ones a client must not lose: kept at least as long as the others,
+  // and at most as long as an idle room's window lives at all (HISTORY_IDLE_MS).
+  const roomRecoveryKeepMs = int(env, 'ROOM_RECOVERY_KEEP_MS', Math.max(600_000, roomRecoveryMs), 1_000, DAY_MS);
+  if (roomRecoveryKeepMs < roomRecoveryMs) throw new ConfigError('ROOM_RECOVERY_KEEP_MS must not be shorter than ROOM_RECOVERY_MS');
   return {
     production,
     role,
@@ -192,7 +225,12 @@ export function loadConfig(env: Env = process.env): Config {
     maxTextLength: int(env, 'MAX_TEXT_LENGTH', 100, 1, 2000),
     mergeMaxMessages: int(env, 'MERGE_MAX_MESSAGES', 64, 1, 10_000),
     mergeWindowMs: int(env, 'MERGE_WINDOW_MS', 50, 0, 5_000),
-    replaySize: int(env, 'REPLAY_SIZE', 50, 0, 1_000),
+    replaySize,
+    roomRecoverySize,
+    roomRecoveryMs,
+    roomRecoveryKeepSize,
+    roomRecoveryKeepMs,
+    roomRecoveryMarginMs: int(env, 'ROOM_RECOVERY_MARGIN_MS', 1_000, 0, 60_000),
     roomDisplayCap: int(env, 'ROOM_DISPLAY_CAP', 60, 1, 1_000_000),
     onlineIntervalMs: int(env, 'ONLINE_INTERVAL_MS', 5_000, 100, 600_000),
     heartbeatIntervalMs,
@@ -220,7 +258,16 @@ export function loadConfig(env: Env = process.env): Config {
     chatQueueReplicas: int(env, 'CHAT_QUEUE_REPLICAS', 1, 1, 5),
     storeWriter: bool(env, 'STORE_WRITER', true),
     unreadPushIntervalMs: int(env, 'UNREAD_PUSH_INTERVAL_MS', 1_000, 50, 60_000),
+    pushAckTimeoutMs: int(env, 'PUSH_ACK_TIMEOUT_MS', 5_000, 100, 600_000),
+    pushResendIntervalMs: int(env, 'PUSH_RESEND_INTERVAL_MS', 2_000, 100, 600_000),
+    pushResends: int(env, 'PUSH_RESENDS', 2, 0, 10),
+    pushPendingMax: int(env, 'PUSH_PENDING_MAX', 1_000, 1, 100_000),
     registryCacheMs: int(env, 'REGISTRY_CACHE_MS', 250, 0, 60_000),
     groupCacheMs: int(env, 'GROUP_CACHE_MS', 1_000, 0, 60_000),
   };
+}
+
+/** The recovery window's bounds, as the stores and the gateway's rooms take them. */
+export function recoveryLimits(c: Config): WindowLimits {
+  return { size: c.roomRecoverySize, ageMs: c.roomRecoveryMs, keepSize: c.roomRecoveryKeepSize, keepAgeMs: c.roomRecoveryKeepMs };
 }

@@ -4,15 +4,16 @@
 // consumer then receives only the seams it uses.
 
 import { TokenVerifier } from './auth/token.js';
-import type { Bus } from './bus/index.js';
+import type { ApiBus, Bus } from './bus/index.js';
 import { MemoryBroker } from './bus/memory.js';
 import { connectNatsBus } from './bus/nats.js';
 import { subjects } from './bus/subjects.js';
-import { ConfigError, DEV_ADMIN_SECRET, DEV_TOKEN_SECRET, loadConfig, type Config } from './config.js';
+import { ConfigError, DEV_ADMIN_SECRET, DEV_TOKEN_SECRET, loadConfig, recoveryLimits, type Config } from './config.js';
 import { FailureLog } from './failure-log.js';
 import type { Gateway } from './gateway/gateway.js';
 import { createLogger, type Logger } from './log.js';
 import { AdminApi } from './logic/admin-api.js';
+import { BackendApi } from './logic/backend-api.js';
 import { ChatFanout } from './logic/chat.js';
 import { ChatReads } from './logic/chat-reads.js';
 import { Logic } from './logic/logic.js';
@@ -71,8 +72,12 @@ interface Parts {
   /** one bus connection per role, as separate processes would have */
   readonly gatewayBus: Bus | null;
   readonly logicBus: Bus | null;
+  /** where the backend API's NATS requests arrive (the logic role's NATS bus); none standalone */
+  readonly apiBus: ApiBus | null;
   /** the chat storage queue, in processes that run the logic role */
   readonly queue: ChatQueue | null;
+  /** calls back when the storage connection is ready again after a loss (Redis); memory has none */
+  readonly onStoreReconnect?: (listener: () => void) => void;
   /** closes the storage connection (Redis); memory needs nothing */
   close(): Promise<void>;
 }
@@ -87,7 +92,8 @@ function standalone(config: Config, metrics: Metrics, log: Logger): Parts {
   return {
     mode: 'standalone',
     stores: {
-      history: new MemoryRoomHistory({ capacity: config.replaySize }),
+      // Its appends settle the intake's claims in the same step (store/history/index.ts).
+      history: new MemoryRoomHistory({ limits: recoveryLimits(config), claims: intake }),
       sequencer,
       presence: new MemoryPresenceCounts(),
       intake,
@@ -98,6 +104,7 @@ function standalone(config: Config, metrics: Metrics, log: Logger): Parts {
     registry: new MemoryRegistry(),
     gatewayBus: broker.connect(metrics),
     logicBus: broker.connect(metrics),
+    apiBus: null,
     queue: new MemoryQueue({ maxBytes: config.chatQueueMaxBytes, observer: metrics.queue, log: log.child({ component: 'queue' }) }),
     close: async () => undefined,
   };
@@ -124,10 +131,11 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
   });
   const s = subjects(config.subjectPrefix);
   const bus = (role: string) => connectNatsBus({ url: config.natsUrl!, name: `${config.gatewayId}-${role}`, subjects: s, observer: metrics, log: log.child({ component: 'nats', role }), timeoutMs: config.upstreamTimeoutMs });
+  const logicBus = runsLogic(config) ? await bus('logic') : null;
   return {
     mode: 'cluster',
     stores: {
-      history: new RedisRoomHistory(ctx, config.replaySize),
+      history: new RedisRoomHistory(ctx, recoveryLimits(config)),
       sequencer: fallback.sequencer,
       presence: new RedisPresenceCounts(ctx),
       intake: fallback.intake,
@@ -137,10 +145,13 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
     },
     registry: new RedisRegistry(ctx),
     gatewayBus: runsGateway(config) ? await bus('gateway') : null,
-    logicBus: runsLogic(config) ? await bus('logic') : null,
+    logicBus,
+    apiBus: logicBus,
     queue: runsLogic(config)
       ? await connectJetStreamQueue({ url: config.natsUrl!, name: `${config.gatewayId}-queue`, subjects: s, maxBytes: config.chatQueueMaxBytes, publishTimeoutMs: config.upstreamTimeoutMs, ackWaitMs: config.chatQueueAckWaitMs, replicas: config.chatQueueReplicas, observer: metrics.queue, log: log.child({ component: 'queue' }) })
       : null,
+    // connectRedis has seen the first 'ready': each one from now on follows a lost connection.
+    onStoreReconnect: (listener) => redis.on('ready', listener),
     close: async () => {
       await closeRedis(redis);
       if (chatRedis) await closeRedis(chatRedis);
@@ -205,9 +216,16 @@ async function start(config: Config, log: Logger): Promise<void> {
       writer = new StoreWriter(queue, stores.chat, stores.claims, { registry, bus: logicBus, bigGroupsOf }, config, metrics, log.child({ component: 'writer' }));
       writer.start();
     }
+    // Room items and notices from a site's backend: over HTTP (the admin API) and NATS requests.
+    const backend = new BackendApi(config, { intake, history, bus: logicBus, queue, chat, metrics, log: log.child({ component: 'backend-api' }) });
+    if (parts.apiBus) {
+      const s = subjects(config.subjectPrefix);
+      parts.apiBus.serveApi(s.apiRoomItem, backend.natsHandler('room_item'));
+      parts.apiBus.serveApi(s.apiNotice, backend.natsHandler('notice'));
+    }
     adminApi = new AdminApi(
-      { secret: config.adminSecret, groupMaxMembers: config.groupMaxMembers, maxTextLength: config.maxTextLength },
-      { groups, sequencer: stores.sequencer, chat, store: stores.chat, bigGroupsOf, groupChanged: (id) => logic.groupChanged(id), metrics, log: log.child({ component: 'admin' }) },
+      { secret: config.adminSecret, groupMaxMembers: config.groupMaxMembers },
+      { groups, backend, store: stores.chat, bigGroupsOf, groupChanged: (id) => logic.groupChanged(id), metrics, log: log.child({ component: 'admin' }) },
     );
     stopJanitor = startJanitor(registry, config.registryHeartbeatMs, metrics, log.child({ component: 'janitor' }));
   }
@@ -222,6 +240,7 @@ async function start(config: Config, log: Logger): Promise<void> {
       sequencer: stores.sequencer,
       presence: stores.presence,
       registry,
+      onStoreReconnect: parts.onStoreReconnect,
       verifier: new TokenVerifier(config.tokenSecret),
       metrics,
       log: log.child({ component: 'gateway' }),

@@ -14,11 +14,14 @@ const SERVER_CLOSE_REASONS = Object.values(CloseCodes)
   .filter((c) => c !== CloseCodes.Normal)
   .map((c) => c.reason);
 
-export const DROP_REASONS = ['shed', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery'] as const;
+export const DROP_REASONS = ['shed', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery', 'never_shed_dropped'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 export const FRAME_DROP_REASONS = ['backpressure'] as const;
 export type FrameDropReason = (typeof FRAME_DROP_REASONS)[number];
 export const ROOM_SIGNALS = ['join', 'switch', 'leave'] as const;
+/** What a JOIN or SWITCH with `since` got (docs/protocol.md, "Resuming a room"). */
+export const ROOM_RECOVERIES = ['recovered', 'kept', 'partial', 'epoch_changed', 'unavailable'] as const;
+export type RoomRecovery = (typeof ROOM_RECOVERIES)[number];
 export const LOGIC_OPS = ['send', 'msg', 'read'] as const;
 export const SHED_WHERE = ['gateway', 'logic', 'queue'] as const;
 export const CHAT_READS = ['sync', 'history', 'contacts', 'read'] as const;
@@ -33,21 +36,27 @@ export const BUS_EVENTS = ['disconnect', 'reconnect', 'error', 'slowConsumer', '
 export type BusEvent = (typeof BUS_EVENTS)[number];
 export const REDIS_OPS = ['history', 'sequence', 'presence', 'intake', 'groups', 'registry', 'chat'] as const;
 export type RedisOp = (typeof REDIS_OPS)[number];
+/** Why a tracked push was given up on (gateway/pushes.ts): its message is in the inbox either way. */
+export const PUSH_GIVE_UPS = ['unacked', 'overflow', 'closed'] as const;
+export type PushGiveUp = (typeof PUSH_GIVE_UPS)[number];
 export const FALLBACK_OPS = ['sequence', 'intake'] as const;
 export type FallbackOp = (typeof FALLBACK_OPS)[number];
 /** Errors the logic service answers with (the gateway-only ones never reach it). */
 const LOGIC_RESULTS = ['accepted', 'duplicate', ...[Errors.BadFrame, Errors.UnknownOp, Errors.InvalidRoom, Errors.BadField, Errors.Forbidden, Errors.NotMember, Errors.OutOfRetention, Errors.RateLimited, Errors.Unavailable, Errors.Internal, Errors.Overloaded].map((e) => e.reason)];
-export const ADMIN_ROUTES = ['group_create', 'group_delete', 'group_members', 'group_update', 'user_notice', 'group_history', 'direct_history', 'user_inbox', 'user_contacts', 'unknown'] as const;
+/** The admin API's routes, and the backend API's NATS endpoints (`nats_`: the same handlers over NATS). */
+export const ADMIN_ROUTES = ['group_create', 'group_delete', 'group_members', 'group_update', 'user_notice', 'room_item', 'group_history', 'direct_history', 'user_inbox', 'user_contacts', 'nats_room_item', 'nats_user_notice', 'unknown'] as const;
 export type AdminRoute = (typeof ADMIN_ROUTES)[number];
 export const ADMIN_STATUSES = [200, 201, 400, 401, 404, 405, 409, 410, 413, 503] as const;
 
 export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, readonly (string | number)[]>>>> = {
   danmaku_connections_closed_total: { reason: ['client', 'abnormal', ABORTED, ...SERVER_CLOSE_REASONS] },
   danmaku_room_signals_total: { signal: ROOM_SIGNALS },
+  danmaku_room_recoveries_total: { result: ROOM_RECOVERIES },
   danmaku_upstream_messages_total: { kind: [...KINDS.map((k) => k.name), 'group', 'direct', ...CHAT_READS, 'unknown'], result: LOGIC_RESULTS },
   danmaku_dropped_total: { reason: DROP_REASONS },
   danmaku_dropped_frames_total: { reason: FRAME_DROP_REASONS },
   danmaku_errors_total: { reason: [...ERROR_REASONS, ...SERVER_CLOSE_REASONS] },
+  danmaku_push_given_up_total: { reason: PUSH_GIVE_UPS },
   danmaku_logic_request_seconds: { op: LOGIC_OPS },
   danmaku_upstream_shed_total: { where: SHED_WHERE },
   danmaku_bus_published_total: { kind: SUBJECT_KINDS },

@@ -3,8 +3,10 @@
 // Room ids never become label values (unbounded cardinality).
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ROOM_RECOVERIES, type RoomRecovery } from './metric-labels.js';
 import type { BusObserver, SubjectKind } from './bus/index.js';
 import { BUS_EVENTS, CHAT_READS, STORE_WRITES, type ChatReadOp, type StoreWrite, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
+import { PUSH_GIVE_UPS, type PushGiveUp } from './metric-labels.js';
 import type { RedisObserver } from './redis/client.js';
 import type { FallbackObserver } from './store/fallback.js';
 
@@ -37,6 +39,9 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   private readonly opened = new Counter({ name: 'danmaku_connections_opened_total', help: 'Client connections accepted', registers: [this.registry] });
   private readonly closed = new Counter({ name: 'danmaku_connections_closed_total', help: 'Client connections closed, by reason', labelNames: ['reason'], registers: [this.registry] });
   private readonly signals = new Counter({ name: 'danmaku_room_signals_total', help: 'Room signals handled, by signal (join, switch, leave)', labelNames: ['signal'], registers: [this.registry] });
+  private readonly recoveries = new Counter({ name: 'danmaku_room_recoveries_total', help: 'JOIN and SWITCH requests with since, by result (recovered, kept, partial, epoch_changed, unavailable)', labelNames: ['result'], registers: [this.registry] });
+  private readonly recoveredItems = new Histogram({ name: 'danmaku_room_recovered_items', help: 'Items after since in the replay of a JOIN or SWITCH with since whose epoch matched', buckets: [0, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500], registers: [this.registry] });
+  private readonly epochResets = new Counter({ name: 'danmaku_room_epoch_resets_total', help: 'Rooms whose recovery window this gateway replaced because the store had a new epoch (its data was lost)', registers: [this.registry] });
   private roomStats: () => RoomStats = () => ({ rooms: 0, members: 0, largest: 0 });
   private readonly rooms = new Gauge({ name: 'danmaku_rooms', help: 'Rooms with at least one local member on this gateway', registers: [this.registry], collect: () => this.collectRooms() });
   private readonly members = new Gauge({ name: 'danmaku_room_members', help: 'Room memberships held by this gateway (connections in a room)', registers: [this.registry], collect: () => this.collectRooms() });
@@ -122,9 +127,11 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
       }
     }
     // Known label values start at zero, so that rate() sees the first event and panels show 0.
+    for (const reason of PUSH_GIVE_UPS) this.pushGiveUps.inc({ reason }, 0);
     for (const reason of DROP_REASONS) this.dropped.inc({ reason }, 0);
     for (const reason of FRAME_DROP_REASONS) this.droppedFrames.inc({ reason }, 0);
     for (const signal of ROOM_SIGNALS) this.signals.inc({ signal }, 0);
+    for (const result of ROOM_RECOVERIES) this.recoveries.inc({ result }, 0);
     for (const kind of SUBJECT_KINDS) {
       this.busPublishedTotal.inc({ kind }, 0);
       this.busReceivedTotal.inc({ kind }, 0);
@@ -148,6 +155,16 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
 
   roomSignal(signal: (typeof ROOM_SIGNALS)[number]): void {
     this.signals.inc({ signal });
+  }
+
+  /** A JOIN or SWITCH with since; `items`: replayed items after since (null: the epoch did not match) */
+  roomRecovery(result: RoomRecovery, items: number | null): void {
+    this.recoveries.inc({ result });
+    if (items !== null) this.recoveredItems.observe(items);
+  }
+
+  roomEpochReset(): void {
+    this.epochResets.inc();
   }
 
   /** Room gauges are computed at scrape time from the gateway's own state. */
@@ -202,8 +219,8 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
     this.dropped.inc({ reason }, n);
   }
 
-  frameDropped(reason: FrameDropReason): void {
-    this.droppedFrames.inc({ reason });
+  frameDropped(reason: FrameDropReason, n = 1): void {
+    this.droppedFrames.inc({ reason }, n);
   }
 
   clientError(reason: string): void {
@@ -323,6 +340,36 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
       this.queueMalformed.inc(n);
     },
   };
+
+  // Push ACK and resend (gateway/pushes.ts)
+  private pushPendingSource: () => number = () => 0;
+  private readonly pushPending: Gauge = new Gauge({ name: 'danmaku_push_pending', help: 'Pushes (MESSAGE frames with an id) sent by this gateway and not yet acknowledged with RECEIVED or given up', registers: [this.registry], collect: () => {
+      this.pushPending.set(this.pushPendingSource());
+    },
+  });
+  private readonly pushResends = new Counter({ name: 'danmaku_push_resends_total', help: 'Pushes sent again for want of a RECEIVED', registers: [this.registry] });
+  private readonly pushGiveUps = new Counter({ name: 'danmaku_push_given_up_total', help: 'Pushes no longer tracked without a RECEIVED, by reason (unacked, overflow, closed); each is in the inbox', labelNames: ['reason'], registers: [this.registry] });
+  private readonly pushAcked = new Counter({ name: 'danmaku_push_acked_total', help: 'Pending pushes acknowledged by RECEIVED', registers: [this.registry] });
+  private readonly pushAckFrames = new Counter({ name: 'danmaku_push_ack_frames_total', help: 'RECEIVED frames handled', registers: [this.registry] });
+  private readonly pushGiveUpChild = children<{ inc(n: number): void }>();
+
+  /** `pending`: the gateway's count of unacknowledged pushes, read at scrape time */
+  watchPushes(pending: () => number): void {
+    this.pushPendingSource = pending;
+  }
+
+  pushResent(): void {
+    this.pushResends.inc();
+  }
+
+  pushGivenUp(reason: PushGiveUp, n: number): void {
+    this.pushGiveUpChild(reason, () => this.pushGiveUps.labels({ reason })).inc(n);
+  }
+
+  pushAckFrame(acked: number): void {
+    this.pushAckFrames.inc();
+    if (acked > 0) this.pushAcked.inc(acked);
+  }
 
   text(): Promise<string> {
     return this.registry.metrics();

@@ -168,11 +168,13 @@ export function svg(r: BenchReport): string {
     body.push(p.svg);
     y += p.height;
   };
+  // Faults (faults.ts) as marks in the colour of their run's p99 line, at their second.
+  const marks = r.runs.flatMap((x) => (x.faults ?? []).map((f, row) => ({ t: f.atS, label: `${f.fault} ${f.process}`, line: `${x.target} p99`, row })));
   add(panel(runLines(r.runs, [
     { label: 'p50', get: (p) => p.p50, dash: true },
     { label: 'p99', get: (p) => p.p99 },
-  ]), y, `${r.scenario}: delivery delay per second`, 'ms', colorOf));
-  add(panel(runLines(r.runs, [{ label: 'items/s', get: (p) => p.items }]), y, 'delivered room items per second', 'items/s', colorOf));
+  ]), y, `${r.scenario}: delivery delay per second`, 'ms', colorOf, { marks }));
+  add(panel(runLines(r.runs, [{ label: 'items/s', get: (p) => p.items }]), y, 'delivered room items per second', 'items/s', colorOf, { marks }));
   for (const line of closed) {
     body.push(`<text x="${LEFT}" y="${y + 14}" font-size="12" fill="#d62728">${esc(line)}</text>`);
     y += 20;

@@ -20,12 +20,12 @@ const addTo = (into: Record<string, number>, from: Record<string, number>) => {
 };
 
 export function emptyChatTotals(): ChatTotals {
-  return { connected: 0, failed: 0, closed: 0, closeCodes: {}, pendingAcks: 0, woken: 0, caughtUp: 0, offered: 0, ack: new Histogram(), refused: {}, timeouts: 0, late: 0, live: 0, liveDelay: new Histogram(), liveDuplicates: 0, inboxMessages: 0, inboxDuplicates: 0, inboxFrames: 0, syncErrors: {}, probeLag: new Histogram(), catchUp: new Histogram(), catchUpMessages: 0, idConflicts: 0, unsequenced: 0, unread: 0 };
+  return { connected: 0, failed: 0, closed: 0, closeCodes: {}, pendingAcks: 0, woken: 0, caughtUp: 0, offered: 0, ack: new Histogram(), refused: {}, timeouts: 0, late: 0, live: 0, liveDelay: new Histogram(), liveDuplicates: 0, liveResent: 0, ackFrames: 0, ackIds: 0, ackBytes: 0, inboxMessages: 0, inboxDuplicates: 0, inboxFrames: 0, syncErrors: {}, probeLag: new Histogram(), catchUp: new Histogram(), catchUpMessages: 0, idConflicts: 0, unsequenced: 0, unread: 0 };
 }
 
 /** Adds an interval's figures to running totals; the levels are taken from `s`. */
 export function accumulateChat(into: ChatTotals, s: ChatTotals): void {
-  for (const k of ['offered', 'timeouts', 'late', 'live', 'liveDuplicates', 'inboxMessages', 'inboxDuplicates', 'inboxFrames', 'catchUpMessages', 'idConflicts', 'unsequenced', 'unread'] as const) into[k] += s[k];
+  for (const k of ['offered', 'timeouts', 'late', 'live', 'liveDuplicates', 'liveResent', 'ackFrames', 'ackIds', 'ackBytes', 'inboxMessages', 'inboxDuplicates', 'inboxFrames', 'catchUpMessages', 'idConflicts', 'unsequenced', 'unread'] as const) into[k] += s[k];
   for (const k of ['ack', 'liveDelay', 'probeLag', 'catchUp'] as const) into[k].add(s[k]);
   addTo(into.refused, s.refused);
   addTo(into.syncErrors, s.syncErrors);
@@ -54,13 +54,13 @@ export class ChatFleet {
   private constructor(private readonly workers: Worker[]) {}
 
   /** Starts the threads (they open nothing yet); the users are dealt round-robin. */
-  static async start(opts: { run: string; urls: string[]; addresses: string[]; users: ChatUserSpec[]; workers: number; replyTimeoutMs: number; probePollMs: number; syncPollMs: number; text: string }): Promise<ChatFleet> {
+  static async start(opts: { run: string; urls: string[]; addresses: string[]; users: ChatUserSpec[]; workers: number; replyTimeoutMs: number; probePollMs: number; syncPollMs: number; text: string; ackDelayMs: number | null }): Promise<ChatFleet> {
     const n = Math.max(1, Math.min(opts.workers, opts.users.length || 1));
     const workers: Worker[] = [];
     const ready: Promise<void>[] = [];
     for (let w = 0; w < n; w++) {
       const worker = new Worker(new URL('./chat-worker.js', import.meta.url), {
-        workerData: { worker: w, run: opts.run, urls: opts.urls, addresses: opts.addresses, users: opts.users.filter((_, i) => i % n === w), replyTimeoutMs: opts.replyTimeoutMs, probePollMs: opts.probePollMs, syncPollMs: opts.syncPollMs, text: opts.text },
+        workerData: { worker: w, run: opts.run, urls: opts.urls, addresses: opts.addresses, users: opts.users.filter((_, i) => i % n === w), replyTimeoutMs: opts.replyTimeoutMs, probePollMs: opts.probePollMs, syncPollMs: opts.syncPollMs, text: opts.text, ackDelayMs: opts.ackDelayMs },
       });
       workers.push(worker);
       ready.push(

@@ -32,6 +32,12 @@ export interface ChatWorkerInit {
   /** offline members, once caught up, SYNC this often (0: never; they read live, and the final check syncs the rest) */
   readonly syncPollMs: number;
   readonly text: string;
+  /**
+   * MESSAGE ids are acknowledged with RECEIVED, batched: the first id waits this long (0: to the
+   * end of the event-loop turn) for the others. null: never acknowledged (a client of before
+   * push ACKs; the server resends, unless PUSH_RESENDS=0)
+   */
+  readonly ackDelayMs: number | null;
 }
 
 export type ToChatWorker =
@@ -65,10 +71,16 @@ export interface ChatSnapshot {
   refused: Record<string, number>;
   timeouts: number;
   late: number;
-  /** live MESSAGE frames received, their delay from the message's `t`, and live duplicates */
+  /** live MESSAGEs received (first sight), their delay from the message's `t`, and live duplicates */
   live: number;
   liveDelay: EncodedHistogram;
   liveDuplicates: number;
+  /** MESSAGEs received again with the id they had: resends of unacknowledged pushes */
+  liveResent: number;
+  /** RECEIVED frames sent, the ids in them, and their bytes (the WebSocket payload) */
+  ackFrames: number;
+  ackIds: number;
+  ackBytes: number;
   /** inbox messages received (push and SYNC), and duplicates among them (per user) */
   inboxMessages: number;
   inboxDuplicates: number;

@@ -1,6 +1,7 @@
 // The chat scenario's results as data, as a markdown summary and as a chart: the targets of
 // issue 10 (met or missed), the run with storage writers beside the same traffic without them
-// (the baseline, with ratios where machine noise matters), and where the time went.
+// (the baseline) and, with --ack-baseline, beside members that never send RECEIVED (ratios
+// where machine noise matters), what the push acknowledgements cost, and where the time went.
 
 import { document, PALETTE, panel, type Line } from './chart.js';
 import type { ChatRun } from './chat-run.js';
@@ -56,7 +57,7 @@ export function chatChecks(runs: readonly ChatRun[], logics: number): ChatCheck[
   return out;
 }
 
-const title = (r: ChatRun) => (r.storeWriter ? 'with storage writers' : 'baseline: no writer');
+const title = (r: ChatRun) => (r.storeWriter ? (r.pushAck === false ? 'writers, no RECEIVED' : 'with storage writers') : 'baseline: no writer');
 const coresOf = (r: ChatRun, role: string) => {
   const names = r.processes.filter((p) => p.role === role).map((p) => p.name);
   const vals = names.map((n) => r.window.cores[n]).filter((v): v is number => v !== undefined);
@@ -74,6 +75,12 @@ const ROWS: [string, (r: ChatRun) => number | string | null, boolean?][] = [
   ['ACK p99 (ms)', (r) => r.window.ack.p99, true],
   ['refused, timed out, late', (r) => `${codes(r.window.refused)}; ${fmt(r.window.timeouts)} timed out, ${fmt(r.window.late)} late`],
   ['live MESSAGEs/s received; delay from `t` p50 / p99 (ms)', (r) => `${fmt(r.window.live.perSecond)}; ${fmt(r.window.live.p50)} / ${fmt(r.window.live.p99)}`],
+  ['RECEIVED frames / ids / KiB the members sent in the window', (r) => (r.acks ? `${fmt(r.acks.frames)} / ${fmt(r.acks.ids)} / ${fmt(r.acks.bytes / 1024)}` : '–')],
+  ['**RECEIVED frames per live MESSAGE**', (r) => r.acks?.framesPerMessage ?? null, true],
+  ['**RECEIVED bytes per live MESSAGE**', (r) => r.acks?.bytesPerMessage ?? null, true],
+  ['MESSAGEs received again with their id (resends)', (r) => r.acks?.resent ?? null],
+  ['gateways: pushes acknowledged / RECEIVED frames / resends / given up by reason / pending at the end', (r) => (r.acks?.server ? `${fmt(r.acks.server.acked)} / ${fmt(r.acks.server.ackFrames)} / ${fmt(r.acks.server.resends)} / ${Object.entries(r.acks.server.givenUp).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${fmt(n)}`).join(', ') || 'none'} / ${fmt(r.acks.server.pendingAtEnd)}` : '–')],
+  ['**gateway CPU per live MESSAGE (µs)**', (r) => r.gatewayCpuPerMessageUs ?? null, true],
   ['**storage lag** p50 / p99, server histogram (ms)', (r) => (r.storeLag ? `${fmt((r.storeLag.p50 ?? NaN) * 1000, 0)} / ${fmt((r.storeLag.p99 ?? NaN) * 1000, 0)} (p99 bucket ≤ ${fmt(r.storeLag.p99Bound, 3)} s)` : '–')],
   ['storage lag by probe SYNC sampling p50 / p99 / max (ms)', (r) => (r.probeLag ? `${fmt(r.probeLag.p50)} / ${fmt(r.probeLag.p99)} / ${fmt(r.probeLag.max)} (${fmt(r.probeLag.count)} samples)` : '–')],
   ['**Redis commands per accepted message** (Lua-inner included)', (r) => r.redis?.perMessage ?? null, true],
@@ -99,6 +106,15 @@ const ROWS: [string, (r: ChatRun) => number | string | null, boolean?][] = [
   ['dropped by the server, by reason', (r) => r.processes.flatMap((p) => Object.entries(p.dropped ?? {}).map(([k, n]) => `${p.name} ${k} x ${fmt(n)}`)).join(', ') || 'none'],
 ];
 
+/** The numeric rows and the run titles, for the medians of repeated runs (summary.ts). */
+export const chatFigures = {
+  title,
+  numeric: ROWS.filter(([, , numeric]) => numeric).map(([label, get]): [string, (r: ChatRun) => number | null] => [label.replace(/\*\*/g, ''), (r) => {
+    const v = get(r);
+    return typeof v === 'number' ? v : null;
+  }]),
+};
+
 function redisLines(r: ChatRun): string[] {
   if (!r.redis) return [];
   const shown = Object.entries(r.redis.byCommand).filter(([, n]) => n >= 0.01);
@@ -107,13 +123,14 @@ function redisLines(r: ChatRun): string[] {
 
 export function chatMarkdown(rep: ChatReport): string {
   const cols = rep.runs.map(title);
-  const both = rep.runs.length === 2;
-  const head = `| | ${cols.join(' | ')}${both ? ' | writers / baseline' : ''} |\n|---|${cols.map(() => '---:').join('|')}${both ? '|---:' : ''}|`;
+  // The first run as a ratio to each of the others.
+  const others = rep.runs.slice(1).map(title);
+  const head = `| | ${[...cols, ...others.map((o) => `${cols[0]} / ${o}`)].join(' | ')} |\n|---|${[...cols, ...others].map(() => '---:').join('|')}|`;
   const body = ROWS.map(([label, get, numeric]) => {
     const vals = rep.runs.map(get);
     const cells = vals.map((v) => (typeof v === 'number' ? fmt(v) : v === null ? '–' : v));
-    const rel = both ? (numeric && typeof vals[0] === 'number' && typeof vals[1] === 'number' ? x(ratio(vals[0], vals[1])) : '') : null;
-    return `| ${label} | ${cells.join(' | ')}${rel === null ? '' : ` | ${rel}`} |`;
+    const rel = vals.slice(1).map((v) => (numeric && typeof vals[0] === 'number' && typeof v === 'number' ? x(ratio(vals[0], v)) : ''));
+    return `| ${label} | ${[...cells, ...rel].join(' | ')} |`;
   });
   const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
   const lag = rep.runs.find((r) => r.storeLag)?.storeLag;
@@ -133,6 +150,7 @@ export function chatMarkdown(rep: ChatReport): string {
     ...rep.runs.flatMap((r) => Object.entries(r.logErrors).map(([p, lines]) => `- ${title(r)}: ${p} logged: ${lines.map((l) => `\`${l}\``).join('; ')}`)),
     ...(lag ? [`- storage lag buckets over the window (s: messages): ${lag.buckets.filter(([, n]) => n > 0).map(([le, n]) => `≤ ${le}: ${fmt(n)}`).join(', ')}`] : []),
     '',
+    ...(rep.runs.some((r) => r.pushAck === false && r.storeWriter) ? ['What RECEIVED costs: the run "with storage writers" has every member acknowledge MESSAGE pushes, "writers, no RECEIVED" has none acknowledge and the gateways resend nothing (PUSH_RESENDS=0), so that both carry the same pushes; the gateways track pushes in both (and give each up at its first check in the second), so the ratio of gateway CPU per live MESSAGE is the RECEIVED frames\' own cost: reading them and settling the pending pushes.', ''] : []),
     'Storage lag: the server histogram danmaku_store_lag_seconds (from the accept time `t` to the inbox and history writes applied, per message, read from every logic process before and after the window; p99 interpolated within its bucket as histogram_quantile() does, with the bucket bound beside it), and by sampling: probes (one online member of each of the first groups) poll SYNC and time each entry from its `t` to its first sight, which adds up to one poll interval and a SYNC round trip.',
     '',
   ].join('\n');

@@ -6,7 +6,9 @@
 // message against every inbox reader (loss, duplicates by seq with one id per seq) and against
 // the live connections. Server-side figures come from the logic processes' /metrics (accepted
 // messages, danmaku_store_lag_seconds, store writes), Redis INFO commandstats and nats-server's
-// JetStream monitoring (/jsz).
+// JetStream monitoring (/jsz). The members acknowledge MESSAGE pushes with RECEIVED (batched,
+// --ack-delay); the RECEIVED frames, ids and bytes are counted per live MESSAGE, and the
+// gateways' push counters (docs/metrics.md, danmaku_push_*) read over the window.
 
 import { ChatFleet, accumulateChat, emptyChatTotals, type ChatTotals } from './chat-fleet.js';
 import type { ChatUserSpec, ChatVerifyPart } from './chat-messages.js';
@@ -44,6 +46,23 @@ export interface ChatRunOptions {
   readonly addresses: string[];
   readonly tokenSecret: string;
   readonly quiet: boolean;
+  /** how long the first MESSAGE id waits for others before a RECEIVED goes (0: end of the turn) */
+  readonly ackDelayMs: number;
+}
+
+/** Push acknowledgement: what the clients sent, and what the gateways counted, over the window. */
+export interface PushAckFigures {
+  /** RECEIVED frames, ids and bytes (WebSocket payload) the clients sent */
+  readonly frames: number;
+  readonly ids: number;
+  readonly bytes: number;
+  /** per live MESSAGE received (first sight) */
+  readonly framesPerMessage: number;
+  readonly bytesPerMessage: number;
+  /** MESSAGEs received again with their id (resends) */
+  readonly resent: number;
+  /** the gateways' counters (danmaku_push_*): null when a gateway's /metrics did not answer */
+  readonly server: { acked: number; ackFrames: number; resends: number; givenUp: Record<string, number>; pendingAtEnd: number } | null;
 }
 
 export interface ChatSecond {
@@ -91,6 +110,11 @@ export interface ChatRun {
   readonly target: string;
   /** with storage writers (the scenario), or without (the baseline) */
   readonly storeWriter: boolean;
+  /** the clients acknowledged MESSAGE pushes with RECEIVED (else the run had PUSH_RESENDS=0) */
+  readonly pushAck: boolean;
+  readonly acks: PushAckFigures;
+  /** gateway CPU (summed over the gateways) per live MESSAGE received, µs */
+  readonly gatewayCpuPerMessageUs: number | null;
   readonly run: string;
   readonly users: { online: number; probes: number; offline: number; senders: number; connected: number; failed: number; closed: number; closeCodes: Record<string, number> };
   readonly window: {
@@ -171,8 +195,8 @@ async function putGroup(admin: { url: string; secret: string }, group: string, m
 }
 
 /** The /metrics texts of the logic processes (null for one that did not answer). */
-async function logicTexts(processes: readonly TargetProcess[]): Promise<(string | null)[]> {
-  return Promise.all(processes.filter((p) => p.role === 'logic' && p.metricsUrl).map((p) => scrape(p.metricsUrl!, 3000).catch(() => null)));
+async function logicTexts(processes: readonly TargetProcess[], role: TargetProcess['role'] = 'logic'): Promise<(string | null)[]> {
+  return Promise.all(processes.filter((p) => p.role === role && p.metricsUrl).map((p) => scrape(p.metricsUrl!, 3000).catch(() => null)));
 }
 
 function sumOf(texts: readonly (string | null)[], name: string, labels: Record<string, string> = {}): number | null {
@@ -240,12 +264,13 @@ async function jetStream(monitorUrl: string | null): Promise<JetStreamStats | nu
 interface Reading {
   readonly at: number;
   readonly texts: (string | null)[];
+  readonly gateways: (string | null)[];
   readonly redis: CommandCalls | null;
   readonly cpu: Map<string, number>;
 }
 
 async function readServer(target: Target): Promise<Reading> {
-  const [texts, redis] = await Promise.all([logicTexts(target.processes), target.infra ? redisCommandCalls(target.infra.redisPort) : null]);
+  const [texts, gateways, redis] = await Promise.all([logicTexts(target.processes), logicTexts(target.processes, 'gateway'), target.infra ? redisCommandCalls(target.infra.redisPort) : null]);
   const cpu = new Map<string, number>();
   const gen = procUsage(process.pid);
   if (gen) cpu.set('', gen.cpu);
@@ -253,7 +278,7 @@ async function readServer(target: Target): Promise<Reading> {
     const u = p.pid === undefined ? null : procUsage(p.pid);
     if (u) cpu.set(p.name, u.cpu);
   }
-  return { at: Date.now(), texts, redis, cpu };
+  return { at: Date.now(), texts, gateways, redis, cpu };
 }
 
 const bucketsOf = (texts: readonly (string | null)[]) => {
@@ -282,8 +307,25 @@ function logErrorsOf(processes: readonly TargetProcess[]): Record<string, string
   return out;
 }
 
-export async function measureChat(target: Target, run: string, o: ChatRunOptions, storeWriter: boolean): Promise<ChatRun> {
-  const say = (line: string) => progress(o.quiet, `[${storeWriter ? 'chat' : 'baseline: no writer'}] ${line}`);
+/** The gateways' push counters over the window (docs/metrics.md, danmaku_push_*). */
+function pushCounters(r0: Reading, r1: Reading): PushAckFigures['server'] {
+  const between = (name: string) => {
+    const a = sumOf(r0.gateways, name);
+    const b = sumOf(r1.gateways, name);
+    return a === null || b === null ? null : b - a;
+  };
+  const acked = between('danmaku_push_acked_total');
+  const ackFrames = between('danmaku_push_ack_frames_total');
+  const resends = between('danmaku_push_resends_total');
+  const given0 = byLabel(r0.gateways, 'danmaku_push_given_up_total', 'reason');
+  const given1 = byLabel(r1.gateways, 'danmaku_push_given_up_total', 'reason');
+  const pending = sumOf(r1.gateways, 'danmaku_push_pending');
+  if (acked === null || ackFrames === null || resends === null || !given0 || !given1 || pending === null) return null;
+  return { acked, ackFrames, resends, givenUp: Object.fromEntries(Object.entries(given1).map(([k, v]) => [k, v - (given0[k] ?? 0)])), pendingAtEnd: pending };
+}
+
+export async function measureChat(target: Target, run: string, o: ChatRunOptions, storeWriter: boolean, pushAck = true): Promise<ChatRun> {
+  const say = (line: string) => progress(o.quiet, `[${storeWriter ? (pushAck ? 'chat' : 'chat, no RECEIVED') : 'baseline: no writer'}] ${line}`);
   if (!target.admin) throw new Error('chat needs the admin API of a logic process');
   const admin = target.admin;
   const token = tokens(o.tokenSecret);
@@ -311,7 +353,7 @@ export async function measureChat(target: Target, run: string, o: ChatRunOptions
   const perSender = o.rate / Math.max(1, senders);
   const counts = { online: users.filter((u) => u.role === 'online').length, probes: users.filter((u) => u.role === 'probe').length, offline: users.filter((u) => u.role === 'offline').length };
   say(`connecting ${counts.online + counts.probes} online members over ${o.rampS} s (${counts.offline} offline)...`);
-  const fleet = await ChatFleet.start({ run, urls: target.urls, addresses: o.addresses, users, workers: o.workers, replyTimeoutMs: o.replyTimeoutS * 1000, probePollMs: o.probePollMs, syncPollMs: o.syncPollMs, text: TYPICAL_TEXT });
+  const fleet = await ChatFleet.start({ run, urls: target.urls, addresses: o.addresses, users, workers: o.workers, replyTimeoutMs: o.replyTimeoutS * 1000, probePollMs: o.probePollMs, syncPollMs: o.syncPollMs, text: TYPICAL_TEXT, ackDelayMs: pushAck ? o.ackDelayMs : null });
   try {
     await fleet.connect(o.rampS * 1000);
     const healthBefore = await readHealth(target.processes);
@@ -402,9 +444,19 @@ export async function measureChat(target: Target, run: string, o: ChatRunOptions
     const writes0 = byLabel(r0.texts, 'danmaku_store_writes_total', 'kind');
     const writes1 = byLabel(r1.texts, 'danmaku_store_writes_total', 'kind');
     const offlineUsers = counts.offline;
+    // CPU seconds of the gateways over the window, unrounded (cores are rounded for show).
+    const gatewayCpu = target.processes.filter((p) => p.role === 'gateway').reduce<number | null>((a, p) => {
+      const c0 = r0.cpu.get(p.name);
+      const c1 = r1.cpu.get(p.name);
+      return a === null || c0 === undefined || c1 === undefined ? null : a + c1 - c0;
+    }, 0);
+    const perMessage = (n: number) => (w.live > 0 ? round(n / w.live, 4) : 0);
     return {
       target: target.name,
       storeWriter,
+      pushAck,
+      acks: { frames: w.ackFrames, ids: w.ackIds, bytes: w.ackBytes, framesPerMessage: perMessage(w.ackFrames), bytesPerMessage: perMessage(w.ackBytes), resent: w.liveResent, server: pushCounters(r0, r1) },
+      gatewayCpuPerMessageUs: gatewayCpu !== null && w.live > 0 ? round((gatewayCpu * 1e6) / w.live, 2) : null,
       run,
       users: { ...counts, senders, connected: last.connected, failed: last.failed, closed: last.closed, closeCodes: last.closeCodes },
       window: {

@@ -4,8 +4,10 @@
 // with `since=0` and read their whole inbox (the INBOX push, then SYNC pages, gunzip and
 // decode), then keep syncing. Every message is recorded by (group, seq), per user and per
 // channel (live, inbox), and its server `id` is checked to be the same wherever that (group,
-// seq) shows up: duplicates by seq with one id per seq are duplicates by id. Reports to the
-// main thread on request; docs/protocol.md, "Offline inbox and history".
+// seq) shows up: duplicates by seq with one id per seq are duplicates by id. Every member
+// acknowledges the MESSAGE ids it receives with RECEIVED, batched per connection (unless told
+// not to), and counts those frames and their bytes. Reports to the main thread on request;
+// docs/protocol.md, "Offline inbox and history" and "Acknowledging pushes".
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { gunzipSync } from 'node:zlib';
@@ -14,7 +16,8 @@ import WebSocket from 'ws';
 import type { ChatSnapshot, ChatUserSpec, ChatVerifyPart, ChatWorkerInit, ToChatWorker } from './chat-messages.js';
 import { Histogram } from './histogram.js';
 import { PendingReplies } from './pending.js';
-import { Kind, Op } from './protocol.js';
+import { Errors } from '../../src/protocol/errors.js';
+import { Kind, Op, OP_RECEIVED, RECEIVED_MAX_IDS } from './protocol.js';
 import { SeqSet } from './seq-set.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
@@ -48,10 +51,13 @@ interface User {
   /** the final check waits for the next INBOX that says no more */
   finalDone: ((ok: boolean) => void) | null;
   syncFailed: boolean;
+  /** MESSAGE ids to acknowledge in the next RECEIVED, and its timer */
+  toAck: string[];
+  ackTimer: NodeJS.Timeout | NodeJS.Immediate | null;
 }
 
 const readers = (u: User) => u.spec.role !== 'online';
-const users: User[] = init.users.map((spec, index) => ({ spec, index, ws: null, open: false, lost: false, lastSent: 0, live: new SeqSet(), inbox: new SeqSet(), cursor: 0, syncRid: 0, syncTimer: null, connectedAt: 0, caughtUp: false, finalDone: null, syncFailed: false }));
+const users: User[] = init.users.map((spec, index) => ({ spec, index, ws: null, open: false, lost: false, lastSent: 0, live: new SeqSet(), inbox: new SeqSet(), cursor: 0, syncRid: 0, syncTimer: null, connectedAt: 0, caughtUp: false, finalDone: null, syncFailed: false, toAck: [], ackTimer: null }));
 const pending = new PendingReplies(init.replyTimeoutMs);
 const syncs = new Map<number, User>();
 const acked = new Map<string, SeqSet>();
@@ -62,6 +68,8 @@ let sendNo = 0;
 let connectFailed = 0;
 let woken = 0;
 let stopping = false;
+/** the server answered RECEIVED with ERROR 2 unknown_op (it has no push ACKs): acks stop */
+let acksRefused = false;
 
 const interval = () => ({
   offered: 0,
@@ -72,6 +80,10 @@ const interval = () => ({
   live: 0,
   liveDelay: new Histogram(),
   liveDuplicates: 0,
+  liveResent: 0,
+  ackFrames: 0,
+  ackIds: 0,
+  ackBytes: 0,
   inboxMessages: 0,
   inboxDuplicates: 0,
   inboxFrames: 0,
@@ -90,6 +102,37 @@ function send(u: User, frame: unknown[]): void {
   if (!u.open || !u.ws) return;
   u.lastSent = Date.now();
   u.ws.send(packr.pack(frame));
+}
+
+/** Queues a MESSAGE id for the user's next RECEIVED (docs/protocol.md, "Acknowledging pushes"). */
+function queueAck(u: User, id: string): void {
+  u.toAck.push(id);
+  if (u.ackTimer !== null) return;
+  const flush = () => {
+    u.ackTimer = null;
+    const ids = u.toAck;
+    u.toAck = [];
+    for (let i = 0; i < ids.length; i += RECEIVED_MAX_IDS) {
+      if (!u.open || !u.ws) return;
+      const chunk = ids.slice(i, i + RECEIVED_MAX_IDS);
+      const frame = packr.pack([OP_RECEIVED, 0, { ids: chunk }]);
+      stats.ackFrames++;
+      stats.ackIds += chunk.length;
+      stats.ackBytes += frame.length;
+      u.lastSent = Date.now();
+      u.ws.send(frame);
+    }
+  };
+  u.ackTimer = init.ackDelayMs! > 0 ? setTimeout(flush, init.ackDelayMs!) : setImmediate(flush);
+}
+
+function cancelAcks(u: User): void {
+  if (u.ackTimer !== null) {
+    if (init.ackDelayMs! > 0) clearTimeout(u.ackTimer as NodeJS.Timeout);
+    else clearImmediate(u.ackTimer as NodeJS.Immediate);
+  }
+  u.ackTimer = null;
+  u.toAck = [];
 }
 
 function idCheck(m: Message): void {
@@ -175,11 +218,23 @@ function onFrame(u: User, data: Buffer): void {
   switch (op) {
     case Op.Message: {
       const m = body as unknown as Message;
+      // Every id received is acknowledged, even one already held: the earlier RECEIVED may be lost.
+      if (init.ackDelayMs !== null && !acksRefused && typeof m.id === 'string') queueAck(u, m.id);
+      if (m.s > 0 && u.live.has(m.s)) {
+        // Seen before: a resend of an unacknowledged push carries its id again (one id per seq
+        // is checked by idCheck); anything else is a duplicate.
+        if (m.id !== undefined) stats.liveResent++;
+        else stats.liveDuplicates++;
+        idCheck(m);
+        return;
+      }
       stats.live++;
       stats.liveDelay.record(now - m.t);
       if (m.s === 0) stats.unsequenced++;
-      else if (!u.live.add(m.s)) stats.liveDuplicates++;
-      else idCheck(m);
+      else {
+        u.live.add(m.s);
+        idCheck(m);
+      }
       return;
     }
     case Op.Ack: {
@@ -207,6 +262,12 @@ function onFrame(u: User, data: Buffer): void {
     }
     case Op.Error: {
       const code = Number(body.code);
+      if (r === 0 && code === Errors.UnknownOp.code) {
+        // RECEIVED goes with rid 0: a server of before push ACKs does not know it. Stop acking.
+        acksRefused = true;
+        stats.syncErrors[code] = (stats.syncErrors[code] ?? 0) + 1;
+        return;
+      }
       if (r === 0 || syncs.get(r) === u) {
         if (r !== 0) {
           syncs.delete(r);
@@ -255,6 +316,7 @@ function connect(u: User): Promise<void> {
         closeCodes[code] = (closeCodes[code] ?? 0) + 1;
       } else connectFailed++;
       u.open = false;
+      cancelAcks(u);
       if (u.finalDone) u.finalDone(false);
       u.finalDone = null;
       resolve();
@@ -422,6 +484,7 @@ parentPort!.on('message', (msg: ToChatWorker) => {
       if (sendTimer) clearInterval(sendTimer);
       for (const u of users) {
         if (u.syncTimer) clearTimeout(u.syncTimer);
+        cancelAcks(u);
         u.ws?.terminate();
       }
       parentPort!.postMessage({ type: 'closed' });

@@ -3,7 +3,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { Histogram, type EncodedHistogram } from './histogram.js';
-import { addAcked, addLoss, mergeAckedLoss, type Acked, type AckedLoss, type AckedLossPart, type Loss, type Sent } from './loss.js';
+import { addAcked, addLoss, mergeAckedLoss, mergeDelivery, type Acked, type AckedLoss, type AckedLossPart, type Delivery, type DeliveryPart, type Loss, type Sent } from './loss.js';
 import type { SeqSet } from './seq-set.js';
 import type { ConnSpec, SendPlan, ToWorker } from './worker-messages.js';
 
@@ -23,6 +23,17 @@ export interface Totals {
   errors: Record<string, number>;
   sent: Sent;
   switches: number;
+  /** gifts from `t` to their first sight (live or recovered) */
+  giftDelay: Histogram;
+  /** viewers back after losing their connection (worker.ts, resume.ts) */
+  resumed: number;
+  resumeTime: Histogram;
+  resumeJoin: Histogram;
+  outcomes: Record<string, number>;
+  recoveredItems: number;
+  replayDuplicates: number;
+  dialFailures: number;
+  senderResumes: number;
   /** a level: requests awaiting their reply */
   pendingAcks: number;
   /** SENDs sent; ERROR replies to them by code; unanswered within the reply timeout; replies after it */
@@ -33,14 +44,17 @@ export interface Totals {
 }
 
 /** A worker's report: interval figures and connection levels. */
-export interface Snapshot extends Omit<Totals, 'join' | 'delay' | 'ack'> {
+export interface Snapshot extends Omit<Totals, 'join' | 'delay' | 'ack' | 'giftDelay' | 'resumeTime' | 'resumeJoin'> {
   join: EncodedHistogram;
   delay: EncodedHistogram;
   ack: EncodedHistogram;
+  giftDelay: EncodedHistogram;
+  resumeTime: EncodedHistogram;
+  resumeJoin: EncodedHistogram;
 }
 
 export function emptyTotals(): Totals {
-  return { connected: 0, failed: 0, closed: 0, closeCodes: {}, join: new Histogram(), delay: new Histogram(), ack: new Histogram(), items: 0, frames: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, pendingAcks: 0, offered: 0, refused: {}, timeouts: 0, late: 0 };
+  return { connected: 0, failed: 0, closed: 0, closeCodes: {}, join: new Histogram(), delay: new Histogram(), ack: new Histogram(), items: 0, frames: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, giftDelay: new Histogram(), resumed: 0, resumeTime: new Histogram(), resumeJoin: new Histogram(), outcomes: {}, recoveredItems: 0, replayDuplicates: 0, dialFailures: 0, senderResumes: 0, pendingAcks: 0, offered: 0, refused: {}, timeouts: 0, late: 0 };
 }
 
 /** Adds an interval's figures to running totals (connection counts are levels, not sums). */
@@ -48,6 +62,15 @@ export function accumulate(into: Totals, s: Omit<Totals, 'connected' | 'failed' 
   into.join.add(s.join);
   into.delay.add(s.delay);
   into.ack.add(s.ack);
+  into.giftDelay.add(s.giftDelay);
+  into.resumeTime.add(s.resumeTime);
+  into.resumeJoin.add(s.resumeJoin);
+  into.resumed += s.resumed;
+  into.recoveredItems += s.recoveredItems;
+  into.replayDuplicates += s.replayDuplicates;
+  into.dialFailures += s.dialFailures;
+  into.senderResumes += s.senderResumes;
+  for (const [k, v] of Object.entries(s.outcomes)) into.outcomes[k] = (into.outcomes[k] ?? 0) + v;
   into.items += s.items;
   into.frames += s.frames;
   into.duplicates += s.duplicates;
@@ -75,7 +98,7 @@ export function combine(snaps: readonly Snapshot[]): Totals {
     t.closed += s.closed;
     t.pendingAcks += s.pendingAcks;
     for (const [code, n] of Object.entries(s.closeCodes)) t.closeCodes[code] = (t.closeCodes[code] ?? 0) + n;
-    accumulate(t, { ...s, join: Histogram.decode(s.join), delay: Histogram.decode(s.delay), ack: Histogram.decode(s.ack) });
+    accumulate(t, { ...s, join: Histogram.decode(s.join), delay: Histogram.decode(s.delay), ack: Histogram.decode(s.ack), giftDelay: Histogram.decode(s.giftDelay), resumeTime: Histogram.decode(s.resumeTime), resumeJoin: Histogram.decode(s.resumeJoin) });
   }
   return t;
 }
@@ -84,14 +107,14 @@ export class Fleet {
   private constructor(private readonly workers: Worker[]) {}
 
   /** Starts the workers; resolves once every connection has joined or failed. */
-  static async open(opts: { run: string; urls: string[]; conns: ConnSpec[]; workers: number; addresses: string[]; rampMs: number; replyTimeoutMs?: number }): Promise<Fleet> {
+  static async open(opts: { run: string; urls: string[]; conns: ConnSpec[]; workers: number; addresses: string[]; rampMs: number; replyTimeoutMs?: number; resume?: boolean; plainRejoin?: boolean }): Promise<Fleet> {
     const n = Math.max(1, Math.min(opts.workers, opts.conns.length || 1));
     const workers: Worker[] = [];
     const ready: Promise<void>[] = [];
     for (let w = 0; w < n; w++) {
       const conns = opts.conns.filter((_, i) => i % n === w);
       const worker = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: { worker: w, run: opts.run, urls: opts.urls, addresses: opts.addresses, conns, rampMs: opts.rampMs, replyTimeoutMs: opts.replyTimeoutMs },
+        workerData: { worker: w, run: opts.run, urls: opts.urls, addresses: opts.addresses, conns, rampMs: opts.rampMs, replyTimeoutMs: opts.replyTimeoutMs, resume: opts.resume, plainRejoin: opts.plainRejoin },
       });
       workers.push(worker);
       ready.push(
@@ -156,9 +179,15 @@ export class Fleet {
    * against it. An ACK that comes in between is not checked: its item may still be on its way.
    */
   async acked(): Promise<Acked> {
-    const all = { seqs: {} as Record<string, SeqSet>, unsequenced: {} as Record<string, number> };
+    const all = { seqs: {} as Record<string, SeqSet>, unsequenced: {} as Record<string, number>, gifts: {} as Record<string, SeqSet> };
     for (const a of await this.ask<{ acked: Acked }>({ type: 'acked' }, 'acked')) addAcked(all, a.acked);
-    return { seqs: Object.fromEntries(Object.entries(all.seqs).map(([room, s]) => [room, s.bits])), unsequenced: all.unsequenced };
+    const bits = (m: Record<string, SeqSet>) => Object.fromEntries(Object.entries(m).map(([room, s]) => [room, s.bits]));
+    return { seqs: bits(all.seqs), unsequenced: all.unsequenced, gifts: bits(all.gifts) };
+  }
+
+  /** Delivery by kind and by seq, viewers that stayed apart from those that came back (loss.ts). */
+  async delivery(acked: Acked, expected: Sent): Promise<Delivery> {
+    return mergeDelivery(await this.ask<DeliveryPart>({ type: 'delivery', acked, expected }, 'delivered'), acked);
   }
 
   async ackedLoss(acked: Acked): Promise<AckedLoss> {

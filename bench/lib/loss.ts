@@ -61,6 +61,8 @@ export interface Acked {
   readonly seqs: Record<string, Uint8Array>;
   /** per room, ACKs that carried seq 0 */
   readonly unsequenced: Record<string, number>;
+  /** per room, the acknowledged seqs of gifts (also in `seqs`), for the check by kind */
+  readonly gifts?: Record<string, Uint8Array>;
 }
 
 /** What one connection received of its room. */
@@ -100,9 +102,10 @@ export interface AckedLoss {
   readonly closedConns: number;
 }
 
-export function addAcked(into: { seqs: Record<string, SeqSet>; unsequenced: Record<string, number> }, a: Acked): void {
+export function addAcked(into: { seqs: Record<string, SeqSet>; unsequenced: Record<string, number>; gifts?: Record<string, SeqSet> }, a: Acked): void {
   for (const [room, bits] of Object.entries(a.seqs)) (into.seqs[room] ??= new SeqSet()).addAll(bits);
   for (const [room, n] of Object.entries(a.unsequenced)) into.unsequenced[room] = (into.unsequenced[room] ?? 0) + n;
+  if (into.gifts) for (const [room, bits] of Object.entries(a.gifts ?? {})) (into.gifts[room] ??= new SeqSet()).addAll(bits);
 }
 
 export function ackedLossPart(conns: Iterable<SeqTally>, acked: Acked): AckedLossPart {
@@ -155,5 +158,113 @@ export function mergeAckedLoss(parts: readonly AckedLossPart[], acked: Acked): A
     deliveredUnacknowledged: union((p) => p.unacknowledged),
     conns: parts.reduce((n, p) => n + p.conns, 0),
     closedConns: parts.reduce((n, p) => n + p.closedConns, 0),
+  };
+}
+
+/**
+ * Delivery by kind and by seq, for runs where viewers resume after a reconnect (resume.ts): a
+ * viewer that never lost its connection ("stayed") and one that lost it and came back
+ * ("resumed") are checked apart, each against every item of its room acknowledged by the end.
+ * Gifts are checked by seq, exactly: every acknowledged gift must be held. Danmaku are checked
+ * by seq too, less the danmaku the BATCH frames the viewer got said were shed (shedding is no
+ * loss); danmaku shed while a resumed viewer was away are in no BATCH it saw and not in the
+ * recovery window either, so for resumed viewers the danmaku figure is an upper bound when the
+ * room runs above ROOM_DISPLAY_CAP. Likes are counted (they are summed, and never replayed).
+ */
+export interface ClassDelivery {
+  viewers: number;
+  /** (viewer, item) pairs missing */
+  danmaku: number;
+  likes: number;
+  gifts: number;
+  /** (viewer, acknowledged gift) pairs checked */
+  expectedGifts: number;
+  expectedDanmaku: number;
+}
+
+/** What one viewer holds, for the check. */
+export interface DeliveryTally extends ViewerTally {
+  readonly seen: SeqSet;
+  /** it lost its connection during the run (and, if `open`, came back) */
+  readonly moved: boolean;
+}
+
+export interface DeliveryPart {
+  readonly stayed: ClassDelivery;
+  readonly resumed: ClassDelivery;
+  /** viewers closed that were not back by the end (not checked) */
+  readonly notBack: number;
+  /** per room, acknowledged gifts some checked viewer of this thread lacks */
+  readonly lostGifts: Record<string, Uint8Array>;
+}
+
+export interface Delivery {
+  readonly stayed: ClassDelivery;
+  readonly resumed: ClassDelivery;
+  readonly notBack: number;
+  /** distinct acknowledged gifts, and those that at least one checked viewer never got */
+  readonly giftsAcked: number;
+  readonly giftsLost: number;
+}
+
+const emptyClass = (): ClassDelivery => ({ viewers: 0, danmaku: 0, likes: 0, gifts: 0, expectedGifts: 0, expectedDanmaku: 0 });
+
+export function deliveryPart(viewers: Iterable<DeliveryTally>, acked: Acked, expected: Sent): DeliveryPart {
+  const stayed = emptyClass();
+  const resumed = emptyClass();
+  const lost: Record<string, SeqSet> = {};
+  let notBack = 0;
+  // Per room: the acknowledged gifts, and the other acknowledged sequenced items (danmaku).
+  const sets = new Map<string, { gifts: SeqSet; danmaku: SeqSet; nGifts: number; nDanmaku: number }>();
+  const setsOf = (room: string) => {
+    let s = sets.get(room);
+    if (!s) {
+      const gifts = new SeqSet(acked.gifts?.[room] ?? new Uint8Array(0));
+      const danmaku = gifts.missingOf(acked.seqs[room] ?? new Uint8Array(0));
+      sets.set(room, (s = { gifts, danmaku, nGifts: gifts.size, nDanmaku: danmaku.size }));
+    }
+    return s;
+  };
+  for (const v of viewers) {
+    if (!acked.seqs[v.room] && !expected[v.room]) continue;
+    if (!v.open) {
+      notBack++;
+      continue;
+    }
+    const into = v.moved ? resumed : stayed;
+    const s = setsOf(v.room);
+    into.viewers++;
+    const gifts = v.seen.missingOf(s.gifts.bits);
+    into.gifts += gifts.size;
+    into.expectedGifts += s.nGifts;
+    if (gifts.size > 0) (lost[v.room] ??= new SeqSet()).addAll(gifts.bits);
+    into.danmaku += Math.max(0, v.seen.missingOf(s.danmaku.bits).size - v.shed);
+    into.expectedDanmaku += s.nDanmaku;
+    into.likes += Math.max(0, (expected[v.room]?.likes ?? 0) - v.likes);
+  }
+  return { stayed, resumed, notBack, lostGifts: Object.fromEntries(Object.entries(lost).map(([room, set]) => [room, set.bits])) };
+}
+
+export function mergeDelivery(parts: readonly DeliveryPart[], acked: Acked): Delivery {
+  const add = (a: ClassDelivery, b: ClassDelivery): ClassDelivery => ({
+    viewers: a.viewers + b.viewers,
+    danmaku: a.danmaku + b.danmaku,
+    likes: a.likes + b.likes,
+    gifts: a.gifts + b.gifts,
+    expectedGifts: a.expectedGifts + b.expectedGifts,
+    expectedDanmaku: a.expectedDanmaku + b.expectedDanmaku,
+  });
+  let giftsLost = 0;
+  for (const room of new Set(parts.flatMap((p) => Object.keys(p.lostGifts)))) {
+    const s = new SeqSet();
+    for (const p of parts) if (p.lostGifts[room]) s.addAll(p.lostGifts[room]!);
+    giftsLost += s.size;
+  }
+  return {
+    stayed: parts.map((p) => p.stayed).reduce(add, emptyClass()),
+    resumed: parts.map((p) => p.resumed).reduce(add, emptyClass()),
+    notBack: parts.reduce((n, p) => n + p.notBack, 0),
+    giftsAcked: Object.values(acked.gifts ?? {}).reduce((n, bits) => n + new SeqSet(bits).size, 0),
+    giftsLost,
   };
 }

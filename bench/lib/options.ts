@@ -1,6 +1,7 @@
 // Command-line options shared by every scenario, and the SLO gates.
 
 import { parseArgs } from 'node:util';
+import { FAULTS, type FaultName } from './faults.js';
 
 export interface Options {
   readonly url: string | undefined;
@@ -37,6 +38,13 @@ export interface Options {
   readonly logics: number;
   readonly adminUrl: string | undefined;
   readonly adminSecret: string | undefined;
+  /** connections the server closes come back and resume their room with since/epoch (resume.ts) */
+  readonly resume: boolean;
+  /** coming back, JOIN with since/epoch (else plainly, as a client of before room recovery) */
+  readonly since: boolean;
+  /** cluster: faults injected during the measured window (faults.ts), at `faultAtS` s into it */
+  readonly faults: readonly FaultName[];
+  readonly faultAtS: number;
 }
 
 export const OPTION_HELP = `options:
@@ -61,6 +69,12 @@ export const OPTION_HELP = `options:
   --token-secret S      HS256 secret for sender tokens (default $TOKEN_SECRET or the development one)
   --viewer-tokens       viewers connect with a token each, as signed-in users, instead of as guests
                         (hot-room, many-rooms, switch-storm; flash-crowd always does)
+  --resume              a connection the server closes (or loses) comes back on the next URL and
+                        JOINs with since/epoch; the report counts the outcomes (recovered, kept,
+                        lost), recovered items and the time to come back (default: on with
+                        --faults, else off; --no-resume turns it off)
+  --no-since            with --resume, come back with a plain JOIN (no since), as a client of
+                        before room recovery would: what since recovers shows against it
   --no-baseline         do not run the bare uWebSockets.js baseline (default: run it, unless --url)
   --workers N           load-generator threads (default 2)
   --addresses N         source addresses 127.0.0.1..N, each good for ~28k connections (default 4)
@@ -69,15 +83,22 @@ export const OPTION_HELP = `options:
   --json FILE           write the result as JSON (and FILE.md, FILE.svg beside it)
   --svg FILE            write the chart here (default: beside --json, else bench/results/)
   --slo RULES           fail (exit 1) on breach, e.g. p99=200ms,loss=0,closed=0,failures=0,dup=0;
-                        upper bounds on p50 p90 p99 max ack99 (ms), loss gifts dup isolation, failures
-                        (connections that never joined), closed (closed by the server after joining)
+                        upper bounds on p50 p90 p99 max ack99 gift99 recover99 (ms), loss gifts
+                        giftloss (acknowledged gifts some viewer never got, by seq) dup isolation,
+                        failures (connections that never joined), closed (closed by the server after
+                        joining), notback (viewers closed and not back by the end, with --resume)
   --quiet               no progress line
   --admin-url URL       admin API of a logic process (group-chat with --url)
   --admin-secret S      its ADMIN_SECRET (group-chat with --url)
 cluster options:
   --scenario NAME       the scenario to run on the cluster (default hot-room)
   --gateways G          gateway processes (default 2)
-  --logics L            logic processes (default 1)`;
+  --logics L            logic processes (default 1)
+  --faults LIST         faults injected into the cluster run during the window: kill-gateway
+                        (SIGKILL one gateway by PID; its viewers come back on the others with
+                        since). Reported: loss by kind, viewers that stayed apart from those that
+                        came back, time to recover. Needs --gateways 2 or more
+  --fault-at S          seconds into the measured window (default: half of --duration)`;
 
 function urlList(raw: string | undefined, flag: string): string[] {
   const urls = (raw ?? '').split(',').map((u) => u.trim()).filter(Boolean);
@@ -121,6 +142,10 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
       svg: { type: 'string' },
       slo: { type: 'string' },
       quiet: { type: 'boolean' },
+      resume: { type: 'boolean' },
+      since: { type: 'boolean' },
+      faults: { type: 'string' },
+      'fault-at': { type: 'string' },
     },
   });
   const num = (key: keyof typeof values, def: number, min = 0): number => {
@@ -138,6 +163,11 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     if (i <= 0) throw new Error(`--env takes K=V pairs, got ${JSON.stringify(kv)}`);
     env[kv.slice(0, i)] = kv.slice(i + 1);
   }
+  const faults = (values.faults ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+  for (const f of faults) if (!(FAULTS as readonly string[]).includes(f)) throw new Error(`--faults: unknown fault ${JSON.stringify(f)}: one of ${FAULTS.join(', ')}`);
+  const durationS = num('duration', defaults.durationS ?? 10, 1);
+  const faultAtS = num('fault-at', Math.max(1, Math.floor(durationS / 2)), 1);
+  if (faults.length > 0 && faultAtS >= durationS) throw new Error(`--fault-at must be within the measured window (under --duration ${durationS})`);
   return {
     url: values.url === undefined ? undefined : urlList(values.url, '--url').join(','),
     metricsUrls: urlList(values['metrics-url'], '--metrics-url'),
@@ -153,7 +183,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     rate: num('rate', defaults.rate ?? 60),
     likes: num('likes', defaults.likes ?? 20),
     gifts: num('gifts', defaults.gifts ?? 1),
-    durationS: num('duration', defaults.durationS ?? 10, 1),
+    durationS,
     warmupS: num('warmup', defaults.warmupS ?? 2),
     rampS: num('ramp', defaults.rampS ?? 2),
     mergeWindowMs: num('merge-window', defaults.mergeWindowMs ?? 50),
@@ -170,6 +200,10 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     env,
     nodeArgs: (values['node-args'] ?? '').split(/\s+/).filter(Boolean),
     quiet: values.quiet ?? false,
+    resume: values.resume ?? faults.length > 0,
+    since: values.since ?? true,
+    faults: faults as FaultName[],
+    faultAtS,
   };
 }
 

@@ -21,5 +21,12 @@ export const CLOSE_NAMES: Readonly<Record<number, string>> = {
  */
 export const ERROR_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.values(Errors).map((e) => [e.code, e.reason]));
 
+/**
+ * RECEIVED (docs/protocol.md, "Acknowledging pushes"): acknowledges MESSAGE ids, no reply; at
+ * most this many ids per frame.
+ */
+export const OP_RECEIVED = 33;
+export const RECEIVED_MAX_IDS = 100;
+
 /** A typical danmaku: about 15 characters, as on video sites. */
 export const TYPICAL_TEXT = '主播好厉害！！666 awesome';

@@ -1,6 +1,7 @@
 // Results as data (JSON) and as a markdown summary with our figures next to the same-run
 // baseline's and their ratio. The chart is chart.ts.
 
+import type { ClassDelivery } from './loss.js';
 import { closedSummary, type RunResult } from './run.js';
 
 export interface BenchReport {
@@ -41,11 +42,44 @@ export const FIGURES: [string, (x: RunResult) => number | undefined][] = [
     ['server RSS (MB)', (x) => (x.server ? x.server.rssBytes / 1048576 : undefined)],
     ['load generator CPU (cores)', (x) => x.loadgen.cores],
     ['lost gifts', (x) => x.loss?.gifts],
+    ['acknowledged gifts some viewer never got (by seq)', (x) => x.delivery?.giftsLost],
+    ['gift delivery delay p50 (ms)', (x) => x.gifts?.delay.p50],
+    ['gift delivery delay p99 (ms)', (x) => x.gifts?.delay.p99],
+    ['gift delivery delay max (ms)', (x) => x.gifts?.delay.max],
     ['lost danmaku (not shown, not shed)', (x) => x.loss?.danmaku],
     ['lost likes', (x) => x.loss?.likes],
     ['duplicates', (x) => x.duplicates],
     ['isolation errors', (x) => x.isolationErrors],
     ['room switches', (x) => x.switches],
+];
+
+/** The numeric figures of resumes, for the medians of repeated runs (summary.ts). */
+export const RESUME_FIGURES: [string, (x: RunResult) => number | undefined][] = [
+  ['viewers back after losing their connection', (x) => x.resume?.back],
+  ['of which JOINED recovered', (x) => (x.resume ? (x.resume.outcomes.recovered ?? 0) : undefined)],
+  ['time to come back p50 (ms)', (x) => (x.resume?.time.count ? x.resume.time.p50 : undefined)],
+  ['time to come back p99 (ms)', (x) => (x.resume?.time.count ? x.resume.time.p99 : undefined)],
+  ['time to come back max (ms)', (x) => (x.resume?.time.count ? x.resume.time.max : undefined)],
+  ['JOIN to JOINED on coming back p99 (ms)', (x) => (x.resume?.join?.count ? x.resume.join.p99 : undefined)],
+  ['items recovered from the replays', (x) => x.resume?.recoveredItems],
+  ['viewers that came back: missing gifts (pairs)', (x) => (x.resume ? x.delivery?.resumed.gifts : undefined)],
+  ['viewers that came back: missing danmaku (pairs)', (x) => (x.resume ? x.delivery?.resumed.danmaku : undefined)],
+  ['viewers that came back: missing likes (by count)', (x) => (x.resume ? x.delivery?.resumed.likes : undefined)],
+];
+
+const classLoss = (c: ClassDelivery) => (c.viewers === 0 ? '–' : `${fmt(c.viewers)}: ${fmt(c.danmaku)} / ${fmt(c.gifts)} / ${fmt(c.likes)} (of ${fmt(c.expectedDanmaku)} / ${fmt(c.expectedGifts)} / –)`);
+
+/** Faults and resumes (faults.ts, resume.ts): shown when a run had either. */
+export const RESUME_ROWS: [string, (x: RunResult) => string][] = [
+  ['fault', (x) => x.faults.map((f) => `${f.fault} ${f.process} (pid ${f.pid}) at ${f.atS} s`).join(', ') || '–'],
+  ['viewers back after losing their connection (not back by the end)', (x) => (x.resume ? `${fmt(x.resume.back)} (${fmt(x.resume.notBack)})` : '–')],
+  ['JOINED outcomes on coming back', (x) => (x.resume ? Object.entries(x.resume.outcomes).map(([k, n]) => `${k} ${fmt(n)}`).join(', ') || '–' : '–')],
+  ['time to come back: loss to JOINED p50 / p99 / max (ms)', (x) => (x.resume && x.resume.time.count > 0 ? `${fmt(x.resume.time.p50)} / ${fmt(x.resume.time.p99)} / ${fmt(x.resume.time.max)}` : '–')],
+  ['of which JOIN with since to JOINED p50 / p99 / max (ms)', (x) => (x.resume && x.resume.join?.count > 0 ? `${fmt(x.resume.join.p50)} / ${fmt(x.resume.join.p99)} / ${fmt(x.resume.join.max)}` : '–')],
+  ['items recovered from the replays; replay items already held (de-duplicated)', (x) => (x.resume ? `${fmt(x.resume.recoveredItems)}; ${fmt(x.resume.replayDuplicates)}` : '–')],
+  ['attempts without a JOINED; senders back', (x) => (x.resume ? `${fmt(x.resume.dialFailures)}; ${fmt(x.resume.senderResumes)}` : '–')],
+  ['viewers that stayed: missing danmaku / gifts / likes, (viewer, item) pairs', (x) => (x.delivery ? classLoss(x.delivery.stayed) : '–')],
+  ['viewers that came back: missing danmaku / gifts / likes', (x) => (x.delivery ? classLoss(x.delivery.resumed) : '–')],
 ];
 
 export function markdown(r: BenchReport): string {
@@ -58,7 +92,18 @@ export function markdown(r: BenchReport): string {
   const errors = r.runs.filter((x) => Object.keys(x.errors).length > 0).map((x) => `- ${x.target} error frames: ${JSON.stringify(x.errors)}`);
   const closed = r.runs
     .filter((x) => x.connections.closed > 0)
-    .map((x) => `- ${x.target}: **${closedSummary(x.connections)}** during the run${x.loss && x.loss.closedViewers > 0 ? `; loss counts only the ${fmt(x.loss.viewers)} viewers that stayed open, not these ${fmt(x.loss.closedViewers)}` : ''}`);
+    .map((x) => `- ${x.target}: **${closedSummary(x.connections)}** during the run${x.loss && x.loss.closedViewers > 0 ? `; loss counts only the ${fmt(x.loss.viewers)} viewers open at the end (with --resume: back), not these ${fmt(x.loss.closedViewers)}` : ''}`);
   const slo = r.slo.map((s) => `- SLO ${s.rule}: ${fmt(s.value, 2)} ${s.ok ? 'ok' : '**BREACHED**'}`);
-  return [`## ${r.scenario} (${r.at})`, '', `Options: \`${JSON.stringify(r.options)}\`; ${r.machine.cpus} CPUs, Node ${r.machine.node}.`, '', head, body, '', ...closed, ...errors, ...slo, ''].join('\n');
+  const resumed = r.runs.some((x) => x.resume || x.faults.length > 0)
+    ? [
+        '### Faults and resumes',
+        '',
+        `| | ${r.runs.map((x) => x.target).join(' | ')} |\n|---|${r.runs.map(() => '---:').join('|')}|`,
+        ...RESUME_ROWS.map(([name, get]) => `| ${name} | ${r.runs.map(get).join(' | ')} |`),
+        '',
+        'Danmaku missing are counted by seq less what the BATCH frames said was shed; gifts by seq, exactly; likes by count (never replayed). A viewer closed and not back by the end is not checked.',
+        '',
+      ]
+    : [];
+  return [`## ${r.scenario} (${r.at})`, '', `Options: \`${JSON.stringify(r.options)}\`; ${r.machine.cpus} CPUs, Node ${r.machine.node}.`, '', head, body, '', ...resumed, ...closed, ...errors, ...slo, ''].join('\n');
 }

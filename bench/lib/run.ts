@@ -1,9 +1,14 @@
 // One measured run of a scenario against one target: connect (ramped), idle, send for a
 // warm-up and the measured window, drain, then loss. Every second it prints a progress line
-// and keeps a point of the timeline that the chart draws.
+// and keeps a point of the timeline that the chart draws. With faults (faults.ts), they are
+// injected at their second of the window; with resume (resume.ts), closed connections come
+// back, and the report says how, and what the viewers that came back missed apart from those
+// that stayed.
 
+import { applies, inject, type FaultName, type FaultRecord } from './faults.js';
 import { Fleet, accumulate, emptyTotals, type Totals } from './fleet.js';
-import type { Loss } from './loss.js';
+import type { Histogram } from './histogram.js';
+import type { Delivery, Loss } from './loss.js';
 import { CLOSE_NAMES } from './protocol.js';
 import type { Target } from './target.js';
 import { procUsage } from './usage.js';
@@ -27,6 +32,38 @@ export interface RunOptions {
   readonly workers: number;
   readonly addresses: string[];
   readonly quiet: boolean;
+  /** closed connections come back with since/epoch */
+  readonly resume?: boolean;
+  /** coming back without since (a client of before room recovery) */
+  readonly plainRejoin?: boolean;
+  /** injected `faultAtS` s into the window, on a target they apply to (a cluster) */
+  readonly faults?: readonly FaultName[];
+  readonly faultAtS?: number;
+}
+
+export interface LatencySummary {
+  readonly count: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+/** Viewers that lost their connection and came back (resume.ts), over the whole run. */
+export interface ResumeFigures {
+  /** viewers back (a viewer closed twice counts twice), and viewers closed and not back by the end */
+  readonly back: number;
+  readonly notBack: number;
+  /** JOINED outcomes: recovered, kept, lost, epoch_changed, unsupported (no `recovered` in it) */
+  readonly outcomes: Record<string, number>;
+  /** from the loss of the connection to the JOINED on the new one; of which from the JOIN to the JOINED */
+  readonly time: LatencySummary;
+  readonly join: LatencySummary;
+  /** replay items the viewers lacked, and replay items they already held (de-duplicated) */
+  readonly recoveredItems: number;
+  readonly replayDuplicates: number;
+  /** attempts that got no JOINED (a dead gateway's URL, a refusal); senders that came back */
+  readonly dialFailures: number;
+  readonly senderResumes: number;
 }
 
 export interface Point {
@@ -69,10 +106,17 @@ export interface RunResult {
   readonly server: { cpuSeconds: number; cpuPerFrameUs: number; cpuPerItemUs: number; rssBytes: number; rssPerConnBytes: number } | null;
   readonly loadgen: { cpuSeconds: number; cores: number };
   readonly timeline: Point[];
+  /** gifts over the window: from `t` to their first sight by each viewer (live, or recovered on coming back) */
+  readonly gifts: { delay: LatencySummary } | null;
+  /** delivery by kind and by seq, viewers that stayed apart from those that came back (loss.ts) */
+  readonly delivery: Delivery | null;
+  readonly resume: ResumeFigures | null;
+  readonly faults: FaultRecord[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+const latency = (h: Histogram): LatencySummary => ({ count: h.count, p50: round(h.quantile(0.5)), p99: round(h.quantile(0.99)), max: round(h.max) });
 
 /** "12 closed: 4001 idle_timeout x10, 1006 x2" (empty when none were closed) */
 export function closedSummary(t: Pick<Totals, 'closed' | 'closeCodes'>): string {
@@ -93,7 +137,9 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
   const before = await target.usage();
   const connectStarted = Date.now();
   progress(opts.quiet, `[${target.name}] connecting ${plan.conns.length} over ${opts.rampS} s...`);
-  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000 });
+  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000, resume: opts.resume, plainRejoin: opts.plainRejoin });
+  const faults = (opts.faults ?? []).filter((f) => applies(target, f));
+  const injected: FaultRecord[] = [];
   const connectSeconds = (Date.now() - connectStarted) / 1000;
   try {
     const all = emptyTotals();
@@ -119,7 +165,15 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
       accumulate(window, r);
       timeline.push({ t: s, items: r.items, frames: r.frames, p50: round(r.delay.quantile(0.5)), p99: round(r.delay.quantile(0.99)), closed: r.closed });
       const closed = closedSummary(r);
-      progress(opts.quiet, `[${target.name}] ${s}/${opts.durationS} s | conns ${r.connected - r.closed}/${plan.conns.length} open${closed ? ` (${closed})` : ''} | ${r.items.toLocaleString('en')} items/s, ${r.frames.toLocaleString('en')} frames/s | p99 ${round(window.delay.quantile(0.99))} ms so far`);
+      const back = all.resumed + all.senderResumes;
+      progress(opts.quiet, `[${target.name}] ${s}/${opts.durationS} s | conns ${r.connected - r.closed + back}/${plan.conns.length} open${closed ? ` (${closed}${back > 0 ? `, ${back} back` : ''})` : ''} | ${r.items.toLocaleString('en')} items/s, ${r.frames.toLocaleString('en')} frames/s | p99 ${round(window.delay.quantile(0.99))} ms so far`);
+      if (s === opts.faultAtS) {
+        for (const f of faults) {
+          const rec = await inject(target, f, s);
+          injected.push(rec);
+          progress(opts.quiet, `[${target.name}] fault: ${f} ${rec.process} (pid ${rec.pid}) at ${s} s`);
+        }
+      }
     }
     const elapsed = (Date.now() - started) / 1000;
     const end = await target.usage();
@@ -129,6 +183,7 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
     const last = await fleet.report();
     accumulate(all, last);
     const loss = plan.checkLoss && plan.send ? await fleet.loss(all.sent) : null;
+    const delivery = plan.checkLoss && plan.send ? await fleet.delivery(await fleet.acked(), all.sent) : null;
     if (!opts.quiet && process.stderr.isTTY) process.stderr.write('\n');
 
     const sent = Object.values(window.sent).reduce((n, v) => n + v.danmaku + v.likes + v.gifts, 0);
@@ -169,6 +224,22 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
             },
       loadgen: { cpuSeconds: genStart && genEnd ? round(genEnd.cpu - genStart.cpu, 3) : 0, cores: genStart && genEnd ? round((genEnd.cpu - genStart.cpu) / elapsed, 2) : 0 },
       timeline,
+      gifts: plan.send && plan.send.gifts > 0 ? { delay: latency(window.giftDelay) } : null,
+      delivery,
+      resume: opts.resume
+        ? {
+            back: all.resumed,
+            notBack: delivery?.notBack ?? 0,
+            outcomes: all.outcomes,
+            time: latency(all.resumeTime),
+            join: latency(all.resumeJoin),
+            recoveredItems: all.recoveredItems,
+            replayDuplicates: all.replayDuplicates,
+            dialFailures: all.dialFailures,
+            senderResumes: all.senderResumes,
+          }
+        : null,
+      faults: injected,
     };
   } finally {
     await fleet.close();

@@ -8,7 +8,7 @@
 import { startCluster as startLoopbackCluster } from './cluster.js';
 import { BASELINE_MAIN, startNode, startServerProcess, type NodeProcess } from './server-process.js';
 import { natsMonitorUrl, type ServiceProcess } from './services.js';
-import { pidsUsage, urlsUsage, type Usage } from './usage.js';
+import { metricsUsage, pidsUsage, urlsUsage, type Usage } from './usage.js';
 
 export interface Target {
   readonly name: string;
@@ -34,10 +34,12 @@ export interface TargetProcess {
   readonly metricsUrl: string | null;
   /** its last JSON log lines, for a Node process the harness started */
   readonly logs?: () => readonly Record<string, unknown>[];
+  /** SIGKILL by PID (faults.ts), for a Node process the harness started; resolves once it is gone */
+  readonly kill?: () => Promise<void>;
 }
 
 function nodeProcess(p: NodeProcess, role: TargetProcess['role']): TargetProcess {
-  return { name: p.name, role, pid: p.proc.pid, alive: () => p.proc.exitCode === null && p.proc.signalCode === null, metricsUrl: p.metricsPort > 0 ? `http://127.0.0.1:${p.metricsPort}/metrics` : null, logs: () => p.logs };
+  return { name: p.name, role, pid: p.proc.pid, alive: () => p.proc.exitCode === null && p.proc.signalCode === null, metricsUrl: p.metricsPort > 0 ? `http://127.0.0.1:${p.metricsPort}/metrics` : null, logs: () => p.logs, kill: () => p.kill() };
 }
 
 function serviceProcess(p: ServiceProcess, role: TargetProcess['role']): TargetProcess {
@@ -81,16 +83,34 @@ export async function startBaselineServer(mergeWindowMs: number, mergeMax: numbe
 /**
  * A cluster on loopback: its own nats-server and redis-server (no persistence), `gateways`
  * gateway processes and `logics` logic processes. Usage is that of the gateways (the fan-out
- * side), read from all their /metrics as it would be from a deployment's.
+ * side), read from all their /metrics as it would be from a deployment's. A gateway killed
+ * during the run (faults.ts) keeps the CPU time of its last reading (the fault reads usage
+ * just before the kill) and no memory, so that the window's CPU still covers every gateway.
  */
 export async function startCluster(gateways: number, logics: number, env: Record<string, string>): Promise<Target> {
   const c = await startLoopbackCluster({ gateways, logics, env: { ...LOAD_ENV, ...env }, start: (e, name) => startServerProcess(e, { name, keepLogs: KEEP_LOGS }) });
-  const metricsUrls = c.gateways.map((g) => `http://127.0.0.1:${g.metricsPort}/metrics`);
+  const last = new Map<string, Usage>();
+  const usage = async (): Promise<Usage | null> => {
+    const all = await Promise.all(
+      c.gateways.map(async (g) => {
+        const url = `http://127.0.0.1:${g.metricsPort}/metrics`;
+        if (g.proc.exitCode !== null || g.proc.signalCode !== null) {
+          const had = last.get(url);
+          return had ? { cpu: had.cpu, rss: 0 } : null;
+        }
+        const u = await metricsUsage(url);
+        if (u) last.set(url, u);
+        return u;
+      }),
+    );
+    if (all.some((u) => u === null)) return null;
+    return (all as Usage[]).reduce((a, b) => ({ cpu: a.cpu + b.cpu, rss: a.rss + b.rss }), { cpu: 0, rss: 0 });
+  };
   return {
     name: 'cluster',
     urls: c.gateways.map((g) => `ws://127.0.0.1:${g.port}`),
     admin: { url: `http://127.0.0.1:${c.logics[0]!.metricsPort}`, secret: BENCH_ADMIN_SECRET },
-    usage: () => urlsUsage(metricsUrls),
+    usage,
     stop: () => c.stop(),
     processes: [...c.gateways.map((g) => nodeProcess(g, 'gateway')), ...c.logics.map((l) => nodeProcess(l, 'logic')), serviceProcess(c.infra.nats, 'nats-server'), serviceProcess(c.infra.redis, 'redis-server')],
     infra: { redisPort: c.infra.redis.port, natsMonitorUrl: natsMonitorUrl(c.infra.nats) },

@@ -23,6 +23,13 @@ export interface WorkerInit {
   readonly rampMs: number;
   /** a SEND unanswered this long counts as timed out (0: wait for ever) */
   readonly replyTimeoutMs?: number;
+  /**
+   * connections the server closes come back: a new connection (to the next URL) and a JOIN
+   * with `since` and `epoch` (resume.ts), as the client contract asks
+   */
+  readonly resume?: boolean;
+  /** coming back, JOIN plainly (no since), as a client of before room recovery would */
+  readonly plainRejoin?: boolean;
 }
 
 /** Per-sender rates, per second. */
@@ -44,4 +51,6 @@ export type ToWorker =
   /** what this thread's senders got acknowledged, by seq; then the check against all threads' */
   | { type: 'acked' }
   | { type: 'verify'; acked: Acked }
+  /** delivery by kind and by seq, viewers that stayed apart from those that resumed (loss.ts) */
+  | { type: 'delivery'; acked: Acked; expected: Sent }
   | { type: 'close' };

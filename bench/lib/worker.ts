@@ -4,6 +4,10 @@
 // number, gifts, shed counts and room isolation; the replies to its SENDs (ACK latency,
 // ERRORs by code, timeouts) and which seqs were acknowledged, for loss by seq (loss.ts).
 // Reports to the main thread on request.
+// With `resume` (resume.ts), a connection the server closes (or loses: a gateway killed) comes
+// back on the next URL and JOINs with `since` and `epoch`; the JOINED replay is de-duplicated
+// by seq, and what it adds counts as recovered; the outcome and the time from the loss to the
+// JOINED are measured.
 // Like any well-behaved client it sends PING every WELCOME.heartbeat ms (docs/protocol.md,
 // "Heartbeat"): a quiet viewer that does not is closed with 4001 after WELCOME.idleTimeout.
 
@@ -11,9 +15,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
 import { Histogram } from './histogram.js';
-import { ackedLossPart, lossOf, type Sent } from './loss.js';
+import { ackedLossPart, deliveryPart, lossOf, type Sent } from './loss.js';
 import { PendingReplies } from './pending.js';
 import { Kind, Op, TYPICAL_TEXT } from './protocol.js';
+import { joinBody, outcomeOf, positionAfter, reconnectDelayMs, type RoomPosition } from './resume.js';
 import { messageId } from './run-id.js';
 import { frameHead, scanBatch } from './scan.js';
 import { SeqSet } from './seq-set.js';
@@ -22,8 +27,12 @@ import type { ConnSpec, SendPlan, ToWorker, WorkerInit } from './worker-messages
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 
 interface Conn {
-  ws: WebSocket;
+  ws: WebSocket | null;
   spec: ConnSpec;
+  /** its place in the thread's list: its first URL and its source address */
+  index: number;
+  /** the URL it is (or was last) connected to: init.urls[url % init.urls.length] */
+  url: number;
   room: string;
   /** rid of a pending switch; until its JOINED, frames of the old room are still expected */
   switching: number;
@@ -34,7 +43,18 @@ interface Conn {
   shed: number;
   likes: number;
   gifts: number;
+  /** joined, and not closed since */
   open: boolean;
+  /** joined once: it counts among the connections (and comes back when closed, with resume) */
+  joined: boolean;
+  /** lost its connection during the run at least once */
+  moved: boolean;
+  /** the room's epoch and the highest seq held, for a JOIN with `since` (resume.ts) */
+  pos: RoomPosition | null;
+  /** when its connection was lost, while it is coming back (0: it is not) */
+  lostAt: number;
+  /** failed attempts to come back since it was lost */
+  attempts: number;
   /** WELCOME.heartbeat (ms), and when this connection last sent a frame */
   heartbeat: number;
   lastSent: number;
@@ -44,8 +64,10 @@ const init = workerData as WorkerInit;
 const conns: Conn[] = [];
 const pending = new PendingReplies(init.replyTimeoutMs ?? 0);
 /** what this thread's SENDs got acknowledged: seqs per room, and ACKs with seq 0 */
-const acked = { seqs: new Map<string, SeqSet>(), unsequenced: {} as Record<string, number> };
+const acked = { seqs: new Map<string, SeqSet>(), unsequenced: {} as Record<string, number>, gifts: new Map<string, SeqSet>() };
 let rid = 1;
+/** the run is over: closed connections stay closed */
+let stopping = false;
 
 /** Figures of one reporting interval: the main thread adds them up over time. */
 const interval = () => ({
@@ -59,6 +81,20 @@ const interval = () => ({
   errors: {} as Record<string, number>,
   sent: {} as Sent,
   switches: 0,
+  /** gifts from their server time `t` to their first sight, live or in a resume's replay */
+  giftDelay: new Histogram(),
+  /** viewers back after losing their connection: from the loss to the JOINED, and its outcome */
+  resumed: 0,
+  resumeTime: new Histogram(),
+  /** of which from the JOIN (sent once the new connection's WELCOME came) to the JOINED */
+  resumeJoin: new Histogram(),
+  outcomes: {} as Record<string, number>,
+  /** items a resume's replay added (not held before), and replay items already held */
+  recoveredItems: 0,
+  replayDuplicates: 0,
+  /** attempts to come back that failed (no WELCOME or no JOINED), and senders that came back */
+  dialFailures: 0,
+  senderResumes: 0,
   /** SENDs (and MSGs) sent; ERROR replies to them by code; unanswered within the timeout; replies after it */
   offered: 0,
   refused: {} as Record<string, number>,
@@ -78,7 +114,7 @@ const stats = {
 /** Every frame to the server goes through here: any frame resets the server's idle timer. */
 function sendFrame(c: Conn, frame: Buffer): void {
   c.lastSent = Date.now();
-  c.ws.send(frame);
+  c.ws?.send(frame);
 }
 
 const DEFAULT_HEARTBEAT_MS = 30_000;
@@ -117,11 +153,13 @@ function onFrame(c: Conn, data: Buffer): void {
     for (const it of batch.items) {
       stats.items++;
       stats.delay.record(now - it.t);
-      if (!c.seen.add(it.s)) stats.duplicates++;
+      if (!c.seen.add(it.s)) {
+        stats.duplicates++;
+        continue;
+      }
       if (it.s === 0) c.unsequenced++;
-      if (it.k === Kind.Danmaku) c.danmaku++;
-      else if (it.k === Kind.Like) c.likes += it.a;
-      else if (it.k === Kind.Gift) c.gifts++;
+      else if (c.pos && c.switching === 0 && it.s > c.pos.lastSeq) c.pos.lastSeq = it.s;
+      tally(c, it.k, it.a, it.t, now);
     }
     return;
   }
@@ -144,6 +182,7 @@ function onFrame(c: Conn, data: Buffer): void {
       const seq = typeof body.s === 'number' ? body.s : 0;
       if (seq > 0) getOrAdd(acked.seqs, p.room).add(seq);
       else acked.unsequenced[p.room] = (acked.unsequenced[p.room] ?? 0) + 1;
+      if (seq > 0 && p.kind === Kind.Gift) getOrAdd(acked.gifts, p.room).add(seq);
     }
     const s = (stats.sent[p.room] ??= { danmaku: 0, likes: 0, gifts: 0 });
     if (p.kind === Kind.Danmaku) s.danmaku++;
@@ -157,57 +196,142 @@ function onFrame(c: Conn, data: Buffer): void {
     if (got?.late) stats.late++;
     else if (got) stats.refused[String(body.code)] = (stats.refused[String(body.code)] ?? 0) + 1;
   } else if (op === Op.Joined && r === c.switching) {
+    // A new room: its own epoch and numbering.
     c.switching = 0;
+    c.pos = positionAfter(null, body);
   }
 }
 
-function open(spec: ConnSpec, i: number): Promise<void> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const url = new URL(init.urls[i % init.urls.length]!);
-    if (spec.token) url.searchParams.set('token', spec.token);
-    const ws = new WebSocket(url, { localAddress: init.addresses[i % init.addresses.length], perMessageDeflate: false });
-    ws.binaryType = 'nodebuffer';
-    const c: Conn = { ws, spec, room: spec.room, switching: 0, seen: new SeqSet(), unsequenced: 0, danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false, heartbeat: DEFAULT_HEARTBEAT_MS, lastSent: 0 };
-    let joinRid = 0;
-    let refused = false;
-    ws.on('message', (data: Buffer) => {
-      if (joinRid === 0) {
-        // WELCOME: keep its heartbeat, join the room.
-        const [op, , body] = packr.unpack(data) as [number, number, { heartbeat?: unknown } | null];
-        if (op === Op.Welcome && typeof body?.heartbeat === 'number' && body.heartbeat > 0) c.heartbeat = body.heartbeat;
-        startHeartbeat(c.heartbeat);
-        joinRid = rid++;
-        sendFrame(c, packr.pack([Op.Join, joinRid, { room: spec.room }]));
-        return;
+/** Counts a first sight of an item in the viewer's tallies (loss.ts). */
+function tally(c: Conn, k: number, a: number, t: number, now: number): void {
+  if (k === Kind.Danmaku) c.danmaku++;
+  else if (k === Kind.Like) c.likes += a;
+  else if (k === Kind.Gift) {
+    c.gifts++;
+    stats.giftDelay.record(now - t);
+  }
+}
+
+/**
+ * A JOINED that answers the JOIN of a connection coming back: the outcome, the time since the
+ * loss, and the replay de-duplicated by seq. Replay items at or below the seq of the viewer's
+ * first join came before it did: the margin of a replay (docs/protocol.md) can reach them.
+ */
+function onResumed(c: Conn, asked: RoomPosition | null, body: Record<string, unknown>, now: number, joinSent: number): void {
+  if (c.spec.sender) {
+    stats.senderResumes++;
+    return;
+  }
+  stats.resumed++;
+  stats.resumeTime.record(now - c.lostAt);
+  stats.resumeJoin.record(now - joinSent);
+  const outcome = outcomeOf(asked, body);
+  stats.outcomes[outcome] = (stats.outcomes[outcome] ?? 0) + 1;
+  const floor = c.pos?.joinSeq ?? 0;
+  const replay = Array.isArray(body.replay) ? (body.replay as Record<string, unknown>[]) : [];
+  for (const it of replay) {
+    const s = typeof it.s === 'number' ? it.s : 0;
+    if (s <= floor) continue;
+    if (!c.seen.add(s)) {
+      stats.replayDuplicates++;
+      continue;
+    }
+    stats.recoveredItems++;
+    tally(c, Number(it.k), typeof it.a === 'number' ? it.a : 1, Number(it.t), now);
+  }
+}
+
+/**
+ * Opens a connection for `c` and joins its room: the first time (then `first` resolves once it
+ * joined or failed), or to come back after losing it (resume.ts). With resume, a lost
+ * connection dials the next URL after a backoff, until the run ends.
+ */
+function dial(c: Conn, first: (() => void) | null): void {
+  const started = Date.now();
+  const url = new URL(init.urls[c.url % init.urls.length]!);
+  if (c.spec.token) url.searchParams.set('token', c.spec.token);
+  const ws = new WebSocket(url, { localAddress: init.addresses[c.index % init.addresses.length], perMessageDeflate: false });
+  ws.binaryType = 'nodebuffer';
+  c.ws = ws;
+  let joinRid = 0;
+  let joinSent = 0;
+  let asked: RoomPosition | null = null;
+  let refused = false;
+  let joinedHere = false;
+  const settle = () => {
+    first?.();
+    first = null;
+  };
+  ws.on('message', (data: Buffer) => {
+    if (joinRid === 0) {
+      // WELCOME: keep its heartbeat, join the room (with `since` when coming back).
+      const [op, , body] = packr.unpack(data) as [number, number, { heartbeat?: unknown } | null];
+      if (op === Op.Welcome && typeof body?.heartbeat === 'number' && body.heartbeat > 0) c.heartbeat = body.heartbeat;
+      startHeartbeat(c.heartbeat);
+      joinRid = rid++;
+      asked = c.lostAt > 0 && !init.plainRejoin ? c.pos : null;
+      joinSent = Date.now();
+      sendFrame(c, packr.pack([Op.Join, joinRid, joinBody(c.room, asked)]));
+      return;
+    }
+    if (!joinedHere) {
+      const [op, r, body] = packr.unpack(data) as [number, number, Record<string, unknown>];
+      if (r !== joinRid) return;
+      const now = Date.now();
+      if (op !== Op.Joined) {
+        refused = true;
+        if (!c.joined) stats.failed++;
+        // Coming back: rejoin plainly next time, in case it was the `since` that was refused.
+        if (c.pos) c.pos = { ...c.pos, epoch: null };
+        ws.close();
+        return settle();
       }
-      if (!c.open) {
-        const [op, r] = packr.unpack(data) as [number, number];
-        if (r !== joinRid) return;
-        if (op !== Op.Joined) {
-          refused = true;
-          stats.failed++;
-          ws.close();
-          return resolve();
-        }
-        c.open = true;
+      joinedHere = true;
+      c.open = true;
+      if (!c.joined) {
+        c.joined = true;
         stats.connected++;
-        stats.join.record(Date.now() - started);
+        stats.join.record(now - started);
         conns.push(c);
-        return resolve();
       }
-      onFrame(c, data);
-    });
-    ws.on('error', () => undefined);
-    ws.on('close', (code: number) => {
-      if (c.open) {
-        stats.closed++;
-        stats.closeCodes[code] = (stats.closeCodes[code] ?? 0) + 1;
-      } else if (!refused) stats.failed++;
-      c.open = false;
-      resolve();
-    });
+      if (c.lostAt > 0) onResumed(c, asked, body, now, joinSent);
+      c.pos = positionAfter(c.lostAt > 0 ? c.pos : null, body);
+      c.lostAt = 0;
+      c.attempts = 0;
+      return settle();
+    }
+    onFrame(c, data);
   });
+  ws.on('error', () => undefined);
+  ws.on('close', (code: number) => {
+    const wasOpen = c.open;
+    c.open = false;
+    c.switching = 0; // a SWITCH without its answer: the room it named is joined when back
+    if (wasOpen) {
+      stats.closed++;
+      stats.closeCodes[code] = (stats.closeCodes[code] ?? 0) + 1;
+    } else if (!c.joined && !refused) stats.failed++;
+    settle();
+    if (!init.resume || stopping || !c.joined) return;
+    if (wasOpen) {
+      c.moved = true;
+      c.lostAt = Date.now();
+      c.attempts = 0;
+    } else {
+      stats.dialFailures++;
+      c.attempts++;
+    }
+    // A client after a gateway's loss goes back through the load balancer: here, the next URL.
+    c.url++;
+    setTimeout(() => {
+      if (!stopping) dial(c, null);
+    }, reconnectDelayMs(c.attempts));
+  });
+}
+
+function open(spec: ConnSpec, i: number): Promise<void> {
+  const c: Conn = { ws: null, spec, index: i, url: i, room: spec.room, switching: 0, seen: new SeqSet(), unsequenced: 0, danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false, joined: false, moved: false, pos: null, lostAt: 0, attempts: 0, heartbeat: DEFAULT_HEARTBEAT_MS, lastSent: 0 };
+  return new Promise((resolve) => dial(c, resolve));
 }
 
 async function connectAll(): Promise<void> {
@@ -294,7 +418,7 @@ function getOrAdd(m: Map<string, SeqSet>, room: string): SeqSet {
 
 function snapshot(): unknown {
   stats.timeouts += pending.expire(Date.now());
-  const out = { ...stats, join: stats.join.encode(), delay: stats.delay.encode(), ack: stats.ack.encode(), pendingAcks: pending.size };
+  const out = { ...stats, join: stats.join.encode(), delay: stats.delay.encode(), ack: stats.ack.encode(), giftDelay: stats.giftDelay.encode(), resumeTime: stats.resumeTime.encode(), resumeJoin: stats.resumeJoin.encode(), pendingAcks: pending.size };
   Object.assign(stats, interval());
   return out;
 }
@@ -324,14 +448,18 @@ parentPort!.on('message', (msg: ToWorker) => {
       parentPort!.postMessage({ type: 'loss', loss: finish(msg.expected) });
       break;
     case 'acked':
-      parentPort!.postMessage({ type: 'acked', acked: { seqs: Object.fromEntries([...acked.seqs].map(([room, s]) => [room, s.bits])), unsequenced: acked.unsequenced } });
+      parentPort!.postMessage({ type: 'acked', acked: { seqs: Object.fromEntries([...acked.seqs].map(([room, s]) => [room, s.bits])), unsequenced: acked.unsequenced, gifts: Object.fromEntries([...acked.gifts].map(([room, s]) => [room, s.bits])) } });
       break;
     case 'verify':
       parentPort!.postMessage({ type: 'verified', loss: ackedLossPart(conns, msg.acked) });
       break;
+    case 'delivery':
+      parentPort!.postMessage({ type: 'delivered', loss: deliveryPart(conns.filter((c) => !c.spec.sender), msg.acked, msg.expected) });
+      break;
     case 'close':
+      stopping = true;
       if (heartbeatTimer) clearInterval(heartbeatTimer);
-      for (const c of conns) c.ws.terminate();
+      for (const c of conns) c.ws?.terminate();
       parentPort!.postMessage({ type: 'closed' });
       break;
   }

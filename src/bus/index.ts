@@ -60,6 +60,20 @@ export interface RequestBus {
   serve(handler: RequestHandler): void;
 }
 
+/**
+ * Requests from outside the cluster (a site's backend) on subjects of their own, served by the
+ * logic processes as one queue group: the NATS transport of the backend API
+ * (src/logic/backend-api.ts). Only a networked bus has it: in standalone mode nothing outside
+ * the process can send a request.
+ */
+export interface ApiBus {
+  /**
+   * Serves requests on `subject` as a member of the logic queue group. A request published
+   * without a reply subject is handled all the same; its answer goes nowhere.
+   */
+  serveApi(subject: string, handler: RequestHandler): void;
+}
+
 export interface Bus extends RoomBus, NodeBus, RequestBus {
   /** Stops subscriptions and serving; resolves when pending work has been handed off. */
   close(): Promise<void>;

@@ -11,7 +11,7 @@ import { batchesOf } from '../coalesce.js';
 import type { Logger } from '../log.js';
 import { encodeArrayOfEncoded } from '../protocol/codec.js';
 import { splitArray } from '../protocol/strict.js';
-import { BusTimeoutError, BusUnavailableError, NoRespondersError, type Bus, type BusObserver, type NodeHandler, type RequestHandler, type RoomHandler } from './index.js';
+import { BusTimeoutError, BusUnavailableError, NoRespondersError, type ApiBus, type Bus, type BusObserver, type NodeHandler, type RequestHandler, type RoomHandler } from './index.js';
 import type { Subjects } from './subjects.js';
 
 /** Room items per bus message at most; a message also stays under the server's max_payload. */
@@ -51,11 +51,13 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<NatsBus> {
   return new NatsBus(await connectNats(opts.url, opts.name), opts);
 }
 
-export class NatsBus implements Bus {
+export class NatsBus implements Bus, ApiBus {
   private readonly rooms = new Map<string, Subscription>();
   private readonly subs: Subscription[] = [];
   private handler: RoomHandler | undefined;
   private served: Subscription | undefined;
+  /** the backend API's subscriptions (serveApi) */
+  private readonly apiServed: Subscription[] = [];
   /** requests being handled; close() waits for their replies */
   private inflight = 0;
   private closing = false;
@@ -270,11 +272,20 @@ export class NatsBus implements Bus {
 
   serve(handler: RequestHandler): void {
     if (this.served) throw new Error('this bus already serves requests');
+    this.served = this.serveOn(this.opts.subjects.upstream, 'upstream', handler);
+  }
+
+  serveApi(subject: string, handler: RequestHandler): void {
+    this.apiServed.push(this.serveOn(subject, 'backend API', handler));
+  }
+
+  /** A queue-group subscription whose handler's answer is the reply; close() lets it finish. */
+  private serveOn(subject: string, what: string, handler: RequestHandler): Subscription {
     const { observer, log } = this.opts;
-    this.served = this.nc.subscribe(this.opts.subjects.upstream, {
+    return this.nc.subscribe(subject, {
       queue: this.opts.subjects.logicQueue,
       callback: (err, msg) => {
-        if (err) return log.error({ err }, 'upstream subscription failed');
+        if (err) return log.error({ err, subject }, `${what} subscription failed`);
         observer.busReceived('request');
         this.inflight++;
         Promise.resolve()
@@ -285,13 +296,13 @@ export class NatsBus implements Bus {
               // be sent (closed, or over max_payload) is logged; the requester times out.
               try {
                 this.flushOutbox();
-                msg.respond(reply);
+                if (msg.reply) msg.respond(reply);
               } catch (err) {
                 observer.busEvent('handler_error');
-                log.warn({ err }, 'an upstream reply could not be sent');
+                log.warn({ err }, `${what} reply could not be sent`);
               }
             },
-            (e: unknown) => log.error({ err: e }, 'request handler failed'), // the requester times out
+            (e: unknown) => log.error({ err: e }, `${what} request handler failed`), // the requester times out
           )
           .finally(() => this.inflight--);
       },
@@ -323,9 +334,10 @@ export class NatsBus implements Bus {
     this.closing = true;
     this.rooms.clear();
     const within = <T>(p: Promise<T>, ms: number) => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms))]);
-    if (this.served && !this.nc.isClosed()) {
+    const served = [...(this.served ? [this.served] : []), ...this.apiServed];
+    if (served.length > 0 && !this.nc.isClosed()) {
       // drain, not unsubscribe: requests already received are still handled and answered.
-      await within(this.served.drain(), 2_000);
+      await within(Promise.all(served.map((s) => s.drain())), 2_000);
       const deadline = Date.now() + 2_000;
       while (this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     }

@@ -10,6 +10,10 @@ export interface Subjects {
   readonly upstream: string;
   /** the queue group of the logic processes */
   readonly logicQueue: string;
+  /** the backend API's requests for a room item (docs/cluster.md, "Backend API"): `<prefix>.api.room-item` */
+  readonly apiRoomItem: string;
+  /** the backend API's requests for a notice to a user: `<prefix>.api.notice` */
+  readonly apiNotice: string;
   /** the chat storage queue (records for the writers): `<prefix>.chat.store` */
   readonly chatStore: string;
   /** the JetStream stream holding it: `<PREFIX>_CHAT` (a stream name has no '.') */
@@ -22,6 +26,8 @@ export function subjects(prefix: string): Subjects {
     node: (nodeId) => `${prefix}.gw.${nodeId}`,
     upstream: `${prefix}.up`,
     logicQueue: `${prefix}-logic`,
+    apiRoomItem: `${prefix}.api.room-item`,
+    apiNotice: `${prefix}.api.notice`,
     chatStore: `${prefix}.chat.store`,
     chatStream: `${prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_')}_CHAT`,
   };

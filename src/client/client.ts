@@ -1,5 +1,6 @@
 // A minimal Node client of the wire protocol (docs/protocol.md), used by the CLI and the
-// tests: request/reply by rid, pushes as events, heartbeat at the interval WELCOME announces.
+// tests: request/reply by rid, pushes as events, heartbeat at the interval WELCOME announces,
+// and RECEIVED for the MESSAGE pushes that carry an id (docs/protocol.md, "Acknowledging pushes").
 
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
@@ -23,7 +24,21 @@ export interface ClientOptions {
   readonly token?: string;
   /** send PINGs at the interval the server announces (default true) */
   readonly heartbeat?: boolean;
+  /**
+   * acknowledge MESSAGE pushes that carry an id with RECEIVED (default true); without it the
+   * server sends each one 1 + PUSH_RESENDS times
+   */
+  readonly autoAck?: boolean;
+  /**
+   * how long ids are collected before one RECEIVED carries them (default 200 ms; 0: the next
+   * event-loop turn). RECEIVED takes a token of the frame budget like any frame: one per
+   * received MESSAGE would run out of it in a busy chat
+   */
+  readonly ackDelayMs?: number;
 }
+
+/** Ids in one RECEIVED frame, at most (the server refuses more). */
+const RECEIVED_MAX_IDS = 100;
 
 /**
  * Events: 'frame' (every server frame), 'batch', 'online', 'message' (group, user and notice
@@ -35,10 +50,17 @@ export class DanmakuClient extends EventEmitter {
   private nextRid = 1;
   private readonly pending = new Map<number, { resolve: (f: ServerFrame) => void; reject: (e: Error) => void }>();
   private heartbeat: NodeJS.Timeout | null = null;
+  private readonly autoAck: boolean;
+  private readonly ackDelayMs: number;
+  /** MESSAGE ids received and not acknowledged yet */
+  private toAck: string[] = [];
+  private ackTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   closed: { code: number; reason: string } | null = null;
 
   private constructor(url: string, opts: ClientOptions) {
     super();
+    this.autoAck = opts.autoAck ?? true;
+    this.ackDelayMs = opts.ackDelayMs ?? 200;
     const u = new URL(url);
     if (opts.token) u.searchParams.set('token', opts.token);
     this.ws = new WebSocket(u);
@@ -47,6 +69,7 @@ export class DanmakuClient extends EventEmitter {
     this.ws.on('close', (code, reason) => {
       this.closed = { code, reason: reason.toString() };
       if (this.heartbeat) clearInterval(this.heartbeat);
+      this.cancelAcks();
       for (const p of this.pending.values()) p.reject(new Error(`connection closed (${code})`));
       this.pending.clear();
       this.emit('close', code, reason.toString());
@@ -82,13 +105,39 @@ export class DanmakuClient extends EventEmitter {
       if (typeof frame.body.n === 'number') this.emit('online', { r: frame.body.r, n: frame.body.n });
     }
     else if (frame.op === Op.Online) this.emit('online', frame.body);
-    else if (frame.op === Op.Message) this.emit('message', frame.body);
+    else if (frame.op === Op.Message) {
+      if (this.autoAck && typeof frame.body.id === 'string') this.ack(frame.body.id);
+      this.emit('message', frame.body);
+    }
     else if (frame.op === Op.Error && frame.rid === 0) this.emit('error-frame', frame.body);
     const p = frame.rid === 0 ? undefined : this.pending.get(frame.rid);
     if (!p) return;
     this.pending.delete(frame.rid);
     if (frame.op === Op.Error) p.reject(new RequestFailed(frame));
     else p.resolve(frame);
+  }
+
+  /** Queues `id` for the next RECEIVED (sent after ackDelayMs, with every id queued by then). */
+  ack(id: string): void {
+    this.toAck.push(id);
+    if (this.ackTimer !== null) return;
+    const flush = () => {
+      this.ackTimer = null;
+      const ids = this.toAck;
+      this.toAck = [];
+      for (let i = 0; i < ids.length; i += RECEIVED_MAX_IDS) this.sendFrame(Op.Received, 0, { ids: ids.slice(i, i + RECEIVED_MAX_IDS) });
+    };
+    this.ackTimer = this.ackDelayMs > 0 ? setTimeout(flush, this.ackDelayMs) : setImmediate(flush);
+  }
+
+  private cancelAcks(): void {
+    if (this.ackTimer !== null) {
+      // Each clear function only for its own kind: clearImmediate on a Timeout upsets Node's count of immediates.
+      if (this.ackDelayMs > 0) clearTimeout(this.ackTimer as NodeJS.Timeout);
+      else clearImmediate(this.ackTimer as NodeJS.Immediate);
+    }
+    this.ackTimer = null;
+    this.toAck = [];
   }
 
   sendFrame(op: number, rid: number, body: unknown): void {
@@ -127,6 +176,7 @@ export class DanmakuClient extends EventEmitter {
 
   close(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.cancelAcks();
     this.ws.close(1000);
   }
 }

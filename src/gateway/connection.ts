@@ -73,3 +73,14 @@ export function admitFrame(st: ConnState, budget: FrameBudget, now: number): Fra
   st.rejected++;
   return st.rejected > budget.closeAfter ? 'close' : 'reject';
 }
+
+/** Items of a resume's replay that cost one more frame-budget token (docs/protocol.md, "Frame budget"). */
+export const RESUME_ITEMS_PER_TOKEN = 100;
+
+/**
+ * Takes `n` more tokens for a frame that cost more than one to answer. The bucket may go
+ * below zero: the frames that follow are refused until it has refilled past one.
+ */
+export function chargeFrames(st: ConnState, n: number): void {
+  if (n > 0) st.tokens -= n;
+}

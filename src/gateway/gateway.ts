@@ -12,16 +12,18 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { decodeFrame, encodeFrame, FrameError } from '../protocol/codec.js';
 import { CloseCodes, Errors, ProtocolError, type ErrorEntry } from '../protocol/errors.js';
-import { Op, ROOM_ID } from '../protocol/ops.js';
+import { Op } from '../protocol/ops.js';
 import type { Registry } from '../registry/index.js';
 import type { RoomHistory } from '../store/history/index.js';
 import type { PresenceCounts } from '../store/presence/index.js';
 import type { Sequencer } from '../store/sequence/index.js';
 import { Admission, readUpgrade } from './admission.js';
 import { Closer } from './close.js';
-import { admitFrame, newConnState, type ConnState } from './connection.js';
+import { admitFrame, chargeFrames, newConnState, RESUME_ITEMS_PER_TOKEN, type ConnState } from './connection.js';
+import { readJoin, type JoinRequest } from './join-request.js';
 import { LocalUsers } from './local-users.js';
 import { OnlineTicker } from './online.js';
+import { Pushes, receivedIds } from './pushes.js';
 import { RegistryAgent } from './registry-agent.js';
 import { RoomHub, type LocalRoom } from './room-hub.js';
 import { forwardSend, sendCorked, type SendContext } from './send.js';
@@ -39,6 +41,11 @@ export interface GatewayOptions {
   readonly mergeMaxMessages: number;
   readonly mergeWindowMs: number;
   readonly replaySize: number;
+  readonly roomRecoverySize: number;
+  readonly roomRecoveryMs: number;
+  readonly roomRecoveryKeepSize: number;
+  readonly roomRecoveryKeepMs: number;
+  readonly roomRecoveryMarginMs: number;
   readonly roomDisplayCap: number;
   readonly onlineIntervalMs: number;
   readonly heartbeatIntervalMs: number;
@@ -54,6 +61,11 @@ export interface GatewayOptions {
   readonly registryTtlMs: number;
   /** inbox messages pushed on connect (INBOX frame); 0: no push */
   readonly inboxPushSize: number;
+  /** push ACK and resend (pushes.ts) */
+  readonly pushAckTimeoutMs: number;
+  readonly pushResendIntervalMs: number;
+  readonly pushResends: number;
+  readonly pushPendingMax: number;
 }
 
 export interface GatewayDeps {
@@ -63,6 +75,11 @@ export interface GatewayDeps {
   readonly sequencer: Pick<Sequencer, 'current'>;
   readonly presence: PresenceCounts;
   readonly registry: Registry;
+  /**
+   * Calls `listener` each time the store's connection is ready again after it was lost
+   * (cluster: Redis); absent when the store cannot lose its data on its own (memory).
+   */
+  readonly onStoreReconnect?: (listener: () => void) => void;
   readonly verifier: TokenVerifier;
   readonly metrics: Metrics;
   readonly log: Logger;
@@ -82,6 +99,7 @@ export class Gateway {
   private readonly online: OnlineTicker;
   private readonly agent: RegistryAgent;
   private readonly users: LocalUsers<WS>;
+  private readonly pushes: Pushes<WS>;
   private readonly admission: Admission;
   private readonly conns = new Set<WS>();
   private readonly closer: Closer;
@@ -94,6 +112,8 @@ export class Gateway {
   private readonly upstream: UpstreamClient;
   /** the `since` of connections upgraded and not opened yet (the inbox push's cursor) */
   private readonly pendingSince = new Map<number, string>();
+  /** connections that lost a never-shed item to backpressure, closed after uWS's write (dropped()) */
+  private readonly keepLosers = new Set<WS>();
 
   constructor(
     private readonly opts: GatewayOptions,
@@ -107,8 +127,12 @@ export class Gateway {
     const fanout = { publish: (topic: string, data: Uint8Array) => this.publish(topic, data) };
     this.hub = new RoomHub(deps.bus, { history: deps.history, sequencer: deps.sequencer }, fanout, opts, deps.metrics, deps.log.child({ component: 'rooms' }));
     deps.bus.attach(this.hub);
+    deps.onStoreReconnect?.(() => void this.hub.storeRestored());
     this.online = new OnlineTicker(this.hub, deps.presence, opts.gatewayId, opts.onlineIntervalMs, deps.log);
-    this.users = new LocalUsers<WS>((ws, frame) => sendCorked(ws, frame), (uid) => this.agent.userChanged(uid), deps.metrics, deps.log);
+    const pushOpts = { ackTimeoutMs: opts.pushAckTimeoutMs, resendIntervalMs: opts.pushResendIntervalMs, resends: opts.pushResends, pendingMax: opts.pushPendingMax };
+    this.pushes = new Pushes<WS>((ws, frame) => sendCorked(ws, frame), pushOpts, deps.metrics);
+    deps.metrics.watchPushes(() => this.pushes.pending);
+    this.users = new LocalUsers<WS>((ws, frame) => sendCorked(ws, frame), (uid) => this.agent.userChanged(uid), deps.metrics, deps.log, this.pushes);
     this.agent = new RegistryAgent(deps.registry, this.users, { gatewayId: opts.gatewayId, heartbeatMs: opts.registryHeartbeatMs, ttlMs: opts.registryTtlMs }, deps.metrics, deps.log.child({ component: 'registry' }));
     this.admission = new Admission(deps.verifier, opts);
     this.closer = new Closer(opts, (ws) => this.detach(ws), deps.metrics);
@@ -124,8 +148,8 @@ export class Gateway {
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => this.opened(ws),
       message: (ws, message, isBinary) => this.message(ws, message, isBinary),
-      // uWS calls this once for every frame it drops (send() also returns 2 for it: not counted again)
-      dropped: () => this.deps.metrics.frameDropped('backpressure'),
+      // send() also returns 2 for a frame dropped here: not counted again there
+      dropped: (ws, message) => this.dropped(ws, message),
       drain: (ws) => this.closer.drained(ws),
       close: (ws, code) => this.closed(ws, code),
     });
@@ -247,7 +271,7 @@ export class Gateway {
       case Op.Join:
       case Op.Switch:
         this.deps.metrics.roomSignal(op === Op.Join ? 'join' : 'switch');
-        void this.join(ws, st, rid, roomOf(body));
+        void this.join(ws, st, rid, readJoin(body));
         return;
       case Op.Leave: {
         this.deps.metrics.roomSignal('leave');
@@ -263,6 +287,9 @@ export class Gateway {
       case Op.Read:
         forwardSend(ws, st, op, rid, body, frameBytes, now, this.sendContext(ws, rid));
         return;
+      case Op.Received:
+        this.pushes.received(ws, receivedIds(body)); // no reply: a lost RECEIVED costs a resend
+        return;
       default:
         throw new ProtocolError(Errors.UnknownOp, `op ${op}`);
     }
@@ -272,31 +299,88 @@ export class Gateway {
     return { upstream: this.upstream, metrics: this.deps.metrics, log: this.log, failures: this.upstreamFailures, sendError: (e, d, r) => this.sendError(ws, rid, e, d, r) };
   }
 
-  /** Join and switch: leave the current room first, so nothing of it arrives after the reply. */
-  private async join(ws: WS, st: ConnState, rid: number, id: string): Promise<void> {
-    if (!ROOM_ID.test(id)) return this.sendError(ws, rid, Errors.InvalidRoom);
-    if (st.room?.id === id) {
-      ws.send(st.room.joinedFrame(rid), true);
+  /**
+   * Join and switch: leave the current room first, so nothing of it arrives after the reply.
+   * A join overtaken by a later JOIN, SWITCH or LEAVE while it waited gets ERROR 15.
+   */
+  private async join(ws: WS, st: ConnState, rid: number, req: JoinRequest): Promise<void> {
+    const current = st.room?.id === req.room ? st.room : null;
+    if (current) {
+      // Every request takes a generation, the same room's too, before anything is awaited:
+      // a resume waiting on its epoch check is overtaken by any later JOIN, SWITCH or LEAVE
+      // (A, then B, then A again: the first A is answered ERROR 15, not JOINED).
+      const gen = ++st.gen;
+      const check = req.resume ? this.hub.confirmEpoch(current) : null;
+      if (check) {
+        await check;
+        if (!st.open || st.gen !== gen || st.room !== current) return this.superseded(ws, st, rid);
+      }
+      ws.cork(() => this.sendJoined(ws, st, current, rid, req));
       return;
     }
     this.leaveRoom(ws, st);
     const gen = st.gen;
     let room: LocalRoom;
     try {
-      room = await this.hub.acquire(id);
+      room = await this.hub.acquire(req.room);
     } catch (err) {
-      this.joinFailures.failed(err, { room: id });
-      if (st.open && st.gen === gen) ws.cork(() => this.sendError(ws, rid, Errors.Unavailable, 'room subscription failed'));
+      this.joinFailures.failed(err, { room: req.room });
+      if (st.gen !== gen) return this.superseded(ws, st, rid);
+      if (st.open) ws.cork(() => this.sendError(ws, rid, Errors.Unavailable, 'room subscription failed'));
       return;
     }
     this.joinFailures.succeeded();
-    if (!st.open || st.gen !== gen) return this.hub.abandon(room); // closed, or switched again meanwhile
+    const check = req.resume ? this.hub.confirmEpoch(room) : null;
+    if (check) await check;
+    if (!st.open || st.gen !== gen) {
+      this.hub.abandon(room);
+      return this.superseded(ws, st, rid);
+    }
     this.hub.join(room);
     st.room = room;
     ws.cork(() => {
       ws.subscribe(room.topic);
-      ws.send(room.joinedFrame(rid), true);
+      this.sendJoined(ws, st, room, rid, req);
     });
+  }
+
+  /**
+   * The JOINED reply (the caller corks). A resume's replay can be a thousand items (about 100 times a plain
+   * JOINED's work and bytes): it takes one more frame-budget token per RESUME_ITEMS_PER_TOKEN
+   * items, so that a client cannot ask for it at its frame rate.
+   */
+  private sendJoined(ws: WS, st: ConnState, room: LocalRoom, rid: number, req: JoinRequest): void {
+    const reply = this.hub.joinedReply(room, rid, req.resume);
+    ws.send(reply.frame, true);
+    chargeFrames(st, Math.floor(reply.replayed / RESUME_ITEMS_PER_TOKEN));
+  }
+
+  /** ERROR 15 for a join that a later JOIN, SWITCH or LEAVE overtook (nothing if the connection closed). */
+  private superseded(ws: WS, st: ConnState, rid: number): void {
+    if (st.open) ws.cork(() => this.sendError(ws, rid, Errors.Superseded));
+  }
+
+  /**
+   * uWS's dropped callback: a frame not queued for `ws` because its buffer is over the limit.
+   * A never-shed item must not be lost silently: the connection is closed with 4002 and the
+   * client resumes the room with `since`, which gives it the item from the window. The close
+   * waits for uWS's write to finish (this runs inside it for published frames).
+   */
+  private dropped(ws: WS, message: ArrayBuffer): void {
+    const st = ws.getUserData();
+    if (!st.room) return this.deps.metrics.frameDropped('backpressure');
+    const lost = this.hub.framesDropped(st.room, message);
+    if (lost.keep === 0 || !st.open || this.keepLosers.has(ws)) return;
+    this.keepLosers.add(ws);
+    if (this.keepLosers.size === 1) setImmediate(() => this.closeKeepLosers());
+  }
+
+  private closeKeepLosers(): void {
+    for (const ws of this.keepLosers) {
+      // A connection that closed meanwhile is gone from conns (and must not be touched).
+      if (this.conns.has(ws)) this.closer.close(ws, CloseCodes.SlowConsumer);
+    }
+    this.keepLosers.clear();
   }
 
   private leaveRoom(ws: WS | null, st: ConnState): string | null {
@@ -313,6 +397,7 @@ export class Gateway {
   private detach(ws: WS): void {
     const st = ws.getUserData();
     if (!st.identity.guest && !st.refuse) this.users.remove(st.identity.uid, ws);
+    this.pushes.drop(ws);
     this.leaveRoom(ws, st);
   }
 
@@ -321,6 +406,7 @@ export class Gateway {
     st.open = false;
     this.conns.delete(ws);
     if (!st.identity.guest && !st.refuse) this.users.remove(st.identity.uid, ws);
+    this.pushes.drop(ws);
     this.leaveRoom(null, st); // uWS drops a closed socket's topics itself
     this.deps.metrics.connectionClosed(st.closeReason ?? (code === 1000 || code === 1001 ? 'client' : 'abnormal'));
   }
@@ -368,7 +454,3 @@ export class Gateway {
   }
 }
 
-function roomOf(body: unknown): string {
-  const room = (body as { room?: unknown } | null)?.room;
-  return typeof room === 'string' ? room : '';
-}

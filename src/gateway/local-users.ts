@@ -1,12 +1,15 @@
 // The gateway's users: uid -> its open connections here. Deliveries from the logic service
 // (group and user messages) name the local recipients; the frame they carry was encoded once
 // upstream and is sent as is to each of the recipients' connections. This map is also what
-// the registry agent writes: how many connections each user has here (UserCounts).
+// the registry agent writes: how many connections each user has here (UserCounts). A delivery
+// that names a push id (a MESSAGE with an id) is handed to the push tracker for each connection
+// it was sent to, which resends it until the client acknowledges it (pushes.ts).
 
 import type { NodeHandler } from '../bus/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { decodeDelivery } from '../protocol/delivery.js';
+import type { Pushes } from './pushes.js';
 import type { UserCounts } from './registry-agent.js';
 
 /**
@@ -31,6 +34,8 @@ export class LocalUsers<C> implements NodeHandler, UserCounts {
     private readonly changed: (uid: string) => void,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    /** keeps tracked pushes until acknowledged; null: nothing is tracked */
+    private readonly pushes: Pick<Pushes<C>, 'track'> | null = null,
   ) {}
 
   add(uid: string, conn: C): void {
@@ -77,13 +82,29 @@ export class LocalUsers<C> implements NodeHandler, UserCounts {
       this.log.warn({ bytes: data.length }, 'dropped a gateway message that is not a delivery');
       return;
     }
+    const id = this.pushes === null ? undefined : delivery.id;
+    let frame = delivery.frame;
+    let tracked = false;
+    const now = Date.now();
     let sent = 0;
     for (const uid of delivery.uids) {
       const had = this.users.get(uid);
       if (had === undefined) continue; // went offline since the logic looked it up
+      if (id !== undefined && !tracked) {
+        // Kept until acknowledged (seconds, if not), so copied once for all its connections: the
+        // bus hands over a view into the socket's read buffer, which the frame would pin.
+        frame = new Uint8Array(frame);
+        tracked = true;
+      }
       if (!(had instanceof Several)) {
-        if (this.send(had, delivery.frame)) sent++;
-      } else for (const c of had) if (this.send(c, delivery.frame)) sent++;
+        if (this.send(had, frame)) sent++;
+        if (id !== undefined) this.pushes!.track(had, id, frame, now);
+      } else {
+        for (const c of had) {
+          if (this.send(c, frame)) sent++;
+          if (id !== undefined) this.pushes!.track(c, id, frame, now);
+        }
+      }
     }
     this.metrics.directDelivered(sent);
   }

@@ -16,6 +16,12 @@ export interface Drained {
   readonly kept: PendingItem[];
   /** items of sampled and shed-first kinds that the display cap shed */
   readonly shed: number;
+  /**
+   * those items, in arrival order: never sent in a BATCH, but they go into the gateway's
+   * recovery window, so that a client resuming on another gateway is not told it recovered
+   * without them
+   */
+  readonly shedItems: PendingItem[];
 }
 
 export class RoomMerger {
@@ -84,26 +90,34 @@ export class RoomMerger {
     }
 
     // The cap's budget goes to sampled kinds first, and what is left to the shed-first ones.
-    const shed = this.sample(sampled, kept) + this.sample(shedFirst, kept);
+    const shedItems: PendingItem[] = [];
+    this.sample(sampled, kept, shedItems);
+    this.sample(shedFirst, kept, shedItems);
     for (const [kind, list] of sums) kept.push(list.length === 1 ? list[0]! : summed(kind, list));
 
     // By seq; unsequenced items (seq 0) after the others, in arrival order (the sort is stable).
     kept.sort((a, b) => (a.head.seq || Number.MAX_SAFE_INTEGER) - (b.head.seq || Number.MAX_SAFE_INTEGER));
-    return { kept, shed };
+    return { kept, shed: shedItems.length, shedItems };
   }
 
-  /** Keeps what the display budget allows of `items`, evenly spaced; returns how many were shed. */
-  private sample(items: readonly PendingItem[], into: PendingItem[]): number {
+  /** Keeps what the display budget allows of `items`, evenly spaced, in `into`; the rest go to `shed`. */
+  private sample(items: readonly PendingItem[], into: PendingItem[], shed: PendingItem[]): void {
     const budget = Math.floor(this.tokens);
     if (items.length <= budget) {
       for (const d of items) into.push(d);
       this.tokens -= items.length;
-      return 0;
+      return;
     }
-    // Evenly spaced sample, so that no single burst of senders takes the whole budget.
-    for (let i = 0; i < budget; i++) into.push(items[Math.floor((i * items.length) / budget)]!);
+    // Evenly spaced sample, so that no single burst of senders takes the whole budget. The
+    // picks are strictly increasing indexes (budget < length), so one pass splits the list.
+    let next = 0;
+    for (let i = 0; i < items.length; i++) {
+      if (next < budget && i === Math.floor((next * items.length) / budget)) {
+        into.push(items[i]!);
+        next++;
+      } else shed.push(items[i]!);
+    }
     this.tokens -= budget;
-    return items.length - budget;
   }
 }
 

@@ -1,19 +1,23 @@
 // The gateway's rooms: which rooms have local members, the bus subscription of each
 // (interest-based: subscribed while the room has local members or joiners), the merge buffer,
-// and a replay window of the room's recent items, kept from the live stream so that a join
-// reply and the live frames that follow it never overlap or leave a gap.
+// and each room's recovery window (local-room.ts): read from the store when the room is taken
+// on, fed with what is sent, checked again when the store or the bus comes back.
 
 import type { RoomBus, RoomHandler } from '../bus/index.js';
 import { FailureLog, SampledLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics, RoomStats } from '../metrics.js';
-import { encodeBodyWithEntry, encodeBodyWithItems, encodeFrame, encodeFrameWithBody, encodeItemsEntry } from '../protocol/codec.js';
+import { encodeBodyWithItems, encodeFrame, encodeFrameWithBody } from '../protocol/codec.js';
 import { checkItem, readOwnItemHead, type ItemFault, type ItemHead } from '../protocol/items.js';
 import { kindOf } from '../protocol/kinds.js';
 import { Op } from '../protocol/ops.js';
-import type { RoomHistory, StoredItem } from '../store/history/index.js';
+import type { RoomHistory, RoomWindowSnapshot, WindowLimits } from '../store/history/index.js';
 import { scopes, type Sequencer } from '../store/sequence/index.js';
+import { LocalRoom, type JoinedOptions, type Resume, type WindowRead } from './local-room.js';
 import { RoomMerger } from './merger.js';
+import { PublishLog, type Lost } from './publish-log.js';
+
+export { LocalRoom, type Resume } from './local-room.js';
 
 /** Where batch frames go: uWS topics in production, a recorder in unit tests. */
 export interface Fanout {
@@ -27,6 +31,11 @@ export interface RoomHubOptions {
   readonly replaySize: number;
   readonly roomDisplayCap: number;
   readonly maxTextLength: number;
+  readonly roomRecoverySize: number;
+  readonly roomRecoveryMs: number;
+  readonly roomRecoveryKeepSize: number;
+  readonly roomRecoveryKeepMs: number;
+  readonly roomRecoveryMarginMs: number;
 }
 
 /**
@@ -36,80 +45,16 @@ export interface RoomHubOptions {
  */
 export const MAX_SEQ_JUMP = 10_000_000;
 
-export class LocalRoom {
-  readonly topic: string;
-  members = 0;
-  /** connections waiting for the room to become ready; they keep it alive */
-  joining = 0;
-  online = 0;
-  /** the online count changed and rides on the next BATCH (`n`) instead of an ONLINE frame */
-  onlineInBatch = false;
-  lastSeq = 0;
-  /** the room's last seq in the store when this gateway took it on (null: it could not be read) */
-  seqBase: number | null = null;
-  ready: Promise<void> | null = null;
-  timer: NodeJS.Timeout | null = null;
-  replay: StoredItem[] = [];
-  /** the JOINED body, and the encoded `replay` entry in it, kept until what they hold changes */
-  private joinedBody: Buffer | null = null;
-  private joinedOnline = 0;
-  private joinedSeq = 0;
-  private replayEntry: Buffer | null = null;
+/** How long a room's epoch, once the store confirmed it, is taken as current by a resume. */
+export const EPOCH_CHECK_MS = 1_000;
 
-  constructor(
-    readonly id: string,
-    readonly merger: RoomMerger,
-  ) {
-    this.topic = `room/${id}`;
-  }
+/** Rooms whose windows are read at once after a reconnect: a NATS restart must not send Redis every room's window in one burst. */
+export const RESTORE_CONCURRENCY = 16;
 
-  addReplay(items: readonly StoredItem[], limit: number): void {
-    if (limit === 0 || items.length === 0) return;
-    const bySeq = new Map<number, StoredItem>();
-    for (const it of this.replay) bySeq.set(it.seq, it);
-    for (const it of items) bySeq.set(it.seq, it);
-    this.replay = [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(-limit);
-    const last = this.replay[this.replay.length - 1];
-    if (last && last.seq > this.lastSeq) this.lastSeq = last.seq;
-    this.joinedBody = null;
-    this.replayEntry = null;
-  }
+/** The retry of an owed refill: 1 s after the failed read, doubling, at most this. */
+export const REFILL_RETRY_MAX_MS = 30_000;
 
-  pushReplay(item: StoredItem, limit: number): void {
-    if (limit === 0) return;
-    const last = this.replay[this.replay.length - 1];
-    if (last && last.seq >= item.seq) return this.addReplay([item], limit);
-    this.replay.push(item);
-    if (this.replay.length > limit) this.replay.shift();
-    this.joinedBody = null;
-    this.replayEntry = null;
-  }
-
-  setOnline(n: number): void {
-    if (n !== this.online) this.joinedBody = null;
-    this.online = n;
-  }
-
-  /**
-   * The JOINED reply; its body is cached until the replay window or the count changes. The
-   * count is at least the members this gateway has (the joiner included): the aggregated one
-   * lags by up to an online interval, and "0 online" to someone who is in the room is wrong.
-   */
-  joinedFrame(rid: number): Buffer {
-    const online = Math.max(this.online, this.members);
-    if (this.joinedBody === null || this.joinedOnline !== online || this.joinedSeq !== this.lastSeq) {
-      // During a join storm the count changes with every join: only the small head is encoded
-      // again, the replay window's bytes are kept.
-      this.joinedOnline = online;
-      this.joinedSeq = this.lastSeq;
-      this.replayEntry ??= encodeItemsEntry('replay', this.replay.map((r) => r.data));
-      this.joinedBody = encodeBodyWithEntry({ room: this.id, online, seq: this.lastSeq }, this.replayEntry);
-    }
-    return encodeFrameWithBody(Op.Joined, rid, this.joinedBody);
-  }
-}
-
-/** What the rooms read from storage: the replay window, and where the room's numbering stands. */
+/** What the rooms read from storage: the recovery window, and where the room's numbering stands. */
 export interface RoomStores {
   readonly history: RoomHistory;
   readonly sequencer: Pick<Sequencer, 'current'>;
@@ -117,7 +62,11 @@ export interface RoomStores {
 
 export class RoomHub implements RoomHandler {
   private readonly rooms = new Map<string, LocalRoom>();
-  private readonly replayFailures: FailureLog;
+  private readonly limits: WindowLimits;
+  private readonly joined: JoinedOptions;
+  /** the frames published to each room until uWS has written them (publish-log.ts) */
+  private readonly published = new PublishLog();
+  private readonly windowFailures: FailureLog;
   private readonly badItems: SampledLog;
   private readonly seqFailures: FailureLog;
 
@@ -129,22 +78,27 @@ export class RoomHub implements RoomHandler {
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
-    this.replayFailures = new FailureLog(log, 'replay window reads');
+    this.limits = { size: opts.roomRecoverySize, ageMs: opts.roomRecoveryMs, keepSize: opts.roomRecoveryKeepSize, keepAgeMs: opts.roomRecoveryKeepMs };
+    this.joined = { replaySize: opts.replaySize, marginMs: opts.roomRecoveryMarginMs };
+    this.windowFailures = new FailureLog(log, 'recovery window reads');
     this.badItems = new SampledLog(log);
     this.seqFailures = new FailureLog(log, 'room sequence reads');
     metrics.observeRooms(() => this.stats());
   }
 
   /**
-   * Gets the room ready for a new member: subscribes the bus and loads the replay window on
-   * first use. The caller must then call join() or abandon() exactly once.
+   * Gets the room ready for a new member: subscribes the bus and reads the recovery window on
+   * first use, and reads the window again if the last read failed. The caller must then call
+   * join() or abandon() exactly once.
    */
   async acquire(id: string): Promise<LocalRoom> {
     let room = this.rooms.get(id);
     if (!room) {
-      room = new LocalRoom(id, new RoomMerger(this.opts.roomDisplayCap, Date.now()));
+      room = new LocalRoom(id, new RoomMerger(this.opts.roomDisplayCap, Date.now()), this.limits);
       this.rooms.set(id, room);
       room.ready = this.prepare(room);
+    } else if (room.subscribed && !room.windowRead && room.reading === null) {
+      room.ready = this.readWindow(room).then(() => undefined);
     }
     room.joining++;
     try {
@@ -171,9 +125,66 @@ export class RoomHub implements RoomHandler {
     this.release(room);
   }
 
+  /**
+   * The JOINED reply for a member of `room`: the plain one, or with `resume` what the client
+   * missed since its last seq (docs/protocol.md, "Resuming a room"). Built where the member
+   * is subscribed in the same turn, so that it and the BATCH frames after it meet exactly.
+   */
+  joinedFrame(room: LocalRoom, rid: number, resume: Resume | null): Buffer {
+    return this.joinedReply(room, rid, resume).frame;
+  }
+
+  /** joinedFrame(), with the number of items its replay holds (a resume's cost: gateway.ts). */
+  joinedReply(room: LocalRoom, rid: number, resume: Resume | null): { frame: Buffer; replayed: number } {
+    const now = Date.now();
+    if (!resume) return { frame: room.joinedFrame(rid, this.joined, now), replayed: 0 };
+    const reply = room.resumeFrame(rid, resume, this.joined, now);
+    this.metrics.roomRecovery(reply.result, reply.items);
+    return reply;
+  }
+
+  /**
+   * Before a resume is answered: confirms the room's epoch with the store unless that was done
+   * in the last EPOCH_CHECK_MS, so that a store that lost its data while this gateway stayed
+   * connected to it (a flushed Redis) is not answered from a window of the old numbering.
+   * Null when there is nothing to wait for: the caller answers in the same turn.
+   */
+  confirmEpoch(room: LocalRoom, now = Date.now()): Promise<void> | null {
+    if (!room.windowRead || now - room.epochConfirmedAt < EPOCH_CHECK_MS) return null;
+    room.epochCheck ??= this.checkEpoch(room, now).finally(() => (room.epochCheck = null));
+    return room.epochCheck;
+  }
+
+  /** Reads the window again if the store's epoch is not the room's; never rejects. */
+  private async checkEpoch(room: LocalRoom, now: number): Promise<void> {
+    let epoch: string | null;
+    try {
+      epoch = await this.stores.history.epoch(room.id);
+    } catch (err) {
+      // The store cannot say: what the room holds is as good as it was a moment ago.
+      this.windowFailures.failed(err, { room: room.id });
+      return;
+    }
+    if (epoch === room.window.epoch) room.epochConfirmedAt = now; // the store said so after `now`
+    else if (this.rooms.get(room.id) === room) await this.readWindow(room);
+  }
+
+  /**
+   * uWS reported `dropped` not queued for a member of `room`: what went with it, counted. A
+   * lost never-shed item is the caller's to act on (the connection is closed, and resumes).
+   */
+  framesDropped(room: LocalRoom, dropped: ArrayBuffer): Lost {
+    const lost = this.published.lost(room.id, dropped) ?? { frames: 1, keep: 0 };
+    this.metrics.frameDropped('backpressure', lost.frames);
+    if (lost.keep > 0) this.metrics.itemsDropped('never_shed_dropped', lost.keep);
+    return lost;
+  }
+
   private release(room: LocalRoom): void {
     if (room.members > 0 || room.joining > 0 || this.rooms.get(room.id) !== room) return;
     if (room.timer) clearTimeout(room.timer);
+    if (room.owed?.timer) clearTimeout(room.owed.timer);
+    room.owed = null;
     room.merger.clear();
     this.rooms.delete(room.id);
     this.bus.unsubscribe(room.id);
@@ -181,18 +192,95 @@ export class RoomHub implements RoomHandler {
 
   private async prepare(room: LocalRoom): Promise<void> {
     await this.bus.subscribe(room.id);
-    await Promise.all([this.loadReplay(room), this.loadSeqBase(room)]);
+    room.subscribed = true;
+    await Promise.all([this.readWindow(room), this.loadSeqBase(room)]);
   }
 
-  private async loadReplay(room: LocalRoom): Promise<void> {
-    if (this.opts.replaySize === 0) return;
+  /**
+   * Reads the store's window into the room, after any read of it under way; never rejects.
+   * Live delivery does not depend on it: when it fails, joins go ahead and claim nothing
+   * (recovered false), and the next join of the room reads again. Resolves to what the read
+   * found, null when it failed.
+   */
+  private readWindow(room: LocalRoom): Promise<WindowRead | null> {
+    const read = room.reading ? room.reading.then(() => this.read(room)) : this.read(room);
+    room.reading = read;
+    void read.then(() => {
+      if (room.reading === read) room.reading = null;
+    });
+    return read;
+  }
+
+  private async read(room: LocalRoom): Promise<WindowRead | null> {
+    room.readStarted();
+    let snap: RoomWindowSnapshot;
     try {
-      room.addReplay(await this.stores.history.recent(room.id, this.opts.replaySize), this.opts.replaySize);
-      this.replayFailures.succeeded();
+      snap = await this.stores.history.window(room.id);
     } catch (err) {
-      // Live delivery does not depend on the replay window; join with what we have.
-      this.replayFailures.failed(err, { room: room.id });
+      this.windowFailures.failed(err, { room: room.id });
+      room.readFailed();
+      if (room.owed) this.retryRefill(room);
+      return null;
     }
+    this.windowFailures.succeeded();
+    const read = room.readDone(snap, Date.now());
+    if (this.rooms.get(room.id) !== room) return read; // left meanwhile: nobody to tell
+    if (read.reset) this.epochReset(room, snap.epoch);
+    // Whatever triggered this read, a refill owed since a bus reconnect is done now.
+    if (room.owed) this.refill(room, read);
+    return read;
+  }
+
+  /**
+   * Sends the members what was published while the bus was down: every item of the window
+   * above the lastSeq the room had when the bus came back (after an epoch reset, every item of
+   * the new numbering), except what is waiting in the merge buffer or was sent since.
+   */
+  private refill(room: LocalRoom, read: WindowRead): void {
+    const owed = room.owed!;
+    if (owed.timer) clearTimeout(owed.timer);
+    room.owed = null;
+    const from = read.reset ? 0 : owed.from;
+    let refilled = 0;
+    for (const it of room.window.after(from, 0, Date.now())) {
+      if (it.seq <= from || room.merger.holds(it.seq) || read.sent.has(it.seq)) continue;
+      if (!read.reset && owed.sent.has(it.seq)) continue;
+      this.roomMessage(room.id, it.data, false); // storage is shared: checked like the bus
+      refilled++;
+    }
+    this.refilled += refilled;
+    if (refilled > 0) this.refilledRooms++;
+  }
+
+  /** items and rooms refilled since roomsRestored() started, for its log line */
+  private refilled = 0;
+  private refilledRooms = 0;
+
+  /** The read of a room that owes a refill failed: it is tried again, backing off. */
+  private retryRefill(room: LocalRoom): void {
+    const owed = room.owed!;
+    owed.failures++;
+    if (owed.timer) return; // one retry pending is enough
+    const delay = Math.min(REFILL_RETRY_MAX_MS, 1_000 * 2 ** (owed.failures - 1));
+    owed.timer = setTimeout(() => {
+      owed.timer = null;
+      if (this.rooms.get(room.id) === room && room.owed === owed) void this.readWindow(room);
+    }, delay);
+    owed.timer.unref();
+  }
+
+  /**
+   * The store has a new epoch for the room: its numbering restarted. Every member is told at
+   * once with a JOINED of rid 0 (new epoch, recovered false): the new items come with s = 1,
+   * 2, ... that a client de-duplicating by the seqs it holds would drop.
+   */
+  private epochReset(room: LocalRoom, epoch: string): void {
+    this.metrics.roomEpochReset();
+    this.log.info({ room: room.id, epoch }, 'the store has a new epoch for the room (its window was lost): the local window starts again');
+    if (room.members === 0) return;
+    const frame = room.resetFrame(this.joined, Date.now());
+    this.published.record(room.id, frame, 0);
+    this.fanout.publish(room.topic, frame);
   }
 
   /** Where the room's numbering stands: the anchor of the bound on items' seqs (roomMessage). */
@@ -207,34 +295,48 @@ export class RoomHub implements RoomHandler {
   }
 
   /**
+   * The store is reachable again after losing its connection: it may have come back empty (a
+   * Redis restarted without its data), with new epochs. Each room whose epoch changed, or whose
+   * window could not be read, reads its window again, so that no join is told it recovered
+   * from a window of a past epoch.
+   */
+  async storeRestored(): Promise<void> {
+    await eachLimited([...this.rooms.values()], RESTORE_CONCURRENCY, async (room) => {
+        if (!room.subscribed) return; // its first read is still to come
+        if (room.windowRead && !room.owed) {
+          try {
+            if ((await this.stores.history.epoch(room.id)) === room.window.epoch) {
+              room.epochConfirmedAt = Date.now();
+              return;
+            }
+          } catch (err) {
+            this.windowFailures.failed(err, { room: room.id });
+          }
+        }
+        if (this.rooms.get(room.id) === room) await this.readWindow(room);
+    });
+  }
+
+  /**
    * Bus callback after a reconnect: what was published while this gateway was cut off is in
-   * each room's history (the last REPLAY_SIZE danmaku, gifts and notices); feed what the
-   * members have not seen into the merge buffer, so that a gateway's outage leaves no gap
-   * within that window.
+   * each room's window in the store (items are stored before they are published); feed what
+   * the members have not seen into the merge buffer, so that a gateway's outage leaves no gap
+   * within the window. The read also checks the room's epoch.
    */
   async roomsRestored(): Promise<void> {
-    if (this.opts.replaySize === 0) return;
-    const counts = await Promise.all(
-      [...this.rooms.values()].map(async (room) => {
-        let items;
-        try {
-          items = await this.stores.history.recent(room.id, this.opts.replaySize);
-        } catch (err) {
-          this.replayFailures.failed(err, { room: room.id });
-          return 0;
-        }
-        if (this.rooms.get(room.id) !== room) return 0; // left meanwhile
-        let refilled = 0;
-        for (const it of items) {
-          if (it.seq <= room.lastSeq || room.merger.holds(it.seq)) continue;
-          this.roomMessage(room.id, it.data, false); // storage is shared: checked like the bus
-          refilled++;
-        }
-        return refilled;
-      }),
-    );
-    const items = counts.reduce((a, b) => a + b, 0);
-    if (items > 0) this.log.info({ items, rooms: counts.filter((n) => n > 0).length }, 'refilled room items missed while the bus was down');
+    this.refilled = 0;
+    this.refilledRooms = 0;
+    const rooms = [...this.rooms.values()].filter((room) => room.subscribed); // the others' first read is still to come
+    // What each room owes is fixed now, before any read: a read that fails keeps it owed (a
+    // later read would otherwise raise lastSeq past what was never sent).
+    for (const room of rooms) {
+      if (room.owed) room.owed.failures = 0; // an older debt, from a lower lastSeq, is kept
+      else room.owed = { from: room.lastSeq, sent: new Set(), failures: 0, timer: null };
+    }
+    await eachLimited(rooms, RESTORE_CONCURRENCY, async (room) => {
+      if (this.rooms.get(room.id) === room && room.owed) await this.readWindow(room);
+    });
+    if (this.refilled > 0) this.log.info({ items: this.refilled, rooms: this.refilledRooms }, 'refilled room items missed while the bus was down');
   }
 
   /** Bus callback: one encoded item of a room this gateway is subscribed to. */
@@ -280,22 +382,36 @@ export class RoomHub implements RoomHandler {
     }
     if (room.merger.size === 0) return;
     const now = Date.now();
-    const { kept, shed } = room.merger.drain(now);
+    const { kept, shed, shedItems } = room.merger.drain(now);
     if (shed > 0) this.metrics.itemsDropped('shed', shed);
+    // What the display cap shed goes into the window all the same: a client that resumes on
+    // this gateway after following the room on another (which did not shed the same items,
+    // and whose BATCH shed counts it saw) must not be told it recovered without them. They
+    // were never in a BATCH, so a JOINED reply and the batches after it still cannot overlap.
+    for (const k of shedItems) {
+      if (k.head.seq > 0 && kindOf(k.head.kind)?.replayed) room.add({ seq: k.head.seq, t: now, keep: false, data: k.data }, now);
+    }
     if (kept.length === 0) return;
-    // The replay window holds what was sent, so a JOINED reply built after this flush and the
-    // batches that follow it never overlap; what the display cap shed is not replayed either.
+    // The window holds what was sent, so a JOINED reply built after this flush and the batches
+    // that follow it never overlap.
     const items: Uint8Array[] = [];
+    let keep = 0;
     for (const k of kept) {
       items.push(k.data);
       if (k.head.seq > room.lastSeq) room.lastSeq = k.head.seq;
+      const kind = kindOf(k.head.kind);
+      const neverShed = kind?.display === 'keep';
+      if (neverShed) keep++;
       // Kinds that are not replayed (likes) stay out, and so do unsequenced items (seq 0),
-      // which have no place in the window.
-      if (kindOf(k.head.kind)?.replayed && k.head.seq > 0) room.pushReplay({ seq: k.head.seq, data: k.data }, this.opts.replaySize);
+      // which have no place in the window. `t` is when the item reached this window, not the
+      // item's own time: the resume margin is about arrival order here (an item a logic
+      // process published late arrives after higher seqs, whatever its receive time said).
+      if (kind?.replayed && k.head.seq > 0) room.add({ seq: k.head.seq, t: now, keep: neverShed, data: k.data }, now);
     }
     const fields = room.onlineInBatch ? { r: room.id, s: shed, n: room.online } : { r: room.id, s: shed };
     room.onlineInBatch = false;
     const frame = encodeFrameWithBody(Op.Batch, 0, encodeBodyWithItems(fields, 'd', items));
+    this.published.record(room.id, frame, keep);
     const recipients = this.fanout.publish(room.topic, frame);
     this.metrics.roomBatchSent(recipients, items.length);
     if (recipients > 0) for (const k of kept) this.metrics.itemDelivered((now - k.head.time) / 1000);
@@ -328,7 +444,9 @@ export class RoomHub implements RoomHandler {
       if (room.merger.size > 0) room.onlineInBatch = true;
       else {
         room.onlineInBatch = false;
-        this.fanout.publish(room.topic, encodeFrame(Op.Online, 0, { r: id, n }));
+        const frame = encodeFrame(Op.Online, 0, { r: id, n });
+        this.published.record(id, frame, 0);
+        this.fanout.publish(room.topic, frame);
       }
     }
   }
@@ -345,4 +463,13 @@ export class RoomHub implements RoomHandler {
     }
     return { rooms, members, largest };
   }
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; never rejects if `fn` does not. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

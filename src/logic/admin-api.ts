@@ -1,5 +1,6 @@
-// The admin HTTP API of the logic role, for a site's backend: manage chat groups, send server
-// notices to users, and read what is stored (a conversation's history, a user's inbox and
+// The admin HTTP API of the logic role, for a site's backend: manage chat groups, post room
+// items and server notices (the backend API, backend-api.ts, which NATS requests reach too),
+// and read what is stored (a conversation's history, a user's inbox and
 // contacts: moderation and support). Guarded by a server-side secret (ADMIN_SECRET) as a bearer token.
 // JSON in and out; every answer has a status code a script can branch on (docs/cluster.md,
 // "Admin API").
@@ -13,29 +14,26 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { GROUP_ID, UID } from '../protocol/ops.js';
 import { GroupFullError, type Groups } from '../store/groups/index.js';
-import { scopes, type Sequencer } from '../store/sequence/index.js';
+import { scopes } from '../store/sequence/index.js';
 import { decode } from '../protocol/codec.js';
 import { OutOfRetentionError, type ChatStore } from '../store/chat/index.js';
-import { messageId, type ChatFanout } from './chat.js';
+import { MAX_BODY, type ApiAnswer, type BackendApi } from './backend-api.js';
 import { refOf } from './chat-reads.js';
 import { HISTORY_PAGE_MAX, SYNC_PAGE_MAX, CONTACTS_PAGE_MAX } from './validate.js';
-import { text } from './validate.js';
 import { ProtocolError } from '../protocol/errors.js';
 
-const MAX_BODY = 256 * 1024;
 const MAX_UIDS = 10_000;
 
 export interface AdminApiOptions {
   /** null: the API answers 503 (production without ADMIN_SECRET) */
   readonly secret: string | null;
   readonly groupMaxMembers: number;
-  readonly maxTextLength: number;
 }
 
 export interface AdminApiDeps {
   readonly groups: Groups;
-  readonly sequencer: Sequencer;
-  readonly chat: ChatFanout;
+  /** room items and notices (one implementation for HTTP and NATS) */
+  readonly backend: BackendApi;
   readonly store: ChatStore;
   /** the big groups of a user, as conversation scopes (ChatReads.bigGroupsOf) */
   readonly bigGroupsOf: (uid: string) => Promise<string[]>;
@@ -72,7 +70,8 @@ export class AdminApi {
       ['DELETE', /^\/api\/groups\/([^/]+)$/, 'group_delete', (p) => this.deleteGroup(p[0]!)],
       ['GET', /^\/api\/groups\/([^/]+)\/members$/, 'group_members', (p) => this.members(p[0]!)],
       ['POST', /^\/api\/groups\/([^/]+)\/members$/, 'group_update', (p, b) => this.updateMembers(p[0]!, b)],
-      ['POST', /^\/api\/users\/([^/]+)\/notices$/, 'user_notice', (p, b) => this.notice(p[0]!, b)],
+      ['POST', /^\/api\/users\/([^/]+)\/notices$/, 'user_notice', (p, b) => answer(deps.backend.notice(p[0]!, b))],
+      ['POST', /^\/api\/rooms\/([^/]+)\/items$/, 'room_item', (p, b) => answer(deps.backend.roomItem(p[0]!, b))],
       ['GET', /^\/api\/groups\/([^/]+)\/history$/, 'group_history', (p, _b, q) => this.history(scopes.group(groupId(p[0]!)), q)],
       ['GET', /^\/api\/users\/([^/]+)\/direct\/([^/]+)\/history$/, 'direct_history', (p, _b, q) => this.history(scopes.direct(uid(p[0]!), uid(p[1]!)), q)],
       ['GET', /^\/api\/users\/([^/]+)\/inbox$/, 'user_inbox', (p, _b, q) => this.inbox(uid(p[0]!), q)],
@@ -183,15 +182,6 @@ export class AdminApi {
     return [200, { group: id, added, removed }];
   }
 
-  /** A server notice to one user, over the same path as group messages. */
-  private async notice(uid: string, body: Json): Promise<[number, Json]> {
-    if (!UID.test(uid)) throw new HttpError(400, `uid must match ${UID}`);
-    const x = text(body.x, 'x', this.opts.maxTextLength * 5);
-    const s = await this.deps.sequencer.next(scopes.notices(uid));
-    const { online, gateways } = await this.deps.chat.deliver([uid], { to: uid, s, u: '', n: 'system', t: Date.now(), x, id: messageId() }, { confirm: true, fresh: true });
-    return [200, { to: uid, s, delivered: online > 0, gateways }];
-  }
-
   /** A conversation's history, newest first, `limit` (<= 100) below `before`; `next` pages on. */
   private async history(scope: string, q: URLSearchParams): Promise<[number, Json]> {
     const before = queryInt(q, 'before', 1);
@@ -215,6 +205,12 @@ export class AdminApi {
     const { contacts, total } = await this.deps.store.contacts(user, limit, await this.deps.bigGroupsOf(user), Date.now());
     return [200, { uid: user, total, contacts: contacts.map((c) => ({ ...refOf(user, c.c), t: c.t, unread: c.unread, read: c.read, last: c.last ? (decode(c.last) as Json) : null })) }];
   }
+}
+
+/** A backend API answer as a route's. */
+async function answer(a: Promise<ApiAnswer>): Promise<[number, Json]> {
+  const { status, body } = await a;
+  return [status, body];
 }
 
 /**

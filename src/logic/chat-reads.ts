@@ -123,7 +123,7 @@ export class ChatReads {
 
   /** The conversation's scope; a group only for its members (ERROR 14 otherwise). */
   private async conversation(uid: string, conv: ConversationRef): Promise<string> {
-    if ('to' in conv) return scopes.direct(uid, conv.to);
+    if ('to' in conv) return conv.to === '' ? scopes.notices(uid) : scopes.direct(uid, conv.to);
     if (!(await this.groups.isMember(conv.g, uid))) throw new ProtocolError(Errors.NotMember, `group ${conv.g}`);
     return scopes.group(conv.g);
   }
@@ -178,9 +178,10 @@ function preview(m: Record<string, unknown>): Record<string, unknown> {
   return chars.length > PREVIEW_CHARS ? { ...m, x: chars.slice(0, PREVIEW_CHARS).join('') } : m;
 }
 
-/** The client's name of a conversation scope, from `uid`'s side. */
+/** The client's name of a conversation scope, from `uid`'s side (`to: ''`: the user's notices). */
 export function refOf(uid: string, scope: string): ConversationRef {
   if (scope.startsWith('group:')) return { g: scope.slice(6) };
+  if (scope.startsWith('notice:')) return { to: '' };
   const [a, b] = scope.slice(3).split('|') as [string, string];
   return { to: a === uid ? b : a };
 }

@@ -39,6 +39,13 @@ export interface Delivered {
   readonly gateways: number;
 }
 
+export interface DeliverOptions {
+  /** send nothing while the bus is down, and resolve once the bus has taken it */
+  readonly confirm?: boolean;
+  /** look the recipients up in the registry, not in the cache */
+  readonly fresh?: boolean;
+}
+
 /** Users whose registry answer a logic process keeps at most. */
 const CACHE_MAX = 200_000;
 
@@ -115,15 +122,16 @@ export class ChatFanout {
    * BusTimeoutError: it may still arrive (an answer to someone outside depends on telling the
    * two apart). Without it, a caller that awaits it and then answers over the same bus
    * connection cannot have its answer overtake the deliveries (MSG does not await it).
+   * The message's id makes it a tracked push: gateways resend it until it is acknowledged.
    */
-  async deliver(recipients: readonly string[], message: ChatMessage, opts: { confirm?: boolean; fresh?: boolean } = {}): Promise<Delivered> {
-    return this.deliverFrame(recipients, encodeFrame(Op.Message, 0, message), opts);
+  async deliver(recipients: readonly string[], message: ChatMessage, opts: DeliverOptions = {}): Promise<Delivered> {
+    return this.deliverFrame(recipients, encodeFrame(Op.Message, 0, message), { ...opts, id: message.id });
   }
 
-  /** As deliver(), with the client frame (MESSAGE, UNREAD) already encoded. */
-  async deliverFrame(recipients: readonly string[], frame: Uint8Array, opts: { confirm?: boolean; fresh?: boolean } = {}): Promise<Delivered> {
-    // `fresh`: from the registry itself, for what is not stored (a notice) and must not miss a
-    // connection opened a moment ago.
+  /** As deliver(), with the client frame (MESSAGE, UNREAD) already encoded; `id`: a MESSAGE's id, to track. */
+  async deliverFrame(recipients: readonly string[], frame: Uint8Array, opts: DeliverOptions & { id?: string } = {}): Promise<Delivered> {
+    // `fresh`: from the registry itself, for what must not miss a connection opened a moment
+    // ago (a notice, whose API answer says whether it was delivered; UNREAD after a READ).
     const where = opts.fresh ? await this.registry.lookup(recipients) : await this.lookup(recipients);
     const byGateway = new Map<string, string[]>();
     for (const [uid, gateways] of where) {
@@ -134,7 +142,7 @@ export class ChatFanout {
       }
     }
     if (byGateway.size > 0) {
-      const deliveries = [...byGateway].map(([gw, uids]) => [gw, encodeDelivery(uids, frame)] as const);
+      const deliveries = [...byGateway].map(([gw, uids]) => [gw, encodeDelivery(uids, frame, opts.id)] as const);
       // Checked right before sending, with nothing awaited in between: a publish made while
       // NATS is down would wait in the client's buffer and might go out later.
       if (opts.confirm) await this.bus.confirm();

@@ -1,5 +1,6 @@
 // The logic service: validates, authorizes, rate-limits, de-duplicates, sequences, stores and
-// publishes upstream messages. Room items (SEND) are published once to the room; group and
+// publishes upstream messages. Room items (SEND) are stored in the room's recovery window, then
+// published once to the room (room-items.ts); group and
 // user messages (MSG) go into the storage queue (src/queue/: durable before the ACK), then are
 // fanned out to their recipients' gateways (chat.ts). The chat reads (SYNC, HISTORY, CONTACTS,
 // READ) are chat-reads.ts. Stateless: all
@@ -17,12 +18,13 @@ import { encodeItem } from '../protocol/items.js';
 import { kindName } from '../protocol/kinds.js';
 import { Op, ROOM_ID } from '../protocol/ops.js';
 import type { Groups } from '../store/groups/index.js';
-import type { RoomHistory } from '../store/history/index.js';
+import type { ClaimSettle, RoomHistory } from '../store/history/index.js';
 import type { Intake } from '../store/intake/index.js';
 import { scopes } from '../store/sequence/index.js';
 import { QueueFullError, QueueUnavailableError, type ChatQueue } from '../queue/index.js';
 import { messageId, type ChatFanout, type ChatMessage } from './chat.js';
 import { ChatReads } from './chat-reads.js';
+import { MaybeStoredError, NotStoredError, republish, StoredNotPublishedError, storeThenPublish } from './room-items.js';
 import { decodeRequests, encodeReply, MAX_BATCH_REQUESTS, type UpstreamReply, type UpstreamRequest } from './upstream.js';
 import { validateMessage, validateSend } from './validate.js';
 
@@ -64,6 +66,8 @@ export class Logic {
   private inflight = 0;
   private badRequestLoggedAt = 0;
   private readonly storeWrites: FailureLog;
+  /** the recovery window's appends: their own log, so that other writes' successes do not hide them */
+  private readonly windowWrites: FailureLog;
   private readonly liveDelivery: FailureLog;
   private readonly storeUnavailable: FailureLog;
   /** the member lists last read of recently active groups, for while the groups store fails */
@@ -82,7 +86,8 @@ export class Logic {
     private readonly log: Logger,
   ) {
     this.internal = new FailureLog(log, 'upstream message processing');
-    this.storeWrites = new FailureLog(log, 'history and de-duplication writes');
+    this.storeWrites = new FailureLog(log, 'de-duplication writes');
+    this.windowWrites = new FailureLog(log, 'recovery window appends (ERROR 30: may or may not be stored)');
     this.liveDelivery = new FailureLog(log, 'live delivery of chat messages (they stay in the inboxes)');
     this.storeUnavailable = new FailureLog(log, 'Redis answers for chat messages and reads (ERROR 30)');
     metrics.watchLogic(() => this.inflight);
@@ -197,19 +202,34 @@ export class Logic {
     if (roles && !req.r.some((r) => roles.includes(r))) {
       throw new ProtocolError(Errors.Forbidden, `${kind.name} items need one of the roles ${roles.join(', ')}`);
     }
-    return this.sequenced(req, cmid, scopes.room(req.room), async (seq) => {
-      const data = encodeItem({ s: seq, u: req.u, n: req.n, t: req.at, ...fields });
-      this.bus.publish(req.room, data);
-      // Past this point the message is out: storage failures are logged, never turned into a
-      // rejection that would make the client retry and duplicate it. Unsequenced items (the
-      // sequencer was unavailable) have no place in the seq-ordered window.
-      if (kind.replayed && seq > 0) {
-        this.stores.history.append(req.room, { seq, data }).then(
-          () => this.storeWrites.succeeded(),
-          (err: unknown) => this.storeWrites.failed(err, { room: req.room }),
-        );
-      }
-    });
+    return this.sequenced(
+      req,
+      cmid,
+      scopes.room(req.room),
+      async (seq, settle) => {
+        // Stored for recovery first (settling the claim in the same step), then published
+        // (room-items.ts): the ACK of a replayed kind means the item is in the room's window.
+        // Unsequenced items (the sequencer was unavailable) have no place in the seq-ordered
+        // window; never-shed kinds are refused then.
+        const data = encodeItem({ s: seq, u: req.u, n: req.n, t: req.at, ...fields });
+        const settled = await storeThenPublish(this.stores.history, this.bus, { room: req.room, kind, seq, data }, settle);
+        if (kind.replayed && seq > 0) this.windowWrites.succeeded();
+        return settled;
+      },
+      // A retry of a stored item: its first attempt may have stored it and never published it.
+      kind.replayed ? (seq) => this.republish(req.room, seq) : undefined,
+    );
+  }
+
+  /** Publishes the stored copy of a retried item again (best effort: a failure only logs). */
+  private async republish(room: string, seq: number): Promise<void> {
+    if (seq === 0) return;
+    try {
+      const done = await republish(this.stores.history, this.bus, room, seq);
+      this.log.debug({ room, seq, republished: done }, done ? 'republished a retried room item from the recovery window' : 'a retried room item is no longer in the recovery window');
+    } catch (err) {
+      this.log.debug({ err, room, seq }, 'could not republish a retried room item');
+    }
   }
 
   private async acceptMessage(req: UpstreamRequest): Promise<UpstreamReply> {
@@ -246,7 +266,7 @@ export class Logic {
       // Bounded: past LOGIC_MAX_INFLIGHT deliveries under way (a slow registry), the ACK waits
       // for its own, so that they cannot pile up without limit.
       this.delivering++;
-      const delivered = this.chat.deliverFrame(recipients, encodeFrameWithBody(Op.Message, 0, m)).then(
+      const delivered = this.chat.deliverFrame(recipients, encodeFrameWithBody(Op.Message, 0, m), { id: message.id }).then(
         () => this.liveDelivery.succeeded(),
         (err: unknown) => this.liveDelivery.failed(err, { scope }),
       );
@@ -293,10 +313,20 @@ export class Logic {
   /**
    * The steps every upstream message shares: de-duplication by client id, the user's rate
    * limit and a sequence number in `scope` (one intake step: one Redis round trip), then
-   * `publish`. If the publish fails, the client id is released so that a retry is processed
-   * anew; once it is out, the outcome is recorded for retries (not awaited).
+   * `publish`, given the claim to settle if it can do so atomically with storing the message
+   * (it resolves true when it did). If nothing was stored or published, the client id is
+   * released so that a retry is processed anew; once the message exists (published, or stored:
+   * in the room's window or maybe in the storage queue), a retry must find it, so the outcome
+   * is recorded for retries (not awaited) or the claim kept until it lapses. `onDup` runs for
+   * a retry answered dup, before the answer.
    */
-  private async sequenced(req: UpstreamRequest, cmid: string | undefined, scope: string, publish: (seq: number) => Promise<void>): Promise<UpstreamReply> {
+  private async sequenced(
+    req: UpstreamRequest,
+    cmid: string | undefined,
+    scope: string,
+    publish: (seq: number, settle: ClaimSettle | undefined) => Promise<boolean | void>,
+    onDup?: (seq: number) => Promise<void>,
+  ): Promise<UpstreamReply> {
     const { intake } = this.stores;
     // '|' cannot occur in a uid, so the key is unambiguous whatever the client id holds.
     const claim = cmid === undefined ? undefined : `${req.u}|${cmid}`;
@@ -308,15 +338,37 @@ export class Logic {
       burst: this.opts.userMessageBurst,
       scope,
     });
-    if ('dup' in verdict) return { s: verdict.dup, t: req.at, dup: true };
+    if ('dup' in verdict) {
+      if (onDup) await onDup(verdict.dup);
+      return { s: verdict.dup, t: req.at, dup: true };
+    }
     // Never acknowledge what is not known to be published: a retry racing its first attempt
     // (or one whose first attempt died with its process) is told to retry.
     if ('inFlight' in verdict) throw new ProtocolError(Errors.Unavailable, 'an earlier attempt with this id is still being processed; retry');
     if ('limited' in verdict) throw new ProtocolError(Errors.RateLimited);
     const seq = verdict.seq;
+    let settled: boolean | void;
     try {
-      await publish(seq);
+      settled = await publish(seq, claim === undefined ? undefined : { claim, ttlMs: this.opts.dedupeTtlMs });
     } catch (err) {
+      if (err instanceof NotStoredError) {
+        // A gift refused for want of a seq: not logged here, the sequence store's fallback logs
+        // that outage.
+        if (claim !== undefined) await intake.release(claim).catch((e: unknown) => this.storeWrites.failed(e));
+        throw new ProtocolError(Errors.Unavailable, `${err.message}: nothing was published; retry with the same id`, { cause: err });
+      }
+      if (err instanceof MaybeStoredError) {
+        // Redis may have run the append (and settled the claim with it) after all: the claim is
+        // kept. A retry finds dup (stored: acknowledged, and republished) or in flight until the
+        // claim lapses (not stored: then processed anew). One copy either way.
+        this.windowWrites.failed(err.cause, { scope });
+        throw new ProtocolError(Errors.Unavailable, `${err.message}: the item may or may not be stored; retry with the same id`, { cause: err });
+      }
+      if (err instanceof StoredNotPublishedError) {
+        // It is in the room's window, its claim settled with it: a retry is told dup (and
+        // republishes it), never stores it again.
+        throw new ProtocolError(Errors.Unavailable, `${err.message}; a retry with the same id is acknowledged`, { cause: err });
+      }
       if (err instanceof QueueUnavailableError && err.maybeStored) {
         // It may be in the storage queue after all: the claim is kept (a retry with the same id
         // is told to retry until it lapses), not released for a retry to store it a second time.
@@ -326,7 +378,12 @@ export class Logic {
       if (claim !== undefined) await intake.release(claim).catch((e: unknown) => this.storeWrites.failed(e));
       throw err;
     }
-    if (claim !== undefined) intake.settle(claim, seq, this.opts.dedupeTtlMs).catch((err: unknown) => this.storeWrites.failed(err));
+    if (claim !== undefined && settled !== true) {
+      intake.settle(claim, seq, this.opts.dedupeTtlMs).then(
+        () => this.storeWrites.succeeded(),
+        (err: unknown) => this.storeWrites.failed(err),
+      );
+    }
     return { s: seq, t: req.at };
   }
 }

@@ -20,7 +20,7 @@ export interface UpstreamRequest {
   r: readonly string[];
   /** the room the sender is in ('' for MSG) */
   room: string;
-  /** gateway receive time, ms since the epoch */
+  /** gateway receive time, ms since the epoch (a safe integer in [1e12, 1e13): checked) */
   at: number;
   /** the SEND frame's body, as the client sent it */
   b: unknown;
@@ -74,7 +74,7 @@ export function decodeRequests(data: Uint8Array): { batch: boolean; reqs: (Upstr
 function requestOf(value: unknown): UpstreamRequest | null {
   const v = value as Partial<UpstreamRequest> | null;
   if (typeof v !== 'object' || v === null) return null;
-  if (typeof v.u !== 'string' || typeof v.room !== 'string' || typeof v.at !== 'number' || !Number.isInteger(v.o)) return null;
+  if (typeof v.u !== 'string' || typeof v.room !== 'string' || !validAt(v.at) || !Number.isInteger(v.o)) return null;
   return {
     o: v.o as number,
     u: v.u,
@@ -85,6 +85,15 @@ function requestOf(value: unknown): UpstreamRequest | null {
     at: v.at,
     b: v.b,
   };
+}
+
+/**
+ * A receive time a gateway can have sent: ms since the epoch, 13 digits (2001 to 2286). It
+ * becomes the t of stored items and messages: a wrong one (any NATS client can send requests)
+ * is a malformed request, not a bad item in a room's window or a user's history.
+ */
+function validAt(at: unknown): at is number {
+  return typeof at === 'number' && Number.isSafeInteger(at) && at >= 1e12 && at < 1e13;
 }
 
 export function encodeReply(reply: UpstreamReply | readonly UpstreamReply[]): Uint8Array {

@@ -90,7 +90,11 @@ export function validateSend(body: unknown, limits: SendLimits): ValidSend {
   return { kind, cmid, fields: fields as unknown as ItemFields };
 }
 
-/** A conversation as the client names it: a group, or the other user of a pair. */
+/**
+ * A conversation as the client names it: a group, or the other user of a pair. `to: ''` is the
+ * user's server notices (their sender is `''`, docs/protocol.md "MESSAGE"): a conversation to
+ * read (HISTORY, READ), never to send to.
+ */
 export type ConversationRef = { readonly g: string } | { readonly to: string };
 
 /** Page sizes the chat reads allow at most (docs/protocol.md, "Offline inbox and history"). */
@@ -98,13 +102,15 @@ export const SYNC_PAGE_MAX = 200;
 export const HISTORY_PAGE_MAX = 20;
 export const CONTACTS_PAGE_MAX = 100;
 
-function conversation(b: Record<string, unknown>): ConversationRef {
+/** `notices`: `to: ''` names the user's server notices (reads only). */
+function conversation(b: Record<string, unknown>, notices = false): ConversationRef {
   if ((b.g === undefined) === (b.to === undefined)) bad('exactly one of g (group id) and to (uid) is required');
   if (b.g !== undefined) {
     if (typeof b.g !== 'string' || !GROUP_ID.test(b.g)) bad(`g must match ${GROUP_ID}`);
     return { g: b.g };
   }
-  if (typeof b.to !== 'string' || !UID.test(b.to)) bad(`to must be a uid matching ${UID}`);
+  if (notices && b.to === '') return { to: '' };
+  if (typeof b.to !== 'string' || !UID.test(b.to)) bad(`to must be a uid matching ${UID}${notices ? " (or '', the server notices)" : ''}`);
   return { to: b.to };
 }
 
@@ -127,10 +133,10 @@ export function validateSync(body: unknown, pageMax = SYNC_PAGE_MAX): { cursor: 
   return { cursor: optInt(b, 'cursor', 0, Number.MAX_SAFE_INTEGER), limit: optInt(b, 'limit', 1, pageMax) ?? pageMax };
 }
 
-/** HISTORY `{g|to, before?, limit?}`: messages with a seq below `before`, newest first. */
+/** HISTORY `{g|to, before?, limit?}`: messages with a seq below `before`, newest first (`to: ''`: the notices). */
 export function validateHistory(body: unknown): { conv: ConversationRef; before: number | undefined; limit: number } {
   const b = map(body);
-  return { conv: conversation(b), before: optInt(b, 'before', 1, Number.MAX_SAFE_INTEGER), limit: optInt(b, 'limit', 1, HISTORY_PAGE_MAX) ?? HISTORY_PAGE_MAX };
+  return { conv: conversation(b, true), before: optInt(b, 'before', 1, Number.MAX_SAFE_INTEGER), limit: optInt(b, 'limit', 1, HISTORY_PAGE_MAX) ?? HISTORY_PAGE_MAX };
 }
 
 /** CONTACTS `{limit?}`. */
@@ -138,10 +144,10 @@ export function validateContacts(body: unknown): { limit: number } {
   return { limit: optInt(optionalMap(body), 'limit', 1, CONTACTS_PAGE_MAX) ?? CONTACTS_PAGE_MAX };
 }
 
-/** READ `{g|to, s}`: the user has read the conversation up to seq `s`. */
+/** READ `{g|to, s}`: the user has read the conversation up to seq `s` (`to: ''`: the notices). */
 export function validateRead(body: unknown): { conv: ConversationRef; s: number } {
   const b = map(body);
-  const conv = conversation(b);
+  const conv = conversation(b, true);
   const s = optInt(b, 's', 0, Number.MAX_SAFE_INTEGER);
   if (s === undefined) bad('s is required');
   return { conv, s };

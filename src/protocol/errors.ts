@@ -17,6 +17,7 @@ export const Errors = {
   GuestCannotSend: { code: 12, reason: 'guest_cannot_send', message: 'guests may watch but not send; connect with a token' },
   Forbidden: { code: 13, reason: 'forbidden', message: 'your roles do not allow this' },
   NotMember: { code: 14, reason: 'not_member', message: 'no such group, or you are not a member of it' },
+  Superseded: { code: 15, reason: 'superseded', message: 'a later JOIN, SWITCH or LEAVE on this connection replaced this request' },
   RateLimited: { code: 20, reason: 'rate_limited', message: 'you are sending too fast' },
   Flood: { code: 21, reason: 'flood', message: 'too many frames on this connection; frame ignored' },
   Unavailable: { code: 30, reason: 'unavailable', message: 'the service did not answer in time; retry with the same id' },

@@ -13,6 +13,7 @@ export const Op = {
   History: 42,
   Contacts: 44,
   Read: 46,
+  Received: 33,
   // server -> client
   Pong: 2,
   Welcome: 3,

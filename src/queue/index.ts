@@ -176,8 +176,8 @@ export function decodeMessage(bytes: Uint8Array): DecodedMessage {
 const MAX_RECIPIENTS = 100_000;
 
 
-/** Conversation scopes a record may name: a group, or a pair of uids in order. */
-const CONV = /^(?:group:[A-Za-z0-9_-]{1,64}|dm:([A-Za-z0-9_.@:-]{1,64})\|([A-Za-z0-9_.@:-]{1,64}))$/;
+/** Conversation scopes a record may name: a group, a pair of uids in order, or a user's notices. */
+const CONV = /^(?:group:[A-Za-z0-9_-]{1,64}|dm:([A-Za-z0-9_.@:-]{1,64})\|([A-Za-z0-9_.@:-]{1,64})|notice:([A-Za-z0-9_.@:-]{1,64}))$/;
 const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** A client message id (docs/protocol.md, SEND `id`). */
 const CLIENT_ID = /^[\x21-\x7e]{1,64}$/;
@@ -192,11 +192,14 @@ const CLIENT_ID = /^[\x21-\x7e]{1,64}$/;
 export function toRecord(el: unknown): StoredRecord | null {
   if (typeof el !== 'object' || el === null || Array.isArray(el)) return null;
   const { c, s, id, t, u, m, r, k } = el as Record<string, unknown>;
-  // The claim is the sender's own (`<uid>|<client id>`): a record cannot settle another's.
-  if (k !== undefined && (typeof k !== 'string' || !k.startsWith(`${String(u)}|`) || !CLIENT_ID.test(k.slice(String(u).length + 1)))) return null;
   if (typeof c !== 'string' || typeof id !== 'string' || typeof u !== 'string') return null;
   const pair = CONV.exec(c);
-  if (!pair || !MESSAGE_ID.test(id) || !UID.test(u)) return null;
+  // A notice (the backend API's) is the server's: sender '', and only in a notice scope.
+  const notice = pair?.[3] !== undefined;
+  if (!pair || !MESSAGE_ID.test(id) || (notice ? u !== '' : !UID.test(u))) return null;
+  // The claim is the sender's own (`<uid>|<client id>`), or for a notice the backend API's key
+  // in that very scope (`|<scope>|<key>`): a record cannot settle another's.
+  if (k !== undefined && (typeof k !== 'string' || !k.startsWith(notice ? `|${c}|` : `${u}|`) || !CLIENT_ID.test(k.slice(notice ? c.length + 2 : u.length + 1)))) return null;
   if (pair[1] !== undefined && !(pair[1] <= pair[2]!)) return null;
   if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0) return null;
   if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 1e12 || t >= 1e13) return null;
@@ -205,7 +208,7 @@ export function toRecord(el: unknown): StoredRecord | null {
   const body = tryDecode(m) as Record<string, unknown> | undefined;
   if (typeof body !== 'object' || body === null || Array.isArray(body) || body instanceof Uint8Array) return null;
   if (body.s !== s || body.id !== id || body.u !== u || body.t !== t || typeof body.x !== 'string' || typeof body.n !== 'string') return null;
-  if (c.startsWith('group:') ? body.g !== c.slice(6) : typeof body.to !== 'string' || !(pair[1] === body.to || pair[2] === body.to)) return null;
+  if (c.startsWith('group:') ? body.g !== c.slice(6) : notice ? body.to !== pair[3] : typeof body.to !== 'string' || !(pair[1] === body.to || pair[2] === body.to)) return null;
   // Buffer.from copies (a Buffer's slice() would not).
   const rec: StoredRecord = { c, s: s + 0, id, t, u, m: Buffer.from(m), r: r as string[] };
   return k === undefined ? rec : { ...rec, k: k as string };

@@ -6,8 +6,15 @@ export interface Keys {
   readonly prefix: string;
   /** STRING counter: the last sequence number of a scope (`room:<id>`, `group:<id>`, ...) */
   seq(scope: string): string;
-  /** ZSET, score = seq, member = the encoded item: a room's replay window */
-  history(room: string): string;
+  /**
+   * ZSET, score = seq, member = 13-digit zero-padded t (ms) + the encoded item: the ordinary
+   * items (danmaku) of a room's recovery window
+   */
+  recoveryOrdinary(room: string): string;
+  /** ZSET like recoveryOrdinary: the never-shed items (gifts, notices) of a room's window */
+  recoveryKept(room: string): string;
+  /** HASH {e: epoch, f: floor, kf: keepFloor}: a room's recovery window's life and floors */
+  recoveryMeta(room: string): string;
   /** HASH room -> local members: one gateway's online report (expires with its ttl) */
   onlineReport(gatewayId: string): string;
   /** ZSET gateway id -> expiry (ms): gateways whose online reports are current */
@@ -58,7 +65,9 @@ export function keys(prefix: string): Keys {
   return {
     prefix,
     seq: (scope) => `${prefix}seq:${scope}`,
-    history: (room) => `${prefix}hist:${room}`,
+    recoveryOrdinary: (room) => `${prefix}rw:o:${room}`,
+    recoveryKept: (room) => `${prefix}rw:k:${room}`,
+    recoveryMeta: (room) => `${prefix}rw:m:${room}`,
     onlineReport: (gw) => `${prefix}online:gw:${gw}`,
     onlineGateways: () => `${prefix}online:gws`,
     bucket: (key) => `${prefix}tb:${key}`,

@@ -151,6 +151,25 @@ export function queueContract(t: Test, make: (opts?: QueueFixtureOptions) => Pro
     t.same(decodeMessage(Buffer.from([0x92, 0xd6, 0xff, 0, 0, 0, 0, ...encodeRecord(r)])).array, false, 'extension types refused');
     t.same(decodeMessage(encode([[[[[[[[[[r]]]]]]]]]])).array, false, 'nesting bounded');
     t.same(decodeMessage(Buffer.concat([Buffer.from([0x92]), encodeRecord(r)])).array, false, 'truncated');
+
+    // A server notice (the backend API's): sender '', only in the user's notice scope, to that
+    // user, and a claim only of that scope's.
+    const n = { c: 'notice:bob', s: 3, id: 'notice0000000001', t: T0, u: '', r: ['bob'], k: '|notice:bob|pay-1' };
+    const body = { to: 'bob', s: 3, u: '', n: 'system', t: T0, x: 'you won', id: n.id };
+    const notice = { ...n, m: encode(body) };
+    const forgedNotices = [
+      { ...notice, u: 'mallory', m: encode({ ...body, u: 'mallory' }) }, // a notice with a sender
+      { ...notice, c: 'dm:a|bob' }, // a direct message without one
+      { ...notice, m: encode({ ...body, to: 'carl' }) }, // to someone else
+      { ...notice, k: '|notice:carl|pay-1' }, // settling another scope's claim
+      { ...notice, k: 'bob|pay-1' }, // or a user's
+      { ...notice, c: 'notice:' },
+    ];
+    const { k: _claim, ...unclaimed } = notice;
+    const notices = decodeMessage(encode([notice, unclaimed, ...forgedNotices]));
+    t.equal(notices.records.length, 2, 'a notice record is kept, with or without its claim');
+    t.match(notices.records[0], { c: 'notice:bob', u: '', k: '|notice:bob|pay-1' });
+    t.equal(notices.bad, forgedNotices.length, 'forged notices counted');
   });
 
   t.test('queue - every enqueued record is applied, once in effect; stop() then another writer takes the rest', async (t) => {

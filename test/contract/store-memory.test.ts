@@ -18,7 +18,15 @@ import { presenceContract } from './presence-suite.js';
 import { sequenceContract } from './sequence-suite.js';
 
 // One process: every "instance" is the same object.
-historyContract(t, async ({ replaySize }) => single(new MemoryRoomHistory({ capacity: replaySize })));
+historyContract(
+  t,
+  async (limits) => single(new MemoryRoomHistory({ limits })),
+  async (limits) => {
+    const sequencer = new MemorySequencer();
+    const intake = new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (scope) => sequencer.next(scope));
+    return single({ history: new MemoryRoomHistory({ limits, claims: intake }), intake });
+  },
+);
 sequenceContract(t, async () => single(new MemorySequencer()));
 presenceContract(t, async () => single(new MemoryPresenceCounts()));
 limitsContract(t, async () => single({ limiter: new MemoryRateLimiter(), deduper: new MemoryDeduper() }));
@@ -41,4 +49,20 @@ t.test('chat - memory forgets the least recently written conversations and users
   const page = await store.history('group:g19', undefined, 100, now);
   t.same([page.items.length, page.trimmed], [10, true], 'messages per conversation capped, as if past retention');
   t.same((await store.inbox('b19', { after: 0 }, 100, now)).items.length, 10, 'inbox entries of trimmed messages are left out');
+});
+
+t.test('history - memory: windows created by reads do not evict windows that hold items, and are bounded apart', async (t) => {
+  const h = new MemoryRoomHistory({ maxRooms: 2, maxReadRooms: 3 });
+  await h.append('a', { seq: 1, t: Date.now(), keep: true, data: Buffer.from('gift') });
+  await h.append('b', { seq: 1, t: Date.now(), keep: false, data: Buffer.from('hi') });
+  const epochs = [];
+  for (let i = 0; i < 10; i++) epochs.push((await h.window(`joined-${i}`)).epoch);
+  t.same([h.size, h.readSize], [2, 3], 'two rooms with items, three read-created');
+  t.same((await h.window('a')).items.length, 1, 'a still holds its gift');
+  t.same((await h.window('b')).items.length, 1);
+  t.equal(await h.epoch('joined-0'), null, 'the oldest read-created window went');
+  t.equal(await h.epoch('joined-9'), epochs[9]);
+  await h.append('joined-9', { seq: 1, t: Date.now(), keep: false, data: Buffer.from('x') });
+  t.same([h.size, h.readSize, await h.epoch('joined-9')], [2, 2, epochs[9]], 'an append moves it to the rooms with items, with its epoch');
+  await t.rejects(h.append('c', { seq: 1, t: Date.now(), keep: false, data: Buffer.from('x') }, { claim: 'u|1', ttlMs: 1000 }), /claims option/, 'a claim needs the intake');
 });

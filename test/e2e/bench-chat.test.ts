@@ -34,10 +34,18 @@ t.test('bench - chat smoke run: offline members come online and sync, catch-up, 
   t.equal(run.catchUpIdle?.held, 60, 'idle catch-up: all 60 waiting messages held');
   t.equal(run.catchUpLoaded?.held, 60, 'catch-up under load: all 60 held');
   t.equal(run.offlineCatchUp?.caughtUp, 10, 'every offline member caught up');
+  t.ok(run.pushAck, 'members acknowledge pushes');
+  t.ok(run.acks.frames > 0 && run.acks.ids > 0 && run.acks.bytes > 0, `RECEIVED frames sent (${run.acks.frames} with ${run.acks.ids} ids, ${run.acks.bytes} bytes)`);
+  t.ok(run.acks.ids >= run.acks.frames, 'several ids per frame at most');
+  t.ok(run.acks.bytesPerMessage > 0, `RECEIVED bytes per live MESSAGE (${run.acks.bytesPerMessage})`);
+  t.ok(run.acks.server && run.acks.server.ackFrames > 0 && run.acks.server.acked > 0, 'the gateways counted the RECEIVED frames and settled pushes');
+  t.equal(run.acks.server?.givenUp.unacked ?? 0, 0, 'no push given up for want of an acknowledgement');
+  t.ok(run.gatewayCpuPerMessageUs !== null && run.gatewayCpuPerMessageUs > 0, 'gateway CPU per live MESSAGE');
   t.ok(run.processes.every((p) => p.alive), 'processes still run');
   t.ok(rep.checks.some((c) => /lost/.test(c.criterion) && c.ok), 'the loss check is met');
   const md = readFileSync(join(dir, 'chat.md'), 'utf8');
   t.match(md, /\| criterion \(issue 10\) \| measured/);
   t.match(md, /Redis commands per accepted message/);
+  t.match(md, /\*\*RECEIVED bytes per live MESSAGE\*\*/);
   t.ok(existsSync(join(dir, 'chat.svg')), 'chart written');
 });

@@ -3,7 +3,8 @@
 
 import t, { type Test } from 'tap';
 import { Errors, ProtocolError } from '../../src/protocol/errors.js';
-import { validateContacts, validateHistory, validateRead, validateSync } from '../../src/logic/validate.js';
+import { refOf } from '../../src/logic/chat-reads.js';
+import { validateContacts, validateHistory, validateMessage, validateRead, validateSync } from '../../src/logic/validate.js';
 
 function refused(t: Test, f: () => unknown, field: string): void {
   let caught: unknown = null;
@@ -45,4 +46,12 @@ t.test('CONTACTS: limit 1-100; READ: s required, 0 to 2^53-1', async (t) => {
   t.same(validateRead({ to: 'bob', s: 12 }), { conv: { to: 'bob' }, s: 12 });
   refused(t, () => validateRead({ g: 'a' }), 's is required');
   for (const s of [-1, 0.5, '3', 2 ** 60]) refused(t, () => validateRead({ g: 'a', s }), 's');
+});
+
+t.test("the server notices: {to: ''} for HISTORY and READ, never for MSG", async (t) => {
+  t.same(validateHistory({ to: '' }), { conv: { to: '' }, before: undefined, limit: 20 });
+  t.same(validateRead({ to: '', s: 3 }), { conv: { to: '' }, s: 3 });
+  refused(t, () => validateMessage({ to: '', x: 'hi' }, { maxTextLength: 100 }), 'to');
+  t.same(refOf('bob', 'notice:bob'), { to: '' }, 'a notice scope is the conversation {to: ""}');
+  t.same(refOf('bob', 'dm:alice|bob'), { to: 'alice' });
 });

@@ -3,7 +3,8 @@ import { LocalUsers } from '../../src/gateway/local-users.js';
 import { RegistryAgent } from '../../src/gateway/registry-agent.js';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
-import { encodeDelivery } from '../../src/protocol/delivery.js';
+import { encode } from '../../src/protocol/codec.js';
+import { decodeDelivery, encodeDelivery } from '../../src/protocol/delivery.js';
 import { MemoryRegistry } from '../../src/registry/memory.js';
 import { metricValue } from '../helpers/server.js';
 
@@ -25,6 +26,38 @@ t.test('local users - a delivery goes to every connection of each recipient; dro
   t.equal(metricValue(m, 'danmaku_dropped_total'), 0);
   users.nodeMessage(new Uint8Array([1, 2, 3]));
   t.equal(metricValue(await metrics.text(), 'danmaku_dropped_total', { reason: 'bad_delivery' }), 1, 'a bad delivery is counted');
+});
+
+t.test('local users - a delivery with a push id is tracked on each connection it reached, sharing one copy of the frame', async (t) => {
+  const metrics = new Metrics({ defaultMetrics: false });
+  const tracked: { conn: string; id: string; frame: Uint8Array }[] = [];
+  const sentFrames: Uint8Array[] = [];
+  const pushes = { track: (conn: string, id: string, frame: Uint8Array) => void tracked.push({ conn, id, frame }) };
+  const users = new LocalUsers<string>((conn, frame) => (sentFrames.push(frame), conn !== 'full'), () => undefined, metrics, log, pushes);
+  users.add('alice', 'a1');
+  users.add('alice', 'full');
+  users.add('bob', 'b1');
+  const frame = new Uint8Array([0x93, 32, 0, 0x80]);
+  const data = encodeDelivery(['alice', 'bob', 'carol'], frame, 'msg-id-1');
+  users.nodeMessage(data);
+  t.same(tracked.map((x) => `${x.conn}:${x.id}`).sort(), ['a1:msg-id-1', 'b1:msg-id-1', 'full:msg-id-1'], 'tracked on every connection, the one that dropped it too (the resend is its chance)');
+  t.ok(tracked.every((x) => x.frame === tracked[0]!.frame), 'one frame shared by all of them');
+  t.ok(sentFrames.every((f) => f === tracked[0]!.frame), 'the same bytes that were sent');
+  t.same([...tracked[0]!.frame], [...frame]);
+  t.not(tracked[0]!.frame.buffer, data.buffer, 'a copy: it does not pin the buffer the delivery came in');
+  tracked.length = 0;
+  users.nodeMessage(encodeDelivery(['alice'], frame));
+  t.equal(tracked.length, 0, 'a delivery without an id is not tracked');
+  users.nodeMessage(encodeDelivery(['carol'], frame, 'msg-id-2'));
+  t.equal(tracked.length, 0, 'nobody here: nothing tracked');
+});
+
+t.test('delivery - the 3-element form carries an id of 1-64 characters; the 2-element form still decodes', async (t) => {
+  const frame = new Uint8Array([1, 2, 3]);
+  t.same(decodeDelivery(encodeDelivery(['a'], frame)), { uids: ['a'], frame: Buffer.from(frame) });
+  t.equal(decodeDelivery(encodeDelivery(['a'], frame, 'x'))?.id, 'x');
+  for (const id of ['', 'x'.repeat(65), 5, null]) t.equal(decodeDelivery(encode([['a'], frame, id])), null, `id ${JSON.stringify(id)} refused`);
+  t.equal(decodeDelivery(encode([['a'], frame, 'x', 'y'])), null, '4 elements refused');
 });
 
 t.test('local users - one connection, then several, then one again: counts, deliveries and change notices', async (t) => {

@@ -27,7 +27,8 @@ import { metricValue } from '../helpers/server.js';
 
 function logic(maxInflight: number): { logic: Logic; metrics: Metrics } {
   const sequencer = new MemorySequencer();
-  const stores = { history: new MemoryRoomHistory({ capacity: 10 }), intake: new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (s) => sequencer.next(s)), groups: new MemoryGroups(), queue: new MemoryQueue({ observer: nullQueueObserver, log: createLogger('silent') }) };
+  const intake = new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (s) => sequencer.next(s));
+  const stores = { history: new MemoryRoomHistory({ claims: intake }), intake, groups: new MemoryGroups(), queue: new MemoryQueue({ observer: nullQueueObserver, log: createLogger('silent') }) };
   const bus = new MemoryBroker().connect();
   bus.attach({ roomMessage: () => undefined });
   const metrics = new Metrics({ defaultMetrics: false });
@@ -36,7 +37,7 @@ function logic(maxInflight: number): { logic: Logic; metrics: Metrics } {
   return { logic: new Logic(bus, stores, fanout, new ChatReads(new MemoryChatStore(), stores.groups, fanout, { bigGroupSize: 500 }, metrics), opts, metrics, createLogger('silent')), metrics };
 }
 
-const req = (i: number) => ({ o: Op.Send, u: 'alice', n: 'alice', r: [], room: 'r', at: 1, b: { k: Kind.Danmaku, x: `m${i}` } });
+const req = (i: number) => ({ o: Op.Send, u: 'alice', n: 'alice', r: [], room: 'r', at: Date.now(), b: { k: Kind.Danmaku, x: `m${i}` } });
 
 t.test('logic batch - one reply per request in order; past the bound ERROR 32 with retryMs; junk entries are bad frames', async (t) => {
   const { logic: l, metrics } = logic(2);
@@ -61,4 +62,12 @@ t.test('logic batch - a batch longer than a gateway sends is refused with one er
   t.match(decode(await l.handle(encode([req(0)]))), [{ s: 1 }], 'nothing of it was published');
   const nils = decode(await l.handle(encode(Array(40_000).fill(null)))) as Record<string, unknown>;
   t.match(nils, { e: Errors.BadFrame.code }, '40,000 nils: one small reply, not 40,000');
+});
+
+t.test('logic batch - a request whose at is not a 13-digit ms time is malformed (it would be a stored t)', async (t) => {
+  const { logic: l } = logic(100);
+  const bad = [0, 1, 999_999_999_999, 1e13, 1.5e12 + 0.5, Number.NaN, '1700000000000', -1.7e12];
+  const replies = decode(await l.handle(encode([...bad.map((at) => ({ ...req(0), at })), req(1)]))) as Record<string, unknown>[];
+  for (const [i, at] of bad.entries()) t.match(replies[i], { e: Errors.BadFrame.code }, `at ${String(at)}`);
+  t.match(replies[bad.length], { s: 1 }, 'a good one beside them is handled');
 });

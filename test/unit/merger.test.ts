@@ -35,6 +35,10 @@ t.test('merger - over the cap sheds danmaku evenly but never gifts or notices', 
   const danmaku = items.filter((i) => i.k === Kind.Danmaku);
   t.equal(danmaku.length, 10, 'danmaku capped at the bucket');
   t.equal(out.shed, 90);
+  t.equal(out.shedItems.length, 90, 'the shed items are handed back');
+  const all = [...out.kept, ...out.shedItems].filter((p) => p.head.kind === Kind.Danmaku).map((p) => p.head.seq);
+  t.equal(new Set(all).size, 100, 'kept and shed split the danmaku: each once');
+  t.ok(out.shedItems.every((p) => p.head.kind === Kind.Danmaku), 'only danmaku are shed');
   const senders = new Set(danmaku.map((d) => d.u));
   t.equal(senders.size, 10, 'sampled across the batch, not the first ten');
   t.ok(!senders.has('u1') || !senders.has('u2'), 'not simply the head of the batch');

@@ -1,29 +1,15 @@
 import t from 'tap';
-import { MemoryBroker } from '../../src/bus/memory.js';
-import { MAX_SEQ_JUMP, RoomHub } from '../../src/gateway/room-hub.js';
-import { createLogger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
-import { decode } from '../../src/protocol/codec.js';
+import { MAX_SEQ_JUMP } from '../../src/gateway/room-hub.js';
 import { encodeItem, MAX_SEQ } from '../../src/protocol/items.js';
 import { Kind } from '../../src/protocol/kinds.js';
-import { MemoryRoomHistory } from '../../src/store/history/memory.js';
+import { testHub } from '../helpers/rooms.js';
 import { metricValue } from '../helpers/server.js';
 
 /** A hub whose store says the room is at `current`, and what it sends. */
 async function hubAt(current: number | Error) {
-  const sent: number[] = [];
-  const fanout = {
-    publish: (_topic: string, frame: Uint8Array) => {
-      const [, , body] = decode(frame) as [number, number, { d?: { s: number }[] }];
-      for (const d of body.d ?? []) sent.push(d.s);
-      return 1;
-    },
-  };
-  const metrics = new Metrics({ defaultMetrics: false });
   const sequencer = { current: async () => (current instanceof Error ? Promise.reject(current) : current) };
-  const bus = new MemoryBroker().connect();
-  const hub = new RoomHub(bus, { history: new MemoryRoomHistory({ capacity: 10 }), sequencer }, fanout, { mergeMaxMessages: 64, mergeWindowMs: 0, replaySize: 10, roomDisplayCap: 1000, maxTextLength: 100 }, metrics, createLogger('silent'));
-  bus.attach(hub);
+  const { hub, metrics, sent: bodies } = testHub({ sequencer }, { mergeWindowMs: 0 });
+  const sent = () => bodies.flatMap((b) => (b.d ?? []).map((d) => d.s));
   hub.join(await hub.acquire('r'));
   const push = (s: number) => hub.roomMessage('r', encodeItem({ s, k: Kind.Gift, u: 'shop', t: Date.now(), g: 'rose', a: 1 }), false);
   const dropped = async () => metricValue(await metrics.registry.metrics(), 'danmaku_dropped_total', { reason: 'bad_item_seq' });
@@ -34,7 +20,7 @@ t.test('rooms - a bogus seq cannot pin a fresh room: the bound is anchored on th
   const { sent, push, dropped } = await hubAt(0);
   push(MAX_SEQ); // in range, but far past where the room's numbering stands
   push(1);
-  t.same(sent, [1]);
+  t.same(sent(), [1]);
   t.equal(await dropped(), 1);
 });
 
@@ -43,7 +29,7 @@ t.test('rooms - a room whose numbering is far along takes its next seqs, and no 
   push(50_000_001);
   push(50_000_001 + MAX_SEQ_JUMP + 1);
   push(0); // unsequenced: always fine
-  t.same(sent, [50_000_001, 0]);
+  t.same(sent(), [50_000_001, 0]);
   t.equal(await dropped(), 1);
 });
 
@@ -52,6 +38,6 @@ t.test('rooms - while the store cannot say, the bound follows what the room has 
   push(7);
   push(7 + MAX_SEQ_JUMP + 1);
   push(8);
-  t.same(sent, [7, 8]);
+  t.same(sent(), [7, 8]);
   t.equal(await dropped(), 1);
 });

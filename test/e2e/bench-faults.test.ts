@@ -1,0 +1,58 @@
+// A short `cluster --faults kill-gateway` run of the harness on loopback, so that the fault
+// option cannot silently rot: one gateway is killed mid-run, its viewers come back on the other
+// with since/epoch and recover what they missed. Checks the outputs (counts and loss), never a
+// figure against a time.
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import type { RunResult } from '../../bench/lib/run.js';
+import { bench } from '../helpers/bench.js';
+
+t.test('bench - cluster --faults kill-gateway: the killed gateway\'s viewers come back with since, nothing acknowledged lost', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'danmaku-bench-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'kill.json');
+  const r = await bench(['cluster', '--faults', 'kill-gateway', '--gateways', '2', '--connections', '60', '--senders', '2', '--rate', '20', '--likes', '0', '--gifts', '5', '--duration', '4', '--warmup', '1', '--ramp', '1', '--no-baseline', '--quiet', '--json', out, '--slo', 'giftloss=0,notback=0,dup=0']);
+  t.equal(r.code, 0, `exit 0 (${r.stdout.slice(-600)}${r.stderr.slice(-600)})`);
+  const rep = JSON.parse(readFileSync(out, 'utf8')) as { runs: RunResult[]; options: { resume: boolean } };
+  t.same(rep.runs.map((x) => x.target), ['cluster', 'server'], 'the cluster with the fault, then standalone without');
+  t.equal(rep.options.resume, true, 'resume is on with a fault');
+  const [cluster, server] = rep.runs as [RunResult, RunResult];
+
+  t.equal(cluster.faults.length, 1);
+  t.equal(cluster.faults[0]!.fault, 'kill-gateway');
+  t.match(cluster.faults[0]!.process, /^gw-/);
+  t.ok(cluster.faults[0]!.pid, 'killed by PID');
+  const resume = cluster.resume!;
+  t.ok(resume.back > 0, `viewers came back (${resume.back})`);
+  t.equal(resume.notBack, 0, 'every one of them');
+  t.equal(resume.time.count, resume.back, 'a time to come back for each');
+  t.same(resume.outcomes, { recovered: resume.back }, 'every one recovered (same Redis, same epoch)');
+  t.equal(cluster.connections.closed, resume.back + resume.senderResumes, 'every closed connection came back');
+
+  const d = cluster.delivery!;
+  t.ok(d.giftsAcked > 0, `gifts acknowledged (${d.giftsAcked})`);
+  t.equal(d.giftsLost, 0, 'no acknowledged gift lost');
+  t.equal(d.resumed.viewers, resume.back, 'the viewers that came back are checked');
+  t.equal(d.stayed.viewers + d.resumed.viewers, 60, 'and with those that stayed, every viewer');
+  t.same([d.resumed.gifts, d.resumed.danmaku, d.stayed.gifts, d.stayed.danmaku], [0, 0, 0, 0], 'nothing acknowledged missing, for either');
+  t.ok(cluster.gifts && cluster.gifts.delay.count > 0, 'gift delivery delay measured');
+  t.equal(cluster.duplicates, 0, 'replays de-duplicated by seq');
+
+  t.same(server.faults, [], 'no fault on the standalone server');
+  t.equal(server.resume!.back, 0);
+  t.equal(server.delivery!.giftsLost, 0);
+  t.match(r.stdout, /### Faults and resumes/);
+  t.match(r.stdout, /kill-gateway gw-\d \(pid \d+\) at 2 s/);
+});
+
+t.test('bench - --faults needs the cluster scenario and two gateways', async (t) => {
+  const a = await bench(['hot-room', '--faults', 'kill-gateway', '--connections', '2', '--duration', '2']);
+  t.equal(a.code, 2);
+  t.match(a.stderr, /cluster scenario/);
+  const b = await bench(['cluster', '--faults', 'kill-gateway', '--gateways', '1', '--duration', '2']);
+  t.equal(b.code, 2);
+  t.match(b.stderr, /--gateways 2 or more/);
+});
