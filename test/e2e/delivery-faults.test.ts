@@ -361,6 +361,8 @@ async function verify(t: Test, fault: string, cast: Cast, faultAt: number): Prom
   if (rc.ms.length) t.comment(`${fault}: ${rc.ms.length} reconnects, drop to JOINED p50 ${pct(rc.ms, 50)} ms, max ${Math.max(...rc.ms)} ms`);
   for (const o of rc.outcomes) t.comment(`${fault}:   ${o}`);
   t.comment(`${fault}: gift delivery delay p50 ${pct(giftDelays, 50)} ms, p99 ${pct(giftDelays, 99)} ms, max ${Math.max(0, ...giftDelays)} ms (${giftDelays.length} deliveries)`);
+  const resets = viewers.flatMap((v) => v.joins.filter((j) => j.unsolicited).map((j) => `${v.name} (epoch ${j.epoch})`));
+  if (resets.length) t.comment(`${fault}: unsolicited JOINED (the room's numbering restarted): ${resets.join(', ')}`);
   const suppressed = viewers.reduce((a, v) => ({ items: a.items + v.suppressed.items, messages: a.messages + v.suppressed.messages }), { items: 0, messages: 0 });
   t.comment(`${fault}: copies suppressed by de-duplication: ${suppressed.items} room items, ${suppressed.messages} messages`);
   const stray = viewers.flatMap((v) => v.strayErrors.map((e) => `${v.name}: ${String(e.code)} ${String(e.reason)}`));

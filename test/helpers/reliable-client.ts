@@ -11,19 +11,18 @@
 import WebSocket from 'ws';
 import { RequestFailed, type ServerFrame } from '../../src/client/client.js';
 import { decode, encodeFrame } from '../../src/protocol/codec.js';
-import { shouldReconnect } from '../../src/protocol/errors.js';
+import { Errors, shouldReconnect } from '../../src/protocol/errors.js';
 import { Op } from '../../src/protocol/ops.js';
 import { inboxPage, type ChatMessage } from './chat.js';
 
-/** RECEIVED (issue 11): `{ids: [str]}`, 1-100 ids, no reply on success. */
-const OP_RECEIVED = 33;
+/** Ids in one RECEIVED frame, at most. */
 const RECEIVED_MAX_IDS = 100;
 
 /** ERROR codes after which the same request is sent again (with the same client id). */
-const RETRY_CODES = new Set([20, 21, 30, 31, 32]);
-const ERR_NOT_IN_ROOM = 11;
-const ERR_SUPERSEDED = 15;
-const ERR_OUT_OF_RETENTION = 40;
+const RETRY_CODES = new Set<number>([Errors.RateLimited, Errors.Flood, Errors.Unavailable, Errors.Internal, Errors.Overloaded].map((e) => e.code));
+const ERR_NOT_IN_ROOM = Errors.NotInRoom.code;
+const ERR_SUPERSEDED = Errors.Superseded.code;
+const ERR_OUT_OF_RETENTION = Errors.OutOfRetention.code;
 
 export interface ReliableOptions {
   /** shown in errors and reports */
@@ -80,6 +79,8 @@ export interface JoinRecord {
   readonly epoch?: string;
   /** the room's epoch differed from the one the client held */
   readonly epochChanged: boolean;
+  /** a JOINED with rid 0: the room's numbering restarted while the client was in it */
+  readonly unsolicited: boolean;
   readonly replay: number;
   /** replayed items the client did not hold yet */
   readonly fresh: number;
@@ -198,7 +199,7 @@ class Link {
 
 interface RoomState {
   epoch: string | null;
-  /** the highest seq held in this epoch: the `since` of the next resume */
+  /** max(highest seq shown, last JOINED.seq) in this epoch: the `since` of the next resume */
   lastSeq: number;
   seen: Set<number>;
 }
@@ -411,6 +412,10 @@ export class ReliableClient {
     switch (f.op) {
       case Op.Batch:
         return this.onBatch(f.body);
+      case Op.Joined:
+        // Unsolicited: the room's numbering restarted while we are in it.
+        if (this.joined !== null && f.body.room === this.joined) this.onJoined(link, this.joined, undefined, f.body, true);
+        return;
       case Op.Message:
         return this.onMessage(link, f.body);
       case Op.Inbox:
@@ -484,21 +489,33 @@ export class ReliableClient {
     }
   }
 
-  private onJoined(link: Link, room: string, since: number | undefined, body: Record<string, unknown>): void {
+  private onJoined(link: Link, room: string, since: number | undefined, body: Record<string, unknown>, unsolicited = false): void {
     const st = this.state(room);
     // An empty epoch means the gateway could not read the room's window: nothing is known
-    // about the seq space, so the client keeps what it holds (and resumes with it next time).
+    // about the numbering, so the client keeps what it holds (and resumes with it next time:
+    // an epoch '' would be refused).
     const epoch = typeof body.epoch === 'string' && body.epoch !== '' ? body.epoch : null;
     const epochChanged = epoch !== null && st.epoch !== null && epoch !== st.epoch;
+    // Items of the new numbering that came just before an unsolicited JOINED come again in its
+    // replay: the same item has the same s, t and sender.
+    const recent = unsolicited ? new Set(this.shown.slice(-500).map((it) => `${it.s}|${it.t}|${it.u}`)) : new Set<string>();
     if (epochChanged) {
-      // A new seq space (the room's history was lost): what the client holds says nothing about it.
+      // A new numbering (the room's store lost its window): the seqs held say nothing about it.
       st.seen = new Set();
       st.lastSeq = 0;
     }
     if (epoch !== null) st.epoch = epoch;
     const replay = Array.isArray(body.replay) ? (body.replay as Record<string, unknown>[]) : [];
     let fresh = 0;
-    for (const it of replay) if (this.take(room, it, 'replay')) fresh++;
+    for (const it of replay) {
+      if (recent.has(`${it.s}|${it.t}|${it.u}`)) {
+        st.seen.add(it.s as number);
+        this.suppressed.items++;
+      } else if (this.take(room, it, 'replay')) fresh++;
+    }
+    // JOINED.seq says how far the room is complete for us (a quiet room's items may all have
+    // left the window): resume from it if it is ahead of what was shown.
+    if (epoch !== null && typeof body.seq === 'number' && body.seq > st.lastSeq) st.lastSeq = body.seq;
     this.joins.push({
       at: Date.now(),
       url: link.gateway,
@@ -508,6 +525,7 @@ export class ReliableClient {
       kept: typeof body.kept === 'boolean' ? body.kept : undefined,
       epoch: typeof body.epoch === 'string' ? body.epoch : undefined,
       epochChanged,
+      unsolicited,
       replay: replay.length,
       fresh,
     });
@@ -578,7 +596,7 @@ export class ReliableClient {
       this.toAck.clear();
       // An ack that cannot be sent is no loss: the server gives the push up to the inbox.
       if (link !== this.link) return;
-      for (let i = 0; i < ids.length; i += RECEIVED_MAX_IDS) link.post(OP_RECEIVED, { ids: ids.slice(i, i + RECEIVED_MAX_IDS) });
+      for (let i = 0; i < ids.length; i += RECEIVED_MAX_IDS) link.post(Op.Received, { ids: ids.slice(i, i + RECEIVED_MAX_IDS) });
     }, this.opts.ackDelayMs);
   }
 
