@@ -1,9 +1,10 @@
 // A client that keeps the client side of the delivery contract (docs/protocol.md; issue 11,
 // "Client side of the contract"), for the fault tests. It outlives its connections: after a
 // drop it reconnects with backoff and jitter, to the next gateway it knows; it resumes its room
-// with the last seq it holds and the room's epoch (JOIN `since` + `epoch`); it de-duplicates
-// room items by seq within an epoch and MESSAGE frames by id; it acknowledges pushes with
-// RECEIVED (one frame per turn); it syncs its inbox from its cursor on every (re)connect and
+// with max(highest seq shown, last JOINED.seq) and the room's epoch (JOIN `since` + `epoch`),
+// and takes a JOINED with rid 0 (the room's numbering restarted) as a new epoch; it
+// de-duplicates room items by seq within an epoch and MESSAGE frames by id; it acknowledges
+// pushes with RECEIVED (batched); it syncs its inbox from its cursor on every (re)connect and
 // whenever an UNREAD push arrives; and it retries every SEND and MSG with the same client id
 // until one is acknowledged (an ACK with `dup: true` counts). Everything it shows is recorded
 // with how it came (live, replay, sync), so that a test can count what was lost or shown twice.
@@ -236,6 +237,8 @@ export class ReliableClient {
   readonly strayErrors: Record<string, unknown>[] = [];
   /** the inbox cursor: the highest version read */
   cursor = 0;
+  /** SYNC runs that failed (retried on the next connect) */
+  syncFailures = 0;
   /** the server refused to reconnect us (a 45xx close code) */
   fatal: number | null = null;
 
@@ -421,7 +424,7 @@ export class ReliableClient {
       case Op.Inbox:
         return this.onInboxPage(f.body);
       case Op.Unread:
-        if (this.opts.syncOnUnread) void this.sync().catch(() => undefined);
+        if (this.opts.syncOnUnread) this.syncSoon();
         return;
       case Op.Error:
         return this.onPushError(f.body);
@@ -444,7 +447,7 @@ export class ReliableClient {
   private onPushError(body: Record<string, unknown>): void {
     if (body.code === ERR_OUT_OF_RETENTION) this.cursor = 0; // not expected in the tests: recorded below
     this.strayErrors.push(body);
-    if (this.signedIn) void this.sync().catch(() => undefined);
+    if (this.signedIn) this.syncSoon();
   }
 
   // --- rooms ---
@@ -605,7 +608,12 @@ export class ReliableClient {
     for (const m of page.messages) this.takeMessage(m, 'sync');
     // Every read starts at or below the cursor held when it began: the larger end is read through.
     this.cursor = Math.max(this.cursor, page.cursor);
-    if (page.more) void this.sync().catch(() => undefined);
+    if (page.more) this.syncSoon();
+  }
+
+  /** A SYNC whose failure (the connection lost meanwhile) is counted: the next connect syncs again. */
+  private syncSoon(): void {
+    this.sync().catch(() => this.syncFailures++);
   }
 
   /** One SYNC run (pages until `more` is false); a run asked for while one is going runs once more after it. */
