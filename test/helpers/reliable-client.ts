@@ -44,6 +44,12 @@ export interface ReliableOptions {
   readonly requestTimeoutMs?: number;
   /** reconnect backoff: the first pause and the cap (default 100 ms, 2 s), each with full jitter above half */
   readonly backoffMs?: readonly [number, number];
+  /**
+   * Not in the documented contract (a proposed addition): after a resume answered with epoch ''
+   * (the gateway could not read the room's window), JOIN the room again every this many ms with
+   * the `since` of that resume, until a JOINED carries an epoch. 0 (default): off.
+   */
+  readonly resumeAgainMs?: number;
 }
 
 /** A room item as the client shows it. */
@@ -203,6 +209,8 @@ interface RoomState {
   /** max(highest seq shown, last JOINED.seq) in this epoch: the `since` of the next resume */
   lastSeq: number;
   seen: Set<number>;
+  /** resumeAgainMs: the `since` of a resume the server could not answer (epoch ''), until one is answered */
+  holeSince: number | null;
 }
 
 interface Outgoing {
@@ -264,7 +272,7 @@ export class ReliableClient {
 
   constructor(opts: ReliableOptions) {
     this.name = opts.name;
-    this.opts = { autoAck: true, ackDelayMs: 200, syncOnUnread: true, requestTimeoutMs: 10_000, backoffMs: [100, 2000], ...opts };
+    this.opts = { autoAck: true, ackDelayMs: 200, syncOnUnread: true, requestTimeoutMs: 10_000, backoffMs: [100, 2000], resumeAgainMs: 0, ...opts };
     this.urlIndex = (opts.first ?? 0) % opts.gateways.length;
     this.connect();
   }
@@ -454,7 +462,7 @@ export class ReliableClient {
 
   private state(room: string): RoomState {
     let st = this.rooms.get(room);
-    if (!st) this.rooms.set(room, (st = { epoch: null, lastSeq: 0, seen: new Set() }));
+    if (!st) this.rooms.set(room, (st = { epoch: null, lastSeq: 0, seen: new Set(), holeSince: null }));
     return st;
   }
 
@@ -469,7 +477,7 @@ export class ReliableClient {
         const st = this.state(room);
         // `since` needs the room's epoch: until the server has told one, a plain join.
         const body: Record<string, unknown> = { room };
-        if (st.epoch !== null) Object.assign(body, { since: st.lastSeq, epoch: st.epoch });
+        if (st.epoch !== null) Object.assign(body, { since: st.holeSince ?? st.lastSeq, epoch: st.epoch });
         try {
           await link.request(Op.Join, body, this.opts.requestTimeoutMs, (reply) => {
             if (link === this.link && room === this.roomId) this.onJoined(link, room, body.since as number | undefined, reply.body);
@@ -533,7 +541,30 @@ export class ReliableClient {
       fresh,
     });
     this.joined = room;
+    if (this.opts.resumeAgainMs > 0 && since !== undefined) {
+      if (epoch === null) {
+        st.holeSince ??= since;
+        const timer = setTimeout(() => this.resumeAgain(link, room), this.opts.resumeAgainMs);
+        timer.unref();
+      } else st.holeSince = null;
+    }
     this.pump();
+  }
+
+  /** resumeAgainMs: the same room's JOIN again, with the `since` the server could not answer. */
+  private resumeAgain(link: Link, room: string): void {
+    const st = this.state(room);
+    if (link !== this.link || this.joined !== room || st.holeSince === null || st.epoch === null) return;
+    const since = st.holeSince;
+    link
+      .request(Op.Join, { room, since, epoch: st.epoch }, this.opts.requestTimeoutMs, (reply) => {
+        if (link === this.link && room === this.roomId) this.onJoined(link, room, since, reply.body);
+      })
+      .catch(() => {
+        // Refused or unanswered: try again later (a reconnect resumes with the same since anyway).
+        const timer = setTimeout(() => this.resumeAgain(link, room), this.opts.resumeAgainMs);
+        timer.unref();
+      });
   }
 
   private onBatch(body: Record<string, unknown>): void {
