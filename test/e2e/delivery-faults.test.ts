@@ -360,7 +360,7 @@ async function verify(t: Test, fault: string, cast: Cast, faultAt: number): Prom
       const hole = lost.filter(({ v, s }) => inUnreadHole(v, s));
       const named = (xs: typeof lost) => xs.map(({ v, s }) => `${v.name}: ${s.key} (s ${s.ack!.s})`);
       t.same(named(lost.filter((x) => !hole.includes(x))).slice(0, 20), [], `${fault}: every acknowledged ${name} (${acked.length}) shown by every viewer (${viewers.length})`);
-      t.same(named(hole), [], `${fault}: no acknowledged ${name} lost in a resume the gateway could not answer (epoch '')`, { todo: UNREAD_HOLE });
+      if (hole.length > 0) t.same(named(hole), [], `${fault}: no acknowledged ${name} lost in a resume the gateway could not answer (epoch '')`, { todo: UNREAD_HOLE });
     }
     t.same(doubles.slice(0, 20), [], `${fault}: no ${name} shown twice after de-duplication`);
   }
