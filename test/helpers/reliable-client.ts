@@ -45,9 +45,10 @@ export interface ReliableOptions {
   /** reconnect backoff: the first pause and the cap (default 100 ms, 2 s), each with full jitter above half */
   readonly backoffMs?: readonly [number, number];
   /**
-   * Not in the documented contract (a proposed addition): after a resume answered with epoch ''
+   * The contract (docs/protocol.md, "Resuming a room"): after a resume answered with epoch ''
    * (the gateway could not read the room's window), JOIN the room again every this many ms with
-   * the `since` of that resume, until a JOINED carries an epoch. 0 (default): off.
+   * the `since` of that resume, until a JOINED carries an epoch. Default 1000; 0 turns it off
+   * (a test shows what such a client loses).
    */
   readonly resumeAgainMs?: number;
 }
@@ -272,7 +273,7 @@ export class ReliableClient {
 
   constructor(opts: ReliableOptions) {
     this.name = opts.name;
-    this.opts = { autoAck: true, ackDelayMs: 200, syncOnUnread: true, requestTimeoutMs: 10_000, backoffMs: [100, 2000], resumeAgainMs: 0, ...opts };
+    this.opts = { autoAck: true, ackDelayMs: 200, syncOnUnread: true, requestTimeoutMs: 10_000, backoffMs: [100, 2000], resumeAgainMs: 1000, ...opts };
     this.urlIndex = (opts.first ?? 0) % opts.gateways.length;
     this.connect();
   }
