@@ -17,7 +17,7 @@ import type { ChatSnapshot, ChatUserSpec, ChatVerifyPart, ChatWorkerInit, ToChat
 import { Histogram } from './histogram.js';
 import { PendingReplies } from './pending.js';
 import { Errors } from '../../src/protocol/errors.js';
-import { Kind, Op, OP_RECEIVED, RECEIVED_MAX_IDS } from './protocol.js';
+import { Kind, Op, RECEIVED_MAX_IDS } from './protocol.js';
 import { SeqSet } from './seq-set.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
@@ -115,7 +115,7 @@ function queueAck(u: User, id: string): void {
     for (let i = 0; i < ids.length; i += RECEIVED_MAX_IDS) {
       if (!u.open || !u.ws) return;
       const chunk = ids.slice(i, i + RECEIVED_MAX_IDS);
-      const frame = packr.pack([OP_RECEIVED, 0, { ids: chunk }]);
+      const frame = packr.pack([Op.Received, 0, { ids: chunk }]);
       stats.ackFrames++;
       stats.ackIds += chunk.length;
       stats.ackBytes += frame.length;

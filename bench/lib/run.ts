@@ -64,6 +64,8 @@ export interface ResumeFigures {
   /** attempts that got no JOINED (a dead gateway's URL, a refusal); senders that came back */
   readonly dialFailures: number;
   readonly senderResumes: number;
+  /** unsolicited JOINED (rid 0): a room's numbering restarted under connected viewers */
+  readonly epochResets: number;
 }
 
 export interface Point {
@@ -237,6 +239,7 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
             replayDuplicates: all.replayDuplicates,
             dialFailures: all.dialFailures,
             senderResumes: all.senderResumes,
+            epochResets: all.epochResets,
           }
         : null,
       faults: injected,

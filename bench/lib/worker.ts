@@ -95,6 +95,8 @@ const interval = () => ({
   /** attempts to come back that failed (no WELCOME or no JOINED), and senders that came back */
   dialFailures: 0,
   senderResumes: 0,
+  /** unsolicited JOINED (rid 0): a room's numbering restarted under a viewer */
+  epochResets: 0,
   /** SENDs (and MSGs) sent; ERROR replies to them by code; unanswered within the timeout; replies after it */
   offered: 0,
   refused: {} as Record<string, number>,
@@ -195,6 +197,11 @@ function onFrame(c: Conn, data: Buffer): void {
     // By code, numerically: codes this harness does not know yet are counted all the same.
     if (got?.late) stats.late++;
     else if (got) stats.refused[String(body.code)] = (stats.refused[String(body.code)] ?? 0) + 1;
+  } else if (op === Op.Joined && r === 0) {
+    // Unsolicited: the room's numbering restarted (its store lost the window). A new epoch and
+    // seq; the replay is the new numbering's recent items, shown as new where not held.
+    stats.epochResets++;
+    c.pos = positionAfter(null, body);
   } else if (op === Op.Joined && r === c.switching) {
     // A new room: its own epoch and numbering.
     c.switching = 0;

@@ -27,6 +27,7 @@ t.test('bench resume - the position starts at JOINED.seq and keeps what was held
   t.same(positionAfter({ epoch: 'e1', lastSeq: 25, joinSeq: 10 }, { seq: 20, epoch: 'e1' }), { epoch: 'e1', lastSeq: 25, joinSeq: 10 }, 'a gateway behind the viewer does not move it back');
   t.same(positionAfter({ epoch: 'e1', lastSeq: 25, joinSeq: 10 }, { seq: 3, epoch: 'e2' }), { epoch: 'e2', lastSeq: 3, joinSeq: 10 }, 'a new epoch: what was held says nothing');
   t.same(positionAfter(null, { seq: 5 }), { epoch: null, lastSeq: 5, joinSeq: 5 }, 'no epoch (the baseline, an older server)');
+  t.same(positionAfter({ epoch: 'e1', lastSeq: 25, joinSeq: 10 }, { seq: 30, epoch: '' }), { epoch: 'e1', lastSeq: 30, joinSeq: 10 }, "epoch '' (window unreadable): keep the one held");
 });
 
 t.test('bench resume - outcomes from JOINED', async (t) => {
@@ -35,6 +36,7 @@ t.test('bench resume - outcomes from JOINED', async (t) => {
   t.equal(outcomeOf(pos, { epoch: 'e1', recovered: false, kept: true }), 'kept');
   t.equal(outcomeOf(pos, { epoch: 'e1', recovered: false, kept: false }), 'lost');
   t.equal(outcomeOf(pos, { epoch: 'e2', recovered: false, kept: false }), 'epoch_changed');
+  t.equal(outcomeOf(pos, { epoch: '', recovered: false, kept: false }), 'unavailable', 'the gateway could not read the window');
   t.equal(outcomeOf(pos, { epoch: 'e1' }), 'unsupported', 'a server that ignores since');
   t.equal(outcomeOf(null, { epoch: 'e1', recovered: true }), 'unsupported', 'nothing was asked');
   t.equal(outcomeOf({ ...pos, epoch: null }, { recovered: true }), 'unsupported', 'no epoch held: a plain JOIN');
