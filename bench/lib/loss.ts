@@ -167,9 +167,8 @@ export function mergeAckedLoss(parts: readonly AckedLossPart[], acked: Acked): A
  * ("resumed") are checked apart, each against every item of its room acknowledged by the end.
  * Gifts are checked by seq, exactly: every acknowledged gift must be held. Danmaku are checked
  * by seq too, less the danmaku the BATCH frames the viewer got said were shed (shedding is no
- * loss); danmaku shed while a resumed viewer was away are in no BATCH it saw and not in the
- * recovery window either, so for resumed viewers the danmaku figure is an upper bound when the
- * room runs above ROOM_DISPLAY_CAP. Likes are counted (they are summed, and never replayed).
+ * loss; a recovered resume brings back those shed after its `since`, which then count as held).
+ * Likes are counted (they are summed, and never replayed).
  */
 export interface ClassDelivery {
   viewers: number;
