@@ -75,7 +75,7 @@ export const RESUME_ROWS: [string, (x: RunResult) => string][] = [
   ['viewers back after losing their connection (not back by the end)', (x) => (x.resume ? `${fmt(x.resume.back)} (${fmt(x.resume.notBack)})` : '–')],
   ['JOINED outcomes on coming back', (x) => (x.resume ? Object.entries(x.resume.outcomes).map(([k, n]) => `${k} ${fmt(n)}`).join(', ') || '–' : '–')],
   ['time to come back: loss to JOINED p50 / p99 / max (ms)', (x) => (x.resume && x.resume.time.count > 0 ? `${fmt(x.resume.time.p50)} / ${fmt(x.resume.time.p99)} / ${fmt(x.resume.time.max)}` : '–')],
-  ['of which JOIN with since to JOINED p50 / p99 / max (ms)', (x) => (x.resume && x.resume.join?.count > 0 ? `${fmt(x.resume.join.p50)} / ${fmt(x.resume.join.p99)} / ${fmt(x.resume.join.max)}` : '–')],
+  ['of which JOIN to JOINED p50 / p99 / max (ms)', (x) => (x.resume && x.resume.join?.count > 0 ? `${fmt(x.resume.join.p50)} / ${fmt(x.resume.join.p99)} / ${fmt(x.resume.join.max)}` : '–')],
   ['items recovered from the replays; replay items already held (de-duplicated)', (x) => (x.resume ? `${fmt(x.resume.recoveredItems)}; ${fmt(x.resume.replayDuplicates)}` : '–')],
   ['attempts without a JOINED; senders back; JOINED rid 0 (numbering restarted)', (x) => (x.resume ? `${fmt(x.resume.dialFailures)}; ${fmt(x.resume.senderResumes)}; ${fmt(x.resume.epochResets ?? 0)}` : '–')],
   ['viewers that stayed: missing danmaku / gifts / likes, (viewer, item) pairs', (x) => (x.delivery ? classLoss(x.delivery.stayed) : '–')],
