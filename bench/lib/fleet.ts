@@ -109,14 +109,14 @@ export class Fleet {
   private constructor(private readonly workers: Worker[]) {}
 
   /** Starts the workers; resolves once every connection has joined or failed. */
-  static async open(opts: { run: string; urls: string[]; conns: ConnSpec[]; workers: number; addresses: string[]; rampMs: number; replyTimeoutMs?: number; resume?: boolean; plainRejoin?: boolean }): Promise<Fleet> {
+  static async open(opts: { run: string; urls: string[]; conns: ConnSpec[]; workers: number; addresses: string[]; rampMs: number; replyTimeoutMs?: number; resume?: boolean; plainRejoin?: boolean; inbox?: boolean }): Promise<Fleet> {
     const n = Math.max(1, Math.min(opts.workers, opts.conns.length || 1));
     const workers: Worker[] = [];
     const ready: Promise<void>[] = [];
     for (let w = 0; w < n; w++) {
       const conns = opts.conns.filter((_, i) => i % n === w);
       const worker = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: { worker: w, run: opts.run, urls: opts.urls, addresses: opts.addresses, conns, rampMs: opts.rampMs, replyTimeoutMs: opts.replyTimeoutMs, resume: opts.resume, plainRejoin: opts.plainRejoin },
+        workerData: { worker: w, run: opts.run, urls: opts.urls, addresses: opts.addresses, conns, rampMs: opts.rampMs, replyTimeoutMs: opts.replyTimeoutMs, resume: opts.resume, plainRejoin: opts.plainRejoin, inbox: opts.inbox },
       });
       workers.push(worker);
       ready.push(

@@ -139,7 +139,7 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
   const before = await target.usage();
   const connectStarted = Date.now();
   progress(opts.quiet, `[${target.name}] connecting ${plan.conns.length} over ${opts.rampS} s...`);
-  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000, resume: opts.resume, plainRejoin: opts.plainRejoin });
+  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000, resume: opts.resume, plainRejoin: opts.plainRejoin, inbox: plan.send?.group === true });
   const faults = (opts.faults ?? []).filter((f) => applies(target, f));
   const injected: FaultRecord[] = [];
   const connectSeconds = (Date.now() - connectStarted) / 1000;
