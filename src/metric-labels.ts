@@ -14,7 +14,7 @@ const SERVER_CLOSE_REASONS = Object.values(CloseCodes)
   .filter((c) => c !== CloseCodes.Normal)
   .map((c) => c.reason);
 
-export const DROP_REASONS = ['shed', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery', 'never_shed_dropped'] as const;
+export const DROP_REASONS = ['shed', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery', 'never_shed_dropped', 'duplicate'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 export const FRAME_DROP_REASONS = ['backpressure'] as const;
 export type FrameDropReason = (typeof FRAME_DROP_REASONS)[number];

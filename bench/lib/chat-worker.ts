@@ -17,7 +17,8 @@ import type { ChatSnapshot, ChatUserSpec, ChatVerifyPart, ChatWorkerInit, ToChat
 import { Histogram } from './histogram.js';
 import { PendingReplies } from './pending.js';
 import { Errors } from '../../src/protocol/errors.js';
-import { Kind, Op, OP_RECEIVED, RECEIVED_MAX_IDS } from './protocol.js';
+import { ReceivedAcks } from './acks.js';
+import { Kind, Op } from './protocol.js';
 import { SeqSet } from './seq-set.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
@@ -51,13 +52,13 @@ interface User {
   /** the final check waits for the next INBOX that says no more */
   finalDone: ((ok: boolean) => void) | null;
   syncFailed: boolean;
-  /** MESSAGE ids to acknowledge in the next RECEIVED, and its timer */
-  toAck: string[];
-  ackTimer: NodeJS.Timeout | NodeJS.Immediate | null;
+  /** MESSAGE ids to acknowledge with RECEIVED (null: this run does not acknowledge) */
+  acks: ReceivedAcks | null;
 }
 
 const readers = (u: User) => u.spec.role !== 'online';
-const users: User[] = init.users.map((spec, index) => ({ spec, index, ws: null, open: false, lost: false, lastSent: 0, live: new SeqSet(), inbox: new SeqSet(), cursor: 0, syncRid: 0, syncTimer: null, connectedAt: 0, caughtUp: false, finalDone: null, syncFailed: false, toAck: [], ackTimer: null }));
+const users: User[] = init.users.map((spec, index) => ({ spec, index, ws: null, open: false, lost: false, lastSent: 0, live: new SeqSet(), inbox: new SeqSet(), cursor: 0, syncRid: 0, syncTimer: null, connectedAt: 0, caughtUp: false, finalDone: null, syncFailed: false, acks: null }));
+for (const u of users) u.acks = init.ackDelayMs === null ? null : new ReceivedAcks(init.ackDelayMs, (frame, ids) => sendAck(u, frame, ids));
 const pending = new PendingReplies(init.replyTimeoutMs);
 const syncs = new Map<number, User>();
 const acked = new Map<string, SeqSet>();
@@ -104,35 +105,15 @@ function send(u: User, frame: unknown[]): void {
   u.ws.send(packr.pack(frame));
 }
 
-/** Queues a MESSAGE id for the user's next RECEIVED (docs/protocol.md, "Acknowledging pushes"). */
-function queueAck(u: User, id: string): void {
-  u.toAck.push(id);
-  if (u.ackTimer !== null) return;
-  const flush = () => {
-    u.ackTimer = null;
-    const ids = u.toAck;
-    u.toAck = [];
-    for (let i = 0; i < ids.length; i += RECEIVED_MAX_IDS) {
-      if (!u.open || !u.ws) return;
-      const chunk = ids.slice(i, i + RECEIVED_MAX_IDS);
-      const frame = packr.pack([OP_RECEIVED, 0, { ids: chunk }]);
-      stats.ackFrames++;
-      stats.ackIds += chunk.length;
-      stats.ackBytes += frame.length;
-      u.lastSent = Date.now();
-      u.ws.send(frame);
-    }
-  };
-  u.ackTimer = init.ackDelayMs! > 0 ? setTimeout(flush, init.ackDelayMs!) : setImmediate(flush);
-}
-
-function cancelAcks(u: User): void {
-  if (u.ackTimer !== null) {
-    if (init.ackDelayMs! > 0) clearTimeout(u.ackTimer as NodeJS.Timeout);
-    else clearImmediate(u.ackTimer as NodeJS.Immediate);
-  }
-  u.ackTimer = null;
-  u.toAck = [];
+/** A RECEIVED frame (acks.ts) to the user's connection, counted; false when it is gone. */
+function sendAck(u: User, frame: Buffer, ids: number): boolean {
+  if (!u.open || !u.ws) return false;
+  stats.ackFrames++;
+  stats.ackIds += ids;
+  stats.ackBytes += frame.length;
+  u.lastSent = Date.now();
+  u.ws.send(frame);
+  return true;
 }
 
 function idCheck(m: Message): void {
@@ -219,7 +200,7 @@ function onFrame(u: User, data: Buffer): void {
     case Op.Message: {
       const m = body as unknown as Message;
       // Every id received is acknowledged, even one already held: the earlier RECEIVED may be lost.
-      if (init.ackDelayMs !== null && !acksRefused && typeof m.id === 'string') queueAck(u, m.id);
+      if (u.acks && !acksRefused && typeof m.id === 'string') u.acks.add(m.id);
       if (m.s > 0 && u.live.has(m.s)) {
         // Seen before: a resend of an unacknowledged push carries its id again (one id per seq
         // is checked by idCheck); anything else is a duplicate.
@@ -316,7 +297,7 @@ function connect(u: User): Promise<void> {
         closeCodes[code] = (closeCodes[code] ?? 0) + 1;
       } else connectFailed++;
       u.open = false;
-      cancelAcks(u);
+      u.acks?.cancel();
       if (u.finalDone) u.finalDone(false);
       u.finalDone = null;
       resolve();
@@ -484,7 +465,7 @@ parentPort!.on('message', (msg: ToChatWorker) => {
       if (sendTimer) clearInterval(sendTimer);
       for (const u of users) {
         if (u.syncTimer) clearTimeout(u.syncTimer);
-        cancelAcks(u);
+        u.acks?.cancel();
         u.ws?.terminate();
       }
       parentPort!.postMessage({ type: 'closed' });

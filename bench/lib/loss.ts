@@ -167,9 +167,9 @@ export function mergeAckedLoss(parts: readonly AckedLossPart[], acked: Acked): A
  * ("resumed") are checked apart, each against every item of its room acknowledged by the end.
  * Gifts are checked by seq, exactly: every acknowledged gift must be held. Danmaku are checked
  * by seq too, less the danmaku the BATCH frames the viewer got said were shed (shedding is no
- * loss); danmaku shed while a resumed viewer was away are in no BATCH it saw and not in the
- * recovery window either, so for resumed viewers the danmaku figure is an upper bound when the
- * room runs above ROOM_DISPLAY_CAP. Likes are counted (they are summed, and never replayed).
+ * loss; a recovered resume brings back those shed after its `since`, which then count as held).
+ * Likes are counted (they are summed, and never replayed). In a chat scenario (group-chat) the
+ * sequenced items are group messages: checked by seq as chat, shed never applying.
  */
 export interface ClassDelivery {
   viewers: number;
@@ -177,9 +177,11 @@ export interface ClassDelivery {
   danmaku: number;
   likes: number;
   gifts: number;
-  /** (viewer, acknowledged gift) pairs checked */
+  chat: number;
+  /** (viewer, acknowledged item) pairs checked */
   expectedGifts: number;
   expectedDanmaku: number;
+  expectedChat: number;
 }
 
 /** What one viewer holds, for the check. */
@@ -207,9 +209,9 @@ export interface Delivery {
   readonly giftsLost: number;
 }
 
-const emptyClass = (): ClassDelivery => ({ viewers: 0, danmaku: 0, likes: 0, gifts: 0, expectedGifts: 0, expectedDanmaku: 0 });
+const emptyClass = (): ClassDelivery => ({ viewers: 0, danmaku: 0, likes: 0, gifts: 0, chat: 0, expectedGifts: 0, expectedDanmaku: 0, expectedChat: 0 });
 
-export function deliveryPart(viewers: Iterable<DeliveryTally>, acked: Acked, expected: Sent): DeliveryPart {
+export function deliveryPart(viewers: Iterable<DeliveryTally>, acked: Acked, expected: Sent, chat = false): DeliveryPart {
   const stayed = emptyClass();
   const resumed = emptyClass();
   const lost: Record<string, SeqSet> = {};
@@ -238,8 +240,13 @@ export function deliveryPart(viewers: Iterable<DeliveryTally>, acked: Acked, exp
     into.gifts += gifts.size;
     into.expectedGifts += s.nGifts;
     if (gifts.size > 0) (lost[v.room] ??= new SeqSet()).addAll(gifts.bits);
-    into.danmaku += Math.max(0, v.seen.missingOf(s.danmaku.bits).size - v.shed);
-    into.expectedDanmaku += s.nDanmaku;
+    if (chat) {
+      into.chat += v.seen.missingOf(s.danmaku.bits).size;
+      into.expectedChat += s.nDanmaku;
+    } else {
+      into.danmaku += Math.max(0, v.seen.missingOf(s.danmaku.bits).size - v.shed);
+      into.expectedDanmaku += s.nDanmaku;
+    }
     into.likes += Math.max(0, (expected[v.room]?.likes ?? 0) - v.likes);
   }
   return { stayed, resumed, notBack, lostGifts: Object.fromEntries(Object.entries(lost).map(([room, set]) => [room, set.bits])) };
@@ -251,8 +258,10 @@ export function mergeDelivery(parts: readonly DeliveryPart[], acked: Acked): Del
     danmaku: a.danmaku + b.danmaku,
     likes: a.likes + b.likes,
     gifts: a.gifts + b.gifts,
+    chat: a.chat + b.chat,
     expectedGifts: a.expectedGifts + b.expectedGifts,
     expectedDanmaku: a.expectedDanmaku + b.expectedDanmaku,
+    expectedChat: a.expectedChat + b.expectedChat,
   });
   let giftsLost = 0;
   for (const room of new Set(parts.flatMap((p) => Object.keys(p.lostGifts)))) {

@@ -21,11 +21,7 @@ export const CLOSE_NAMES: Readonly<Record<number, string>> = {
  */
 export const ERROR_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.values(Errors).map((e) => [e.code, e.reason]));
 
-/**
- * RECEIVED (docs/protocol.md, "Acknowledging pushes"): acknowledges MESSAGE ids, no reply; at
- * most this many ids per frame.
- */
-export const OP_RECEIVED = 33;
+/** RECEIVED (Op.Received) takes at most this many MESSAGE ids (docs/protocol.md, "Acknowledging pushes"). */
 export const RECEIVED_MAX_IDS = 100;
 
 /** A typical danmaku: about 15 characters, as on video sites. */

@@ -65,9 +65,14 @@ export const RESUME_FIGURES: [string, (x: RunResult) => number | undefined][] = 
   ['viewers that came back: missing gifts (pairs)', (x) => (x.resume ? x.delivery?.resumed.gifts : undefined)],
   ['viewers that came back: missing danmaku (pairs)', (x) => (x.resume ? x.delivery?.resumed.danmaku : undefined)],
   ['viewers that came back: missing likes (by count)', (x) => (x.resume ? x.delivery?.resumed.likes : undefined)],
+  ['viewers that came back: missing chat messages (pairs)', (x) => (x.resume && x.delivery?.resumed.expectedChat ? x.delivery.resumed.chat : undefined)],
+  ['viewers that stayed: missing chat messages (pairs)', (x) => (x.delivery?.stayed.expectedChat ? x.delivery.stayed.chat : undefined)],
 ];
 
-const classLoss = (c: ClassDelivery) => (c.viewers === 0 ? '–' : `${fmt(c.viewers)}: ${fmt(c.danmaku)} / ${fmt(c.gifts)} / ${fmt(c.likes)} (of ${fmt(c.expectedDanmaku)} / ${fmt(c.expectedGifts)} / –)`);
+const classLoss = (c: ClassDelivery) =>
+  c.viewers === 0
+    ? '–'
+    : `${fmt(c.viewers)}: ${fmt(c.danmaku)} / ${fmt(c.gifts)} / ${fmt(c.likes)} / ${fmt(c.chat ?? 0)} (of ${fmt(c.expectedDanmaku)} / ${fmt(c.expectedGifts)} / – / ${fmt(c.expectedChat ?? 0)})`;
 
 /** Faults and resumes (faults.ts, resume.ts): shown when a run had either. */
 export const RESUME_ROWS: [string, (x: RunResult) => string][] = [
@@ -75,11 +80,11 @@ export const RESUME_ROWS: [string, (x: RunResult) => string][] = [
   ['viewers back after losing their connection (not back by the end)', (x) => (x.resume ? `${fmt(x.resume.back)} (${fmt(x.resume.notBack)})` : '–')],
   ['JOINED outcomes on coming back', (x) => (x.resume ? Object.entries(x.resume.outcomes).map(([k, n]) => `${k} ${fmt(n)}`).join(', ') || '–' : '–')],
   ['time to come back: loss to JOINED p50 / p99 / max (ms)', (x) => (x.resume && x.resume.time.count > 0 ? `${fmt(x.resume.time.p50)} / ${fmt(x.resume.time.p99)} / ${fmt(x.resume.time.max)}` : '–')],
-  ['of which JOIN with since to JOINED p50 / p99 / max (ms)', (x) => (x.resume && x.resume.join?.count > 0 ? `${fmt(x.resume.join.p50)} / ${fmt(x.resume.join.p99)} / ${fmt(x.resume.join.max)}` : '–')],
+  ['of which JOIN to JOINED p50 / p99 / max (ms)', (x) => (x.resume && x.resume.join?.count > 0 ? `${fmt(x.resume.join.p50)} / ${fmt(x.resume.join.p99)} / ${fmt(x.resume.join.max)}` : '–')],
   ['items recovered from the replays; replay items already held (de-duplicated)', (x) => (x.resume ? `${fmt(x.resume.recoveredItems)}; ${fmt(x.resume.replayDuplicates)}` : '–')],
-  ['attempts without a JOINED; senders back', (x) => (x.resume ? `${fmt(x.resume.dialFailures)}; ${fmt(x.resume.senderResumes)}` : '–')],
-  ['viewers that stayed: missing danmaku / gifts / likes, (viewer, item) pairs', (x) => (x.delivery ? classLoss(x.delivery.stayed) : '–')],
-  ['viewers that came back: missing danmaku / gifts / likes', (x) => (x.delivery ? classLoss(x.delivery.resumed) : '–')],
+  ['attempts without a JOINED; senders back; JOINED rid 0 (numbering restarted)', (x) => (x.resume ? `${fmt(x.resume.dialFailures)}; ${fmt(x.resume.senderResumes)}; ${fmt(x.resume.epochResets ?? 0)}` : '–')],
+  ['viewers that stayed: missing danmaku / gifts / likes / chat messages, (viewer, item) pairs', (x) => (x.delivery ? classLoss(x.delivery.stayed) : '–')],
+  ['viewers that came back: missing danmaku / gifts / likes / chat messages', (x) => (x.delivery ? classLoss(x.delivery.resumed) : '–')],
 ];
 
 export function markdown(r: BenchReport): string {
@@ -101,7 +106,7 @@ export function markdown(r: BenchReport): string {
         `| | ${r.runs.map((x) => x.target).join(' | ')} |\n|---|${r.runs.map(() => '---:').join('|')}|`,
         ...RESUME_ROWS.map(([name, get]) => `| ${name} | ${r.runs.map(get).join(' | ')} |`),
         '',
-        'Danmaku missing are counted by seq less what the BATCH frames said was shed; gifts by seq, exactly; likes by count (never replayed). A viewer closed and not back by the end is not checked.',
+        'Danmaku missing are counted by seq less what the BATCH frames said was shed; gifts and chat messages by seq, exactly (members that came back read their inbox: SYNC); likes by count (never replayed). A viewer closed and not back by the end is not checked.',
         '',
       ]
     : [];

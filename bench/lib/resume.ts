@@ -19,9 +19,13 @@ export interface RoomPosition {
   joinSeq: number;
 }
 
-export type ResumeOutcome = 'recovered' | 'kept' | 'lost' | 'epoch_changed' | 'unsupported';
-
-export const OUTCOMES: readonly ResumeOutcome[] = ['recovered', 'kept', 'lost', 'epoch_changed', 'unsupported'];
+/**
+ * recovered: every item after `since`; kept: every gift and notice, not every danmaku; lost:
+ * neither; epoch_changed: the room's numbering restarted; unavailable: the gateway could not read
+ * the room's window (JOINED epoch ''); unsupported: no `recovered` in the JOINED (nothing asked,
+ * or a server without recovery).
+ */
+export type ResumeOutcome = 'recovered' | 'kept' | 'lost' | 'epoch_changed' | 'unavailable' | 'unsupported';
 
 /** The body of a (re)JOIN: with `since` and `epoch` when the viewer has a position with an epoch. */
 export function joinBody(room: string, pos: RoomPosition | null): { room: string; since?: number; epoch?: string } {
@@ -43,13 +47,15 @@ export function outcomeOf(pos: RoomPosition | null, joined: JoinedBody): ResumeO
   if (!asked || typeof joined.recovered !== 'boolean') return 'unsupported';
   if (joined.recovered) return 'recovered';
   if (joined.kept === true) return 'kept';
+  if (joined.epoch === '') return 'unavailable';
   return typeof joined.epoch === 'string' && joined.epoch !== pos!.epoch ? 'epoch_changed' : 'lost';
 }
 
 /** The position after a JOINED: a new room (or a new epoch) starts at its seq; a resume keeps what it held. */
 export function positionAfter(pos: RoomPosition | null, joined: JoinedBody): RoomPosition {
   const seq = typeof joined.seq === 'number' && joined.seq > 0 ? joined.seq : 0;
-  const epoch = typeof joined.epoch === 'string' && joined.epoch !== '' ? joined.epoch : null;
+  // '' : the gateway could not read the room's window; the epoch held is still the one to send.
+  const epoch = typeof joined.epoch === 'string' && joined.epoch !== '' ? joined.epoch : (pos?.epoch ?? null);
   if (!pos) return { epoch, lastSeq: seq, joinSeq: seq };
   // A new epoch: the room's stored state was lost, so what was held says nothing any more.
   if (epoch !== null && pos.epoch !== null && epoch !== pos.epoch) return { epoch, lastSeq: seq, joinSeq: pos.joinSeq };

@@ -64,6 +64,8 @@ export interface ResumeFigures {
   /** attempts that got no JOINED (a dead gateway's URL, a refusal); senders that came back */
   readonly dialFailures: number;
   readonly senderResumes: number;
+  /** unsolicited JOINED (rid 0): a room's numbering restarted under connected viewers */
+  readonly epochResets: number;
 }
 
 export interface Point {
@@ -137,7 +139,7 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
   const before = await target.usage();
   const connectStarted = Date.now();
   progress(opts.quiet, `[${target.name}] connecting ${plan.conns.length} over ${opts.rampS} s...`);
-  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000, resume: opts.resume, plainRejoin: opts.plainRejoin });
+  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000, resume: opts.resume, plainRejoin: opts.plainRejoin, inbox: plan.send?.group === true });
   const faults = (opts.faults ?? []).filter((f) => applies(target, f));
   const injected: FaultRecord[] = [];
   const connectSeconds = (Date.now() - connectStarted) / 1000;
@@ -237,6 +239,7 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
             replayDuplicates: all.replayDuplicates,
             dialFailures: all.dialFailures,
             senderResumes: all.senderResumes,
+            epochResets: all.epochResets,
           }
         : null,
       faults: injected,

@@ -30,6 +30,8 @@ export interface WorkerInit {
   readonly resume?: boolean;
   /** coming back, JOIN plainly (no since), as a client of before room recovery would */
   readonly plainRejoin?: boolean;
+  /** the viewers are members of chat groups (group-chat): coming back, they SYNC their inbox */
+  readonly inbox?: boolean;
 }
 
 /** Per-sender rates, per second. */

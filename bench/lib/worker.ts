@@ -7,13 +7,18 @@
 // With `resume` (resume.ts), a connection the server closes (or loses: a gateway killed) comes
 // back on the next URL and JOINs with `since` and `epoch`; the JOINED replay is de-duplicated
 // by seq, and what it adds counts as recovered; the outcome and the time from the loss to the
-// JOINED are measured.
+// JOINED are measured. Members of chat groups (group-chat) acknowledge MESSAGE ids with
+// RECEIVED (acks.ts), and with `inbox`, when they come back, read what they missed from their
+// inbox: SYNC from their cursor until no more, and again on each UNREAD push (the client
+// contract, docs/protocol.md "Delivery guarantees").
 // Like any well-behaved client it sends PING every WELCOME.heartbeat ms (docs/protocol.md,
 // "Heartbeat"): a quiet viewer that does not is closed with 4001 after WELCOME.idleTimeout.
 
 import { parentPort, workerData } from 'node:worker_threads';
+import { gunzipSync } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
+import { ReceivedAcks } from './acks.js';
 import { Histogram } from './histogram.js';
 import { ackedLossPart, deliveryPart, lossOf, type Sent } from './loss.js';
 import { PendingReplies } from './pending.js';
@@ -58,7 +63,18 @@ interface Conn {
   /** WELCOME.heartbeat (ms), and when this connection last sent a frame */
   heartbeat: number;
   lastSent: number;
+  /** MESSAGE ids to acknowledge (a member of a chat group; created at its first MESSAGE) */
+  acks: ReceivedAcks | null;
+  /** the inbox: its cursor, the SYNC awaiting its INBOX (0: none), and whether to SYNC again after it */
+  cursor: number;
+  syncRid: number;
+  syncAgain: boolean;
+  /** the final check waits for the SYNC that says no more */
+  synced: ((ok: boolean) => void) | null;
 }
+
+/** How long the first MESSAGE id waits for others before a RECEIVED goes: the reference client's. */
+const ACK_DELAY_MS = 200;
 
 const init = workerData as WorkerInit;
 const conns: Conn[] = [];
@@ -95,6 +111,8 @@ const interval = () => ({
   /** attempts to come back that failed (no WELCOME or no JOINED), and senders that came back */
   dialFailures: 0,
   senderResumes: 0,
+  /** unsolicited JOINED (rid 0): a room's numbering restarted under a viewer */
+  epochResets: 0,
   /** SENDs (and MSGs) sent; ERROR replies to them by code; unanswered within the timeout; replies after it */
   offered: 0,
   refused: {} as Record<string, number>,
@@ -166,11 +184,17 @@ function onFrame(c: Conn, data: Buffer): void {
   const [op, r, body] = packr.unpack(data) as [number, number, Record<string, unknown>];
   if (op === Op.Message) {
     // A group message: counted like a danmaku of the group the connection stands for.
+    if (typeof body.id === 'string') (c.acks ??= new ReceivedAcks(ACK_DELAY_MS, (frame) => c.open && (sendFrame(c, frame), true))).add(body.id);
     stats.frames++;
     stats.items++;
     stats.delay.record(now - (body.t as number));
     if (!c.seen.add(body.s as number)) stats.duplicates++;
-    c.danmaku++;
+    else c.danmaku++;
+  } else if (op === Op.Inbox) {
+    if (r !== 0 && r === c.syncRid) onInbox(c, body);
+  } else if (op === Op.Unread) {
+    // New messages for the user: one that came back and reads its inbox SYNCs again.
+    if (init.inbox && c.moved) syncInbox(c);
   } else if (op === Op.Ack) {
     const got = pending.take(r, now);
     if (!got) return;
@@ -189,17 +213,81 @@ function onFrame(c: Conn, data: Buffer): void {
     else if (p.kind === Kind.Like) s.likes++;
     else s.gifts++;
   } else if (op === Op.Error) {
+    if (r !== 0 && r === c.syncRid) return onSyncError(c, Number(body.code));
     const got = pending.take(r, now);
     const reason = String(body.reason);
     stats.errors[reason] = (stats.errors[reason] ?? 0) + 1;
     // By code, numerically: codes this harness does not know yet are counted all the same.
     if (got?.late) stats.late++;
     else if (got) stats.refused[String(body.code)] = (stats.refused[String(body.code)] ?? 0) + 1;
+  } else if (op === Op.Joined && r === 0) {
+    // Unsolicited: the room's numbering restarted (its store lost the window). A new epoch and
+    // seq; the replay is the new numbering's recent items, shown as new where not held.
+    stats.epochResets++;
+    c.pos = positionAfter(null, body);
   } else if (op === Op.Joined && r === c.switching) {
     // A new room: its own epoch and numbering.
     c.switching = 0;
     c.pos = positionAfter(null, body);
   }
+}
+
+/** SYNC from the inbox cursor; one at a time (a request while one is out is made after it). */
+function syncInbox(c: Conn): void {
+  if (!c.open) return;
+  if (c.syncRid !== 0) {
+    c.syncAgain = true;
+    return;
+  }
+  c.syncRid = rid++;
+  c.syncAgain = false;
+  sendFrame(c, packr.pack([Op.Sync, c.syncRid, { cursor: c.cursor, limit: 200 }]));
+}
+
+/** An INBOX page: the group's messages not held yet count as recovered; on while `more`. */
+function onInbox(c: Conn, body: Record<string, unknown>): void {
+  c.syncRid = 0;
+  const n = typeof body.n === 'number' ? body.n : 0;
+  const msgs = n > 0 ? (packr.unpack(gunzipSync(body.d as Uint8Array)) as Record<string, unknown>[]) : [];
+  for (const m of msgs) {
+    if (m.g !== c.room || typeof m.s !== 'number' || m.s <= 0) continue;
+    if (!c.seen.add(m.s)) stats.replayDuplicates++;
+    else {
+      stats.recoveredItems++;
+      c.danmaku++;
+    }
+  }
+  if (typeof body.cursor === 'number') c.cursor = body.cursor;
+  if (body.more === true || c.syncAgain) return syncInbox(c);
+  const done = c.synced;
+  c.synced = null;
+  done?.(true);
+}
+
+function onSyncError(c: Conn, code: number): void {
+  c.syncRid = 0;
+  stats.errors[`sync ${code}`] = (stats.errors[`sync ${code}`] ?? 0) + 1;
+  // Overloaded or unavailable: again from the same cursor. Anything else: a hole in the inbox.
+  if (code === 30 || code === 31 || code === 32) return void setTimeout(() => syncInbox(c), 500);
+  const done = c.synced;
+  c.synced = null;
+  done?.(false);
+}
+
+/** Before the final check: a member that came back reads its inbox to the end (at most 10 s). */
+function finalSync(c: Conn): Promise<void> {
+  if (!init.inbox || !c.moved || !c.open) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      c.synced = null;
+      resolve();
+    }, 10_000);
+    c.synced = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    syncInbox(c);
+  });
 }
 
 /** Counts a first sight of an item in the viewer's tallies (loss.ts). */
@@ -294,7 +382,14 @@ function dial(c: Conn, first: (() => void) | null): void {
         stats.join.record(now - started);
         conns.push(c);
       }
-      if (c.lostAt > 0) onResumed(c, asked, body, now, joinSent);
+      if (c.lostAt > 0) {
+        onResumed(c, asked, body, now, joinSent);
+        // A member reads what its group sent while it was away from its inbox.
+        if (init.inbox && c.spec.token && !c.spec.sender) {
+          c.syncRid = 0;
+          syncInbox(c);
+        }
+      }
       c.pos = positionAfter(c.lostAt > 0 ? c.pos : null, body);
       c.lostAt = 0;
       c.attempts = 0;
@@ -306,6 +401,7 @@ function dial(c: Conn, first: (() => void) | null): void {
   ws.on('close', (code: number) => {
     const wasOpen = c.open;
     c.open = false;
+    c.acks?.cancel();
     c.switching = 0; // a SWITCH without its answer: the room it named is joined when back
     if (wasOpen) {
       stats.closed++;
@@ -330,7 +426,7 @@ function dial(c: Conn, first: (() => void) | null): void {
 }
 
 function open(spec: ConnSpec, i: number): Promise<void> {
-  const c: Conn = { ws: null, spec, index: i, url: i, room: spec.room, switching: 0, seen: new SeqSet(), unsequenced: 0, danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false, joined: false, moved: false, pos: null, lostAt: 0, attempts: 0, heartbeat: DEFAULT_HEARTBEAT_MS, lastSent: 0 };
+  const c: Conn = { ws: null, spec, index: i, url: i, room: spec.room, switching: 0, seen: new SeqSet(), unsequenced: 0, danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false, joined: false, moved: false, pos: null, lostAt: 0, attempts: 0, heartbeat: DEFAULT_HEARTBEAT_MS, lastSent: 0, acks: null, cursor: 0, syncRid: 0, syncAgain: false, synced: null };
   return new Promise((resolve) => dial(c, resolve));
 }
 
@@ -453,9 +549,11 @@ parentPort!.on('message', (msg: ToWorker) => {
     case 'verify':
       parentPort!.postMessage({ type: 'verified', loss: ackedLossPart(conns, msg.acked) });
       break;
-    case 'delivery':
-      parentPort!.postMessage({ type: 'delivered', loss: deliveryPart(conns.filter((c) => !c.spec.sender), msg.acked, msg.expected) });
+    case 'delivery': {
+      const viewers = conns.filter((c) => !c.spec.sender);
+      void Promise.all(viewers.map(finalSync)).then(() => parentPort!.postMessage({ type: 'delivered', loss: deliveryPart(viewers, msg.acked, msg.expected, init.inbox) }));
       break;
+    }
     case 'close':
       stopping = true;
       if (heartbeatTimer) clearInterval(heartbeatTimer);

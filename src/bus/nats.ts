@@ -208,7 +208,11 @@ export class NatsBus implements Bus, ApiBus {
 
   private async confirmed(what: string): Promise<void> {
     const ms = this.opts.timeoutMs ?? 3_000;
-    const flushed = this.nc.flush();
+    // The connection can drop while the flush waits (the client rejects it with its own error):
+    // the bus's error, so that callers can tell an outage from a bug.
+    const flushed = this.nc.flush().catch((err: unknown) => {
+      throw new BusUnavailableError(`${what}: the NATS connection was lost before it confirmed`, { cause: err });
+    });
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new BusTimeoutError(`${what}: NATS did not confirm within ${ms} ms`)), ms);

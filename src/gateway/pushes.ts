@@ -2,7 +2,8 @@
 // an id is kept per connection until the client acknowledges the id with RECEIVED; not
 // acknowledged PUSH_ACK_TIMEOUT_MS after it was sent, the same bytes are sent again, up to
 // PUSH_RESENDS times PUSH_RESEND_INTERVAL_MS apart; then it is given up on. Giving up loses
-// nothing: a tracked message is stored, and the user's next SYNC finds it in the inbox.
+// nothing: a tracked message is stored, and the user's next SYNC finds it in the inbox (a big
+// group's message, which is in no inbox, is in the group's HISTORY).
 //
 // What it costs, since every chat message to every online connection passes here:
 // - one timer for the whole gateway, not one per message or per connection. Every message

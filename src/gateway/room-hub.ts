@@ -233,19 +233,22 @@ export class RoomHub implements RoomHandler {
 
   /**
    * Sends the members what was published while the bus was down: every item of the window
-   * above the lastSeq the room had when the bus came back (after an epoch reset, every item of
-   * the new numbering), except what is waiting in the merge buffer or was sent since.
+   * above the lastSeq the room had when the bus came back (after an epoch reset, nothing: the
+   * JOINED of rid 0 told them), except what is waiting in the merge buffer or was sent since.
    */
   private refill(room: LocalRoom, read: WindowRead): void {
     const owed = room.owed!;
     if (owed.timer) clearTimeout(owed.timer);
     room.owed = null;
-    const from = read.reset ? 0 : owed.from;
+    // After an epoch reset the JOINED of rid 0 that told the members stands in for the refill:
+    // its replay holds the new numbering's recent items (sent again here, they would overlap).
+    if (read.reset) return;
+    const from = owed.from;
     let refilled = 0;
     for (const it of room.window.after(from, 0, Date.now())) {
       if (it.seq <= from || room.merger.holds(it.seq) || read.sent.has(it.seq)) continue;
-      if (!read.reset && owed.sent.has(it.seq)) continue;
-      this.roomMessage(room.id, it.data, false); // storage is shared: checked like the bus
+      if (owed.sent.has(it.seq)) continue;
+      this.roomMessage(room.id, it.data, false, true); // storage is shared: checked like the bus
       refilled++;
     }
     this.refilled += refilled;
@@ -279,7 +282,10 @@ export class RoomHub implements RoomHandler {
     this.log.info({ room: room.id, epoch }, 'the store has a new epoch for the room (its window was lost): the local window starts again');
     if (room.members === 0) return;
     const frame = room.resetFrame(this.joined, Date.now());
-    this.published.record(room.id, frame, 0);
+    // Counted as holding a never-shed item: a member whose buffer cannot take it would keep the
+    // old epoch and drop the new numbering's items as seqs it has seen, so it is closed (4002)
+    // and resumes instead.
+    this.published.record(room.id, frame, 1);
     this.fanout.publish(room.topic, frame);
   }
 
@@ -339,8 +345,11 @@ export class RoomHub implements RoomHandler {
     if (this.refilled > 0) this.log.info({ items: this.refilled, rooms: this.refilledRooms }, 'refilled room items missed while the bus was down');
   }
 
-  /** Bus callback: one encoded item of a room this gateway is subscribed to. */
-  roomMessage(id: string, data: Uint8Array, fromProcess: boolean): void {
+  /**
+   * Bus callback: one encoded item of a room this gateway is subscribed to. `refill`: from the
+   * store's window after a bus outage (held in the local window already, never sent).
+   */
+  roomMessage(id: string, data: Uint8Array, fromProcess: boolean, refill = false): void {
     const room = this.rooms.get(id);
     if (!room) return; // unsubscribed while the message was in flight
     let head: ItemHead;
@@ -364,6 +373,13 @@ export class RoomHub implements RoomHandler {
     const anchor = room.seqBase === null ? (room.lastSeq > 0 ? room.lastSeq : null) : Math.max(room.seqBase, room.lastSeq);
     if (head.seq > 0 && anchor !== null && head.seq > anchor + MAX_SEQ_JUMP) {
       return this.dropItem(id, data, 'bad_item_seq', `s ${head.seq} jumps more than ${MAX_SEQ_JUMP} past ${anchor}`);
+    }
+    // An item this room's window holds was sent (or shed, or replayed to joiners) already: a
+    // retry answered `dup` publishes the stored copy again for viewers that never got it (its
+    // first publish may have been lost), and those that did must not get it twice.
+    if (!refill && head.seq > 0 && room.window.has(head.seq)) {
+      this.metrics.itemsDropped('duplicate');
+      return;
     }
     const n = room.merger.push({ head, data: bytes });
     if (n >= this.opts.mergeMaxMessages || this.opts.mergeWindowMs === 0) this.flush(room);

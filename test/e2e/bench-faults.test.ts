@@ -48,6 +48,21 @@ t.test('bench - cluster --faults kill-gateway: the killed gateway\'s viewers com
   t.match(r.stdout, /kill-gateway gw-\d \(pid \d+\) at 2 s/);
 });
 
+t.test('bench - cluster --scenario group-chat --faults kill-gateway: members that come back read their inbox, no message lost or shown twice', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'danmaku-bench-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'chat.json');
+  const r = await bench(['cluster', '--scenario', 'group-chat', '--faults', 'kill-gateway', '--gateways', '2', '--connections', '40', '--groups', '2', '--rate', '5', '--duration', '4', '--warmup', '1', '--ramp', '1', '--no-baseline', '--quiet', '--json', out, '--slo', 'notback=0,dup=0']);
+  t.equal(r.code, 0, `exit 0 (${r.stdout.slice(-600)}${r.stderr.slice(-600)})`);
+  const cluster = (JSON.parse(readFileSync(out, 'utf8')) as { runs: RunResult[] }).runs[0]!;
+  t.equal(cluster.faults.length, 1);
+  t.ok(cluster.resume!.back > 0, `members came back (${cluster.resume!.back})`);
+  const d = cluster.delivery!;
+  t.ok(d.resumed.expectedChat > 0 && d.stayed.expectedChat > 0, 'acknowledged messages checked for both');
+  t.same([d.resumed.chat, d.stayed.chat], [0, 0], 'no acknowledged message missing');
+  t.equal(cluster.duplicates, 0, 'acknowledged pushes are not resent; inbox reads de-duplicated by seq');
+});
+
 t.test('bench - --faults needs the cluster scenario and two gateways', async (t) => {
   const a = await bench(['hot-room', '--faults', 'kill-gateway', '--connections', '2', '--duration', '2']);
   t.equal(a.code, 2);

@@ -27,6 +27,7 @@ t.test('bench resume - the position starts at JOINED.seq and keeps what was held
   t.same(positionAfter({ epoch: 'e1', lastSeq: 25, joinSeq: 10 }, { seq: 20, epoch: 'e1' }), { epoch: 'e1', lastSeq: 25, joinSeq: 10 }, 'a gateway behind the viewer does not move it back');
   t.same(positionAfter({ epoch: 'e1', lastSeq: 25, joinSeq: 10 }, { seq: 3, epoch: 'e2' }), { epoch: 'e2', lastSeq: 3, joinSeq: 10 }, 'a new epoch: what was held says nothing');
   t.same(positionAfter(null, { seq: 5 }), { epoch: null, lastSeq: 5, joinSeq: 5 }, 'no epoch (the baseline, an older server)');
+  t.same(positionAfter({ epoch: 'e1', lastSeq: 25, joinSeq: 10 }, { seq: 30, epoch: '' }), { epoch: 'e1', lastSeq: 30, joinSeq: 10 }, "epoch '' (window unreadable): keep the one held");
 });
 
 t.test('bench resume - outcomes from JOINED', async (t) => {
@@ -35,6 +36,7 @@ t.test('bench resume - outcomes from JOINED', async (t) => {
   t.equal(outcomeOf(pos, { epoch: 'e1', recovered: false, kept: true }), 'kept');
   t.equal(outcomeOf(pos, { epoch: 'e1', recovered: false, kept: false }), 'lost');
   t.equal(outcomeOf(pos, { epoch: 'e2', recovered: false, kept: false }), 'epoch_changed');
+  t.equal(outcomeOf(pos, { epoch: '', recovered: false, kept: false }), 'unavailable', 'the gateway could not read the window');
   t.equal(outcomeOf(pos, { epoch: 'e1' }), 'unsupported', 'a server that ignores since');
   t.equal(outcomeOf(null, { epoch: 'e1', recovered: true }), 'unsupported', 'nothing was asked');
   t.equal(outcomeOf({ ...pos, epoch: null }, { recovered: true }), 'unsupported', 'no epoch held: a plain JOIN');
@@ -64,8 +66,8 @@ t.test('bench resume - delivery by kind: stayed and came back apart, gifts exact
     acked,
     expected,
   );
-  t.same(part.stayed, { viewers: 2, danmaku: 1, likes: 0, gifts: 0, expectedGifts: 4, expectedDanmaku: 12 });
-  t.same(part.resumed, { viewers: 1, danmaku: 0, likes: 3, gifts: 1, expectedGifts: 2, expectedDanmaku: 6 });
+  t.same(part.stayed, { viewers: 2, danmaku: 1, likes: 0, gifts: 0, chat: 0, expectedGifts: 4, expectedDanmaku: 12, expectedChat: 0 });
+  t.same(part.resumed, { viewers: 1, danmaku: 0, likes: 3, gifts: 1, chat: 0, expectedGifts: 2, expectedDanmaku: 6, expectedChat: 0 });
   t.equal(part.notBack, 1);
   const other = deliveryPart([v({ seen: seqs([1, 2, 3, 4, 5, 6]), moved: true })], acked, expected); // lacks both gifts
   const all = mergeDelivery([part, other], acked);
@@ -73,6 +75,9 @@ t.test('bench resume - delivery by kind: stayed and came back apart, gifts exact
   t.equal(all.giftsLost, 2, 'distinct gifts some viewer lacks, over the threads');
   t.equal(all.resumed.viewers, 2);
   t.equal(all.resumed.gifts, 3, '(viewer, gift) pairs');
+  // A chat group: its sequenced items are messages, checked by seq with no shedding.
+  const chat = deliveryPart([v({ seen: seqs([1, 2, 3, 5, 6, 7, 8]), moved: true, shed: 5 })], acked, expected, true);
+  t.same([chat.resumed.chat, chat.resumed.expectedChat, chat.resumed.danmaku], [1, 6, 0], 'message 4 missing; a shed count does not hide it');
 });
 
 t.test('bench resume - options: resume follows --faults, faults only known ones within the window', async (t) => {

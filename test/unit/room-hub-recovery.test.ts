@@ -346,3 +346,18 @@ t.test('rooms - a resume reply says how many items it replays (the frame budget 
   t.equal(h.hub.joinedReply(room, 1, { since: 240, epoch }).replayed, 11, 'the since item (margin 0) and the ten after it');
   h.hub.leave(room);
 });
+
+t.test('rooms - an item whose seq the window holds (a stored copy published again after a dup) is not sent twice', async (t) => {
+  const h = testHub();
+  const room = await h.hub.acquire('r');
+  h.hub.join(room);
+  h.hub.roomMessage('r', gift(1).data, false);
+  h.hub.flush(room);
+  h.hub.roomMessage('r', gift(1).data, false); // the republish
+  h.hub.roomMessage('r', gift(2).data, false);
+  h.hub.flush(room);
+  t.same(h.sent.filter((b) => b.d).map((b) => b.d!.map((d) => d.s)), [[1], [2]], 'gift 1 once, gift 2 after it');
+  const text = await h.metrics.registry.metrics();
+  t.match(text, /danmaku_dropped_total\{[^}]*reason="duplicate"[^}]*\} 1/, 'counted as a duplicate');
+  h.hub.leave(room);
+});

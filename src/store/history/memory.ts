@@ -32,7 +32,7 @@ export interface MemoryHistoryOptions {
 export const DEFAULT_MAX_ROOMS = 10_000;
 
 /** Epochs of rooms only read (joined, nothing stored) kept at once. */
-export const DEFAULT_MAX_READ_ROOMS = 1_000;
+export const DEFAULT_MAX_READ_ROOMS = 10_000;
 
 interface Room {
   readonly window: RecoveryWindow;
@@ -42,7 +42,7 @@ interface Room {
 export class MemoryRoomHistory implements RoomHistory {
   /** room -> window, in the order of their last write (Map order), least recent first */
   private readonly rooms = new Map<string, Room>();
-  /** room -> empty window created by a read, in creation order (they all live keepAgeMs) */
+  /** room -> empty window created by a read, in creation order (they all live the idle time) */
   private readonly readRooms = new Map<string, Room>();
   private readonly limits: WindowLimits;
   private readonly maxRooms: number;
@@ -83,13 +83,14 @@ export class MemoryRoomHistory implements RoomHistory {
     const now = Date.now();
     let r = this.live(room, now) ?? this.liveRead(room, now);
     if (!r) {
-      // The epoch a joiner is told must hold for the next joiner too: it is stored, apart from
-      // the rooms with items, for keepAgeMs unless an append makes it a room's (as the Redis
-      // meta key does).
+      // The epoch a joiner is told must hold for the next joiner too, and for the room's first
+      // item (an epoch that lapsed while viewers hold it turns their resumes into
+      // `epoch_changed`): it is stored, apart from the rooms with items (so reads of other room
+      // ids cannot evict windows that hold items), for the idle time, as the Redis meta key.
       r = { window: new RecoveryWindow(this.limits, newEpoch()), writtenAt: now };
       this.readRooms.set(room, r);
       for (const [old, o] of this.readRooms) {
-        if (this.readRooms.size <= this.maxReadRooms && now - o.writtenAt < this.limits.keepAgeMs) break;
+        if (this.readRooms.size <= this.maxReadRooms && now - o.writtenAt < this.idleMs) break;
         this.readRooms.delete(old);
       }
     }
@@ -113,10 +114,10 @@ export class MemoryRoomHistory implements RoomHistory {
     return this.readRooms.size;
   }
 
-  /** The read-created window of a room unless it lived past keepAgeMs. */
+  /** The read-created window of a room unless it lived past the idle time. */
   private liveRead(room: string, now: number): Room | undefined {
     const r = this.readRooms.get(room);
-    if (r && now - r.writtenAt >= this.limits.keepAgeMs) {
+    if (r && now - r.writtenAt >= this.idleMs) {
       this.readRooms.delete(room);
       return undefined;
     }

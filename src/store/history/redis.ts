@@ -118,9 +118,11 @@ for i = 1, #settles do
 end
 return #rooms`;
 
-// ARGV 8: how long an epoch created by this read lives (ROOM_RECOVERY_KEEP_MS: a room only read
-// holds no state for a day; an append extends it to the idle expiry); 9: the room; 10: a new
-// epoch (used only if the room has none). Answers the epoch, the floors and both sets with
+// ARGV 8: how long an epoch created by this read lives: the idle expiry, as after an append. A
+// shorter life would let a quiet room's epoch lapse while gateways hold it and their viewers
+// resume with it, and the room's first item would then start a new one: every resume answered
+// `epoch_changed`. The cost is a small hash per room id ever joined, for a day. 9: the room;
+// 10: a new epoch (used only if the room has none). Answers the epoch, the floors and both sets with
 // scores.
 const WINDOW = `${TRIM}
 local room = ARGV[9]
@@ -168,7 +170,7 @@ export class RedisRoomHistory implements RoomHistory {
 
   window(room: string): Promise<RoomWindowSnapshot> {
     return timed(this.ctx.observer, 'history', async () => {
-      const [e, f, kf, ordinary, kept] = (await this.windowScript(...this.trimArgs(), this.limits.keepAgeMs, room, newEpoch())) as [Buffer, Buffer, Buffer, Buffer[], Buffer[]];
+      const [e, f, kf, ordinary, kept] = (await this.windowScript(...this.trimArgs(), HISTORY_IDLE_MS, room, newEpoch())) as [Buffer, Buffer, Buffer, Buffer[], Buffer[]];
       return {
         epoch: e.toString(),
         floor: Number(f.toString()),

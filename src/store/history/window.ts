@@ -72,6 +72,11 @@ export class RecoveryWindow {
     return this.ordinary.length + this.kept.length;
   }
 
+  /** Whether an item with this seq is held, in either class (O(log n)). */
+  has(seq: number): boolean {
+    return this.ordinary.has(seq) || this.kept.has(seq);
+  }
+
   /** Inserts by seq (an item whose seq is already held is ignored), then trims. */
   add(item: WindowItem, now: number): void {
     // A seq is one item: the other class is searched too, so that a caller's mistake cannot
