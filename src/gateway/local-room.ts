@@ -44,6 +44,12 @@ export interface OwedRefill {
   readonly from: number;
   /** replayed seqs sent since then (they are not refilled) */
   readonly sent: Set<number>;
+  /**
+   * the hub's read counter when the debt was made (or last renewed): only a read started after
+   * it settles the debt, since an older snapshot can miss what was published before the bus
+   * came back
+   */
+  after: number;
   /** failed reads so far, for the retry's backoff */
   failures: number;
   timer: NodeJS.Timeout | null;

@@ -211,7 +211,11 @@ export class RoomHub implements RoomHandler {
     return read;
   }
 
+  /** window reads started, for telling whether a read is older than a refill debt */
+  private readsStarted = 0;
+
   private async read(room: LocalRoom): Promise<WindowRead | null> {
+    const started = ++this.readsStarted;
     room.readStarted();
     let snap: RoomWindowSnapshot;
     try {
@@ -226,8 +230,10 @@ export class RoomHub implements RoomHandler {
     const read = room.readDone(snap, Date.now());
     if (this.rooms.get(room.id) !== room) return read; // left meanwhile: nobody to tell
     if (read.reset) this.epochReset(room, snap.epoch);
-    // Whatever triggered this read, a refill owed since a bus reconnect is done now.
-    if (room.owed) this.refill(room, read);
+    // Whatever triggered this read, a refill owed since a bus reconnect is done now, unless the
+    // read started before the debt was made (its snapshot may predate what the outage hid): a
+    // read chained behind it (roomsRestored) settles it.
+    if (room.owed && started > room.owed.after) this.refill(room, read);
     return read;
   }
 
@@ -336,8 +342,11 @@ export class RoomHub implements RoomHandler {
     // What each room owes is fixed now, before any read: a read that fails keeps it owed (a
     // later read would otherwise raise lastSeq past what was never sent).
     for (const room of rooms) {
-      if (room.owed) room.owed.failures = 0; // an older debt, from a lower lastSeq, is kept
-      else room.owed = { from: room.lastSeq, sent: new Set(), failures: 0, timer: null };
+      if (room.owed) {
+        // An older debt, from a lower lastSeq, is kept, and now covers this outage too.
+        room.owed.failures = 0;
+        room.owed.after = this.readsStarted;
+      } else room.owed = { from: room.lastSeq, sent: new Set(), after: this.readsStarted, failures: 0, timer: null };
     }
     await eachLimited(rooms, RESTORE_CONCURRENCY, async (room) => {
       if (this.rooms.get(room.id) === room && room.owed) await this.readWindow(room);

@@ -114,3 +114,43 @@ t.test('rooms - after a bus reconnect the windows are read 16 rooms at a time', 
   t.equal(history.maxInFlight, RESTORE_CONCURRENCY, 'never more at once than the cap');
   for (const r of rooms) hub.leave(r);
 });
+
+t.test('rooms - a window read already under way when the bus comes back does not settle the refill with its older snapshot', async (t) => {
+  const inner = new MemoryRoomHistory();
+  await inner.append('r', item(1));
+  // The next window() takes its snapshot at once and answers only when released; epoch() fails,
+  // so that storeRestored() reads the window (the read that is under way at the reconnect).
+  let held: ((release: () => void) => void) | null = null;
+  const history: RoomHistory = {
+    append: (r, i) => inner.append(r, i),
+    get: (r, s) => inner.get(r, s),
+    epoch: async () => {
+      throw new Error('Redis blip');
+    },
+    window: async (r) => {
+      const snap = await inner.window(r);
+      const hold = held;
+      if (hold === null) return snap;
+      held = null;
+      await new Promise<void>((release) => hold(release));
+      return snap;
+    },
+  };
+  const { hub, sent: bodies } = testHub({ history });
+  const room = await hub.acquire('r');
+  hub.join(room);
+  let release: () => void = () => undefined;
+  held = (r) => {
+    release = r;
+  };
+  const older = hub.storeRestored(); // its read snapshots the window now: item 1 only
+  await new Promise((r) => setImmediate(r));
+  await inner.append('r', item(2)); // published while the bus was down: never sent live
+  const restored = hub.roomsRestored(); // the debt, and a read chained behind the one under way
+  release();
+  await Promise.all([older, restored]);
+  hub.flush(room);
+  t.same(bodies.filter((b) => b.d).flatMap((b) => b.d!.map((d) => d.s)), [2], 'the chained read refilled what the older snapshot lacked');
+  t.equal(room.owed, null);
+  hub.leave(room);
+});
