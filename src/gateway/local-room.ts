@@ -100,6 +100,14 @@ export class LocalRoom {
   private joinedOnline = 0;
   private joinedSeq = 0;
   private replayEntry: Buffer | null = null;
+  /**
+   * Resume replies by `since` (their replay entry and counts), while the window is unchanged:
+   * when a gateway dies, its viewers of one room come back within a second, most of them with
+   * the same last seq, and each reply would otherwise be built again from the window.
+   */
+  private readonly resumes = new Map<number, CachedResume>();
+  private resumesFloor = 0;
+  private resumesKeepFloor = 0;
   /** the floors when replayEntry was built: an age trim since then raised them */
   private replayFloor = 0;
   private replayKeepFloor = 0;
@@ -195,6 +203,17 @@ export class LocalRoom {
   resumeFrame(rid: number, resume: Resume, opts: JoinedOptions, now: number): ResumeReply {
     const w = this.window;
     w.trim(now); // the floors as of now: items may have aged out since the last add
+    if (w.floor !== this.resumesFloor || w.keepFloor !== this.resumesKeepFloor) {
+      this.resumes.clear();
+      this.resumesFloor = w.floor;
+      this.resumesKeepFloor = w.keepFloor;
+    }
+    const online = Math.max(this.online, this.members);
+    const cached = resume.epoch === this.epoch ? this.resumes.get(resume.since) : undefined;
+    if (cached !== undefined) {
+      const head = { room: this.id, online, seq: this.lastSeq, epoch: this.epoch, recovered: cached.result === 'recovered', kept: cached.result === 'recovered' || cached.result === 'kept' };
+      return { frame: encodeFrameWithBody(Op.Joined, rid, encodeBodyWithEntry(head, cached.entry)), result: cached.result, items: cached.items, replayed: cached.replayed };
+    }
     let result: RoomRecovery;
     let replay: WindowItem[] | null = null;
     if (!this.windowRead) result = 'unavailable';
@@ -208,12 +227,16 @@ export class LocalRoom {
     } else result = 'partial';
     const recovered = result === 'recovered';
     const kept = recovered || result === 'kept';
-    const online = Math.max(this.online, this.members);
     const head = { room: this.id, online, seq: this.lastSeq, epoch: this.epoch, recovered, kept };
     const entry = replay === null ? this.plainReplay(opts, now) : encodeItemsEntry('replay', replay.map((r) => r.data));
     const matched = result !== 'unavailable' && result !== 'epoch_changed';
     const items = matched ? countAfter(replay ?? w.recent(opts.replaySize, now), resume.since) : null;
     const replayed = replay?.length ?? Math.min(opts.replaySize, w.size);
+    if (matched) {
+      // Bounded: a storm's resumes share a few sinces; beyond that the oldest goes.
+      if (this.resumes.size >= RESUME_CACHE_MAX) this.resumes.delete(this.resumes.keys().next().value!);
+      this.resumes.set(resume.since, { result, entry, items, replayed });
+    }
     return { frame: encodeFrameWithBody(Op.Joined, rid, encodeBodyWithEntry(head, entry)), result, items, replayed };
   }
 
@@ -245,7 +268,18 @@ export class LocalRoom {
   private changed(): void {
     this.joinedBody = null;
     this.replayEntry = null;
+    this.resumes.clear();
   }
+}
+
+/** Resume replies kept per room (by `since`) while its window is unchanged. */
+const RESUME_CACHE_MAX = 16;
+
+interface CachedResume {
+  readonly result: RoomRecovery;
+  readonly entry: Buffer;
+  readonly items: number | null;
+  readonly replayed: number;
 }
 
 /** The plain replay and the held never-shed items after `since` (both by seq): merged, each seq once. */

@@ -361,3 +361,23 @@ t.test('rooms - an item whose seq the window holds (a stored copy published agai
   t.match(text, /danmaku_dropped_total\{[^}]*reason="duplicate"[^}]*\} 1/, 'counted as a duplicate');
   h.hub.leave(room);
 });
+
+t.test('rooms - resumes with the same since share one reply while the window is unchanged, and see what it gains', async (t) => {
+  const h = testHub({}, { roomRecoveryMarginMs: 0 });
+  const room = await h.hub.acquire('r');
+  h.hub.join(room);
+  const { epoch } = joined(h.hub, room);
+  for (const s of [1, 2, 3]) h.hub.roomMessage('r', danmaku(s).data, false);
+  h.hub.flush(room);
+  const a = joined(h.hub, room, { since: 1, epoch });
+  const b = joined(h.hub, room, { since: 1, epoch });
+  // (the items of the since item's own flush come too: they reached the window with it)
+  t.same([seqs(a).filter((s) => s > 1), a.recovered], [[2, 3], true]);
+  t.same(b, a, 'the second is the same answer');
+  t.ok(seqs(joined(h.hub, room, { since: 3, epoch })).includes(3), 'another since: its own answer');
+  t.equal(joined(h.hub, room, { since: 1, epoch: 'another-life' }).recovered, false, 'another epoch is not served from it');
+  h.hub.roomMessage('r', gift(4).data, false);
+  h.hub.flush(room);
+  t.same(seqs(joined(h.hub, room, { since: 1, epoch })).filter((s) => s > 1), [2, 3, 4], 'an item added since is in the next answer');
+  h.hub.leave(room);
+});
