@@ -114,24 +114,14 @@ export class MemoryRoomHistory implements RoomHistory {
     return this.readRooms.size;
   }
 
-  /** The read-created window of a room unless it lived past the idle time. */
-  private liveRead(room: string, now: number): Room | undefined {
-    const r = this.readRooms.get(room);
-    if (r && now - r.writtenAt >= this.idleMs) {
-      this.readRooms.delete(room);
-      return undefined;
-    }
-    return r;
-  }
-
   /** The room's window unless it is idle past its expiry (then gone, as its keys in Redis). */
   private live(room: string, now: number): Room | undefined {
-    const r = this.rooms.get(room);
-    if (r && now - r.writtenAt >= this.idleMs) {
-      this.rooms.delete(room);
-      return undefined;
-    }
-    return r;
+    return liveIn(this.rooms, room, now, this.idleMs);
+  }
+
+  /** The read-created window of a room, with the same expiry. */
+  private liveRead(room: string, now: number): Room | undefined {
+    return liveIn(this.readRooms, room, now, this.idleMs);
   }
 
   /** Forgets rooms from the least recently written while they are idle or over the cap. */
@@ -141,4 +131,14 @@ export class MemoryRoomHistory implements RoomHistory {
       this.rooms.delete(room);
     }
   }
+}
+
+/** `rooms`' entry for `room` unless it was last written `idleMs` ago or more (then dropped). */
+function liveIn(rooms: Map<string, Room>, room: string, now: number, idleMs: number): Room | undefined {
+  const r = rooms.get(room);
+  if (r && now - r.writtenAt >= idleMs) {
+    rooms.delete(room);
+    return undefined;
+  }
+  return r;
 }
