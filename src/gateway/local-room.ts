@@ -121,12 +121,15 @@ export class LocalRoom {
     this.window = new RecoveryWindow(limits, '', Infinity, Infinity);
   }
 
-  /** A sent item (replayed kinds, seq > 0) joins the window. */
-  add(item: WindowItem, now: number): void {
-    this.window.add(item, now);
-    this.sentDuringRead?.push(item);
-    this.owed?.sent.add(item.seq);
-    if (item.seq > this.lastSeq) this.lastSeq = item.seq;
+  /** The items of one flush (replayed kinds, seq > 0: sent, or shed) join the window. */
+  addAll(items: readonly WindowItem[], now: number): void {
+    if (items.length === 0) return;
+    this.window.addAll(items, now);
+    for (const item of items) {
+      this.sentDuringRead?.push(item);
+      this.owed?.sent.add(item.seq);
+      if (item.seq > this.lastSeq) this.lastSeq = item.seq;
+    }
     this.changed();
   }
 

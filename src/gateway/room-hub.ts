@@ -11,7 +11,7 @@ import { encodeBodyWithItems, encodeFrame, encodeFrameWithBody } from '../protoc
 import { checkItem, readOwnItemHead, type ItemFault, type ItemHead } from '../protocol/items.js';
 import { kindOf } from '../protocol/kinds.js';
 import { Op } from '../protocol/ops.js';
-import type { RoomHistory, RoomWindowSnapshot, WindowLimits } from '../store/history/index.js';
+import type { RoomHistory, RoomWindowSnapshot, WindowItem, WindowLimits } from '../store/history/index.js';
 import { scopes, type Sequencer } from '../store/sequence/index.js';
 import { LocalRoom, type JoinedOptions, type Resume, type WindowRead } from './local-room.js';
 import { RoomMerger } from './merger.js';
@@ -386,7 +386,7 @@ export class RoomHub implements RoomHandler {
     // An item this room's window holds was sent (or shed, or replayed to joiners) already: a
     // retry answered `dup` publishes the stored copy again for viewers that never got it (its
     // first publish may have been lost), and those that did must not get it twice.
-    if (!refill && head.seq > 0 && room.window.has(head.seq)) {
+    if (!refill && head.seq > 0 && head.seq <= room.window.lastSeq && room.window.has(head.seq)) {
       this.metrics.itemsDropped('duplicate');
       return;
     }
@@ -413,10 +413,11 @@ export class RoomHub implements RoomHandler {
     // this gateway after following the room on another (which did not shed the same items,
     // and whose BATCH shed counts it saw) must not be told it recovered without them. They
     // were never in a BATCH, so a JOINED reply and the batches after it still cannot overlap.
+    const toWindow: WindowItem[] = [];
     for (const k of shedItems) {
-      if (k.head.seq > 0 && kindOf(k.head.kind)?.replayed) room.add({ seq: k.head.seq, t: now, keep: false, data: k.data }, now);
+      if (k.head.seq > 0 && kindOf(k.head.kind)?.replayed) toWindow.push({ seq: k.head.seq, t: now, keep: false, data: k.data });
     }
-    if (kept.length === 0) return;
+    if (kept.length === 0) return room.addAll(toWindow, now);
     // The window holds what was sent, so a JOINED reply built after this flush and the batches
     // that follow it never overlap.
     const items: Uint8Array[] = [];
@@ -431,8 +432,9 @@ export class RoomHub implements RoomHandler {
       // which have no place in the window. `t` is when the item reached this window, not the
       // item's own time: the resume margin is about arrival order here (an item a logic
       // process published late arrives after higher seqs, whatever its receive time said).
-      if (kind?.replayed && k.head.seq > 0) room.add({ seq: k.head.seq, t: now, keep: neverShed, data: k.data }, now);
+      if (kind?.replayed && k.head.seq > 0) toWindow.push({ seq: k.head.seq, t: now, keep: neverShed, data: k.data });
     }
+    room.addAll(toWindow, now); // one trim and one cache reset per frame, not per item
     const fields = room.onlineInBatch ? { r: room.id, s: shed, n: room.online } : { r: room.id, s: shed };
     room.onlineInBatch = false;
     const frame = encodeFrameWithBody(Op.Batch, 0, encodeBodyWithItems(fields, 'd', items));

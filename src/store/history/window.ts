@@ -79,12 +79,22 @@ export class RecoveryWindow {
 
   /** Inserts by seq (an item whose seq is already held is ignored), then trims. */
   add(item: WindowItem, now: number): void {
+    this.insert(item);
+    this.trim(now);
+  }
+
+  /** add() for the items of one frame: each inserted, then one trim. */
+  addAll(items: readonly WindowItem[], now: number): void {
+    for (const item of items) this.insert(item);
+    this.trim(now);
+  }
+
+  private insert(item: WindowItem): void {
     // A seq is one item: the other class is searched too, so that a caller's mistake cannot
     // show one item twice (O(log n)).
     const other = item.keep ? this.ordinary : this.kept;
     if (!other.has(item.seq)) (item.keep ? this.kept : this.ordinary).insert(item);
     if (item.seq > this.lastSeq) this.lastSeq = item.seq;
-    this.trim(now);
   }
 
   /**
