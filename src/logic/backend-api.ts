@@ -28,7 +28,7 @@ import type { RoomHistory } from '../store/history/index.js';
 import type { Intake, IntakeVerdict } from '../store/intake/index.js';
 import { scopes } from '../store/sequence/index.js';
 import { messageId, type ChatFanout, type ChatMessage } from './chat.js';
-import { MaybeStoredError, NotStoredError, republish, StoredNotPublishedError, storeThenPublish } from './room-items.js';
+import { MaybeStoredError, NotStoredError, Republisher, StoredNotPublishedError, storeThenPublish } from './room-items.js';
 import { text, validateSend } from './validate.js';
 
 export type Json = Record<string, unknown>;
@@ -88,12 +88,14 @@ class ApiError extends Error {
 export class BackendApi {
   private inflight = 0;
   private readonly failures: FailureLog;
+  private readonly republisher: Republisher;
 
   constructor(
     private readonly opts: BackendApiOptions,
     private readonly deps: BackendApiDeps,
   ) {
     this.failures = new FailureLog(deps.log, 'backend API requests (answered 503)');
+    this.republisher = new Republisher(deps.history, deps.bus, deps.log);
   }
 
   /** `POST /api/rooms/<room>/items`, `<prefix>.api.room-item`. */
@@ -165,7 +167,7 @@ export class BackendApi {
     if ('dup' in verdict) {
       // The first attempt stored it; it may never have published it (its process died, the bus
       // refused it): the stored copy goes out again, viewers that have it drop it by seq.
-      if (kind.replayed && verdict.dup > 0) await this.republish(room, verdict.dup);
+      if (kind.replayed && verdict.dup > 0) await this.republisher.republish(room, verdict.dup);
       return { status: 200, body: { room, s: verdict.dup, t, duplicate: true } };
     }
     const seq = verdict.seq;
@@ -207,16 +209,6 @@ export class BackendApi {
     }
     await settling;
     return { status: 200, body: { room, s: seq, t } };
-  }
-
-  /** Publishes a retried item's stored copy again: best effort (a failure is only logged). */
-  private async republish(room: string, seq: number): Promise<void> {
-    try {
-      const done = await republish(this.deps.history, this.deps.bus, room, seq);
-      this.deps.log.debug({ room, seq, republished: done }, done ? 'republished a retried room item from the recovery window' : 'a retried room item is no longer in the recovery window');
-    } catch (err) {
-      this.deps.log.debug({ err, room, seq }, 'could not republish a retried room item');
-    }
   }
 
   private async postNotice(uid: string, body: Json): Promise<ApiAnswer> {

@@ -24,7 +24,7 @@ import { scopes } from '../store/sequence/index.js';
 import { QueueFullError, QueueUnavailableError, type ChatQueue } from '../queue/index.js';
 import { messageId, type ChatFanout, type ChatMessage } from './chat.js';
 import { ChatReads } from './chat-reads.js';
-import { MaybeStoredError, NotStoredError, republish, StoredNotPublishedError, storeThenPublish } from './room-items.js';
+import { MaybeStoredError, NotStoredError, Republisher, StoredNotPublishedError, storeThenPublish } from './room-items.js';
 import { decodeRequests, encodeReply, MAX_BATCH_REQUESTS, type UpstreamReply, type UpstreamRequest } from './upstream.js';
 import { validateMessage, validateSend } from './validate.js';
 
@@ -68,6 +68,7 @@ export class Logic {
   private readonly storeWrites: FailureLog;
   /** the recovery window's appends: their own log, so that other writes' successes do not hide them */
   private readonly windowWrites: FailureLog;
+  private readonly republisher: Republisher;
   private readonly liveDelivery: FailureLog;
   private readonly storeUnavailable: FailureLog;
   /** the member lists last read of recently active groups, for while the groups store fails */
@@ -88,6 +89,7 @@ export class Logic {
     this.internal = new FailureLog(log, 'upstream message processing');
     this.storeWrites = new FailureLog(log, 'de-duplication writes');
     this.windowWrites = new FailureLog(log, 'recovery window appends (ERROR 30: may or may not be stored)');
+    this.republisher = new Republisher(stores.history, bus, log);
     this.liveDelivery = new FailureLog(log, 'live delivery of chat messages (they stay in the inboxes)');
     this.storeUnavailable = new FailureLog(log, 'Redis answers for chat messages and reads (ERROR 30)');
     metrics.watchLogic(() => this.inflight);
@@ -217,19 +219,8 @@ export class Logic {
         return settled;
       },
       // A retry of a stored item: its first attempt may have stored it and never published it.
-      kind.replayed ? (seq) => this.republish(req.room, seq) : undefined,
+      kind.replayed ? (seq) => this.republisher.republish(req.room, seq) : undefined,
     );
-  }
-
-  /** Publishes the stored copy of a retried item again (best effort: a failure only logs). */
-  private async republish(room: string, seq: number): Promise<void> {
-    if (seq === 0) return;
-    try {
-      const done = await republish(this.stores.history, this.bus, room, seq);
-      this.log.debug({ room, seq, republished: done }, done ? 'republished a retried room item from the recovery window' : 'a retried room item is no longer in the recovery window');
-    } catch (err) {
-      this.log.debug({ err, room, seq }, 'could not republish a retried room item');
-    }
   }
 
   private async acceptMessage(req: UpstreamRequest): Promise<UpstreamReply> {

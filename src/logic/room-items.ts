@@ -11,10 +11,12 @@
 // that failed or timed out (Redis may still have run it) keeps the claim: a retry finds `dup`
 // (stored) or `inFlight` until the claim lapses (not stored: then processed anew), never a
 // second copy under another seq. And a retry told `dup` republishes the stored copy
-// (republish()): an item stored but never published (its process died, its publish failed)
+// (Republisher): an item stored but never published (its process died, its publish failed)
 // still reaches the viewers; gateways and clients de-duplicate by seq.
 
 import type { RoomBus } from '../bus/index.js';
+import { FailureLog } from '../failure-log.js';
+import type { Logger } from '../log.js';
 import type { KindSpec } from '../protocol/kinds.js';
 import type { ClaimSettle, RoomHistory } from '../store/history/index.js';
 
@@ -92,15 +94,48 @@ export async function storeThenPublish(history: RoomHistory, bus: RoomBus, item:
   return stored && settle !== undefined;
 }
 
+/** How long a republished item is not published again, whatever the retries. */
+const REPUBLISH_QUIET_MS = 2_000;
+/** Items remembered as just republished, at most (the oldest go first). */
+const REPUBLISH_MEMORY = 10_000;
+
 /**
- * For a retry answered `dup`: publishes the stored copy of the item `seq` again, the exact
- * bytes, if the window holds it. The first attempt may have stored it and never published it;
- * viewers that already have it drop it by seq. Best effort: resolves whether it was published,
- * rejects on a read failure (the caller logs it and answers the retry all the same).
+ * For a retry answered `dup`: publishes the stored copy of the item again, the exact bytes, if
+ * the window holds it. The first attempt may have stored it and never published it; gateways
+ * drop it for viewers that have it (their window holds the seq). Best effort: a failure is
+ * logged, and the retry is answered all the same. An item is republished at most once per
+ * REPUBLISH_QUIET_MS: a client repeating one id (a retry is not rate-limited: it takes no
+ * token) cannot make every gateway of the room check it again and again.
  */
-export async function republish(history: RoomHistory, bus: RoomBus, room: string, seq: number): Promise<boolean> {
-  const data = await history.get(room, seq);
-  if (!data) return false;
-  bus.publish(room, data);
-  return true;
+export class Republisher {
+  /** `room|seq` -> when it was last republished, oldest first */
+  private readonly recent = new Map<string, number>();
+  private readonly failures: FailureLog;
+
+  constructor(
+    private readonly history: RoomHistory,
+    private readonly bus: RoomBus,
+    private readonly log: Logger,
+  ) {
+    this.failures = new FailureLog(log, 'republishing retried room items from the recovery window');
+  }
+
+  async republish(room: string, seq: number): Promise<void> {
+    if (seq === 0) return;
+    const now = performance.now();
+    const key = `${room}|${seq}`;
+    const last = this.recent.get(key);
+    if (last !== undefined && now - last < REPUBLISH_QUIET_MS) return;
+    this.recent.delete(key);
+    this.recent.set(key, now);
+    if (this.recent.size > REPUBLISH_MEMORY) this.recent.delete(this.recent.keys().next().value!);
+    try {
+      const data = await this.history.get(room, seq);
+      if (data) this.bus.publish(room, data);
+      this.log.debug({ room, seq, republished: data !== null }, data ? 'republished a retried room item from the recovery window' : 'a retried room item is no longer in the recovery window');
+      this.failures.succeeded();
+    } catch (err) {
+      this.failures.failed(err, { room, seq });
+    }
+  }
 }

@@ -327,6 +327,9 @@ t.test('send path - an append that timed out after Redis ran it: the retry is ac
   t.same(Buffer.from(published[0]!), Buffer.from(items[0]!.data));
   t.ok(items[0]!.t >= before, "the window's t is when it was stored, not the gateway's receive time");
   t.match(decode(published[0]!), { s: 1, t: at }, "the item's own t stays the receive time");
+  t.same(await logic.send(req({ k: Kind.Danmaku, x: 'hi', id: 'd-1' })), { s: 1, t: at, dup: true }, 'a retry of the retry: dup');
+  await turn();
+  t.equal(published.length, 1, 'not republished again within a couple of seconds (retries are not rate-limited)');
   t.same(await logic.send(req({ k: Kind.Like, id: 'l-1' })), { s: 2, t: at });
   t.same(await logic.send(req({ k: Kind.Like, id: 'l-1' })), { s: 2, t: at, dup: true }, 'a like (not stored) is settled after its publish');
   await turn();
