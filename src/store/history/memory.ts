@@ -100,8 +100,8 @@ export class MemoryRoomHistory implements RoomHistory {
   }
 
   async get(room: string, seq: number): Promise<Uint8Array | null> {
-    const r = this.live(room, Date.now());
-    return r?.window.items(Date.now()).find((i) => i.seq === seq)?.data ?? null;
+    const now = Date.now();
+    return this.live(room, now)?.window.get(seq, now)?.data ?? null;
   }
 
   async epoch(room: string): Promise<string | null> {

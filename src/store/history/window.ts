@@ -77,6 +77,12 @@ export class RecoveryWindow {
     return this.ordinary.has(seq) || this.kept.has(seq);
   }
 
+  /** The held item with this seq, in either class (O(log n)); null if none. */
+  get(seq: number, now: number): WindowItem | null {
+    this.trim(now);
+    return this.ordinary.get(seq) ?? this.kept.get(seq);
+  }
+
   /** Inserts by seq (an item whose seq is already held is ignored), then trims. */
   add(item: WindowItem, now: number): void {
     this.insert(item);
@@ -187,8 +193,12 @@ class SeqQueue {
   }
 
   has(seq: number): boolean {
+    return this.get(seq) !== null;
+  }
+
+  get(seq: number): WindowItem | null {
     const i = upperBound(this.items, seq, this.head);
-    return i > this.head && this.items[i - 1]!.seq === seq;
+    return i > this.head && this.items[i - 1]!.seq === seq ? this.items[i - 1]! : null;
   }
 
   insert(item: WindowItem): void {
