@@ -12,7 +12,7 @@ export interface JoinRequest {
 }
 
 /** The longest epoch a client may send (the server's are 11 characters). */
-export const MAX_EPOCH_LENGTH = 32;
+const MAX_EPOCH_LENGTH = 32;
 
 /** Reads a JOIN or SWITCH body; throws ProtocolError 10 for the room, 3 for since and epoch. */
 export function readJoin(body: unknown): JoinRequest {

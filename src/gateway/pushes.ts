@@ -48,7 +48,7 @@ export interface PushClock {
   schedule(fn: () => void, ms: number): () => void;
 }
 
-export const realClock: PushClock = {
+const realClock: PushClock = {
   now: () => Date.now(),
   schedule(fn, ms) {
     const t = setTimeout(fn, ms);

@@ -52,7 +52,7 @@ export const EPOCH_CHECK_MS = 1_000;
 export const RESTORE_CONCURRENCY = 16;
 
 /** The retry of an owed refill: 1 s after the failed read, doubling, at most this. */
-export const REFILL_RETRY_MAX_MS = 30_000;
+const REFILL_RETRY_MAX_MS = 30_000;
 
 /** What the rooms read from storage: the recovery window, and where the room's numbering stands. */
 export interface RoomStores {

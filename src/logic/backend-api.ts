@@ -309,7 +309,7 @@ function claimOf(scope: string, key: string): string {
  * A keyed notice's message id, from its claim and seq: a retry answered `duplicate` names the
  * same id as the first answer and the stored copies, without storing anything more.
  */
-export function noticeId(claim: string, seq: number): string {
+function noticeId(claim: string, seq: number): string {
   return createHash('sha256').update(`${claim}\n${seq}`).digest().subarray(0, 12).toString('base64url');
 }
 

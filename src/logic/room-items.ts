@@ -56,12 +56,12 @@ export interface OutgoingItem {
  * seq an item has no place in the recovery window, and a viewer who misses it live could never
  * get it back. Danmaku and likes keep flowing without Redis.
  */
-export function mayGoUnsequenced(kind: KindSpec): boolean {
+function mayGoUnsequenced(kind: KindSpec): boolean {
   return kind.display !== 'keep';
 }
 
 /** Whether an item goes into the recovery window (and settles its claim with the append). */
-export function isStored(kind: KindSpec, seq: number): boolean {
+function isStored(kind: KindSpec, seq: number): boolean {
   return kind.replayed && seq > 0;
 }
 
