@@ -37,6 +37,8 @@ RUN npm ci --omit=dev --no-audit --no-fund \
  && find node_modules/uWebSockets.js/dist/bin -name 'uws_*.node' ! -name "$keep" -delete \
  && test -f "node_modules/uWebSockets.js/dist/bin/$keep"
 COPY --from=build /app/dist/src ./dist/src
+# The browser SDK bundles and the demo page (src/gateway/web.ts serves them on PORT).
+COPY --from=build /app/dist/web ./dist/web
 
 # The code stays owned by root (read-only for the server); the server writes nothing to disk.
 USER node

@@ -29,6 +29,8 @@ export interface Config {
   readonly logLevel: string;
   readonly tokenSecret: string;
   readonly allowGuests: boolean;
+  /** the gateway serves the SDK bundles and the demo page on its port (src/gateway/web.ts) */
+  readonly web: boolean;
   /** longest token accepted; a longer one gets close 4504 */
   readonly maxTokenBytes: number;
   /** longest HTTP request head (request line and headers) uWS accepts; a longer one gets HTTP 431 */
@@ -219,6 +221,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     tokenSecret,
     allowGuests: bool(env, 'ALLOW_GUESTS', true),
+    web: bool(env, 'WEB', true),
     maxTokenBytes,
     maxHeaderBytes,
     maxFrameBytes: int(env, 'MAX_FRAME_BYTES', 4096, 256, 1 << 20),

@@ -11,6 +11,7 @@ import { subjects } from './bus/subjects.js';
 import { ConfigError, DEV_ADMIN_SECRET, DEV_TOKEN_SECRET, loadConfig, recoveryLimits, type Config } from './config.js';
 import { FailureLog } from './failure-log.js';
 import type { Gateway } from './gateway/gateway.js';
+import { WEB_DIR, WebFiles } from './gateway/web.js';
 import { createLogger, type Logger } from './log.js';
 import { AdminApi } from './logic/admin-api.js';
 import { BackendApi } from './logic/backend-api.js';
@@ -242,6 +243,7 @@ async function start(config: Config, log: Logger): Promise<void> {
       registry,
       onStoreReconnect: parts.onStoreReconnect,
       verifier: new TokenVerifier(config.tokenSecret),
+      web: config.web ? webFiles(config, log) : undefined,
       metrics,
       log: log.child({ component: 'gateway' }),
     });
@@ -281,6 +283,13 @@ async function start(config: Config, log: Logger): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** The SDK bundles and the demo page; demo tokens only on the public development secret. */
+function webFiles(config: Config, log: Logger): WebFiles {
+  const web = new WebFiles(WEB_DIR, config.tokenSecret === DEV_TOKEN_SECRET ? config.tokenSecret : null);
+  if (web.paths.length === 0) log.warn({ dir: WEB_DIR }, 'no web files to serve (the SDK bundles and the demo page): run npm run build');
+  return web;
 }
 
 let config: Config;

@@ -46,6 +46,10 @@ const LOGIC_RESULTS = ['accepted', 'duplicate', ...[Errors.BadFrame, Errors.Unkn
 /** The admin API's routes, and the backend API's NATS endpoints (`nats_`: the same handlers over NATS). */
 export const ADMIN_ROUTES = ['group_create', 'group_delete', 'group_members', 'group_update', 'user_notice', 'room_item', 'group_history', 'direct_history', 'user_inbox', 'user_contacts', 'nats_room_item', 'nats_user_notice', 'unknown'] as const;
 export type AdminRoute = (typeof ADMIN_ROUTES)[number];
+/** The gateway's plain HTTP answers (src/gateway/web.ts): what was asked for, and the status. */
+export const WEB_CLASSES = ['sdk', 'demo', 'token', 'not_found'] as const;
+export type WebClass = (typeof WEB_CLASSES)[number];
+export const WEB_STATUSES = [200, 304, 400, 404, 426] as const;
 export const ADMIN_STATUSES = [200, 201, 400, 401, 404, 405, 409, 410, 413, 503] as const;
 
 export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, readonly (string | number)[]>>>> = {
@@ -67,6 +71,7 @@ export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, reado
   danmaku_store_fallbacks_total: { op: FALLBACK_OPS },
   danmaku_admin_requests_total: { route: ADMIN_ROUTES, status: ADMIN_STATUSES },
   danmaku_chat_read_seconds: { op: CHAT_READS },
+  danmaku_web_requests_total: { class: WEB_CLASSES, status: WEB_STATUSES },
   danmaku_store_writes_total: { kind: STORE_WRITES },
   danmaku_inbox_sync_bytes_total: { encoding: ['msgpack', 'gzip'] },
 };

@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { ROOM_RECOVERIES, type RoomRecovery } from './metric-labels.js';
 import type { BusObserver, SubjectKind } from './bus/index.js';
 import { BUS_EVENTS, CHAT_READS, STORE_WRITES, type ChatReadOp, type StoreWrite, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
-import { PUSH_GIVE_UPS, type PushGiveUp } from './metric-labels.js';
+import { PUSH_GIVE_UPS, type PushGiveUp, type WebClass } from './metric-labels.js';
 import type { RedisObserver } from './redis/client.js';
 import type { FallbackObserver } from './store/fallback.js';
 
@@ -86,6 +86,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   private readonly fanoutRecipients = new Histogram({ name: 'danmaku_fanout_recipients', help: 'Recipient UIDs per group or user message (logic)', buckets: FANOUT_BUCKETS, registers: [this.registry] });
   private readonly fanoutOnline = new Counter({ name: 'danmaku_fanout_online_recipients_total', help: 'Recipients of group and user messages found online in the registry (logic)', registers: [this.registry] });
   private readonly fanoutGateways = new Histogram({ name: 'danmaku_fanout_gateways', help: 'Gateways one group or user message was sent to (logic)', buckets: FANOUT_BUCKETS, registers: [this.registry] });
+  private readonly webRequests = new Counter({ name: 'danmaku_web_requests_total', help: 'Plain HTTP requests to the gateway port (SDK bundles, demo page, demo tokens, anything else), by class and HTTP status', labelNames: ['class', 'status'], registers: [this.registry] });
   private readonly adminRequests = new Counter({ name: 'danmaku_admin_requests_total', help: 'Admin API requests, by route and HTTP status', labelNames: ['route', 'status'], registers: [this.registry] });
   // Chat storage (docs/cluster.md, "Chat storage")
   private readonly chatReadLatency = new Histogram({ name: 'danmaku_chat_read_seconds', help: 'Chat reads handled by the logic service, by op (sync, history, contacts, read)', labelNames: ['op'], buckets: DELAY_BUCKETS, registers: [this.registry] });
@@ -285,6 +286,10 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
     this.fanoutRecipients.observe(recipients);
     this.fanoutOnline.inc(online);
     this.fanoutGateways.observe(gateways);
+  }
+
+  webRequest(kind: WebClass, status: number): void {
+    this.webRequests.inc({ class: kind, status: String(status) });
   }
 
   adminRequest(route: AdminRoute, status: number): void {

@@ -29,6 +29,7 @@ import { RoomHub, type LocalRoom } from './room-hub.js';
 import { forwardSend, sendCorked, type SendContext } from './send.js';
 import { Sweep } from './sweep.js';
 import { UpstreamClient } from './upstream-client.js';
+import type { WebFiles } from './web.js';
 
 export interface GatewayOptions {
   readonly gatewayId: string;
@@ -81,6 +82,8 @@ export interface GatewayDeps {
    */
   readonly onStoreReconnect?: (listener: () => void) => void;
   readonly verifier: TokenVerifier;
+  /** the SDK bundles, the demo page and demo tokens on the WebSocket port; absent: none (WEB=false) */
+  readonly web?: WebFiles;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -153,7 +156,15 @@ export class Gateway {
       drain: (ws) => this.closer.drained(ws),
       close: (ws, code) => this.closed(ws, code),
     });
+    if (deps.web) {
+      const web = deps.web;
+      // After the WebSocket route: uWS yields a GET without a WebSocket key to the next route.
+      const serve = (res: uWS.HttpResponse, req: uWS.HttpRequest) => this.serveWeb(web, res, req);
+      this.app.get('/*', serve);
+      this.app.head('/*', serve);
+    }
     this.app.any('/*', (res) => {
+      deps.metrics.webRequest('not_found', 426);
       res.writeStatus('426 Upgrade Required').end('danmaku gateway: connect with a WebSocket client\n');
     });
   }
@@ -174,6 +185,20 @@ export class Gateway {
         resolve(uWS.us_socket_local_port(socket));
       });
     });
+  }
+
+  private serveWeb(web: WebFiles, res: uWS.HttpResponse, req: uWS.HttpRequest): void {
+    const url = req.getUrl();
+    const answer = web.handle({ method: req.getMethod(), url, query: req.getQuery() ?? '', acceptEncoding: req.getHeader('accept-encoding'), ifNoneMatch: req.getHeader('if-none-match') });
+    if (!answer) {
+      req.setYield(true); // not ours: 426
+      return;
+    }
+    this.deps.metrics.webRequest(web.classify(url), Number.parseInt(answer.status, 10));
+    res.writeStatus(answer.status);
+    for (const [name, value] of answer.headers) res.writeHeader(name, value);
+    if (answer.headLength !== undefined) res.endWithoutBody(answer.headLength);
+    else res.end(answer.body);
   }
 
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
