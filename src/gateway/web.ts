@@ -118,6 +118,8 @@ export class WebFiles {
       headers: [
         ['Content-Type', 'application/json; charset=utf-8'],
         ['Cache-Control', 'no-store'],
+        // The README's embed snippet fetches it from a page of another origin.
+        ['Access-Control-Allow-Origin', '*'],
       ],
       body: JSON.stringify(value),
     });

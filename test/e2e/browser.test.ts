@@ -5,11 +5,15 @@
 // shows with an unread badge when it opens. A screenshot of danmaku over the video is written
 // for the record (its path is printed).
 
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { DEV_TOKEN_SECRET } from '../../src/config.js';
 import { browserFor, haveChromium, openPage, outputPath, type WatchedPage } from '../helpers/browser.js';
 import { FAST, startCluster } from '../helpers/cluster.js';
+import { items } from '../helpers/cluster.js';
 import { startServer } from '../helpers/server.js';
 
 if (!haveChromium()) {
@@ -195,4 +199,31 @@ t.test('a gateway restart: the page reconnects and resumes its room with nothing
   const seqs = (await viewer.page.evaluate(() => window.__items)).map((i) => i.s).filter((s) => s > 0);
   t.equal(new Set(seqs).size, seqs.length, 'and none twice');
   noProblems(t, [viewer, sender]);
+});
+
+t.test("the README's embed snippet works on a blank page of another origin", async (t) => {
+  const server = await startServer(ENV);
+  t.teardown(() => server.stop());
+  const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+  const snippet = /<!-- embed:start -->\s*```html\n([\s\S]*?)```\s*<!-- embed:end -->/.exec(readme)?.[1];
+  t.ok(snippet, 'the README has the snippet between its markers');
+  const html = `<!doctype html><meta charset="utf-8"><title>blank</title><body>${snippet!.replaceAll('127.0.0.1:9001', `127.0.0.1:${server.port}`)}</body>`;
+  const site = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html));
+  await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
+  t.teardown(() => site.close());
+  const port = (site.address() as { port: number }).port;
+
+  const watcher = await server.connect('zed');
+  await watcher.join('lobby');
+  const seen = items(watcher, 'lobby');
+  const browser = await browserFor(t);
+  const page = await openPage(browser, `http://127.0.0.1:${port}/`);
+  const deadline = Date.now() + 15_000;
+  while (!seen.some((i) => i.x === 'hello from my page' && i.u === 'viewer1') && Date.now() < deadline) await page.page.waitForTimeout(100);
+  t.ok(seen.some((i) => i.x === 'hello from my page' && i.u === 'viewer1'), "the page's send reached the room");
+  await watcher.send({ k: 1, x: 'hello from node' });
+  await page.page.waitForFunction(() => [...document.querySelectorAll('.dm-item')].some((e) => e.textContent?.includes('hello from node')), undefined, { timeout: 10_000 });
+  t.pass("the room's danmaku shows in the page's overlay");
+  watcher.close();
+  noProblems(t, [page]);
 });
