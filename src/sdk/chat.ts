@@ -61,7 +61,7 @@ export class Inbox {
   total = 0;
   private readonly seen = new RecentSet<string>(SEEN_MAX);
   private readonly highest = new Map<string, number>();
-  private toAck: string[] = [];
+  private toAck = new Set<string>();
   private ackLink: Link | null = null;
   private ackTimer: ReturnType<typeof setTimeout> | null = null;
   private syncing: Promise<void> | null = null;
@@ -134,7 +134,7 @@ export class Inbox {
   linkGone(): void {
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = null;
-    this.toAck = [];
+    this.toAck = new Set();
     this.ackLink = null;
   }
 
@@ -163,10 +163,10 @@ export class Inbox {
   private ack(link: Link, id: string): void {
     if (link !== this.ackLink) this.linkGone();
     this.ackLink = link;
-    this.toAck.push(id);
+    this.toAck.add(id); // a resend that came before the ack went: one id is enough
     this.ackTimer ??= setTimeout(() => {
-      const ids = this.toAck;
-      this.toAck = [];
+      const ids = [...this.toAck];
+      this.toAck = new Set();
       this.ackTimer = null;
       for (let i = 0; i < ids.length; i += RECEIVED_MAX_IDS) link.post(OP_RECEIVED, { ids: ids.slice(i, i + RECEIVED_MAX_IDS) });
     }, this.ackDelayMs);
