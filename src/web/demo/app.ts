@@ -33,6 +33,7 @@ const overlay = new DanmakuOverlay($('overlay-host'), { media: video });
 
 const chat = new ChatPanel({
   guestNote: $('chat-guest'),
+  emptyNote: $('chat-empty'),
   list: $('conversations'),
   totalBadge: $('unread-total'),
   view: $('conversation-view'),

@@ -8,6 +8,8 @@ import { describeError, type EventLog } from './log.js';
 
 export interface ChatElements {
   guestNote: HTMLElement;
+  /** shown to a signed-in user with no conversation */
+  emptyNote: HTMLElement;
   list: HTMLElement;
   totalBadge: HTMLElement;
   view: HTMLElement;
@@ -53,6 +55,8 @@ export class ChatPanel {
   private unsubs: Array<() => void> = [];
   private open: Open | null = null;
   private summaries: ConversationSummary[] = [];
+  /** CONTACTS answered at least once for this client */
+  private listed = false;
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private readTimer: ReturnType<typeof setTimeout> | null = null;
   private localIds = 0;
@@ -115,6 +119,7 @@ export class ChatPanel {
     this.unsubs = [];
     this.client = null;
     this.summaries = [];
+    this.listed = false;
     this.closeConversation();
     this.setTotal(0);
     if (this.refreshTimer !== null) clearTimeout(this.refreshTimer);
@@ -136,6 +141,7 @@ export class ChatPanel {
       const { total, items } = await client.conversations.list();
       if (client !== this.client) return;
       this.summaries = items;
+      this.listed = true;
       this.setTotal(total);
       this.renderList();
     } catch (e) {
@@ -151,6 +157,7 @@ export class ChatPanel {
   private renderList(): void {
     const list = this.el.list;
     list.replaceChildren();
+    this.el.emptyNote.hidden = true;
     if (!this.client || this.me === '') return;
     const rows = [...this.summaries];
     // a conversation opened by uid that has no message yet is not in CONTACTS: show it anyway
@@ -158,6 +165,7 @@ export class ChatPanel {
       rows.unshift({ key: this.open.conv.key, id: this.open.id, t: Date.now(), unread: 0, read: 0 });
     }
     for (const c of rows) list.append(this.row(c));
+    this.el.emptyNote.hidden = rows.length > 0 || !this.listed;
   }
 
   private row(c: ConversationSummary): HTMLElement {
