@@ -1,0 +1,36 @@
+// The SDK's error classes: a request the server refused (RequestError, with the catalogue's
+// code and reason), a client closed while something waited on it, and a deadline that passed.
+
+/** The server answered a request with ERROR (docs/protocol.md, "Error codes"). */
+export class RequestError extends Error {
+  override name = 'RequestError';
+  /** the catalogue code, e.g. 12 guest_cannot_send */
+  readonly code: number;
+  /** the code's stable name */
+  readonly reason: string;
+  /** ERROR 32 only: how long to wait before trying again */
+  readonly retryMs?: number;
+
+  constructor(code: number, reason: string, message: string, retryMs?: number) {
+    super(message || reason);
+    this.code = code;
+    this.reason = reason;
+    if (retryMs !== undefined) this.retryMs = retryMs;
+  }
+}
+
+/** close() was called (or the server refused to let the client back in) before the request was answered. */
+export class ClientClosedError extends Error {
+  override name = 'ClientClosedError';
+}
+
+/** A request (send/message: sendDeadlineMs after the first try) was not answered in time. */
+export class TimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
+/** The ERROR frame body as an error. */
+export function requestError(body: Record<string, unknown>): RequestError {
+  const retryMs = typeof body.retryMs === 'number' ? body.retryMs : undefined;
+  return new RequestError(Number(body.code) || 0, String(body.reason ?? ''), String(body.message ?? ''), retryMs);
+}
