@@ -9,7 +9,7 @@ import type { DanmakuClient } from '../../src/sdk/index.js';
 import { FAST } from '../helpers/cluster.js';
 import { startChat } from '../helpers/chat.js';
 import { metricValue, sleep, waitFor, type RunningServer } from '../helpers/server.js';
-import { record, sdkClient, stateIs } from './sdk-support.js';
+import { record, sdkClient, stateIs } from '../helpers/sdk-support.js';
 
 t.setTimeout(90_000);
 

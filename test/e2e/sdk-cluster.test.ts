@@ -7,7 +7,7 @@ import t from 'tap';
 import type { DanmakuClient } from '../../src/sdk/index.js';
 import { FAST, startCluster } from '../helpers/cluster.js';
 import { waitFor, type RunningServer } from '../helpers/server.js';
-import { record, sdkClient, startProxy, texts } from './sdk-support.js';
+import { record, sdkClient, startProxy, texts } from '../helpers/sdk-support.js';
 
 t.setTimeout(120_000);
 

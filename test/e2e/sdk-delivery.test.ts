@@ -10,7 +10,7 @@ import t from 'tap';
 import { ClientClosedError } from '../../src/sdk/index.js';
 import { FAST } from '../helpers/cluster.js';
 import { SECRET, sleep, startServer, waitFor } from '../helpers/server.js';
-import { record, sdkClient, startProxy, stateIs, texts } from './sdk-support.js';
+import { record, sdkClient, startProxy, stateIs, texts } from '../helpers/sdk-support.js';
 
 t.setTimeout(90_000);
 

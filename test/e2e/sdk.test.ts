@@ -6,7 +6,7 @@ import t from 'tap';
 import { createClient, Kind, RequestError, type DanmakuClient } from '../../src/sdk/index.js';
 import { FAST } from '../helpers/cluster.js';
 import { startServer, waitFor } from '../helpers/server.js';
-import { record, sdkClient, stateIs, texts } from './sdk-support.js';
+import { record, sdkClient, stateIs, texts } from '../helpers/sdk-support.js';
 
 t.setTimeout(60_000);
 

@@ -6,7 +6,7 @@
 import { decode, encode } from '@msgpack/msgpack';
 import t from 'tap';
 import { createClient, type DanmakuClient } from '../../src/sdk/index.js';
-import { record } from '../e2e/sdk-support.js';
+import { record } from '../helpers/sdk-support.js';
 import { waitFor } from '../helpers/server.js';
 
 class FakeSocket {

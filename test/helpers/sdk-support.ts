@@ -6,7 +6,7 @@
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { createClient, type ChatMessage, type ClientOptions, type ConnectionState, type DanmakuClient, type ItemMeta, type JoinInfo, type RoomItem, type StateDetail } from '../../src/sdk/index.js';
-import { waitFor } from '../helpers/server.js';
+import { waitFor } from './server.js';
 
 /** An SDK client for Node: `ws`'s WebSocket, backoff 50-500 ms. */
 export function sdkClient(url: string | readonly string[], opts: Partial<ClientOptions> = {}): DanmakuClient {
