@@ -41,6 +41,7 @@ const UID = /^[A-Za-z0-9_.@:-]{1,64}$/;
 const REFRESH_DELAY_MS = 250;
 const READ_DELAY_MS = 300;
 const SCROLL_LOAD_PX = 40;
+const GROUP_WITHIN_MS = 5 * 60_000;
 
 /** The conversation id ('g:<group>' or 'to:<uid>') a message belongs to, seen from `me`. */
 export function conversationOf(m: ChatMessage, me: string): string {
@@ -322,7 +323,14 @@ export class ChatPanel {
     ol.replaceChildren();
     if (!open) return;
     const sorted = [...open.shown.values()].sort(bySeq);
-    for (const m of sorted) ol.append(this.message(m));
+    let prev: Shown | undefined;
+    for (const m of sorted) {
+      const li = this.message(m);
+      // a run of one sender's messages shows its name and time once
+      if (prev && prev.u === m.u && m.t - prev.t < GROUP_WITHIN_MS && m.state === 'stored' && prev.state === 'stored') li.classList.add('cont');
+      ol.append(li);
+      prev = m;
+    }
     if (sorted.length === 0 && !open.loading) {
       const li = document.createElement('li');
       li.className = 'chat-empty';
