@@ -77,6 +77,7 @@ t.test('sdk chat - inbox synced on connect, from latest and from a kept cursor; 
   await waitFor(() => unread.length >= 1, 5000, 'the UNREAD push');
   t.match(unread[0], { total: 1, conversation: { to: 'bob' }, read: 3, unread: 0 });
   t.same(await again.conversations.get('g:team').markRead(), { read: 1, unread: 0, total: 0 });
+  t.same(await again.conversations.get('to:nobody').markRead(), { read: 0, unread: 0, total: 0 }, 'nothing seen: everything (the server takes the largest s)');
   t.equal(again.conversations.total, 0);
 
   // Live: once, though the UNREAD it causes makes the client SYNC (the same message again).
