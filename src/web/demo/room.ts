@@ -47,6 +47,11 @@ export function wireRoomControls(deps: Deps, initialRoom: string): RoomControls 
   const roomInput = byId<HTMLInputElement>('room-input');
   const chips = byId('quick-rooms');
   let wanted = ROOM.test(initialRoom) ? initialRoom : 'lobby';
+  // the room's name shows at once; data-joined (and the dimmed style) until its JOINED
+  const setJoined = (joined: boolean): void => {
+    currentEl.classList.toggle('pending', !joined);
+    currentEl.dataset.joined = String(joined);
+  };
 
   for (const room of QUICK_ROOMS) {
     const b = document.createElement('button');
@@ -68,7 +73,7 @@ export function wireRoomControls(deps: Deps, initialRoom: string): RoomControls 
     }
     wanted = room;
     currentEl.textContent = room;
-    currentEl.classList.add('pending');
+    setJoined(false);
     markChips();
     deps.onRoom(room);
     deps.client().join(room).catch((e: unknown) => {
@@ -129,7 +134,7 @@ export function wireRoomControls(deps: Deps, initialRoom: string): RoomControls 
 
   markChips();
   currentEl.textContent = wanted;
-  currentEl.classList.add('pending');
+  setJoined(false);
 
   return {
     current: () => wanted,
@@ -139,13 +144,11 @@ export function wireRoomControls(deps: Deps, initialRoom: string): RoomControls 
         client.on('joined', (info: JoinInfo) => {
           if (info.room !== wanted) return;
           currentEl.textContent = info.room;
-          currentEl.classList.remove('pending');
+          setJoined(true);
           onlineEl.textContent = String(info.online);
           log.add(joinedText(info), 'ok');
         }),
-        client.on('left', () => {
-          currentEl.classList.add('pending');
-        }),
+        client.on('left', () => setJoined(false)),
         client.on('online', (n: number, room: string) => {
           if (room === wanted) onlineEl.textContent = String(n);
         }),

@@ -188,19 +188,17 @@ function drawHud(ctx: CanvasRenderingContext2D, title: string, frames: number): 
     ctx.fillText(title, 146, 47);
   }
 
-  // clock and frame counter, bottom right above the road
+  // clock and frame counter under the badge (the overlay's like counter takes the top right)
   const now = new Date();
   const clock = `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}.${String(now.getMilliseconds()).padStart(3, '0').slice(0, 2)}`;
-  ctx.font = 'bold 54px ui-monospace, "DejaVu Sans Mono", monospace';
-  ctx.textAlign = 'right';
+  ctx.font = 'bold 44px ui-monospace, "DejaVu Sans Mono", monospace';
   ctx.fillStyle = 'rgba(0, 0, 0, 0.35)';
-  ctx.fillText(clock, W - 30, 62);
+  ctx.fillText(clock, 32, 106);
   ctx.fillStyle = '#fff';
-  ctx.fillText(clock, W - 32, 60);
+  ctx.fillText(clock, 30, 104);
   ctx.font = '18px ui-monospace, "DejaVu Sans Mono", monospace';
   ctx.fillStyle = 'rgba(255, 255, 255, 0.75)';
-  ctx.fillText(`frame ${frames}`, W - 32, 104);
-  ctx.textAlign = 'left';
+  ctx.fillText(`frame ${frames}`, 32, 142);
 }
 
 function roundRect(ctx: CanvasRenderingContext2D, x: number, y: number, w: number, h: number, r: number): void {
