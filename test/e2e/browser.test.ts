@@ -48,7 +48,7 @@ async function record(page: Page): Promise<void> {
 
 async function ready(p: Page, room: string): Promise<void> {
   await p.getByTestId('state').filter({ hasText: 'open' }).waitFor({ timeout: 15_000 });
-  await p.getByTestId('room-current').filter({ hasText: room }).waitFor({ timeout: 15_000 });
+  await p.locator(`[data-testid="room-current"][data-joined="true"]`).filter({ hasText: room }).waitFor({ timeout: 15_000 });
 }
 
 const onScreen = (p: Page, text: string, timeout = 10_000) =>

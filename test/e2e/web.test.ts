@@ -2,7 +2,7 @@
 // SDK bundles (with CORS, gzip and ETags), demo tokens only on the development secret, 426
 // for anything else, WEB=false, and the metric that counts them. The bundles' size budgets.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { DEV_TOKEN_SECRET } from '../../src/config.js';
@@ -67,5 +67,17 @@ t.test('bundle sizes are within their budgets (README, "Embed it in your page")'
     const s = sizes.find((x) => x.file === file);
     t.ok(s, `${file} was built`);
     t.ok(s && s.gzip <= budget, `${file}: ${s?.gzip} bytes gzipped, budget ${budget}`);
+  }
+});
+
+t.test('package exports: danmaku-server/client and danmaku-server/overlay, with their types', async (t) => {
+  const client = (await import('danmaku-server/client')) as Record<string, unknown>;
+  t.type(client.createClient, 'function', 'danmaku-server/client exports createClient');
+  const overlay = (await import('danmaku-server/overlay')) as Record<string, unknown>;
+  t.type(overlay.DanmakuOverlay, 'function', 'danmaku-server/overlay exports DanmakuOverlay');
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { exports: Record<string, { types?: string }> };
+  for (const entry of ['./client', './overlay']) {
+    const types = pkg.exports[entry]?.types;
+    t.ok(types && existsSync(fileURLToPath(new URL(`../../../${types}`, import.meta.url))), `${entry}: its declarations (${types}) are built`);
   }
 });
