@@ -12,7 +12,8 @@ t.test('colour - numbers are 0xRRGGBB, strings are checked, anything else is whi
   t.same(parseColor(0xff0000), { css: '#ff0000', dark: false });
   t.same(parseColor(0x000000), { css: '#000000', dark: true }, 'black is dark: it gets a light outline');
   t.same(parseColor(0x00ff00).css, '#00ff00');
-  t.same(parseColor(0x0000ff).dark, false, 'pure blue reads on an outline');
+  t.same(parseColor(0x0000ff).dark, true, 'pure blue is dark too: a black outline would hide it on dark video');
+  t.same(parseColor(0xff0000).dark, false);
   t.same(parseColor(0x101010).dark, true);
   t.same(parseColor(0x123).css, '#000123', 'zero padded');
   t.same(parseColor(undefined).css, '#ffffff');
