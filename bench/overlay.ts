@@ -7,18 +7,22 @@
 //
 //   npm run build && node dist/bench/overlay.js [--seconds 20] [--rate 60] [--engines ours,danmaku-dom,danmaku-canvas] [--out FILE]
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { launchChromium } from './lib/chromium.js';
 import type { PageResult } from './overlay/result.js';
+import { mainThreadFigures, type MainThreadFigures, type TraceEvent } from './overlay/trace.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const ENGINES = ['ours', 'danmaku-dom', 'danmaku-canvas'] as const;
+/** `none` (the video alone, the floor) runs when asked for: --engines none,ours,... */
+const ENGINES = ['ours', 'danmaku-dom', 'danmaku-canvas', 'none'] as const;
+const DEFAULT_ENGINES = ['ours', 'danmaku-dom', 'danmaku-canvas'];
 export const TARGET_P95_MS = 16.7;
 export const TARGET_LONG_TASK_MS = 50;
 
@@ -36,7 +40,7 @@ export const OVERLAY_HELP = `usage: node dist/bench/overlay.js [--seconds 20] [-
 export function parseOverlayOptions(argv: string[]): OverlayBenchOptions {
   const { values } = parseArgs({
     args: argv,
-    options: { seconds: { type: 'string', default: '20' }, rate: { type: 'string', default: '60' }, engines: { type: 'string', default: ENGINES.join(',') }, out: { type: 'string' }, screenshots: { type: 'string' }, help: { type: 'boolean' } },
+    options: { seconds: { type: 'string', default: '20' }, rate: { type: 'string', default: '60' }, engines: { type: 'string', default: DEFAULT_ENGINES.join(',') }, out: { type: 'string' }, screenshots: { type: 'string' }, help: { type: 'boolean' } },
   });
   if (values.help) {
     console.log(OVERLAY_HELP);
@@ -65,10 +69,13 @@ async function servePage(): Promise<{ url: string; server: Server }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
 }
 
-export async function runOverlayBench(o: OverlayBenchOptions): Promise<PageResult[]> {
+export type EngineResult = PageResult & { mainThread: MainThreadFigures };
+
+export async function runOverlayBench(o: OverlayBenchOptions): Promise<EngineResult[]> {
   const { url, server } = await servePage();
   const browser = await launchChromium();
-  const results: PageResult[] = [];
+  const results: EngineResult[] = [];
+  const traces = mkdtempSync(join(tmpdir(), 'overlay-bench-'));
   try {
     for (const engine of o.engines) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
@@ -77,6 +84,8 @@ export async function runOverlayBench(o: OverlayBenchOptions): Promise<PageResul
         if (m.type() === 'error' || m.type() === 'warning') console.error(`  [${engine}] console ${m.type()}: ${m.text()}`);
       });
       page.on('pageerror', (e) => console.error(`  [${engine}] page error: ${e.message}`));
+      const tracePath = join(traces, `${engine}.json`);
+      await browser.startTracing(page, { path: tracePath, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel'] });
       await page.goto(`${url}?engine=${engine}&seconds=${o.seconds}&rate=${o.rate}`);
       if (o.screenshots) {
         mkdirSync(o.screenshots, { recursive: true });
@@ -84,13 +93,16 @@ export async function runOverlayBench(o: OverlayBenchOptions): Promise<PageResul
         await page.screenshot({ path: join(o.screenshots, `overlay-${engine}.png`) });
       }
       const r = await page.evaluate(() => (window as unknown as { benchResult: Promise<PageResult> }).benchResult, undefined);
-      results.push(r);
+      await browser.stopTracing();
+      const events = (JSON.parse(readFileSync(tracePath, 'utf8')) as { traceEvents: TraceEvent[] }).traceEvents;
+      results.push({ ...r, mainThread: mainThreadFigures(events) });
       console.error(`  ${engine}: done`);
       await context.close();
     }
   } finally {
     await browser.close();
     server.close();
+    rmSync(traces, { recursive: true, force: true });
   }
   return results;
 }
@@ -102,8 +114,8 @@ export function meetsP95(r: PageResult): boolean {
   return Math.round(r.frameMs.p95 * 10) / 10 <= TARGET_P95_MS;
 }
 
-export function overlayTable(results: PageResult[]): string {
-  const head = ['engine', 'fps', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'long tasks', 'longest ms', 'shed', 'max on screen', 'p95 target', 'long-task target'];
+export function overlayTable(results: EngineResult[]): string {
+  const head = ['engine', 'fps', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'long tasks', 'longest ms', 'shed', 'max on screen', 'p95 target', 'long-task target', 'main CPU ms/s', 'tasks >50 ms CPU', 'layouts/s', 'style ms/s', 'commit ms/s'];
   const rows = results.map((r) => [
     r.engine,
     f(r.fps),
@@ -117,6 +129,11 @@ export function overlayTable(results: PageResult[]): string {
     String(r.maxOnScreen),
     meetsP95(r) ? 'ok' : 'MISSED',
     r.longTasks && r.longTasks.maxMs <= TARGET_LONG_TASK_MS ? 'ok' : r.longTasks ? 'MISSED' : 'n/a',
+    f(r.mainThread.cpuMsPerS),
+    String(r.mainThread.longCpu),
+    f(r.mainThread.layoutsPerS),
+    f(r.mainThread.styleMsPerS),
+    f(r.mainThread.commitMsPerS),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
