@@ -26,7 +26,7 @@ function fromRgb(rgb: number): ParsedColor {
   const r = (rgb >> 16) & 0xff;
   const g = (rgb >> 8) & 0xff;
   const b = rgb & 0xff;
-  return { css: `#${rgb.toString(16).padStart(6, '0')}`, dark: luminance(r, g, b) < 0.06 };
+  return { css: `#${rgb.toString(16).padStart(6, '0')}`, dark: luminance(r, g, b) < 0.1 };
 }
 
 /**

@@ -1,4 +1,5 @@
-// The like counter: a small badge in the top right corner whose text is the count alone (the
+// The like counter: a small badge in the bottom right corner (scroll comments enter at the
+// top right, where it would cover them) whose text is the count alone (the
 // heart is CSS), so tests and screen readers read a number. It pops a little on change, at
 // most every 250 ms, and not at all under reduced motion.
 

@@ -26,7 +26,7 @@ const CSS = `
 .dm-item.dm-notice{padding:0 ${PILL_PAD_EM}em;border-radius:.35em;color:#fff;text-shadow:0 1px 1px rgba(0,0,0,.6);background:rgba(22,78,160,.9);box-shadow:inset .22em 0 0 #7fd0ff,0 2px 6px rgba(0,0,0,.45)}
 .dm-item.dm-gift::before{content:"\\2605\\00a0";color:#b3261e}
 .dm-item.dm-notice::before{content:"\\2691\\00a0";color:#ffd54a}
-.dm-likes{position:absolute;top:.6em;right:.6em;padding:.15em .6em;border-radius:999px;font:700 15px/1.3 ${FONT_FAMILY};color:#fff;background:rgba(214,40,80,.85);box-shadow:0 1px 4px rgba(0,0,0,.4);font-variant-numeric:tabular-nums;will-change:transform}
+.dm-likes{position:absolute;bottom:.6em;right:.6em;padding:.15em .6em;border-radius:999px;font:700 15px/1.3 ${FONT_FAMILY};color:#fff;background:rgba(214,40,80,.85);box-shadow:0 1px 4px rgba(0,0,0,.4);font-variant-numeric:tabular-nums;will-change:transform}
 .dm-likes::before{content:"\\2665\\00a0"}
 `;
 
