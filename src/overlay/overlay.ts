@@ -118,6 +118,11 @@ export class DanmakuOverlay {
     if (!this.destroyed) this.badge.add(n, !this.reduced);
   }
 
+  /** Sets the like counter back to 0 (another room: its likes are not this one's). */
+  resetLikes(): void {
+    this.badge.reset();
+  }
+
   setOptions(o: Partial<OverlayOptions>): void {
     const before = this.opts;
     this.opts = { ...this.opts, ...o };

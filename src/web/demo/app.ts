@@ -52,7 +52,8 @@ const rooms: RoomControls = wireRoomControls({
   log,
   client: () => window.demo.client,
   onRoom: (room) => {
-    overlay.clear(); // the previous room's comments are not this one's
+    overlay.clear(); // the previous room's comments and likes are not this one's
+    overlay.resetLikes();
     stream.setTitle(room);
     updateUrl();
   },
