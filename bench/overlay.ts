@@ -109,9 +109,14 @@ export async function runOverlayBench(o: OverlayBenchOptions): Promise<EngineRes
 
 const f = (n: number) => n.toFixed(1);
 
-/** At the 0.1 ms the table shows: rAF deltas of a 60 Hz display are 16.67 ms give or take timer rounding. */
+/**
+ * Chromium coarsens the timestamps a page sees to 0.1 ms, so the deltas of a 60 Hz display's
+ * frames (16.67 ms) read 16.6 or 16.8: a p95 of 16.8 is every frame on time. Met when the p95 is
+ * within that rounding of the target (a dropped frame reads 33.3).
+ */
+export const TIMER_ROUNDING_MS = 0.2;
 export function meetsP95(r: PageResult): boolean {
-  return Math.round(r.frameMs.p95 * 10) / 10 <= TARGET_P95_MS;
+  return r.frameMs.p95 <= TARGET_P95_MS + TIMER_ROUNDING_MS;
 }
 
 export function overlayTable(results: EngineResult[]): string {
@@ -140,8 +145,9 @@ export function overlayTable(results: EngineResult[]): string {
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
-async function main(): Promise<void> {
-  const o = parseOverlayOptions(process.argv.slice(2));
+/** `npm run bench -- overlay [options]` and `node dist/bench/overlay.js [options]`. */
+export async function overlayMain(argv: string[]): Promise<void> {
+  const o = parseOverlayOptions(argv);
   console.error(`overlay bench: ${o.seconds} s of ${o.rate} danmaku/s + 1 gift / 2 s at 1280x720, engines ${o.engines.join(', ')}`);
   const results = await runOverlayBench(o);
   const at = new Date().toISOString();
@@ -153,7 +159,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((e) => {
+  overlayMain(process.argv.slice(2)).catch((e) => {
     console.error(e);
     process.exit(1);
   });
