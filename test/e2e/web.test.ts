@@ -35,6 +35,19 @@ t.test('the standalone server serves the demo page, the SDK and demo tokens', as
   t.equal(again.status, 304, 'revalidated with the ETag');
   for (const f of ['danmaku-overlay.js', 'danmaku.js']) t.equal((await fetch(`${base}/sdk/${f}`)).status, 200, f);
 
+  // HEAD through uWS (once crashed the process): the GET's headers and length, no body.
+  const plainGet = await fetch(`${base}/sdk/danmaku.js`, { headers: { 'accept-encoding': 'identity' } });
+  const length = (await plainGet.arrayBuffer()).byteLength;
+  for (const path of ['/', '/sdk/danmaku.js', '/demo/app.js']) {
+    const head = await fetch(`${base}${path}`, { method: 'HEAD', headers: { 'accept-encoding': 'identity' } });
+    t.equal(head.status, 200, `HEAD ${path}`);
+    if (path === '/sdk/danmaku.js') t.equal(Number(head.headers.get('content-length')), length, 'HEAD: the length a GET sends');
+  }
+  t.equal((await fetch(`${base}/sdk/danmaku.js?v=2`)).status, 200, 'a query string does not change the file');
+  const refused = await fetch(`${base}/sdk/danmaku.js`, { headers: { 'accept-encoding': 'gzip;q=0' } });
+  t.equal(refused.headers.get('content-encoding'), null, 'gzip;q=0 gets the identity body');
+  t.equal((await refused.arrayBuffer()).byteLength, length);
+
   const token = await fetch(`${base}/demo/token?uid=alice&name=Alice`);
   t.equal(token.status, 200);
   const { token: jwt } = (await token.json()) as { token: string };
@@ -45,9 +58,10 @@ t.test('the standalone server serves the demo page, the SDK and demo tokens', as
   const other = await fetch(`${base}/nope`);
   t.equal(other.status, 426, 'anything else still asks for a WebSocket');
   const metrics = await server.metrics();
-  t.equal(metricValue(metrics, 'danmaku_web_requests_total', { class: 'demo', status: '200' }), 2);
+  t.equal(metricValue(metrics, 'danmaku_web_requests_total', { class: 'demo', status: '200' }), 4);
   t.equal(metricValue(metrics, 'danmaku_web_requests_total', { class: 'sdk', status: '304' }), 1);
   t.equal(metricValue(metrics, 'danmaku_web_requests_total', { class: 'token', status: '200' }), 1);
+  t.equal(metricValue(metrics, 'danmaku_web_requests_total', { class: 'sdk', status: '200' }), 7);
   t.equal(metricValue(metrics, 'danmaku_web_requests_total', { class: 'not_found', status: '426' }), 1);
 });
 
