@@ -69,9 +69,12 @@ export class Link {
     return !this.dead && this.ws.readyState === OPEN;
   }
 
-  /** Sends a request; `cb` gets its reply (or the ERROR, a timeout, or the link's end) exactly once. */
+  /**
+   * Sends a request; `cb` gets its reply (or the ERROR, a timeout, or the link's end) exactly
+   * once, never before request() returns: a caller that sends again from `cb` cannot recurse.
+   */
   request(op: number, body: unknown, timeoutMs: number, cb: ReplyCallback): void {
-    if (!this.open) return cb(new LinkClosed('not connected'), null);
+    if (!this.open) return void queueMicrotask(() => cb(new LinkClosed('not connected'), null));
     const rid = this.nextRid++;
     const timer = setTimeout(() => {
       this.pending.delete(rid);
@@ -128,7 +131,8 @@ export class Link {
   private finish(code: number, reason: string, notify: boolean): void {
     if (this.dead) return;
     this.dead = true;
-    // The client learns of the end first, so that the failed requests below find it gone.
+    // The client learns of the end first (abort(): it has let go of the link already), so that
+    // the failed requests below find it gone.
     if (notify) this.handlers.close(this, code, reason);
     const pending = [...this.pending.values()];
     this.pending.clear();
