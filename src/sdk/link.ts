@@ -72,9 +72,13 @@ export class Link {
   /**
    * Sends a request; `cb` gets its reply (or the ERROR, a timeout, or the link's end) exactly
    * once, never before request() returns: a caller that sends again from `cb` cannot recurse.
+   * Returns whether the request was written (false: the link is closing or closed).
    */
-  request(op: number, body: unknown, timeoutMs: number, cb: ReplyCallback): void {
-    if (!this.open) return void queueMicrotask(() => cb(new LinkClosed('not connected'), null));
+  request(op: number, body: unknown, timeoutMs: number, cb: ReplyCallback): boolean {
+    if (!this.open) {
+      queueMicrotask(() => cb(new LinkClosed('not connected'), null));
+      return false;
+    }
     const rid = this.nextRid++;
     const timer = setTimeout(() => {
       this.pending.delete(rid);
@@ -82,6 +86,7 @@ export class Link {
     }, timeoutMs);
     this.pending.set(rid, { cb, timer });
     this.ws.send(encodeFrame(op, rid, body));
+    return true;
   }
 
   /** A frame whose reply (if any) nobody waits for (PING of the heartbeat, RECEIVED): rid 0. */

@@ -158,7 +158,7 @@ export class Outbox {
     job.inFlight = true;
     job.attempts++;
     const body = job.room !== null ? { ...job.body, room: job.room } : job.body;
-    link.request(job.op, body, this.host.requestTimeoutMs, (err, reply) => {
+    const sent = link.request(job.op, body, this.host.requestTimeoutMs, (err, reply) => {
       if (!this.jobs.has(job)) return; // given up meanwhile (deadline, close)
       job.inFlight = false;
       if (reply) {
@@ -169,7 +169,7 @@ export class Outbox {
       }
       // The link is gone: the next connection's WELCOME sends it again (not this one: no loop).
       if (err instanceof LinkClosed) {
-        job.unsure = true;
+        if (sent) job.unsure = true;
         return this.dropStale(); // a SEND whose room is gone meanwhile fails now
       }
       if (err instanceof RequestError) {
@@ -186,6 +186,7 @@ export class Outbox {
       }
       this.pump();
     });
+    if (!sent) job.attempts--; // the socket was closing: nothing went out
   }
 
   /** A SEND that lost its room: 11 when no attempt can have been stored, else outcome unknown. */
