@@ -11,20 +11,25 @@ import { Conversations, Inbox, type ChatHost } from './chat.js';
 import { closeAction } from './close-codes.js';
 import type { Frame } from './codec.js';
 import { Emitter } from './emitter.js';
-import { ClientClosedError, RequestError } from './errors.js';
+import { ClientClosedError, RequestError, requestError } from './errors.js';
 import { idGenerator } from './ids.js';
 import { Link, LinkClosed, type SocketConstructor } from './link.js';
 import { Outbox, type Reply } from './outbox.js';
-import { RoomState } from './rooms.js';
+import { RoomStates, type RoomState } from './rooms.js';
 import type { Ack, ClientEvents, ClientOptions, ConnectionState, ItemMeta, JoinInfo, RoomItem, StateDetail, TokenSource, Welcome } from './types.js';
 
 const KIND_EVENTS = ['', 'danmaku', 'like', 'gift', 'notice'] as const;
 const MODES: Record<string, number> = { scroll: 0, top: 1, bottom: 2 };
-/** ERROR codes after which a JOIN is sent again. */
+/** ERROR codes after which a JOIN (or LEAVE) is sent again. */
 const JOIN_RETRY_CODES: readonly number[] = [21, 30, 31, 32];
 const SUPERSEDED = 15;
-/** A resume answered with epoch '' is asked again about this often (docs/protocol.md, "Resuming a room"). */
-const RESUME_AGAIN_MS = 1000;
+const FLOOD = 21;
+/**
+ * A JOIN answered with epoch '' is sent again after about this long, doubling up to ASK_MAX_MS
+ * (docs/protocol.md, "Resuming a room": "about every second (with backoff)").
+ */
+const ASK_BASE_MS = 1000;
+const ASK_MAX_MS = 8000;
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -57,12 +62,18 @@ export class DanmakuClient extends Emitter<ClientEvents> {
   private generation = 0;
   /** per connection: the URL carries a token (a signed-in user, with an inbox) */
   private signedIn = false;
-  private readonly timers = new Set<Timer>();
+  /** timers of the connection, with what to do if it ends first */
+  private readonly timers = new Map<Timer, (() => void) | undefined>();
+  /** close() was called or the client went 'failed' (until the next connect()) */
+  private ended = false;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
 
   private _room: string | null = null;
   private joinedRoom: string | null = null;
   private roomState: RoomState | null = null;
+  private readonly rooms = new RoomStates();
+  /** the timer of the next JOIN after an epoch '' */
+  private askTimer: Timer | undefined;
   private joinGen = 0;
   private joinWaiters: Waiter<JoinInfo>[] = [];
   private _online = 0;
@@ -125,6 +136,8 @@ export class DanmakuClient extends Emitter<ClientEvents> {
   /** Connects (no-op while connecting or connected); also after close() or 'failed'. */
   connect(): void {
     if (this._state === 'connecting' || this._state === 'open' || this._state === 'reconnecting') return;
+    this.ended = false;
+    this.outbox.start();
     this.setState('connecting', {});
     void this.open();
   }
@@ -132,6 +145,7 @@ export class DanmakuClient extends Emitter<ClientEvents> {
   /** Closes for good: no reconnect; pending sends, reads and joins reject with ClientClosedError. */
   close(): void {
     this.generation++;
+    this.ended = true;
     const link = this.link;
     this.stop();
     link?.abort(1000, true);
@@ -142,11 +156,12 @@ export class DanmakuClient extends Emitter<ClientEvents> {
   /** Joins `room` (leaving the current one); after every reconnect it is resumed. */
   join(room: string): Promise<JoinInfo> {
     if (!ROOM_ID.test(room)) return Promise.reject(new RequestError(10, 'invalid_room', `room id must match ${ROOM_ID}`));
+    if (this.ended) return Promise.reject(new ClientClosedError(`client ${this._state}`));
     const p = new Promise<JoinInfo>((resolve, reject) => this.joinWaiters.push({ room, resolve, reject }));
     if (room !== this._room) {
       this.settleJoins(null, new RequestError(SUPERSEDED, 'superseded', `join(${room}) replaced this join`), room);
       this._room = room;
-      this.roomState = new RoomState(room);
+      this.roomState = this.rooms.take(room); // a room joined before is resumed
       this.joinedRoom = null;
       this._online = 0;
       this.outbox.pump(); // SENDs meant for the old room fail
@@ -156,27 +171,41 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     return p;
   }
 
-  /** Leaves the room (resolves also when not connected: the next connection joins none). */
+  /**
+   * Leaves the room. Resolves once LEFT came, and also when not connected or when the
+   * connection ends first (the next connection joins none); a LEAVE refused (ERROR 21, 30, 31,
+   * 32) or not answered is sent again.
+   */
   leave(): Promise<void> {
     const room = this._room;
     this._room = null;
     this.roomState = null;
     this.joinedRoom = null;
     this._online = 0;
-    this.joinGen++;
+    const gen = ++this.joinGen;
     this.settleJoins(null, new RequestError(SUPERSEDED, 'superseded', 'leave() replaced this join'));
     this.outbox.pump();
-    const link = this._welcome ? this.link : null;
-    if (!link) {
-      this.emit('left', room);
-      return Promise.resolve();
-    }
-    return new Promise((resolve) =>
-      link.request(Op.Leave, null, this.requestTimeoutMs, (_err, reply) => {
-        this.emit('left', reply && typeof reply.body.room === 'string' ? reply.body.room : room);
+    return new Promise((resolve) => {
+      let done = false;
+      const end = (left: string | null) => {
+        if (done) return;
+        done = true;
+        this.emit('left', left);
         resolve();
-      }),
-    );
+      };
+      const attempt = (failures: number) => {
+        const link = this._welcome ? this.link : null;
+        if (!link || gen !== this.joinGen) return end(room); // a join() since: it replaces the leave
+        link.request(Op.Leave, null, this.requestTimeoutMs, (err, reply) => {
+          if (reply) return end(typeof reply.body.room === 'string' ? reply.body.room : room);
+          if (err instanceof LinkClosed || (err instanceof RequestError && !JOIN_RETRY_CODES.includes(err.code))) return end(room);
+          // refused (the frame was ignored) or lost: the connection may still be in the room
+          const wait = Math.max(err instanceof RequestError ? (err.retryMs ?? 0) : 0, jittered(backoffCap(failures, 250, 5000)));
+          this.later(wait, () => attempt(failures + 1), () => end(room));
+        });
+      };
+      attempt(0);
+    });
   }
 
   /** A danmaku: mode 'scroll'|'top'|'bottom' or 0|1|2; color 0xRRGGBB or '#rrggbb'. */
@@ -188,6 +217,7 @@ export class DanmakuClient extends Emitter<ClientEvents> {
       c = parseInt(hex[1]!, 16);
     } else c = opts.color;
     const m = typeof opts.mode === 'string' ? MODES[opts.mode] : opts.mode;
+    if (m === undefined && opts.mode !== undefined) return Promise.reject(new TypeError(`mode must be 'scroll', 'top', 'bottom', 0, 1 or 2, not ${JSON.stringify(opts.mode)}`));
     return this.sendItem({ k: 1, x: text, c, m, id: opts.id });
   }
 
@@ -219,7 +249,7 @@ export class DanmakuClient extends Emitter<ClientEvents> {
 
   /** A request through the outbox: retried until answered or sendDeadlineMs has passed. */
   private request(op: number, body: Record<string, unknown> | null, room: string | null = null): Promise<Reply> {
-    if (this._state === 'closed' || this._state === 'failed') return Promise.reject(new ClientClosedError(`client ${this._state}`));
+    if (this.ended) return Promise.reject(new ClientClosedError(`client ${this._state}`));
     return this.outbox.request(op, body, this.sendDeadlineMs, room);
   }
 
@@ -293,10 +323,10 @@ export class DanmakuClient extends Emitter<ClientEvents> {
         return this.onUnread(b);
       case Op.Error:
         if (f.rid === 0) {
-          const err = new RequestError(Number(b.code) || 0, String(b.reason ?? ''), String(b.message ?? ''));
+          // The INBOX push failed (out_of_retention: from the most recent), or a RECEIVED was refused.
+          const err = requestError(b);
           this.emit('error', err);
-          // the INBOX push failed (out_of_retention: from the most recent), or a frame without reply was refused
-          if (this.signedIn) {
+          if (this.pushWaiting === link && err.code !== FLOOD) {
             if (err.code === 40) this.inbox.cursor = null;
             this.inboxPushed(Promise.resolve(true));
           }
@@ -320,7 +350,8 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     this._welcome = w;
     this.uid = w.uid;
     this.backoff.reset();
-    this.heartbeat = setInterval(() => link.post(Op.Ping, null), w.heartbeat);
+    // A PING with a rid of its own: its PONG (or ERROR 21) answers it, not the rid-0 handling.
+    this.heartbeat = setInterval(() => link.request(Op.Ping, null, this.requestTimeoutMs, () => undefined), w.heartbeat);
     this.watch(link, w.heartbeat + this.requestTimeoutMs);
     this.setState('open', {});
     this.emit('welcome', w);
@@ -362,8 +393,9 @@ export class DanmakuClient extends Emitter<ClientEvents> {
 
   /** Drops the connection without waiting for a close handshake, and reconnects. */
   private drop(link: Link, reason: string): void {
-    link.abort();
+    // The client lets go of the link first: the requests abort() fails find no link to go on.
     this.onClose(link, undefined, reason);
+    link.abort();
   }
 
   /** Heartbeat watchdog: nothing from the server for `limitMs` (PONGs included) means it is gone. */
@@ -396,6 +428,7 @@ export class DanmakuClient extends Emitter<ClientEvents> {
   /** The server will not let this client back in as it is: 'failed', everything pending rejected. */
   private fail(code: number | undefined, reason: string): void {
     this.generation++;
+    this.ended = true;
     this.stop();
     this.setState('failed', { code, reason });
     const err = new ClientClosedError(`connection refused${code !== undefined ? ` with ${code}` : ''}${reason ? `: ${reason}` : ''}; not reconnecting`);
@@ -411,8 +444,12 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     this.pushWaiting = null;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
-    for (const t of this.timers) clearTimeout(t);
+    const cancelled = [...this.timers];
     this.timers.clear();
+    for (const [t, cancel] of cancelled) {
+      clearTimeout(t);
+      cancel?.();
+    }
     this.inbox.linkGone();
   }
 
@@ -426,13 +463,14 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     this.emit('state', state, detail);
   }
 
-  /** A timer cleared with the connection (or by close()). */
-  private later(ms: number, fn: () => void): void {
+  /** A timer cleared with the connection (or by close()), which then calls `cancel`. */
+  private later(ms: number, fn: () => void, cancel?: () => void): Timer {
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();
     }, ms);
-    this.timers.add(t);
+    this.timers.set(t, cancel);
+    return t;
   }
 
   // --- rooms ---
@@ -450,7 +488,7 @@ export class DanmakuClient extends Emitter<ClientEvents> {
         }),
       );
       if (!err || err instanceof LinkClosed) return; // joined, or the next connection joins
-      let wait = (backoffCap(failures, 250, 5000) * (1 + Math.random())) / 2;
+      let wait = jittered(backoffCap(failures, 250, 5000));
       if (err instanceof RequestError) {
         if (err.code === SUPERSEDED) return; // a later JOIN or LEAVE is the one answered
         if (!JOIN_RETRY_CODES.includes(err.code)) {
@@ -464,9 +502,9 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     }
   }
 
-  /** ERROR 11 to a SEND the client thought joined: join again. */
+  /** ERROR 11 to a SEND the client thought joined: join again (once: not again while joining). */
   private rejoin(): void {
-    if (this._room === null || !this.link || !this._welcome) return;
+    if (this._room === null || this.joinedRoom !== this._room || !this.link || !this._welcome) return;
     this.joinedRoom = null;
     this.joinGen++;
     void this.joinLoop(this.link, this._room, this.joinGen);
@@ -483,21 +521,20 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     const meta: ItemMeta = { room, replay: true };
     for (const it of fresh) this.emitItem(it, meta);
     this.settleJoins(room, info);
-    if (st.holeSince !== null) this.resumeAgainLater(room);
+    if (st.unanswered) this.askAgainLater(room, st);
     this.outbox.pump();
   }
 
-  /** A resume answered with epoch '': ask again with the same since until a JOINED carries an epoch. */
-  private resumeAgainLater(room: string): void {
+  /**
+   * A JOINED with epoch '': JOIN again (a resume with the same since, or a plain JOIN when no
+   * epoch was ever known) after 1 s, doubling to 8 s (+-25%), until a JOINED carries an epoch.
+   */
+  private askAgainLater(room: string, st: RoomState): void {
     const link = this.link;
-    this.later(RESUME_AGAIN_MS * (0.75 + Math.random() / 2), () => {
-      const st = this.roomState;
-      if (!link || link !== this.link || this.joinedRoom !== room || !st || st.room !== room || st.holeSince === null) return;
-      const body = st.joinBody();
-      link.request(Op.Join, body, this.requestTimeoutMs, (err, reply) => {
-        if (reply && link === this.link && room === this._room) this.onJoined(room, body.since, reply.body, false);
-        else if (err && !(err instanceof LinkClosed)) this.resumeAgainLater(room);
-      });
+    clearTimeout(this.askTimer);
+    this.timers.delete(this.askTimer!);
+    this.askTimer = this.later(jittered(backoffCap(st.asked++, ASK_BASE_MS, ASK_MAX_MS), 0.75, 1.25), () => {
+      if (link && link === this.link && this.joinedRoom === room && this.roomState === st && st.unanswered) void this.joinLoop(link, room, ++this.joinGen);
     });
   }
 
@@ -533,6 +570,11 @@ export class DanmakuClient extends Emitter<ClientEvents> {
       else w.resolve(outcome);
     }
   }
+}
+
+/** A delay drawn at random from [lo * cap, hi * cap). */
+function jittered(cap: number, lo = 0.5, hi = 1): number {
+  return cap * (lo + Math.random() * (hi - lo));
 }
 
 /** Same as `new DanmakuClient(opts)`. */

@@ -24,9 +24,27 @@ export class ClientClosedError extends Error {
   override name = 'ClientClosedError';
 }
 
-/** A request (send/message: sendDeadlineMs after the first try) was not answered in time. */
+/** A request was not answered within sendDeadlineMs of the call (a SEND or MSG: it may or may not have been stored). */
 export class TimeoutError extends Error {
   override name = 'TimeoutError';
+}
+
+/**
+ * A SEND that had gone out lost its room before its outcome was known (the application
+ * switched or left the room while the ACK was lost or pending): it may or may not have been
+ * stored. Retry with the same `id` in that room to learn which (an ACK `dup` if it was).
+ */
+export class OutcomeUnknownError extends Error {
+  override name = 'OutcomeUnknownError';
+  constructor(
+    message: string,
+    /** the SEND's client id */
+    readonly id: string,
+    /** the room it was meant for */
+    readonly room: string,
+  ) {
+    super(message);
+  }
 }
 
 /** The ERROR frame body as an error. */

@@ -4,7 +4,7 @@
 
 export { DanmakuClient, createClient } from './client.js';
 export { Conversations, Conversation } from './chat.js';
-export { RequestError, ClientClosedError, TimeoutError } from './errors.js';
+export { RequestError, ClientClosedError, TimeoutError, OutcomeUnknownError } from './errors.js';
 export type {
   Ack,
   ChatMessage,

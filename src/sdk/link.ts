@@ -69,9 +69,16 @@ export class Link {
     return !this.dead && this.ws.readyState === OPEN;
   }
 
-  /** Sends a request; `cb` gets its reply (or the ERROR, a timeout, or the link's end) exactly once. */
-  request(op: number, body: unknown, timeoutMs: number, cb: ReplyCallback): void {
-    if (!this.open) return cb(new LinkClosed('not connected'), null);
+  /**
+   * Sends a request; `cb` gets its reply (or the ERROR, a timeout, or the link's end) exactly
+   * once, never before request() returns: a caller that sends again from `cb` cannot recurse.
+   * Returns whether the request was written (false: the link is closing or closed).
+   */
+  request(op: number, body: unknown, timeoutMs: number, cb: ReplyCallback): boolean {
+    if (!this.open) {
+      queueMicrotask(() => cb(new LinkClosed('not connected'), null));
+      return false;
+    }
     const rid = this.nextRid++;
     const timer = setTimeout(() => {
       this.pending.delete(rid);
@@ -79,6 +86,7 @@ export class Link {
     }, timeoutMs);
     this.pending.set(rid, { cb, timer });
     this.ws.send(encodeFrame(op, rid, body));
+    return true;
   }
 
   /** A frame whose reply (if any) nobody waits for (PING of the heartbeat, RECEIVED): rid 0. */
@@ -128,7 +136,8 @@ export class Link {
   private finish(code: number, reason: string, notify: boolean): void {
     if (this.dead) return;
     this.dead = true;
-    // The client learns of the end first, so that the failed requests below find it gone.
+    // The client learns of the end first (abort(): it has let go of the link already), so that
+    // the failed requests below find it gone.
     if (notify) this.handlers.close(this, code, reason);
     const pending = [...this.pending.values()];
     this.pending.clear();

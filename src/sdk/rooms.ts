@@ -1,8 +1,9 @@
-// What the client keeps of the room it is in (docs/protocol.md, "Resuming a room" and
+// What the client keeps of each room it was in (docs/protocol.md, "Resuming a room" and
 // "Delivery guarantees"): the room's epoch, the `since` of the next resume
 // (max(highest s shown, JOINED.seq)), a bounded set of recent seqs to drop copies by, and the
 // `since` of a resume the server could not answer (epoch ''), kept until one is answered.
-// Pure: the client feeds it JOINED and BATCH items and shows what it lets through.
+// Kept for the last 16 rooms, so that switching back resumes the room instead of showing its
+// replay again. Pure: the client feeds it JOINED and BATCH items and shows what it lets through.
 
 import { RecentSet } from './recent.js';
 import type { JoinInfo, RoomItem } from './types.js';
@@ -11,6 +12,8 @@ import type { JoinInfo, RoomItem } from './types.js';
 const SEEN_MAX = 8192;
 /** Items remembered by (s, t, u), for the replay of a JOINED with rid 0. */
 const RECENT_MAX = 512;
+/** Rooms whose state is kept (the least recently joined is forgotten first). */
+const ROOMS_MAX = 16;
 
 export interface JoinBody {
   room: string;
@@ -27,6 +30,8 @@ export class RoomState {
   lastSeq = 0;
   /** a resume answered with epoch '': its since, until a JOINED with an epoch */
   holeSince: number | null = null;
+  /** JOINs sent again since the last JOINED with an epoch (the backoff of asking again) */
+  asked = 0;
   readonly seen = new RecentSet<number>(SEEN_MAX);
   private readonly recent = new RecentSet<string>(RECENT_MAX);
 
@@ -36,6 +41,11 @@ export class RoomState {
   joinBody(): JoinBody {
     if (this.epoch === null) return { room: this.room };
     return { room: this.room, since: this.holeSince ?? this.lastSeq, epoch: this.epoch };
+  }
+
+  /** No JOINED with an epoch answered the last JOIN (epoch ''): JOIN again (with backoff). */
+  get unanswered(): boolean {
+    return this.epoch === null || this.holeSince !== null;
   }
 
   /** Records an item; false when its seq was shown already in this epoch (s 0 is never a copy). */
@@ -80,6 +90,7 @@ export class RoomState {
       if (epoch === null) this.holeSince ??= since;
       else this.holeSince = null;
     }
+    if (epoch !== null) this.asked = 0;
     const info: JoinInfo = {
       room: this.room,
       online: typeof body.online === 'number' ? body.online : 0,
@@ -94,5 +105,19 @@ export class RoomState {
       info.kept = body.kept === true;
     }
     return { info, fresh };
+  }
+}
+
+/** The state of the last ROOMS_MAX rooms joined. */
+export class RoomStates {
+  private readonly map = new Map<string, RoomState>();
+
+  /** The room's state (new if it was not kept), now the most recently used. */
+  take(room: string): RoomState {
+    const st = this.map.get(room) ?? new RoomState(room);
+    this.map.delete(room);
+    this.map.set(room, st);
+    if (this.map.size > ROOMS_MAX) this.map.delete(this.map.keys().next().value as string);
+    return st;
   }
 }

@@ -125,3 +125,42 @@ t.test('sdk chat - RECEIVED: acknowledged automatically (no resend); withheld pa
   t.equal(metricValue(m, 'danmaku_push_resends_total'), 2, 'sent to wendy three times in all (sam acknowledged its copy)');
   t.same(rw.messages.map((x) => [x.m.x, x.via]), [['resent', 'live']], 'shown once');
 });
+
+t.test('sdk chat - a burst of MSGs over the rate limit is stored in call order', async (t) => {
+  const d = await startChat('standalone', { ...FAST, USER_MESSAGE_RATE: '20', USER_MESSAGE_BURST: '3' });
+  t.teardown(() => d.stop());
+  const srv = d.gateways[0]!;
+  const bob = sdkClient(srv.url, { token: srv.token('bob') });
+  t.teardown(() => bob.close());
+  const conv = bob.conversations.get({ to: 'alice' });
+  const acks = await Promise.all(Array.from({ length: 30 }, (_, i) => conv.send(`dm ${i}`)));
+  const seqs = acks.map((a) => a.s);
+  t.ok(acks.some((a) => a.attempts > 1), 'rate-limited on the way');
+  t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), `strictly increasing in call order: ${seqs.join(' ')}`);
+  const page = await conv.history({ limit: 20 });
+  t.same(page.messages.map((m) => m.x), Array.from({ length: 20 }, (_, i) => `dm ${29 - i}`), 'the history in call order');
+});
+
+t.test('sdk chat - ERROR 40 out_of_retention on SYNC: an error event, then a SYNC without a cursor (the most recent)', async (t) => {
+  const d = await startChat('standalone', { ...FAST, INBOX_MAX: '10', INBOX_PUSH_SIZE: '0' });
+  t.teardown(() => d.stop());
+  const srv = d.gateways[0]!;
+  const bob = sdkClient(srv.url, { token: srv.token('bob') });
+  t.teardown(() => bob.close());
+  const toAlice = bob.conversations.get({ to: 'alice' });
+  await toAlice.send('first');
+  // No INBOX push (INBOX_PUSH_SIZE 0): the client SYNCs requestTimeoutMs after WELCOME.
+  const alice = sdkClient(srv.url, { token: srv.token('alice'), requestTimeoutMs: 300 });
+  const ra = record(alice);
+  await waitFor(() => ra.messages.length === 1, 5000, 'the first message, synced');
+  const cursor = alice.cursor!;
+  alice.close();
+  for (let i = 0; i < 15; i++) await toAlice.send(`away ${i}`); // the inbox keeps 10: entries after the cursor are evicted
+  const again = sdkClient(srv.url, { token: srv.token('alice'), requestTimeoutMs: 300, inboxCursor: cursor });
+  t.teardown(() => again.close());
+  const rg = record(again);
+  await waitFor(() => rg.messages.length === 10, 5000, 'the most recent messages');
+  t.match(rg.errors, [{ name: 'RequestError', code: 40, reason: 'out_of_retention' }], 'one error event');
+  t.same(rg.messages.map((m) => [m.m.x, m.via]), Array.from({ length: 10 }, (_, i) => [`away ${i + 5}`, 'sync']));
+  t.ok(again.cursor! > cursor, 'the cursor moved on');
+});

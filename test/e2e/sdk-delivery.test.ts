@@ -2,8 +2,9 @@
 // real standalone server, with a TCP proxy that loses connections the way a network does:
 // reconnect and resume (items sent while away arrive in the replay, recovered, nothing twice),
 // a SEND whose ACK was lost retried with the same id (one item, ACK dup), ERROR 20 retried,
-// the heartbeat watchdog, and tokens: a function called again on every connect and after 4502,
-// a static expired token failing for good.
+// the heartbeat watchdog (also with a gift in flight), and tokens: a function called again on
+// every connect and after 4502, a static expired token failing for good; a burst over the rate
+// limit stored in call order; leave() and joining again (a resume).
 
 import { createSigner } from 'fast-jwt';
 import t from 'tap';
@@ -162,4 +163,78 @@ t.test('sdk delivery - tokens: a function is called on every connect and again a
   t.equal(stale.state, 'failed');
   stale.close();
   t.equal(stale.state, 'closed');
+});
+
+t.test('sdk delivery - the watchdog drops a link with a gift in flight: no crash, reconnect, resume, the gift acknowledged and shown once', async (t) => {
+  const srv = await startServer({ ...FAST, HEARTBEAT_INTERVAL_MS: '300' });
+  t.teardown(() => srv.stop());
+  const proxy = await startProxy(srv.port);
+  t.teardown(() => proxy.close());
+  const alice = sdkClient(proxy.url, { token: srv.token('alice'), requestTimeoutMs: 700 });
+  const observer = sdkClient(srv.url);
+  t.teardown(() => [alice, observer].forEach((c) => c.close()));
+  const ra = record(alice);
+  const ro = record(observer);
+  await observer.join('room');
+  await alice.join('room');
+  proxy.mute(); // half-open: alice's frames reach the server, nothing comes back
+  const sent = alice.gift('rose', 1, { id: 'gift-wd-1' });
+  await waitFor(() => ro.items.some((i) => i.item.g === 'rose'), 5000, 'the gift stored and published');
+  const stored = ro.items.find((i) => i.item.g === 'rose')!.item.s;
+  await waitFor(() => ra.states.some((s) => s.state === 'reconnecting'), 10_000, 'the watchdog');
+  proxy.unmute();
+  const ack = await sent;
+  t.match(ack, { id: 'gift-wd-1', s: stored, dup: true });
+  t.ok(ack.attempts >= 2, `attempts ${ack.attempts}`);
+  await waitFor(() => ra.joins.some((j) => j.resumed), 10_000, 'the resume');
+  t.match(ra.states.find((s) => s.state === 'reconnecting')!.detail.reason, /nothing from the server for \d+ ms/);
+  t.equal(alice.state, 'open');
+  await alice.send('after');
+  await waitFor(() => texts(ro).includes('after') && texts(ra).includes('after'), 5000, 'a later item');
+  t.equal(ro.items.filter((i) => i.item.g === 'rose').length, 1, 'the observer shows the gift once');
+  t.equal(ra.items.filter((i) => i.item.g === 'rose').length, 1, 'alice shows it once');
+});
+
+t.test('sdk delivery - a burst over the rate limit is stored in call order (each send retried with the ones behind it waiting)', async (t) => {
+  const srv = await startServer({ ...FAST, USER_MESSAGE_RATE: '20', USER_MESSAGE_BURST: '3' });
+  t.teardown(() => srv.stop());
+  const alice = sdkClient(srv.url, { token: srv.token('alice') });
+  const observer = sdkClient(srv.url);
+  t.teardown(() => [alice, observer].forEach((c) => c.close()));
+  const ro = record(observer);
+  await observer.join('room');
+  await alice.join('room');
+  const acks = await Promise.all(Array.from({ length: 30 }, (_, i) => alice.send(`burst ${i}`)));
+  const seqs = acks.map((a) => a.s);
+  t.ok(acks.some((a) => a.attempts > 1), 'rate-limited on the way');
+  t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), `strictly increasing in call order: ${seqs.join(' ')}`);
+  await waitFor(() => texts(ro).length === 30, 10_000, 'the thirty items');
+  t.same(texts(ro), Array.from({ length: 30 }, (_, i) => `burst ${i}`), 'shown in call order');
+});
+
+t.test('sdk delivery - leave(): left, nothing of the room after it; joining again resumes it (what was sent meanwhile, nothing twice)', async (t) => {
+  const srv = await startServer(FAST);
+  t.teardown(() => srv.stop());
+  const alice = sdkClient(srv.url, { token: srv.token('alice') });
+  const bob = sdkClient(srv.url, { token: srv.token('bob') });
+  t.teardown(() => [alice, bob].forEach((c) => c.close()));
+  const ra = record(alice);
+  const lefts: (string | null)[] = [];
+  alice.on('left', (room) => lefts.push(room));
+  await bob.join('room');
+  const first = await alice.join('room');
+  await bob.send('before');
+  await waitFor(() => texts(ra).includes('before'), 5000, 'the item');
+  await alice.leave();
+  t.same(lefts, ['room']);
+  t.equal(alice.room, null);
+  await t.rejects(alice.send('nowhere'), { code: 11 });
+  const meanwhile = await bob.send('while away');
+  await sleep(300);
+  t.same(texts(ra), ['before'], 'nothing of the room after the LEFT');
+  const again = await alice.join('room');
+  t.match(again, { room: 'room', resumed: true, recovered: true, epoch: first.epoch, replayed: 1 });
+  t.same(ra.items.map((i) => [i.item.x, i.meta.replay]), [['before', false], ['while away', true]]);
+  t.equal(ra.items.at(-1)!.item.s, meanwhile.s);
+  t.same(ra.errors, []);
 });

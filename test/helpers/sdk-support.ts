@@ -1,8 +1,10 @@
 // Helpers for the SDK's end-to-end tests (test/e2e/sdk*.test.ts): an SDK client in Node (with
 // `ws`'s WebSocket and short backoffs), a recorder of everything it emits, and a TCP proxy in
 // front of a gateway that the test can cut, refuse or mute, to lose connections the way a
-// network does (the client cannot tell it from a real drop).
+// network does (the client cannot tell it from a real drop); and for unit tests a scripted fake
+// WebSocket on which the test plays the server.
 
+import { decode, encode } from '@msgpack/msgpack';
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { createClient, type ChatMessage, type ClientOptions, type ConnectionState, type DanmakuClient, type ItemMeta, type JoinInfo, type RoomItem, type StateDetail } from '../../src/sdk/index.js';
@@ -116,4 +118,49 @@ export async function startProxy(port: number): Promise<Proxy> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A scripted WebSocket for unit tests: records what the client sends; the test plays the server. */
+export class FakeSocket {
+  static all: FakeSocket[] = [];
+  binaryType = 'blob';
+  readyState = 0;
+  onopen: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+  readonly sent: [number, number, Record<string, unknown> | undefined][] = [];
+  constructor(readonly url: string) {
+    FakeSocket.all.push(this);
+  }
+  send(data: Uint8Array): void {
+    this.sent.push(decode(data) as [number, number, Record<string, unknown> | undefined]);
+  }
+  close(code = 1005): void {
+    this.serverClose(code);
+  }
+  // --- the server's side ---
+  accept(welcome: Record<string, unknown> = {}): void {
+    this.readyState = 1;
+    this.onopen?.({});
+    this.push(3, 0, { uid: 'alice', name: 'Alice', guest: false, gateway: 'gw-x', heartbeat: 30_000, idleTimeout: 75_000, maxFrame: 4096, ...welcome });
+  }
+  push(op: number, rid: number, body: Record<string, unknown>): void {
+    const bytes = encode([op, rid, body]);
+    this.onmessage?.({ data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) });
+  }
+  serverClose(code: number, reason = ''): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  lastRequest(op: number): [number, number, Record<string, unknown> | undefined] | undefined {
+    return this.sent.filter((f) => f[0] === op).at(-1);
+  }
+}
+
+/** A client on FakeSockets (FakeSocket.all emptied first), URLs a.test and b.test, backoff 10-20 ms. */
+export function fakeClient(opts: Partial<ClientOptions> = {}): DanmakuClient {
+  FakeSocket.all = [];
+  return createClient({ url: ['ws://a.test/', 'ws://b.test/'], WebSocket: FakeSocket, backoff: { baseMs: 10, maxMs: 20 }, ...opts });
 }

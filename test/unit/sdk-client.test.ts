@@ -3,53 +3,13 @@
 // the WELCOME timeout, BATCH frames of another room ignored, ERROR 15 on a superseded JOIN,
 // and copies of a room item and of a MESSAGE emitted once.
 
-import { decode, encode } from '@msgpack/msgpack';
 import t from 'tap';
-import { createClient, type DanmakuClient } from '../../src/sdk/index.js';
-import { record } from '../helpers/sdk-support.js';
+import type { DanmakuClient } from '../../src/sdk/index.js';
+import { FakeSocket, fakeClient, record } from '../helpers/sdk-support.js';
 import { waitFor } from '../helpers/server.js';
 
-class FakeSocket {
-  static all: FakeSocket[] = [];
-  binaryType = 'blob';
-  readyState = 0;
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  readonly sent: [number, number, Record<string, unknown> | undefined][] = [];
-  constructor(readonly url: string) {
-    FakeSocket.all.push(this);
-  }
-  send(data: Uint8Array): void {
-    this.sent.push(decode(data) as [number, number, Record<string, unknown> | undefined]);
-  }
-  close(code = 1005): void {
-    this.serverClose(code);
-  }
-  // --- the server's side ---
-  accept(welcome: Record<string, unknown> = {}): void {
-    this.readyState = 1;
-    this.onopen?.({});
-    this.push(3, 0, { uid: 'alice', name: 'Alice', guest: false, gateway: 'gw-x', heartbeat: 30_000, idleTimeout: 75_000, maxFrame: 4096, ...welcome });
-  }
-  push(op: number, rid: number, body: Record<string, unknown>): void {
-    const bytes = encode([op, rid, body]);
-    this.onmessage?.({ data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) });
-  }
-  serverClose(code: number, reason = ''): void {
-    if (this.readyState === 3) return;
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-  }
-  lastRequest(op: number): [number, number, Record<string, unknown> | undefined] | undefined {
-    return this.sent.filter((f) => f[0] === op).at(-1);
-  }
-}
-
 function client(opts: Record<string, unknown> = {}): DanmakuClient {
-  FakeSocket.all = [];
-  return createClient({ url: ['ws://a.test/', 'ws://b.test/'], WebSocket: FakeSocket, backoff: { baseMs: 10, maxMs: 20 }, ...opts });
+  return fakeClient(opts);
 }
 
 const latest = () => FakeSocket.all.at(-1)!;
