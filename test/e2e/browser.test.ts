@@ -51,8 +51,26 @@ async function ready(p: Page, room: string): Promise<void> {
   await p.locator(`[data-testid="room-current"][data-joined="true"]`).filter({ hasText: room }).waitFor({ timeout: 15_000 });
 }
 
+/**
+ * Waits until a comment holding `text` is drawn inside the overlay's stage: an element that is
+ * there, visible, and whose box meets the stage's (not only in the overlay's own bookkeeping).
+ */
 const onScreen = (p: Page, text: string, timeout = 10_000) =>
-  p.waitForFunction((x) => (window.demo.overlay.visibleTexts() as string[]).some((v) => v.includes(x)), text, { timeout });
+  p.waitForFunction(
+    (x) => {
+      const root = document.querySelector('[data-testid="danmaku-overlay"]');
+      if (!root) return false;
+      const stage = root.getBoundingClientRect();
+      return [...root.querySelectorAll('.dm-item')].some((e) => {
+        if (!e.textContent?.includes(x)) return false;
+        const b = e.getBoundingClientRect();
+        const style = getComputedStyle(e);
+        return b.width > 0 && b.right > stage.left && b.left < stage.right && b.bottom > stage.top && b.top < stage.bottom && style.visibility !== 'hidden' && Number(style.opacity) > 0;
+      });
+    },
+    text,
+    { timeout },
+  );
 
 async function sendDanmaku(p: Page, text: string): Promise<void> {
   await p.getByTestId('text-input').fill(text);
@@ -136,7 +154,8 @@ t.test('two viewers in one room, a switch, gifts, likes; a screenshot for the re
   await onScreen(alice.page, lobbyOnly);
   await sendDanmaku(carol.page, musicOnly);
   await onScreen(bob.page, musicOnly);
-  await alice.page.waitForTimeout(500);
+  // One standalone gateway fans a room's batch out to all its members in one go: alice had the
+  // lobby danmaku before carol sent hers, so had it gone to bob, he would have it by now.
   const bobItems = await bob.page.evaluate(() => window.__items);
   t.notOk(bobItems.some((i) => i.x === lobbyOnly), 'after the switch, a lobby danmaku does not reach bob');
   t.ok(bobItems.some((i) => i.x === musicOnly && i.room === 'music'), "bob gets music's danmaku");
@@ -178,8 +197,16 @@ t.test('a gateway restart: the page reconnects and resumes its room with nothing
   const browser = await browserFor(t);
   // The restarted gateway listens on its old port: one outside the ephemeral range, which the
   // page's own reconnect attempts (and every other outgoing connection) draw their local ports from.
-  const port = await stablePort();
-  const gw0 = await c.startGateway('gw-r', { PORT: String(port) });
+  let port = 0;
+  let gw0: Awaited<ReturnType<typeof c.startGateway>> | undefined;
+  for (let i = 0; !gw0; i++) {
+    port = await stablePort();
+    // Another process may take the port between the probe and the start: try another.
+    gw0 = await c.startGateway('gw-r', { PORT: String(port) }).catch((err: unknown) => {
+      if (i >= 4) throw err;
+      return undefined;
+    });
+  }
   const gw1 = c.gateways[0]!;
   // While the gateway is down, Chromium logs each refused reconnect (the token fetch, then the
   // WebSocket) as a console error and a failed request of its own: the test's doing.
@@ -203,7 +230,15 @@ t.test('a gateway restart: the page reconnects and resumes its room with nothing
     return out;
   })) as { s: number }[];
   t.equal(acked.length, 8, 'the other gateway took 4 gifts and 4 danmaku meanwhile');
-  await c.startGateway('gw-r', { PORT: String(port) });
+  for (let i = 0; ; i++) {
+    try {
+      await c.startGateway('gw-r', { PORT: String(port) });
+      break;
+    } catch (err) {
+      if (i >= 4) throw err; // the port is held by something else for good
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   await viewer.page.waitForFunction(() => window.__joins.some((j) => j.resumed), undefined, { timeout: 45_000 });
   const join = (await viewer.page.evaluate(() => window.__joins.find((j) => j.resumed)))!;
   t.equal(join.recovered, true, 'the resume is recovered: every missed item is in the replay');
@@ -240,8 +275,11 @@ t.test("the README's embed snippet works on a blank page of another origin", asy
   while (!seen.some((i) => i.x === 'hello from my page' && i.u === 'viewer1') && Date.now() < deadline) await page.page.waitForTimeout(100);
   t.ok(seen.some((i) => i.x === 'hello from my page' && i.u === 'viewer1'), "the page's send reached the room");
   await watcher.send({ k: 1, x: 'hello from node' });
-  await page.page.waitForFunction(() => [...document.querySelectorAll('.dm-item')].some((e) => e.textContent?.includes('hello from node')), undefined, { timeout: 10_000 });
-  t.pass("the room's danmaku shows in the page's overlay");
+  await onScreen(page.page, 'hello from node');
+  const xOf = () => page.page.evaluate(() => [...document.querySelectorAll('.dm-item')].find((e) => e.textContent?.includes('hello from node'))!.getBoundingClientRect().left);
+  const x0 = await xOf();
+  await page.page.waitForTimeout(300);
+  t.ok((await xOf()) < x0, "the room's danmaku shows in the page's overlay, and scrolls");
   watcher.close();
   noProblems(t, [page]);
 });
