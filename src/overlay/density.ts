@@ -5,6 +5,9 @@
 
 import type { OverlayMode } from './types.js';
 
+/** How the planner places a comment: a mode, or `still` (reduced motion: a scroll comment or gift shown in place, on any lane from the top). */
+export type PlanMode = OverlayMode | 'still';
+
 /** Lanes ordinary danmaku may use: density 0..1 of them, at least one unless density is 0. */
 export function usableLanes(count: number, density: number): number {
   const d = Number.isFinite(density) ? Math.min(1, Math.max(0, density)) : 1;
@@ -21,12 +24,12 @@ export function fixedBand(count: number): number {
 }
 
 /**
- * The order in which a comment tries lanes: scroll from the top down over `usable` lanes; top
- * from the top down and bottom from the bottom up, each within its band (the top or bottom
- * third, never mid-screen) and within `usable`.
+ * The order in which a comment tries lanes: scroll and still from the top down over `usable`
+ * lanes; top from the top down and bottom from the bottom up, each within its band (the top or
+ * bottom third, never mid-screen) and within `usable`.
  */
-export function laneOrder(mode: OverlayMode, count: number, usable: number): number[] {
-  const n = Math.min(count, usable, mode === 'scroll' ? count : fixedBand(count));
+export function laneOrder(mode: PlanMode, count: number, usable: number): number[] {
+  const n = Math.min(count, usable, mode === 'top' || mode === 'bottom' ? fixedBand(count) : count);
   return Array.from({ length: Math.max(0, n) }, (_, i) => (mode === 'bottom' ? count - 1 - i : i));
 }
 

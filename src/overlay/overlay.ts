@@ -4,14 +4,14 @@
 // with its animation pinned to that clock. Public API: docs/overlay.md.
 
 import { parseColor } from './color.js';
-import type { Booked } from './density.js';
+import type { Booked, PlanMode } from './density.js';
 import { DomEngine, FADE_IN, setTiming, type Timing } from './dom-engine.js';
 import { chooseReplay, displayText, itemToComment, KIND_LIKE, modeOf } from './items.js';
 import { LikeBadge } from './likes.js';
 import { textWidth } from './measure.js';
 import { Planner, type Geometry } from './planner.js';
 import { GIFT_ICON, NOTICE_ICON, PILL_EDGE_PX, PILL_PAD_EM, SELF_PAD_EM } from './style.js';
-import type { Comment, CommentKind, OverlayItem, OverlayMode, OverlayOptions, OverlayStats } from './types.js';
+import type { Comment, CommentKind, OverlayItem, OverlayOptions, OverlayStats } from './types.js';
 import { WaitingQueue, type WaitingKind } from './waiting.js';
 
 type Settings = Required<Omit<OverlayOptions, 'media'>> & { media?: HTMLMediaElement };
@@ -287,9 +287,9 @@ export class DanmakuOverlay {
   /** true: drawn; false: shed (ordinary danmaku); null: a gift or notice found no lane. `summary`: the "+N gifts" pill. */
   private place(c: Comment, kind: CommentKind, summary: boolean): boolean | null {
     const text = summary ? c.text : displayText(c);
-    let mode: OverlayMode = kind === 'notice' ? 'top' : kind === 'gift' ? 'scroll' : modeOf(c.mode);
+    let mode: PlanMode = kind === 'notice' ? 'top' : kind === 'gift' ? 'scroll' : modeOf(c.mode);
     const fade = this.reduced;
-    if (mode === 'scroll' && fade) mode = 'top';
+    if (mode === 'scroll' && fade) mode = 'still';
     const kept = kind !== 'danmaku';
     const icon = kind === 'gift' ? GIFT_ICON : kind === 'notice' ? NOTICE_ICON : '';
     const fontPx = this.fontPx;
