@@ -5,6 +5,9 @@
 
 import type { OverlayMode } from './types.js';
 
+/** How the planner places a comment: a mode, or `still` (reduced motion: a scroll comment or gift shown in place, on any lane from the top). */
+export type PlanMode = OverlayMode | 'still';
+
 /** Lanes ordinary danmaku may use: density 0..1 of them, at least one unless density is 0. */
 export function usableLanes(count: number, density: number): number {
   const d = Number.isFinite(density) ? Math.min(1, Math.max(0, density)) : 1;
@@ -12,10 +15,22 @@ export function usableLanes(count: number, density: number): number {
   return Math.max(1, Math.floor(count * d + 1e-9));
 }
 
-/** The order in which a comment tries lanes: scroll and top from the top down, bottom from the bottom up. */
-export function laneOrder(mode: OverlayMode, count: number, usable: number): number[] {
-  const n = Math.min(count, usable);
-  return Array.from({ length: n }, (_, i) => (mode === 'bottom' ? count - 1 - i : i));
+/** Top comments (and notices) keep to this fraction of the lanes at the top, bottom comments to as many at the bottom. */
+export const FIXED_BAND = 1 / 3;
+
+/** How many lanes the top band (and the bottom band) has: a third of them, at least one. */
+export function fixedBand(count: number): number {
+  return count <= 0 ? 0 : Math.max(1, Math.floor(count * FIXED_BAND + 1e-9));
+}
+
+/**
+ * The order in which a comment tries lanes: scroll and still from the top down over `usable`
+ * lanes; top from the top down and bottom from the bottom up, each within its band (the top or
+ * bottom third, never mid-screen) and within `usable`.
+ */
+export function laneOrder(mode: PlanMode, count: number, usable: number): number[] {
+  const n = Math.min(count, usable, mode === 'top' || mode === 'bottom' ? fixedBand(count) : count);
+  return Array.from({ length: Math.max(0, n) }, (_, i) => (mode === 'bottom' ? count - 1 - i : i));
 }
 
 /** What the book needs to know of a comment. */

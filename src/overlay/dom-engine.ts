@@ -9,12 +9,22 @@ import { ensureStyle } from './style.js';
 /** How one comment looks. */
 export interface Look {
   text: string;
-  /** extra classes after dm-item: dm-gift, dm-notice, dm-self, dm-dark */
+  /** extra classes after dm-item: dm-gift, dm-notice, dm-self, dm-dark, dm-summary */
   classes: string;
   color: string | null;
   fontPx: number;
+  /** the element's height: its lane's, px */
+  height: number;
+  /** the text's line height, px (a pill's is less than its lane: see PILL_EDGE_PX) */
   lineHeight: number;
 }
+
+/** When a comment's motion starts, on the document timeline's clock (the clock the overlay plans on). */
+export type Timing =
+  /** running: the animation's startTime, pinned, so a late first frame draws it where it was planned */
+  | { startTime: number }
+  /** paused: held this far into its motion */
+  | { heldAt: number };
 
 const POOL_MAX = 256;
 
@@ -35,10 +45,10 @@ export class DomEngine {
   }
 
   /**
-   * Draws a comment at `p` and starts its motion (paused if `paused`). `fade`: fade in as well
-   * as out (reduced motion). `done` runs when the motion ends, not when it is cancelled.
+   * Draws a comment at `p` and starts its motion at `timing`. `fade`: fade in as well as out
+   * (reduced motion). `done` runs when the motion ends, not when it is cancelled.
    */
-  draw(look: Look, p: Placement, opts: { fade: boolean; paused: boolean }, done: () => void): { el: HTMLDivElement; anim: Animation } {
+  draw(look: Look, p: Placement, timing: Timing, fade: boolean, done: () => void): { el: HTMLDivElement; anim: Animation } {
     const el = this.pool.pop() ?? this.doc.createElement('div');
     el.className = look.classes ? `dm-item ${look.classes}` : 'dm-item';
     el.textContent = look.text;
@@ -46,7 +56,7 @@ export class DomEngine {
     s.color = look.color ?? '';
     s.fontSize = `${look.fontPx}px`;
     s.lineHeight = `${look.lineHeight}px`;
-    s.height = `${look.lineHeight}px`;
+    s.height = `${look.height}px`;
     const m = p.motion;
     const y = `${p.y}px`;
     let anim: Animation;
@@ -57,12 +67,12 @@ export class DomEngine {
     } else {
       s.transform = `translate3d(${m.x0}px,${y},0)`;
       s.opacity = '0';
-      const frames = opts.fade
-        ? [{ opacity: 0 }, { opacity: 1, offset: 0.08 }, { opacity: 1, offset: 0.85 }, { opacity: 0 }]
+      const frames = fade
+        ? [{ opacity: 0 }, { opacity: 1, offset: FADE_IN }, { opacity: 1, offset: 0.85 }, { opacity: 0 }]
         : [{ opacity: 1 }, { opacity: 1, offset: 0.9 }, { opacity: 0 }];
       anim = el.animate(frames, { duration: m.end - m.t0, easing: 'linear' });
     }
-    if (opts.paused) anim.pause();
+    setTiming(anim, timing);
     anim.onfinish = done;
     this.stage.appendChild(el);
     return { el, anim };
@@ -82,5 +92,21 @@ export class DomEngine {
 
   setOpacity(opacity: number): void {
     this.stage.style.opacity = opacity >= 1 ? '' : String(Math.max(0, opacity));
+  }
+}
+
+/** Under reduced motion a comment fades in over this fraction of its life. */
+export const FADE_IN = 0.08;
+
+/**
+ * Pins an animation to `timing`. Setting startTime (or, paused, currentTime) completes any
+ * pending play or pause at once, so the position no longer depends on when the next frame comes.
+ */
+export function setTiming(anim: Animation, timing: Timing): void {
+  if ('heldAt' in timing) {
+    anim.pause();
+    anim.currentTime = timing.heldAt;
+  } else {
+    anim.startTime = timing.startTime;
   }
 }

@@ -1,16 +1,18 @@
 // DanmakuOverlay: the comments of a live room drawn over a <video> or any container. It owns
-// the stage clock (which stops while paused, with every animation), asks the planner where a
-// comment goes, and has the DOM engine draw it. Public API: docs/overlay.md.
+// the stage clock (the document timeline's time, the clock the animations run on, minus the
+// time spent paused), asks the planner where a comment goes, and has the DOM engine draw it
+// with its animation pinned to that clock. Public API: docs/overlay.md.
 
 import { parseColor } from './color.js';
-import type { Booked } from './density.js';
-import { DomEngine } from './dom-engine.js';
-import { displayText, itemToComment, KIND_LIKE, modeOf } from './items.js';
+import type { Booked, PlanMode } from './density.js';
+import { DomEngine, FADE_IN, setTiming, type Timing } from './dom-engine.js';
+import { chooseReplay, displayText, itemToComment, KIND_LIKE, modeOf } from './items.js';
 import { LikeBadge } from './likes.js';
 import { textWidth } from './measure.js';
 import { Planner, type Geometry } from './planner.js';
-import { GIFT_ICON, NOTICE_ICON, PILL_PAD_EM } from './style.js';
-import type { Comment, CommentKind, OverlayItem, OverlayMode, OverlayOptions, OverlayStats } from './types.js';
+import { GIFT_ICON, NOTICE_ICON, PILL_EDGE_PX, PILL_PAD_EM, SELF_PAD_EM } from './style.js';
+import type { Comment, CommentKind, OverlayItem, OverlayOptions, OverlayStats } from './types.js';
+import { WaitingQueue, type WaitingKind } from './waiting.js';
 
 type Settings = Required<Omit<OverlayOptions, 'media'>> & { media?: HTMLMediaElement };
 
@@ -29,9 +31,9 @@ const DEFAULTS: Settings = {
 /** Top and bottom comments stay this long; notices a little longer. */
 const FIXED_MS = 4000;
 const NOTICE_MS = 6000;
-/** Gifts and notices waiting for a lane are tried again this often, and at most this many wait. */
+/** Gifts and notices waiting for a lane are tried again this often; past this many distinct ones, the rest fold into a "+N gifts" pill. */
 const RETRY_MS = 250;
-const PENDING_MAX = 200;
+const WAITING_MAX = 50;
 /** The font is scaled by the container's height over this (autoScale). */
 const REFERENCE_HEIGHT = 720;
 const MIN_FONT_PX = 10;
@@ -40,12 +42,20 @@ const MIN_FONT_PX = 10;
 interface Shown extends Booked {
   readonly kind: CommentKind;
   readonly text: string;
+  /** what it was made from (re-placed after a change of the reduced-motion preference) */
+  readonly comment: Comment;
+  readonly summary: boolean;
+  /** its motion's start on the stage clock; `lead`: ms it is drawn ahead of that (a fade-in skipped while paused) */
+  t0: number;
+  lead: number;
   el: HTMLDivElement | null;
   anim: Animation | null;
 }
 
 const MEDIA_PAUSE = ['pause', 'waiting', 'seeking'] as const;
 const MEDIA_PLAY = ['play', 'playing', 'seeked'] as const;
+/** A media element's source came or went: whether to follow it is decided again. */
+const MEDIA_SOURCE = ['loadstart', 'emptied', 'error', 'loadedmetadata'] as const;
 
 export class DanmakuOverlay {
   private opts: Settings;
@@ -54,6 +64,7 @@ export class DanmakuOverlay {
   private readonly planner: Planner<Shown>;
   /** the element whose size is the stage's (the container, or the video given as container) */
   private readonly target: HTMLElement;
+  private readonly doc: Document;
   private width = 0;
   private height = 0;
   private fontPx = DEFAULTS.fontSize;
@@ -61,8 +72,9 @@ export class DanmakuOverlay {
   private pausedTotal = 0;
   private shown = 0;
   private shed = 0;
+  private hiddenShed = 0;
   private gifts = 0;
-  private pending: Comment[] = [];
+  private readonly waiting = new WaitingQueue(WAITING_MAX);
   private retry: ReturnType<typeof setTimeout> | null = null;
   private readonly observer: ResizeObserver | null;
   private readonly motionQuery: MediaQueryList | null;
@@ -72,6 +84,7 @@ export class DanmakuOverlay {
   constructor(container: HTMLElement, opts: OverlayOptions = {}) {
     this.opts = { ...DEFAULTS, ...opts };
     const doc = container.ownerDocument;
+    this.doc = doc;
     const view = doc.defaultView;
     this.engine = new DomEngine(doc);
     this.badge = new LikeBadge(doc);
@@ -91,17 +104,31 @@ export class DanmakuOverlay {
     this.bindMedia(this.opts.media);
     this.observer = typeof ResizeObserver === 'function' ? new ResizeObserver(() => this.resize()) : null;
     this.observer?.observe(this.target);
+    doc.addEventListener('visibilitychange', this.onVisibility);
   }
 
-  /** Shows a comment; false when an ordinary danmaku is shed (no free lane, cap) or not shown (hidden, empty). Gifts and notices: always true. */
+  /**
+   * Shows a comment. true: drawn, or (a gift or notice) waiting for a lane, shown as soon as one
+   * frees. false: not drawn and never will be: an ordinary danmaku shed (no free lane, the cap,
+   * the page hidden), or any comment while the overlay is hidden (hide()) or with no text.
+   */
   add(c: Comment): boolean {
     if (this.destroyed) return false;
     const kind: CommentKind = c.kind === 'gift' || c.kind === 'notice' ? c.kind : 'danmaku';
     if (kind === 'gift') this.gifts++;
-    if (this.opts.hidden) return kind !== 'danmaku';
+    if (this.opts.hidden) return false;
     if (!displayText(c)) return false;
-    if (kind !== 'danmaku' && this.pending.length > 0) return this.enqueue(c);
-    return this.place(c, kind) ?? this.enqueue(c);
+    if (kind === 'danmaku') {
+      if (this.doc.hidden) {
+        // nothing renders in a hidden page: shown later, it would be stale and pile up on return
+        this.shed++;
+        this.hiddenShed++;
+        return false;
+      }
+      return this.place(c, kind, false) === true;
+    }
+    if (this.waiting.size > 0 || this.doc.hidden) return this.enqueue(c, kind);
+    return this.place(c, kind, false) ?? this.enqueue(c, kind);
   }
 
   /** A room item from the SDK: likes go to the counter; unknown kinds are ignored (false). */
@@ -112,6 +139,20 @@ export class DanmakuOverlay {
     }
     const c = itemToComment(item, opts.self ?? false);
     return c ? this.add(c) : false;
+  }
+
+  /**
+   * Replayed room items (a JOIN's catch-up, in order) under the replay policy (chooseReplay,
+   * docs/overlay.md): a plain join shows only gifts and notices younger than 10 s; a resume
+   * (`resumed`) shows every missed gift, notice and like and the newest 30 danmaku, counting
+   * older ones as shed. Returns how many were passed to addItem().
+   */
+  addReplay(items: readonly OverlayItem[], opts: { resumed: boolean; self?: (item: OverlayItem) => boolean }): number {
+    if (this.destroyed) return 0;
+    const choice = chooseReplay(items, opts.resumed, Date.now());
+    this.shed += choice.shed;
+    for (const it of choice.show) this.addItem(it, { self: opts.self?.(it) ?? false });
+    return choice.show.length;
   }
 
   addLikes(n: number): void {
@@ -125,6 +166,7 @@ export class DanmakuOverlay {
 
   setOptions(o: Partial<OverlayOptions>): void {
     const before = this.opts;
+    const wasReduced = this.reduced;
     this.opts = { ...this.opts, ...o };
     if ('media' in o && o.media !== before.media) this.bindMedia(o.media);
     if (o.opacity !== undefined) this.engine.setOpacity(this.opts.opacity);
@@ -135,6 +177,7 @@ export class DanmakuOverlay {
     }
     this.planner.setOptions(this.plannerOptions());
     if (o.fontSize !== undefined || o.fontScale !== undefined || o.autoScale !== undefined) this.relayout();
+    if (this.reduced !== wasReduced && !this.opts.hidden) this.replaceAll();
   }
 
   show(): void {
@@ -161,16 +204,16 @@ export class DanmakuOverlay {
 
   pause(): void {
     if (this.pausedAt !== null) return;
-    this.pausedAt = performance.now();
-    for (const s of this.planner.book) s.anim?.pause();
+    this.pausedAt = this.clock();
+    for (const s of this.planner.book) if (s.anim) setTiming(s.anim, this.timing(s));
   }
 
   resume(): void {
     if (this.pausedAt === null) return;
-    this.pausedTotal += performance.now() - this.pausedAt;
+    this.pausedTotal += this.clock() - this.pausedAt;
     this.pausedAt = null;
-    for (const s of this.planner.book) if (s.anim?.playState === 'paused') s.anim.play();
-    this.scheduleRetry();
+    for (const s of this.planner.book) if (s.anim) setTiming(s.anim, this.timing(s));
+    this.drain();
   }
 
   get paused(): boolean {
@@ -182,9 +225,10 @@ export class DanmakuOverlay {
     if (this.destroyed) return;
     this.measure();
     this.relayout();
+    this.drain(); // a stage that had no lanes (zero size) may have some now
   }
 
-  /** Takes every comment off the stage (the like counter stays). */
+  /** Takes every comment off the stage and forgets the gifts and notices waiting (a room switch: they were the old room's). The like counter stays. */
   clear(): void {
     this.clearComments();
   }
@@ -195,12 +239,13 @@ export class DanmakuOverlay {
     this.destroyed = true;
     this.observer?.disconnect();
     this.motionQuery?.removeEventListener('change', this.onMotionPreference);
+    this.doc.removeEventListener('visibilitychange', this.onVisibility);
     this.bindMedia(undefined);
     this.engine.root.remove();
   }
 
   get stats(): OverlayStats {
-    return { onScreen: this.planner.book.size, shown: this.shown, shed: this.shed, gifts: this.gifts, likes: this.badge.value };
+    return { onScreen: this.planner.book.size, shown: this.shown, shed: this.shed, hiddenShed: this.hiddenShed, waiting: this.waiting.size, gifts: this.gifts, likes: this.badge.value };
   }
 
   /** Texts on screen, oldest first (gifts as "alice sent 3 x rose"); none while hidden. */
@@ -214,27 +259,47 @@ export class DanmakuOverlay {
     return this.engine.root;
   }
 
-  /** Milliseconds of unpaused time: the clock lanes are planned on, frozen with the animations. */
+  /**
+   * The document timeline's time: the clock every animation runs on. Planning on it and pinning
+   * each animation's start to it keeps the planned and the drawn positions equal however late
+   * the next frame comes (a busy main thread, a throttled background tab).
+   */
+  private clock(): number {
+    const t = this.doc.timeline?.currentTime;
+    return typeof t === 'number' ? t : performance.now();
+  }
+
+  /** Milliseconds of unpaused time: the stage clock lanes are planned on, frozen with the animations. */
   private now(): number {
-    return (this.pausedAt ?? performance.now()) - this.pausedTotal;
+    return (this.pausedAt ?? this.clock()) - this.pausedTotal;
+  }
+
+  /** Where a comment's animation belongs on the stage clock now: held while paused, else started at t0 (in timeline time). */
+  private timing(s: { t0: number; lead: number }): Timing {
+    if (this.pausedAt !== null) return { heldAt: this.now() - s.t0 + s.lead };
+    return { startTime: s.t0 + this.pausedTotal - s.lead };
   }
 
   private get reduced(): boolean {
     return this.opts.reducedMotion === 'auto' ? (this.motionQuery?.matches ?? false) : this.opts.reducedMotion;
   }
 
-  /** true: drawn; false: shed (ordinary danmaku); null: a gift or notice found no lane. */
-  private place(c: Comment, kind: CommentKind): boolean | null {
-    const text = displayText(c);
-    let mode: OverlayMode = kind === 'notice' ? 'top' : kind === 'gift' ? 'scroll' : modeOf(c.mode);
-    if (mode === 'scroll' && this.reduced) mode = 'top';
+  /** true: drawn; false: shed (ordinary danmaku); null: a gift or notice found no lane. `summary`: the "+N gifts" pill. */
+  private place(c: Comment, kind: CommentKind, summary: boolean): boolean | null {
+    const text = summary ? c.text : displayText(c);
+    let mode: PlanMode = kind === 'notice' ? 'top' : kind === 'gift' ? 'scroll' : modeOf(c.mode);
+    const fade = this.reduced;
+    if (mode === 'scroll' && fade) mode = 'still';
     const kept = kind !== 'danmaku';
     const icon = kind === 'gift' ? GIFT_ICON : kind === 'notice' ? NOTICE_ICON : '';
     const fontPx = this.fontPx;
-    const width = textWidth(icon + text, fontPx) + (kept ? 2 * Math.ceil(PILL_PAD_EM * fontPx) : 0);
-    const shown: Shown = { kept, kind, text, el: null, anim: null };
+    const pad = kept ? PILL_PAD_EM : c.self ? SELF_PAD_EM : 0;
+    const width = textWidth(icon + text, fontPx) + 2 * Math.ceil(pad * fontPx);
     const life = kind === 'notice' ? NOTICE_MS : undefined;
-    const r = this.planner.place(shown, mode, width, this.now(), life);
+    const now = this.now();
+    if (!kept && !this.planner.book.roomForOrdinary()) this.sweep(now);
+    const shown: Shown = { kept, kind, text, comment: c, summary, t0: now, lead: 0, el: null, anim: null };
+    const r = this.planner.place(shown, mode, width, now, life);
     if (!r) {
       if (kept) return null;
       this.shed++;
@@ -244,35 +309,57 @@ export class DanmakuOverlay {
       this.takeOff(v);
       this.shed++;
     }
+    // Added while paused under reduced motion: drawn past its fade-in, so it shows (frozen)
+    // now; it leaves that much earlier than planned, which is safe.
+    if (fade && r.placement.motion.v === 0 && this.paused) shown.lead = FADE_IN * (r.placement.motion.end - now);
     const color = kept ? null : parseColor(c.color);
-    const classes = [kind === 'gift' ? 'dm-gift' : kind === 'notice' ? 'dm-notice' : '', c.self ? 'dm-self' : '', color?.dark ? 'dm-dark' : ''].filter(Boolean).join(' ');
-    const look = { text, classes, color: color && color.css !== '#ffffff' ? color.css : null, fontPx, lineHeight: this.lineHeight() };
-    const drawn = this.engine.draw(look, r.placement, { fade: this.reduced, paused: this.paused }, () => this.finished(shown));
+    const classes = [kind === 'gift' ? 'dm-gift' : kind === 'notice' ? 'dm-notice' : '', summary ? 'dm-summary' : '', c.self ? 'dm-self' : '', color?.dark ? 'dm-dark' : ''].filter(Boolean).join(' ');
+    const lane = this.lineHeight();
+    const look = { text, classes, color: color && color.css !== '#ffffff' ? color.css : null, fontPx, height: lane, lineHeight: kept ? lane - 2 * PILL_EDGE_PX : lane };
+    const drawn = this.engine.draw(look, r.placement, this.timing(shown), fade, () => this.finished(shown));
     shown.el = drawn.el;
     shown.anim = drawn.anim;
     this.shown++;
     return true;
   }
 
-  /** A gift or notice waits for a lane (every lane holds gifts or notices): never dropped, only delayed. */
-  private enqueue(c: Comment): boolean {
-    if (this.pending.length >= PENDING_MAX) this.pending.shift();
-    this.pending.push(c);
+  /** A gift or notice waits for a lane (every lane holds gifts or notices, or the page is hidden): never dropped, merged while it waits. */
+  private enqueue(c: Comment, kind: WaitingKind): boolean {
+    this.waiting.push(c, kind);
     this.scheduleRetry();
     return true;
   }
 
+  /** Whether waiting comments can be tried now (a retry timer runs only then: not while paused, hidden or with no lanes). */
+  private canDrain(): boolean {
+    return !this.paused && !this.destroyed && !this.opts.hidden && !this.doc.hidden && this.planner.laneCount > 0;
+  }
+
   private scheduleRetry(): void {
-    if (this.retry || this.pending.length === 0 || this.paused || this.destroyed) return;
+    if (this.retry || this.waiting.size === 0 || !this.canDrain()) return;
     this.retry = setTimeout(() => {
       this.retry = null;
-      while (this.pending.length > 0 && !this.paused) {
-        const c = this.pending[0]!;
-        if (this.place(c, c.kind === 'notice' ? 'notice' : 'gift') === null) break;
-        this.pending.shift();
-      }
-      this.scheduleRetry();
+      this.drain();
     }, RETRY_MS);
+  }
+
+  /** Shows waiting gifts and notices, in order, while lanes take them; retries later for the rest. */
+  private drain(): void {
+    while (this.waiting.size > 0 && this.canDrain()) {
+      const next = this.waiting.peek()!;
+      const kind = next.kind === 'summary' ? 'gift' : next.kind;
+      if (this.place(next.comment, kind, next.kind === 'summary') === null) break;
+      this.waiting.shift();
+    }
+    this.scheduleRetry();
+  }
+
+  /** Takes off comments whose time is over but whose finish event has not come (no frames ran: a hidden page). */
+  private sweep(now: number): void {
+    for (const s of [...this.planner.book]) {
+      const m = this.planner.motionOf(s);
+      if (m && m.end <= now) this.takeOff(s);
+    }
   }
 
   private finished(s: Shown): void {
@@ -289,7 +376,7 @@ export class DanmakuOverlay {
   private clearComments(): void {
     for (const s of [...this.planner.book]) this.takeOff(s);
     this.planner.clear();
-    this.pending = [];
+    this.waiting.clear();
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
   }
@@ -328,25 +415,85 @@ export class DanmakuOverlay {
     return { durationMs: this.opts.durationMs, fixedMs: FIXED_MS, maxOnScreen: this.opts.maxOnScreen, density: this.opts.density, gap: Math.max(8, Math.round(this.fontPx * 0.75)) };
   }
 
+  /**
+   * Follows `media`'s play and pause, but only while it has a source: a <video> with no source
+   * yet (networkState EMPTY, or NO_SOURCE: none found or it failed) never plays, and following
+   * it would freeze the comments for good. Until a source comes (loadstart) the overlay runs
+   * live; when the source goes (emptied) it runs live again.
+   */
   private bindMedia(media: HTMLMediaElement | undefined): void {
     this.unbindMedia?.();
     this.unbindMedia = null;
     this.opts.media = media;
     if (!media) return;
-    const onPause = () => this.pause();
+    let following = false;
+    const hasSource = () => media.networkState !== media.NETWORK_EMPTY && media.networkState !== media.NETWORK_NO_SOURCE;
+    const onPause = () => {
+      if (following) this.pause();
+    };
     const onPlay = () => {
-      if (!media.paused) this.resume();
+      if (following && !media.paused) this.resume();
+    };
+    const onSource = () => {
+      const was = following;
+      following = hasSource();
+      if (following) {
+        if (media.paused) this.pause();
+        else this.resume();
+      } else if (was) {
+        this.resume();
+      }
     };
     for (const e of MEDIA_PAUSE) media.addEventListener(e, onPause);
     for (const e of MEDIA_PLAY) media.addEventListener(e, onPlay);
+    for (const e of MEDIA_SOURCE) media.addEventListener(e, onSource);
     this.unbindMedia = () => {
       for (const e of MEDIA_PAUSE) media.removeEventListener(e, onPause);
       for (const e of MEDIA_PLAY) media.removeEventListener(e, onPlay);
+      for (const e of MEDIA_SOURCE) media.removeEventListener(e, onSource);
     };
-    if (media.paused) this.pause();
+    following = hasSource();
+    if (following && media.paused) this.pause();
   }
 
+  /** A change of the reduced-motion preference: what is on screen is placed again in the new style, and waiting gifts wait on. */
   private readonly onMotionPreference = (): void => {
-    if (this.opts.reducedMotion === 'auto') this.clearComments();
+    if (this.opts.reducedMotion !== 'auto' || this.opts.hidden) return;
+    this.replaceAll();
+  };
+
+  /** Takes every comment off and places it again (oldest first): gifts and notices that find no lane wait, in front of those already waiting. */
+  private replaceAll(): void {
+    const before = [...this.planner.book];
+    for (const s of before) this.takeOff(s);
+    this.planner.clear();
+    const kept = new WaitingQueue(Number.MAX_SAFE_INTEGER);
+    for (const s of before) {
+      if (s.kind === 'danmaku') {
+        if (!this.doc.hidden) this.place(s.comment, 'danmaku', false);
+        continue;
+      }
+      if (kept.size === 0 && this.place(s.comment, s.kind, s.summary) !== null) continue;
+      kept.push(s.comment, s.kind);
+    }
+    if (kept.size > 0) {
+      // the ones that were on screen go before those that were waiting already
+      for (let next = this.waiting.peek(); next; next = this.waiting.peek()) {
+        kept.push(next.comment, next.kind === 'summary' ? 'gift' : next.kind);
+        this.waiting.shift();
+      }
+      for (let next = kept.peek(); next; next = kept.peek()) {
+        this.waiting.push(next.comment, next.kind === 'summary' ? 'gift' : next.kind);
+        kept.shift();
+      }
+    }
+    this.drain();
+  }
+
+  /** The page came back into view: comments whose time ran out while nothing rendered go, and waiting gifts are shown. */
+  private readonly onVisibility = (): void => {
+    if (this.doc.hidden || this.destroyed) return;
+    this.sweep(this.now());
+    this.drain();
   };
 }

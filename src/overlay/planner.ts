@@ -2,9 +2,8 @@
 // on-screen book and the density setting, put together. The DOM engine asks `place()` and
 // draws what it answers; Node tests drive it with a fake clock.
 
-import { ScreenBook, laneOrder, usableLanes, type Booked } from './density.js';
+import { ScreenBook, laneOrder, usableLanes, type Booked, type PlanMode } from './density.js';
 import { LaneTable, fixedMotion, scrollMotion, type Motion } from './lanes.js';
-import type { OverlayMode } from './types.js';
 
 export interface Geometry {
   /** stage size, px */
@@ -94,7 +93,7 @@ export class Planner<T extends Booked> {
    * caller takes them off the stage); it gets null only when kept comments fill every lane
    * (the caller retries later). `lifeMs`: how long a top or bottom comment stays.
    */
-  place(tag: T, mode: OverlayMode, width: number, now: number, lifeMs = this.opts.fixedMs): { placement: Placement; evicted: T[] } | null {
+  place(tag: T, mode: PlanMode, width: number, now: number, lifeMs = this.opts.fixedMs): { placement: Placement; evicted: T[] } | null {
     const { width: stageWidth, lineHeight, pad } = this.geometry;
     this.lanes.prune(now);
     const motion = mode === 'scroll' ? scrollMotion(now, stageWidth, width, this.opts.durationMs) : fixedMotion(now, stageWidth, width, lifeMs);

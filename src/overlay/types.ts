@@ -16,6 +16,9 @@ export interface Comment {
   self?: boolean;
   /** the sender's display name (gifts: "alice sent 3 x rose") */
   user?: string;
+  /** gifts: the gift's id and how many; gifts waiting for a lane with the same user and id are merged into one pill (counts summed) */
+  gift?: string;
+  count?: number;
 }
 
 export interface OverlayOptions {
@@ -46,8 +49,12 @@ export interface OverlayStats {
   onScreen: number;
   /** comments shown since construction */
   shown: number;
-  /** ordinary danmaku refused (no lane, cap) or removed to make room for a gift */
+  /** ordinary danmaku not shown: refused (no lane, cap, page hidden), removed to make room for a gift, or replayed beyond the catch-up cap */
   shed: number;
+  /** of `shed`: ordinary danmaku that arrived while the page was hidden (document.hidden) */
+  hiddenShed: number;
+  /** gifts and notices waiting for a lane now (merged ones count once; the "+N gifts" summary counts once) */
+  waiting: number;
   /** gifts received */
   gifts: number;
   /** the like counter */
@@ -64,4 +71,6 @@ export interface OverlayItem {
   a?: number;
   n?: string;
   u?: string;
+  /** server time, ms since the epoch (the replay policy reads it) */
+  t?: number;
 }

@@ -2,7 +2,7 @@
 // the density fraction of lanes, top/bottom expiry, the on-screen cap, and who is shed first.
 
 import t from 'tap';
-import { laneOrder, ScreenBook, usableLanes } from '../../src/overlay/density.js';
+import { fixedBand, laneOrder, ScreenBook, usableLanes } from '../../src/overlay/density.js';
 import { laneCount, Planner } from '../../src/overlay/planner.js';
 import type { OverlayMode } from '../../src/overlay/types.js';
 
@@ -29,8 +29,12 @@ t.test('density - usable lanes are the density fraction, at least one unless 0',
   t.equal(usableLanes(20, Number.NaN), 20, 'not a number: all lanes');
   t.equal(usableLanes(0, 1), 0);
   t.same(laneOrder('scroll', 5, 3), [0, 1, 2], 'scroll from the top');
-  t.same(laneOrder('top', 5, 3), [0, 1, 2], 'top from the top');
-  t.same(laneOrder('bottom', 5, 3), [4, 3, 2], 'bottom from the bottom');
+  t.same(laneOrder('top', 9, 9), [0, 1, 2], 'top from the top, in the top third');
+  t.same(laneOrder('bottom', 9, 9), [8, 7, 6], 'bottom from the bottom, in the bottom third');
+  t.same(laneOrder('top', 9, 2), [0, 1], 'and within the density fraction');
+  t.same(laneOrder('top', 2, 2), [0], 'at least one lane');
+  t.equal(fixedBand(22), 7);
+  t.equal(fixedBand(0), 0);
   t.equal(laneCount(GEOMETRY), 10);
 });
 
@@ -121,4 +125,21 @@ t.test('density - ScreenBook keeps age order and counts', async (t) => {
   t.notOk(book.delete(a));
   t.ok(book.roomForOrdinary());
   t.same(book.victimsForKept(), []);
+});
+
+t.test('density - top and bottom comments keep to their bands, never mid-screen; notices to the top band', async (t) => {
+  const p = planner({ maxOnScreen: 1000 });
+  // 10 lanes: the top band is 0-2, the bottom band 7-9
+  const lanes: Record<string, number[]> = { top: [], bottom: [] };
+  for (const m of ['top', 'bottom'] as const) {
+    for (let i = 0; i < 6; i++) {
+      const r = p.place(ordinary(`${m}${i}`), m, 200, i);
+      if (r) lanes[m]!.push(r.placement.lane);
+    }
+  }
+  t.same(lanes.top, [0, 1, 2], 'three top comments, then shed rather than mid-screen');
+  t.same(lanes.bottom, [9, 8, 7]);
+  const notice = p.place(gift('notice'), 'top', 200, 10);
+  t.ok(notice && notice.placement.lane <= 2, 'a notice takes a top lane (evicting an ordinary one)');
+  t.equal(notice?.evicted.length, 1);
 });

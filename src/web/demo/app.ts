@@ -135,13 +135,22 @@ function updateUrl(): void {
 const userInput = $<HTMLInputElement>('user');
 const loginButton = $<HTMLButtonElement>('login');
 userInput.value = user;
+/** What the button does with what is typed: sign in (as a guest: nothing typed), switch to another user id, or sign out (signed in, and the field empty or the same id). */
+const loginAction = (): 'in' | 'switch' | 'out' => {
+  const typed = userInput.value.trim();
+  if (user === '') return 'in';
+  return typed === '' || typed === user ? 'out' : 'switch';
+};
 const loginLabel = (): void => {
-  loginButton.textContent = userInput.value.trim() === '' && user !== '' ? 'Sign out' : 'Sign in';
+  const action = loginAction();
+  loginButton.textContent = action === 'in' ? 'Sign in' : action === 'switch' ? 'Switch user' : 'Sign out';
+  loginButton.dataset.action = action;
 };
 userInput.addEventListener('input', loginLabel);
 $<HTMLFormElement>('login-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
-  const uid = userInput.value.trim();
+  const uid = loginAction() === 'out' ? '' : userInput.value.trim();
+  if (uid === '') userInput.value = '';
   if (uid !== '' && !UID.test(uid)) {
     log.add(`not a valid user id: "${uid}" (letters, digits and _.@:- only)`, 'err');
     return;

@@ -2,7 +2,8 @@
 // count, the danmaku send bar (colour, position, Enter to send; cleared on ACK, failures in
 // the log), likes (clicks within a moment go as one SEND) and gifts.
 
-import type { DanmakuClient, JoinInfo, RoomItem } from '../../sdk/index.js';
+import { chooseReplay } from '../../overlay/index.js';
+import type { DanmakuClient, ItemMeta, JoinInfo, RoomItem } from '../../sdk/index.js';
 import type { EventLog } from './log.js';
 
 export interface RoomControls {
@@ -140,8 +141,34 @@ export function wireRoomControls(deps: Deps, initialRoom: string): RoomControls 
     current: () => wanted,
     rejoin: () => join(wanted),
     follow(client: DanmakuClient): Array<() => void> {
+      // Replayed gifts and notices (a JOIN's catch-up) follow the overlay's replay policy: on a
+      // plain join only those of the last seconds are logged, on a resume every missed one, marked so.
+      let replay: RoomItem[] = [];
+      let resumed = false;
+      let flushing = false;
+      const flush = (): void => {
+        flushing = false;
+        const { show } = chooseReplay(replay, resumed, Date.now());
+        const how = resumed ? 'missed' : 'just before you joined';
+        for (const item of show) log.add(`${itemText(item)} (${how})`);
+        replay = [];
+        resumed = false;
+      };
+      const later = (): void => {
+        if (!flushing) queueMicrotask(flush);
+        flushing = true;
+      };
+      const take = (item: RoomItem, meta: ItemMeta): void => {
+        if (!meta.replay) log.add(itemText(item));
+        else {
+          replay.push(item);
+          later();
+        }
+      };
       return [
         client.on('joined', (info: JoinInfo) => {
+          resumed = info.resumed || info.reset;
+          later();
           if (info.room !== wanted) return;
           currentEl.textContent = info.room;
           setJoined(true);
@@ -152,12 +179,8 @@ export function wireRoomControls(deps: Deps, initialRoom: string): RoomControls 
         client.on('online', (n: number, room: string) => {
           if (room === wanted) onlineEl.textContent = String(n);
         }),
-        client.on('gift', (item: RoomItem) => {
-          log.add(`${item.n ?? item.u} sent ${item.a ?? 1} x ${giftLabel(item.g)}`);
-        }),
-        client.on('notice', (item: RoomItem) => {
-          log.add(`notice from ${item.n ?? item.u}: ${item.x ?? ''}`);
-        }),
+        client.on('gift', take),
+        client.on('notice', take),
       ];
     },
   };
@@ -169,6 +192,11 @@ function joinedText(info: JoinInfo): string {
   if (info.reset) s += ', room restarted';
   if (info.replayed > 0) s += `, ${info.replayed} replayed`;
   return s;
+}
+
+/** A gift or notice as a log line. */
+function itemText(item: RoomItem): string {
+  return item.k === 3 ? `${item.n ?? item.u} sent ${item.a ?? 1} x ${giftLabel(item.g)}` : `notice from ${item.n ?? item.u}: ${item.x ?? ''}`;
 }
 
 function giftLabel(id: string | undefined): string {

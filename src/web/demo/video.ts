@@ -188,7 +188,7 @@ function drawHud(ctx: CanvasRenderingContext2D, title: string, frames: number): 
     ctx.fillText(title, 146, 47);
   }
 
-  // clock and frame counter under the badge (the overlay's like counter takes the top right)
+  // clock and frame counter under the badge (top left; the overlay's like counter is bottom right)
   const now = new Date();
   const clock = `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}.${String(now.getMilliseconds()).padStart(3, '0').slice(0, 2)}`;
   ctx.font = 'bold 44px ui-monospace, "DejaVu Sans Mono", monospace';
