@@ -468,12 +468,17 @@ export class DanmakuOverlay {
     for (const s of before) this.takeOff(s);
     this.planner.clear();
     const kept = new WaitingQueue(Number.MAX_SAFE_INTEGER);
+    const hidden = this.doc.hidden;
     for (const s of before) {
       if (s.kind === 'danmaku') {
-        if (!this.doc.hidden) this.place(s.comment, 'danmaku', false);
+        if (!hidden) this.place(s.comment, 'danmaku', false);
+        else {
+          this.shed++;
+          this.hiddenShed++;
+        }
         continue;
       }
-      if (kept.size === 0 && this.place(s.comment, s.kind, s.summary) !== null) continue;
+      if (!hidden && kept.size === 0 && this.place(s.comment, s.kind, s.summary) !== null) continue;
       kept.push(s.comment, s.kind);
     }
     if (kept.size > 0) {
