@@ -6,6 +6,7 @@
 import * as danmakuModule from 'danmaku';
 import { DanmakuOverlay } from '../../src/overlay/index.js';
 import type { PageResult } from './result.js';
+import { mulberry32 } from '../lib/prng.js';
 
 interface Engine {
   add(text: string, color: number, mode: 'scroll' | 'top' | 'bottom'): void;
@@ -22,16 +23,6 @@ const GIFT_EVERY_MS = Number(q.get('giftEveryMs') ?? 2000);
 const WARMUP_MS = 1000;
 const FONT = '"Helvetica Neue", Arial, "Liberation Sans", "DejaVu Sans", sans-serif';
 
-/** mulberry32, so every engine gets the same comments */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A generated "stream": a moving gradient and a clock drawn on a canvas, captured into the <video>. */
 function startVideo(stage: HTMLElement): { video: HTMLVideoElement; frames: () => number } {
@@ -112,7 +103,7 @@ async function main(): Promise<PageResult> {
   const stage = document.getElementById('stage')!;
   const { video, frames } = startVideo(stage);
   const engine = ENGINE === 'ours' ? ours(stage) : ENGINE === 'none' ? none() : library(stage, ENGINE === 'danmaku-canvas' ? 'canvas' : 'dom');
-  const random = rng(42);
+  const random = mulberry32(42);
   const longTasks: number[] = [];
   let observing = false;
   try {

@@ -6,17 +6,8 @@ import t from 'tap';
 import { apart, fixedMotion, LaneTable, scrollMotion, xAt, type Motion } from '../../src/overlay/lanes.js';
 import { Planner, type Geometry } from '../../src/overlay/planner.js';
 import type { OverlayMode } from '../../src/overlay/types.js';
+import { mulberry32 } from '../../bench/lib/prng.js';
 
-/** mulberry32: a small seeded generator, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Placed {
   id: number;
@@ -44,7 +35,7 @@ const GAP = 18;
 const geometry = (width: number, height: number): Geometry => ({ width, height, lineHeight: 31, pad: 6 });
 
 function run(seed: number, opts: { seconds: number; perSecond: number; resizeAt?: number; giftEvery?: number }) {
-  const random = rng(seed);
+  const random = mulberry32(seed);
   const planner = new Planner<{ kept: boolean; id: number }>(geometry(1280, 720), { durationMs: 8000, fixedMs: 4000, maxOnScreen: 1000, density: 1, gap: GAP });
   const placed: Placed[] = [];
   let id = 0;
@@ -102,7 +93,7 @@ t.test('lanes - a longer comment behind a short one is refused if it would catch
 });
 
 t.test('lanes - apart() is symmetric and matches a dense time sampling', async (t) => {
-  const random = rng(7);
+  const random = mulberry32(7);
   let agree = 0;
   for (let i = 0; i < 2000; i++) {
     const mk = (): Motion =>
