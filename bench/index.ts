@@ -22,6 +22,8 @@ import { upstream, UPSTREAM } from './upstream.js';
 import { UPSTREAM_HELP } from './lib/upstream-options.js';
 import { chat, CHAT, CHAT_HELP } from './chat.js';
 
+import { overlayMain } from './overlay.js';
+
 const SCENARIOS: Scenario[] = [hotRoom, manyRooms, flashCrowd, switchStorm, groupChat];
 const CLUSTER = 'cluster';
 
@@ -34,6 +36,8 @@ ${SCENARIOS.map((s) => `  ${s.name.padEnd(14)}${s.summary}`).join('\n')}
                 loopback and runs --scenario NAME on them, then on a standalone server (and the baseline)
   ${UPSTREAM.name.padEnd(14)}${UPSTREAM.summary}
   ${CHAT.name.padEnd(14)}${CHAT.summary}
+  ${'overlay'.padEnd(14)}the danmaku overlay in Chromium at 1280x720 (60 danmaku/s + gifts): frame times and long
+                tasks, against weizhenye's danmaku library (docs/overlay.md)
 
 ${OPTION_HELP}
 ${UPSTREAM_HELP}
@@ -107,6 +111,10 @@ async function main(argv: string[]): Promise<number> {
     const r = await upstream(rest);
     write(r.options, UPSTREAM.name, r.report.at, r.report, r.markdown, r.svg);
     return r.ok || !r.enforce ? 0 : 1;
+  }
+  if (name === 'overlay') {
+    await overlayMain(rest);
+    return 0;
   }
   if (name === CHAT.name) {
     const r = await chat(rest);

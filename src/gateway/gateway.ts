@@ -197,8 +197,12 @@ export class Gateway {
     this.deps.metrics.webRequest(web.classify(url), Number.parseInt(answer.status, 10));
     res.writeStatus(answer.status);
     for (const [name, value] of answer.headers) res.writeHeader(name, value);
-    if (answer.headLength !== undefined) res.endWithoutBody(answer.headLength);
-    else res.end(answer.body);
+    if (answer.headLength !== undefined) {
+      // No body: a HEAD says the length a GET would send; a 304 says none. (uws-pack 20.0.8
+      // aborts the process when endWithoutBody() is given a length: the header is written here.)
+      if (answer.headLength >= 0) res.writeHeader('Content-Length', String(answer.headLength));
+      res.endWithoutBody();
+    } else res.end(answer.body);
   }
 
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {

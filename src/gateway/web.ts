@@ -49,7 +49,7 @@ export interface WebResponse {
   readonly status: string;
   readonly headers: readonly (readonly [string, string])[];
   readonly body: Buffer | string;
-  /** HEAD: the length the GET would have sent */
+  /** no body: HEAD (the length a GET would send), or -1 for a 304 (no Content-Length at all) */
   readonly headLength?: number;
 }
 
@@ -95,17 +95,19 @@ export class WebFiles {
     const path = req.url === '/' || req.url === '/demo' || req.url === '/demo/' ? '/demo/index.html' : req.url;
     const file = this.files.get(path);
     if (!file) return undefined;
+    const gzip = file.gzip !== null && acceptsGzip(req.acceptEncoding);
+    // Each representation has its own validator (RFC 9110, 8.8.3): the gzip one is marked.
+    const etag = gzip ? `${file.etag.slice(0, -1)}-gz"` : file.etag;
     const headers: [string, string][] = [
       ['Content-Type', file.type],
       // Revalidate every time (a cheap 304): the names are stable, so a new build must show.
       ['Cache-Control', 'no-cache'],
-      ['ETag', file.etag],
+      ['ETag', etag],
       ['X-Content-Type-Options', 'nosniff'],
     ];
     if (file.cors) headers.push(['Access-Control-Allow-Origin', '*']);
     if (file.gzip) headers.push(['Vary', 'Accept-Encoding']);
-    if (etagMatches(req.ifNoneMatch, file.etag)) return { status: '304 Not Modified', headers, body: '' };
-    const gzip = file.gzip && /\bgzip\b/.test(req.acceptEncoding);
+    if (etagMatches(req.ifNoneMatch, etag)) return { status: '304 Not Modified', headers, body: '', headLength: -1 };
     if (gzip) headers.push(['Content-Encoding', 'gzip']);
     const body = gzip ? file.gzip! : file.body;
     if (req.method === 'head') return { status: '200 OK', headers, body: '', headLength: body.length };
@@ -118,6 +120,8 @@ export class WebFiles {
       headers: [
         ['Content-Type', 'application/json; charset=utf-8'],
         ['Cache-Control', 'no-store'],
+        // The README's embed snippet fetches it from a page of another origin.
+        ['Access-Control-Allow-Origin', '*'],
       ],
       body: JSON.stringify(value),
     });
@@ -145,6 +149,19 @@ export class WebFiles {
       this.files.set(path, { type, body, gzip: gzip && gzip.length < body.length ? gzip : null, etag, cors: path.startsWith('/sdk/') });
     }
   }
+}
+
+/** Accept-Encoding names gzip (or `*`) without `q=0`. */
+export function acceptsGzip(header: string): boolean {
+  let star = false;
+  for (const part of header.split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const refused = q !== undefined && Number(q.slice(2)) === 0;
+    if (name === 'gzip' || name === 'x-gzip') return !refused;
+    if (name === '*') star = !refused;
+  }
+  return star;
 }
 
 /** If-None-Match: a list of validators, or `*`. */

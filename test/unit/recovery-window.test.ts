@@ -4,6 +4,7 @@
 
 import t from 'tap';
 import { newEpoch, RecoveryWindow, type WindowItem, type WindowLimits } from '../../src/store/history/window.js';
+import { mulberry32 } from '../../bench/lib/prng.js';
 
 const T0 = 1_700_000_000_000;
 const item = (seq: number, t = T0, keep = false): WindowItem => ({ seq, t, keep, data: Buffer.from(`i${seq}`) });
@@ -108,16 +109,6 @@ t.test('recovery window - sizes 0 keep nothing of that class and raise the floor
   t.same([w.floor, w.keepFloor], [1, 0]);
 });
 
-/** A small deterministic PRNG (mulberry32): the same traffic on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 t.test('recovery window - on random traffic the floors never claim an item that is gone', async (t) => {
   let checks = 0;
@@ -133,7 +124,7 @@ t.test('recovery window - on random traffic the floors never claim an item that 
 
 /** One run of random traffic; throws at the first broken promise. */
 function randomRun(run: number): number {
-  const rnd = prng(run + 1);
+  const rnd = mulberry32(run + 1);
   const lim = limits({ size: 1 + Math.floor(rnd() * 40), ageMs: 200 + Math.floor(rnd() * 2_000), keepSize: Math.floor(rnd() * 30), keepAgeMs: 2_500 + Math.floor(rnd() * 5_000) });
   const w = new RecoveryWindow(lim, 'e');
   const added: WindowItem[] = [];

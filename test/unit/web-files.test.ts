@@ -7,7 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { TokenVerifier } from '../../src/auth/token.js';
 import { DEV_TOKEN_SECRET } from '../../src/config.js';
-import { WebFiles, type WebRequest } from '../../src/gateway/web.js';
+import { acceptsGzip, WebFiles, type WebRequest } from '../../src/gateway/web.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'web-files-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,6 +51,11 @@ t.test('files: types, caching, gzip, CORS on the SDK only', async (t) => {
   t.equal(web.handle(get('/sdk/danmaku-client.js', { ifNoneMatch: etag }))!.status, '304 Not Modified');
   t.equal(web.handle(get('/sdk/danmaku-client.js', { ifNoneMatch: `"other", W/${etag}` }))!.status, '304 Not Modified', 'a list, weak form');
   t.equal(web.handle(get('/sdk/danmaku-client.js', { ifNoneMatch: '"other"' }))!.status, '200 OK');
+  t.equal(web.handle(get('/sdk/danmaku-client.js', { ifNoneMatch: etag }))!.headLength, -1, 'a 304 has no Content-Length');
+  const gzEtag = header(js.headers, 'etag')!;
+  t.not(gzEtag, etag, 'the gzip representation has a validator of its own');
+  t.equal(web.handle(get('/sdk/danmaku-client.js', { ifNoneMatch: gzEtag, acceptEncoding: 'gzip' }))!.status, '304 Not Modified');
+  t.equal(web.handle(get('/sdk/danmaku-client.js', { ifNoneMatch: gzEtag }))!.status, '200 OK', "the gzip validator does not match the identity body");
   const head = web.handle(get('/sdk/danmaku-client.js', { method: 'head' }))!;
   t.equal(head.body, '');
   t.equal(head.headLength, 'export const x = 1;\n'.length * 200, 'HEAD reports the length a GET sends');
@@ -78,4 +83,22 @@ t.test('no directory: nothing but the token route', async (t) => {
   const web = new WebFiles(join(dir, 'missing'), null);
   t.same(web.paths, []);
   t.equal(web.handle(get('/')), undefined);
+});
+
+t.test('Accept-Encoding: gzip unless refused with q=0', async (t) => {
+  for (const [h, want] of [
+    ['gzip', true],
+    ['gzip, deflate, br', true],
+    ['br;q=1.0, gzip;q=0.8', true],
+    ['GZIP', true],
+    ['x-gzip', true],
+    ['*', true],
+    ['gzip;q=0', false],
+    ['gzip; q=0.000', false],
+    ['*;q=0', false],
+    ['deflate, br', false],
+    ['', false],
+    ['identity', false],
+    ['*, gzip;q=0', false],
+  ] as const) t.equal(acceptsGzip(h), want, JSON.stringify(h));
 });

@@ -1,0 +1,3 @@
+// The one-file browser bundle (/sdk/danmaku.js): the client SDK and the overlay together.
+export * from '../sdk/index.js';
+export * from '../overlay/index.js';
