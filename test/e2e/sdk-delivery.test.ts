@@ -116,7 +116,9 @@ t.test('sdk delivery - heartbeat watchdog: a server that goes quiet is dropped a
   t.match(drop.detail.reason, /nothing from the server for \d+ ms/);
   t.equal(drop.detail.code, undefined, 'dropped by the client: no close code');
   t.equal(r.joins[1]!.resumed, true);
-  t.equal(proxy.accepted, 2);
+  // Usually one reconnect; on a loaded machine a WELCOME slower than requestTimeoutMs (700 ms
+  // here) makes the client try once more, which is the behaviour asked for.
+  t.ok(proxy.accepted >= 2, `reconnected through the proxy (${proxy.accepted} connections)`);
 });
 
 t.test('sdk delivery - tokens: a function is called on every connect and again after 4502; a static expired token fails for good', async (t) => {
