@@ -24,6 +24,9 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly metricsPort: number;
+  /** the admin API's own port and address (logic role; loopback unless set) */
+  readonly adminPort: number;
+  readonly adminHost: string;
   /** this process's id: the gateway id in the registry and NATS subjects, and a metric label */
   readonly gatewayId: string;
   readonly logLevel: string;
@@ -171,8 +174,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subjectPrefix)) {
     throw new ConfigError(`NATS_SUBJECT_PREFIX must be dot-separated tokens of [A-Za-z0-9_-], got ${JSON.stringify(subjectPrefix)}`);
   }
-  // The public development secret only in standalone development: a cluster's logic processes
-  // serve the API on every interface, so there it must be set on purpose.
+  // The public development secret only in standalone development: in a cluster the API is
+  // reached from other hosts (ADMIN_HOST), so there it must be set on purpose.
   let adminSecret: string | null = str(env, 'ADMIN_SECRET', DEV_ADMIN_SECRET);
   if (adminSecret === DEV_ADMIN_SECRET && (production || natsUrl !== null)) adminSecret = null;
   else if (adminSecret.length < 16) throw new ConfigError('ADMIN_SECRET must be at least 16 characters');
@@ -217,6 +220,8 @@ export function loadConfig(env: Env = process.env): Config {
     host: str(env, 'HOST', '0.0.0.0'),
     port: int(env, 'PORT', 9001, 0, 65535),
     metricsPort: int(env, 'METRICS_PORT', 9100, 0, 65535),
+    adminPort: int(env, 'ADMIN_PORT', 9102, 0, 65535),
+    adminHost: str(env, 'ADMIN_HOST', '127.0.0.1'),
     gatewayId,
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     tokenSecret,

@@ -80,6 +80,12 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   private readonly redisUp = new Gauge({ name: 'danmaku_redis_connected', help: '1 while the Redis connection is ready (cluster mode)', registers: [this.registry] });
   private readonly redisDisconnects = new Counter({ name: 'danmaku_redis_disconnects_total', help: 'Redis connections lost', registers: [this.registry] });
   private readonly fallbacks = new Counter({ name: 'danmaku_store_fallbacks_total', help: 'Store operations served by the local fallback while Redis was unavailable, by op', labelNames: ['op'], registers: [this.registry] });
+  // Readiness (health.ts), read at scrape time: the same answer /readyz gives.
+  private readySource: () => boolean = () => true;
+  private readonly readyGauge: Gauge = new Gauge({ name: 'danmaku_ready', help: '1 while this process is ready (/readyz answers 200), 0 while it is not: starting, draining, or a bus or Redis connection down', registers: [this.registry], collect: () => {
+      this.readyGauge.set(this.readySource() ? 1 : 0);
+    },
+  });
   private readonly registryUsersGauge = new Gauge({ name: 'danmaku_registry_users', help: 'Users this gateway has written to the registry (users with a connection here)', registers: [this.registry] });
   private readonly registryResyncs = new Counter({ name: 'danmaku_registry_resyncs_total', help: 'Full rewrites of this gateway\'s registry entries (start, after a failed write or a lapse)', registers: [this.registry] });
   private readonly registrySweeps = new Counter({ name: 'danmaku_registry_swept_gateways_total', help: 'Dead gateways whose registry entries this logic process removed', registers: [this.registry] });
@@ -260,6 +266,11 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
 
   redisConnected(up: boolean): void {
     this.redisUp.set(up ? 1 : 0);
+  }
+
+  /** `ready`: the process's readiness (health.ts), read at scrape time */
+  watchReady(ready: () => boolean): void {
+    this.readySource = ready;
   }
 
   redisEvent(): void {

@@ -459,6 +459,16 @@ export class Gateway {
     return this.conns.size;
   }
 
+  /** Whether it accepts connections: from listen() until shutdown() closes the socket. */
+  get listening(): boolean {
+    return this.listenSocket !== null;
+  }
+
+  /** Set by shutdown() before it closes anything: the gateway wants no new clients. */
+  get draining(): boolean {
+    return this.admission.draining;
+  }
+
   /**
    * Graceful shutdown: stop accepting, flush pending batches, close every client with 1012
    * (reconnect elsewhere), and wait at most `timeoutMs` for the close frames that wait for a
