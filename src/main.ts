@@ -12,6 +12,7 @@ import { ConfigError, DEV_ADMIN_SECRET, DEV_TOKEN_SECRET, loadConfig, recoveryLi
 import { FailureLog } from './failure-log.js';
 import type { Gateway } from './gateway/gateway.js';
 import { WEB_DIR, WebFiles } from './gateway/web.js';
+import { EventLoopLag } from './event-loop-lag.js';
 import { createLogger, type Logger } from './log.js';
 import { AdminApi } from './logic/admin-api.js';
 import { BackendApi } from './logic/backend-api.js';
@@ -199,6 +200,9 @@ async function importGateway(maxHeaderBytes: number): Promise<typeof import('./g
 
 async function start(config: Config, log: Logger): Promise<void> {
   const metrics = new Metrics({ labels: { node: config.gatewayId, role: config.role } });
+  // Every process measures its event-loop lag; a gateway's admission reads it too.
+  const lag = new EventLoopLag(metrics);
+  lag.start();
   const parts = config.natsUrl ? await cluster(config, metrics, log) : standalone(config, metrics, log);
   const { stores, registry, gatewayBus, logicBus } = parts;
 
@@ -244,6 +248,7 @@ async function start(config: Config, log: Logger): Promise<void> {
       onStoreReconnect: parts.onStoreReconnect,
       verifier: new TokenVerifier(config.tokenSecret),
       web: config.web ? webFiles(config, log) : undefined,
+      lag,
       metrics,
       log: log.child({ component: 'gateway' }),
     });
