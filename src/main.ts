@@ -200,9 +200,10 @@ async function importGateway(maxHeaderBytes: number): Promise<typeof import('./g
 
 async function start(config: Config, log: Logger): Promise<void> {
   const metrics = new Metrics({ labels: { node: config.gatewayId, role: config.role } });
-  // Every process measures its event-loop lag; a gateway's admission reads it too.
+  // Every process measures its event-loop lag; a gateway's admission reads it too. Started
+  // once listening: the stalls of start-up (module loads, connects) are not the lag of serving
+  // and must not refuse the first viewers.
   const lag = new EventLoopLag(metrics);
-  lag.start();
   const parts = config.natsUrl ? await cluster(config, metrics, log) : standalone(config, metrics, log);
   const { stores, registry, gatewayBus, logicBus } = parts;
 
@@ -256,6 +257,7 @@ async function start(config: Config, log: Logger): Promise<void> {
   }
 
   const metricsServer = await startMetricsServer(config.host, config.metricsPort, metrics, log, adminApi ? (req, res) => adminApi.handle(req, res) : undefined);
+  lag.start();
   log.info({ mode: parts.mode, port, metricsPort: boundPort(metricsServer) }, 'listening');
   if (config.tokenSecret === DEV_TOKEN_SECRET && gateway) {
     log.warn('using the public development TOKEN_SECRET; set TOKEN_SECRET before exposing this server');
