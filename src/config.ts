@@ -100,7 +100,7 @@ export interface Config {
   readonly groupCacheMs: number;
   /** admission (src/gateway/admission.ts): open connections at which upgrades are refused; 0: no cap */
   readonly maxConnections: number;
-  /** upgrades are refused while the event-loop lag of the last second is above this (ms); 0: never */
+  /** upgrades are refused while the event-loop lag has stalled above this (ms) in each of the last two seconds; 0: never */
   readonly admitMaxLagMs: number;
   /** upgrades are refused while all send buffers together hold more than this (bytes); 0: never */
   readonly admitMaxOutboundBytes: number;

@@ -37,7 +37,7 @@ export interface LagObserver {
 
 /** What admission reads: cheap, no allocation. */
 export interface LagSource {
-  /** the worst event-loop lag (ms) in the last flushed interval and since */
+  /** the event-loop lag (ms) that admission compares with its threshold */
   recentMs(): number;
 }
 
@@ -88,8 +88,8 @@ export function lagSamples(points: Iterable<[number, number]>, count: number, re
 export class EventLoopLag implements LagSource {
   private readonly monitor: IntervalHistogram;
   private timer: NodeJS.Timeout | null = null;
-  /** the worst lag (ms) of the last flushed interval */
-  private lastMaxMs = 0;
+  /** the worst lag (ms) of the last two flushed intervals, the latest last */
+  private maxMs: [number, number] = [0, 0];
 
   constructor(private readonly observer: LagObserver) {
     this.monitor = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
@@ -114,14 +114,18 @@ export class EventLoopLag implements LagSource {
   flush(): void {
     const count = this.monitor.count;
     for (const [ms, n] of lagSamples(this.monitor.percentiles, count)) this.observer.eventLoopLag(ms / 1000, n);
-    this.lastMaxMs = count > 0 ? Math.max(0, this.monitor.max / 1e6 - RESOLUTION_MS) : 0;
-    this.observer.eventLoopLagMax(this.lastMaxMs / 1000);
+    const max = count > 0 ? Math.max(0, this.monitor.max / 1e6 - RESOLUTION_MS) : 0;
+    this.maxMs = [this.maxMs[1], max];
+    this.observer.eventLoopLagMax(max / 1000);
     this.monitor.reset();
   }
 
+  /**
+   * The lower of the last two seconds' worst lags: a lag that lasts, not one stall (a major
+   * GC, or a CPU the process shares being taken for a moment), which would turn viewers away
+   * for no gain. A loop that is overloaded stalls every second.
+   */
   recentMs(): number {
-    // a stall since the last flush counts at once: upgrades that waited behind it come next
-    const current = this.monitor.count > 0 ? this.monitor.max / 1e6 - RESOLUTION_MS : 0;
-    return Math.max(this.lastMaxMs, current);
+    return Math.min(this.maxMs[0], this.maxMs[1]);
   }
 }

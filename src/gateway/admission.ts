@@ -1,6 +1,6 @@
 // Who may open a WebSocket: decided once per upgrade request, before uWS upgrades it. In
 // order: a draining gateway answers HTTP 503; so does one at its connection cap
-// (MAX_CONNECTIONS) or overloaded (event-loop lag over ADMIT_MAX_LAG_MS, or outbound buffers
+// (MAX_CONNECTIONS) or overloaded (event-loop stalls over ADMIT_MAX_LAG_MS two seconds running, or outbound buffers
 // over ADMIT_MAX_OUTBOUND_BYTES), so that new viewers are turned away before the ones already
 // connected suffer; then (to come) per-address limits; then the token decides the identity, or
 // the close code of a connection that is refused. Every 503 carries a jittered Retry-After.

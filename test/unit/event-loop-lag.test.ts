@@ -55,18 +55,23 @@ t.test('event-loop lag - a busy-wait of 100 ms lands in the 0.05-0.25 s buckets,
   await sleep(20);
   busy(100);
   await sleep(50);
-  t.ok(lag.recentMs() >= 80, `the stall is seen before the flush (${lag.recentMs()} ms)`);
   lag.flush();
   t.ok(c.maxes.at(-1)! >= 0.08 && c.maxes.at(-1)! < 0.25, `the interval's max is the stall (${c.maxes.at(-1)} s)`);
-  t.ok(lag.recentMs() >= 80, 'and stays the recent lag until the next flush');
-  const stalled = c.samples.filter(([s]) => s > 0.05).reduce((a, [, n]) => a + n, 0);
-  t.ok(stalled >= 8 && stalled <= 12, `the slots of the stall over 50 ms are counted once each (${stalled}; 10 expected)`);
+  t.ok(lag.recentMs() < 50, `one stall is not a lag that lasts (${lag.recentMs()} ms)`);
+  const stalled = c.samples.splice(0).filter(([s]) => s > 0.05).reduce((a, [, n]) => a + n, 0);
+  // at least; more when the machine takes the CPU away too (the pure test above checks the count exactly)
+  t.ok(stalled >= 8, `the slots of the stall over 50 ms are counted (${stalled}; 10 expected on an idle machine)`);
 
   const json = (await metrics.registry.getSingleMetric('danmaku_event_loop_lag_seconds')!.get()) as { values: { metricName?: string; labels: { le?: number | string }; value: number }[] };
   const bucket = (le: number) => json.values.find((v) => v.metricName === 'danmaku_event_loop_lag_seconds_bucket' && v.labels.le === le)!.value;
   t.ok(bucket(0.25) - bucket(0.05) >= 8, `the histogram holds the stall (${bucket(0.25) - bucket(0.05)} in (0.05, 0.25])`);
   t.ok(bucket(0.005) > 20, 'and the idle samples in the lowest buckets');
 
+  await sleep(20);
+  busy(100);
+  await sleep(50);
+  lag.flush();
+  t.ok(lag.recentMs() >= 80, `a stall in each of two seconds is (${lag.recentMs()} ms)`);
   await sleep(1100); // the timer's own flush: an interval without a stall
   t.ok(lag.recentMs() < 50, `the recent lag comes down (${lag.recentMs()} ms)`);
 });
