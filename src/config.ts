@@ -101,6 +101,12 @@ export interface Config {
   readonly registryCacheMs: number;
   /** how long a logic process reuses a group's member list; 0: read for every message */
   readonly groupCacheMs: number;
+  /** admission (src/gateway/admission.ts): open connections at which upgrades are refused; 0: no cap */
+  readonly maxConnections: number;
+  /** upgrades are refused while the event-loop lag has stalled above this (ms) in each of the last two seconds; 0: never */
+  readonly admitMaxLagMs: number;
+  /** upgrades are refused while all send buffers together hold more than this (bytes); 0: never */
+  readonly admitMaxOutboundBytes: number;
 }
 
 /** The standalone development secret. Refused when NODE_ENV=production. */
@@ -272,6 +278,9 @@ export function loadConfig(env: Env = process.env): Config {
     pushPendingMax: int(env, 'PUSH_PENDING_MAX', 1_000, 1, 100_000),
     registryCacheMs: int(env, 'REGISTRY_CACHE_MS', 250, 0, 60_000),
     groupCacheMs: int(env, 'GROUP_CACHE_MS', 1_000, 0, 60_000),
+    maxConnections: int(env, 'MAX_CONNECTIONS', 0, 0, 10_000_000),
+    admitMaxLagMs: int(env, 'ADMIT_MAX_LAG_MS', 200, 0, 60_000),
+    admitMaxOutboundBytes: int(env, 'ADMIT_MAX_OUTBOUND_BYTES', 256 << 20, 0, 2 ** 40),
   };
 }
 

@@ -13,6 +13,7 @@ import { ConfigError, DEV_ADMIN_SECRET, DEV_TOKEN_SECRET, loadConfig, recoveryLi
 import { FailureLog } from './failure-log.js';
 import type { Gateway } from './gateway/gateway.js';
 import { WEB_DIR, WebFiles } from './gateway/web.js';
+import { EventLoopLag } from './event-loop-lag.js';
 import { Readiness, type ReadinessCheck } from './health.js';
 import { createLogger, type Logger } from './log.js';
 import { AdminApi } from './logic/admin-api.js';
@@ -223,6 +224,10 @@ async function start(config: Config, log: Logger): Promise<void> {
   readiness.add('process', () => (phase === 'running' ? null : phase));
   metrics.watchReady(() => readiness.ready);
   const metricsServer = await startMetricsServer(config.host, config.metricsPort, metrics, readiness, log);
+  // Every process measures its event-loop lag; a gateway's admission reads it too. Started
+  // once listening: the stalls of start-up (module loads, connects) are not the lag of serving
+  // and must not refuse the first viewers.
+  const lag = new EventLoopLag(metrics);
   const parts = config.natsUrl ? await cluster(config, metrics, log) : standalone(config, metrics, log);
   const { stores, registry, gatewayBus, logicBus } = parts;
 
@@ -268,6 +273,7 @@ async function start(config: Config, log: Logger): Promise<void> {
       onStoreReconnect: parts.onStoreReconnect,
       verifier: new TokenVerifier(config.tokenSecret),
       web: config.web ? webFiles(config, log) : undefined,
+      lag,
       metrics,
       log: log.child({ component: 'gateway' }),
     });
@@ -280,6 +286,7 @@ async function start(config: Config, log: Logger): Promise<void> {
   // Only where the API is, and only when it is enabled (ADMIN_SECRET).
   const adminServer = adminApi && config.adminSecret !== null ? await startAdminServer(config.adminHost, config.adminPort, adminApi) : null;
   phase = 'running';
+  lag.start();
   if (adminApi && !adminServer) log.info('admin API disabled: set ADMIN_SECRET to serve it on ADMIN_PORT');
   const admin = adminServer ? { adminPort: boundPort(adminServer), adminHost: boundHost(adminServer) } : {};
   log.info({ mode: parts.mode, port, metricsPort: boundPort(metricsServer), ...admin }, 'listening');

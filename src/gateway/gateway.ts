@@ -8,6 +8,7 @@ import * as uWS from 'uWebSockets.js';
 import type { TokenVerifier } from '../auth/token.js';
 import type { Bus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
+import type { LagSource } from '../event-loop-lag.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { decodeFrame, encodeFrame, FrameError } from '../protocol/codec.js';
@@ -67,6 +68,10 @@ export interface GatewayOptions {
   readonly pushResendIntervalMs: number;
   readonly pushResends: number;
   readonly pushPendingMax: number;
+  /** admission's overload refusals (admission.ts); 0 turns one off */
+  readonly maxConnections: number;
+  readonly admitMaxLagMs: number;
+  readonly admitMaxOutboundBytes: number;
 }
 
 export interface GatewayDeps {
@@ -84,6 +89,8 @@ export interface GatewayDeps {
   readonly verifier: TokenVerifier;
   /** the SDK bundles, the demo page and demo tokens on the WebSocket port; absent: none (WEB=false) */
   readonly web?: WebFiles;
+  /** the process's recent event-loop lag, which admission reads (event-loop-lag.ts) */
+  readonly lag: LagSource;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -137,9 +144,11 @@ export class Gateway {
     deps.metrics.watchPushes(() => this.pushes.pending);
     this.users = new LocalUsers<WS>((ws, frame) => sendCorked(ws, frame), (uid) => this.agent.userChanged(uid), deps.metrics, deps.log, this.pushes);
     this.agent = new RegistryAgent(deps.registry, this.users, { gatewayId: opts.gatewayId, heartbeatMs: opts.registryHeartbeatMs, ttlMs: opts.registryTtlMs }, deps.metrics, deps.log.child({ component: 'registry' }));
-    this.admission = new Admission(deps.verifier, opts);
     this.closer = new Closer(opts, (ws) => this.detach(ws), deps.metrics);
     this.sweep = new Sweep(this.conns, this.closer, opts, deps.metrics);
+    const load = () => ({ connections: this.conns.size, lagMs: deps.lag.recentMs(), outboundBytes: this.sweep.outboundBytes });
+    this.admission = new Admission(deps.verifier, opts, load);
+    deps.metrics.watchAdmission(() => ({ open: this.admission.refusal() === null, maxConnections: opts.maxConnections }));
     this.app.ws<ConnState>('/*', {
       // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
       // of 4x, and the configured limit is enforced in message() with a documented 1009.
@@ -210,7 +219,8 @@ export class Gateway {
     const upgradeReq = readUpgrade(req);
     const verdict = this.admission.admit(upgradeReq, id);
     if (!verdict.upgrade) {
-      res.writeStatus(verdict.status).end(verdict.body);
+      this.deps.metrics.upgradeRefused(verdict.reason);
+      res.writeStatus(verdict.status).writeHeader('Retry-After', String(verdict.retryAfter)).end(verdict.body);
       return;
     }
     const state = newConnState(id, verdict.identity, verdict.refuse, Date.now(), this.opts.connFrameBurst);
