@@ -5,6 +5,9 @@ import type { WindowLimits } from './store/history/window.js';
 
 export type Role = 'gateway' | 'logic' | 'all';
 
+/** permessage-deflate on the WebSocket port (src/gateway/compression.ts) */
+export type Compression = 'off' | 'shared';
+
 export interface Config {
   readonly production: boolean;
   /** which roles this process runs */
@@ -59,6 +62,8 @@ export interface Config {
   readonly heartbeatIntervalMs: number;
   readonly idleTimeoutMs: number;
   readonly outboundSoftLimitBytes: number;
+  /** `shared`: permessage-deflate with uWS's shared compressor for clients that offer it */
+  readonly compression: Compression;
   readonly slowConsumerGraceMs: number;
   readonly connFrameRate: number;
   readonly connFrameBurst: number;
@@ -207,6 +212,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (replaySize > roomRecoverySize + roomRecoveryKeepSize) {
     throw new ConfigError('REPLAY_SIZE must not be more than ROOM_RECOVERY_SIZE + ROOM_RECOVERY_KEEP_SIZE');
   }
+  const compression = str(env, 'COMPRESSION', 'off');
+  if (compression !== 'off' && compression !== 'shared') {
+    throw new ConfigError(`COMPRESSION must be off or shared, got ${JSON.stringify(compression)}`);
+  }
   const roomRecoveryMs = int(env, 'ROOM_RECOVERY_MS', 120_000, 1_000, DAY_MS);
   // Never-shed items are the ones a client must not lose: kept at least as long as the others,
   // and at most as long as an idle room's window lives at all (HISTORY_IDLE_MS).
@@ -250,6 +259,7 @@ export function loadConfig(env: Env = process.env): Config {
     heartbeatIntervalMs,
     idleTimeoutMs,
     outboundSoftLimitBytes: int(env, 'OUTBOUND_SOFT_LIMIT_BYTES', 256 * 1024, 1024, 64 << 20),
+    compression,
     slowConsumerGraceMs: int(env, 'SLOW_CONSUMER_GRACE_MS', 10_000, 100, 600_000),
     connFrameRate,
     connFrameBurst: int(env, 'CONN_FRAME_BURST', connFrameRate * 2, 1, 200_000),

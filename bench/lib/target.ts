@@ -62,10 +62,10 @@ const LOAD_ENV = {
 const KEEP_LOGS = 200;
 
 /** Our server in standalone mode; `nodeArgs` go to its node (e.g. --cpu-prof). */
-export async function startServer(env: Record<string, string>, nodeArgs: string[] = []): Promise<Target> {
-  const p = await startServerProcess({ ...LOAD_ENV, ...env }, { nodeArgs, keepLogs: KEEP_LOGS });
+export async function startServer(env: Record<string, string>, nodeArgs: string[] = [], name = 'server'): Promise<Target> {
+  const p = await startServerProcess({ ...LOAD_ENV, ...env }, { name, nodeArgs, keepLogs: KEEP_LOGS });
   return {
-    name: 'server',
+    name,
     urls: [`ws://127.0.0.1:${p.port}`],
     admin: { url: `http://127.0.0.1:${p.adminPort}`, secret: BENCH_ADMIN_SECRET },
     usage: async () => pidsUsage([p.proc.pid!]),

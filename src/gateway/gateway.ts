@@ -10,6 +10,7 @@ import type { Bus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { LagSource } from '../event-loop-lag.js';
 import type { Logger } from '../log.js';
+import type { Compression } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { decodeFrame, encodeFrame, FrameError } from '../protocol/codec.js';
 import { CloseCodes, Errors, ProtocolError, type ErrorEntry } from '../protocol/errors.js';
@@ -20,6 +21,7 @@ import type { PresenceCounts } from '../store/presence/index.js';
 import type { Sequencer } from '../store/sequence/index.js';
 import { Admission, readUpgrade } from './admission.js';
 import { Closer } from './close.js';
+import { compressionOption, worthCompressing } from './compression.js';
 import { admitFrame, chargeFrames, newConnState, RESUME_ITEMS_PER_TOKEN, type ConnState } from './connection.js';
 import { readJoin, type JoinRequest } from './join-request.js';
 import { LocalUsers } from './local-users.js';
@@ -53,6 +55,8 @@ export interface GatewayOptions {
   readonly heartbeatIntervalMs: number;
   readonly idleTimeoutMs: number;
   readonly outboundSoftLimitBytes: number;
+  /** permessage-deflate for clients that offer it (compression.ts) */
+  readonly compression: Compression;
   readonly slowConsumerGraceMs: number;
   readonly connFrameRate: number;
   readonly connFrameBurst: number;
@@ -155,6 +159,7 @@ export class Gateway {
       maxPayloadLength: opts.maxFrameBytes * 4,
       maxBackpressure: opts.outboundSoftLimitBytes,
       closeOnBackpressureLimit: false,
+      compression: compressionOption(opts.compression, uWS),
       idleTimeout: 0, // application heartbeat (sweep.ts), so that the close code says why
       sendPingsAutomatically: false,
       upgrade: (res, req, context) => this.upgrade(res, req, context),
@@ -390,7 +395,7 @@ export class Gateway {
    */
   private sendJoined(ws: WS, st: ConnState, room: LocalRoom, rid: number, req: JoinRequest): void {
     const reply = this.hub.joinedReply(room, rid, req.resume);
-    ws.send(reply.frame, true);
+    ws.send(reply.frame, true, worthCompressing(reply.frame));
     chargeFrames(st, Math.floor(reply.replayed / RESUME_ITEMS_PER_TOKEN));
   }
 
@@ -450,9 +455,14 @@ export class Gateway {
     this.deps.metrics.connectionClosed(st.closeReason ?? (code === 1000 || code === 1001 ? 'client' : 'abnormal'));
   }
 
+  /**
+   * Room frames: BATCH, a new epoch's JOINED and ONLINE. With COMPRESSION=shared, uWS deflates
+   * a long one for each subscriber that negotiated the extension (compression.ts); ONLINE is
+   * too short to be worth it.
+   */
   private publish(topic: string, data: Uint8Array): number {
     const n = this.app.numSubscribers(topic);
-    if (n > 0) this.app.publish(topic, data, true);
+    if (n > 0) this.app.publish(topic, data, true, worthCompressing(data));
     return n;
   }
 
