@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
 #
 # Danmaku server, standalone mode: gateway and logic roles with the in-memory bus and store,
-# in one Node 20 process. WebSockets on PORT (9001), Prometheus /metrics and /healthz on
-# METRICS_PORT (9100).
+# in one Node 20 process. WebSockets on PORT (9001), Prometheus /metrics and the probes
+# /livez and /readyz on METRICS_PORT (9100). The admin API (ADMIN_PORT, 9102) only with an
+# ADMIN_SECRET, and on the container's loopback unless ADMIN_HOST=0.0.0.0 (then publish
+# -p 127.0.0.1:9102:9102, never to the public).
 #
 #   docker build -t danmaku-server .
 #   docker run --rm -p 9001:9001 -p 9100:9100 -e TOKEN_SECRET="$(openssl rand -hex 32)" danmaku-server
@@ -45,10 +47,11 @@ USER node
 
 EXPOSE 9001 9100
 
-# Liveness from /healthz on the metrics port. Assumes the default HOST (0.0.0.0) or a
-# loopback HOST; follows METRICS_PORT if it is overridden.
+# Liveness from /livez on the metrics port (/readyz is for load balancers: it turns 503 during
+# a drain or a dependency's outage, which is no reason to restart). Assumes the default HOST
+# (0.0.0.0) or a loopback HOST; follows METRICS_PORT if it is overridden.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "require('node:http').get('http://127.0.0.1:' + (process.env.METRICS_PORT || 9100) + '/healthz', (r) => { r.resume(); process.exit(r.statusCode === 200 ? 0 : 1); }).on('error', () => process.exit(1)).setTimeout(2000, () => process.exit(1))"]
+  CMD ["node", "-e", "require('node:http').get('http://127.0.0.1:' + (process.env.METRICS_PORT || 9100) + '/livez', (r) => { r.resume(); process.exit(r.statusCode === 200 ? 0 : 1); }).on('error', () => process.exit(1)).setTimeout(2000, () => process.exit(1))"]
 
 # node is PID 1 and handles SIGTERM itself: it stops accepting, flushes batches, closes clients
 # with 1012 and exits within SHUTDOWN_TIMEOUT_MS (default 5 s) + 3 s, inside docker stop's

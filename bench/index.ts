@@ -47,7 +47,7 @@ Results go to bench/results/<scenario>-<time>.{json,md,svg} (or --json FILE) and
 summary to stdout. Method and figures: docs/benchmarks.md.`;
 }
 
-async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Options, faults = false): Promise<RunResult> {
+async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Options, faults = false, deflate = false): Promise<RunResult> {
   const target = await start();
   try {
     const run = runPrefix();
@@ -65,6 +65,7 @@ async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Option
       plainRejoin: !o.since,
       faults: faults ? o.faults : [],
       faultAtS: o.faultAtS,
+      deflate,
     });
   } finally {
     await target.stop();
@@ -135,6 +136,11 @@ async function main(argv: string[]): Promise<number> {
   if (name === CLUSTER) {
     if (o.url) throw new Error('cluster starts its own processes; drop --url');
     runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }), scenario, o, true));
+  }
+  if (o.deflate) {
+    if (o.url || name === CLUSTER) throw new Error('--deflate runs a standalone server it starts (with COMPRESSION=shared, then without); drop --url');
+    // First, so that the ratio columns read "with compression / without" and "/ baseline".
+    runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env, COMPRESSION: 'shared' }, o.nodeArgs, 'server-deflate'), scenario, o, false, true));
   }
   if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!.split(','), o.metricsUrls, admin), scenario, o));
   else runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }, o.nodeArgs), scenario, o));

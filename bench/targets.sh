@@ -41,4 +41,7 @@ sel T9 && run T9 chat --groups 20 --members 100 --offline 0.5 --rate 5000 --dura
 sel T10 && run T10 cluster --scenario hot-room --faults kill-gateway --gateways 2 --logics 1 --connections 4000 --senders 10 --rate 30 --likes 10 --gifts 5 --ramp 5 --duration 10 --no-baseline
 sel T10 T10-plain && run T10-plain cluster --scenario hot-room --faults kill-gateway --no-since --gateways 2 --logics 1 --connections 4000 --senders 10 --rate 30 --likes 10 --gifts 5 --ramp 5 --duration 10 --no-baseline
 sel T11 && run T11 chat --groups 10 --members 50 --offline 0.2 --rate 500 --duration 10 --warmup 3 --catchup 0 --no-baseline --ack-baseline
+# Issue 13: compressed egress, T1's load with COMPRESSION=shared and clients that offer
+# permessage-deflate, then without, then the baseline (wire bytes per item, CPU per frame).
+sel T12 && run T12 hot-room --deflate --connections 10000 --senders 10 --rate 60 --likes 20 --gifts 1 --ramp 5 --duration 10
 echo "done: node dist/bench/summary.js $out" >&2

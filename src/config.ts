@@ -5,6 +5,9 @@ import type { WindowLimits } from './store/history/window.js';
 
 export type Role = 'gateway' | 'logic' | 'all';
 
+/** permessage-deflate on the WebSocket port (src/gateway/compression.ts) */
+export type Compression = 'off' | 'shared';
+
 export interface Config {
   readonly production: boolean;
   /** which roles this process runs */
@@ -24,6 +27,9 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly metricsPort: number;
+  /** the admin API's own port and address (logic role; loopback unless set) */
+  readonly adminPort: number;
+  readonly adminHost: string;
   /** this process's id: the gateway id in the registry and NATS subjects, and a metric label */
   readonly gatewayId: string;
   readonly logLevel: string;
@@ -56,6 +62,8 @@ export interface Config {
   readonly heartbeatIntervalMs: number;
   readonly idleTimeoutMs: number;
   readonly outboundSoftLimitBytes: number;
+  /** `shared`: permessage-deflate with uWS's shared compressor for clients that offer it */
+  readonly compression: Compression;
   readonly slowConsumerGraceMs: number;
   readonly connFrameRate: number;
   readonly connFrameBurst: number;
@@ -98,6 +106,12 @@ export interface Config {
   readonly registryCacheMs: number;
   /** how long a logic process reuses a group's member list; 0: read for every message */
   readonly groupCacheMs: number;
+  /** admission (src/gateway/admission.ts): open connections at which upgrades are refused; 0: no cap */
+  readonly maxConnections: number;
+  /** upgrades are refused while the event-loop lag has stalled above this (ms) in each of the last two seconds; 0: never */
+  readonly admitMaxLagMs: number;
+  /** upgrades are refused while all send buffers together hold more than this (bytes); 0: never */
+  readonly admitMaxOutboundBytes: number;
 }
 
 /** The standalone development secret. Refused when NODE_ENV=production. */
@@ -171,8 +185,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subjectPrefix)) {
     throw new ConfigError(`NATS_SUBJECT_PREFIX must be dot-separated tokens of [A-Za-z0-9_-], got ${JSON.stringify(subjectPrefix)}`);
   }
-  // The public development secret only in standalone development: a cluster's logic processes
-  // serve the API on every interface, so there it must be set on purpose.
+  // The public development secret only in standalone development: in a cluster the API is
+  // reached from other hosts (ADMIN_HOST), so there it must be set on purpose.
   let adminSecret: string | null = str(env, 'ADMIN_SECRET', DEV_ADMIN_SECRET);
   if (adminSecret === DEV_ADMIN_SECRET && (production || natsUrl !== null)) adminSecret = null;
   else if (adminSecret.length < 16) throw new ConfigError('ADMIN_SECRET must be at least 16 characters');
@@ -198,6 +212,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (replaySize > roomRecoverySize + roomRecoveryKeepSize) {
     throw new ConfigError('REPLAY_SIZE must not be more than ROOM_RECOVERY_SIZE + ROOM_RECOVERY_KEEP_SIZE');
   }
+  const compression = str(env, 'COMPRESSION', 'off');
+  if (compression !== 'off' && compression !== 'shared') {
+    throw new ConfigError(`COMPRESSION must be off or shared, got ${JSON.stringify(compression)}`);
+  }
   const roomRecoveryMs = int(env, 'ROOM_RECOVERY_MS', 120_000, 1_000, DAY_MS);
   // Never-shed items are the ones a client must not lose: kept at least as long as the others,
   // and at most as long as an idle room's window lives at all (HISTORY_IDLE_MS).
@@ -217,6 +235,8 @@ export function loadConfig(env: Env = process.env): Config {
     host: str(env, 'HOST', '0.0.0.0'),
     port: int(env, 'PORT', 9001, 0, 65535),
     metricsPort: int(env, 'METRICS_PORT', 9100, 0, 65535),
+    adminPort: int(env, 'ADMIN_PORT', 9102, 0, 65535),
+    adminHost: str(env, 'ADMIN_HOST', '127.0.0.1'),
     gatewayId,
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     tokenSecret,
@@ -239,6 +259,7 @@ export function loadConfig(env: Env = process.env): Config {
     heartbeatIntervalMs,
     idleTimeoutMs,
     outboundSoftLimitBytes: int(env, 'OUTBOUND_SOFT_LIMIT_BYTES', 256 * 1024, 1024, 64 << 20),
+    compression,
     slowConsumerGraceMs: int(env, 'SLOW_CONSUMER_GRACE_MS', 10_000, 100, 600_000),
     connFrameRate,
     connFrameBurst: int(env, 'CONN_FRAME_BURST', connFrameRate * 2, 1, 200_000),
@@ -267,6 +288,9 @@ export function loadConfig(env: Env = process.env): Config {
     pushPendingMax: int(env, 'PUSH_PENDING_MAX', 1_000, 1, 100_000),
     registryCacheMs: int(env, 'REGISTRY_CACHE_MS', 250, 0, 60_000),
     groupCacheMs: int(env, 'GROUP_CACHE_MS', 1_000, 0, 60_000),
+    maxConnections: int(env, 'MAX_CONNECTIONS', 0, 0, 10_000_000),
+    admitMaxLagMs: int(env, 'ADMIT_MAX_LAG_MS', 200, 0, 60_000),
+    admitMaxOutboundBytes: int(env, 'ADMIT_MAX_OUTBOUND_BYTES', 256 << 20, 0, 2 ** 40),
   };
 }
 

@@ -3,15 +3,18 @@
 // one process; cluster mode wires NATS and Redis, and ROLE picks gateway, logic or both. Each
 // consumer then receives only the seams it uses.
 
+import { startAdminServer } from './admin-server.js';
 import { TokenVerifier } from './auth/token.js';
 import type { ApiBus, Bus } from './bus/index.js';
 import { MemoryBroker } from './bus/memory.js';
-import { connectNatsBus } from './bus/nats.js';
+import { connectNatsBus, type NatsBus } from './bus/nats.js';
 import { subjects } from './bus/subjects.js';
 import { ConfigError, DEV_ADMIN_SECRET, DEV_TOKEN_SECRET, loadConfig, recoveryLimits, type Config } from './config.js';
 import { FailureLog } from './failure-log.js';
 import type { Gateway } from './gateway/gateway.js';
 import { WEB_DIR, WebFiles } from './gateway/web.js';
+import { EventLoopLag } from './event-loop-lag.js';
+import { Readiness, type ReadinessCheck } from './health.js';
 import { createLogger, type Logger } from './log.js';
 import { AdminApi } from './logic/admin-api.js';
 import { BackendApi } from './logic/backend-api.js';
@@ -19,7 +22,7 @@ import { ChatFanout } from './logic/chat.js';
 import { ChatReads } from './logic/chat-reads.js';
 import { Logic } from './logic/logic.js';
 import { StoreWriter } from './logic/store-writer.js';
-import { boundPort, startMetricsServer } from './metrics-server.js';
+import { boundHost, boundPort, startMetricsServer } from './metrics-server.js';
 import { Metrics } from './metrics.js';
 import type { Registry } from './registry/index.js';
 import { MemoryRegistry } from './registry/memory.js';
@@ -79,6 +82,8 @@ interface Parts {
   readonly queue: ChatQueue | null;
   /** calls back when the storage connection is ready again after a loss (Redis); memory has none */
   readonly onStoreReconnect?: (listener: () => void) => void;
+  /** readiness checks of the connections (NATS, Redis) and of the logic service's subscription; none standalone */
+  readonly checks: ReadonlyArray<readonly [string, ReadinessCheck]>;
   /** closes the storage connection (Redis); memory needs nothing */
   close(): Promise<void>;
 }
@@ -107,6 +112,7 @@ function standalone(config: Config, metrics: Metrics, log: Logger): Parts {
     logicBus: broker.connect(metrics),
     apiBus: null,
     queue: new MemoryQueue({ maxBytes: config.chatQueueMaxBytes, observer: metrics.queue, log: log.child({ component: 'queue' }) }),
+    checks: [],
     close: async () => undefined,
   };
 }
@@ -133,6 +139,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
   const s = subjects(config.subjectPrefix);
   const bus = (role: string) => connectNatsBus({ url: config.natsUrl!, name: `${config.gatewayId}-${role}`, subjects: s, observer: metrics, log: log.child({ component: 'nats', role }), timeoutMs: config.upstreamTimeoutMs });
   const logicBus = runsLogic(config) ? await bus('logic') : null;
+  const gatewayBus = runsGateway(config) ? await bus('gateway') : null;
   return {
     mode: 'cluster',
     stores: {
@@ -145,7 +152,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
       claims: primary.intake,
     },
     registry: new RedisRegistry(ctx),
-    gatewayBus: runsGateway(config) ? await bus('gateway') : null,
+    gatewayBus,
     logicBus,
     apiBus: logicBus,
     queue: runsLogic(config)
@@ -153,11 +160,23 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
       : null,
     // connectRedis has seen the first 'ready': each one from now on follows a lost connection.
     onStoreReconnect: (listener) => redis.on('ready', listener),
+    checks: [
+      ...(logicBus ? ([['logic', () => (logicBus.serving ? null : 'not serving requests')]] as const) : []),
+      ...(gatewayBus ? ([['nats.gateway', natsCheck(gatewayBus)]] as const) : []),
+      ...(logicBus ? ([['nats.logic', natsCheck(logicBus)]] as const) : []),
+      ['redis', () => (redis.status === 'ready' ? null : redis.status)],
+      ...(chatRedis ? ([['redis.chat', () => (chatRedis.status === 'ready' ? null : chatRedis.status)]] as const) : []),
+    ],
     close: async () => {
       await closeRedis(redis);
       if (chatRedis) await closeRedis(chatRedis);
     },
   };
+}
+
+/** Ready while the connection is up: not while nats.js reconnects, nor once closed. */
+function natsCheck(bus: NatsBus): ReadinessCheck {
+  return () => (bus.connected ? null : 'disconnected');
 }
 
 function chatLimits(config: Config): ChatStoreLimits {
@@ -199,6 +218,16 @@ async function importGateway(maxHeaderBytes: number): Promise<typeof import('./g
 
 async function start(config: Config, log: Logger): Promise<void> {
   const metrics = new Metrics({ labels: { node: config.gatewayId, role: config.role } });
+  // Probes answer from the start: live at once, not ready until everything below is up.
+  let phase: 'starting' | 'running' | 'stopping' = 'starting';
+  const readiness = new Readiness();
+  readiness.add('process', () => (phase === 'running' ? null : phase));
+  metrics.watchReady(() => readiness.ready);
+  const metricsServer = await startMetricsServer(config.host, config.metricsPort, metrics, readiness, log);
+  // Every process measures its event-loop lag; a gateway's admission reads it too. Started
+  // once listening: the stalls of start-up (module loads, connects) are not the lag of serving
+  // and must not refuse the first viewers.
+  const lag = new EventLoopLag(metrics);
   const parts = config.natsUrl ? await cluster(config, metrics, log) : standalone(config, metrics, log);
   const { stores, registry, gatewayBus, logicBus } = parts;
 
@@ -244,25 +273,34 @@ async function start(config: Config, log: Logger): Promise<void> {
       onStoreReconnect: parts.onStoreReconnect,
       verifier: new TokenVerifier(config.tokenSecret),
       web: config.web ? webFiles(config, log) : undefined,
+      lag,
       metrics,
       log: log.child({ component: 'gateway' }),
     });
+    const gw = gateway;
+    readiness.add('gateway', () => (gw.draining ? 'draining' : gw.listening ? null : 'not listening'));
     port = await gateway.listen();
   }
+  for (const [name, check] of parts.checks) readiness.add(name, check);
 
-  const metricsServer = await startMetricsServer(config.host, config.metricsPort, metrics, log, adminApi ? (req, res) => adminApi.handle(req, res) : undefined);
-  log.info({ mode: parts.mode, port, metricsPort: boundPort(metricsServer) }, 'listening');
+  // Only where the API is, and only when it is enabled (ADMIN_SECRET).
+  const adminServer = adminApi && config.adminSecret !== null ? await startAdminServer(config.adminHost, config.adminPort, adminApi) : null;
+  phase = 'running';
+  lag.start();
+  if (adminApi && !adminServer) log.info('admin API disabled: set ADMIN_SECRET to serve it on ADMIN_PORT');
+  const admin = adminServer ? { adminPort: boundPort(adminServer), adminHost: boundHost(adminServer) } : {};
+  log.info({ mode: parts.mode, port, metricsPort: boundPort(metricsServer), ...admin }, 'listening');
   if (config.tokenSecret === DEV_TOKEN_SECRET && gateway) {
     log.warn('using the public development TOKEN_SECRET; set TOKEN_SECRET before exposing this server');
   }
-  if (config.adminSecret === DEV_ADMIN_SECRET && adminApi) {
+  if (config.adminSecret === DEV_ADMIN_SECRET && adminServer) {
     log.warn('the admin API uses the public development ADMIN_SECRET; set ADMIN_SECRET before exposing this server');
   }
 
-  let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+    if (phase === 'stopping') return;
+    // Not ready from this instant, while everything still serves: load balancers stop sending.
+    phase = 'stopping';
     log.info({ signal, connections: gateway?.connectionCount ?? 0 }, 'shutting down');
     const hardStop = setTimeout(() => {
       log.error('shutdown took too long; exiting');
@@ -276,6 +314,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     await parts.queue?.close();
     await Promise.all([gatewayBus?.close(), logicBus?.close()]);
     await parts.close();
+    adminServer?.close();
     metricsServer.close();
     log.info('stopped');
     log.flush();

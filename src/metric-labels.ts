@@ -49,6 +49,9 @@ export type AdminRoute = (typeof ADMIN_ROUTES)[number];
 /** The gateway's plain HTTP answers (src/gateway/web.ts): what was asked for, and the status. */
 export const WEB_CLASSES = ['sdk', 'demo', 'token', 'not_found'] as const;
 export type WebClass = (typeof WEB_CLASSES)[number];
+/** Why an upgrade was answered HTTP 503 (gateway/admission.ts). */
+export const UPGRADE_REFUSALS = ['draining', 'capacity', 'lag', 'outbound'] as const;
+export type UpgradeRefusal = (typeof UPGRADE_REFUSALS)[number];
 export const WEB_STATUSES = [200, 304, 400, 404, 426] as const;
 export const ADMIN_STATUSES = [200, 201, 400, 401, 404, 405, 409, 410, 413, 503] as const;
 
@@ -74,4 +77,5 @@ export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, reado
   danmaku_web_requests_total: { class: WEB_CLASSES, status: WEB_STATUSES },
   danmaku_store_writes_total: { kind: STORE_WRITES },
   danmaku_inbox_sync_bytes_total: { encoding: ['msgpack', 'gzip'] },
+  danmaku_upgrades_refused_total: { reason: UPGRADE_REFUSALS },
 };

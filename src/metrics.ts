@@ -7,6 +7,8 @@ import { ROOM_RECOVERIES, type RoomRecovery } from './metric-labels.js';
 import type { BusObserver, SubjectKind } from './bus/index.js';
 import { BUS_EVENTS, CHAT_READS, STORE_WRITES, type ChatReadOp, type StoreWrite, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
 import { PUSH_GIVE_UPS, type PushGiveUp, type WebClass } from './metric-labels.js';
+import { UPGRADE_REFUSALS, type UpgradeRefusal } from './metric-labels.js';
+import type { LagObserver } from './event-loop-lag.js';
 import type { RedisObserver } from './redis/client.js';
 import type { FallbackObserver } from './store/fallback.js';
 
@@ -18,6 +20,8 @@ export interface RoomStats {
 
 const DELAY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10];
 const REDIS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+/** event-loop lag: from 1 ms (the monitor ticks every 5 ms) to 2 s */
+const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2];
 const FANOUT_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
 
 export type { DropReason, FrameDropReason } from './metric-labels.js';
@@ -32,7 +36,7 @@ function children<C>(): (key: string, make: () => C) => C {
   };
 }
 
-export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
+export class Metrics implements BusObserver, RedisObserver, FallbackObserver, LagObserver {
   readonly registry = new Registry();
 
   private readonly connections = new Gauge({ name: 'danmaku_connections', help: 'Open client connections', registers: [this.registry] });
@@ -80,6 +84,12 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   private readonly redisUp = new Gauge({ name: 'danmaku_redis_connected', help: '1 while the Redis connection is ready (cluster mode)', registers: [this.registry] });
   private readonly redisDisconnects = new Counter({ name: 'danmaku_redis_disconnects_total', help: 'Redis connections lost', registers: [this.registry] });
   private readonly fallbacks = new Counter({ name: 'danmaku_store_fallbacks_total', help: 'Store operations served by the local fallback while Redis was unavailable, by op', labelNames: ['op'], registers: [this.registry] });
+  // Readiness (health.ts), read at scrape time: the same answer /readyz gives.
+  private readySource: () => boolean = () => true;
+  private readonly readyGauge: Gauge = new Gauge({ name: 'danmaku_ready', help: '1 while this process is ready (/readyz answers 200), 0 while it is not: starting, draining, or a bus or Redis connection down', registers: [this.registry], collect: () => {
+      this.readyGauge.set(this.readySource() ? 1 : 0);
+    },
+  });
   private readonly registryUsersGauge = new Gauge({ name: 'danmaku_registry_users', help: 'Users this gateway has written to the registry (users with a connection here)', registers: [this.registry] });
   private readonly registryResyncs = new Counter({ name: 'danmaku_registry_resyncs_total', help: 'Full rewrites of this gateway\'s registry entries (start, after a failed write or a lapse)', registers: [this.registry] });
   private readonly registrySweeps = new Counter({ name: 'danmaku_registry_swept_gateways_total', help: 'Dead gateways whose registry entries this logic process removed', registers: [this.registry] });
@@ -141,6 +151,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
     for (const where of SHED_WHERE) this.shed.inc({ where }, 0);
     for (const kind of STORE_WRITES) this.storeWrites.inc({ kind }, 0);
     for (const encoding of ['msgpack', 'gzip']) this.inboxSyncBytes.inc({ encoding }, 0);
+    for (const reason of UPGRADE_REFUSALS) this.upgradesRefused.inc({ reason }, 0);
     this.busUp.set(1);
   }
 
@@ -262,6 +273,11 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
     this.redisUp.set(up ? 1 : 0);
   }
 
+  /** `ready`: the process's readiness (health.ts), read at scrape time */
+  watchReady(ready: () => boolean): void {
+    this.readySource = ready;
+  }
+
   redisEvent(): void {
     this.redisDisconnects.inc();
   }
@@ -374,6 +390,38 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver {
   pushAckFrame(acked: number): void {
     this.pushAckFrames.inc();
     if (acked > 0) this.pushAcked.inc(acked);
+  }
+
+  // Event-loop lag (event-loop-lag.ts) and admission at the upgrade (gateway/admission.ts)
+  private readonly lag = new Histogram({ name: 'danmaku_event_loop_lag_seconds', help: 'Event-loop delay, one observation per 5 ms of wall time (a stall of L ms counts L/5 times: L, L-5, ...)', buckets: LAG_BUCKETS, registers: [this.registry] });
+  private readonly lagMax = new Gauge({ name: 'danmaku_event_loop_lag_max_seconds', help: 'The longest event-loop delay in the last second', registers: [this.registry] });
+  private readonly upgradesRefused = new Counter({ name: 'danmaku_upgrades_refused_total', help: 'WebSocket upgrades answered HTTP 503, by reason (draining, capacity, lag, outbound)', labelNames: ['reason'], registers: [this.registry] });
+  private admissionSource: () => { open: boolean; maxConnections: number } = () => ({ open: true, maxConnections: 0 });
+  private readonly admissionOpen: Gauge = new Gauge({ name: 'danmaku_admission_open', help: '1 while this gateway admits new connections, 0 while it refuses them (draining, at its cap, or overloaded)', registers: [this.registry], collect: () => {
+      this.admissionOpen.set(this.admissionSource().open ? 1 : 0);
+    },
+  });
+  private readonly connectionsMax: Gauge = new Gauge({ name: 'danmaku_connections_max', help: 'The connection cap of this gateway (MAX_CONNECTIONS; 0: none)', registers: [this.registry], collect: () => {
+      this.connectionsMax.set(this.admissionSource().maxConnections);
+    },
+  });
+  private readonly refusedChild = children<{ inc(): void }>();
+
+  eventLoopLag(seconds: number, samples: number): void {
+    for (let i = 0; i < samples; i++) this.lag.observe(seconds);
+  }
+
+  eventLoopLagMax(seconds: number): void {
+    this.lagMax.set(seconds);
+  }
+
+  upgradeRefused(reason: UpgradeRefusal): void {
+    this.refusedChild(reason, () => this.upgradesRefused.labels({ reason })).inc();
+  }
+
+  /** the gateway's admission state, read at scrape time */
+  watchAdmission(state: () => { open: boolean; maxConnections: number }): void {
+    this.admissionSource = state;
   }
 
   text(): Promise<string> {

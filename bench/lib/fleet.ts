@@ -18,6 +18,9 @@ export interface Totals {
   ack: Histogram;
   items: number;
   frames: number;
+  /** bytes read from the sockets (wire), and of the WebSocket messages (after inflating) */
+  wireBytes: number;
+  payloadBytes: number;
   duplicates: number;
   isolation: number;
   errors: Record<string, number>;
@@ -55,7 +58,7 @@ export interface Snapshot extends Omit<Totals, 'join' | 'delay' | 'ack' | 'giftD
 }
 
 export function emptyTotals(): Totals {
-  return { connected: 0, failed: 0, closed: 0, closeCodes: {}, join: new Histogram(), delay: new Histogram(), ack: new Histogram(), items: 0, frames: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, giftDelay: new Histogram(), resumed: 0, resumeTime: new Histogram(), resumeJoin: new Histogram(), outcomes: {}, recoveredItems: 0, replayDuplicates: 0, dialFailures: 0, senderResumes: 0, epochResets: 0, pendingAcks: 0, offered: 0, refused: {}, timeouts: 0, late: 0 };
+  return { connected: 0, failed: 0, closed: 0, closeCodes: {}, join: new Histogram(), delay: new Histogram(), ack: new Histogram(), items: 0, frames: 0, wireBytes: 0, payloadBytes: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, giftDelay: new Histogram(), resumed: 0, resumeTime: new Histogram(), resumeJoin: new Histogram(), outcomes: {}, recoveredItems: 0, replayDuplicates: 0, dialFailures: 0, senderResumes: 0, epochResets: 0, pendingAcks: 0, offered: 0, refused: {}, timeouts: 0, late: 0 };
 }
 
 /** Adds an interval's figures to running totals (connection counts are levels, not sums). */
@@ -75,6 +78,8 @@ export function accumulate(into: Totals, s: Omit<Totals, 'connected' | 'failed' 
   for (const [k, v] of Object.entries(s.outcomes)) into.outcomes[k] = (into.outcomes[k] ?? 0) + v;
   into.items += s.items;
   into.frames += s.frames;
+  into.wireBytes += s.wireBytes;
+  into.payloadBytes += s.payloadBytes;
   into.duplicates += s.duplicates;
   into.isolation += s.isolation;
   into.switches += s.switches;
@@ -109,14 +114,14 @@ export class Fleet {
   private constructor(private readonly workers: Worker[]) {}
 
   /** Starts the workers; resolves once every connection has joined or failed. */
-  static async open(opts: { run: string; urls: string[]; conns: ConnSpec[]; workers: number; addresses: string[]; rampMs: number; replyTimeoutMs?: number; resume?: boolean; plainRejoin?: boolean; inbox?: boolean }): Promise<Fleet> {
+  static async open(opts: { run: string; urls: string[]; conns: ConnSpec[]; workers: number; addresses: string[]; rampMs: number; replyTimeoutMs?: number; resume?: boolean; plainRejoin?: boolean; inbox?: boolean; deflate?: boolean }): Promise<Fleet> {
     const n = Math.max(1, Math.min(opts.workers, opts.conns.length || 1));
     const workers: Worker[] = [];
     const ready: Promise<void>[] = [];
     for (let w = 0; w < n; w++) {
       const conns = opts.conns.filter((_, i) => i % n === w);
       const worker = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: { worker: w, run: opts.run, urls: opts.urls, addresses: opts.addresses, conns, rampMs: opts.rampMs, replyTimeoutMs: opts.replyTimeoutMs, resume: opts.resume, plainRejoin: opts.plainRejoin, inbox: opts.inbox },
+        workerData: { worker: w, run: opts.run, urls: opts.urls, addresses: opts.addresses, conns, rampMs: opts.rampMs, replyTimeoutMs: opts.replyTimeoutMs, resume: opts.resume, plainRejoin: opts.plainRejoin, inbox: opts.inbox, deflate: opts.deflate },
       });
       workers.push(worker);
       ready.push(

@@ -45,6 +45,8 @@ export interface Options {
   /** cluster: faults injected during the measured window (faults.ts), at `faultAtS` s into it */
   readonly faults: readonly FaultName[];
   readonly faultAtS: number;
+  /** compressed egress: a run with COMPRESSION=shared and clients that offer permessage-deflate first */
+  readonly deflate: boolean;
 }
 
 export const OPTION_HELP = `options:
@@ -87,6 +89,10 @@ export const OPTION_HELP = `options:
                         giftloss (acknowledged gifts some viewer never got, by seq) dup isolation,
                         failures (connections that never joined), closed (closed by the server after
                         joining), notback (viewers closed and not back by the end, with --resume)
+  --deflate             compressed egress: first a run of the server with COMPRESSION=shared whose
+                        clients offer permessage-deflate (server-deflate), then the same load on the
+                        server without it and on the baseline; the report gives wire bytes per
+                        delivered item and CPU per frame of each, as ratios (standalone only)
   --quiet               no progress line
   --admin-url URL       admin API of a logic process (group-chat with --url)
   --admin-secret S      its ADMIN_SECRET (group-chat with --url)
@@ -142,6 +148,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
       svg: { type: 'string' },
       slo: { type: 'string' },
       quiet: { type: 'boolean' },
+      deflate: { type: 'boolean' },
       resume: { type: 'boolean' },
       since: { type: 'boolean' },
       faults: { type: 'string' },
@@ -204,6 +211,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     since: values.since ?? true,
     faults: faults as FaultName[],
     faultAtS,
+    deflate: values.deflate ?? false,
   };
 }
 

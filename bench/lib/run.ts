@@ -39,6 +39,8 @@ export interface RunOptions {
   /** injected `faultAtS` s into the window, on a target they apply to (a cluster) */
   readonly faults?: readonly FaultName[];
   readonly faultAtS?: number;
+  /** connections offer permessage-deflate (--deflate) */
+  readonly deflate?: boolean;
 }
 
 export interface LatencySummary {
@@ -105,6 +107,8 @@ export interface RunResult {
   readonly isolationErrors: number;
   readonly switches: number;
   readonly errors: Record<string, number>;
+  /** what the connections read over the window: socket bytes (compressed where negotiated) and message bytes (absent in results of before issue 13) */
+  readonly wire?: { deflate: boolean; bytesPerItem: number; bytesPerFrame: number; payloadBytesPerItem: number };
   readonly server: { cpuSeconds: number; cpuPerFrameUs: number; cpuPerItemUs: number; rssBytes: number; rssPerConnBytes: number } | null;
   readonly loadgen: { cpuSeconds: number; cores: number };
   readonly timeline: Point[];
@@ -139,7 +143,7 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
   const before = await target.usage();
   const connectStarted = Date.now();
   progress(opts.quiet, `[${target.name}] connecting ${plan.conns.length} over ${opts.rampS} s...`);
-  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000, resume: opts.resume, plainRejoin: opts.plainRejoin, inbox: plan.send?.group === true });
+  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000, resume: opts.resume, plainRejoin: opts.plainRejoin, inbox: plan.send?.group === true, deflate: opts.deflate });
   const faults = (opts.faults ?? []).filter((f) => applies(target, f));
   const injected: FaultRecord[] = [];
   const connectSeconds = (Date.now() - connectStarted) / 1000;
@@ -214,6 +218,12 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
       isolationErrors: all.isolation,
       switches: all.switches,
       errors: all.errors,
+      wire: {
+        deflate: opts.deflate === true,
+        bytesPerItem: window.items > 0 ? round(window.wireBytes / window.items) : 0,
+        bytesPerFrame: window.frames > 0 ? round(window.wireBytes / window.frames) : 0,
+        payloadBytesPerItem: window.items > 0 ? round(window.payloadBytes / window.items) : 0,
+      },
       server:
         cpu === null || !end || !before || !idle
           ? null

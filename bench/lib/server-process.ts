@@ -1,6 +1,6 @@
 // Our server (dist/src/main.js) or the baseline as a child process on loopback, for the tests
-// and the harness: started with PORT=0 and METRICS_PORT=0, its ports read from its
-// `listening` log line, its JSON log lines kept, stopped by PID.
+// and the harness: started with PORT=0, METRICS_PORT=0 and ADMIN_PORT=0, its ports read from
+// its `listening` log line, its JSON log lines kept, stopped by PID.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -17,6 +17,8 @@ export interface NodeProcess {
   readonly port: number;
   /** 0 when it serves no metrics (the baseline) */
   readonly metricsPort: number;
+  /** the admin API's port; 0 when it serves none (a gateway, no ADMIN_SECRET, the baseline) */
+  readonly adminPort: number;
   /** its JSON log lines (a line that is not JSON is kept as {msg: line}) */
   readonly logs: Record<string, unknown>[];
   /** resolves with the exit code once it has exited */
@@ -42,7 +44,7 @@ const running = (p: ChildProcess) => p.exitCode === null && p.signalCode === nul
 
 export async function startNode(o: NodeOptions): Promise<NodeProcess> {
   const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), o.script, ...(o.args ?? [])], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', ...o.env },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', ADMIN_PORT: '0', ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const keep = o.keepLogs ?? Infinity;
@@ -72,6 +74,7 @@ export async function startNode(o: NodeOptions): Promise<NodeProcess> {
     proc,
     port: Number(listening.port ?? 0),
     metricsPort: Number(listening.metricsPort ?? 0),
+    adminPort: Number(listening.adminPort ?? 0),
     logs,
     exited,
     async stop() {

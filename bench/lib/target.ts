@@ -62,12 +62,12 @@ const LOAD_ENV = {
 const KEEP_LOGS = 200;
 
 /** Our server in standalone mode; `nodeArgs` go to its node (e.g. --cpu-prof). */
-export async function startServer(env: Record<string, string>, nodeArgs: string[] = []): Promise<Target> {
-  const p = await startServerProcess({ ...LOAD_ENV, ...env }, { nodeArgs, keepLogs: KEEP_LOGS });
+export async function startServer(env: Record<string, string>, nodeArgs: string[] = [], name = 'server'): Promise<Target> {
+  const p = await startServerProcess({ ...LOAD_ENV, ...env }, { name, nodeArgs, keepLogs: KEEP_LOGS });
   return {
-    name: 'server',
+    name,
     urls: [`ws://127.0.0.1:${p.port}`],
-    admin: { url: `http://127.0.0.1:${p.metricsPort}`, secret: BENCH_ADMIN_SECRET },
+    admin: { url: `http://127.0.0.1:${p.adminPort}`, secret: BENCH_ADMIN_SECRET },
     usage: async () => pidsUsage([p.proc.pid!]),
     stop: async () => void (await p.stop()),
     processes: [nodeProcess(p, 'server')],
@@ -109,7 +109,7 @@ export async function startCluster(gateways: number, logics: number, env: Record
   return {
     name: 'cluster',
     urls: c.gateways.map((g) => `ws://127.0.0.1:${g.port}`),
-    admin: { url: `http://127.0.0.1:${c.logics[0]!.metricsPort}`, secret: BENCH_ADMIN_SECRET },
+    admin: { url: `http://127.0.0.1:${c.logics[0]!.adminPort}`, secret: BENCH_ADMIN_SECRET },
     usage,
     stop: () => c.stop(),
     processes: [...c.gateways.map((g) => nodeProcess(g, 'gateway')), ...c.logics.map((l) => nodeProcess(l, 'logic')), serviceProcess(c.infra.nats, 'nats-server'), serviceProcess(c.infra.redis, 'redis-server')],

@@ -32,6 +32,8 @@ export interface WorkerInit {
   readonly plainRejoin?: boolean;
   /** the viewers are members of chat groups (group-chat): coming back, they SYNC their inbox */
   readonly inbox?: boolean;
+  /** connections offer permessage-deflate (--deflate); else they do not */
+  readonly deflate?: boolean;
 }
 
 /** Per-sender rates, per second. */

@@ -33,6 +33,9 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: fal
 
 interface Conn {
   ws: WebSocket | null;
+  /** its TCP socket, and how many of the bytes read from it were reported (wire bytes) */
+  socket: { readonly bytesRead: number } | null;
+  wireReported: number;
   spec: ConnSpec;
   /** its place in the thread's list: its first URL and its source address */
   index: number;
@@ -92,6 +95,9 @@ const interval = () => ({
   ack: new Histogram(),
   items: 0,
   frames: 0,
+  /** bytes read from the connections' sockets (compressed where negotiated), and of the messages they carried */
+  wireBytes: 0,
+  payloadBytes: 0,
   duplicates: 0,
   isolation: 0,
   errors: {} as Record<string, number>,
@@ -338,9 +344,13 @@ function dial(c: Conn, first: (() => void) | null): void {
   const started = Date.now();
   const url = new URL(init.urls[c.url % init.urls.length]!);
   if (c.spec.token) url.searchParams.set('token', c.spec.token);
-  const ws = new WebSocket(url, { localAddress: init.addresses[c.index % init.addresses.length], perMessageDeflate: false });
+  const ws = new WebSocket(url, { localAddress: init.addresses[c.index % init.addresses.length], perMessageDeflate: init.deflate === true });
   ws.binaryType = 'nodebuffer';
   c.ws = ws;
+  ws.on('upgrade', (res) => {
+    c.socket = res.socket;
+    c.wireReported = 0;
+  });
   let joinRid = 0;
   let joinSent = 0;
   let asked: RoomPosition | null = null;
@@ -351,6 +361,7 @@ function dial(c: Conn, first: (() => void) | null): void {
     first = null;
   };
   ws.on('message', (data: Buffer) => {
+    stats.payloadBytes += data.length;
     if (joinRid === 0) {
       // WELCOME: keep its heartbeat, join the room (with `since` when coming back).
       const [op, , body] = packr.unpack(data) as [number, number, { heartbeat?: unknown } | null];
@@ -426,7 +437,7 @@ function dial(c: Conn, first: (() => void) | null): void {
 }
 
 function open(spec: ConnSpec, i: number): Promise<void> {
-  const c: Conn = { ws: null, spec, index: i, url: i, room: spec.room, switching: 0, seen: new SeqSet(), unsequenced: 0, danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false, joined: false, moved: false, pos: null, lostAt: 0, attempts: 0, heartbeat: DEFAULT_HEARTBEAT_MS, lastSent: 0, acks: null, cursor: 0, syncRid: 0, syncAgain: false, synced: null };
+  const c: Conn = { ws: null, socket: null, wireReported: 0, spec, index: i, url: i, room: spec.room, switching: 0, seen: new SeqSet(), unsequenced: 0, danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false, joined: false, moved: false, pos: null, lostAt: 0, attempts: 0, heartbeat: DEFAULT_HEARTBEAT_MS, lastSent: 0, acks: null, cursor: 0, syncRid: 0, syncAgain: false, synced: null };
   return new Promise((resolve) => dial(c, resolve));
 }
 
@@ -514,6 +525,12 @@ function getOrAdd(m: Map<string, SeqSet>, room: string): SeqSet {
 
 function snapshot(): unknown {
   stats.timeouts += pending.expire(Date.now());
+  for (const c of conns) {
+    if (!c.socket) continue;
+    const read = c.socket.bytesRead;
+    stats.wireBytes += read - c.wireReported;
+    c.wireReported = read;
+  }
   const out = { ...stats, join: stats.join.encode(), delay: stats.delay.encode(), ack: stats.ack.encode(), giftDelay: stats.giftDelay.encode(), resumeTime: stats.resumeTime.encode(), resumeJoin: stats.resumeJoin.encode(), pendingAcks: pending.size };
   Object.assign(stats, interval());
   return out;

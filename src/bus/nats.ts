@@ -109,6 +109,16 @@ export class NatsBus implements Bus, ApiBus {
     }
   }
 
+  /** Whether the connection is up now (false while it reconnects, and once closed). */
+  get connected(): boolean {
+    return this.up && !this.nc.isClosed();
+  }
+
+  /** Whether it serves upstream requests (serve() called, subscription not closed). */
+  get serving(): boolean {
+    return this.served !== undefined && !this.served.isClosed() && !this.closing;
+  }
+
   attach(handler: RoomHandler): void {
     if (this.handler) throw new Error('a room handler is already attached');
     this.handler = handler;

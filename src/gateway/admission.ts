@@ -1,14 +1,52 @@
 // Who may open a WebSocket: decided once per upgrade request, before uWS upgrades it. In
-// order: a draining gateway answers HTTP 503; then (to come) per-address limits; then the
-// token decides the identity, or the close code of a connection that is refused.
+// order: a draining gateway answers HTTP 503; so does one at its connection cap
+// (MAX_CONNECTIONS) or overloaded (event-loop stalls over ADMIT_MAX_LAG_MS two seconds running, or outbound buffers
+// over ADMIT_MAX_OUTBOUND_BYTES), so that new viewers are turned away before the ones already
+// connected suffer; then (to come) per-address limits; then the token decides the identity, or
+// the close code of a connection that is refused. Every 503 carries a jittered Retry-After.
 
 import type * as uWS from 'uWebSockets.js';
 import { guestIdentity, TokenError, type Identity, type TokenVerifier } from '../auth/token.js';
+import type { UpgradeRefusal } from '../metric-labels.js';
 import { CloseCodes, type ErrorEntry } from '../protocol/errors.js';
 
-export interface AdmissionOptions {
+export interface AdmissionOptions extends AdmissionLimits {
   readonly allowGuests: boolean;
   readonly maxTokenBytes: number;
+}
+
+/** The thresholds of the overload refusals; 0 turns one off. */
+export interface AdmissionLimits {
+  /** open connections of this gateway at which further upgrades are refused */
+  readonly maxConnections: number;
+  /** recent event-loop lag (ms) above which upgrades are refused */
+  readonly admitMaxLagMs: number;
+  /** bytes waiting in all client send buffers (as the sweep last summed them) above which upgrades are refused */
+  readonly admitMaxOutboundBytes: number;
+}
+
+/** The gateway's load, as admission sees it at an upgrade. */
+export interface LoadSignals {
+  readonly connections: number;
+  readonly lagMs: number;
+  readonly outboundBytes: number;
+}
+
+/** Retry-After of a refused upgrade: whole seconds, spread over this range so that retries do not come back together. */
+export const RETRY_AFTER_MIN_S = 1;
+export const RETRY_AFTER_MAX_S = 5;
+
+/** Why a gateway that is not draining refuses a new connection now; null: it admits. */
+export function overload(load: LoadSignals, limits: AdmissionLimits): Exclude<UpgradeRefusal, 'draining'> | null {
+  if (limits.maxConnections > 0 && load.connections >= limits.maxConnections) return 'capacity';
+  if (limits.admitMaxLagMs > 0 && load.lagMs > limits.admitMaxLagMs) return 'lag';
+  if (limits.admitMaxOutboundBytes > 0 && load.outboundBytes > limits.admitMaxOutboundBytes) return 'outbound';
+  return null;
+}
+
+/** `random` in [0, 1): a whole number of seconds from RETRY_AFTER_MIN_S to RETRY_AFTER_MAX_S. */
+export function retryAfterSeconds(random: number): number {
+  return RETRY_AFTER_MIN_S + Math.min(RETRY_AFTER_MAX_S - RETRY_AFTER_MIN_S, Math.floor(random * (RETRY_AFTER_MAX_S - RETRY_AFTER_MIN_S + 1)));
 }
 
 /** What admission looks at, read from the request inside the upgrade handler (uWS frees it after). */
@@ -20,15 +58,24 @@ export interface UpgradeRequest {
 }
 
 export type Verdict =
-  /** no WebSocket: answer the request with this HTTP status */
-  | { readonly upgrade: false; readonly status: string; readonly body: string }
+  /** no WebSocket: answer the request with this HTTP status, Retry-After (seconds) and body */
+  | { readonly upgrade: false; readonly reason: UpgradeRefusal; readonly status: string; readonly retryAfter: number; readonly body: string }
   /**
    * a WebSocket; `refuse` is the close code it gets right after opening (a refused token still
    * gets a WebSocket, so that a browser can read why: it cannot read a failed upgrade's status)
    */
   | { readonly upgrade: true; readonly identity: Identity; readonly refuse: ErrorEntry | null };
 
-const DRAINING: Verdict = { upgrade: false, status: '503 Service Unavailable', body: 'draining: connect to another gateway\n' };
+const REFUSALS: Readonly<Record<UpgradeRefusal, string>> = {
+  draining: 'draining: connect to another gateway\n',
+  capacity: 'capacity: this gateway is full; retry later or connect to another gateway\n',
+  lag: 'overloaded (event-loop lag): retry later or connect to another gateway\n',
+  outbound: 'overloaded (outbound buffers): retry later or connect to another gateway\n',
+};
+
+function refuse(reason: UpgradeRefusal, random: number): Verdict {
+  return { upgrade: false, reason, status: '503 Service Unavailable', retryAfter: retryAfterSeconds(random), body: REFUSALS[reason] };
+}
 
 export function readUpgrade(req: uWS.HttpRequest): UpgradeRequest {
   const auth = req.getHeader('authorization');
@@ -41,6 +88,9 @@ export class Admission {
   constructor(
     private readonly verifier: TokenVerifier,
     private readonly opts: AdmissionOptions,
+    /** the gateway's load now: read once per upgrade, so it must be cheap */
+    private readonly load: () => LoadSignals,
+    private readonly random: () => number = Math.random,
   ) {}
 
   /** From now on every upgrade is answered 503, so that clients go to another gateway. */
@@ -52,8 +102,14 @@ export class Admission {
     return this.closed;
   }
 
+  /** Why a new connection would be refused now; null: it would be admitted (danmaku_admission_open). */
+  refusal(): UpgradeRefusal | null {
+    return this.closed ? 'draining' : overload(this.load(), this.opts);
+  }
+
   admit(req: UpgradeRequest, connId: number): Verdict {
-    if (this.closed) return DRAINING;
+    const refused = this.refusal();
+    if (refused) return refuse(refused, this.random());
     // Per-address limits (connections per IP, upgrades per second) go here, answered with an
     // HTTP status before any token is verified; UpgradeRequest then carries the address.
     return { upgrade: true, ...identify(req.token, connId, this.verifier, this.opts) };

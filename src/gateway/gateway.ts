@@ -8,7 +8,9 @@ import * as uWS from 'uWebSockets.js';
 import type { TokenVerifier } from '../auth/token.js';
 import type { Bus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
+import type { LagSource } from '../event-loop-lag.js';
 import type { Logger } from '../log.js';
+import type { Compression } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { decodeFrame, encodeFrame, FrameError } from '../protocol/codec.js';
 import { CloseCodes, Errors, ProtocolError, type ErrorEntry } from '../protocol/errors.js';
@@ -19,6 +21,7 @@ import type { PresenceCounts } from '../store/presence/index.js';
 import type { Sequencer } from '../store/sequence/index.js';
 import { Admission, readUpgrade } from './admission.js';
 import { Closer } from './close.js';
+import { compressionOption, worthCompressing } from './compression.js';
 import { admitFrame, chargeFrames, newConnState, RESUME_ITEMS_PER_TOKEN, type ConnState } from './connection.js';
 import { readJoin, type JoinRequest } from './join-request.js';
 import { LocalUsers } from './local-users.js';
@@ -52,6 +55,8 @@ export interface GatewayOptions {
   readonly heartbeatIntervalMs: number;
   readonly idleTimeoutMs: number;
   readonly outboundSoftLimitBytes: number;
+  /** permessage-deflate for clients that offer it (compression.ts) */
+  readonly compression: Compression;
   readonly slowConsumerGraceMs: number;
   readonly connFrameRate: number;
   readonly connFrameBurst: number;
@@ -67,6 +72,10 @@ export interface GatewayOptions {
   readonly pushResendIntervalMs: number;
   readonly pushResends: number;
   readonly pushPendingMax: number;
+  /** admission's overload refusals (admission.ts); 0 turns one off */
+  readonly maxConnections: number;
+  readonly admitMaxLagMs: number;
+  readonly admitMaxOutboundBytes: number;
 }
 
 export interface GatewayDeps {
@@ -84,6 +93,8 @@ export interface GatewayDeps {
   readonly verifier: TokenVerifier;
   /** the SDK bundles, the demo page and demo tokens on the WebSocket port; absent: none (WEB=false) */
   readonly web?: WebFiles;
+  /** the process's recent event-loop lag, which admission reads (event-loop-lag.ts) */
+  readonly lag: LagSource;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -137,15 +148,18 @@ export class Gateway {
     deps.metrics.watchPushes(() => this.pushes.pending);
     this.users = new LocalUsers<WS>((ws, frame) => sendCorked(ws, frame), (uid) => this.agent.userChanged(uid), deps.metrics, deps.log, this.pushes);
     this.agent = new RegistryAgent(deps.registry, this.users, { gatewayId: opts.gatewayId, heartbeatMs: opts.registryHeartbeatMs, ttlMs: opts.registryTtlMs }, deps.metrics, deps.log.child({ component: 'registry' }));
-    this.admission = new Admission(deps.verifier, opts);
     this.closer = new Closer(opts, (ws) => this.detach(ws), deps.metrics);
     this.sweep = new Sweep(this.conns, this.closer, opts, deps.metrics);
+    const load = () => ({ connections: this.conns.size, lagMs: deps.lag.recentMs(), outboundBytes: this.sweep.outboundBytes });
+    this.admission = new Admission(deps.verifier, opts, load);
+    deps.metrics.watchAdmission(() => ({ open: this.admission.refusal() === null, maxConnections: opts.maxConnections }));
     this.app.ws<ConnState>('/*', {
       // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
       // of 4x, and the configured limit is enforced in message() with a documented 1009.
       maxPayloadLength: opts.maxFrameBytes * 4,
       maxBackpressure: opts.outboundSoftLimitBytes,
       closeOnBackpressureLimit: false,
+      compression: compressionOption(opts.compression, uWS),
       idleTimeout: 0, // application heartbeat (sweep.ts), so that the close code says why
       sendPingsAutomatically: false,
       upgrade: (res, req, context) => this.upgrade(res, req, context),
@@ -210,7 +224,8 @@ export class Gateway {
     const upgradeReq = readUpgrade(req);
     const verdict = this.admission.admit(upgradeReq, id);
     if (!verdict.upgrade) {
-      res.writeStatus(verdict.status).end(verdict.body);
+      this.deps.metrics.upgradeRefused(verdict.reason);
+      res.writeStatus(verdict.status).writeHeader('Retry-After', String(verdict.retryAfter)).end(verdict.body);
       return;
     }
     const state = newConnState(id, verdict.identity, verdict.refuse, Date.now(), this.opts.connFrameBurst);
@@ -380,7 +395,7 @@ export class Gateway {
    */
   private sendJoined(ws: WS, st: ConnState, room: LocalRoom, rid: number, req: JoinRequest): void {
     const reply = this.hub.joinedReply(room, rid, req.resume);
-    ws.send(reply.frame, true);
+    ws.send(reply.frame, true, worthCompressing(reply.frame));
     chargeFrames(st, Math.floor(reply.replayed / RESUME_ITEMS_PER_TOKEN));
   }
 
@@ -440,9 +455,14 @@ export class Gateway {
     this.deps.metrics.connectionClosed(st.closeReason ?? (code === 1000 || code === 1001 ? 'client' : 'abnormal'));
   }
 
+  /**
+   * Room frames: BATCH, a new epoch's JOINED and ONLINE. With COMPRESSION=shared, uWS deflates
+   * a long one for each subscriber that negotiated the extension (compression.ts); ONLINE is
+   * too short to be worth it.
+   */
   private publish(topic: string, data: Uint8Array): number {
     const n = this.app.numSubscribers(topic);
-    if (n > 0) this.app.publish(topic, data, true);
+    if (n > 0) this.app.publish(topic, data, true, worthCompressing(data));
     return n;
   }
 
@@ -457,6 +477,16 @@ export class Gateway {
 
   get connectionCount(): number {
     return this.conns.size;
+  }
+
+  /** Whether it accepts connections: from listen() until shutdown() closes the socket. */
+  get listening(): boolean {
+    return this.listenSocket !== null;
+  }
+
+  /** Set by shutdown() before it closes anything: the gateway wants no new clients. */
+  get draining(): boolean {
+    return this.admission.draining;
   }
 
   /**

@@ -10,6 +10,7 @@ import type { Metrics } from '../metrics.js';
 import { encodeFrame, encodeFrameWithBody } from '../protocol/codec.js';
 import { Errors, errorByCode, overloadRetryMs, ProtocolError, type ErrorEntry } from '../protocol/errors.js';
 import { Op } from '../protocol/ops.js';
+import { replyWorthCompressing } from './compression.js';
 import type { ConnState } from './connection.js';
 import type { UpstreamClient } from './upstream-client.js';
 
@@ -53,7 +54,7 @@ export function forwardSend(ws: uWS.WebSocket<ConnState>, st: ConnState, op: num
         // (another version) is the service's failure, not the client's.
         if (!(reply.b instanceof Uint8Array)) return ws.cork(() => ctx.sendError(Errors.Internal, 'malformed reply from the logic service'));
         const frame = encodeFrameWithBody(reply.o, rid, reply.b);
-        return ws.cork(() => ws.send(frame, true));
+        return ws.cork(() => ws.send(frame, true, replyWorthCompressing(reply.o, frame)));
       }
       const ack: Record<string, unknown> = { s: reply.s, t: reply.t };
       if (cmid !== undefined) ack.id = cmid;

@@ -1,7 +1,8 @@
 // The periodic pass over a gateway's connections: one silent for longer than IDLE_TIMEOUT_MS
 // is closed with 4001, one whose outbound buffer stays at or over OUTBOUND_SOFT_LIMIT_BYTES
 // for longer than SLOW_CONSUMER_GRACE_MS with 4002, closes waiting for a buffer to drain are
-// finished or given up (close.ts), and the buffers are sampled for metrics.
+// finished or given up (close.ts), and the buffers are sampled for metrics and for admission
+// (the sum of all send buffers, read at every upgrade without walking the connections).
 
 import type * as uWS from 'uWebSockets.js';
 import type { Metrics } from '../metrics.js';
@@ -24,6 +25,8 @@ export function sweepIntervalMs(idleTimeoutMs: number): number {
 
 export class Sweep {
   private timer: NodeJS.Timeout | null = null;
+  /** bytes waiting in all send buffers at the last run */
+  outboundBytes = 0;
 
   constructor(
     private readonly conns: ReadonlySet<WS>,
@@ -61,6 +64,7 @@ export class Sweep {
       else if (st.overSince === 0) st.overSince = now;
       else if (now - st.overSince > this.opts.slowConsumerGraceMs) this.closer.close(ws, CloseCodes.SlowConsumer, now);
     }
+    this.outboundBytes = buffered;
     this.metrics.outboundSampled(buffered, slow);
   }
 }

@@ -271,7 +271,7 @@ t.test('bad input - the admin API refuses a notice text with a lone surrogate', 
   const srv = await startServer();
   t.teardown(() => srv.stop());
   const post = (raw: string) =>
-    fetch(`http://127.0.0.1:${srv.metricsPort}/api/users/alice/notices`, {
+    fetch(`http://127.0.0.1:${srv.adminPort}/api/users/alice/notices`, {
       method: 'POST',
       headers: { authorization: 'Bearer danmaku-dev-admin-secret', 'content-type': 'application/json' },
       body: raw,

@@ -176,17 +176,17 @@ t.test('a direct message sent while the page is closed shows with an unread badg
   const text = `are you there, dora? ${Date.now() % 100000}`;
   await bob.page.getByTestId('chat-input').fill(text);
   await bob.page.getByTestId('chat-send').click();
-  await bob.page.getByTestId('chat-message').filter({ hasText: text }).waitFor({ timeout: 10_000 });
+  await bob.page.getByTestId('chat-message').filter({ hasText: text }).waitFor({ timeout: 20_000 });
 
   const dora = await openPage(browser, `${base}/?user=dora&room=lobby`);
   await ready(dora.page, 'lobby');
   const conv = dora.page.locator('[data-testid="conversation"][data-conv="to:bob"]');
-  await conv.waitFor({ timeout: 10_000 });
-  await conv.getByTestId('unread-badge').filter({ hasText: '1' }).waitFor({ timeout: 10_000 });
+  await conv.waitFor({ timeout: 20_000 });
+  await conv.getByTestId('unread-badge').filter({ hasText: '1' }).waitFor({ timeout: 20_000 });
   t.pass("bob's message is in dora's conversations with an unread badge of 1");
   await conv.click();
-  await dora.page.getByTestId('chat-message').filter({ hasText: text }).waitFor({ timeout: 10_000 });
-  await conv.getByTestId('unread-badge').waitFor({ state: 'hidden', timeout: 10_000 });
+  await dora.page.getByTestId('chat-message').filter({ hasText: text }).waitFor({ timeout: 20_000 });
+  await conv.getByTestId('unread-badge').waitFor({ state: 'hidden', timeout: 20_000 });
   t.pass('opening it shows the message and clears the badge (READ)');
   noProblems(t, [bob, dora]);
 });

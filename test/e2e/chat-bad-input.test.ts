@@ -21,7 +21,7 @@ function syncWithUint64Cursor(rid: number, n: bigint): Buffer {
 t.test('chat bad input - SYNC, HISTORY, CONTACTS and READ with bad fields get ERROR 3, foreign groups 14; the connection lives on', async (t) => {
   const srv = await startServer({ ADMIN_SECRET, ...FAST });
   t.teardown(() => srv.stop());
-  const api = adminAt(() => srv.metricsPort, ADMIN_SECRET);
+  const api = adminAt(() => srv.adminPort, ADMIN_SECRET);
   t.equal((await api('PUT', '/api/groups/ours', { members: ['alice', 'bob'] })).status, 201);
   t.equal((await api('PUT', '/api/groups/theirs', { members: ['carol'] })).status, 201);
   const bystander = await ChatConn.open(srv.url, srv.token('bystander'));

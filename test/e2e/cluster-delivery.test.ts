@@ -175,7 +175,7 @@ t.test('cluster - group and user messages reach every connection of each recipie
 t.test('cluster - the admin API refuses bad secrets and bad input with clear statuses', async (t) => {
   const c = await startCluster({ gateways: 0, logics: 1 });
   t.teardown(() => c.stop());
-  const port = c.logics[0]!.metricsPort;
+  const port = c.logics[0]!.adminPort;
   const noAuth = await fetch(`http://127.0.0.1:${port}/api/groups/g`, { method: 'PUT' });
   t.equal(noAuth.status, 401);
   t.equal((await c.api('PUT', '/api/groups/bad.id')).status, 400, 'bad group id');

@@ -376,7 +376,7 @@ export interface ChatDeployment {
 export async function startChat(mode: 'standalone' | 'cluster', env: Record<string, string>): Promise<ChatDeployment> {
   if (mode === 'standalone') {
     const srv = await startServer({ ADMIN_SECRET, ...env });
-    return { mode, gateways: [srv, srv], api: adminAt(() => srv.metricsPort, ADMIN_SECRET), cluster: null, stop: async () => void (await srv.stop()) };
+    return { mode, gateways: [srv, srv], api: adminAt(() => srv.adminPort, ADMIN_SECRET), cluster: null, stop: async () => void (await srv.stop()) };
   }
   const c = await startCluster({ gateways: 2, logics: 2, env });
   return { mode, gateways: c.gateways, api: c.api, cluster: c, stop: () => c.stop() };

@@ -40,7 +40,7 @@ export async function startCluster(opts: { gateways: number; logics: number; env
     async api(method, path, body) {
       const logic = c.logics.find((l) => l.proc.exitCode === null && l.proc.signalCode === null);
       if (!logic) throw new Error('no logic process running');
-      const res = await fetch(`http://127.0.0.1:${logic.metricsPort}${path}`, {
+      const res = await fetch(`http://127.0.0.1:${logic.adminPort}${path}`, {
         method,
         headers: { authorization: `Bearer ${ADMIN_SECRET}`, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),

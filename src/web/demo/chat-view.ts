@@ -200,9 +200,22 @@ export class ConversationView {
 }
 
 function store(open: Open, m: ChatMessage): void {
-  // our own message's pending copy is replaced by the stored one (same conversation seq)
+  // Our own message's pending copy is replaced by the stored one: by its seq once the ACK has
+  // come, or, when the live MESSAGE comes first, by its text (the oldest pending copy of it).
+  let replaced = false;
   for (const [key, shown] of open.shown) {
-    if (shown.local && shown.s === m.s && m.s > 0 && shown.u === m.u) open.shown.delete(key);
+    if (shown.local && shown.s === m.s && m.s > 0 && shown.u === m.u) {
+      open.shown.delete(key);
+      replaced = true;
+    }
+  }
+  if (!replaced && m.u === open.me) {
+    for (const [key, shown] of open.shown) {
+      if (shown.local && shown.state === 'pending' && shown.x === m.x) {
+        open.shown.delete(key);
+        break;
+      }
+    }
   }
   open.shown.set(m.id, { key: m.id, s: m.s, u: m.u, n: m.n, t: m.t, x: m.x, state: 'stored', local: false });
 }
