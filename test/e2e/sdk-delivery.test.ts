@@ -42,9 +42,14 @@ t.test('sdk delivery - dropped and kept away, the client reconnects and resumes:
   await waitFor(() => rv.joins.length === 2, 10_000, 'the resume');
   const resume = rv.joins[1]!;
   t.match(resume, { room: 'live', resumed: true, recovered: true, kept: true, reset: false, epoch: first.epoch });
-  t.equal(resume.replayed, 11, 'the 10 danmaku and the gift sent while away');
+  // What was sent while away comes in the replay, except what the gateway still held in its
+  // merge window when it answered (protocol.md, "Sequence semantics": those arrive in the next
+  // BATCH); on a loaded machine the flush timer can trail the ACKs by a few items.
+  await waitFor(() => away.every((s) => rv.items.some((i) => i.item.s === s)), 5000, 'every item sent while away');
   const replayed = rv.items.filter((i) => i.meta.replay).map((i) => i.item.s);
-  t.same(replayed, away, 'exactly those, in order, marked replay');
+  t.equal(resume.replayed, replayed.length, 'replayed counts the replay items emitted');
+  t.ok(replayed.length >= 1 && replayed.every((s, i) => s === away[i]), `the replay is the oldest of them, in order (${replayed.length} of 11)`);
+  t.same(rv.items.filter((i) => away.includes(i.item.s)).map((i) => i.item.s), away, 'all 11 shown, in order, once');
   for (let i = 0; i < 3; i++) await sender.send(`after ${i}`);
   await waitFor(() => texts(rv).length === 18, 5000, 'the items after the resume');
   const seqs = rv.items.map((i) => i.item.s);
