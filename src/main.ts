@@ -299,7 +299,7 @@ async function start(config: Config, log: Logger): Promise<void> {
 
   const stop = async (signal: string) => {
     if (phase === 'stopping') return;
-    // Not ready from this instant, while everything still serves: load balancers stop sending.
+    // Not ready from this instant (the gateway stops accepting in the same tick, below).
     phase = 'stopping';
     log.info({ signal, connections: gateway?.connectionCount ?? 0 }, 'shutting down');
     const hardStop = setTimeout(() => {
