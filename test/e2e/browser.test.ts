@@ -113,18 +113,21 @@ t.test('two viewers in one room, a switch, gifts, likes; a screenshot for the re
   await onScreen(bob.page, hello);
   await onScreen(alice.page, hello);
   await onScreen(guest.page, hello);
-  t.pass("alice's danmaku is on bob's, her own and a guest's overlay");
+  const drawn = async (p: Page, x: string) => p.evaluate((x) => [...document.querySelectorAll('[data-testid="danmaku-overlay"] .dm-item')].some((e) => e.textContent?.includes(x)), x);
+  t.same(await Promise.all([bob.page, alice.page, guest.page].map((p) => drawn(p, hello))), [true, true, true], "alice's danmaku is on bob's, her own and a guest's overlay");
   t.equal(await alice.page.getByTestId('text-input').inputValue(), '', 'the input is cleared once acknowledged');
 
   await bob.page.getByTestId('gift').first().click();
   await alice.page.waitForFunction(() => document.querySelectorAll('.dm-gift').length > 0, undefined, { timeout: 10_000 });
-  t.pass("bob's gift is drawn as a gift on alice's overlay");
+  t.match(await alice.page.locator('.dm-gift').first().textContent(), /bob/, "bob's gift is drawn as a gift on alice's overlay");
   const likesBefore = Number((await alice.page.getByTestId('like-counter').textContent())?.replace(/\D/g, '') || '0');
   await bob.page.getByTestId('like').click();
   await alice.page.waitForFunction((n) => Number(document.querySelector('[data-testid="like-counter"]')?.textContent?.replace(/\D/g, '') || '0') > n, likesBefore, { timeout: 10_000 });
-  t.pass("bob's like raises alice's like counter");
+  const likesAfter = Number((await alice.page.getByTestId('like-counter').textContent())?.replace(/\D/g, '') || '0');
+  t.ok(likesAfter > likesBefore, `bob's like raises alice's like counter (${likesBefore} -> ${likesAfter})`);
   await alice.page.waitForFunction(() => Number(document.querySelector('[data-testid="online"]')?.textContent?.replace(/\D/g, '') || '0') >= 3, undefined, { timeout: 10_000 });
-  t.pass('the viewer count shows the three viewers');
+  const online = Number((await alice.page.getByTestId('online').textContent())?.replace(/\D/g, '') || '0');
+  t.ok(online >= 3, `the viewer count shows the three viewers (${online})`);
 
   // A busy moment for the screenshot: colours, modes, a gift.
   await bob.page.evaluate(async () => {
@@ -183,11 +186,12 @@ t.test('a direct message sent while the page is closed shows with an unread badg
   const conv = dora.page.locator('[data-testid="conversation"][data-conv="to:bob"]');
   await conv.waitFor({ timeout: 20_000 });
   await conv.getByTestId('unread-badge').filter({ hasText: '1' }).waitFor({ timeout: 20_000 });
-  t.pass("bob's message is in dora's conversations with an unread badge of 1");
+  t.equal((await conv.getByTestId('unread-badge').textContent())?.trim(), '1', "bob's message is in dora's conversations with an unread badge of 1");
   await conv.click();
   await dora.page.getByTestId('chat-message').filter({ hasText: text }).waitFor({ timeout: 20_000 });
   await conv.getByTestId('unread-badge').waitFor({ state: 'hidden', timeout: 20_000 });
-  t.pass('opening it shows the message and clears the badge (READ)');
+  t.equal(await dora.page.getByTestId('chat-message').filter({ hasText: text }).count(), 1, 'opening it shows the message once');
+  t.notOk(await conv.getByTestId('unread-badge').isVisible(), 'and clears the badge (READ)');
   noProblems(t, [bob, dora]);
 });
 
