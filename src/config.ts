@@ -112,6 +112,11 @@ export interface Config {
   readonly admitMaxLagMs: number;
   /** upgrades are refused while all send buffers together hold more than this (bytes); 0: never */
   readonly admitMaxOutboundBytes: number;
+  /**
+   * load-aware entry (GET /entry): the ws(s):// URL clients use to reach this gateway; null:
+   * ws://<HOST, or 127.0.0.1 for a wildcard HOST>:<bound port>/ (gateway/entry.ts)
+   */
+  readonly publicUrl: string | null;
 }
 
 /** The standalone development secret. Refused when NODE_ENV=production. */
@@ -291,7 +296,24 @@ export function loadConfig(env: Env = process.env): Config {
     maxConnections: int(env, 'MAX_CONNECTIONS', 0, 0, 10_000_000),
     admitMaxLagMs: int(env, 'ADMIT_MAX_LAG_MS', 200, 0, 60_000),
     admitMaxOutboundBytes: int(env, 'ADMIT_MAX_OUTBOUND_BYTES', 256 << 20, 0, 2 ** 40),
+    publicUrl: publicUrl(env),
   };
+}
+
+/** PUBLIC_URL: an absolute ws:// or wss:// URL without credentials or a fragment. */
+function publicUrl(env: Env): string | null {
+  const raw = str(env, 'PUBLIC_URL', '');
+  if (raw === '') return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`PUBLIC_URL must be an absolute ws:// or wss:// URL, got ${JSON.stringify(raw)}`);
+  }
+  if ((url.protocol !== 'ws:' && url.protocol !== 'wss:') || url.username !== '' || url.password !== '' || url.hash !== '') {
+    throw new ConfigError(`PUBLIC_URL must be a ws:// or wss:// URL without credentials or fragment, got ${JSON.stringify(raw)}`);
+  }
+  return url.toString();
 }
 
 /** The recovery window's bounds, as the stores and the gateway's rooms take them. */

@@ -53,6 +53,9 @@ export type WebClass = (typeof WEB_CLASSES)[number];
 export const UPGRADE_REFUSALS = ['draining', 'capacity', 'lag', 'outbound'] as const;
 export type UpgradeRefusal = (typeof UPGRADE_REFUSALS)[number];
 export const WEB_STATUSES = [200, 304, 400, 404, 426] as const;
+/** GET /entry's answers (gateway/entry.ts): the list, or 503 when the registry could not be read. */
+export const ENTRY_STATUSES = [200, 503] as const;
+export type EntryStatus = (typeof ENTRY_STATUSES)[number];
 export const ADMIN_STATUSES = [200, 201, 400, 401, 404, 405, 409, 410, 413, 503] as const;
 
 export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, readonly (string | number)[]>>>> = {
@@ -78,4 +81,5 @@ export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, reado
   danmaku_store_writes_total: { kind: STORE_WRITES },
   danmaku_inbox_sync_bytes_total: { encoding: ['msgpack', 'gzip'] },
   danmaku_upgrades_refused_total: { reason: UPGRADE_REFUSALS },
+  danmaku_entry_requests_total: { status: ENTRY_STATUSES },
 };

@@ -8,6 +8,7 @@ import type { BusObserver, SubjectKind } from './bus/index.js';
 import { BUS_EVENTS, CHAT_READS, STORE_WRITES, type ChatReadOp, type StoreWrite, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
 import { PUSH_GIVE_UPS, type PushGiveUp, type WebClass } from './metric-labels.js';
 import { UPGRADE_REFUSALS, type UpgradeRefusal } from './metric-labels.js';
+import { ENTRY_STATUSES, type EntryStatus } from './metric-labels.js';
 import type { LagObserver } from './event-loop-lag.js';
 import type { RedisObserver } from './redis/client.js';
 import type { FallbackObserver } from './store/fallback.js';
@@ -422,6 +423,18 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
   /** the gateway's admission state, read at scrape time */
   watchAdmission(state: () => { open: boolean; maxConnections: number }): void {
     this.admissionSource = state;
+  }
+
+  // Load-aware entry (gateway/entry.ts)
+  private readonly entryRequests = (() => {
+    const c = new Counter({ name: 'danmaku_entry_requests_total', help: 'GET /entry answers of this gateway, by HTTP status (200: the weighted list; 503: the registry could not be read)', labelNames: ['status'], registers: [this.registry] });
+    for (const status of ENTRY_STATUSES) c.inc({ status: String(status) }, 0);
+    return c;
+  })();
+  private readonly entryChild = children<{ inc(): void }>();
+
+  entryRequest(status: EntryStatus): void {
+    this.entryChild(String(status), () => this.entryRequests.labels({ status: String(status) })).inc();
   }
 
   text(): Promise<string> {

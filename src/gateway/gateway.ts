@@ -15,13 +15,14 @@ import type { Metrics } from '../metrics.js';
 import { decodeFrame, encodeFrame, FrameError } from '../protocol/codec.js';
 import { CloseCodes, Errors, ProtocolError, type ErrorEntry } from '../protocol/errors.js';
 import { Op } from '../protocol/ops.js';
-import type { Registry } from '../registry/index.js';
+import type { GatewayLoad, Registry } from '../registry/index.js';
 import type { RoomHistory } from '../store/history/index.js';
 import type { PresenceCounts } from '../store/presence/index.js';
 import type { Sequencer } from '../store/sequence/index.js';
 import { Admission, readUpgrade } from './admission.js';
 import { Closer } from './close.js';
 import { compressionOption, worthCompressing } from './compression.js';
+import { defaultPublicUrl, Entry, lagLimitMs, type EntryAnswer } from './entry.js';
 import { admitFrame, chargeFrames, newConnState, RESUME_ITEMS_PER_TOKEN, type ConnState } from './connection.js';
 import { readJoin, type JoinRequest } from './join-request.js';
 import { LocalUsers } from './local-users.js';
@@ -76,6 +77,8 @@ export interface GatewayOptions {
   readonly maxConnections: number;
   readonly admitMaxLagMs: number;
   readonly admitMaxOutboundBytes: number;
+  /** the URL clients reach this gateway by (GET /entry); null: from HOST and the bound port */
+  readonly publicUrl: string | null;
 }
 
 export interface GatewayDeps {
@@ -128,6 +131,9 @@ export class Gateway {
   private readonly pendingSince = new Map<number, string>();
   /** connections that lost a never-shed item to backpressure, closed after uWS's write (dropped()) */
   private readonly keepLosers = new Set<WS>();
+  private readonly entry: Entry;
+  /** the URL announced for clients, known once listening (the bound port) */
+  private publicUrl: string | null = null;
 
   constructor(
     private readonly opts: GatewayOptions,
@@ -147,7 +153,9 @@ export class Gateway {
     this.pushes = new Pushes<WS>((ws, frame) => sendCorked(ws, frame), pushOpts, deps.metrics);
     deps.metrics.watchPushes(() => this.pushes.pending);
     this.users = new LocalUsers<WS>((ws, frame) => sendCorked(ws, frame), (uid) => this.agent.userChanged(uid), deps.metrics, deps.log, this.pushes);
-    this.agent = new RegistryAgent(deps.registry, this.users, { gatewayId: opts.gatewayId, heartbeatMs: opts.registryHeartbeatMs, ttlMs: opts.registryTtlMs }, deps.metrics, deps.log.child({ component: 'registry' }));
+    const registryLog = deps.log.child({ component: 'registry' });
+    this.agent = new RegistryAgent(deps.registry, this.users, { gatewayId: opts.gatewayId, heartbeatMs: opts.registryHeartbeatMs, ttlMs: opts.registryTtlMs }, deps.metrics, registryLog, () => this.loadInfo());
+    this.entry = new Entry(deps.registry, { lagLimitMs: lagLimitMs(opts.admitMaxLagMs), refreshMs: opts.registryHeartbeatMs }, registryLog);
     this.closer = new Closer(opts, (ws) => this.detach(ws), deps.metrics);
     this.sweep = new Sweep(this.conns, this.closer, opts, deps.metrics);
     const load = () => ({ connections: this.conns.size, lagMs: deps.lag.recentMs(), outboundBytes: this.sweep.outboundBytes });
@@ -170,6 +178,8 @@ export class Gateway {
       drain: (ws) => this.closer.drained(ws),
       close: (ws, code) => this.closed(ws, code),
     });
+    // With WEB=false too: clients in other languages ask any gateway where to connect.
+    this.app.get('/entry', (res) => this.serveEntry(res));
     if (deps.web) {
       const web = deps.web;
       // After the WebSocket route: uWS yields a GET without a WebSocket key to the next route.
@@ -196,7 +206,10 @@ export class Gateway {
         this.listenSocket = socket;
         this.sweep.start();
         this.online.start();
-        resolve(uWS.us_socket_local_port(socket));
+        const port = uWS.us_socket_local_port(socket);
+        this.publicUrl = this.opts.publicUrl ?? defaultPublicUrl(this.opts.host, port);
+        // Listed by GET /entry from now on, not after the first heartbeat.
+        void this.agent.announce().then(() => resolve(port));
       });
     });
   }
@@ -217,6 +230,43 @@ export class Gateway {
       if (answer.headLength >= 0) res.writeHeader('Content-Length', String(answer.headLength));
       res.endWithoutBody();
     } else res.end(answer.body);
+  }
+
+  /** GET /entry (entry.ts): from the cache without waiting, else after one shared registry read. */
+  private serveEntry(res: uWS.HttpResponse): void {
+    const now = this.entry.current();
+    if (now) return this.writeEntry(res, now);
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    void this.entry.answer().then((answer) => {
+      if (!aborted) res.cork(() => this.writeEntry(res, answer));
+    });
+  }
+
+  private writeEntry(res: uWS.HttpResponse, answer: EntryAnswer): void {
+    this.deps.metrics.entryRequest(answer.code);
+    res.writeStatus(answer.status);
+    for (const [name, value] of answer.headers) res.writeHeader(name, value);
+    res.end(answer.body);
+  }
+
+  /**
+   * This gateway's load as announced in the registry; null until it listens (no URL yet).
+   * `open`: admission would admit a connection now; `draining`: clients should go elsewhere.
+   */
+  loadInfo(): GatewayLoad | null {
+    if (this.publicUrl === null) return null;
+    return {
+      id: this.opts.gatewayId,
+      url: this.publicUrl,
+      connections: this.conns.size,
+      maxConnections: this.opts.maxConnections,
+      lagMs: this.deps.lag.recentMs(),
+      outboundBytes: this.sweep.outboundBytes,
+      open: this.admission.refusal() === null,
+      draining: this.draining,
+      at: Date.now(),
+    };
   }
 
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {

@@ -11,6 +11,7 @@ import { Conversations, Inbox, type ChatHost } from './chat.js';
 import { closeAction } from './close-codes.js';
 import type { Frame } from './codec.js';
 import { Emitter } from './emitter.js';
+import { Entry } from './entry.js';
 import { ClientClosedError, RequestError, requestError } from './errors.js';
 import { idGenerator } from './ids.js';
 import { Link, LinkClosed, type SocketConstructor } from './link.js';
@@ -44,6 +45,8 @@ export class DanmakuClient extends Emitter<ClientEvents> {
 
   private readonly WS: SocketConstructor;
   private readonly urls: readonly string[];
+  /** the `entry` option: where each connect asks which gateway to use (entry.ts) */
+  private readonly entry: Entry | null;
   private readonly token: TokenSource | undefined;
   private readonly requestTimeoutMs: number;
   private readonly sendDeadlineMs: number;
@@ -83,8 +86,9 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     const WS = (opts.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket) as SocketConstructor | undefined;
     if (typeof WS !== 'function') throw new TypeError("no WebSocket: pass opts.WebSocket (in Node 20, `import { WebSocket } from 'ws'`)");
     this.WS = WS;
-    this.urls = typeof opts.url === 'string' ? [opts.url] : [...opts.url];
-    if (this.urls.length === 0) throw new TypeError('opts.url: at least one gateway URL');
+    this.urls = opts.url === undefined ? [] : typeof opts.url === 'string' ? [opts.url] : [...opts.url];
+    this.entry = opts.entry ? new Entry(opts.entry) : null;
+    if (this.urls.length === 0 && !this.entry) throw new TypeError('opts.url: at least one gateway URL (or opts.entry)');
     this.token = opts.token;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.sendDeadlineMs = opts.sendDeadlineMs ?? 60_000;
@@ -274,7 +278,10 @@ export class DanmakuClient extends Emitter<ClientEvents> {
       return this.reconnectLater({ reason: 'token function failed' });
     }
     if (gen !== this.generation) return; // close() or connect() meanwhile
-    const base = this.urls[this.urlIndex % this.urls.length]!;
+    const fallback = this.urls[this.urlIndex % this.urls.length] ?? null;
+    const base = this.entry ? await this.entry.pick(fallback) : fallback;
+    if (gen !== this.generation) return;
+    if (base === null) return this.reconnectLater({ reason: `entry: ${this.entry!.problem}` });
     let link: Link;
     try {
       const url = new URL(base);
@@ -415,6 +422,7 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     if (this._state === 'closed') return;
     if (closeAction(code, typeof this.token === 'function') === 'fail') return this.fail(code, reason);
     this.urlIndex++;
+    this.entry?.left();
     this.reconnectLater({ code, reason });
   }
 
