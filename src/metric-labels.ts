@@ -53,7 +53,7 @@ export type WebClass = (typeof WEB_CLASSES)[number];
 export const UPGRADE_REFUSALS = ['draining', 'capacity', 'lag', 'outbound'] as const;
 export type UpgradeRefusal = (typeof UPGRADE_REFUSALS)[number];
 export const WEB_STATUSES = [200, 304, 400, 404, 426] as const;
-export const ADMIN_STATUSES = [200, 201, 202, 400, 401, 404, 405, 409, 410, 413, 503] as const;
+export const ADMIN_STATUSES = [200, 201, 202, 400, 401, 404, 405, 409, 410, 413, 500, 503] as const;
 
 export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, readonly (string | number)[]>>>> = {
   danmaku_connections_closed_total: { reason: ['client', 'abnormal', ABORTED, ...SERVER_CLOSE_REASONS] },
