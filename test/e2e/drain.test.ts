@@ -13,6 +13,7 @@ import type { DanmakuClient } from '../../src/sdk/index.js';
 import { FAST, startCluster } from '../helpers/cluster.js';
 import { rawUpgrade } from '../helpers/raw-ws.js';
 import { metricValue, sleep, startServer, waitFor, type RunningServer } from '../helpers/server.js';
+import { ReliableClient } from '../helpers/reliable-client.js';
 import { record, sdkClient } from '../helpers/sdk-support.js';
 
 t.setTimeout(120_000);
@@ -222,6 +223,11 @@ t.test('drain - SDK clients in a cluster move to the other gateway and resume (r
   const recs = watchers.map(record);
   await Promise.all(watchers.map((w) => w.join('live')));
   t.ok(watchers.every((w) => w.welcome?.gateway === 'gw-0'), 'every viewer on gw-0');
+  // The tests' own client (an independent implementation of the contract) moves too.
+  const reliable = new ReliableClient({ name: 'reliable', gateways: [g0.url, g1.url], token: g0.token('reliable') });
+  t.teardown(() => reliable.close());
+  reliable.join('live');
+  await reliable.ready();
 
   g0.proc.kill('SIGTERM');
   // Gifts all through the drain: before, during and after the viewers' moves.
@@ -248,4 +254,11 @@ t.test('drain - SDK clients in a cluster move to the other gateway and resume (r
   t.pass(`20 viewers: resumed on gw-1 (recovered), each of the ${gifts.length} gifts once, after close 1012 and the GOAWAY's delay`);
   const moves = recs.map((r) => r.states.find((s) => s.state === 'reconnecting')!);
   t.ok(moves.every((s) => s.detail.code === 1012), 'closed with 1012');
+  await waitFor(() => reliable.inRoom && reliable.url === g1.url, 10_000, 'the reliable client back in the room on gw-1');
+  const drop = reliable.drops[0]!;
+  t.ok(drop.code === 1012 && drop.goAway !== null && drop.goAway >= 0 && drop.goAway < 25, `reliable client: GOAWAY (${drop.goAway} ms) then 1012 (${drop.code})`);
+  await waitFor(() => reliable.shown.some((x) => x.s === last), 10_000, 'the last gift at the reliable client');
+  const rgifts = reliable.shown.filter((x) => x.k === 3).map((x) => x.s);
+  t.same(gifts.filter((s) => !rgifts.includes(s)), [], 'reliable client: every gift');
+  t.equal(rgifts.length, new Set(rgifts).size, 'reliable client: none twice');
 });
