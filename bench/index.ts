@@ -24,6 +24,9 @@ import { chat, CHAT, CHAT_HELP } from './chat.js';
 
 import { overlayMain } from './overlay.js';
 
+/** The drained gateway's windows in a --drain run, unless --env sets them. */
+const DRAIN_DEFAULTS = { DRAIN_NOT_READY_MS: '1000', DRAIN_WINDOW_MS: '10000' };
+
 const SCENARIOS: Scenario[] = [hotRoom, manyRooms, flashCrowd, switchStorm, groupChat];
 const CLUSTER = 'cluster';
 
@@ -66,6 +69,7 @@ async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Option
       faults: faults ? o.faults : [],
       faultAtS: o.faultAtS,
       deflate,
+      pinViewers: faults && o.drain,
     });
   } finally {
     await target.stop();
@@ -133,9 +137,14 @@ async function main(argv: string[]): Promise<number> {
   const admin = o.adminUrl && o.adminSecret ? { url: o.adminUrl, secret: o.adminSecret } : null;
   if (o.faults.length > 0 && name !== CLUSTER) throw new Error('--faults applies to the cluster scenario (npm run bench -- cluster --faults ...)');
   if (o.faults.includes('kill-gateway') && o.gateways < 2) throw new Error('--faults kill-gateway needs --gateways 2 or more: the killed gateway\'s viewers move to the others');
+  if (o.drain) {
+    if (name !== CLUSTER || o.gateways < 2) throw new Error('--drain runs on the cluster scenario with --gateways 2 or more: the drained gateway\'s viewers move to the others');
+    const drainS = (Number(o.env.DRAIN_NOT_READY_MS ?? DRAIN_DEFAULTS.DRAIN_NOT_READY_MS) + Number(o.env.DRAIN_WINDOW_MS ?? DRAIN_DEFAULTS.DRAIN_WINDOW_MS)) / 1000;
+    if (o.faultAtS + drainS + 2 > o.durationS) throw new Error(`--drain: --duration ${o.durationS} is too short for the drain (${drainS} s from --fault-at ${o.faultAtS}, and 2 s for the last to come back): use --duration ${Math.ceil(o.faultAtS + drainS + 2)} or more`);
+  }
   if (name === CLUSTER) {
     if (o.url) throw new Error('cluster starts its own processes; drop --url');
-    runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }), scenario, o, true));
+    runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...(o.drain ? DRAIN_DEFAULTS : {}), ...o.env }), scenario, o, true));
   }
   if (o.deflate) {
     if (o.url || name === CLUSTER) throw new Error('--deflate runs a standalone server it starts (with COMPRESSION=shared, then without); drop --url');
@@ -143,8 +152,8 @@ async function main(argv: string[]): Promise<number> {
     runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env, COMPRESSION: 'shared' }, o.nodeArgs, 'server-deflate'), scenario, o, false, true));
   }
   if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!.split(','), o.metricsUrls, admin), scenario, o));
-  else runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }, o.nodeArgs), scenario, o));
-  if (o.baseline) runs.push(await runOn(() => startBaselineServer(o.mergeWindowMs, 64), scenario, o));
+  else if (!o.drain) runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }, o.nodeArgs), scenario, o));
+  if (o.baseline && !o.drain) runs.push(await runOn(() => startBaselineServer(o.mergeWindowMs, 64), scenario, o));
 
   const slo = checkSlo(o.slo, sloFigures(runs[0]!));
   const { tokenSecret: _secret, ...shown } = o;

@@ -75,6 +75,10 @@ export interface Config {
   readonly upstreamMaxPending: number;
   readonly logicMaxInflight: number;
   readonly shutdownTimeoutMs: number;
+  /** drain (src/gateway/drain.ts): not ready while still serving and admitting, before clients are moved; 0: none */
+  readonly drainNotReadyMs: number;
+  /** drain: clients are moved at a steady rate over this long; 0: all at once */
+  readonly drainWindowMs: number;
   /** chat storage (docs/protocol.md, "Offline inbox and history"; docs/cluster.md, "Chat storage") */
   readonly historyRetentionMs: number;
   readonly inboxRetentionMs: number;
@@ -276,6 +280,8 @@ export function loadConfig(env: Env = process.env): Config {
     upstreamMaxPending: int(env, 'UPSTREAM_MAX_PENDING', 1_024, 1, 1_000_000),
     logicMaxInflight: int(env, 'LOGIC_MAX_INFLIGHT', 4_096, 1, 1_000_000),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 5_000, 100, 120_000),
+    drainNotReadyMs: int(env, 'DRAIN_NOT_READY_MS', 5_000, 0, 600_000),
+    drainWindowMs: int(env, 'DRAIN_WINDOW_MS', 30_000, 0, 600_000),
     historyRetentionMs,
     inboxRetentionMs,
     inboxMax: int(env, 'INBOX_MAX', 1_000, 10, 100_000),

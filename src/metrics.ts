@@ -437,6 +437,18 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
     this.entryChild(String(status), () => this.entryRequests.labels({ status: String(status) })).inc();
   }
 
+  // Draining (gateway/drain.ts)
+  private readonly drainState = new Gauge({ name: 'danmaku_drain_state', help: 'Drain phase of this gateway: 0 serving, 1 not ready (still serving), 2 moving clients, 3 drained (refusing, until undrain or exit)', registers: [this.registry] });
+  private readonly drainMoved = new Counter({ name: 'danmaku_drain_moved_total', help: 'Connections a drain moved: sent GOAWAY and closed with 1012', registers: [this.registry] });
+
+  drainPhase(phase: number): void {
+    this.drainState.set(phase);
+  }
+
+  drainMovedOne(): void {
+    this.drainMoved.inc();
+  }
+
   text(): Promise<string> {
     return this.registry.metrics();
   }

@@ -47,6 +47,8 @@ export interface Options {
   readonly faultAtS: number;
   /** compressed egress: a run with COMPRESSION=shared and clients that offer permessage-deflate first */
   readonly deflate: boolean;
+  /** cluster: every viewer on the first gateway, which gets SIGTERM at `faultAtS` and drains (the drain-gateway fault) */
+  readonly drain: boolean;
 }
 
 export const OPTION_HELP = `options:
@@ -104,7 +106,14 @@ cluster options:
                         (SIGKILL one gateway by PID; its viewers come back on the others with
                         since). Reported: loss by kind, viewers that stayed apart from those that
                         came back, time to recover. Needs --gateways 2 or more
-  --fault-at S          seconds into the measured window (default: half of --duration)`;
+  --fault-at S          seconds into the measured window (default: half of --duration)
+  --drain               every viewer connects to the first gateway (senders to the last), which gets
+                        SIGTERM at --fault-at and drains (the drain-gateway fault: not ready for
+                        DRAIN_NOT_READY_MS, then GOAWAY and 1012 spread over DRAIN_WINDOW_MS; 1000
+                        and 10000 unless --env sets them); the viewers come back on the others after
+                        GOAWAY's delay. Reported: their reconnect rate per 100 ms and per 1 s, peak
+                        against the average over the window, drawn in the SVG. Needs --gateways 2+
+                        and a --duration that holds the drain after --fault-at`;
 
 function urlList(raw: string | undefined, flag: string): string[] {
   const urls = (raw ?? '').split(',').map((u) => u.trim()).filter(Boolean);
@@ -149,6 +158,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
       slo: { type: 'string' },
       quiet: { type: 'boolean' },
       deflate: { type: 'boolean' },
+      drain: { type: 'boolean' },
       resume: { type: 'boolean' },
       since: { type: 'boolean' },
       faults: { type: 'string' },
@@ -171,6 +181,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     env[kv.slice(0, i)] = kv.slice(i + 1);
   }
   const faults = (values.faults ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+  if (values.drain && !faults.includes('drain-gateway')) faults.push('drain-gateway');
   for (const f of faults) if (!(FAULTS as readonly string[]).includes(f)) throw new Error(`--faults: unknown fault ${JSON.stringify(f)}: one of ${FAULTS.join(', ')}`);
   const durationS = num('duration', defaults.durationS ?? 10, 1);
   const faultAtS = num('fault-at', Math.max(1, Math.floor(durationS / 2)), 1);
@@ -212,6 +223,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     faults: faults as FaultName[],
     faultAtS,
     deflate: values.deflate ?? false,
+    drain: values.drain ?? false,
   };
 }
 

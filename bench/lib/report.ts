@@ -90,6 +90,17 @@ export const RESUME_ROWS: [string, (x: RunResult) => string][] = [
   ['viewers that came back: missing danmaku / gifts / likes / chat messages', (x) => (x.delivery ? classLoss(x.delivery.resumed) : '–')],
 ];
 
+/** A drain (`cluster --drain`, drain-report.ts): shown when a run had one. */
+export const DRAIN_ROWS: [string, (x: RunResult) => string][] = [
+  ['drained gateway: SIGTERM at (s into the window); exit code', (x) => (x.drain ? `${x.drain.gateway} at ${x.drain.atS} s; exit ${x.drain.exitCode ?? 'not yet'}` : '–')],
+  ['its connections; not-ready and drain windows (ms), as it logged them', (x) => (x.drain ? `${fmt(x.drain.log.connections)}; ${fmt(x.drain.log.notReadyMs)} and ${fmt(x.drain.log.windowMs)}` : '–')],
+  ['moving began / drained, ms after SIGTERM', (x) => (x.drain ? `${x.drain.log.movingAt === null ? '–' : fmt(x.drain.log.movingAt - x.drain.signalAt, 0)} / ${x.drain.log.drainedAt === null ? '–' : fmt(x.drain.log.drainedAt - x.drain.signalAt, 0)}` : '–')],
+  ['reconnects after SIGTERM (in the window + 1 s); first / last, ms after SIGTERM', (x) => (x.drain ? `${fmt(x.drain.reconnects)} (${fmt(x.drain.inWindow)}); ${fmt(x.drain.firstMs, 0)} / ${fmt(x.drain.lastMs, 0)}` : '–')],
+  ['reconnect rate over the window: average (/s)', (x) => (x.drain ? fmt(x.drain.average) : '–')],
+  ['peak 1 s bucket (/s), and its ratio to the average (target <= 2)', (x) => (x.drain ? `${fmt(x.drain.peak1s)} (${x.drain.ratio1s.toFixed(2)}x${x.drain.ratio1s <= 2 ? ', ok' : ', **over**'})` : '–')],
+  ['peak 100 ms bucket (as /s), and its ratio to the average', (x) => (x.drain ? `${fmt(x.drain.peak100ms)} (${x.drain.ratio100ms.toFixed(2)}x)` : '–')],
+];
+
 export function markdown(r: BenchReport): string {
   const rows = FIGURES;
   // One column per run, then the first run as a ratio to each of the others (the baseline last).
@@ -113,5 +124,17 @@ export function markdown(r: BenchReport): string {
         '',
       ]
     : [];
-  return [`## ${r.scenario} (${r.at})`, '', `Options: \`${JSON.stringify(r.options)}\`; ${r.machine.cpus} CPUs, Node ${r.machine.node}.`, '', head, body, '', ...resumed, ...closed, ...errors, ...slo, ''].join('\n');
+  const drains = r.runs.filter((x) => x.drain);
+  const drain = drains.length > 0
+    ? [
+        '### Drain: reconnect rate',
+        '',
+        `| | ${drains.map((x) => x.target).join(' | ')} |\n|---|${drains.map(() => '---:').join('|')}|`,
+        ...DRAIN_ROWS.map(([name, get]) => `| ${name} | ${drains.map(get).join(' | ')} |`),
+        '',
+        'Reconnects are timed when the viewer\'s new WebSocket opens, in buckets aligned on the instant the gateway began moving clients; the average is the reconnects within its window over the window\'s length.',
+        '',
+      ]
+    : [];
+  return [`## ${r.scenario} (${r.at})`, '', `Options: \`${JSON.stringify(r.options)}\`; ${r.machine.cpus} CPUs, Node ${r.machine.node}.`, '', head, body, '', ...resumed, ...drain, ...closed, ...errors, ...slo, ''].join('\n');
 }

@@ -5,6 +5,7 @@
 // back, and the report says how, and what the viewers that came back missed apart from those
 // that stayed.
 
+import { drainFigures, drainLog, type DrainFigures } from './drain-report.js';
 import { applies, inject, type FaultName, type FaultRecord } from './faults.js';
 import { Fleet, accumulate, emptyTotals, type Totals } from './fleet.js';
 import type { Histogram } from './histogram.js';
@@ -41,6 +42,8 @@ export interface RunOptions {
   readonly faultAtS?: number;
   /** connections offer permessage-deflate (--deflate) */
   readonly deflate?: boolean;
+  /** viewers start on the first URL, senders on the last (--drain) */
+  readonly pinViewers?: boolean;
 }
 
 export interface LatencySummary {
@@ -118,6 +121,8 @@ export interface RunResult {
   readonly delivery: Delivery | null;
   readonly resume: ResumeFigures | null;
   readonly faults: FaultRecord[];
+  /** a drained gateway's viewers coming back: their reconnect rate (drain-report.ts); absent in results of before issue 13 */
+  readonly drain?: DrainFigures | null;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -139,11 +144,19 @@ export function progress(quiet: boolean, line: string): void {
   process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
 }
 
+/** The reconnect figures of a drain-gateway fault (drain-report.ts), from the drained gateway's log. */
+function drainOf(target: Target, injected: readonly FaultRecord[], reconnects: readonly number[]): DrainFigures | null {
+  const f = injected.find((x) => x.fault === 'drain-gateway');
+  if (!f) return null;
+  const p = target.processes.find((x) => x.name === f.process);
+  return drainFigures({ gateway: f.process, signalAt: f.at, atS: f.atS, log: drainLog(p?.logs?.() ?? []), exitCode: p?.exitCode?.() ?? null, reconnects, endAt: Date.now() });
+}
+
 export async function measure(target: Target, plan: Plan, opts: RunOptions): Promise<RunResult> {
   const before = await target.usage();
   const connectStarted = Date.now();
   progress(opts.quiet, `[${target.name}] connecting ${plan.conns.length} over ${opts.rampS} s...`);
-  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000, resume: opts.resume, plainRejoin: opts.plainRejoin, inbox: plan.send?.group === true, deflate: opts.deflate });
+  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000, resume: opts.resume, plainRejoin: opts.plainRejoin, inbox: plan.send?.group === true, deflate: opts.deflate, pinViewers: opts.pinViewers });
   const faults = (opts.faults ?? []).filter((f) => applies(target, f));
   const injected: FaultRecord[] = [];
   const connectSeconds = (Date.now() - connectStarted) / 1000;
@@ -253,6 +266,7 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
           }
         : null,
       faults: injected,
+      drain: drainOf(target, injected, all.reconnects),
     };
   } finally {
     await fleet.close();

@@ -36,10 +36,14 @@ export interface TargetProcess {
   readonly logs?: () => readonly Record<string, unknown>[];
   /** SIGKILL by PID (faults.ts), for a Node process the harness started; resolves once it is gone */
   readonly kill?: () => Promise<void>;
+  /** sends a signal by PID (a drain's SIGTERM, faults.ts), for a Node process the harness started */
+  readonly signal?: (sig: NodeJS.Signals) => void;
+  /** its exit code once it has exited (null: running, or killed by a signal) */
+  readonly exitCode?: () => number | null;
 }
 
 function nodeProcess(p: NodeProcess, role: TargetProcess['role']): TargetProcess {
-  return { name: p.name, role, pid: p.proc.pid, alive: () => p.proc.exitCode === null && p.proc.signalCode === null, metricsUrl: p.metricsPort > 0 ? `http://127.0.0.1:${p.metricsPort}/metrics` : null, logs: () => p.logs, kill: () => p.kill() };
+  return { name: p.name, role, pid: p.proc.pid, alive: () => p.proc.exitCode === null && p.proc.signalCode === null, metricsUrl: p.metricsPort > 0 ? `http://127.0.0.1:${p.metricsPort}/metrics` : null, logs: () => p.logs, kill: () => p.kill(), signal: (sig) => void p.proc.kill(sig), exitCode: () => p.proc.exitCode };
 }
 
 function serviceProcess(p: ServiceProcess, role: TargetProcess['role']): TargetProcess {

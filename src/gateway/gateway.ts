@@ -23,6 +23,8 @@ import { Admission, readUpgrade } from './admission.js';
 import { Closer } from './close.js';
 import { compressionOption, worthCompressing } from './compression.js';
 import { defaultPublicUrl, Entry, lagLimitMs, type EntryAnswer } from './entry.js';
+import { Drain, DrainPhase, PHASE_NAMES, type DrainPlan } from './drain.js';
+import type { Drainable } from './drain-api.js';
 import { admitFrame, chargeFrames, newConnState, RESUME_ITEMS_PER_TOKEN, type ConnState } from './connection.js';
 import { readJoin, type JoinRequest } from './join-request.js';
 import { LocalUsers } from './local-users.js';
@@ -110,7 +112,7 @@ const PENDING_SINCE_MAX = 10_000;
 /** An inbox cursor in the connection URL: an integer below 2^53. */
 const SINCE = /^(0|[1-9][0-9]{0,15})$/;
 
-export class Gateway {
+export class Gateway implements Drainable {
   private readonly app: uWS.TemplatedApp;
   private readonly hub: RoomHub;
   private readonly online: OnlineTicker;
@@ -134,6 +136,10 @@ export class Gateway {
   private readonly entry: Entry;
   /** the URL announced for clients, known once listening (the bound port) */
   private publicUrl: string | null = null;
+  private readonly drainer: Drain<WS>;
+  /** drainForExit() was called: the process stops after the drain (no undrain) */
+  private exiting = false;
+  private stopped = false;
 
   constructor(
     private readonly opts: GatewayOptions,
@@ -161,6 +167,15 @@ export class Gateway {
     const load = () => ({ connections: this.conns.size, lagMs: deps.lag.recentMs(), outboundBytes: this.sweep.outboundBytes });
     this.admission = new Admission(deps.verifier, opts, load);
     deps.metrics.watchAdmission(() => ({ open: this.admission.refusal() === null, maxConnections: opts.maxConnections }));
+    this.drainer = new Drain<WS>({
+      connections: () => [...this.conns].filter((ws) => ws.getUserData().open),
+      isOpen: (ws) => this.conns.has(ws) && ws.getUserData().open,
+      refuse: (on) => (on ? this.admission.drain() : this.admission.undrain()),
+      flush: () => this.hub.flushAll(),
+      move: (ws, reconnectMs) => this.move(ws, reconnectMs),
+      changed: (phase, plan) => this.drainChanged(phase, plan),
+    });
+    deps.metrics.drainPhase(DrainPhase.Serving);
     this.app.ws<ConnState>('/*', {
       // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
       // of 4x, and the configured limit is enforced in message() with a documented 1009.
@@ -534,18 +549,84 @@ export class Gateway {
     return this.listenSocket !== null;
   }
 
-  /** Set by shutdown() before it closes anything: the gateway wants no new clients. */
+  /**
+   * A full drain is under way or done (from its first instant: readiness says `draining`), or
+   * the gateway is shutting down: it wants no new clients. Admission may still admit them, in
+   * the not-ready window (drain.ts).
+   */
   get draining(): boolean {
-    return this.admission.draining;
+    return this.drainer.full || this.stopped;
+  }
+
+  get drainPhase(): DrainPhase {
+    return this.drainer.phase;
+  }
+
+  get drainPlan(): DrainPlan | null {
+    return this.drainer.plan;
+  }
+
+  drainProgress(): { moved: number; left: number } {
+    return this.drainer.progress();
+  }
+
+  /** The admin API's drain (drain-api.ts): the plan, or why it cannot start. */
+  drain(share: number, windowMs: number, notReadyMs: number): DrainPlan | string {
+    if (this.exiting || this.stopped) return 'the gateway is shutting down';
+    if (this.drainer.running) return `a drain is running (${PHASE_NAMES[this.drainer.phase]}): wait for it, or undrain`;
+    if (this.drainer.phase === DrainPhase.Drained) return 'drained: undrain first';
+    void this.drainer.start({ share, windowMs, notReadyMs, by: 'admin' });
+    return this.drainer.plan!;
+  }
+
+  /** The admin API's undrain: a drain of its own stops, upgrades are admitted, the gateway is ready again. */
+  undrain(): string | null {
+    if (this.exiting || this.stopped) return 'the gateway is shutting down';
+    this.drainer.undrain();
+    return null;
   }
 
   /**
-   * Graceful shutdown: stop accepting, flush pending batches, close every client with 1012
-   * (reconnect elsewhere), and wait at most `timeoutMs` for the close frames that wait for a
-   * full buffer to drain.
+   * SIGTERM's drain: not ready for `notReadyMs` (none when nobody is connected), then every
+   * client moved over `windowMs`; resolves once the last was told to go. It takes over a drain
+   * of the admin API. shutdown() follows.
+   */
+  drainForExit(notReadyMs: number, windowMs: number): Promise<void> {
+    this.exiting = true;
+    return this.drainer.start({ share: 1, windowMs, notReadyMs, by: 'signal' });
+  }
+
+  /** A second signal: what remains of the drain's windows is skipped. */
+  hurry(): void {
+    this.drainer.hurry();
+  }
+
+  /** GOAWAY, then close 1012 once the buffer takes the close frame (close.ts). */
+  private move(ws: WS, reconnectMs: number): void {
+    this.deps.metrics.drainMovedOne();
+    this.closer.close(ws, CloseCodes.Draining, Date.now(), encodeFrame(Op.GoAway, 0, { reconnectMs, reason: 'draining' }));
+  }
+
+  private drainChanged(phase: DrainPhase, plan: DrainPlan): void {
+    this.deps.metrics.drainPhase(phase);
+    const fields = { drain: PHASE_NAMES[phase], connections: this.conns.size, plan };
+    if (phase === DrainPhase.NotReady) this.log.info(fields, 'draining: not ready, still serving and admitting');
+    else if (phase === DrainPhase.Moving) this.log.info(fields, 'draining: moving connections');
+    else if (phase === DrainPhase.Drained) this.log.info(fields, 'drained: refusing new connections');
+    else this.log.info(fields, 'drain over: serving');
+    // GET /entry stops listing a draining gateway now, not at its next heartbeat (and lists it again after undrain).
+    void this.agent.announce();
+  }
+
+  /**
+   * Graceful shutdown, after the drain: stop accepting, flush pending batches, close with 1012
+   * whatever the drain did not move, and wait at most `timeoutMs` for the close frames that
+   * wait for a full buffer to drain.
    */
   async shutdown(timeoutMs: number): Promise<void> {
-    if (this.admission.draining) return;
+    if (this.stopped) return;
+    this.stopped = true;
+    this.drainer.stop(); // its timers, if any
     this.admission.drain();
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
@@ -562,4 +643,3 @@ export class Gateway {
     await this.agent.stop();
   }
 }
-

@@ -31,6 +31,8 @@ const FLOOD = 21;
  */
 const ASK_BASE_MS = 1000;
 const ASK_MAX_MS = 8000;
+/** The longest GOAWAY delay honoured. */
+const GOAWAY_MAX_MS = 30_000;
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -328,6 +330,8 @@ export class DanmakuClient extends Emitter<ClientEvents> {
         return;
       case Op.Unread:
         return this.onUnread(b);
+      case Op.GoAway:
+        return this.goAway(b);
       case Op.Error:
         if (f.rid === 0) {
           // The INBOX push failed (out_of_retention: from the most recent), or a RECEIVED was refused.
@@ -357,6 +361,7 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     this._welcome = w;
     this.uid = w.uid;
     this.backoff.reset();
+    this.goAwayMs = null;
     // A PING with a rid of its own: its PONG (or ERROR 21) answers it, not the rid-0 handling.
     this.heartbeat = setInterval(() => link.request(Op.Ping, null, this.requestTimeoutMs, () => undefined), w.heartbeat);
     this.watch(link, w.heartbeat + this.requestTimeoutMs);
@@ -426,8 +431,18 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     this.reconnectLater({ code, reason });
   }
 
+  /** the delay of the GOAWAY before the close (a drain moves us: docs/protocol.md, "GOAWAY"); null: none came */
+  private goAwayMs: number | null = null;
+
+  /** GOAWAY: the close 1012 follows; reconnect after its delay (at most 30 s) instead of the backoff's, to the next URL. */
+  private goAway(b: Record<string, unknown>): void {
+    const ms = Number(b.reconnectMs);
+    this.goAwayMs = Number.isFinite(ms) ? Math.min(Math.max(0, ms), GOAWAY_MAX_MS) : 0;
+  }
+
   private reconnectLater(detail: StateDetail): void {
-    const delayMs = this.backoff.next();
+    const delayMs = this.goAwayMs ?? this.backoff.next();
+    this.goAwayMs = null;
     this.setState('reconnecting', { ...detail, delayMs });
     const gen = this.generation;
     this.later(delayMs, () => gen === this.generation && void this.open());
