@@ -6,7 +6,7 @@ import t from 'tap';
 import type { DanmakuClient as RawClient } from '../../src/client/client.js';
 import { entryWeight } from '../../src/gateway/entry.js';
 import type { DanmakuClient } from '../../src/sdk/index.js';
-import { startCluster } from '../helpers/cluster.js';
+import { ADMIN_SECRET, startCluster } from '../helpers/cluster.js';
 import { sdkClient, stateIs } from '../helpers/sdk-support.js';
 import { metricValue, startServer, waitFor, type RunningServer } from '../helpers/server.js';
 
@@ -99,6 +99,23 @@ t.test('entry - a cluster lists its gateways by load: weights as the formula say
   t.equal(await g1.stop(), 0, 'gw-1 stopped');
   await waitFor(async () => JSON.stringify((await entry(g0)).body.gateways.map((g) => g.id)) === '["gw-0"]', 10_000, 'gw-1 gone from the list');
   t.ok(Date.now() - stopping < 8_000, 'gone before its announcement could have lapsed');
+});
+
+t.test('entry - a drain takes the gateway out of the list at once, and undrain puts it back', async (t) => {
+  // Announcements every 5 s (the default period): the list changes well before the next one.
+  const c = await startCluster({ gateways: 2, logics: 1, env: { REGISTRY_HEARTBEAT_MS: '5000', REGISTRY_TTL_MS: '15000' } });
+  t.teardown(() => c.stop());
+  const [g0, g1] = [c.gateways.find((g) => g.name === 'gw-0')!, c.gateways.find((g) => g.name === 'gw-1')!];
+  const ids = async () => (await entry(g1)).body.gateways.map((g) => g.id).sort();
+  t.same(await ids(), ['gw-0', 'gw-1'], 'both listed');
+  const admin = (path: string, body?: unknown) =>
+    fetch(`http://127.0.0.1:${g0.adminPort}${path}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_SECRET}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const drained = Date.now();
+  t.equal((await admin('/api/gateway/drain', { notReadyMs: 0, windowMs: 0 })).status, 202, 'drain accepted');
+  await waitFor(async () => JSON.stringify(await ids()) === '["gw-1"]', 4_000, 'gw-0 out of the list');
+  t.ok(Date.now() - drained < 4_000, 'before its next heartbeat (5 s) could have said so');
+  t.equal((await admin('/api/gateway/undrain')).status, 200, 'undrain accepted');
+  await waitFor(async () => (await ids()).length === 2, 4_000, 'gw-0 listed again');
 });
 
 t.test('entry - the SDK falls back to its url when the entry is dead', async (t) => {
