@@ -22,6 +22,7 @@ import type { Sequencer } from '../store/sequence/index.js';
 import { Admission, readUpgrade } from './admission.js';
 import { Closer } from './close.js';
 import { compressionOption, worthCompressing } from './compression.js';
+import { DegradeMonitor } from './degrade-monitor.js';
 import { admitFrame, chargeFrames, newConnState, RESUME_ITEMS_PER_TOKEN, type ConnState } from './connection.js';
 import { readJoin, type JoinRequest } from './join-request.js';
 import { LocalUsers } from './local-users.js';
@@ -76,6 +77,12 @@ export interface GatewayOptions {
   readonly maxConnections: number;
   readonly admitMaxLagMs: number;
   readonly admitMaxOutboundBytes: number;
+  /** adaptive degradation of hot rooms (degrade.ts) */
+  readonly degrade: boolean;
+  readonly degradeLagMs: number;
+  readonly degradeOutboundBytes: number;
+  readonly degradeCpu: number;
+  readonly degradeMinMembers: number;
 }
 
 export interface GatewayDeps {
@@ -118,6 +125,7 @@ export class Gateway {
   private readonly conns = new Set<WS>();
   private readonly closer: Closer;
   private readonly sweep: Sweep;
+  private readonly degrader: DegradeMonitor;
   private listenSocket: uWS.us_listen_socket | null = null;
   private nextId = 1;
   private readonly log: Logger;
@@ -153,6 +161,7 @@ export class Gateway {
     const load = () => ({ connections: this.conns.size, lagMs: deps.lag.recentMs(), outboundBytes: this.sweep.outboundBytes });
     this.admission = new Admission(deps.verifier, opts, load);
     deps.metrics.watchAdmission(() => ({ open: this.admission.refusal() === null, maxConnections: opts.maxConnections }));
+    this.degrader = new DegradeMonitor(this.hub, () => ({ lagMs: deps.lag.recentMs(), outboundBytes: this.sweep.outboundBytes }), opts, deps.metrics, deps.log.child({ component: 'degrade' }));
     this.app.ws<ConnState>('/*', {
       // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
       // of 4x, and the configured limit is enforced in message() with a documented 1009.
@@ -196,6 +205,7 @@ export class Gateway {
         this.listenSocket = socket;
         this.sweep.start();
         this.online.start();
+        this.degrader.start();
         resolve(uWS.us_socket_local_port(socket));
       });
     });
@@ -484,6 +494,11 @@ export class Gateway {
     return this.listenSocket !== null;
   }
 
+  /** The degradation level (0 to 3) of this gateway's hot rooms (degrade.ts). */
+  get degradeLevel(): number {
+    return this.degrader.level;
+  }
+
   /** Set by shutdown() before it closes anything: the gateway wants no new clients. */
   get draining(): boolean {
     return this.admission.draining;
@@ -500,6 +515,7 @@ export class Gateway {
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
     this.online.stop();
+    this.degrader.stop();
     this.hub.flushAll();
     for (const ws of [...this.conns]) this.closer.close(ws, CloseCodes.Restart);
     // What is left waits for its outbound buffer to take the close frame (close.ts).
