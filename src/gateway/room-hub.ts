@@ -456,7 +456,8 @@ export class RoomHub implements RoomHandler {
     if (due === null || room.holdTimer) return;
     room.holdTimer = setTimeout(() => {
       room.holdTimer = null;
-      if (this.rooms.get(room.id) === room) this.flush(room);
+      // A merge window under way sends them at its end: no extra frame.
+      if (this.rooms.get(room.id) === room && room.timer === null) this.flush(room);
     }, Math.max(0, due - now));
   }
 
