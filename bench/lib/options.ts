@@ -47,6 +47,8 @@ export interface Options {
   readonly faultAtS: number;
   /** compressed egress: a run with COMPRESSION=shared and clients that offer permessage-deflate first */
   readonly deflate: boolean;
+  /** adaptive degradation under overload: the server with DEGRADE=on, then with DEGRADE=off, the level read each second */
+  readonly overload: boolean;
 }
 
 export const OPTION_HELP = `options:
@@ -93,6 +95,11 @@ export const OPTION_HELP = `options:
                         clients offer permessage-deflate (server-deflate), then the same load on the
                         server without it and on the baseline; the report gives wire bytes per
                         delivered item and CPU per frame of each, as ratios (standalone only)
+  --overload            adaptive degradation under overload: the load on the server with DEGRADE=on
+                        (server-degrade), then on the same server with DEGRADE=off (server-no-degrade),
+                        each gateway's degradation level read every second; offer about 2x what one
+                        gateway sustains (docs/benchmarks.md, T13). No baseline unless --baseline
+                        (standalone only)
   --quiet               no progress line
   --admin-url URL       admin API of a logic process (group-chat with --url)
   --admin-secret S      its ADMIN_SECRET (group-chat with --url)
@@ -149,6 +156,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
       slo: { type: 'string' },
       quiet: { type: 'boolean' },
       deflate: { type: 'boolean' },
+      overload: { type: 'boolean' },
       resume: { type: 'boolean' },
       since: { type: 'boolean' },
       faults: { type: 'string' },
@@ -198,7 +206,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     switchRate: num('switch-rate', defaults.switchRate ?? 200),
     tokenSecret: values['token-secret'] ?? process.env.TOKEN_SECRET ?? 'danmaku-dev-secret-change-me',
     viewerTokens: values['viewer-tokens'] ?? defaults.viewerTokens ?? false,
-    baseline: values.baseline ?? values.url === undefined,
+    baseline: values.baseline ?? (values.url === undefined && values.overload !== true),
     workers: num('workers', defaults.workers ?? 2, 1),
     addresses: num('addresses', defaults.addresses ?? 4, 1),
     json: values.json,
@@ -212,6 +220,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     faults: faults as FaultName[],
     faultAtS,
     deflate: values.deflate ?? false,
+    overload: values.overload ?? false,
   };
 }
 
