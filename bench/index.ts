@@ -50,7 +50,7 @@ Results go to bench/results/<scenario>-<time>.{json,md,svg} (or --json FILE) and
 summary to stdout. Method and figures: docs/benchmarks.md.`;
 }
 
-async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Options, faults = false, deflate = false): Promise<RunResult> {
+async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Options, faults = false, deflate = false, levels = false): Promise<RunResult> {
   const target = await start();
   try {
     const run = runPrefix();
@@ -70,6 +70,7 @@ async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Option
       faultAtS: o.faultAtS,
       deflate,
       pinViewers: faults && o.drain,
+      levels,
     });
   } finally {
     await target.stop();
@@ -151,7 +152,13 @@ async function main(argv: string[]): Promise<number> {
     // First, so that the ratio columns read "with compression / without" and "/ baseline".
     runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env, COMPRESSION: 'shared' }, o.nodeArgs, 'server-deflate'), scenario, o, false, true));
   }
-  if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!.split(','), o.metricsUrls, admin), scenario, o));
+  if (o.overload) {
+    if (o.url || name === CLUSTER || o.deflate) throw new Error('--overload runs a standalone server it starts (with DEGRADE=on, then off); drop --url, cluster and --deflate');
+    // First, so that the ratio column reads "with degradation / without".
+    const env = { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env };
+    runs.push(await runOn(() => startServer({ ...env, DEGRADE: 'on' }, o.nodeArgs, 'server-degrade'), scenario, o, false, false, true));
+    runs.push(await runOn(() => startServer({ ...env, DEGRADE: 'off' }, o.nodeArgs, 'server-no-degrade'), scenario, o, false, false, true));
+  } else if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!.split(','), o.metricsUrls, admin), scenario, o));
   else if (!o.drain) runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }, o.nodeArgs), scenario, o));
   if (o.baseline && !o.drain) runs.push(await runOn(() => startBaselineServer(o.mergeWindowMs, 64), scenario, o));
 

@@ -121,6 +121,14 @@ export interface Config {
    * ws://<HOST, or 127.0.0.1 for a wildcard HOST>:<bound port>/ (gateway/entry.ts)
    */
   readonly publicUrl: string | null;
+  /** adaptive degradation (src/gateway/degrade.ts): off keeps every room as configured */
+  readonly degrade: boolean;
+  /** the signals' thresholds: event-loop lag (ms), bytes in send buffers, CPU share (1 = a core); 0 leaves one out */
+  readonly degradeLagMs: number;
+  readonly degradeOutboundBytes: number;
+  readonly degradeCpu: number;
+  /** local members from which a room is hot (degraded while the level is above 0) */
+  readonly degradeMinMembers: number;
 }
 
 /** The standalone development secret. Refused when NODE_ENV=production. */
@@ -156,6 +164,17 @@ function bool(env: Env, key: string, def: boolean): boolean {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ConfigError(`${key} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+/** A decimal number in [min, max]. */
+function num(env: Env, key: string, def: number, min: number, max: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new ConfigError(`${key} must be a number in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+  }
+  return n;
 }
 
 function str(env: Env, key: string, def: string): string {
@@ -303,6 +322,11 @@ export function loadConfig(env: Env = process.env): Config {
     admitMaxLagMs: int(env, 'ADMIT_MAX_LAG_MS', 200, 0, 60_000),
     admitMaxOutboundBytes: int(env, 'ADMIT_MAX_OUTBOUND_BYTES', 256 << 20, 0, 2 ** 40),
     publicUrl: publicUrl(env),
+    degrade: bool(env, 'DEGRADE', true),
+    degradeLagMs: int(env, 'DEGRADE_LAG_MS', 200, 0, 60_000),
+    degradeOutboundBytes: int(env, 'DEGRADE_OUTBOUND_BYTES', 64 << 20, 0, 2 ** 40),
+    degradeCpu: num(env, 'DEGRADE_CPU', 0.9, 0, 64),
+    degradeMinMembers: int(env, 'DEGRADE_MIN_MEMBERS', 500, 1, 10_000_000),
   };
 }
 

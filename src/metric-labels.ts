@@ -14,7 +14,7 @@ const SERVER_CLOSE_REASONS = Object.values(CloseCodes)
   .filter((c) => c !== CloseCodes.Normal)
   .map((c) => c.reason);
 
-export const DROP_REASONS = ['shed', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery', 'never_shed_dropped', 'duplicate'] as const;
+export const DROP_REASONS = ['shed', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery', 'never_shed_dropped', 'duplicate', 'degraded'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 export const FRAME_DROP_REASONS = ['backpressure'] as const;
 export type FrameDropReason = (typeof FRAME_DROP_REASONS)[number];
@@ -52,6 +52,10 @@ export type WebClass = (typeof WEB_CLASSES)[number];
 /** Why an upgrade was answered HTTP 503 (gateway/admission.ts). */
 export const UPGRADE_REFUSALS = ['draining', 'capacity', 'lag', 'outbound'] as const;
 export type UpgradeRefusal = (typeof UPGRADE_REFUSALS)[number];
+/** Adaptive degradation (gateway/degrade.ts): a level step's direction, and the signal that raised it ('none': a step down). */
+export const DEGRADE_DIRECTIONS = ['up', 'down'] as const;
+export const DEGRADE_SIGNALS = ['lag', 'outbound', 'cpu', 'none'] as const;
+export type DegradeSignal = (typeof DEGRADE_SIGNALS)[number];
 export const WEB_STATUSES = [200, 304, 400, 404, 426] as const;
 /** GET /entry's answers (gateway/entry.ts): the list, or 503 when the registry could not be read. */
 export const ENTRY_STATUSES = [200, 503] as const;
@@ -82,4 +86,5 @@ export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, reado
   danmaku_inbox_sync_bytes_total: { encoding: ['msgpack', 'gzip'] },
   danmaku_upgrades_refused_total: { reason: UPGRADE_REFUSALS },
   danmaku_entry_requests_total: { status: ENTRY_STATUSES },
+  danmaku_degrade_steps_total: { direction: DEGRADE_DIRECTIONS, signal: DEGRADE_SIGNALS },
 };

@@ -49,6 +49,8 @@ export interface Options {
   readonly deflate: boolean;
   /** cluster: every viewer on the first gateway, which gets SIGTERM at `faultAtS` and drains (the drain-gateway fault) */
   readonly drain: boolean;
+  /** adaptive degradation under overload: the server with DEGRADE=on, then with DEGRADE=off, the level read each second */
+  readonly overload: boolean;
 }
 
 export const OPTION_HELP = `options:
@@ -95,6 +97,11 @@ export const OPTION_HELP = `options:
                         clients offer permessage-deflate (server-deflate), then the same load on the
                         server without it and on the baseline; the report gives wire bytes per
                         delivered item and CPU per frame of each, as ratios (standalone only)
+  --overload            adaptive degradation under overload: the load on the server with DEGRADE=on
+                        (server-degrade), then on the same server with DEGRADE=off (server-no-degrade),
+                        each gateway's degradation level read every second; offer about 2x what one
+                        gateway sustains (docs/benchmarks.md, T13). No baseline unless --baseline
+                        (standalone only)
   --quiet               no progress line
   --admin-url URL       admin API of a logic process (group-chat with --url)
   --admin-secret S      its ADMIN_SECRET (group-chat with --url)
@@ -159,6 +166,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
       quiet: { type: 'boolean' },
       deflate: { type: 'boolean' },
       drain: { type: 'boolean' },
+      overload: { type: 'boolean' },
       resume: { type: 'boolean' },
       since: { type: 'boolean' },
       faults: { type: 'string' },
@@ -209,7 +217,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     switchRate: num('switch-rate', defaults.switchRate ?? 200),
     tokenSecret: values['token-secret'] ?? process.env.TOKEN_SECRET ?? 'danmaku-dev-secret-change-me',
     viewerTokens: values['viewer-tokens'] ?? defaults.viewerTokens ?? false,
-    baseline: values.baseline ?? values.url === undefined,
+    baseline: values.baseline ?? (values.url === undefined && values.overload !== true),
     workers: num('workers', defaults.workers ?? 2, 1),
     addresses: num('addresses', defaults.addresses ?? 4, 1),
     json: values.json,
@@ -224,6 +232,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     faultAtS,
     deflate: values.deflate ?? false,
     drain: values.drain ?? false,
+    overload: values.overload ?? false,
   };
 }
 

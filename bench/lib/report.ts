@@ -113,6 +113,10 @@ export function markdown(r: BenchReport): string {
     .filter((x) => x.connections.closed > 0)
     .map((x) => `- ${x.target}: **${closedSummary(x.connections)}** during the run${x.loss && x.loss.closedViewers > 0 ? `; loss counts only the ${fmt(x.loss.viewers)} viewers open at the end (with --resume: back), not these ${fmt(x.loss.closedViewers)}` : ''}`);
   const slo = r.slo.map((s) => `- SLO ${s.rule}: ${fmt(s.value, 2)} ${s.ok ? 'ok' : '**BREACHED**'}`);
+  const leveled = r.runs.filter((x) => x.timeline.some((p) => p.level !== undefined));
+  const levels = leveled.length > 0
+    ? ['### Degradation level over time', '', 'The highest `danmaku_degrade_level` of the gateways, read at each second of the measured window (after the warm-up).', '', ...leveled.map((x) => `- ${x.target}: ${x.timeline.map((p) => p.level ?? '–').join(' ')}`), '']
+    : [];
   const resumed = r.runs.some((x) => x.resume || x.faults.length > 0)
     ? [
         '### Faults and resumes',
@@ -136,5 +140,5 @@ export function markdown(r: BenchReport): string {
         '',
       ]
     : [];
-  return [`## ${r.scenario} (${r.at})`, '', `Options: \`${JSON.stringify(r.options)}\`; ${r.machine.cpus} CPUs, Node ${r.machine.node}.`, '', head, body, '', ...resumed, ...drain, ...closed, ...errors, ...slo, ''].join('\n');
+  return [`## ${r.scenario} (${r.at})`, '', `Options: \`${JSON.stringify(r.options)}\`; ${r.machine.cpus} CPUs, Node ${r.machine.node}.`, '', head, body, '', ...resumed, ...drain, ...levels, ...closed, ...errors, ...slo, ''].join('\n');
 }

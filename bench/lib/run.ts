@@ -12,6 +12,7 @@ import type { Histogram } from './histogram.js';
 import type { Delivery, Loss } from './loss.js';
 import { CLOSE_NAMES } from './protocol.js';
 import type { Target } from './target.js';
+import { metricOf, scrape } from './prom.js';
 import { procUsage } from './usage.js';
 import type { ConnSpec, SendPlan } from './worker-messages.js';
 
@@ -44,6 +45,8 @@ export interface RunOptions {
   readonly deflate?: boolean;
   /** viewers start on the first URL, senders on the last (--drain) */
   readonly pinViewers?: boolean;
+  /** read the servers' degradation level every second (--overload): the timeline's `level` */
+  readonly levels?: boolean;
 }
 
 export interface LatencySummary {
@@ -81,6 +84,8 @@ export interface Point {
   readonly p99: number;
   /** connections closed so far (after joining) */
   readonly closed: number;
+  /** the highest degradation level of the target's gateways at that second (with --overload; absent when unread) */
+  readonly level?: number;
 }
 
 export interface RunResult {
@@ -152,6 +157,14 @@ function drainOf(target: Target, injected: readonly FaultRecord[], reconnects: r
   return drainFigures({ gateway: f.process, signalAt: f.at, atS: f.atS, log: drainLog(p?.logs?.() ?? []), exitCode: p?.exitCode?.() ?? null, reconnects, endAt: Date.now() });
 }
 
+/** The highest danmaku_degrade_level of the target's server or gateway processes; null when none could be read. */
+async function degradeLevel(target: Target): Promise<number | null> {
+  const urls = target.processes.filter((p) => (p.role === 'server' || p.role === 'gateway') && p.metricsUrl && p.alive()).map((p) => p.metricsUrl!);
+  const levels = await Promise.all(urls.map((u) => scrape(u).then((text) => metricOf(text, 'danmaku_degrade_level'), () => null)));
+  const read = levels.filter((l): l is number => l !== null);
+  return read.length > 0 ? Math.max(...read) : null;
+}
+
 export async function measure(target: Target, plan: Plan, opts: RunOptions): Promise<RunResult> {
   const before = await target.usage();
   const connectStarted = Date.now();
@@ -182,10 +195,11 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
       const r = await fleet.report();
       accumulate(all, r);
       accumulate(window, r);
-      timeline.push({ t: s, items: r.items, frames: r.frames, p50: round(r.delay.quantile(0.5)), p99: round(r.delay.quantile(0.99)), closed: r.closed });
+      const level = opts.levels ? await degradeLevel(target) : null;
+      timeline.push({ t: s, items: r.items, frames: r.frames, p50: round(r.delay.quantile(0.5)), p99: round(r.delay.quantile(0.99)), closed: r.closed, ...(level === null ? {} : { level }) });
       const closed = closedSummary(r);
       const back = all.resumed + all.senderResumes;
-      progress(opts.quiet, `[${target.name}] ${s}/${opts.durationS} s | conns ${r.connected - r.closed + back}/${plan.conns.length} open${closed ? ` (${closed}${back > 0 ? `, ${back} back` : ''})` : ''} | ${r.items.toLocaleString('en')} items/s, ${r.frames.toLocaleString('en')} frames/s | p99 ${round(window.delay.quantile(0.99))} ms so far`);
+      progress(opts.quiet, `[${target.name}] ${s}/${opts.durationS} s${level === null ? '' : ` | level ${level}`} | conns ${r.connected - r.closed + back}/${plan.conns.length} open${closed ? ` (${closed}${back > 0 ? `, ${back} back` : ''})` : ''} | ${r.items.toLocaleString('en')} items/s, ${r.frames.toLocaleString('en')} frames/s | p99 ${round(window.delay.quantile(0.99))} ms so far`);
       if (s === opts.faultAtS) {
         for (const f of faults) {
           const rec = await inject(target, f, s);

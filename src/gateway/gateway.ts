@@ -25,6 +25,7 @@ import { compressionOption, worthCompressing } from './compression.js';
 import { defaultPublicUrl, Entry, lagLimitMs, type EntryAnswer } from './entry.js';
 import { Drain, DrainPhase, PHASE_NAMES, type DrainPlan } from './drain.js';
 import type { Drainable } from './drain-api.js';
+import { DegradeMonitor } from './degrade-monitor.js';
 import { admitFrame, chargeFrames, newConnState, RESUME_ITEMS_PER_TOKEN, type ConnState } from './connection.js';
 import { readJoin, type JoinRequest } from './join-request.js';
 import { LocalUsers } from './local-users.js';
@@ -81,6 +82,12 @@ export interface GatewayOptions {
   readonly admitMaxOutboundBytes: number;
   /** the URL clients reach this gateway by (GET /entry); null: from HOST and the bound port */
   readonly publicUrl: string | null;
+  /** adaptive degradation of hot rooms (degrade.ts) */
+  readonly degrade: boolean;
+  readonly degradeLagMs: number;
+  readonly degradeOutboundBytes: number;
+  readonly degradeCpu: number;
+  readonly degradeMinMembers: number;
 }
 
 export interface GatewayDeps {
@@ -123,6 +130,7 @@ export class Gateway implements Drainable {
   private readonly conns = new Set<WS>();
   private readonly closer: Closer;
   private readonly sweep: Sweep;
+  private readonly degrader: DegradeMonitor;
   private listenSocket: uWS.us_listen_socket | null = null;
   private nextId = 1;
   private readonly log: Logger;
@@ -176,6 +184,7 @@ export class Gateway implements Drainable {
       changed: (phase, plan) => this.drainChanged(phase, plan),
     });
     deps.metrics.drainPhase(DrainPhase.Serving);
+    this.degrader = new DegradeMonitor(this.hub, () => ({ lagMs: deps.lag.recentMs(), outboundBytes: this.sweep.outboundBytes }), opts, deps.metrics, deps.log.child({ component: 'degrade' }));
     this.app.ws<ConnState>('/*', {
       // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
       // of 4x, and the configured limit is enforced in message() with a documented 1009.
@@ -223,6 +232,7 @@ export class Gateway implements Drainable {
         this.online.start();
         const port = uWS.us_socket_local_port(socket);
         this.publicUrl = this.opts.publicUrl ?? defaultPublicUrl(this.opts.host, port);
+        this.degrader.start();
         // Listed by GET /entry from now on, not after the first heartbeat.
         void this.agent.announce().then(() => resolve(port));
       });
@@ -549,6 +559,11 @@ export class Gateway implements Drainable {
     return this.listenSocket !== null;
   }
 
+  /** The degradation level (0 to 3) of this gateway's hot rooms (degrade.ts). */
+  get degradeLevel(): number {
+    return this.degrader.level;
+  }
+
   /**
    * A full drain is under way or done (from its first instant: readiness says `draining`), or
    * the gateway is shutting down: it wants no new clients. Admission may still admit them, in
@@ -631,6 +646,7 @@ export class Gateway implements Drainable {
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
     this.online.stop();
+    this.degrader.stop();
     this.hub.flushAll();
     for (const ws of [...this.conns]) this.closer.close(ws, CloseCodes.Restart);
     // What is left waits for its outbound buffer to take the close frame (close.ts).

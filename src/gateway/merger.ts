@@ -1,7 +1,8 @@
 // Per-room merging and the display cap. The gateway collects a room's items for one merge
 // window and sends them as one frame; when a room runs hotter than a viewer can read, the
 // display cap treats each kind by its display class (protocol/kinds.ts): danmaku are evenly
-// sampled, likes summed into one item, gifts and notices never dropped.
+// sampled, likes summed into one item, gifts and notices never dropped. A degraded room
+// (degrade.ts) runs with a lower cap, sums likes over a second and sheds shed-first kinds.
 
 import { encodeItem, type ItemHead } from '../protocol/items.js';
 import { kindOf, type KindSpec } from '../protocol/kinds.js';
@@ -17,6 +18,11 @@ export interface Drained {
   /** items of sampled and shed-first kinds that the display cap shed */
   readonly shed: number;
   /**
+   * of those, the ones the configured cap would have kept: shed because the room is degraded
+   * (its lowered cap, shed-first kinds at level 1 and up)
+   */
+  readonly degraded: number;
+  /**
    * those items, in arrival order: never sent in a BATCH, but they go into the gateway's
    * recovery window, so that a client resuming on another gateway is not told it recovered
    * without them
@@ -24,31 +30,71 @@ export interface Drained {
   readonly shedItems: PendingItem[];
 }
 
+/** How a degraded room's merger runs (degrade.ts, roomSettings). */
+export interface MergerDegrade {
+  /** danmaku displayed per second at most, below the configured cap at levels 2 and 3 */
+  readonly capPerSec: number;
+  /** summed kinds are held and sent as one item per LIKE_SUM_MS; shed-first kinds are shed */
+  readonly sumLikes: boolean;
+}
+
 export class RoomMerger {
   private pending: PendingItem[] = [];
   private tokens: number;
   private at: number;
+  private capPerSec: number;
+  /** degraded: summed kinds held over several drains, and since when (ms); null: not degraded */
+  private degrade: { sumMs: number; held: PendingItem[]; since: number; shadow: number } | null = null;
 
   /**
-   * @param capPerSec danmaku displayed per second at most; the bucket holds one second's worth
+   * @param baseCap danmaku displayed per second at most (ROOM_DISPLAY_CAP); the bucket holds one second's worth
    * @param kinds the kinds table (a test gives its own)
    */
   constructor(
-    private readonly capPerSec: number,
+    private readonly baseCap: number,
     now: number,
     private readonly kinds: (id: number) => KindSpec | undefined = kindOf,
   ) {
-    this.tokens = capPerSec;
+    this.capPerSec = baseCap;
+    this.tokens = baseCap;
     this.at = now;
+  }
+
+  /**
+   * Runs degraded (`sumMs`: how long likes are summed), or as configured again with null.
+   * While degraded a shadow bucket at the configured cap tells what the lowered one shed.
+   */
+  setDegrade(d: MergerDegrade | null, sumMs: number, now: number): void {
+    this.refill(now);
+    if (d === null) {
+      if (this.degrade) {
+        this.pending.push(...this.degrade.held); // sent with the next drain
+        this.tokens = this.degrade.shadow; // the configured bucket, as it would stand
+      }
+      this.degrade = null;
+      this.capPerSec = this.baseCap;
+      return;
+    }
+    this.degrade ??= { sumMs, held: [], since: 0, shadow: this.tokens }; // the configured bucket, as it stands
+    this.capPerSec = Math.min(d.capPerSec, this.baseCap);
+    this.tokens = Math.min(this.tokens, this.capPerSec);
+    this.degrade.sumMs = d.sumLikes ? sumMs : 0;
   }
 
   /** Whether an item with this sequence number is waiting to be sent. */
   holds(seq: number): boolean {
-    return this.pending.some((p) => p.head.seq === seq);
+    return this.pending.some((p) => p.head.seq === seq) || (this.degrade?.held.some((p) => p.head.seq === seq) ?? false);
   }
 
+  /** items waiting: pending for the next drain, and likes a degraded room holds */
   get size(): number {
-    return this.pending.length;
+    return this.degrade ? this.pending.length + this.degrade.held.length : this.pending.length;
+  }
+
+  /** When a degraded room's held likes are due (ms), or null when none are held. */
+  get heldUntil(): number | null {
+    const d = this.degrade;
+    return d && d.held.length > 0 ? d.since + d.sumMs : null;
   }
 
   push(item: PendingItem): number {
@@ -58,14 +104,59 @@ export class RoomMerger {
 
   clear(): void {
     this.pending = [];
+    if (this.degrade) this.degrade.held = [];
+  }
+
+  private refill(now: number): void {
+    const dt = now - this.at;
+    this.tokens = Math.min(this.capPerSec, this.tokens + (dt * this.capPerSec) / 1000);
+    if (this.degrade) this.degrade.shadow = Math.min(this.baseCap, this.degrade.shadow + (dt * this.baseCap) / 1000);
+    this.at = now;
   }
 
   drain(now: number): Drained {
     const pending = this.pending;
     this.pending = [];
-    this.tokens = Math.min(this.capPerSec, this.tokens + ((now - this.at) * this.capPerSec) / 1000);
-    this.at = now;
+    this.refill(now);
+    if (this.degrade) return this.drainDegraded(pending, now, this.degrade);
+    return this.split(pending, false);
+  }
 
+  /**
+   * A degraded room's drain: summed kinds wait until LIKE_SUM_MS after the first one held,
+   * shed-first kinds are shed, and the shadow bucket at the configured cap counts what the
+   * configured cap would have shed (the rest of `shed` is `degraded`).
+   */
+  private drainDegraded(pending: PendingItem[], now: number, d: NonNullable<RoomMerger['degrade']>): Drained {
+    let items = pending;
+    if (d.sumMs > 0) {
+      items = [];
+      for (const p of pending) {
+        if ((this.kinds(p.head.kind)?.display ?? 'keep') !== 'sum') items.push(p);
+        else {
+          if (d.held.length === 0) d.since = now;
+          d.held.push(p);
+        }
+      }
+      if (d.held.length > 0 && now - d.since >= d.sumMs) {
+        for (const p of d.held) items.push(p);
+        d.held = [];
+      }
+    }
+    const out = this.split(items, true);
+    let candidates = 0;
+    for (const p of items) {
+      const display = this.kinds(p.head.kind)?.display ?? 'keep';
+      if (display === 'sample' || display === 'shed_first') candidates++;
+    }
+    const budget = Math.floor(d.shadow);
+    const normalShed = Math.max(0, candidates - budget);
+    d.shadow -= Math.min(candidates, budget);
+    return { ...out, degraded: Math.max(0, out.shed - normalShed) };
+  }
+
+  /** `shedFirstAll`: shed-first kinds are shed whatever the budget (a degraded room). */
+  private split(pending: readonly PendingItem[], shedFirstAll: boolean): Drained {
     const sampled: PendingItem[] = [];
     const shedFirst: PendingItem[] = [];
     const kept: PendingItem[] = [];
@@ -92,12 +183,13 @@ export class RoomMerger {
     // The cap's budget goes to sampled kinds first, and what is left to the shed-first ones.
     const shedItems: PendingItem[] = [];
     this.sample(sampled, kept, shedItems);
-    this.sample(shedFirst, kept, shedItems);
+    if (shedFirstAll) for (const p of shedFirst) shedItems.push(p);
+    else this.sample(shedFirst, kept, shedItems);
     for (const [kind, list] of sums) kept.push(list.length === 1 ? list[0]! : summed(kind, list));
 
     // By seq; unsequenced items (seq 0) after the others, in arrival order (the sort is stable).
     kept.sort((a, b) => (a.head.seq || Number.MAX_SAFE_INTEGER) - (b.head.seq || Number.MAX_SAFE_INTEGER));
-    return { kept, shed: shedItems.length, shedItems };
+    return { kept, shed: shedItems.length, degraded: 0, shedItems };
   }
 
   /** Keeps what the display budget allows of `items`, evenly spaced, in `into`; the rest go to `shed`. */

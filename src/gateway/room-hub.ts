@@ -14,6 +14,7 @@ import { Op } from '../protocol/ops.js';
 import type { RoomHistory, RoomWindowSnapshot, WindowItem, WindowLimits } from '../store/history/index.js';
 import { scopes, type Sequencer } from '../store/sequence/index.js';
 import { LocalRoom, type JoinedOptions, type Resume, type WindowRead } from './local-room.js';
+import { LIKE_SUM_MS, roomSettings, type RoomSettings } from './degrade.js';
 import { RoomMerger } from './merger.js';
 import { PublishLog, type Lost } from './publish-log.js';
 
@@ -95,6 +96,8 @@ export class RoomHub implements RoomHandler {
     let room = this.rooms.get(id);
     if (!room) {
       room = new LocalRoom(id, new RoomMerger(this.opts.roomDisplayCap, Date.now()), this.limits);
+      room.mergeWindowMs = this.opts.mergeWindowMs;
+      room.mergeMaxMessages = this.opts.mergeMaxMessages;
       this.rooms.set(id, room);
       room.ready = this.prepare(room);
     } else if (room.subscribed && !room.windowRead && room.reading === null) {
@@ -183,6 +186,7 @@ export class RoomHub implements RoomHandler {
   private release(room: LocalRoom): void {
     if (room.members > 0 || room.joining > 0 || this.rooms.get(room.id) !== room) return;
     if (room.timer) clearTimeout(room.timer);
+    if (room.holdTimer) clearTimeout(room.holdTimer);
     if (room.owed?.timer) clearTimeout(room.owed.timer);
     room.owed = null;
     room.merger.clear();
@@ -391,8 +395,8 @@ export class RoomHub implements RoomHandler {
       return;
     }
     const n = room.merger.push({ head, data: bytes });
-    if (n >= this.opts.mergeMaxMessages || this.opts.mergeWindowMs === 0) this.flush(room);
-    else room.timer ??= setTimeout(() => this.flush(room), this.opts.mergeWindowMs);
+    if (n >= room.mergeMaxMessages || room.mergeWindowMs === 0) this.flush(room);
+    else room.timer ??= setTimeout(() => this.flush(room), room.mergeWindowMs);
   }
 
   private dropItem(room: string, data: Uint8Array, fault: ItemFault, detail: string): void {
@@ -407,8 +411,10 @@ export class RoomHub implements RoomHandler {
     }
     if (room.merger.size === 0) return;
     const now = Date.now();
-    const { kept, shed, shedItems } = room.merger.drain(now);
-    if (shed > 0) this.metrics.itemsDropped('shed', shed);
+    const { kept, shed, degraded, shedItems } = room.merger.drain(now);
+    if (room.level > 0) this.holdLikes(room, now);
+    if (shed > degraded) this.metrics.itemsDropped('shed', shed - degraded);
+    if (degraded > 0) this.metrics.itemsDropped('degraded', degraded);
     // What the display cap shed goes into the window all the same: a client that resumes on
     // this gateway after following the room on another (which did not shed the same items,
     // and whose BATCH shed counts it saw) must not be told it recovered without them. They
@@ -444,7 +450,55 @@ export class RoomHub implements RoomHandler {
     if (recipients > 0) for (const k of kept) this.metrics.itemDelivered((now - k.head.time) / 1000);
   }
 
+  /** A degraded room's merger holds likes: a flush when they are due, if nothing comes before. */
+  private holdLikes(room: LocalRoom, now: number): void {
+    const due = room.merger.heldUntil;
+    if (due === null || room.holdTimer) return;
+    room.holdTimer = setTimeout(() => {
+      room.holdTimer = null;
+      // A merge window under way sends them at its end: no extra frame.
+      if (this.rooms.get(room.id) === room && room.timer === null) this.flush(room);
+    }, Math.max(0, due - now));
+  }
+
+  /**
+   * Adaptive degradation (degrade.ts): the gateway's level applies to the rooms with at least
+   * `minMembers` local members; the others, and every room at level 0, run as configured.
+   * Called once a second and on every level change; returns the rooms now degraded.
+   */
+  degrade(level: number, minMembers: number): number {
+    if (level === 0 && this.degradedRooms === 0) return 0; // the common case costs nothing
+    let degraded = 0;
+    const now = Date.now();
+    for (const room of this.rooms.values()) {
+      const target = level > 0 && room.members >= minMembers ? level : 0;
+      if (target > 0) degraded++;
+      if (target !== room.level) this.applySettings(room, roomSettings(this.opts, target), now);
+    }
+    this.degradedRooms = degraded;
+    return degraded;
+  }
+
+  /** rooms at a level above 0 after the last degrade() */
+  private degradedRooms = 0;
+
+  private applySettings(room: LocalRoom, s: RoomSettings, now: number): void {
+    room.level = s.level;
+    room.mergeWindowMs = s.mergeWindowMs;
+    room.mergeMaxMessages = s.mergeMaxMessages;
+    room.onlineEvery = s.onlineEvery;
+    room.merger.setDegrade(s.level === 0 ? null : { capPerSec: s.displayCap, sumLikes: s.sumLikes }, LIKE_SUM_MS, now);
+    if (s.level === 0 && room.holdTimer) {
+      // the held likes went back to the pending items: they leave with the next batch
+      clearTimeout(room.holdTimer);
+      room.holdTimer = null;
+      if (room.merger.size > 0) room.timer ??= setTimeout(() => this.flush(room), room.mergeWindowMs);
+    }
+  }
+
+  /** Sends what every room holds, likes a degraded room holds included (the rooms run as configured from then on). */
   flushAll(): void {
+    this.degrade(0, 0);
     for (const room of this.rooms.values()) this.flush(room);
   }
 
@@ -466,6 +520,7 @@ export class RoomHub implements RoomHandler {
     for (const [id, n] of totals) {
       const room = this.rooms.get(id);
       if (!room || room.members === 0) continue;
+      if (room.onlineEvery > 1 && room.onlineTicks++ % room.onlineEvery !== 0) continue; // a degraded room: every other interval
       if (n === room.online && !room.onlineInBatch) continue;
       room.setOnline(n);
       if (room.merger.size > 0) room.onlineInBatch = true;

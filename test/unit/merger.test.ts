@@ -104,3 +104,88 @@ t.test('merger - a shed-first kind gets only the budget the sampled kinds left; 
   m.push(item(++s, 8));
   t.equal(m.drain(0).kept.length, 0, 'with the budget spent, a shed-first item is shed before anything else');
 });
+
+/** Pushes `n` items of `kind` from seq `from`; returns the next seq. */
+function fill(m: RoomMerger, kind: number, n: number, from: number, t = 0): number {
+  for (let i = 0; i < n; i++) m.push({ head: { seq: from + i, kind, time: t, amount: 1 }, data: encodeItem(kind === Kind.Gift ? { s: from + i, k: kind, u: 'g', t, g: 'rose', a: 1 } : kind === Kind.Like ? { s: from + i, k: kind, u: 'l', t, a: 1 } : { s: from + i, k: kind, u: 'd', t, x: 'x' }) });
+  return from + n;
+}
+
+const count = (items: readonly PendingItem[], kind: number) => items.filter((p) => p.head.kind === kind).length;
+
+t.test('merger - degraded at level 3 (cap / 4): gifts and notices all kept, danmaku shed to the lower cap and counted as degraded', async (t) => {
+  const m = new RoomMerger(60, 0);
+  m.setDegrade({ capPerSec: 15, sumLikes: true }, 1000, 0);
+  let s = fill(m, Kind.Danmaku, 100, 1);
+  s = fill(m, Kind.Gift, 40, s);
+  push(m, { s: s++, k: Kind.Notice, u: '', t: 0, x: 'notice' });
+  const out = m.drain(0);
+  t.equal(count(out.kept, Kind.Gift), 40, 'every gift');
+  t.equal(count(out.kept, Kind.Notice), 1, 'the notice');
+  t.equal(count(out.kept, Kind.Danmaku), 15, 'danmaku at the lowered cap');
+  t.equal(out.shed, 85);
+  t.equal(out.degraded, 45, 'the configured cap (60) would have kept 45 more: those are shed by the degradation');
+  t.equal(out.shedItems.length, 85);
+});
+
+t.test('merger - degraded: likes are summed over a second, not per batch, and the total is kept', async (t) => {
+  const m = new RoomMerger(60, 0);
+  m.setDegrade({ capPerSec: 60, sumLikes: true }, 1000, 0);
+  let s = 1;
+  let total = 0;
+  const likes: PendingItem[] = [];
+  for (let at = 0; at < 1000; at += 100) {
+    s = fill(m, Kind.Like, 3, s, at);
+    total += 3;
+    s = fill(m, Kind.Danmaku, 1, s, at);
+    const out = m.drain(at);
+    t.equal(count(out.kept, Kind.Danmaku), 1, `the danmaku of ${at} ms goes out at once`);
+    likes.push(...out.kept.filter((p) => p.head.kind === Kind.Like));
+  }
+  t.equal(likes.length, 0, 'no like item within the second');
+  t.equal(m.heldUntil, 1000, 'held until a second after the first');
+  t.ok(m.size > 0, 'the held likes count as waiting');
+  const out = m.drain(1000);
+  const like = out.kept.filter((p) => p.head.kind === Kind.Like);
+  t.equal(like.length, 1, 'one like item for the second');
+  t.equal((decode(like[0]!.data) as RoomItem).a, total, 'the total of the second');
+  t.equal(like[0]!.head.time, 0, 'the earliest receive time');
+  t.equal(m.heldUntil, null);
+  t.equal(m.size, 0);
+});
+
+t.test('merger - degraded: shed-first kinds are shed entirely, even with budget left', async (t) => {
+  const kinds = (id: number) => (id === 8 ? { ...KINDS[0]!, id: 8, name: 'enter', display: 'shed_first' as const } : KINDS.find((k) => k.id === id));
+  const m = new RoomMerger(60, 0, kinds);
+  m.setDegrade({ capPerSec: 60, sumLikes: true }, 1000, 0);
+  for (let i = 1; i <= 5; i++) m.push({ head: { seq: i, kind: 8, time: 0, amount: 1 }, data: encodeItem({ s: i, k: Kind.Danmaku, u: 'a', t: 0, x: 'x' }) });
+  const out = m.drain(0);
+  t.equal(out.kept.length, 0);
+  t.equal(out.shed, 5);
+  t.equal(out.degraded, 5, 'the configured cap had room for them: all five are the degradation\'s');
+});
+
+t.test('merger - back to normal: held likes go out with the next drain, the configured cap returns', async (t) => {
+  const m = new RoomMerger(60, 0);
+  m.setDegrade({ capPerSec: 15, sumLikes: true }, 1000, 0);
+  fill(m, Kind.Like, 4, 1);
+  t.equal(m.drain(0).kept.length, 0, 'held');
+  m.setDegrade(null, 1000, 10);
+  const out = m.drain(10);
+  t.equal(out.kept.length, 1);
+  t.equal((decode(out.kept[0]!.data) as RoomItem).a, 4);
+  // a second later the bucket holds the configured 60 again
+  fill(m, Kind.Danmaku, 60, 10);
+  const after = m.drain(2000);
+  t.equal(count(after.kept, Kind.Danmaku), 60);
+  t.equal(after.degraded, 0);
+});
+
+t.test('merger - level 1 keeps the configured cap: nothing is counted as degraded shedding', async (t) => {
+  const m = new RoomMerger(10, 0);
+  m.setDegrade({ capPerSec: 10, sumLikes: true }, 1000, 0);
+  fill(m, Kind.Danmaku, 30, 1);
+  const out = m.drain(0);
+  t.equal(out.shed, 20);
+  t.equal(out.degraded, 0, 'the configured cap sheds the same');
+});
