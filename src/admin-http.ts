@@ -106,10 +106,16 @@ function decodePathPart(part: string): string {
 async function readJson(req: IncomingMessage): Promise<Json> {
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_ADMIN_BODY) throw new HttpError(413, `body larger than ${MAX_ADMIN_BODY} bytes`);
-    parts.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_ADMIN_BODY) throw new HttpError(413, `body larger than ${MAX_ADMIN_BODY} bytes`);
+      parts.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    // The client went away mid-body (aborted, reset): its input, not our failure.
+    throw new HttpError(400, 'request body incomplete: the client closed the connection');
   }
   if (size === 0) return {};
   let v: unknown;

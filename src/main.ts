@@ -276,12 +276,15 @@ async function start(config: Config, log: Logger): Promise<void> {
       verifier: new TokenVerifier(config.tokenSecret),
       web: config.web ? webFiles(config, log) : undefined,
       lag,
+      unhealthy: () => {
+        for (const [name, check] of parts.checks) if (check() !== null) return name;
+        return null;
+      },
       metrics,
       log: log.child({ component: 'gateway' }),
     });
     const gw = gateway;
     readiness.add('gateway', () => (gw.draining ? 'draining' : gw.listening ? null : 'not listening'));
-    port = await gateway.listen();
   }
   for (const [name, check] of parts.checks) readiness.add(name, check);
 
@@ -289,6 +292,9 @@ async function start(config: Config, log: Logger): Promise<void> {
   const routeSets: RouteSet[] = [...(adminApi ? [adminApi] : []), ...(gateway ? [new DrainApi(gateway, { windowMs: config.drainWindowMs, notReadyMs: config.drainNotReadyMs })] : [])];
   const adminHttp = new AdminHttp({ secret: config.adminSecret }, { metrics, log: log.child({ component: 'admin' }) }, routeSets);
   const adminServer = config.adminSecret !== null ? await startAdminServer(config.adminHost, config.adminPort, adminHttp) : null;
+  // The gateway listens (and announces itself to GET /entry) last: a process that cannot bind
+  // ADMIN_PORT fails to start before any client or registry entry depends on it.
+  if (gateway) port = await gateway.listen();
   phase = 'running';
   lag.start();
   if (!adminServer) log.info('admin API disabled: set ADMIN_SECRET to serve it on ADMIN_PORT');

@@ -112,7 +112,7 @@ export class Drain<C> {
    * the admin API (keeping the not-ready time already served); the caller refuses an admin
    * drain while one runs (409).
    */
-  start(req: DrainRequest): Promise<void> {
+  start(req: DrainRequest): { plan: DrainPlan; done: Promise<void> } {
     const wasNotReady = this.full;
     this.cancel();
     const connections = this.host.connections();
@@ -120,13 +120,17 @@ export class Drain<C> {
     // Nothing to deregister from when nobody is here, nor when it was not ready already.
     const notReadyMs = !full || connections.length === 0 || wasNotReady ? 0 : req.notReadyMs;
     const moving = full ? connections.length : Math.round(connections.length * req.share);
-    this._plan = { share: req.share, connections: connections.length, moving, notReadyMs, windowMs: req.windowMs, by: req.by };
+    // Returned as built: a rebalance that finishes at once (an empty gateway, a window of 0)
+    // has cleared _plan by the time start() returns.
+    const plan: DrainPlan = { share: req.share, connections: connections.length, moving, notReadyMs, windowMs: req.windowMs, by: req.by };
+    this._plan = plan;
     this.done = new Promise((resolve) => (this.finished = resolve));
+    const done = this.done;
     if (notReadyMs > 0) {
       this.enter(DrainPhase.NotReady);
       this.timer = setTimeout(() => this.startMoving(), notReadyMs);
     } else this.startMoving();
-    return this.done;
+    return { plan, done };
   }
 
   /** A second signal: whatever remains of the windows is skipped, everyone left is moved now. */

@@ -107,6 +107,11 @@ export interface GatewayDeps {
   readonly web?: WebFiles;
   /** the process's recent event-loop lag, which admission reads (event-loop-lag.ts) */
   readonly lag: LagSource;
+  /**
+   * why this process cannot serve its clients now (its NATS or Redis connection is down), or
+   * null; announced as not open, so that GET /entry lists it only when it can serve. Absent: always can.
+   */
+  readonly unhealthy?: () => string | null;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -263,9 +268,13 @@ export class Gateway implements Drainable {
     if (now) return this.writeEntry(res, now);
     let aborted = false;
     res.onAborted(() => (aborted = true));
-    void this.entry.answer().then((answer) => {
-      if (!aborted) res.cork(() => this.writeEntry(res, answer));
-    });
+    this.entry
+      .answer()
+      .then((answer) => {
+        if (!aborted) res.cork(() => this.writeEntry(res, answer));
+      })
+      // answer() does not reject; writing to a response that closed with the app might throw
+      .catch((err: unknown) => this.log.warn({ err }, 'GET /entry: the answer could not be written'));
   }
 
   private writeEntry(res: uWS.HttpResponse, answer: EntryAnswer): void {
@@ -288,7 +297,9 @@ export class Gateway implements Drainable {
       maxConnections: this.opts.maxConnections,
       lagMs: this.deps.lag.recentMs(),
       outboundBytes: this.sweep.outboundBytes,
-      open: this.admission.refusal() === null,
+      // Not listed while it admits but cannot serve (NATS or Redis down): the load balancer has
+      // taken it out, so it is idle and would otherwise come first.
+      open: this.admission.refusal() === null && (this.deps.unhealthy?.() ?? null) === null,
       draining: this.draining,
       at: Date.now(),
     };
@@ -590,8 +601,7 @@ export class Gateway implements Drainable {
     if (this.exiting || this.stopped) return 'the gateway is shutting down';
     if (this.drainer.running) return `a drain is running (${PHASE_NAMES[this.drainer.phase]}): wait for it, or undrain`;
     if (this.drainer.phase === DrainPhase.Drained) return 'drained: undrain first';
-    void this.drainer.start({ share, windowMs, notReadyMs, by: 'admin' });
-    return this.drainer.plan!;
+    return this.drainer.start({ share, windowMs, notReadyMs, by: 'admin' }).plan;
   }
 
   /** The admin API's undrain: a drain of its own stops, upgrades are admitted, the gateway is ready again. */
@@ -608,7 +618,7 @@ export class Gateway implements Drainable {
    */
   drainForExit(notReadyMs: number, windowMs: number): Promise<void> {
     this.exiting = true;
-    return this.drainer.start({ share: 1, windowMs, notReadyMs, by: 'signal' });
+    return this.drainer.start({ share: 1, windowMs, notReadyMs, by: 'signal' }).done;
   }
 
   /** A second signal: what remains of the drain's windows is skipped. */

@@ -281,7 +281,14 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     }
     if (gen !== this.generation) return; // close() or connect() meanwhile
     const fallback = this.urls[this.urlIndex % this.urls.length] ?? null;
-    const base = this.entry ? await this.entry.pick(fallback) : fallback;
+    let base: string | null;
+    try {
+      base = this.entry ? await this.entry.pick(fallback) : fallback;
+    } catch (err) {
+      // Never expected (pick() catches its fetch), but an exception here must not leave the client without a reconnect timer.
+      if (gen !== this.generation) return;
+      return this.reconnectLater({ reason: `entry: ${err instanceof Error ? err.message : String(err)}` });
+    }
     if (gen !== this.generation) return;
     if (base === null) return this.reconnectLater({ reason: `entry: ${this.entry!.problem}` });
     let link: Link;

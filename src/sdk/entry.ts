@@ -56,7 +56,8 @@ export function pickGateway(gateways: readonly EntryGateway[], avoid: string | n
     r -= g.weight;
     if (r < 0) return g;
   }
-  return from.at(-1) ?? null;
+  // Rounding can leave r at 0 after the last one (Array.prototype.at is not in the SDK's browser floor).
+  return from.length > 0 ? from[from.length - 1]! : null;
 }
 
 export class Entry {
@@ -97,7 +98,9 @@ export class Entry {
 
   /** The connection to the last pick failed or ended (it moved the client off): not that one next time, if there is another. */
   left(): void {
-    this.avoid = this.last;
+    // A connection to the fallback URL says nothing about the listed gateways: the one to
+    // avoid stays the one last left from the list.
+    if (this.last !== null) this.avoid = this.last;
   }
 
   private async refresh(): Promise<void> {

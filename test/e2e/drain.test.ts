@@ -5,6 +5,7 @@
 // gateway and resume, a gift sent during the drain reaching each exactly once; and the admin
 // API's drain without exit (a share, or all until undrain).
 
+import { connect } from 'node:net';
 import t, { type Test } from 'tap';
 import WebSocket from 'ws';
 import { decode, encodeFrame } from '../../src/protocol/codec.js';
@@ -63,10 +64,19 @@ async function admin(srv: RunningServer, method: string, path: string, body?: un
 }
 
 /** The upgrade's HTTP status line and body (101 for a WebSocket). */
-async function upgradeStatus(srv: RunningServer): Promise<{ status: number; head: string }> {
+async function upgradeStatus(srv: RunningServer): Promise<{ status: number; head: string; body: string }> {
   const up = await rawUpgrade(srv.port, '/');
+  let body = up.rest;
+  if (up.status !== 101 && body.length === 0) {
+    // The body may come in a segment of its own.
+    body = await new Promise<Buffer>((resolve) => {
+      const timer = setTimeout(() => resolve(Buffer.alloc(0)), 1000);
+      up.socket.once('data', (d: Buffer) => (clearTimeout(timer), resolve(d)));
+      up.socket.resume();
+    });
+  }
   up.socket.destroy();
-  return { status: up.status, head: up.head };
+  return { status: up.status, head: up.head, body: up.status === 101 ? '' : body.toString('utf8') };
 }
 
 /** Every viewer got one GOAWAY (rid 0, reconnectMs in [0, 25), reason draining) as its last frame, then close 1012. */
@@ -107,6 +117,7 @@ t.test('drain - SIGTERM: not ready while serving and admitting, then closes spre
   const refused = await upgradeStatus(srv);
   t.equal(refused.status, 503, 'moving: an upgrade is refused 503');
   t.match(refused.head, /Retry-After: \d/i, 'with Retry-After');
+  t.match(refused.body, /^draining/, 'its body names the reason, draining (protocol.md)');
   t.equal(metricValue(await srv.metrics(), 'danmaku_drain_state'), 2, 'drain state 2: moving');
   t.equal(await srv.exited, 0, 'exit 0');
   const all = [...vs, late];
@@ -187,6 +198,17 @@ t.test('drain - admin API: share 0.5 moves about half and stays ready; share 1 s
   t.equal((await upgradeStatus(srv)).status, 101, 'admitting again');
   t.equal(metricValue(await srv.metrics(), 'danmaku_drain_state'), 0, 'drain state 0');
 
+  // A rebalance that is over before the answer (window 0; nobody connected): the plan all the same.
+  const now0 = await admin(srv, 'POST', '/api/gateway/drain', { share: 0.4, windowMs: 0 });
+  t.equal(now0.status, 202, 'a rebalance done at once: 202, not 500');
+  t.match(now0.body, { connections: 0, moving: 0, windowMs: 0, share: 0.4 });
+  const few = await viewers(srv, 4, 'r2');
+  const instant = await admin(srv, 'POST', '/api/gateway/drain', { share: 0.5, windowMs: 0 });
+  t.equal(instant.status, 202, 'window 0 with clients: 202');
+  t.match(instant.body, { connections: 4, moving: 2, windowMs: 0 });
+  await waitFor(() => few.filter((v) => v.closed !== null).length === 2, 3000, 'two of four moved at once');
+  t.equal((await admin(srv, 'GET', '/api/gateway/drain')).body.state, 'serving', 'and serving');
+
   for (const [body, what] of [
     [{ share: 0 }, 'share 0'],
     [{ share: 1.5 }, 'share above 1'],
@@ -206,6 +228,16 @@ t.test('drain - admin API: share 0.5 moves about half and stays ready; share 1 s
   t.equal(metricValue(await srv.metrics(), 'danmaku_admin_requests_total', { route: 'gateway_drain', status: '400' }), 8, 'counted by route and status');
   t.notOk(srv.logs.some((l) => Number(l.level) >= 50), 'nothing logged at error level');
   t.equal((await admin(srv, 'GET', '/api/gateway/drain')).body.state, 'serving', 'still serving: the bad requests changed nothing');
+
+  // A client that goes away mid-body: a 400 counted, no error-level log, nothing changed.
+  const cut = connect(srv.adminPort!, '127.0.0.1');
+  await new Promise((r) => cut.once('connect', r));
+  cut.write(`POST /api/gateway/drain HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN}\r\nContent-Length: 100\r\n\r\n{"share":`);
+  await sleep(100);
+  cut.destroy();
+  await waitFor(async () => metricValue(await srv.metrics(), 'danmaku_admin_requests_total', { route: 'gateway_drain', status: '400' }) >= 1, 3000, 'the cut request counted as 400');
+  t.notOk(srv.logs.some((l) => (l.level as number) >= 50), 'nothing logged at error level');
+  t.equal((await admin(srv, 'GET', '/api/gateway/drain')).body.state, 'serving', 'still serving');
 });
 
 t.test('drain - SDK clients in a cluster move to the other gateway and resume (recovered); a gift sent during the drain reaches each exactly once', async (t) => {
