@@ -240,7 +240,7 @@ t.test('drain - admin API: share 0.5 moves about half and stays ready; share 1 s
   t.equal((await admin(srv, 'GET', '/api/gateway/drain')).body.state, 'serving', 'still serving');
 });
 
-t.test('drain - SDK clients in a cluster move to the other gateway and resume (recovered); a gift sent during the drain reaches each exactly once', async (t) => {
+t.test('drain - SDK clients in a cluster move to the other gateway and resume (recovered); a gift and a direct message sent during the drain reach each exactly once', async (t) => {
   const c = await startCluster({ gateways: 2, logics: 1, env: { ...FAST, DRAIN_NOT_READY_MS: '300', DRAIN_WINDOW_MS: '1500' } });
   t.teardown(() => c.stop());
   const byId = (id: string) => c.gateways.find((g) => g.name === id) as RunningServer;
@@ -264,9 +264,16 @@ t.test('drain - SDK clients in a cluster move to the other gateway and resume (r
   g0.proc.kill('SIGTERM');
   // Gifts all through the drain: before, during and after the viewers' moves.
   const gifts: number[] = [];
+  // And direct messages to five of the viewers, acknowledged to the sender while they move.
+  const dms: string[] = [];
   const until = Date.now() + 2500;
-  while (Date.now() < until) {
+  for (let i = 0; Date.now() < until; i++) {
     gifts.push((await sender.gift('rose')).s);
+    if (i % 5 === 0) {
+      const text = `dm ${dms.length}`;
+      await Promise.all([0, 1, 2, 3, 4].map((v) => sender.conversations.get({ to: `v${v}` }).send(text)));
+      dms.push(text);
+    }
     await sleep(50);
   }
   t.equal(await g0.exited, 0, 'gw-0 exits 0');
@@ -284,6 +291,12 @@ t.test('drain - SDK clients in a cluster move to the other gateway and resume (r
     }
   }
   t.pass(`20 viewers: resumed on gw-1 (recovered), each of the ${gifts.length} gifts once, after close 1012 and the GOAWAY's delay`);
+  // Chat is not lost either: each acknowledged message reaches its viewer once (live, or synced from the inbox after the move).
+  await waitFor(() => [0, 1, 2, 3, 4].every((v) => dms.every((x) => recs[v]!.messages.some((m) => m.m.x === x))), 10_000, 'every direct message at its viewer');
+  for (const v of [0, 1, 2, 3, 4]) {
+    const got = recs[v]!.messages.map((m) => m.m.x).filter((x) => x.startsWith('dm '));
+    t.same([...got].sort(), [...dms].sort(), `v${v}: each of the ${dms.length} direct messages once (${recs[v]!.messages.map((m) => m.via).join(',')})`);
+  }
   const moves = recs.map((r) => r.states.find((s) => s.state === 'reconnecting')!);
   t.ok(moves.every((s) => s.detail.code === 1012), 'closed with 1012');
   await waitFor(() => reliable.inRoom && reliable.url === g1.url, 10_000, 'the reliable client back in the room on gw-1');
