@@ -143,6 +143,11 @@ async function main(argv: string[]): Promise<number> {
     const drainS = (Number(o.env.DRAIN_NOT_READY_MS ?? DRAIN_DEFAULTS.DRAIN_NOT_READY_MS) + Number(o.env.DRAIN_WINDOW_MS ?? DRAIN_DEFAULTS.DRAIN_WINDOW_MS)) / 1000;
     if (o.faultAtS + drainS + 2 > o.durationS) throw new Error(`--drain: --duration ${o.durationS} is too short for the drain (${drainS} s from --fault-at ${o.faultAtS}, and 2 s for the last to come back): use --duration ${Math.ceil(o.faultAtS + drainS + 2)} or more`);
   }
+  // Before any run starts: a bad combination must not cost a run first.
+  if (o.overload) {
+    if (o.url || name === CLUSTER || o.deflate) throw new Error('--overload runs a standalone server it starts (with DEGRADE=on, then off); drop --url, cluster and --deflate');
+    if (o.env.DEGRADE !== undefined) throw new Error(`--overload runs the load with DEGRADE=on and then DEGRADE=off itself: drop --env DEGRADE=${o.env.DEGRADE} (for one run with degradation ${o.env.DEGRADE}, leave out --overload)`);
+  }
   if (name === CLUSTER) {
     if (o.url) throw new Error('cluster starts its own processes; drop --url');
     runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...(o.drain ? DRAIN_DEFAULTS : {}), ...o.env }), scenario, o, true));
@@ -153,7 +158,6 @@ async function main(argv: string[]): Promise<number> {
     runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env, COMPRESSION: 'shared' }, o.nodeArgs, 'server-deflate'), scenario, o, false, true));
   }
   if (o.overload) {
-    if (o.url || name === CLUSTER || o.deflate) throw new Error('--overload runs a standalone server it starts (with DEGRADE=on, then off); drop --url, cluster and --deflate');
     // First, so that the ratio column reads "with degradation / without".
     const env = { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env };
     runs.push(await runOn(() => startServer({ ...env, DEGRADE: 'on' }, o.nodeArgs, 'server-degrade'), scenario, o, false, false, true));

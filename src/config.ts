@@ -166,13 +166,13 @@ function bool(env: Env, key: string, def: boolean): boolean {
   throw new ConfigError(`${key} must be true or false, got ${JSON.stringify(raw)}`);
 }
 
-/** A decimal number in [min, max]. */
+/** A plain decimal number (`0.9`, `2`, `.5`) in [min, max]: no hex, exponent, sign or spaces, which Number() would take. */
 function num(env: Env, key: string, def: number, min: number, max: number): number {
   const raw = env[key];
   if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
+  const n = /^(\d+(\.\d*)?|\.\d+)$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isFinite(n) || n < min || n > max) {
-    throw new ConfigError(`${key} must be a number in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+    throw new ConfigError(`${key} must be a decimal number in [${min}, ${max}] (digits and one point), got ${JSON.stringify(raw)}`);
   }
   return n;
 }

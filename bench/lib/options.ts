@@ -99,9 +99,10 @@ export const OPTION_HELP = `options:
                         delivered item and CPU per frame of each, as ratios (standalone only)
   --overload            adaptive degradation under overload: the load on the server with DEGRADE=on
                         (server-degrade), then on the same server with DEGRADE=off (server-no-degrade),
-                        each gateway's degradation level read every second; offer about 2x what one
-                        gateway sustains (docs/benchmarks.md, T13). No baseline unless --baseline
-                        (standalone only)
+                        each gateway's degradation level read every second (beside the measuring
+                        loop, at most 800 ms a read) and its level steps by signal at the end; offer
+                        about 2x what one gateway sustains (docs/benchmarks.md, T13). No baseline
+                        unless --baseline (standalone only; --env DEGRADE=... is refused with it)
   --quiet               no progress line
   --admin-url URL       admin API of a logic process (group-chat with --url)
   --admin-secret S      its ADMIN_SECRET (group-chat with --url)

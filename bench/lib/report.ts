@@ -2,7 +2,7 @@
 // baseline's and their ratio. The chart is chart.ts.
 
 import type { ClassDelivery } from './loss.js';
-import { closedSummary, type RunResult } from './run.js';
+import { closedSummary, LEVEL_READ_TIMEOUT_MS, type RunResult } from './run.js';
 
 export interface BenchReport {
   readonly scenario: string;
@@ -101,6 +101,16 @@ export const DRAIN_ROWS: [string, (x: RunResult) => string][] = [
   ['peak 100 ms bucket (as /s), and its ratio to the average', (x) => (x.drain ? `${fmt(x.drain.peak100ms)} (${x.drain.ratio100ms.toFixed(2)}x)` : '–')],
 ];
 
+/** "up 3 (cpu 2, lag 1), down 1", or why there is nothing to say. */
+export function stepsSummary(steps: Record<string, number> | null): string {
+  if (steps === null) return 'not read (its /metrics did not answer)';
+  const count = (dir: string) => Object.entries(steps).filter(([k]) => k.startsWith(`${dir}:`));
+  const up = count('up');
+  const total = (xs: [string, number][]) => xs.reduce((n, [, v]) => n + v, 0);
+  const by = up.filter(([, v]) => v > 0).map(([k, v]) => `${k.slice(3)} ${v}`);
+  return `up ${total(up)}${by.length > 0 ? ` (${by.join(', ')})` : ''}, down ${total(count('down'))}`;
+}
+
 export function markdown(r: BenchReport): string {
   const rows = FIGURES;
   // One column per run, then the first run as a ratio to each of the others (the baseline last).
@@ -115,7 +125,15 @@ export function markdown(r: BenchReport): string {
   const slo = r.slo.map((s) => `- SLO ${s.rule}: ${fmt(s.value, 2)} ${s.ok ? 'ok' : '**BREACHED**'}`);
   const leveled = r.runs.filter((x) => x.timeline.some((p) => p.level !== undefined));
   const levels = leveled.length > 0
-    ? ['### Degradation level over time', '', 'The highest `danmaku_degrade_level` of the gateways, read at each second of the measured window (after the warm-up).', '', ...leveled.map((x) => `- ${x.target}: ${x.timeline.map((p) => p.level ?? '–').join(' ')}`), '']
+    ? [
+        '### Degradation level over time',
+        '',
+        `The highest \`danmaku_degrade_level\` of the gateways, read at each second of the measured window (after the warm-up; – where the read took over ${LEVEL_READ_TIMEOUT_MS} ms). Then the level steps each one took over the whole run (\`danmaku_degrade_steps_total\`, by direction and the signal that raised it).`,
+        '',
+        ...leveled.map((x) => `- ${x.target}: ${x.timeline.map((p) => p.level ?? '–').join(' ')}`),
+        ...leveled.flatMap((x) => (x.degradeSteps ?? []).map((d) => `- ${d.process === x.target ? x.target : `${x.target}, ${d.process}`} level steps: ${stepsSummary(d.steps)}`)),
+        '',
+      ]
     : [];
   const resumed = r.runs.some((x) => x.resume || x.faults.length > 0)
     ? [

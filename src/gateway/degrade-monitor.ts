@@ -32,11 +32,27 @@ export interface DegradeTarget {
   degrade(level: number, minMembers: number): number;
 }
 
+/** Where the CPU share comes from: the process's clocks, or a test's. */
+export interface DegradeClocks {
+  /** the process's CPU time so far, user and system (us) */
+  cpuUs(): number;
+  /** a monotonic wall clock (us) */
+  wallUs(): number;
+}
+
+export const processClocks: DegradeClocks = {
+  cpuUs: () => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  },
+  wallUs: () => Number(process.hrtime.bigint() / 1000n),
+};
+
 export class DegradeMonitor {
   private readonly policy: DegradePolicy;
   private timer: NodeJS.Timeout | null = null;
-  private cpuAt = process.cpuUsage();
-  private wallAt = process.hrtime.bigint();
+  private cpuAt: number;
+  private wallAt: number;
 
   constructor(
     private readonly rooms: DegradeTarget,
@@ -45,9 +61,12 @@ export class DegradeMonitor {
     private readonly opts: DegradeOptions,
     private readonly observer: DegradeObserver,
     private readonly log: Logger,
+    private readonly clocks: DegradeClocks = processClocks,
   ) {
     const thresholds: DegradeThresholds = { lagMs: opts.degradeLagMs, outboundBytes: opts.degradeOutboundBytes, cpu: opts.degradeCpu };
     this.policy = new DegradePolicy(thresholds);
+    this.cpuAt = clocks.cpuUs();
+    this.wallAt = clocks.wallUs();
   }
 
   get level(): number {
@@ -56,8 +75,8 @@ export class DegradeMonitor {
 
   start(): void {
     if (!this.opts.degrade || this.timer) return;
-    this.cpuAt = process.cpuUsage();
-    this.wallAt = process.hrtime.bigint();
+    this.cpuAt = this.clocks.cpuUs();
+    this.wallAt = this.clocks.wallUs();
     this.timer = setInterval(() => this.tick(), DEGRADE_TICK_MS);
     this.timer.unref();
   }
@@ -67,15 +86,18 @@ export class DegradeMonitor {
     this.timer = null;
   }
 
-  /** One second: sample, step, apply. */
+  /**
+   * One second: sample, step, apply. The gauges are set on every tick, changed or not (a
+   * room that became hot, or left, changes the rooms without a step).
+   */
   tick(): void {
-    const cpu = process.cpuUsage(this.cpuAt);
-    const wall = process.hrtime.bigint();
-    const wallUs = Number(wall - this.wallAt) / 1000;
-    this.cpuAt = process.cpuUsage();
-    this.wallAt = wall;
+    const cpuUs = this.clocks.cpuUs();
+    const wallUs = this.clocks.wallUs();
+    const cpu = wallUs > this.wallAt ? Math.max(0, cpuUs - this.cpuAt) / (wallUs - this.wallAt) : 0;
+    this.cpuAt = cpuUs;
+    this.wallAt = wallUs;
     const { lagMs, outboundBytes } = this.load();
-    const sample: DegradeSample = { lagMs, outboundBytes, cpu: wallUs > 0 ? (cpu.user + cpu.system) / wallUs : 0 };
+    const sample: DegradeSample = { lagMs, outboundBytes, cpu };
     const change = this.policy.sample(sample);
     const rooms = this.rooms.degrade(this.policy.level, this.opts.degradeMinMembers);
     this.observer.degradeState(this.policy.level, rooms);

@@ -44,7 +44,7 @@ export interface DrainHost<C> {
   isOpen(c: C): boolean;
   /** upgrades refused with 503 `draining` (true) or admitted again (false) */
   refuse(on: boolean): void;
-  /** sends the rooms' pending batches now */
+  /** sends the rooms' pending batches now (likes a degraded room holds too; the rooms keep their degradation level) */
   flush(): void;
   /** GOAWAY with this reconnect delay, then close 1012 */
   move(c: C, reconnectMs: number): void;

@@ -184,7 +184,9 @@ export class Gateway implements Drainable {
       connections: () => [...this.conns].filter((ws) => ws.getUserData().open),
       isOpen: (ws) => this.conns.has(ws) && ws.getUserData().open,
       refuse: (on) => (on ? this.admission.drain() : this.admission.undrain()),
-      flush: () => this.hub.flushAll(),
+      // What the rooms hold goes out before clients are moved; hot rooms stay degraded (flushAll,
+      // which resets them, is for shutdown).
+      flush: () => this.hub.flushNow(),
       move: (ws, reconnectMs) => this.move(ws, reconnectMs),
       changed: (phase, plan) => this.drainChanged(phase, plan),
     });

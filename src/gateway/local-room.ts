@@ -85,6 +85,8 @@ export class LocalRoom {
   mergeWindowMs = 0;
   mergeMaxMessages = 0;
   holdTimer: NodeJS.Timeout | null = null;
+  /** when the held likes are due, as holdTimer was set for (RoomMerger.heldUntil) */
+  holdDue: number | null = null;
   onlineEvery = 1;
   onlineTicks = 0;
   /**

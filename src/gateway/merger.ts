@@ -36,6 +36,28 @@ export interface MergerDegrade {
   readonly capPerSec: number;
   /** summed kinds are held and sent as one item per LIKE_SUM_MS; shed-first kinds are shed */
   readonly sumLikes: boolean;
+  /**
+   * the room's merge window now (ms): held likes go out at the last drain before they are due
+   * when the next one would come later (see drainDegraded)
+   */
+  readonly windowMs: number;
+}
+
+/** A degraded room's state: what it holds and how it runs. */
+interface DegradeState {
+  /** how long summed kinds are held (LIKE_SUM_MS), 0 when they are not */
+  sumMs: number;
+  /** the room's merge window (MergerDegrade.windowMs) */
+  windowMs: number;
+  /** summed kinds held over several drains */
+  held: PendingItem[];
+  /**
+   * when the first of the summed items now waiting (held, or pending for the next drain)
+   * reached this merger (ms, the clock's); null when none waits
+   */
+  since: number | null;
+  /** the bucket at the configured cap, as it would stand: what the lowered cap shed beyond it */
+  shadow: number;
 }
 
 export class RoomMerger {
@@ -43,17 +65,19 @@ export class RoomMerger {
   private tokens: number;
   private at: number;
   private capPerSec: number;
-  /** degraded: summed kinds held over several drains, and since when (ms); null: not degraded */
-  private degrade: { sumMs: number; held: PendingItem[]; since: number; shadow: number } | null = null;
+  /** degraded: summed kinds held over several drains, the lowered cap's shadow; null: not degraded */
+  private degrade: DegradeState | null = null;
 
   /**
    * @param baseCap danmaku displayed per second at most (ROOM_DISPLAY_CAP); the bucket holds one second's worth
    * @param kinds the kinds table (a test gives its own)
+   * @param clock when a degraded room's first held like arrives (a test gives its own)
    */
   constructor(
     private readonly baseCap: number,
     now: number,
     private readonly kinds: (id: number) => KindSpec | undefined = kindOf,
+    private readonly clock: () => number = () => Date.now(),
   ) {
     this.capPerSec = baseCap;
     this.tokens = baseCap;
@@ -75,10 +99,11 @@ export class RoomMerger {
       this.capPerSec = this.baseCap;
       return;
     }
-    this.degrade ??= { sumMs, held: [], since: 0, shadow: this.tokens }; // the configured bucket, as it stands
+    this.degrade ??= { sumMs, windowMs: d.windowMs, held: [], since: null, shadow: this.tokens }; // the configured bucket, as it stands
     this.capPerSec = Math.min(d.capPerSec, this.baseCap);
     this.tokens = Math.min(this.tokens, this.capPerSec);
     this.degrade.sumMs = d.sumLikes ? sumMs : 0;
+    this.degrade.windowMs = d.windowMs;
   }
 
   /** Whether an item with this sequence number is waiting to be sent. */
@@ -91,20 +116,30 @@ export class RoomMerger {
     return this.degrade ? this.pending.length + this.degrade.held.length : this.pending.length;
   }
 
-  /** When a degraded room's held likes are due (ms), or null when none are held. */
+  /**
+   * When a degraded room's held likes are due (ms, the clock's): LIKE_SUM_MS after the first
+   * of them arrived; null when none are held. A drain within one merge window of it sends them.
+   */
   get heldUntil(): number | null {
     const d = this.degrade;
-    return d && d.held.length > 0 ? d.since + d.sumMs : null;
+    return d && d.held.length > 0 && d.since !== null ? d.since + d.sumMs : null;
   }
 
   push(item: PendingItem): number {
     this.pending.push(item);
+    // Degraded: the hold of summed kinds starts when the first of them arrives (one clock read
+    // per hold, none at level 0).
+    const d = this.degrade;
+    if (d !== null && d.since === null && d.sumMs > 0 && this.kinds(item.head.kind)?.display === 'sum') d.since = this.clock();
     return this.pending.length;
   }
 
   clear(): void {
     this.pending = [];
-    if (this.degrade) this.degrade.held = [];
+    if (this.degrade) {
+      this.degrade.held = [];
+      this.degrade.since = null;
+    }
   }
 
   private refill(now: number): void {
@@ -114,33 +149,41 @@ export class RoomMerger {
     this.at = now;
   }
 
-  drain(now: number): Drained {
+  /**
+   * What the room sends now. `release`: a degraded room's held likes go too, whenever they
+   * are due (a drain's flush: the room keeps its level).
+   */
+  drain(now: number, release = false): Drained {
     const pending = this.pending;
     this.pending = [];
     this.refill(now);
-    if (this.degrade) return this.drainDegraded(pending, now, this.degrade);
+    if (this.degrade) return this.drainDegraded(pending, now, this.degrade, release);
     return this.split(pending, false);
   }
 
   /**
-   * A degraded room's drain: summed kinds wait until LIKE_SUM_MS after the first one held,
-   * shed-first kinds are shed, and the shadow bucket at the configured cap counts what the
-   * configured cap would have shed (the rest of `shed` is `degraded`).
+   * A degraded room's drain: summed kinds are held until LIKE_SUM_MS after the first of them
+   * arrived, and go out with the first drain that is at most one merge window before that
+   * (the next one could be up to a window later), so that each like waits between LIKE_SUM_MS
+   * minus one window and LIKE_SUM_MS plus one window (a hold timer due while a window runs
+   * waits for its end: room-hub.ts). Shed-first kinds are shed, and the shadow bucket at the
+   * configured cap counts what the configured cap would have shed (the rest of `shed` is
+   * `degraded`).
    */
-  private drainDegraded(pending: PendingItem[], now: number, d: NonNullable<RoomMerger['degrade']>): Drained {
+  private drainDegraded(pending: PendingItem[], now: number, d: DegradeState, release: boolean): Drained {
     let items = pending;
-    if (d.sumMs > 0) {
+    if (d.sumMs > 0 || d.held.length > 0) {
       items = [];
       for (const p of pending) {
         if ((this.kinds(p.head.kind)?.display ?? 'keep') !== 'sum') items.push(p);
-        else {
-          if (d.held.length === 0) d.since = now;
-          d.held.push(p);
-        }
+        else d.held.push(p);
       }
-      if (d.held.length > 0 && now - d.since >= d.sumMs) {
+      // Likes pushed at level 0 and drained degraded have no arrival time: they start now.
+      if (d.held.length > 0) d.since ??= now;
+      if (d.held.length > 0 && (release || d.sumMs === 0 || now + d.windowMs >= d.since! + d.sumMs)) {
         for (const p of d.held) items.push(p);
         d.held = [];
+        d.since = null;
       }
     }
     const out = this.split(items, true);
@@ -213,15 +256,20 @@ export class RoomMerger {
   }
 }
 
-/** One item standing for several of a summed kind (likes): the amounts added up. */
+/**
+ * One item standing for several of a summed kind (likes): the amounts added up, the highest
+ * seq, and the newest receive time (`t`): the total as of `t`. With the earliest one, a
+ * degraded room's like item would read up to a second old, and so would the delivery delay
+ * measured from it.
+ */
 function summed(kind: number, list: readonly PendingItem[]): PendingItem {
   let amount = 0;
   let seq = 0;
-  let time = Infinity;
+  let time = 0;
   for (const p of list) {
     amount += p.head.amount;
     seq = Math.max(seq, p.head.seq);
-    time = Math.min(time, p.head.time);
+    time = Math.max(time, p.head.time);
   }
   const data = encodeItem({ s: seq, k: kind, u: '', t: time, a: amount });
   return { head: { seq, kind, time, amount }, data };

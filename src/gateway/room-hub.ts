@@ -186,7 +186,7 @@ export class RoomHub implements RoomHandler {
   private release(room: LocalRoom): void {
     if (room.members > 0 || room.joining > 0 || this.rooms.get(room.id) !== room) return;
     if (room.timer) clearTimeout(room.timer);
-    if (room.holdTimer) clearTimeout(room.holdTimer);
+    this.stopHold(room);
     if (room.owed?.timer) clearTimeout(room.owed.timer);
     room.owed = null;
     room.merger.clear();
@@ -404,14 +404,15 @@ export class RoomHub implements RoomHandler {
     this.badItems.warn({ room, bytes: data.length, reason: fault, detail }, 'dropped an invalid room item');
   }
 
-  flush(room: LocalRoom): void {
+  /** Sends what the room has waiting; `release`: the likes a degraded room holds too, whenever they are due. */
+  flush(room: LocalRoom, release = false): void {
     if (room.timer) {
       clearTimeout(room.timer);
       room.timer = null;
     }
     if (room.merger.size === 0) return;
     const now = Date.now();
-    const { kept, shed, degraded, shedItems } = room.merger.drain(now);
+    const { kept, shed, degraded, shedItems } = room.merger.drain(now, release);
     if (room.level > 0) this.holdLikes(room, now);
     if (shed > degraded) this.metrics.itemsDropped('shed', shed - degraded);
     if (degraded > 0) this.metrics.itemsDropped('degraded', degraded);
@@ -450,15 +451,28 @@ export class RoomHub implements RoomHandler {
     if (recipients > 0) for (const k of kept) this.metrics.itemDelivered((now - k.head.time) / 1000);
   }
 
-  /** A degraded room's merger holds likes: a flush when they are due, if nothing comes before. */
+  /**
+   * A degraded room's merger holds likes: a flush when they are due, if no batch sends them
+   * before. The timer follows the merger's due time (a new hold after a release gets its own).
+   */
   private holdLikes(room: LocalRoom, now: number): void {
     const due = room.merger.heldUntil;
-    if (due === null || room.holdTimer) return;
+    if (due === room.holdDue) return;
+    this.stopHold(room);
+    if (due === null) return;
+    room.holdDue = due;
     room.holdTimer = setTimeout(() => {
       room.holdTimer = null;
-      // A merge window under way sends them at its end: no extra frame.
+      room.holdDue = null;
+      // A merge window under way sends them at its end (at most one window late): no extra frame.
       if (this.rooms.get(room.id) === room && room.timer === null) this.flush(room);
     }, Math.max(0, due - now));
+  }
+
+  private stopHold(room: LocalRoom): void {
+    if (room.holdTimer) clearTimeout(room.holdTimer);
+    room.holdTimer = null;
+    room.holdDue = null;
   }
 
   /**
@@ -487,16 +501,27 @@ export class RoomHub implements RoomHandler {
     room.mergeWindowMs = s.mergeWindowMs;
     room.mergeMaxMessages = s.mergeMaxMessages;
     room.onlineEvery = s.onlineEvery;
-    room.merger.setDegrade(s.level === 0 ? null : { capPerSec: s.displayCap, sumLikes: s.sumLikes }, LIKE_SUM_MS, now);
+    room.merger.setDegrade(s.level === 0 ? null : { capPerSec: s.displayCap, sumLikes: s.sumLikes, windowMs: s.mergeWindowMs }, LIKE_SUM_MS, now);
     if (s.level === 0 && room.holdTimer) {
       // the held likes went back to the pending items: they leave with the next batch
-      clearTimeout(room.holdTimer);
-      room.holdTimer = null;
+      this.stopHold(room);
       if (room.merger.size > 0) room.timer ??= setTimeout(() => this.flush(room), room.mergeWindowMs);
     }
   }
 
-  /** Sends what every room holds, likes a degraded room holds included (the rooms run as configured from then on). */
+  /**
+   * Sends what every room has waiting now, the likes a degraded room holds included, and
+   * leaves each room at its level (a drain's flush: the gateway keeps serving, and its
+   * degradation monitor keeps running).
+   */
+  flushNow(): void {
+    for (const room of this.rooms.values()) this.flush(room, true);
+  }
+
+  /**
+   * Shutdown: sends what every room holds, likes a degraded room holds included, and sets
+   * every room back to the configuration (stop the degradation monitor first).
+   */
   flushAll(): void {
     this.degrade(0, 0);
     for (const room of this.rooms.values()) this.flush(room);

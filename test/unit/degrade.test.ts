@@ -1,4 +1,6 @@
 import t from 'tap';
+import { DegradeMonitor } from '../../src/gateway/degrade-monitor.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { DegradePolicy, LOWER_AFTER_S, MAX_LEVEL, MAX_WINDOW_MS, RAISE_AFTER_S, roomSettings, type DegradeSample } from '../../src/gateway/degrade.js';
 
 const LIMITS = { lagMs: 200, outboundBytes: 64 << 20, cpu: 0.9 };
@@ -99,4 +101,73 @@ t.test('degrade - the steps a level takes for a room, cumulative, and level 0 as
   t.equal(roomSettings({ ...base, mergeWindowMs: 2000 }, 3).mergeWindowMs, 2000, 'a window configured above 1 s is kept, never narrowed');
   t.equal(roomSettings({ ...base, mergeWindowMs: 0 }, 3).mergeWindowMs, 0, 'no merging configured: none added');
   t.equal(roomSettings({ ...base, roomDisplayCap: 2 }, 3).displayCap, 1, 'the cap never reaches 0');
+});
+
+t.test('degrade monitor - the CPU share comes from the CPU and wall clock deltas; the gauges are set every tick; steps are counted and logged', async (t) => {
+  let cpuUs = 5_000_000; // CPU time before the monitor: not counted
+  let wallUs = 1_000_000_000;
+  const second = (cpuShare: number) => {
+    wallUs += 1_000_000;
+    cpuUs += cpuShare * 1_000_000;
+  };
+  const states: [number, number][] = [];
+  const steps: string[] = [];
+  const levels: number[] = [];
+  let hotRooms = 2;
+  const rooms = {
+    degrade: (level: number, minMembers: number) => {
+      levels.push(level);
+      t.equal(minMembers, 500);
+      return level > 0 ? hotRooms : 0;
+    },
+  };
+  const observer = { degradeStep: (d: 'up' | 'down', s: string) => steps.push(`${d}:${s}`), degradeState: (level: number, n: number) => states.push([level, n]) };
+  const logged: Record<string, unknown>[] = [];
+  const log = { info: (fields: Record<string, unknown>) => logged.push(fields) } as unknown as Logger;
+  const opts = { degrade: true, degradeLagMs: 0, degradeOutboundBytes: 0, degradeCpu: 0.9, degradeMinMembers: 500 };
+  const m = new DegradeMonitor(rooms, () => ({ lagMs: 500, outboundBytes: 1 << 30 }), opts, observer, log, { cpuUs: () => cpuUs, wallUs: () => wallUs });
+  second(0.5);
+  m.tick();
+  t.same(states, [[0, 0]], 'level 0, gauges set on the first tick');
+  second(0.95);
+  m.tick();
+  t.same(states.at(-1), [0, 0], 'one second over 0.9 is not a step; the gauges are set again');
+  second(0.95);
+  m.tick();
+  t.same(states.at(-1), [1, 2], 'two seconds over 0.9 (0.95 of a core each): level 1, two hot rooms');
+  t.same(steps, ['up:cpu'], 'cpu raised it (lag and outbound are left out at 0)');
+  t.match(logged, [{ level: 1, from: 0, signal: 'cpu', cpu: 0.95, rooms: 2 }]);
+  // 1.8 s of CPU over 2 s of wall (a tick that came late) is 0.9: not over
+  wallUs += 2_000_000;
+  cpuUs += 1_800_000;
+  m.tick();
+  t.same(states.at(-1), [1, 2]);
+  hotRooms = 3;
+  second(0.1);
+  m.tick();
+  t.same(states.at(-1), [1, 3], 'unchanged level, new room count: the gauge follows');
+  t.equal(states.length, 5, 'a gauge update on every tick');
+  t.same(levels, [0, 0, 1, 1, 1], 'the level applied to the rooms on every tick');
+  t.equal(steps.length, 1);
+  t.equal(m.level, 1);
+  second(0.1);
+  m.tick();
+  second(0.1);
+  m.tick();
+  second(0.1);
+  m.tick();
+  second(0.1);
+  m.tick();
+  t.same(steps, ['up:cpu', 'down:none'], 'five calm seconds (0.1 < 0.63): down');
+  t.same(states.at(-1), [0, 0]);
+});
+
+t.test('degrade monitor - DEGRADE=off starts no timer', async (t) => {
+  const rooms = { degrade: () => 0 };
+  const observer = { degradeStep: () => undefined, degradeState: () => undefined };
+  const opts = { degrade: false, degradeLagMs: 200, degradeOutboundBytes: 0, degradeCpu: 0.9, degradeMinMembers: 500 };
+  const m = new DegradeMonitor(rooms, () => ({ lagMs: 0, outboundBytes: 0 }), opts, observer, createLogger('silent'));
+  m.start();
+  t.equal((m as unknown as { timer: unknown }).timer, null);
+  m.stop();
 });

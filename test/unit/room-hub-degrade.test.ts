@@ -1,4 +1,5 @@
-import t from 'tap';
+import { mock } from 'node:test';
+import t, { type Test } from 'tap';
 import { encodeItem } from '../../src/protocol/items.js';
 import { Kind } from '../../src/protocol/kinds.js';
 import { testHub } from '../helpers/rooms.js';
@@ -67,4 +68,126 @@ t.test('rooms - a degraded room gets its online count every other interval', asy
   t.same(online('cold'), [21, 22, 23, 24], 'every interval');
   t.same(online('hot'), [11, 13], 'every other one, with the count of that moment');
   hub.flushAll();
+});
+
+// The hold of likes in time: node's mock timers drive setTimeout and Date.now (the merge
+// windows, the hold timer and the merger's clock).
+
+const W3 = 400; // the level-3 window of a 50 ms configuration
+const likes = (sent: { d?: { k: number; a?: number }[] }[]) => sent.flatMap((b) => (b.d ?? []).filter((d) => d.k === Kind.Like));
+
+function fakeTime(t: Test): void {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  t.teardown(() => mock.timers.reset());
+}
+
+t.test('rooms - held likes go out when due by the hold timer, within a second of the first like, not of the drain that held it', async (t) => {
+  const h = await hubWith({ hot: 2 });
+  fakeTime(t);
+  const hot = h.rooms.get('hot')!;
+  h.hub.degrade(3, 2);
+  const t0 = Date.now();
+  h.push('hot', Kind.Like);
+  mock.timers.tick(W3); // the window closes: the like is held
+  t.equal(h.sent.length, 0, 'nothing sent with the window');
+  t.ok(hot.holdTimer, 'a hold timer runs');
+  mock.timers.tick(1000 - W3 - 1);
+  t.equal(likes(h.sent).length, 0, 'not before a second after the like');
+  mock.timers.tick(1);
+  t.same(likes(h.sent).map((l) => l.a), [2], 'sent a second after the like arrived');
+  t.equal(Date.now() - t0, 1000);
+  t.equal(hot.holdTimer, null);
+  h.hub.flushAll();
+});
+
+t.test('rooms - a hold timer due while a window runs waits for its end: one frame, at most one window late', async (t) => {
+  const h = await hubWith({ hot: 2 });
+  fakeTime(t);
+  h.hub.degrade(3, 2);
+  const t0 = Date.now();
+  h.push('hot', Kind.Like);
+  mock.timers.tick(W3); // held
+  mock.timers.tick(700 - W3);
+  h.push('hot', Kind.Gift); // a window from 700 to 1100
+  mock.timers.tick(300); // 1000: the hold timer fires during the window
+  t.equal(h.sent.length, 0, 'no extra frame when the likes are due');
+  mock.timers.tick(100); // 1100: the window's end
+  t.equal(h.sent.length, 1, 'one frame');
+  t.same(h.sent[0]!.d!.map((d) => d.k), [Kind.Like, Kind.Gift], 'the likes with the window\'s gift');
+  t.equal(Date.now() - t0, 1100, 'within a second and one window of the like');
+  h.hub.flushAll();
+});
+
+t.test('rooms - a released room holding likes leaves no timer and sends nothing after; acquired again, it starts afresh', async (t) => {
+  const h = await hubWith({ hot: 2 });
+  fakeTime(t);
+  const hot = h.rooms.get('hot')!;
+  h.hub.degrade(3, 2);
+  h.push('hot', Kind.Like);
+  mock.timers.tick(W3);
+  t.ok(hot.holdTimer, 'likes held');
+  h.hub.leave(hot);
+  h.hub.leave(hot);
+  t.equal(hot.holdTimer, null, 'the hold timer is stopped');
+  t.equal(hot.timer, null);
+  t.equal(hot.merger.size, 0, 'what it held is dropped with the room');
+  mock.timers.tick(5000);
+  t.equal(h.sent.length, 0, 'nothing sent after the release');
+  const again = await h.hub.acquire('hot');
+  h.hub.join(again);
+  h.hub.join(again);
+  t.not(again, hot, 'a new room');
+  t.equal(again.level, 0, 'as configured until the next degrade()');
+  t.equal(h.hub.degrade(3, 2), 1, 'degraded again');
+  h.push('hot', Kind.Like);
+  mock.timers.tick(1000);
+  t.same(likes(h.sent).map((l) => l.a), [2], 'its own like only, when due');
+  h.hub.flushAll();
+});
+
+t.test('rooms - a drop to level 0 while likes are held: they go out with the next batch, totals exact', async (t) => {
+  const h = await hubWith({ hot: 2 });
+  fakeTime(t);
+  const hot = h.rooms.get('hot')!;
+  h.hub.degrade(3, 2);
+  for (let i = 0; i < 3; i++) {
+    h.push('hot', Kind.Like);
+    mock.timers.tick(W3 / 2);
+  }
+  h.push('hot', Kind.Like); // pending in the window under way
+  t.equal(likes(h.sent).length, 0, 'held');
+  h.hub.degrade(0, 2);
+  t.equal(hot.holdTimer, null, 'no hold timer at level 0');
+  t.equal(hot.level, 0);
+  mock.timers.tick(W3);
+  t.same(likes(h.sent).map((l) => l.a), [8], 'the four likes as one item with their total');
+  mock.timers.tick(2000);
+  t.equal(likes(h.sent).length, 1, 'nothing more');
+  h.push('hot', Kind.Like);
+  mock.timers.tick(50);
+  t.same(likes(h.sent).map((l) => l.a), [8, 2], 'a new like goes with the configured window');
+});
+
+t.test('rooms - the drain\'s flush sends held likes and keeps the level; shutdown\'s resets it', async (t) => {
+  const h = await hubWith({ hot: 2 });
+  fakeTime(t);
+  const hot = h.rooms.get('hot')!;
+  h.hub.degrade(3, 2);
+  h.push('hot', Kind.Like);
+  mock.timers.tick(W3);
+  h.push('hot', Kind.Like);
+  h.push('hot', Kind.Gift);
+  h.hub.flushNow();
+  t.equal(h.sent.length, 1, 'one frame at once');
+  t.same(h.sent[0]!.d!.map((d) => [d.k, (d as { a?: number }).a]), [[Kind.Like, 4], [Kind.Gift, 1]], 'held and pending likes as one item, and the gift');
+  t.same([hot.level, hot.mergeWindowMs, hot.mergeMaxMessages], [3, W3, 512], 'still degraded');
+  t.equal(hot.holdTimer, null, 'nothing held, no hold timer');
+  t.equal(hot.timer, null);
+  h.push('hot', Kind.Like);
+  mock.timers.tick(W3);
+  t.equal(h.sent.length, 1, 'a like after it is held again');
+  t.equal(h.hub.degrade(3, 2), 1, 'the monitor\'s next tick finds nothing to change');
+  h.hub.flushAll();
+  t.equal(hot.level, 0, 'shutdown\'s flush sets the rooms back');
+  t.same(likes(h.sent).map((l) => l.a), [4, 2]);
 });
