@@ -15,7 +15,7 @@ import { markdown, type BenchReport } from './lib/report.js';
 import { runPrefix } from './lib/run-id.js';
 import { measure, type RunResult } from './lib/run.js';
 import type { Scenario } from './lib/scenario.js';
-import { remoteTarget, startBaselineServer, startCluster, startServer, type Target } from './lib/target.js';
+import { remoteTarget, setServerCpu, startBaselineServer, startCluster, startServer, type Target } from './lib/target.js';
 import { manyRooms } from './many-rooms.js';
 import { switchStorm } from './switch-storm.js';
 import { upstream, UPSTREAM } from './upstream.js';
@@ -134,6 +134,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const o = parseOptions(rest, scenario.defaults);
+  if (o.serverCpu > 0 && o.url) throw new Error('--server-cpu limits the servers this harness starts; drop --url');
+  setServerCpu(o.serverCpu);
   const runs: RunResult[] = [];
   const admin = o.adminUrl && o.adminSecret ? { url: o.adminUrl, secret: o.adminSecret } : null;
   if (o.faults.length > 0 && name !== CLUSTER) throw new Error('--faults applies to the cluster scenario (npm run bench -- cluster --faults ...)');

@@ -31,6 +31,8 @@ export interface Options {
   readonly slo: string | undefined;
   readonly env: Record<string, string>;
   readonly nodeArgs: string[];
+  /** cores each server process the run starts may use (a CFS quota, cpu-limit.ts); 0: no limit */
+  readonly serverCpu: number;
   readonly quiet: boolean;
   /** cluster: the scenario to run, and the cluster's shape */
   readonly scenario: string;
@@ -86,6 +88,9 @@ export const OPTION_HELP = `options:
   --addresses N         source addresses 127.0.0.1..N, each good for ~28k connections (default 4)
   --env K=V,K=V         extra environment for the server the harness starts
   --node-args=ARGS      node flags for that server, e.g. --node-args="--cpu-prof --cpu-prof-dir=prof"
+  --server-cpu CORES    a CPU limit on every server process the run starts (ours, the baseline,
+                        a cluster's), as a container's CPU limit: a cgroup CFS quota (root only),
+                        e.g. 0.25; finds one gateway's breaking point below the load generator's
   --json FILE           write the result as JSON (and FILE.md, FILE.svg beside it)
   --svg FILE            write the chart here (default: beside --json, else bench/results/)
   --slo RULES           fail (exit 1) on breach, e.g. p99=200ms,loss=0,closed=0,failures=0,dup=0;
@@ -161,6 +166,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
       addresses: { type: 'string' },
       env: { type: 'string' },
       'node-args': { type: 'string' },
+      'server-cpu': { type: 'string' },
       json: { type: 'string' },
       svg: { type: 'string' },
       slo: { type: 'string' },
@@ -226,6 +232,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     slo: values.slo,
     env,
     nodeArgs: (values['node-args'] ?? '').split(/\s+/).filter(Boolean),
+    serverCpu: serverCpu(values['server-cpu']),
     quiet: values.quiet ?? false,
     resume: values.resume ?? faults.length > 0,
     since: values.since ?? true,
@@ -258,4 +265,11 @@ export function checkSlo(rules: string | undefined, figures: Record<string, numb
       const value = figures[name]!;
       return { rule, value, ok: value <= limit };
     });
+}
+
+/** --server-cpu: a decimal number of cores above 0 (0.25, 1.5); absent: no limit. */
+function serverCpu(v: string | undefined): number {
+  if (v === undefined) return 0;
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(v) || !(Number(v) > 0) || Number(v) > 64) throw new Error(`--server-cpu must be a number of cores above 0 and at most 64, such as 0.25 (${JSON.stringify(v)})`);
+  return Number(v);
 }
