@@ -15,6 +15,7 @@ import { markdown, type BenchReport } from './lib/report.js';
 import { runPrefix } from './lib/run-id.js';
 import { measure, type RunResult } from './lib/run.js';
 import type { Scenario } from './lib/scenario.js';
+import { probeCpuLimit } from './lib/cpu-limit.js';
 import { remoteTarget, setServerCpu, startBaselineServer, startCluster, startServer, type Target } from './lib/target.js';
 import { manyRooms } from './many-rooms.js';
 import { switchStorm } from './switch-storm.js';
@@ -135,6 +136,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const o = parseOptions(rest, scenario.defaults);
   if (o.serverCpu > 0 && o.url) throw new Error('--server-cpu limits the servers this harness starts; drop --url');
+  if (o.serverCpu > 0) probeCpuLimit(o.serverCpu);
   setServerCpu(o.serverCpu);
   const runs: RunResult[] = [];
   const admin = o.adminUrl && o.adminSecret ? { url: o.adminUrl, secret: o.adminSecret } : null;

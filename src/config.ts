@@ -19,7 +19,7 @@ export interface Config {
   readonly subjectPrefix: string;
   /** prefix of every Redis key (src/redis/keys.ts) */
   readonly redisPrefix: string;
-  /** bearer secret of the admin HTTP API (logic role); null: the API is disabled */
+  /** bearer secret of the admin HTTP API (the logic role's routes, the gateway's drain routes); null: the API is disabled */
   readonly adminSecret: string | null;
   readonly registryHeartbeatMs: number;
   readonly registryTtlMs: number;
@@ -27,7 +27,7 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly metricsPort: number;
-  /** the admin API's own port and address (logic role; loopback unless set) */
+  /** the admin API's own port and address (logic and gateway processes; loopback unless set) */
   readonly adminPort: number;
   readonly adminHost: string;
   /** this process's id: the gateway id in the registry and NATS subjects, and a metric label */
@@ -299,8 +299,10 @@ export function loadConfig(env: Env = process.env): Config {
     upstreamMaxPending: int(env, 'UPSTREAM_MAX_PENDING', 1_024, 1, 1_000_000),
     logicMaxInflight: int(env, 'LOGIC_MAX_INFLIGHT', 4_096, 1, 1_000_000),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 5_000, 100, 120_000),
-    drainNotReadyMs: int(env, 'DRAIN_NOT_READY_MS', 5_000, 0, 600_000),
-    drainWindowMs: int(env, 'DRAIN_WINDOW_MS', 30_000, 0, 600_000),
+    // Standalone (no NATS) has no load balancer to deregister from and no other gateway to move
+    // to: it stops at once unless told otherwise.
+    drainNotReadyMs: int(env, 'DRAIN_NOT_READY_MS', natsUrl === null ? 0 : 5_000, 0, 600_000),
+    drainWindowMs: int(env, 'DRAIN_WINDOW_MS', natsUrl === null ? 0 : 30_000, 0, 600_000),
     historyRetentionMs,
     inboxRetentionMs,
     inboxMax: int(env, 'INBOX_MAX', 1_000, 10, 100_000),

@@ -303,6 +303,9 @@ async function start(config: Config, log: Logger): Promise<void> {
   if (config.tokenSecret === DEV_TOKEN_SECRET && gateway) {
     log.warn('using the public development TOKEN_SECRET; set TOKEN_SECRET before exposing this server');
   }
+  if (gateway && parts.mode === 'cluster' && config.publicUrl === null) {
+    log.warn({ announced: gateway.loadInfo()?.url }, 'PUBLIC_URL is not set: GET /entry lists this gateway under a URL only this machine can reach; set PUBLIC_URL on every gateway whose clients use the entry');
+  }
   if (config.adminSecret === DEV_ADMIN_SECRET && adminServer) {
     log.warn('the admin API uses the public development ADMIN_SECRET; set ADMIN_SECRET before exposing this server');
   }
@@ -323,8 +326,12 @@ async function start(config: Config, log: Logger): Promise<void> {
     }
     // Not ready from this instant; the gateway keeps serving, and admitting, for the not-ready window.
     phase = 'stopping';
-    log.info({ signal, connections: gateway?.connectionCount ?? 0 }, 'shutting down');
     const drainMs = gateway ? config.drainNotReadyMs + config.drainWindowMs : 0;
+    const held = gateway?.connectionCount ?? 0;
+    log.info(
+      { signal, connections: held, drainMs: held > 0 ? drainMs : 0 },
+      held > 0 && drainMs > 0 ? `shutting down: draining for up to ${Math.round(drainMs / 1000)} s (send ${signal} again to move every client now)` : 'shutting down',
+    );
     const hardStop = setTimeout(() => {
       log.error('shutdown took too long; exiting');
       process.exit(1);

@@ -74,15 +74,21 @@ export function setServerCpu(cores: number): void {
   serverCpu = cores;
 }
 
-/** Puts a started process under the run's CPU limit, if any; the cgroup goes when it exits. */
-function limited(p: NodeProcess): NodeProcess {
-  if (serverCpu > 0) void p.exited.then(limitCpu(p.proc.pid!, serverCpu));
+/** Puts a started process under the run's CPU limit, if any (the cgroup goes when it exits); one that cannot be limited is stopped. */
+async function limited(p: NodeProcess): Promise<NodeProcess> {
+  if (serverCpu <= 0) return p;
+  try {
+    void p.exited.then(limitCpu(p.proc.pid!, serverCpu));
+  } catch (err) {
+    await p.kill();
+    throw err;
+  }
   return p;
 }
 
 /** Our server in standalone mode; `nodeArgs` go to its node (e.g. --cpu-prof). */
 export async function startServer(env: Record<string, string>, nodeArgs: string[] = [], name = 'server'): Promise<Target> {
-  const p = limited(await startServerProcess({ ...LOAD_ENV, ...env }, { name, nodeArgs, keepLogs: KEEP_LOGS }));
+  const p = await limited(await startServerProcess({ ...LOAD_ENV, ...env }, { name, nodeArgs, keepLogs: KEEP_LOGS }));
   return {
     name,
     urls: [`ws://127.0.0.1:${p.port}`],
@@ -95,7 +101,7 @@ export async function startServer(env: Record<string, string>, nodeArgs: string[
 }
 
 export async function startBaselineServer(mergeWindowMs: number, mergeMax: number): Promise<Target> {
-  const p = limited(await startNode({ name: 'baseline', script: BASELINE_MAIN, args: ['--merge-window-ms', String(mergeWindowMs), '--merge-max', String(mergeMax)], keepLogs: KEEP_LOGS }));
+  const p = await limited(await startNode({ name: 'baseline', script: BASELINE_MAIN, args: ['--merge-window-ms', String(mergeWindowMs), '--merge-max', String(mergeMax)], keepLogs: KEEP_LOGS }));
   return { name: 'baseline', urls: [`ws://127.0.0.1:${p.port}`], admin: null, usage: async () => pidsUsage([p.proc.pid!]), stop: async () => void (await p.stop()), processes: [nodeProcess(p, 'baseline')], infra: null };
 }
 

@@ -71,8 +71,9 @@ export class Closer {
   }
 
   private tryEnd(ws: WS): boolean {
-    if (ws.getBufferedAmount() > this.opts.outboundSoftLimitBytes) return false;
     const st = ws.getUserData();
+    // The farewell (GOAWAY) goes first: the close frame after it must still find the buffer at or under the limit.
+    if (ws.getBufferedAmount() + (st.farewell?.byteLength ?? 0) > this.opts.outboundSoftLimitBytes) return false;
     const entry = st.closing!;
     st.closing = null;
     st.closeReason = entry.reason;

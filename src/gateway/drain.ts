@@ -52,10 +52,14 @@ export interface DrainHost<C> {
   changed(phase: DrainPhase, plan: DrainPlan): void;
 }
 
-/** How many of `n` connections are moved by the end of tick `i` (1-based) of `ticks`: the same number each tick, give or take one. */
+/**
+ * How many of `n` connections are moved by the end of tick `i` (1-based) of `ticks`: the same
+ * number each tick, give or take one, starting at the first tick (a lone client is not kept to
+ * the window's end).
+ */
 export function movedBy(n: number, ticks: number, i: number): number {
   if (i >= ticks) return n;
-  return Math.floor((n * i) / ticks);
+  return Math.ceil((n * i) / ticks);
 }
 
 /** Ticks of a window: at least one (a window of 0 moves everyone at once). */

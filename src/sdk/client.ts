@@ -306,6 +306,13 @@ export class DanmakuClient extends Emitter<ClientEvents> {
       });
     } catch (err) {
       this.emit('error', err instanceof Error ? err : new Error(String(err)));
+      // A URL from the entry that this page cannot open (ws:// from an https page, a bad
+      // PUBLIC_URL): that gateway is avoided and another is tried. One of the client's own
+      // `url`s that cannot be opened is a configuration error: the client fails.
+      if (this.entry && base !== fallback) {
+        this.entry.left();
+        return this.reconnectLater({ reason: `cannot open ${base}` });
+      }
       return this.fail(undefined, `cannot open ${base}`);
     }
     this.link = link;

@@ -14,3 +14,12 @@ t.test('config - DEGRADE_CPU: a plain decimal in [0, 64]', async (t) => {
   }
   t.type(new ConfigError('x'), Error);
 });
+
+t.test('config - the drain windows: none standalone, 5 s and 30 s in cluster mode, unless set', async (t) => {
+  const standalone = loadConfig({});
+  t.same([standalone.drainNotReadyMs, standalone.drainWindowMs], [0, 0], 'standalone: no other gateway to move to');
+  const cluster = loadConfig({ NATS_URL: 'nats://127.0.0.1:4222', REDIS_URL: 'redis://127.0.0.1:6379' });
+  t.same([cluster.drainNotReadyMs, cluster.drainWindowMs], [5_000, 30_000], 'cluster');
+  const set = loadConfig({ DRAIN_NOT_READY_MS: '1000', DRAIN_WINDOW_MS: '2000' });
+  t.same([set.drainNotReadyMs, set.drainWindowMs], [1_000, 2_000], 'standalone when set');
+});

@@ -17,6 +17,8 @@ t.test('drain - movedBy: a steady number per tick, give or take one, everyone by
     t.ok(Math.max(...per) - Math.min(...per) <= 1, `${n} over ${ticks} ticks: per tick ${Math.min(...per)} to ${Math.max(...per)}`);
   }
   t.equal(movedBy(50, 10, 0), 0, 'none before the first tick');
+  t.equal(movedBy(1, 1200, 1), 1, 'a lone client moves at the first tick, not at the end of the window');
+  t.equal(movedBy(3, 1200, 1), 1, 'of three, one at the first tick');
   t.equal(movedBy(50, 10, 99), 50, 'all after the last (a late timer catches up)');
 });
 

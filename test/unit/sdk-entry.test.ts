@@ -139,3 +139,15 @@ t.test('sdk client - with entry and url: the url when the entry fails; neither i
   t.throws(() => fakeClient({ url: [] }), TypeError);
   t.throws(() => fakeClient({ url: undefined }), TypeError);
 });
+
+t.test('sdk client - with entry: a listed URL the page cannot open is avoided, not a failure', async (t) => {
+  const real = globalThis.fetch;
+  t.teardown(() => (globalThis.fetch = real));
+  globalThis.fetch = (async () => answer({ gateways: [{ id: 'bad', url: 'ws://[bad/', weight: 1_000 }, { id: 'good', url: 'ws://good.test/', weight: 1 }], refreshMs: 60_000 })) as unknown as typeof fetch;
+  FakeSocket.all = [];
+  const c = fakeClient({ url: undefined, entry: 'http://entry.test/entry' });
+  t.teardown(() => c.close());
+  const r = record(c);
+  await waitFor(() => FakeSocket.all.some((s) => new URL(s.url).host === 'good.test'), 5000, 'a socket to the other gateway');
+  t.notOk(r.states.some((s) => s.state === 'failed'), 'never failed');
+});
