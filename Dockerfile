@@ -53,9 +53,13 @@ EXPOSE 9001 9100
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "require('node:http').get('http://127.0.0.1:' + (process.env.METRICS_PORT || 9100) + '/livez', (r) => { r.resume(); process.exit(r.statusCode === 200 ? 0 : 1); }).on('error', () => process.exit(1)).setTimeout(2000, () => process.exit(1))"]
 
-# node is PID 1 and handles SIGTERM itself: it stops accepting, flushes batches, closes clients
-# with 1012 and exits within SHUTDOWN_TIMEOUT_MS (default 5 s) + 3 s, inside docker stop's
-# default 10 s grace period. Raise the grace period if you raise SHUTDOWN_TIMEOUT_MS.
+# node is PID 1 and handles SIGTERM itself. Standalone (the default here) it closes clients
+# with 1012 and exits within SHUTDOWN_TIMEOUT_MS (5 s) + 3 s, inside docker stop's default 10 s.
+# A cluster gateway first drains (docs/cluster.md, "Draining a gateway"): not ready for
+# DRAIN_NOT_READY_MS (5 s), then its clients moved over DRAIN_WINDOW_MS (30 s), then
+# SHUTDOWN_TIMEOUT_MS: up to 43 s. Give it that grace period (docker stop -t 45, compose
+# stop_grace_period: 45s, Kubernetes terminationGracePeriodSeconds: 45), or shorten the windows;
+# cut short, the clients not yet moved drop all at once.
 # Standalone by default; set NATS_URL, REDIS_URL and ROLE (gateway, logic) for cluster mode
 # (docs/cluster.md). The admin API stays disabled until ADMIN_SECRET is set.
 STOPSIGNAL SIGTERM

@@ -15,7 +15,8 @@ import { markdown, type BenchReport } from './lib/report.js';
 import { runPrefix } from './lib/run-id.js';
 import { measure, type RunResult } from './lib/run.js';
 import type { Scenario } from './lib/scenario.js';
-import { remoteTarget, startBaselineServer, startCluster, startServer, type Target } from './lib/target.js';
+import { probeCpuLimit } from './lib/cpu-limit.js';
+import { remoteTarget, setServerCpu, startBaselineServer, startCluster, startServer, type Target } from './lib/target.js';
 import { manyRooms } from './many-rooms.js';
 import { switchStorm } from './switch-storm.js';
 import { upstream, UPSTREAM } from './upstream.js';
@@ -23,6 +24,9 @@ import { UPSTREAM_HELP } from './lib/upstream-options.js';
 import { chat, CHAT, CHAT_HELP } from './chat.js';
 
 import { overlayMain } from './overlay.js';
+
+/** The drained gateway's windows in a --drain run, unless --env sets them. */
+const DRAIN_DEFAULTS = { DRAIN_NOT_READY_MS: '1000', DRAIN_WINDOW_MS: '10000' };
 
 const SCENARIOS: Scenario[] = [hotRoom, manyRooms, flashCrowd, switchStorm, groupChat];
 const CLUSTER = 'cluster';
@@ -47,7 +51,7 @@ Results go to bench/results/<scenario>-<time>.{json,md,svg} (or --json FILE) and
 summary to stdout. Method and figures: docs/benchmarks.md.`;
 }
 
-async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Options, faults = false, deflate = false): Promise<RunResult> {
+async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Options, faults = false, deflate = false, levels = false): Promise<RunResult> {
   const target = await start();
   try {
     const run = runPrefix();
@@ -66,6 +70,8 @@ async function runOn(start: () => Promise<Target>, scenario: Scenario, o: Option
       faults: faults ? o.faults : [],
       faultAtS: o.faultAtS,
       deflate,
+      pinViewers: faults && o.drain,
+      levels,
     });
   } finally {
     await target.stop();
@@ -129,22 +135,40 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const o = parseOptions(rest, scenario.defaults);
+  if (o.serverCpu > 0 && o.url) throw new Error('--server-cpu limits the servers this harness starts; drop --url');
+  if (o.serverCpu > 0) probeCpuLimit(o.serverCpu);
+  setServerCpu(o.serverCpu);
   const runs: RunResult[] = [];
   const admin = o.adminUrl && o.adminSecret ? { url: o.adminUrl, secret: o.adminSecret } : null;
   if (o.faults.length > 0 && name !== CLUSTER) throw new Error('--faults applies to the cluster scenario (npm run bench -- cluster --faults ...)');
   if (o.faults.includes('kill-gateway') && o.gateways < 2) throw new Error('--faults kill-gateway needs --gateways 2 or more: the killed gateway\'s viewers move to the others');
+  if (o.drain) {
+    if (name !== CLUSTER || o.gateways < 2) throw new Error('--drain runs on the cluster scenario with --gateways 2 or more: the drained gateway\'s viewers move to the others');
+    const drainS = (Number(o.env.DRAIN_NOT_READY_MS ?? DRAIN_DEFAULTS.DRAIN_NOT_READY_MS) + Number(o.env.DRAIN_WINDOW_MS ?? DRAIN_DEFAULTS.DRAIN_WINDOW_MS)) / 1000;
+    if (o.faultAtS + drainS + 2 > o.durationS) throw new Error(`--drain: --duration ${o.durationS} is too short for the drain (${drainS} s from --fault-at ${o.faultAtS}, and 2 s for the last to come back): use --duration ${Math.ceil(o.faultAtS + drainS + 2)} or more`);
+  }
+  // Before any run starts: a bad combination must not cost a run first.
+  if (o.overload) {
+    if (o.url || name === CLUSTER || o.deflate) throw new Error('--overload runs a standalone server it starts (with DEGRADE=on, then off); drop --url, cluster and --deflate');
+    if (o.env.DEGRADE !== undefined) throw new Error(`--overload runs the load with DEGRADE=on and then DEGRADE=off itself: drop --env DEGRADE=${o.env.DEGRADE} (for one run with degradation ${o.env.DEGRADE}, leave out --overload)`);
+  }
   if (name === CLUSTER) {
     if (o.url) throw new Error('cluster starts its own processes; drop --url');
-    runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }), scenario, o, true));
+    runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...(o.drain ? DRAIN_DEFAULTS : {}), ...o.env }), scenario, o, true));
   }
   if (o.deflate) {
     if (o.url || name === CLUSTER) throw new Error('--deflate runs a standalone server it starts (with COMPRESSION=shared, then without); drop --url');
     // First, so that the ratio columns read "with compression / without" and "/ baseline".
     runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env, COMPRESSION: 'shared' }, o.nodeArgs, 'server-deflate'), scenario, o, false, true));
   }
-  if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!.split(','), o.metricsUrls, admin), scenario, o));
-  else runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }, o.nodeArgs), scenario, o));
-  if (o.baseline) runs.push(await runOn(() => startBaselineServer(o.mergeWindowMs, 64), scenario, o));
+  if (o.overload) {
+    // First, so that the ratio column reads "with degradation / without".
+    const env = { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env };
+    runs.push(await runOn(() => startServer({ ...env, DEGRADE: 'on' }, o.nodeArgs, 'server-degrade'), scenario, o, false, false, true));
+    runs.push(await runOn(() => startServer({ ...env, DEGRADE: 'off' }, o.nodeArgs, 'server-no-degrade'), scenario, o, false, false, true));
+  } else if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!.split(','), o.metricsUrls, admin), scenario, o));
+  else if (!o.drain) runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }, o.nodeArgs), scenario, o));
+  if (o.baseline && !o.drain) runs.push(await runOn(() => startBaselineServer(o.mergeWindowMs, 64), scenario, o));
 
   const slo = checkSlo(o.slo, sloFigures(runs[0]!));
   const { tokenSecret: _secret, ...shown } = o;

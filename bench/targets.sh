@@ -44,4 +44,7 @@ sel T11 && run T11 chat --groups 10 --members 50 --offline 0.2 --rate 500 --dura
 # Issue 13: compressed egress, T1's load with COMPRESSION=shared and clients that offer
 # permessage-deflate, then without, then the baseline (wire bytes per item, CPU per frame).
 sel T12 && run T12 hot-room --deflate --connections 10000 --senders 10 --rate 60 --likes 20 --gifts 1 --ramp 5 --duration 10
+# Issue 13: adaptive degradation, a hot room offered three times what saturates a gateway held
+# to a quarter core (a cgroup CPU quota: root only), DEGRADE=on, then DEGRADE=off, in one run.
+sel T13 && run T13 hot-room --overload --connections 15000 --senders 20 --rate 100 --likes 20 --gifts 5 --ramp 8 --duration 15 --warmup 3 --addresses 8 --server-cpu 0.25 --env DEGRADE_CPU=0.22
 echo "done: node dist/bench/summary.js $out" >&2

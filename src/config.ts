@@ -19,7 +19,7 @@ export interface Config {
   readonly subjectPrefix: string;
   /** prefix of every Redis key (src/redis/keys.ts) */
   readonly redisPrefix: string;
-  /** bearer secret of the admin HTTP API (logic role); null: the API is disabled */
+  /** bearer secret of the admin HTTP API (the logic role's routes, the gateway's drain routes); null: the API is disabled */
   readonly adminSecret: string | null;
   readonly registryHeartbeatMs: number;
   readonly registryTtlMs: number;
@@ -27,7 +27,7 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly metricsPort: number;
-  /** the admin API's own port and address (logic role; loopback unless set) */
+  /** the admin API's own port and address (logic and gateway processes; loopback unless set) */
   readonly adminPort: number;
   readonly adminHost: string;
   /** this process's id: the gateway id in the registry and NATS subjects, and a metric label */
@@ -75,6 +75,10 @@ export interface Config {
   readonly upstreamMaxPending: number;
   readonly logicMaxInflight: number;
   readonly shutdownTimeoutMs: number;
+  /** drain (src/gateway/drain.ts): not ready while still serving and admitting, before clients are moved; 0: none */
+  readonly drainNotReadyMs: number;
+  /** drain: clients are moved at a steady rate over this long; 0: all at once */
+  readonly drainWindowMs: number;
   /** chat storage (docs/protocol.md, "Offline inbox and history"; docs/cluster.md, "Chat storage") */
   readonly historyRetentionMs: number;
   readonly inboxRetentionMs: number;
@@ -112,6 +116,19 @@ export interface Config {
   readonly admitMaxLagMs: number;
   /** upgrades are refused while all send buffers together hold more than this (bytes); 0: never */
   readonly admitMaxOutboundBytes: number;
+  /**
+   * load-aware entry (GET /entry): the ws(s):// URL clients use to reach this gateway; null:
+   * ws://<HOST, or 127.0.0.1 for a wildcard HOST>:<bound port>/ (gateway/entry.ts)
+   */
+  readonly publicUrl: string | null;
+  /** adaptive degradation (src/gateway/degrade.ts): off keeps every room as configured */
+  readonly degrade: boolean;
+  /** the signals' thresholds: event-loop lag (ms), bytes in send buffers, CPU share (1 = a core); 0 leaves one out */
+  readonly degradeLagMs: number;
+  readonly degradeOutboundBytes: number;
+  readonly degradeCpu: number;
+  /** local members from which a room is hot (degraded while the level is above 0) */
+  readonly degradeMinMembers: number;
 }
 
 /** The standalone development secret. Refused when NODE_ENV=production. */
@@ -147,6 +164,17 @@ function bool(env: Env, key: string, def: boolean): boolean {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ConfigError(`${key} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+/** A plain decimal number (`0.9`, `2`, `.5`) in [min, max]: no hex, exponent, sign or spaces, which Number() would take. */
+function num(env: Env, key: string, def: number, min: number, max: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return def;
+  const n = /^(\d+(\.\d*)?|\.\d+)$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new ConfigError(`${key} must be a decimal number in [${min}, ${max}] (digits and one point), got ${JSON.stringify(raw)}`);
+  }
+  return n;
 }
 
 function str(env: Env, key: string, def: string): string {
@@ -271,6 +299,10 @@ export function loadConfig(env: Env = process.env): Config {
     upstreamMaxPending: int(env, 'UPSTREAM_MAX_PENDING', 1_024, 1, 1_000_000),
     logicMaxInflight: int(env, 'LOGIC_MAX_INFLIGHT', 4_096, 1, 1_000_000),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 5_000, 100, 120_000),
+    // Standalone (no NATS) has no load balancer to deregister from and no other gateway to move
+    // to: it stops at once unless told otherwise.
+    drainNotReadyMs: int(env, 'DRAIN_NOT_READY_MS', natsUrl === null ? 0 : 5_000, 0, 600_000),
+    drainWindowMs: int(env, 'DRAIN_WINDOW_MS', natsUrl === null ? 0 : 30_000, 0, 600_000),
     historyRetentionMs,
     inboxRetentionMs,
     inboxMax: int(env, 'INBOX_MAX', 1_000, 10, 100_000),
@@ -291,7 +323,29 @@ export function loadConfig(env: Env = process.env): Config {
     maxConnections: int(env, 'MAX_CONNECTIONS', 0, 0, 10_000_000),
     admitMaxLagMs: int(env, 'ADMIT_MAX_LAG_MS', 200, 0, 60_000),
     admitMaxOutboundBytes: int(env, 'ADMIT_MAX_OUTBOUND_BYTES', 256 << 20, 0, 2 ** 40),
+    publicUrl: publicUrl(env),
+    degrade: bool(env, 'DEGRADE', true),
+    degradeLagMs: int(env, 'DEGRADE_LAG_MS', 200, 0, 60_000),
+    degradeOutboundBytes: int(env, 'DEGRADE_OUTBOUND_BYTES', 64 << 20, 0, 2 ** 40),
+    degradeCpu: num(env, 'DEGRADE_CPU', 0.9, 0, 64),
+    degradeMinMembers: int(env, 'DEGRADE_MIN_MEMBERS', 500, 1, 10_000_000),
   };
+}
+
+/** PUBLIC_URL: an absolute ws:// or wss:// URL without credentials or a fragment. */
+function publicUrl(env: Env): string | null {
+  const raw = str(env, 'PUBLIC_URL', '');
+  if (raw === '') return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`PUBLIC_URL must be an absolute ws:// or wss:// URL, got ${JSON.stringify(raw)}`);
+  }
+  if ((url.protocol !== 'ws:' && url.protocol !== 'wss:') || url.username !== '' || url.password !== '' || url.hash !== '') {
+    throw new ConfigError(`PUBLIC_URL must be a ws:// or wss:// URL without credentials or fragment, got ${JSON.stringify(raw)}`);
+  }
+  return url.toString();
 }
 
 /** The recovery window's bounds, as the stores and the gateway's rooms take them. */

@@ -3,6 +3,7 @@
 // one process; cluster mode wires NATS and Redis, and ROLE picks gateway, logic or both. Each
 // consumer then receives only the seams it uses.
 
+import { AdminHttp, type RouteSet } from './admin-http.js';
 import { startAdminServer } from './admin-server.js';
 import { TokenVerifier } from './auth/token.js';
 import type { ApiBus, Bus } from './bus/index.js';
@@ -12,6 +13,7 @@ import { subjects } from './bus/subjects.js';
 import { ConfigError, DEV_ADMIN_SECRET, DEV_TOKEN_SECRET, loadConfig, recoveryLimits, type Config } from './config.js';
 import { FailureLog } from './failure-log.js';
 import type { Gateway } from './gateway/gateway.js';
+import { DrainApi } from './gateway/drain-api.js';
 import { WEB_DIR, WebFiles } from './gateway/web.js';
 import { EventLoopLag } from './event-loop-lag.js';
 import { Readiness, type ReadinessCheck } from './health.js';
@@ -254,7 +256,7 @@ async function start(config: Config, log: Logger): Promise<void> {
       parts.apiBus.serveApi(s.apiNotice, backend.natsHandler('notice'));
     }
     adminApi = new AdminApi(
-      { secret: config.adminSecret, groupMaxMembers: config.groupMaxMembers },
+      { groupMaxMembers: config.groupMaxMembers },
       { groups, backend, store: stores.chat, bigGroupsOf, groupChanged: (id) => logic.groupChanged(id), metrics, log: log.child({ component: 'admin' }) },
     );
     stopJanitor = startJanitor(registry, config.registryHeartbeatMs, metrics, log.child({ component: 'janitor' }));
@@ -274,41 +276,72 @@ async function start(config: Config, log: Logger): Promise<void> {
       verifier: new TokenVerifier(config.tokenSecret),
       web: config.web ? webFiles(config, log) : undefined,
       lag,
+      unhealthy: () => {
+        for (const [name, check] of parts.checks) if (check() !== null) return name;
+        return null;
+      },
       metrics,
       log: log.child({ component: 'gateway' }),
     });
     const gw = gateway;
     readiness.add('gateway', () => (gw.draining ? 'draining' : gw.listening ? null : 'not listening'));
-    port = await gateway.listen();
   }
   for (const [name, check] of parts.checks) readiness.add(name, check);
 
-  // Only where the API is, and only when it is enabled (ADMIN_SECRET).
-  const adminServer = adminApi && config.adminSecret !== null ? await startAdminServer(config.adminHost, config.adminPort, adminApi) : null;
+  // The logic role's routes and the gateway's, where they run, when the API is enabled (ADMIN_SECRET).
+  const routeSets: RouteSet[] = [...(adminApi ? [adminApi] : []), ...(gateway ? [new DrainApi(gateway, { windowMs: config.drainWindowMs, notReadyMs: config.drainNotReadyMs })] : [])];
+  const adminHttp = new AdminHttp({ secret: config.adminSecret }, { metrics, log: log.child({ component: 'admin' }) }, routeSets);
+  const adminServer = config.adminSecret !== null ? await startAdminServer(config.adminHost, config.adminPort, adminHttp) : null;
+  // The gateway listens (and announces itself to GET /entry) last: a process that cannot bind
+  // ADMIN_PORT fails to start before any client or registry entry depends on it.
+  if (gateway) port = await gateway.listen();
   phase = 'running';
   lag.start();
-  if (adminApi && !adminServer) log.info('admin API disabled: set ADMIN_SECRET to serve it on ADMIN_PORT');
+  if (!adminServer) log.info('admin API disabled: set ADMIN_SECRET to serve it on ADMIN_PORT');
   const admin = adminServer ? { adminPort: boundPort(adminServer), adminHost: boundHost(adminServer) } : {};
   log.info({ mode: parts.mode, port, metricsPort: boundPort(metricsServer), ...admin }, 'listening');
   if (config.tokenSecret === DEV_TOKEN_SECRET && gateway) {
     log.warn('using the public development TOKEN_SECRET; set TOKEN_SECRET before exposing this server');
   }
+  if (gateway && parts.mode === 'cluster' && config.publicUrl === null) {
+    log.warn({ announced: gateway.loadInfo()?.url }, 'PUBLIC_URL is not set: GET /entry lists this gateway under a URL only this machine can reach; set PUBLIC_URL on every gateway whose clients use the entry');
+  }
   if (config.adminSecret === DEV_ADMIN_SECRET && adminServer) {
     log.warn('the admin API uses the public development ADMIN_SECRET; set ADMIN_SECRET before exposing this server');
   }
 
+  let signals = 0;
   const stop = async (signal: string) => {
-    if (phase === 'stopping') return;
-    // Not ready from this instant (the gateway stops accepting in the same tick, below).
+    signals++;
+    if (signals === 2) {
+      // Ctrl-C twice: what remains of the drain's windows is skipped (docs/cluster.md, "Draining a gateway").
+      log.info({ signal, connections: gateway?.connectionCount ?? 0 }, 'second signal: moving every connection now');
+      gateway?.hurry();
+      return;
+    }
+    if (signals > 2) {
+      log.warn({ signal }, 'third signal: exiting now');
+      log.flush();
+      process.exit(1);
+    }
+    // Not ready from this instant; the gateway keeps serving, and admitting, for the not-ready window.
     phase = 'stopping';
-    log.info({ signal, connections: gateway?.connectionCount ?? 0 }, 'shutting down');
+    const drainMs = gateway ? config.drainNotReadyMs + config.drainWindowMs : 0;
+    const held = gateway?.connectionCount ?? 0;
+    log.info(
+      { signal, connections: held, drainMs: held > 0 ? drainMs : 0 },
+      held > 0 && drainMs > 0 ? `shutting down: draining for up to ${Math.round(drainMs / 1000)} s (send ${signal} again to move every client now)` : 'shutting down',
+    );
     const hardStop = setTimeout(() => {
       log.error('shutdown took too long; exiting');
       process.exit(1);
-    }, config.shutdownTimeoutMs + 3_000);
+    }, drainMs + config.shutdownTimeoutMs + 3_000);
     hardStop.unref();
     stopJanitor();
-    if (gateway) await gateway.shutdown(config.shutdownTimeoutMs);
+    if (gateway) {
+      await gateway.drainForExit(config.drainNotReadyMs, config.drainWindowMs);
+      await gateway.shutdown(config.shutdownTimeoutMs);
+    }
     // The writer finishes the batch it is applying; what it has not taken stays in the queue.
     await writer?.stop();
     await parts.queue?.close();

@@ -14,7 +14,7 @@ const SERVER_CLOSE_REASONS = Object.values(CloseCodes)
   .filter((c) => c !== CloseCodes.Normal)
   .map((c) => c.reason);
 
-export const DROP_REASONS = ['shed', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery', 'never_shed_dropped', 'duplicate'] as const;
+export const DROP_REASONS = ['shed', 'bad_item', 'bad_item_kind', 'bad_item_field', 'bad_item_seq', 'bad_delivery', 'never_shed_dropped', 'duplicate', 'degraded'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 export const FRAME_DROP_REASONS = ['backpressure'] as const;
 export type FrameDropReason = (typeof FRAME_DROP_REASONS)[number];
@@ -44,7 +44,7 @@ export type FallbackOp = (typeof FALLBACK_OPS)[number];
 /** Errors the logic service answers with (the gateway-only ones never reach it). */
 const LOGIC_RESULTS = ['accepted', 'duplicate', ...[Errors.BadFrame, Errors.UnknownOp, Errors.InvalidRoom, Errors.BadField, Errors.Forbidden, Errors.NotMember, Errors.OutOfRetention, Errors.RateLimited, Errors.Unavailable, Errors.Internal, Errors.Overloaded].map((e) => e.reason)];
 /** The admin API's routes, and the backend API's NATS endpoints (`nats_`: the same handlers over NATS). */
-export const ADMIN_ROUTES = ['group_create', 'group_delete', 'group_members', 'group_update', 'user_notice', 'room_item', 'group_history', 'direct_history', 'user_inbox', 'user_contacts', 'nats_room_item', 'nats_user_notice', 'unknown'] as const;
+export const ADMIN_ROUTES = ['group_create', 'group_delete', 'group_members', 'group_update', 'user_notice', 'room_item', 'group_history', 'direct_history', 'user_inbox', 'user_contacts', 'nats_room_item', 'nats_user_notice', 'gateway_drain', 'gateway_drain_state', 'gateway_undrain', 'unknown'] as const;
 export type AdminRoute = (typeof ADMIN_ROUTES)[number];
 /** The gateway's plain HTTP answers (src/gateway/web.ts): what was asked for, and the status. */
 export const WEB_CLASSES = ['sdk', 'demo', 'token', 'not_found'] as const;
@@ -52,8 +52,15 @@ export type WebClass = (typeof WEB_CLASSES)[number];
 /** Why an upgrade was answered HTTP 503 (gateway/admission.ts). */
 export const UPGRADE_REFUSALS = ['draining', 'capacity', 'lag', 'outbound'] as const;
 export type UpgradeRefusal = (typeof UPGRADE_REFUSALS)[number];
+/** Adaptive degradation (gateway/degrade.ts): a level step's direction, and the signal that raised it ('none': a step down). */
+export const DEGRADE_DIRECTIONS = ['up', 'down'] as const;
+export const DEGRADE_SIGNALS = ['lag', 'outbound', 'cpu', 'none'] as const;
+export type DegradeSignal = (typeof DEGRADE_SIGNALS)[number];
 export const WEB_STATUSES = [200, 304, 400, 404, 426] as const;
-export const ADMIN_STATUSES = [200, 201, 400, 401, 404, 405, 409, 410, 413, 503] as const;
+/** GET /entry's answers (gateway/entry.ts): the list, or 503 when the registry could not be read. */
+export const ENTRY_STATUSES = [200, 503] as const;
+export type EntryStatus = (typeof ENTRY_STATUSES)[number];
+export const ADMIN_STATUSES = [200, 201, 202, 400, 401, 404, 405, 409, 410, 413, 500, 503] as const;
 
 export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, readonly (string | number)[]>>>> = {
   danmaku_connections_closed_total: { reason: ['client', 'abnormal', ABORTED, ...SERVER_CLOSE_REASONS] },
@@ -78,4 +85,6 @@ export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, reado
   danmaku_store_writes_total: { kind: STORE_WRITES },
   danmaku_inbox_sync_bytes_total: { encoding: ['msgpack', 'gzip'] },
   danmaku_upgrades_refused_total: { reason: UPGRADE_REFUSALS },
+  danmaku_entry_requests_total: { status: ENTRY_STATUSES },
+  danmaku_degrade_steps_total: { direction: DEGRADE_DIRECTIONS, signal: DEGRADE_SIGNALS },
 };

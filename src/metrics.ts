@@ -8,7 +8,9 @@ import type { BusObserver, SubjectKind } from './bus/index.js';
 import { BUS_EVENTS, CHAT_READS, STORE_WRITES, type ChatReadOp, type StoreWrite, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
 import { PUSH_GIVE_UPS, type PushGiveUp, type WebClass } from './metric-labels.js';
 import { UPGRADE_REFUSALS, type UpgradeRefusal } from './metric-labels.js';
+import { DEGRADE_SIGNALS, ENTRY_STATUSES, type DegradeSignal, type EntryStatus } from './metric-labels.js';
 import type { LagObserver } from './event-loop-lag.js';
+import type { DegradeObserver } from './gateway/degrade-monitor.js';
 import type { RedisObserver } from './redis/client.js';
 import type { FallbackObserver } from './store/fallback.js';
 
@@ -36,7 +38,7 @@ function children<C>(): (key: string, make: () => C) => C {
   };
 }
 
-export class Metrics implements BusObserver, RedisObserver, FallbackObserver, LagObserver {
+export class Metrics implements BusObserver, RedisObserver, FallbackObserver, LagObserver, DegradeObserver {
   readonly registry = new Registry();
 
   private readonly connections = new Gauge({ name: 'danmaku_connections', help: 'Open client connections', registers: [this.registry] });
@@ -152,6 +154,9 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
     for (const kind of STORE_WRITES) this.storeWrites.inc({ kind }, 0);
     for (const encoding of ['msgpack', 'gzip']) this.inboxSyncBytes.inc({ encoding }, 0);
     for (const reason of UPGRADE_REFUSALS) this.upgradesRefused.inc({ reason }, 0);
+    // degradation steps: up by each signal, down always 'none'
+    for (const signal of DEGRADE_SIGNALS) if (signal !== 'none') this.degradeSteps.inc({ direction: 'up', signal }, 0);
+    this.degradeSteps.inc({ direction: 'down', signal: 'none' }, 0);
     this.busUp.set(1);
   }
 
@@ -422,6 +427,44 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
   /** the gateway's admission state, read at scrape time */
   watchAdmission(state: () => { open: boolean; maxConnections: number }): void {
     this.admissionSource = state;
+  }
+
+  // Load-aware entry (gateway/entry.ts)
+  private readonly entryRequests = (() => {
+    const c = new Counter({ name: 'danmaku_entry_requests_total', help: 'GET /entry answers of this gateway, by HTTP status (200: the weighted list; 503: the registry could not be read)', labelNames: ['status'], registers: [this.registry] });
+    for (const status of ENTRY_STATUSES) c.inc({ status: String(status) }, 0);
+    return c;
+  })();
+  private readonly entryChild = children<{ inc(): void }>();
+
+  entryRequest(status: EntryStatus): void {
+    this.entryChild(String(status), () => this.entryRequests.labels({ status: String(status) })).inc();
+  }
+
+  // Draining (gateway/drain.ts)
+  private readonly drainState = new Gauge({ name: 'danmaku_drain_state', help: 'Drain phase of this gateway: 0 serving, 1 not ready (still serving), 2 moving clients, 3 drained (refusing, until undrain or exit)', registers: [this.registry] });
+  private readonly drainMoved = new Counter({ name: 'danmaku_drain_moved_total', help: 'Connections a drain moved: sent GOAWAY and closed with 1012', registers: [this.registry] });
+
+  drainPhase(phase: number): void {
+    this.drainState.set(phase);
+  }
+
+  drainMovedOne(): void {
+    this.drainMoved.inc();
+  }
+
+  // Adaptive degradation (gateway/degrade.ts, gateway/degrade-monitor.ts)
+  private readonly degradeLevel = new Gauge({ name: 'danmaku_degrade_level', help: 'The gateway\'s degradation level (0 normal, 1 to 3: hot rooms get wider merge windows and lower display caps)', registers: [this.registry] });
+  private readonly degradedRooms = new Gauge({ name: 'danmaku_degraded_rooms', help: 'Rooms this gateway runs degraded (at least DEGRADE_MIN_MEMBERS local members while the level is above 0)', registers: [this.registry] });
+  private readonly degradeSteps = new Counter({ name: 'danmaku_degrade_steps_total', help: 'Degradation level steps, by direction (up, down) and the signal that raised it (lag, outbound, cpu; none for a step down)', labelNames: ['direction', 'signal'], registers: [this.registry] });
+
+  degradeStep(direction: 'up' | 'down', signal: DegradeSignal): void {
+    this.degradeSteps.inc({ direction, signal });
+  }
+
+  degradeState(level: number, rooms: number): void {
+    this.degradeLevel.set(level);
+    this.degradedRooms.set(rooms);
   }
 
   text(): Promise<string> {

@@ -5,6 +5,7 @@
 // that it stays inside the image.
 
 import type { BenchReport } from './report.js';
+import type { DrainFigures } from './drain-report.js';
 import type { Point, RunResult } from './run.js';
 
 const WIDTH = 800;
@@ -122,6 +123,30 @@ export function panel(lines: readonly Line[], y0: number, title: string, unit: s
   return { svg: parts.join('\n'), height: 30 + PLOT_H + 36 + rows * LEGEND_ROW + 20 };
 }
 
+/**
+ * A drain's reconnect rate: per 1 s and per 100 ms buckets (as a rate per second, so both read
+ * on one axis), from the SIGTERM; the window's average as a reference line, and marks where
+ * the gateway turned not ready, began moving clients and was drained.
+ */
+export function drainPanel(target: string, d: DrainFigures, y0: number, colorOf: (line: string) => string): { svg: string; height: number } {
+  const fine = `${target} reconnects/s, 100 ms buckets`;
+  const coarse = `${target} reconnects/s, 1 s buckets`;
+  // Steps: each bucket's rate held over the bucket.
+  const steps = (bs: DrainFigures['perSecond'], size: number, scale: number) => bs.flatMap((b): [number, number][] => [[Math.max(0, b.t), b.n * scale], [b.t + size, b.n * scale]]);
+  const lines: Line[] = [
+    { label: fine, points: steps(d.per100ms, 0.1, 10) },
+    { label: coarse, points: steps(d.perSecond, 1, 1) },
+  ];
+  const at = (ms: number | null) => (ms === null ? null : (ms - d.signalAt) / 1000);
+  const marks = [
+    { t: 0, label: 'SIGTERM: not ready', line: coarse, row: 0 },
+    ...(at(d.log.movingAt) !== null ? [{ t: at(d.log.movingAt)!, label: 'moving clients', line: coarse, row: 1 }] : []),
+    ...(at(d.log.drainedAt) !== null ? [{ t: at(d.log.drainedAt)!, label: 'drained', line: coarse, row: 0 }] : []),
+  ];
+  const title = `drain of ${d.gateway} (${d.log.connections.toLocaleString('en')} connections, window ${d.log.windowMs / 1000} s): reconnects, peak 1 s ${d.ratio1s.toFixed(2)}x the average`;
+  return panel(lines, y0, title, 'reconnects per second', colorOf, { xLabel: 'seconds since SIGTERM', marks, reference: { value: d.average, label: `average over the window ${d.average.toLocaleString('en', { maximumFractionDigits: 0 })}/s` } });
+}
+
 /** The runs of finite values between gaps. */
 function segments(points: Line['points']): (readonly [number, number])[][] {
   const out: (readonly [number, number])[][] = [[]];
@@ -175,6 +200,7 @@ export function svg(r: BenchReport): string {
     { label: 'p99', get: (p) => p.p99 },
   ]), y, `${r.scenario}: delivery delay per second`, 'ms', colorOf, { marks }));
   add(panel(runLines(r.runs, [{ label: 'items/s', get: (p) => p.items }]), y, 'delivered room items per second', 'items/s', colorOf, { marks }));
+  for (const x of r.runs) if (x.drain) add(drainPanel(x.target, x.drain, y, colorOf));
   for (const line of closed) {
     body.push(`<text x="${LEFT}" y="${y + 14}" font-size="12" fill="#d62728">${esc(line)}</text>`);
     y += 20;

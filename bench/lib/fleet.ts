@@ -38,6 +38,8 @@ export interface Totals {
   dialFailures: number;
   senderResumes: number;
   epochResets: number;
+  /** when each connection coming back had its WebSocket open (ms since the epoch) */
+  reconnects: number[];
   /** a level: requests awaiting their reply */
   pendingAcks: number;
   /** SENDs sent; ERROR replies to them by code; unanswered within the reply timeout; replies after it */
@@ -58,7 +60,7 @@ export interface Snapshot extends Omit<Totals, 'join' | 'delay' | 'ack' | 'giftD
 }
 
 export function emptyTotals(): Totals {
-  return { connected: 0, failed: 0, closed: 0, closeCodes: {}, join: new Histogram(), delay: new Histogram(), ack: new Histogram(), items: 0, frames: 0, wireBytes: 0, payloadBytes: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, giftDelay: new Histogram(), resumed: 0, resumeTime: new Histogram(), resumeJoin: new Histogram(), outcomes: {}, recoveredItems: 0, replayDuplicates: 0, dialFailures: 0, senderResumes: 0, epochResets: 0, pendingAcks: 0, offered: 0, refused: {}, timeouts: 0, late: 0 };
+  return { connected: 0, failed: 0, closed: 0, closeCodes: {}, join: new Histogram(), delay: new Histogram(), ack: new Histogram(), items: 0, frames: 0, wireBytes: 0, payloadBytes: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, giftDelay: new Histogram(), resumed: 0, resumeTime: new Histogram(), resumeJoin: new Histogram(), outcomes: {}, recoveredItems: 0, replayDuplicates: 0, dialFailures: 0, senderResumes: 0, epochResets: 0, reconnects: [], pendingAcks: 0, offered: 0, refused: {}, timeouts: 0, late: 0 };
 }
 
 /** Adds an interval's figures to running totals (connection counts are levels, not sums). */
@@ -75,6 +77,7 @@ export function accumulate(into: Totals, s: Omit<Totals, 'connected' | 'failed' 
   into.dialFailures += s.dialFailures;
   into.senderResumes += s.senderResumes;
   into.epochResets += s.epochResets;
+  for (const at of s.reconnects ?? []) into.reconnects.push(at);
   for (const [k, v] of Object.entries(s.outcomes)) into.outcomes[k] = (into.outcomes[k] ?? 0) + v;
   into.items += s.items;
   into.frames += s.frames;
@@ -114,14 +117,14 @@ export class Fleet {
   private constructor(private readonly workers: Worker[]) {}
 
   /** Starts the workers; resolves once every connection has joined or failed. */
-  static async open(opts: { run: string; urls: string[]; conns: ConnSpec[]; workers: number; addresses: string[]; rampMs: number; replyTimeoutMs?: number; resume?: boolean; plainRejoin?: boolean; inbox?: boolean; deflate?: boolean }): Promise<Fleet> {
+  static async open(opts: { run: string; urls: string[]; conns: ConnSpec[]; workers: number; addresses: string[]; rampMs: number; replyTimeoutMs?: number; resume?: boolean; plainRejoin?: boolean; inbox?: boolean; deflate?: boolean; pinViewers?: boolean }): Promise<Fleet> {
     const n = Math.max(1, Math.min(opts.workers, opts.conns.length || 1));
     const workers: Worker[] = [];
     const ready: Promise<void>[] = [];
     for (let w = 0; w < n; w++) {
       const conns = opts.conns.filter((_, i) => i % n === w);
       const worker = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: { worker: w, run: opts.run, urls: opts.urls, addresses: opts.addresses, conns, rampMs: opts.rampMs, replyTimeoutMs: opts.replyTimeoutMs, resume: opts.resume, plainRejoin: opts.plainRejoin, inbox: opts.inbox, deflate: opts.deflate },
+        workerData: { worker: w, run: opts.run, urls: opts.urls, addresses: opts.addresses, conns, rampMs: opts.rampMs, replyTimeoutMs: opts.replyTimeoutMs, resume: opts.resume, plainRejoin: opts.plainRejoin, inbox: opts.inbox, deflate: opts.deflate, pinViewers: opts.pinViewers },
       });
       workers.push(worker);
       ready.push(

@@ -31,6 +31,8 @@ export interface Options {
   readonly slo: string | undefined;
   readonly env: Record<string, string>;
   readonly nodeArgs: string[];
+  /** cores each server process the run starts may use (a CFS quota, cpu-limit.ts); 0: no limit */
+  readonly serverCpu: number;
   readonly quiet: boolean;
   /** cluster: the scenario to run, and the cluster's shape */
   readonly scenario: string;
@@ -47,6 +49,10 @@ export interface Options {
   readonly faultAtS: number;
   /** compressed egress: a run with COMPRESSION=shared and clients that offer permessage-deflate first */
   readonly deflate: boolean;
+  /** cluster: every viewer on the first gateway, which gets SIGTERM at `faultAtS` and drains (the drain-gateway fault) */
+  readonly drain: boolean;
+  /** adaptive degradation under overload: the server with DEGRADE=on, then with DEGRADE=off, the level read each second */
+  readonly overload: boolean;
 }
 
 export const OPTION_HELP = `options:
@@ -82,6 +88,9 @@ export const OPTION_HELP = `options:
   --addresses N         source addresses 127.0.0.1..N, each good for ~28k connections (default 4)
   --env K=V,K=V         extra environment for the server the harness starts
   --node-args=ARGS      node flags for that server, e.g. --node-args="--cpu-prof --cpu-prof-dir=prof"
+  --server-cpu CORES    a CPU limit on every server process the run starts (ours, the baseline,
+                        a cluster's), as a container's CPU limit: a cgroup CFS quota (root only),
+                        e.g. 0.25; finds one gateway's breaking point below the load generator's
   --json FILE           write the result as JSON (and FILE.md, FILE.svg beside it)
   --svg FILE            write the chart here (default: beside --json, else bench/results/)
   --slo RULES           fail (exit 1) on breach, e.g. p99=200ms,loss=0,closed=0,failures=0,dup=0;
@@ -93,6 +102,12 @@ export const OPTION_HELP = `options:
                         clients offer permessage-deflate (server-deflate), then the same load on the
                         server without it and on the baseline; the report gives wire bytes per
                         delivered item and CPU per frame of each, as ratios (standalone only)
+  --overload            adaptive degradation under overload: the load on the server with DEGRADE=on
+                        (server-degrade), then on the same server with DEGRADE=off (server-no-degrade),
+                        each gateway's degradation level read every second (beside the measuring
+                        loop, at most 800 ms a read) and its level steps by signal at the end; offer
+                        about 2x what one gateway sustains (docs/benchmarks.md, T13). No baseline
+                        unless --baseline (standalone only; --env DEGRADE=... is refused with it)
   --quiet               no progress line
   --admin-url URL       admin API of a logic process (group-chat with --url)
   --admin-secret S      its ADMIN_SECRET (group-chat with --url)
@@ -104,7 +119,14 @@ cluster options:
                         (SIGKILL one gateway by PID; its viewers come back on the others with
                         since). Reported: loss by kind, viewers that stayed apart from those that
                         came back, time to recover. Needs --gateways 2 or more
-  --fault-at S          seconds into the measured window (default: half of --duration)`;
+  --fault-at S          seconds into the measured window (default: half of --duration)
+  --drain               every viewer connects to the first gateway (senders to the last), which gets
+                        SIGTERM at --fault-at and drains (the drain-gateway fault: not ready for
+                        DRAIN_NOT_READY_MS, then GOAWAY and 1012 spread over DRAIN_WINDOW_MS; 1000
+                        and 10000 unless --env sets them); the viewers come back on the others after
+                        GOAWAY's delay. Reported: their reconnect rate per 100 ms and per 1 s, peak
+                        against the average over the window, drawn in the SVG. Needs --gateways 2+
+                        and a --duration that holds the drain after --fault-at`;
 
 function urlList(raw: string | undefined, flag: string): string[] {
   const urls = (raw ?? '').split(',').map((u) => u.trim()).filter(Boolean);
@@ -144,11 +166,14 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
       addresses: { type: 'string' },
       env: { type: 'string' },
       'node-args': { type: 'string' },
+      'server-cpu': { type: 'string' },
       json: { type: 'string' },
       svg: { type: 'string' },
       slo: { type: 'string' },
       quiet: { type: 'boolean' },
       deflate: { type: 'boolean' },
+      drain: { type: 'boolean' },
+      overload: { type: 'boolean' },
       resume: { type: 'boolean' },
       since: { type: 'boolean' },
       faults: { type: 'string' },
@@ -171,6 +196,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     env[kv.slice(0, i)] = kv.slice(i + 1);
   }
   const faults = (values.faults ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+  if (values.drain && !faults.includes('drain-gateway')) faults.push('drain-gateway');
   for (const f of faults) if (!(FAULTS as readonly string[]).includes(f)) throw new Error(`--faults: unknown fault ${JSON.stringify(f)}: one of ${FAULTS.join(', ')}`);
   const durationS = num('duration', defaults.durationS ?? 10, 1);
   const faultAtS = num('fault-at', Math.max(1, Math.floor(durationS / 2)), 1);
@@ -198,7 +224,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     switchRate: num('switch-rate', defaults.switchRate ?? 200),
     tokenSecret: values['token-secret'] ?? process.env.TOKEN_SECRET ?? 'danmaku-dev-secret-change-me',
     viewerTokens: values['viewer-tokens'] ?? defaults.viewerTokens ?? false,
-    baseline: values.baseline ?? values.url === undefined,
+    baseline: values.baseline ?? (values.url === undefined && values.overload !== true),
     workers: num('workers', defaults.workers ?? 2, 1),
     addresses: num('addresses', defaults.addresses ?? 4, 1),
     json: values.json,
@@ -206,12 +232,15 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     slo: values.slo,
     env,
     nodeArgs: (values['node-args'] ?? '').split(/\s+/).filter(Boolean),
+    serverCpu: serverCpu(values['server-cpu']),
     quiet: values.quiet ?? false,
     resume: values.resume ?? faults.length > 0,
     since: values.since ?? true,
     faults: faults as FaultName[],
     faultAtS,
     deflate: values.deflate ?? false,
+    drain: values.drain ?? false,
+    overload: values.overload ?? false,
   };
 }
 
@@ -236,4 +265,11 @@ export function checkSlo(rules: string | undefined, figures: Record<string, numb
       const value = figures[name]!;
       return { rule, value, ok: value <= limit };
     });
+}
+
+/** --server-cpu: a decimal number of cores above 0 (0.25, 1.5); absent: no limit. */
+function serverCpu(v: string | undefined): number {
+  if (v === undefined) return 0;
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(v) || !(Number(v) > 0) || Number(v) > 64) throw new Error(`--server-cpu must be a number of cores above 0 and at most 64, such as 0.25 (${JSON.stringify(v)})`);
+  return Number(v);
 }

@@ -2,7 +2,7 @@
 // baseline's and their ratio. The chart is chart.ts.
 
 import type { ClassDelivery } from './loss.js';
-import { closedSummary, type RunResult } from './run.js';
+import { closedSummary, LEVEL_READ_TIMEOUT_MS, type RunResult } from './run.js';
 
 export interface BenchReport {
   readonly scenario: string;
@@ -90,6 +90,27 @@ export const RESUME_ROWS: [string, (x: RunResult) => string][] = [
   ['viewers that came back: missing danmaku / gifts / likes / chat messages', (x) => (x.delivery ? classLoss(x.delivery.resumed) : '–')],
 ];
 
+/** A drain (`cluster --drain`, drain-report.ts): shown when a run had one. */
+export const DRAIN_ROWS: [string, (x: RunResult) => string][] = [
+  ['drained gateway: SIGTERM at (s into the window); exit code', (x) => (x.drain ? `${x.drain.gateway} at ${x.drain.atS} s; exit ${x.drain.exitCode ?? 'not yet'}` : '–')],
+  ['its connections; not-ready and drain windows (ms), as it logged them', (x) => (x.drain ? `${fmt(x.drain.log.connections)}; ${fmt(x.drain.log.notReadyMs)} and ${fmt(x.drain.log.windowMs)}` : '–')],
+  ['moving began / drained, ms after SIGTERM', (x) => (x.drain ? `${x.drain.log.movingAt === null ? '–' : fmt(x.drain.log.movingAt - x.drain.signalAt, 0)} / ${x.drain.log.drainedAt === null ? '–' : fmt(x.drain.log.drainedAt - x.drain.signalAt, 0)}` : '–')],
+  ['reconnects after SIGTERM (in the window + 1 s); first / last, ms after SIGTERM', (x) => (x.drain ? `${fmt(x.drain.reconnects)} (${fmt(x.drain.inWindow)}); ${fmt(x.drain.firstMs, 0)} / ${fmt(x.drain.lastMs, 0)}` : '–')],
+  ['reconnect rate over the window: average (/s)', (x) => (x.drain ? fmt(x.drain.average) : '–')],
+  ['peak 1 s bucket (/s), and its ratio to the average (target <= 2)', (x) => (x.drain ? `${fmt(x.drain.peak1s)} (${x.drain.ratio1s.toFixed(2)}x${x.drain.ratio1s <= 2 ? ', ok' : ', **over**'})` : '–')],
+  ['peak 100 ms bucket (as /s), and its ratio to the average', (x) => (x.drain ? `${fmt(x.drain.peak100ms)} (${x.drain.ratio100ms.toFixed(2)}x)` : '–')],
+];
+
+/** "up 3 (cpu 2, lag 1), down 1", or why there is nothing to say. */
+export function stepsSummary(steps: Record<string, number> | null): string {
+  if (steps === null) return 'not read (its /metrics did not answer)';
+  const count = (dir: string) => Object.entries(steps).filter(([k]) => k.startsWith(`${dir}:`));
+  const up = count('up');
+  const total = (xs: [string, number][]) => xs.reduce((n, [, v]) => n + v, 0);
+  const by = up.filter(([, v]) => v > 0).map(([k, v]) => `${k.slice(3)} ${v}`);
+  return `up ${total(up)}${by.length > 0 ? ` (${by.join(', ')})` : ''}, down ${total(count('down'))}`;
+}
+
 export function markdown(r: BenchReport): string {
   const rows = FIGURES;
   // One column per run, then the first run as a ratio to each of the others (the baseline last).
@@ -102,6 +123,18 @@ export function markdown(r: BenchReport): string {
     .filter((x) => x.connections.closed > 0)
     .map((x) => `- ${x.target}: **${closedSummary(x.connections)}** during the run${x.loss && x.loss.closedViewers > 0 ? `; loss counts only the ${fmt(x.loss.viewers)} viewers open at the end (with --resume: back), not these ${fmt(x.loss.closedViewers)}` : ''}`);
   const slo = r.slo.map((s) => `- SLO ${s.rule}: ${fmt(s.value, 2)} ${s.ok ? 'ok' : '**BREACHED**'}`);
+  const leveled = r.runs.filter((x) => x.timeline.some((p) => p.level !== undefined));
+  const levels = leveled.length > 0
+    ? [
+        '### Degradation level over time',
+        '',
+        `The highest \`danmaku_degrade_level\` of the gateways, read at each second of the measured window (after the warm-up; – where the read took over ${LEVEL_READ_TIMEOUT_MS} ms). Then the level steps each one took over the whole run (\`danmaku_degrade_steps_total\`, by direction and the signal that raised it).`,
+        '',
+        ...leveled.map((x) => `- ${x.target}: ${x.timeline.map((p) => p.level ?? '–').join(' ')}`),
+        ...leveled.flatMap((x) => (x.degradeSteps ?? []).map((d) => `- ${d.process === x.target ? x.target : `${x.target}, ${d.process}`} level steps: ${stepsSummary(d.steps)}`)),
+        '',
+      ]
+    : [];
   const resumed = r.runs.some((x) => x.resume || x.faults.length > 0)
     ? [
         '### Faults and resumes',
@@ -113,5 +146,17 @@ export function markdown(r: BenchReport): string {
         '',
       ]
     : [];
-  return [`## ${r.scenario} (${r.at})`, '', `Options: \`${JSON.stringify(r.options)}\`; ${r.machine.cpus} CPUs, Node ${r.machine.node}.`, '', head, body, '', ...resumed, ...closed, ...errors, ...slo, ''].join('\n');
+  const drains = r.runs.filter((x) => x.drain);
+  const drain = drains.length > 0
+    ? [
+        '### Drain: reconnect rate',
+        '',
+        `| | ${drains.map((x) => x.target).join(' | ')} |\n|---|${drains.map(() => '---:').join('|')}|`,
+        ...DRAIN_ROWS.map(([name, get]) => `| ${name} | ${drains.map(get).join(' | ')} |`),
+        '',
+        'Reconnects are timed when the viewer\'s new WebSocket opens, in buckets aligned on the instant the gateway began moving clients; the average is the reconnects within its window over the window\'s length.',
+        '',
+      ]
+    : [];
+  return [`## ${r.scenario} (${r.at})`, '', `Options: \`${JSON.stringify(r.options)}\`; ${r.machine.cpus} CPUs, Node ${r.machine.node}.`, '', head, body, '', ...resumed, ...drain, ...levels, ...closed, ...errors, ...slo, ''].join('\n');
 }

@@ -5,12 +5,14 @@
 // back, and the report says how, and what the viewers that came back missed apart from those
 // that stayed.
 
+import { drainFigures, drainLog, type DrainFigures } from './drain-report.js';
 import { applies, inject, type FaultName, type FaultRecord } from './faults.js';
 import { Fleet, accumulate, emptyTotals, type Totals } from './fleet.js';
 import type { Histogram } from './histogram.js';
 import type { Delivery, Loss } from './loss.js';
 import { CLOSE_NAMES } from './protocol.js';
 import type { Target } from './target.js';
+import { metricOf, parseSamples, scrape } from './prom.js';
 import { procUsage } from './usage.js';
 import type { ConnSpec, SendPlan } from './worker-messages.js';
 
@@ -41,6 +43,10 @@ export interface RunOptions {
   readonly faultAtS?: number;
   /** connections offer permessage-deflate (--deflate) */
   readonly deflate?: boolean;
+  /** viewers start on the first URL, senders on the last (--drain) */
+  readonly pinViewers?: boolean;
+  /** read the servers' degradation level every second (--overload): the timeline's `level` */
+  readonly levels?: boolean;
 }
 
 export interface LatencySummary {
@@ -78,6 +84,8 @@ export interface Point {
   readonly p99: number;
   /** connections closed so far (after joining) */
   readonly closed: number;
+  /** the highest degradation level of the target's gateways at that second (with --overload; absent when unread) */
+  readonly level?: number;
 }
 
 export interface RunResult {
@@ -118,6 +126,19 @@ export interface RunResult {
   readonly delivery: Delivery | null;
   readonly resume: ResumeFigures | null;
   readonly faults: FaultRecord[];
+  /** a drained gateway's viewers coming back: their reconnect rate (drain-report.ts); absent in results of before issue 13 */
+  readonly drain?: DrainFigures | null;
+  /**
+   * with --overload: each server's or gateway's danmaku_degrade_steps_total at the end of the
+   * run, by `direction:signal` (`up:cpu`, `down:none`...): which signal raised the level
+   */
+  readonly degradeSteps?: DegradeSteps[];
+}
+
+export interface DegradeSteps {
+  readonly process: string;
+  /** null when its /metrics could not be read */
+  readonly steps: Record<string, number> | null;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -139,11 +160,55 @@ export function progress(quiet: boolean, line: string): void {
   process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
 }
 
+/** The reconnect figures of a drain-gateway fault (drain-report.ts), from the drained gateway's log. */
+function drainOf(target: Target, injected: readonly FaultRecord[], reconnects: readonly number[]): DrainFigures | null {
+  const f = injected.find((x) => x.fault === 'drain-gateway');
+  if (!f) return null;
+  const p = target.processes.find((x) => x.name === f.process);
+  return drainFigures({ gateway: f.process, signalAt: f.at, atS: f.atS, log: drainLog(p?.logs?.() ?? []), exitCode: p?.exitCode?.() ?? null, reconnects, endAt: Date.now() });
+}
+
+/**
+ * How long a level read may take: it runs beside the once-a-second measuring loop (a loaded
+ * server answers /metrics late) and a second's reading that comes later than this is left out.
+ */
+export const LEVEL_READ_TIMEOUT_MS = 800;
+
+/** The target's server and gateway processes that serve /metrics. */
+function degradable(target: Target) {
+  return target.processes.filter((p) => (p.role === 'server' || p.role === 'gateway') && p.metricsUrl && p.alive());
+}
+
+/** The highest danmaku_degrade_level of the target's server or gateway processes; null when none could be read. */
+async function degradeLevel(target: Target, timeoutMs: number): Promise<number | null> {
+  const urls = degradable(target).map((p) => p.metricsUrl!);
+  const levels = await Promise.all(urls.map((u) => scrape(u, timeoutMs).then((text) => metricOf(text, 'danmaku_degrade_level'), () => null)));
+  const read = levels.filter((l): l is number => l !== null);
+  return read.length > 0 ? Math.max(...read) : null;
+}
+
+/** Each server's or gateway's danmaku_degrade_steps_total by `direction:signal`. */
+async function degradeSteps(target: Target): Promise<DegradeSteps[]> {
+  return Promise.all(
+    degradable(target).map(async (p) => {
+      try {
+        const steps: Record<string, number> = {};
+        for (const x of parseSamples(await scrape(p.metricsUrl!))) {
+          if (x.name === 'danmaku_degrade_steps_total') steps[`${x.labels.direction}:${x.labels.signal}`] = x.value;
+        }
+        return { process: p.name, steps };
+      } catch {
+        return { process: p.name, steps: null };
+      }
+    }),
+  );
+}
+
 export async function measure(target: Target, plan: Plan, opts: RunOptions): Promise<RunResult> {
   const before = await target.usage();
   const connectStarted = Date.now();
   progress(opts.quiet, `[${target.name}] connecting ${plan.conns.length} over ${opts.rampS} s...`);
-  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000, resume: opts.resume, plainRejoin: opts.plainRejoin, inbox: plan.send?.group === true, deflate: opts.deflate });
+  const fleet = await Fleet.open({ run: opts.run, urls: target.urls, conns: plan.conns, workers: opts.workers, addresses: opts.addresses, rampMs: opts.rampS * 1000, resume: opts.resume, plainRejoin: opts.plainRejoin, inbox: plan.send?.group === true, deflate: opts.deflate, pinViewers: opts.pinViewers });
   const faults = (opts.faults ?? []).filter((f) => applies(target, f));
   const injected: FaultRecord[] = [];
   const connectSeconds = (Date.now() - connectStarted) / 1000;
@@ -161,6 +226,10 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
 
     const window = emptyTotals();
     const timeline: Point[] = [];
+    // Level reads run beside the loop, one a second at most, each filling in its second's point when it answers.
+    const levelReads: Promise<void>[] = [];
+    let lastLevel: number | null = null;
+    let reading = false;
     const start = await target.usage();
     const genStart = procUsage(process.pid);
     const started = Date.now();
@@ -169,10 +238,23 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
       const r = await fleet.report();
       accumulate(all, r);
       accumulate(window, r);
-      timeline.push({ t: s, items: r.items, frames: r.frames, p50: round(r.delay.quantile(0.5)), p99: round(r.delay.quantile(0.99)), closed: r.closed });
+      const point: { -readonly [K in keyof Point]: Point[K] } = { t: s, items: r.items, frames: r.frames, p50: round(r.delay.quantile(0.5)), p99: round(r.delay.quantile(0.99)), closed: r.closed };
+      timeline.push(point);
+      if (opts.levels && !reading) {
+        reading = true;
+        levelReads.push(
+          degradeLevel(target, LEVEL_READ_TIMEOUT_MS).then((level) => {
+            reading = false;
+            if (level === null) return;
+            point.level = level;
+            lastLevel = level;
+          }),
+        );
+      }
+      const level = lastLevel;
       const closed = closedSummary(r);
       const back = all.resumed + all.senderResumes;
-      progress(opts.quiet, `[${target.name}] ${s}/${opts.durationS} s | conns ${r.connected - r.closed + back}/${plan.conns.length} open${closed ? ` (${closed}${back > 0 ? `, ${back} back` : ''})` : ''} | ${r.items.toLocaleString('en')} items/s, ${r.frames.toLocaleString('en')} frames/s | p99 ${round(window.delay.quantile(0.99))} ms so far`);
+      progress(opts.quiet, `[${target.name}] ${s}/${opts.durationS} s${level === null ? '' : ` | level ${level}`} | conns ${r.connected - r.closed + back}/${plan.conns.length} open${closed ? ` (${closed}${back > 0 ? `, ${back} back` : ''})` : ''} | ${r.items.toLocaleString('en')} items/s, ${r.frames.toLocaleString('en')} frames/s | p99 ${round(window.delay.quantile(0.99))} ms so far`);
       if (s === opts.faultAtS) {
         for (const f of faults) {
           const rec = await inject(target, f, s);
@@ -184,6 +266,9 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
     const elapsed = (Date.now() - started) / 1000;
     const end = await target.usage();
     const genEnd = procUsage(process.pid);
+    // after the window's CPU reading: the last level reads (at most LEVEL_READ_TIMEOUT_MS) and the steps
+    await Promise.all(levelReads);
+    const steps = opts.levels ? await degradeSteps(target) : undefined;
     fleet.stop();
     await sleep(1500); // drain: late items still count for loss
     const last = await fleet.report();
@@ -253,6 +338,8 @@ export async function measure(target: Target, plan: Plan, opts: RunOptions): Pro
           }
         : null,
       faults: injected,
+      drain: drainOf(target, injected, all.reconnects),
+      ...(steps ? { degradeSteps: steps } : {}),
     };
   } finally {
     await fleet.close();

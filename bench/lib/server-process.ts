@@ -46,8 +46,10 @@ export async function startNode(o: NodeOptions): Promise<NodeProcess> {
   const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), o.script, ...(o.args ?? [])], {
     // Admission by event-loop lag is off unless a run asks for it (--env ADMIT_MAX_LAG_MS=...):
     // the targets compare a server against itself over time, and a ramp of thousands of
-    // connections on a shared machine must not be turned away by it.
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', ADMIN_PORT: '0', ADMIT_MAX_LAG_MS: '0', ...o.env },
+    // connections on a shared machine must not be turned away by it. No drain windows either
+    // (DRAIN_NOT_READY_MS, DRAIN_WINDOW_MS): a stop closes every client at once, as tests expect,
+    // unless a test or a run (--drain, --env) sets them.
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', ADMIN_PORT: '0', ADMIT_MAX_LAG_MS: '0', DRAIN_NOT_READY_MS: '0', DRAIN_WINDOW_MS: '0', ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const keep = o.keepLogs ?? Infinity;

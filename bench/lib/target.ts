@@ -6,6 +6,7 @@
 // still running and read their /metrics, and for a cluster reach its Redis and nats-server.
 
 import { startCluster as startLoopbackCluster } from './cluster.js';
+import { limitCpu } from './cpu-limit.js';
 import { BASELINE_MAIN, startNode, startServerProcess, type NodeProcess } from './server-process.js';
 import { natsMonitorUrl, type ServiceProcess } from './services.js';
 import { metricsUsage, pidsUsage, urlsUsage, type Usage } from './usage.js';
@@ -36,10 +37,14 @@ export interface TargetProcess {
   readonly logs?: () => readonly Record<string, unknown>[];
   /** SIGKILL by PID (faults.ts), for a Node process the harness started; resolves once it is gone */
   readonly kill?: () => Promise<void>;
+  /** sends a signal by PID (a drain's SIGTERM, faults.ts), for a Node process the harness started */
+  readonly signal?: (sig: NodeJS.Signals) => void;
+  /** its exit code once it has exited (null: running, or killed by a signal) */
+  readonly exitCode?: () => number | null;
 }
 
 function nodeProcess(p: NodeProcess, role: TargetProcess['role']): TargetProcess {
-  return { name: p.name, role, pid: p.proc.pid, alive: () => p.proc.exitCode === null && p.proc.signalCode === null, metricsUrl: p.metricsPort > 0 ? `http://127.0.0.1:${p.metricsPort}/metrics` : null, logs: () => p.logs, kill: () => p.kill() };
+  return { name: p.name, role, pid: p.proc.pid, alive: () => p.proc.exitCode === null && p.proc.signalCode === null, metricsUrl: p.metricsPort > 0 ? `http://127.0.0.1:${p.metricsPort}/metrics` : null, logs: () => p.logs, kill: () => p.kill(), signal: (sig) => void p.proc.kill(sig), exitCode: () => p.proc.exitCode };
 }
 
 function serviceProcess(p: ServiceProcess, role: TargetProcess['role']): TargetProcess {
@@ -61,9 +66,29 @@ const LOAD_ENV = {
 /** The server logs little at info; a load run keeps only the last lines, for errors. */
 const KEEP_LOGS = 200;
 
+/** --server-cpu: the cores every server process of this run may use; 0: no limit. */
+let serverCpu = 0;
+
+/** Sets --server-cpu for the servers started from now on (the harness's options, once per invocation). */
+export function setServerCpu(cores: number): void {
+  serverCpu = cores;
+}
+
+/** Puts a started process under the run's CPU limit, if any (the cgroup goes when it exits); one that cannot be limited is stopped. */
+async function limited(p: NodeProcess): Promise<NodeProcess> {
+  if (serverCpu <= 0) return p;
+  try {
+    void p.exited.then(limitCpu(p.proc.pid!, serverCpu));
+  } catch (err) {
+    await p.kill();
+    throw err;
+  }
+  return p;
+}
+
 /** Our server in standalone mode; `nodeArgs` go to its node (e.g. --cpu-prof). */
 export async function startServer(env: Record<string, string>, nodeArgs: string[] = [], name = 'server'): Promise<Target> {
-  const p = await startServerProcess({ ...LOAD_ENV, ...env }, { name, nodeArgs, keepLogs: KEEP_LOGS });
+  const p = await limited(await startServerProcess({ ...LOAD_ENV, ...env }, { name, nodeArgs, keepLogs: KEEP_LOGS }));
   return {
     name,
     urls: [`ws://127.0.0.1:${p.port}`],
@@ -76,7 +101,7 @@ export async function startServer(env: Record<string, string>, nodeArgs: string[
 }
 
 export async function startBaselineServer(mergeWindowMs: number, mergeMax: number): Promise<Target> {
-  const p = await startNode({ name: 'baseline', script: BASELINE_MAIN, args: ['--merge-window-ms', String(mergeWindowMs), '--merge-max', String(mergeMax)], keepLogs: KEEP_LOGS });
+  const p = await limited(await startNode({ name: 'baseline', script: BASELINE_MAIN, args: ['--merge-window-ms', String(mergeWindowMs), '--merge-max', String(mergeMax)], keepLogs: KEEP_LOGS }));
   return { name: 'baseline', urls: [`ws://127.0.0.1:${p.port}`], admin: null, usage: async () => pidsUsage([p.proc.pid!]), stop: async () => void (await p.stop()), processes: [nodeProcess(p, 'baseline')], infra: null };
 }
 
@@ -88,7 +113,7 @@ export async function startBaselineServer(mergeWindowMs: number, mergeMax: numbe
  * just before the kill) and no memory, so that the window's CPU still covers every gateway.
  */
 export async function startCluster(gateways: number, logics: number, env: Record<string, string>): Promise<Target> {
-  const c = await startLoopbackCluster({ gateways, logics, env: { ...LOAD_ENV, ...env }, start: (e, name) => startServerProcess(e, { name, keepLogs: KEEP_LOGS }) });
+  const c = await startLoopbackCluster({ gateways, logics, env: { ...LOAD_ENV, ...env }, start: async (e, name) => limited(await startServerProcess(e, { name, keepLogs: KEEP_LOGS })) });
   const last = new Map<string, Usage>();
   const usage = async (): Promise<Usage | null> => {
     const all = await Promise.all(

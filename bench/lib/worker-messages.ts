@@ -34,6 +34,11 @@ export interface WorkerInit {
   readonly inbox?: boolean;
   /** connections offer permessage-deflate (--deflate); else they do not */
   readonly deflate?: boolean;
+  /**
+   * viewers all start on the first URL and senders on the last (--drain: the first gateway is
+   * drained, and holds every viewer); else connection i starts on urls[i % urls.length]
+   */
+  readonly pinViewers?: boolean;
 }
 
 /** Per-sender rates, per second. */

@@ -63,6 +63,8 @@ interface Conn {
   lostAt: number;
   /** failed attempts to come back since it was lost */
   attempts: number;
+  /** GOAWAY's reconnectMs on the current connection (a drain moves it): the wait before coming back; null: none came */
+  goAway: number | null;
   /** WELCOME.heartbeat (ms), and when this connection last sent a frame */
   heartbeat: number;
   lastSent: number;
@@ -119,6 +121,8 @@ const interval = () => ({
   senderResumes: 0,
   /** unsolicited JOINED (rid 0): a room's numbering restarted under a viewer */
   epochResets: 0,
+  /** when (ms since the epoch) each connection coming back had its WebSocket open (a drain's reconnect rate) */
+  reconnects: [] as number[],
   /** SENDs (and MSGs) sent; ERROR replies to them by code; unanswered within the timeout; replies after it */
   offered: 0,
   refused: {} as Record<string, number>,
@@ -198,6 +202,9 @@ function onFrame(c: Conn, data: Buffer): void {
     else c.danmaku++;
   } else if (op === Op.Inbox) {
     if (r !== 0 && r === c.syncRid) onInbox(c, body);
+  } else if (op === Op.GoAway) {
+    // A drain moves this connection: come back after this delay instead of the backoff (docs/protocol.md, "GOAWAY").
+    c.goAway = Math.min(30_000, Math.max(0, Number(body.reconnectMs) || 0));
   } else if (op === Op.Unread) {
     // New messages for the user: one that came back and reads its inbox SYNCs again.
     if (init.inbox && c.moved) syncInbox(c);
@@ -351,6 +358,9 @@ function dial(c: Conn, first: (() => void) | null): void {
     c.socket = res.socket;
     c.wireReported = 0;
   });
+  ws.on('open', () => {
+    if (c.lostAt > 0) stats.reconnects.push(Date.now());
+  });
   let joinRid = 0;
   let joinSent = 0;
   let asked: RoomPosition | null = null;
@@ -428,16 +438,20 @@ function dial(c: Conn, first: (() => void) | null): void {
       stats.dialFailures++;
       c.attempts++;
     }
-    // A client after a gateway's loss goes back through the load balancer: here, the next URL.
+    // A client after a gateway's loss goes back through the load balancer: here, the next URL;
+    // after a GOAWAY, when it says, else after a backoff.
     c.url++;
+    const wait = c.goAway ?? reconnectDelayMs(c.attempts);
+    c.goAway = null;
     setTimeout(() => {
       if (!stopping) dial(c, null);
-    }, reconnectDelayMs(c.attempts));
+    }, wait);
   });
 }
 
 function open(spec: ConnSpec, i: number): Promise<void> {
-  const c: Conn = { ws: null, socket: null, wireReported: 0, spec, index: i, url: i, room: spec.room, switching: 0, seen: new SeqSet(), unsequenced: 0, danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false, joined: false, moved: false, pos: null, lostAt: 0, attempts: 0, heartbeat: DEFAULT_HEARTBEAT_MS, lastSent: 0, acks: null, cursor: 0, syncRid: 0, syncAgain: false, synced: null };
+  const url = init.pinViewers ? (spec.sender ? init.urls.length - 1 : 0) : i;
+  const c: Conn = { ws: null, socket: null, wireReported: 0, spec, index: i, url, goAway: null, room: spec.room, switching: 0, seen: new SeqSet(), unsequenced: 0, danmaku: 0, shed: 0, likes: 0, gifts: 0, open: false, joined: false, moved: false, pos: null, lostAt: 0, attempts: 0, heartbeat: DEFAULT_HEARTBEAT_MS, lastSent: 0, acks: null, cursor: 0, syncRid: 0, syncAgain: false, synced: null };
   return new Promise((resolve) => dial(c, resolve));
 }
 

@@ -98,6 +98,11 @@ export class Admission {
     this.closed = true;
   }
 
+  /** Admits again (the admin API's undrain). */
+  undrain(): void {
+    this.closed = false;
+  }
+
   get draining(): boolean {
     return this.closed;
   }

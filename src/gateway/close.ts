@@ -32,13 +32,18 @@ export class Closer {
     private readonly metrics: Metrics,
   ) {}
 
-  /** Closes with `entry`'s code and message, now or once the buffer allows; idempotent. */
-  close(ws: WS, entry: ErrorEntry, now = Date.now()): void {
+  /**
+   * Closes with `entry`'s code and message, now or once the buffer allows; idempotent.
+   * `farewell`: a last frame sent right before the close frame (a drain's GOAWAY), so that it
+   * waits for the buffer with it rather than being dropped by a full one.
+   */
+  close(ws: WS, entry: ErrorEntry, now = Date.now(), farewell: Uint8Array | null = null): void {
     const st = ws.getUserData();
     if (!st.open) return;
     st.open = false;
     st.closing = entry;
     st.closingSince = now;
+    st.farewell = farewell;
     this.metrics.clientError(entry.reason);
     this.detach(ws);
     this.tryEnd(ws);
@@ -66,11 +71,14 @@ export class Closer {
   }
 
   private tryEnd(ws: WS): boolean {
-    if (ws.getBufferedAmount() > this.opts.outboundSoftLimitBytes) return false;
     const st = ws.getUserData();
+    // The farewell (GOAWAY) goes first: the close frame after it must still find the buffer at or under the limit.
+    if (ws.getBufferedAmount() + (st.farewell?.byteLength ?? 0) > this.opts.outboundSoftLimitBytes) return false;
     const entry = st.closing!;
     st.closing = null;
     st.closeReason = entry.reason;
+    if (st.farewell) ws.send(st.farewell, true);
+    st.farewell = null;
     ws.end(entry.code, entry.message); // queues the close frame after what is buffered; calls the close handler at once
     return true;
   }

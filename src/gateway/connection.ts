@@ -14,6 +14,8 @@ export interface ConnState {
   /** the close code it gets once its outbound buffer has room for the close frame (close.ts) */
   closing: ErrorEntry | null;
   closingSince: number;
+  /** a frame sent right before the close frame (a drain's GOAWAY), or null */
+  farewell: Uint8Array | null;
   room: LocalRoom | null;
   /** bumped by every join, switch and leave, so that a join that was waiting can tell it is stale */
   gen: number;
@@ -36,6 +38,7 @@ export function newConnState(id: number, identity: Identity, refuse: ErrorEntry 
     open: true,
     closing: null,
     closingSince: 0,
+    farewell: null,
     room: null,
     gen: 0,
     lastSeen: now,

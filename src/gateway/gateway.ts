@@ -15,13 +15,17 @@ import type { Metrics } from '../metrics.js';
 import { decodeFrame, encodeFrame, FrameError } from '../protocol/codec.js';
 import { CloseCodes, Errors, ProtocolError, type ErrorEntry } from '../protocol/errors.js';
 import { Op } from '../protocol/ops.js';
-import type { Registry } from '../registry/index.js';
+import type { GatewayLoad, Registry } from '../registry/index.js';
 import type { RoomHistory } from '../store/history/index.js';
 import type { PresenceCounts } from '../store/presence/index.js';
 import type { Sequencer } from '../store/sequence/index.js';
 import { Admission, readUpgrade } from './admission.js';
 import { Closer } from './close.js';
 import { compressionOption, worthCompressing } from './compression.js';
+import { defaultPublicUrl, Entry, lagLimitMs, type EntryAnswer } from './entry.js';
+import { Drain, DrainPhase, PHASE_NAMES, type DrainPlan } from './drain.js';
+import type { Drainable } from './drain-api.js';
+import { DegradeMonitor } from './degrade-monitor.js';
 import { admitFrame, chargeFrames, newConnState, RESUME_ITEMS_PER_TOKEN, type ConnState } from './connection.js';
 import { readJoin, type JoinRequest } from './join-request.js';
 import { LocalUsers } from './local-users.js';
@@ -76,6 +80,14 @@ export interface GatewayOptions {
   readonly maxConnections: number;
   readonly admitMaxLagMs: number;
   readonly admitMaxOutboundBytes: number;
+  /** the URL clients reach this gateway by (GET /entry); null: from HOST and the bound port */
+  readonly publicUrl: string | null;
+  /** adaptive degradation of hot rooms (degrade.ts) */
+  readonly degrade: boolean;
+  readonly degradeLagMs: number;
+  readonly degradeOutboundBytes: number;
+  readonly degradeCpu: number;
+  readonly degradeMinMembers: number;
 }
 
 export interface GatewayDeps {
@@ -95,6 +107,11 @@ export interface GatewayDeps {
   readonly web?: WebFiles;
   /** the process's recent event-loop lag, which admission reads (event-loop-lag.ts) */
   readonly lag: LagSource;
+  /**
+   * why this process cannot serve its clients now (its NATS or Redis connection is down), or
+   * null; announced as not open, so that GET /entry lists it only when it can serve. Absent: always can.
+   */
+  readonly unhealthy?: () => string | null;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -107,7 +124,7 @@ const PENDING_SINCE_MAX = 10_000;
 /** An inbox cursor in the connection URL: an integer below 2^53. */
 const SINCE = /^(0|[1-9][0-9]{0,15})$/;
 
-export class Gateway {
+export class Gateway implements Drainable {
   private readonly app: uWS.TemplatedApp;
   private readonly hub: RoomHub;
   private readonly online: OnlineTicker;
@@ -118,6 +135,7 @@ export class Gateway {
   private readonly conns = new Set<WS>();
   private readonly closer: Closer;
   private readonly sweep: Sweep;
+  private readonly degrader: DegradeMonitor;
   private listenSocket: uWS.us_listen_socket | null = null;
   private nextId = 1;
   private readonly log: Logger;
@@ -128,6 +146,13 @@ export class Gateway {
   private readonly pendingSince = new Map<number, string>();
   /** connections that lost a never-shed item to backpressure, closed after uWS's write (dropped()) */
   private readonly keepLosers = new Set<WS>();
+  private readonly entry: Entry;
+  /** the URL announced for clients, known once listening (the bound port) */
+  private publicUrl: string | null = null;
+  private readonly drainer: Drain<WS>;
+  /** drainForExit() was called: the process stops after the drain (no undrain) */
+  private exiting = false;
+  private stopped = false;
 
   constructor(
     private readonly opts: GatewayOptions,
@@ -147,12 +172,26 @@ export class Gateway {
     this.pushes = new Pushes<WS>((ws, frame) => sendCorked(ws, frame), pushOpts, deps.metrics);
     deps.metrics.watchPushes(() => this.pushes.pending);
     this.users = new LocalUsers<WS>((ws, frame) => sendCorked(ws, frame), (uid) => this.agent.userChanged(uid), deps.metrics, deps.log, this.pushes);
-    this.agent = new RegistryAgent(deps.registry, this.users, { gatewayId: opts.gatewayId, heartbeatMs: opts.registryHeartbeatMs, ttlMs: opts.registryTtlMs }, deps.metrics, deps.log.child({ component: 'registry' }));
+    const registryLog = deps.log.child({ component: 'registry' });
+    this.agent = new RegistryAgent(deps.registry, this.users, { gatewayId: opts.gatewayId, heartbeatMs: opts.registryHeartbeatMs, ttlMs: opts.registryTtlMs }, deps.metrics, registryLog, () => this.loadInfo());
+    this.entry = new Entry(deps.registry, { lagLimitMs: lagLimitMs(opts.admitMaxLagMs), refreshMs: opts.registryHeartbeatMs }, registryLog);
     this.closer = new Closer(opts, (ws) => this.detach(ws), deps.metrics);
     this.sweep = new Sweep(this.conns, this.closer, opts, deps.metrics);
     const load = () => ({ connections: this.conns.size, lagMs: deps.lag.recentMs(), outboundBytes: this.sweep.outboundBytes });
     this.admission = new Admission(deps.verifier, opts, load);
     deps.metrics.watchAdmission(() => ({ open: this.admission.refusal() === null, maxConnections: opts.maxConnections }));
+    this.drainer = new Drain<WS>({
+      connections: () => [...this.conns].filter((ws) => ws.getUserData().open),
+      isOpen: (ws) => this.conns.has(ws) && ws.getUserData().open,
+      refuse: (on) => (on ? this.admission.drain() : this.admission.undrain()),
+      // What the rooms hold goes out before clients are moved; hot rooms stay degraded (flushAll,
+      // which resets them, is for shutdown).
+      flush: () => this.hub.flushNow(),
+      move: (ws, reconnectMs) => this.move(ws, reconnectMs),
+      changed: (phase, plan) => this.drainChanged(phase, plan),
+    });
+    deps.metrics.drainPhase(DrainPhase.Serving);
+    this.degrader = new DegradeMonitor(this.hub, () => ({ lagMs: deps.lag.recentMs(), outboundBytes: this.sweep.outboundBytes }), opts, deps.metrics, deps.log.child({ component: 'degrade' }));
     this.app.ws<ConnState>('/*', {
       // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
       // of 4x, and the configured limit is enforced in message() with a documented 1009.
@@ -170,6 +209,8 @@ export class Gateway {
       drain: (ws) => this.closer.drained(ws),
       close: (ws, code) => this.closed(ws, code),
     });
+    // With WEB=false too: clients in other languages ask any gateway where to connect.
+    this.app.get('/entry', (res) => this.serveEntry(res));
     if (deps.web) {
       const web = deps.web;
       // After the WebSocket route: uWS yields a GET without a WebSocket key to the next route.
@@ -196,7 +237,11 @@ export class Gateway {
         this.listenSocket = socket;
         this.sweep.start();
         this.online.start();
-        resolve(uWS.us_socket_local_port(socket));
+        const port = uWS.us_socket_local_port(socket);
+        this.publicUrl = this.opts.publicUrl ?? defaultPublicUrl(this.opts.host, port);
+        this.degrader.start();
+        // Listed by GET /entry from now on, not after the first heartbeat.
+        void this.agent.announce().then(() => resolve(port));
       });
     });
   }
@@ -217,6 +262,49 @@ export class Gateway {
       if (answer.headLength >= 0) res.writeHeader('Content-Length', String(answer.headLength));
       res.endWithoutBody();
     } else res.end(answer.body);
+  }
+
+  /** GET /entry (entry.ts): from the cache without waiting, else after one shared registry read. */
+  private serveEntry(res: uWS.HttpResponse): void {
+    const now = this.entry.current();
+    if (now) return this.writeEntry(res, now);
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    this.entry
+      .answer()
+      .then((answer) => {
+        if (!aborted) res.cork(() => this.writeEntry(res, answer));
+      })
+      // answer() does not reject; writing to a response that closed with the app might throw
+      .catch((err: unknown) => this.log.warn({ err }, 'GET /entry: the answer could not be written'));
+  }
+
+  private writeEntry(res: uWS.HttpResponse, answer: EntryAnswer): void {
+    this.deps.metrics.entryRequest(answer.code);
+    res.writeStatus(answer.status);
+    for (const [name, value] of answer.headers) res.writeHeader(name, value);
+    res.end(answer.body);
+  }
+
+  /**
+   * This gateway's load as announced in the registry; null until it listens (no URL yet).
+   * `open`: admission would admit a connection now; `draining`: clients should go elsewhere.
+   */
+  loadInfo(): GatewayLoad | null {
+    if (this.publicUrl === null) return null;
+    return {
+      id: this.opts.gatewayId,
+      url: this.publicUrl,
+      connections: this.conns.size,
+      maxConnections: this.opts.maxConnections,
+      lagMs: this.deps.lag.recentMs(),
+      outboundBytes: this.sweep.outboundBytes,
+      // Not listed while it admits but cannot serve (NATS or Redis down): the load balancer has
+      // taken it out, so it is idle and would otherwise come first.
+      open: this.admission.refusal() === null && (this.deps.unhealthy?.() ?? null) === null,
+      draining: this.draining,
+      at: Date.now(),
+    };
   }
 
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
@@ -484,22 +572,93 @@ export class Gateway {
     return this.listenSocket !== null;
   }
 
-  /** Set by shutdown() before it closes anything: the gateway wants no new clients. */
-  get draining(): boolean {
-    return this.admission.draining;
+  /** The degradation level (0 to 3) of this gateway's hot rooms (degrade.ts). */
+  get degradeLevel(): number {
+    return this.degrader.level;
   }
 
   /**
-   * Graceful shutdown: stop accepting, flush pending batches, close every client with 1012
-   * (reconnect elsewhere), and wait at most `timeoutMs` for the close frames that wait for a
-   * full buffer to drain.
+   * A full drain is under way or done (from its first instant: readiness says `draining`), or
+   * the gateway is shutting down: it wants no new clients. Admission may still admit them, in
+   * the not-ready window (drain.ts).
+   */
+  get draining(): boolean {
+    return this.drainer.full || this.stopped;
+  }
+
+  get drainPhase(): DrainPhase {
+    return this.drainer.phase;
+  }
+
+  get drainPlan(): DrainPlan | null {
+    return this.drainer.plan;
+  }
+
+  drainProgress(): { moved: number; left: number } {
+    return this.drainer.progress();
+  }
+
+  /** The admin API's drain (drain-api.ts): the plan, or why it cannot start. */
+  drain(share: number, windowMs: number, notReadyMs: number): DrainPlan | string {
+    if (this.exiting || this.stopped) return 'the gateway is shutting down';
+    if (this.drainer.running) return `a drain is running (${PHASE_NAMES[this.drainer.phase]}): wait for it, or undrain`;
+    if (this.drainer.phase === DrainPhase.Drained) return 'drained: undrain first';
+    return this.drainer.start({ share, windowMs, notReadyMs, by: 'admin' }).plan;
+  }
+
+  /** The admin API's undrain: a drain of its own stops, upgrades are admitted, the gateway is ready again. */
+  undrain(): string | null {
+    if (this.exiting || this.stopped) return 'the gateway is shutting down';
+    this.drainer.undrain();
+    return null;
+  }
+
+  /**
+   * SIGTERM's drain: not ready for `notReadyMs` (none when nobody is connected), then every
+   * client moved over `windowMs`; resolves once the last was told to go. It takes over a drain
+   * of the admin API. shutdown() follows.
+   */
+  drainForExit(notReadyMs: number, windowMs: number): Promise<void> {
+    this.exiting = true;
+    return this.drainer.start({ share: 1, windowMs, notReadyMs, by: 'signal' }).done;
+  }
+
+  /** A second signal: what remains of the drain's windows is skipped. */
+  hurry(): void {
+    this.drainer.hurry();
+  }
+
+  /** GOAWAY, then close 1012 once the buffer takes the close frame (close.ts). */
+  private move(ws: WS, reconnectMs: number): void {
+    this.deps.metrics.drainMovedOne();
+    this.closer.close(ws, CloseCodes.Draining, Date.now(), encodeFrame(Op.GoAway, 0, { reconnectMs, reason: 'draining' }));
+  }
+
+  private drainChanged(phase: DrainPhase, plan: DrainPlan): void {
+    this.deps.metrics.drainPhase(phase);
+    const fields = { drain: PHASE_NAMES[phase], connections: this.conns.size, plan };
+    if (phase === DrainPhase.NotReady) this.log.info(fields, 'draining: not ready, still serving and admitting');
+    else if (phase === DrainPhase.Moving) this.log.info(fields, 'draining: moving connections');
+    else if (phase === DrainPhase.Drained) this.log.info(fields, 'drained: refusing new connections');
+    else this.log.info(fields, 'drain over: serving');
+    // GET /entry stops listing a draining gateway now, not at its next heartbeat (and lists it again after undrain).
+    void this.agent.announce();
+  }
+
+  /**
+   * Graceful shutdown, after the drain: stop accepting, flush pending batches, close with 1012
+   * whatever the drain did not move, and wait at most `timeoutMs` for the close frames that
+   * wait for a full buffer to drain.
    */
   async shutdown(timeoutMs: number): Promise<void> {
-    if (this.admission.draining) return;
+    if (this.stopped) return;
+    this.stopped = true;
+    this.drainer.stop(); // its timers, if any
     this.admission.drain();
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
     this.online.stop();
+    this.degrader.stop();
     this.hub.flushAll();
     for (const ws of [...this.conns]) this.closer.close(ws, CloseCodes.Restart);
     // What is left waits for its outbound buffer to take the close frame (close.ts).
@@ -512,4 +671,3 @@ export class Gateway {
     await this.agent.stop();
   }
 }
-

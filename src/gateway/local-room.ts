@@ -77,6 +77,19 @@ export class LocalRoom {
   ready: Promise<void> | null = null;
   timer: NodeJS.Timeout | null = null;
   /**
+   * Adaptive degradation (degrade.ts): the level this room runs at (0 unless it is hot), the
+   * merge window and buffer bound it runs with, the timer of the likes it holds, and the
+   * online pushes it skips. Set by RoomHub.degrade().
+   */
+  level = 0;
+  mergeWindowMs = 0;
+  mergeMaxMessages = 0;
+  holdTimer: NodeJS.Timeout | null = null;
+  /** when the held likes are due, as holdTimer was set for (RoomMerger.heldUntil) */
+  holdDue: number | null = null;
+  onlineEvery = 1;
+  onlineTicks = 0;
+  /**
    * The window. Until it is read from the store (or after a read failed) it only gathers what
    * is sent, under the epoch '' and floors that no `since` reaches: a join then claims nothing.
    */

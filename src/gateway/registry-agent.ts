@@ -5,11 +5,14 @@
 // gateway was cut off for longer than the ttl), schedules a full rewrite: the local map of
 // connections (UserCounts, the gateway's LocalUsers) is the truth, the registry a copy that
 // converges to it. The agent keeps no second map of its own: only the users changed since its
-// last write.
+// last write. With every heartbeat it also announces the gateway's load (GET /entry reads the
+// announcements), and announce() does so at once when the load changes in a way that matters
+// (a drain starts).
 
+import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Registry } from '../registry/index.js';
+import type { GatewayLoad, Registry } from '../registry/index.js';
 
 const FLUSH_MS = 20;
 
@@ -37,6 +40,10 @@ export class RegistryAgent {
   private flushTimer: NodeJS.Timeout | null = null;
   private beatTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private announcing: Promise<void> | null = null;
+  /** announce() was called while an announcement was in flight: one more follows it */
+  private announceAgain = false;
+  private readonly announceFailures: FailureLog;
 
   constructor(
     private readonly registry: Registry,
@@ -44,7 +51,11 @@ export class RegistryAgent {
     private readonly opts: RegistryAgentOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+    /** the gateway's load now; null while there is nothing to announce (not listening yet) */
+    private readonly load: () => GatewayLoad | null = () => null,
+  ) {
+    this.announceFailures = new FailureLog(log, 'load announcements');
+  }
 
   /** Registers the gateway (replacing what a previous life under the same id left) and starts the heartbeat. */
   async start(): Promise<void> {
@@ -99,8 +110,38 @@ export class RegistryAgent {
   private beating: Promise<void> | null = null;
 
   private beat(): Promise<void> {
+    void this.announce();
     this.beating ??= this.beatOnce().finally(() => (this.beating = null));
     return this.beating;
+  }
+
+  /**
+   * Announces the gateway's load now (also done on every heartbeat). Never rejects: a failure
+   * is logged once per outage and the next heartbeat tries again. Resolves once an
+   * announcement made after this call was written (or failed).
+   */
+  announce(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.announcing) {
+      this.announceAgain = true; // the loop in flight writes once more before it resolves
+      return this.announcing;
+    }
+    this.announcing = this.announceLoop().finally(() => (this.announcing = null));
+    return this.announcing;
+  }
+
+  private async announceLoop(): Promise<void> {
+    do {
+      this.announceAgain = false;
+      const load = this.load();
+      if (!load || this.stopped) return;
+      try {
+        await this.registry.announce(load, this.opts.ttlMs);
+        this.announceFailures.succeeded();
+      } catch (err) {
+        this.announceFailures.failed(err);
+      }
+    } while (this.announceAgain && !this.stopped);
   }
 
   private async beatOnce(): Promise<void> {
@@ -124,6 +165,7 @@ export class RegistryAgent {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     await this.writing;
     await this.beating; // a heartbeat in flight must not land after the removal below
+    await this.announcing; // nor an announcement (the removal takes it away too)
     await this.registry.replace(this.opts.gatewayId, new Map(), 0).catch((err: unknown) => this.log.warn({ err }, 'registry cleanup failed; entries will lapse'));
   }
 }

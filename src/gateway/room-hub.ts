@@ -14,6 +14,7 @@ import { Op } from '../protocol/ops.js';
 import type { RoomHistory, RoomWindowSnapshot, WindowItem, WindowLimits } from '../store/history/index.js';
 import { scopes, type Sequencer } from '../store/sequence/index.js';
 import { LocalRoom, type JoinedOptions, type Resume, type WindowRead } from './local-room.js';
+import { LIKE_SUM_MS, roomSettings, type RoomSettings } from './degrade.js';
 import { RoomMerger } from './merger.js';
 import { PublishLog, type Lost } from './publish-log.js';
 
@@ -95,6 +96,8 @@ export class RoomHub implements RoomHandler {
     let room = this.rooms.get(id);
     if (!room) {
       room = new LocalRoom(id, new RoomMerger(this.opts.roomDisplayCap, Date.now()), this.limits);
+      room.mergeWindowMs = this.opts.mergeWindowMs;
+      room.mergeMaxMessages = this.opts.mergeMaxMessages;
       this.rooms.set(id, room);
       room.ready = this.prepare(room);
     } else if (room.subscribed && !room.windowRead && room.reading === null) {
@@ -183,6 +186,7 @@ export class RoomHub implements RoomHandler {
   private release(room: LocalRoom): void {
     if (room.members > 0 || room.joining > 0 || this.rooms.get(room.id) !== room) return;
     if (room.timer) clearTimeout(room.timer);
+    this.stopHold(room);
     if (room.owed?.timer) clearTimeout(room.owed.timer);
     room.owed = null;
     room.merger.clear();
@@ -391,8 +395,8 @@ export class RoomHub implements RoomHandler {
       return;
     }
     const n = room.merger.push({ head, data: bytes });
-    if (n >= this.opts.mergeMaxMessages || this.opts.mergeWindowMs === 0) this.flush(room);
-    else room.timer ??= setTimeout(() => this.flush(room), this.opts.mergeWindowMs);
+    if (n >= room.mergeMaxMessages || room.mergeWindowMs === 0) this.flush(room);
+    else room.timer ??= setTimeout(() => this.flush(room), room.mergeWindowMs);
   }
 
   private dropItem(room: string, data: Uint8Array, fault: ItemFault, detail: string): void {
@@ -400,15 +404,18 @@ export class RoomHub implements RoomHandler {
     this.badItems.warn({ room, bytes: data.length, reason: fault, detail }, 'dropped an invalid room item');
   }
 
-  flush(room: LocalRoom): void {
+  /** Sends what the room has waiting; `release`: the likes a degraded room holds too, whenever they are due. */
+  flush(room: LocalRoom, release = false): void {
     if (room.timer) {
       clearTimeout(room.timer);
       room.timer = null;
     }
     if (room.merger.size === 0) return;
     const now = Date.now();
-    const { kept, shed, shedItems } = room.merger.drain(now);
-    if (shed > 0) this.metrics.itemsDropped('shed', shed);
+    const { kept, shed, degraded, shedItems } = room.merger.drain(now, release);
+    if (room.level > 0) this.holdLikes(room, now);
+    if (shed > degraded) this.metrics.itemsDropped('shed', shed - degraded);
+    if (degraded > 0) this.metrics.itemsDropped('degraded', degraded);
     // What the display cap shed goes into the window all the same: a client that resumes on
     // this gateway after following the room on another (which did not shed the same items,
     // and whose BATCH shed counts it saw) must not be told it recovered without them. They
@@ -444,7 +451,79 @@ export class RoomHub implements RoomHandler {
     if (recipients > 0) for (const k of kept) this.metrics.itemDelivered((now - k.head.time) / 1000);
   }
 
+  /**
+   * A degraded room's merger holds likes: a flush when they are due, if no batch sends them
+   * before. The timer follows the merger's due time (a new hold after a release gets its own).
+   */
+  private holdLikes(room: LocalRoom, now: number): void {
+    const due = room.merger.heldUntil;
+    if (due === room.holdDue) return;
+    this.stopHold(room);
+    if (due === null) return;
+    room.holdDue = due;
+    room.holdTimer = setTimeout(() => {
+      room.holdTimer = null;
+      room.holdDue = null;
+      // A merge window under way sends them at its end (at most one window late): no extra frame.
+      if (this.rooms.get(room.id) === room && room.timer === null) this.flush(room);
+    }, Math.max(0, due - now));
+  }
+
+  private stopHold(room: LocalRoom): void {
+    if (room.holdTimer) clearTimeout(room.holdTimer);
+    room.holdTimer = null;
+    room.holdDue = null;
+  }
+
+  /**
+   * Adaptive degradation (degrade.ts): the gateway's level applies to the rooms with at least
+   * `minMembers` local members; the others, and every room at level 0, run as configured.
+   * Called once a second and on every level change; returns the rooms now degraded.
+   */
+  degrade(level: number, minMembers: number): number {
+    if (level === 0 && this.degradedRooms === 0) return 0; // the common case costs nothing
+    let degraded = 0;
+    const now = Date.now();
+    for (const room of this.rooms.values()) {
+      const target = level > 0 && room.members >= minMembers ? level : 0;
+      if (target > 0) degraded++;
+      if (target !== room.level) this.applySettings(room, roomSettings(this.opts, target), now);
+    }
+    this.degradedRooms = degraded;
+    return degraded;
+  }
+
+  /** rooms at a level above 0 after the last degrade() */
+  private degradedRooms = 0;
+
+  private applySettings(room: LocalRoom, s: RoomSettings, now: number): void {
+    room.level = s.level;
+    room.mergeWindowMs = s.mergeWindowMs;
+    room.mergeMaxMessages = s.mergeMaxMessages;
+    room.onlineEvery = s.onlineEvery;
+    room.merger.setDegrade(s.level === 0 ? null : { capPerSec: s.displayCap, sumLikes: s.sumLikes, windowMs: s.mergeWindowMs }, LIKE_SUM_MS, now);
+    if (s.level === 0 && room.holdTimer) {
+      // the held likes went back to the pending items: they leave with the next batch
+      this.stopHold(room);
+      if (room.merger.size > 0) room.timer ??= setTimeout(() => this.flush(room), room.mergeWindowMs);
+    }
+  }
+
+  /**
+   * Sends what every room has waiting now, the likes a degraded room holds included, and
+   * leaves each room at its level (a drain's flush: the gateway keeps serving, and its
+   * degradation monitor keeps running).
+   */
+  flushNow(): void {
+    for (const room of this.rooms.values()) this.flush(room, true);
+  }
+
+  /**
+   * Shutdown: sends what every room holds, likes a degraded room holds included, and sets
+   * every room back to the configuration (stop the degradation monitor first).
+   */
   flushAll(): void {
+    this.degrade(0, 0);
     for (const room of this.rooms.values()) this.flush(room);
   }
 
@@ -466,6 +545,7 @@ export class RoomHub implements RoomHandler {
     for (const [id, n] of totals) {
       const room = this.rooms.get(id);
       if (!room || room.members === 0) continue;
+      if (room.onlineEvery > 1 && room.onlineTicks++ % room.onlineEvery !== 0) continue; // a degraded room: every other interval
       if (n === room.online && !room.onlineInBatch) continue;
       room.setOnline(n);
       if (room.merger.size > 0) room.onlineInBatch = true;

@@ -1,15 +1,12 @@
 // The admin HTTP API of the logic role, for a site's backend: manage chat groups, post room
 // items and server notices (the backend API, backend-api.ts, which NATS requests reach too),
 // and read what is stored (a conversation's history, a user's inbox and
-// contacts: moderation and support). Guarded by a server-side secret (ADMIN_SECRET) as a bearer token.
-// JSON in and out; every answer has a status code a script can branch on (docs/cluster.md,
-// "Admin API").
+// contacts: moderation and support). Its routes are served by src/admin-http.ts (the secret,
+// JSON, statuses) with the gateway's; docs/cluster.md, "Admin API".
 
-import { timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError, type Json, type RouteDef, type RouteSet } from '../admin-http.js';
 import { BusTimeoutError, BusUnavailableError } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
-import type { AdminRoute } from '../metric-labels.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { GROUP_ID, UID } from '../protocol/ops.js';
@@ -17,7 +14,7 @@ import { GroupFullError, type Groups } from '../store/groups/index.js';
 import { scopes } from '../store/sequence/index.js';
 import { decode } from '../protocol/codec.js';
 import { OutOfRetentionError, type ChatStore } from '../store/chat/index.js';
-import { MAX_BODY, type ApiAnswer, type BackendApi } from './backend-api.js';
+import type { ApiAnswer, BackendApi } from './backend-api.js';
 import { refOf } from './chat-reads.js';
 import { HISTORY_PAGE_MAX, SYNC_PAGE_MAX, CONTACTS_PAGE_MAX } from './validate.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -25,8 +22,6 @@ import { ProtocolError } from '../protocol/errors.js';
 const MAX_UIDS = 10_000;
 
 export interface AdminApiOptions {
-  /** null: the API answers 503 (production without ADMIN_SECRET) */
-  readonly secret: string | null;
   readonly groupMaxMembers: number;
 }
 
@@ -43,21 +38,8 @@ export interface AdminApiDeps {
   readonly log: Logger;
 }
 
-class HttpError extends Error {
-  override name = 'HttpError';
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-type Json = Record<string, unknown>;
-type Route = (params: string[], body: Json, query: URLSearchParams) => Promise<[number, Json]>;
-
-export class AdminApi {
-  private readonly routes: [method: string, pattern: RegExp, name: AdminRoute, route: Route][];
+export class AdminApi implements RouteSet {
+  readonly routes: readonly RouteDef[];
   private readonly failures: FailureLog;
 
   constructor(
@@ -79,52 +61,20 @@ export class AdminApi {
     ];
   }
 
-  /** Handles requests under /api/; returns false for other paths. */
-  handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const [path = '', search = ''] = (req.url ?? '').split('?', 2);
-    if (!path.startsWith('/api/')) return false;
-    let name: AdminRoute = 'unknown';
-    const reply = (status: number, body: Json) => {
-      this.deps.metrics.adminRequest(name, status);
-      res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
-    };
-    const run = async (): Promise<[number, Json]> => {
-      const matches = this.routes.filter(([, pattern]) => pattern.test(path));
-      if (matches.length === 0) throw new HttpError(404, 'no such endpoint');
-      const hit = matches.find(([method]) => method === req.method);
-      if (!hit) throw new HttpError(405, `use ${matches.map(([m]) => m).join(' or ')}`);
-      name = hit[2];
-      this.authorize(req);
-      const params = hit[1].exec(path)!.slice(1).map(decodePathPart);
-      return hit[3](params, await readJson(req), new URLSearchParams(search));
-    };
-    run().then(
-      ([status, body]) => {
-        this.failures.succeeded();
-        reply(status, body);
-      },
-      (err: unknown) => {
-        if (err instanceof HttpError) return reply(err.status, { error: err.message });
-        if (err instanceof GroupFullError) return reply(409, { error: err.message });
-        if (err instanceof ProtocolError) return reply(400, { error: err.message });
-        if (err instanceof OutOfRetentionError) return reply(410, { error: `past retention: ${err.message}` });
-        if (err instanceof RangeError) return reply(400, { error: err.message });
-        this.failures.failed(err, { path });
-        if (err instanceof BusUnavailableError) return reply(503, { error: 'message bus unavailable: nothing was sent; retry' });
-        if (err instanceof BusTimeoutError) return reply(503, { error: 'message bus did not confirm: it may or may not arrive; retry' });
-        reply(503, { error: 'storage unavailable; retry' });
-      },
-    );
-    return true;
+  /** The answer to a failure of one of these routes (src/admin-http.ts). */
+  failed(err: unknown, path: string): [number, Json] {
+    if (err instanceof GroupFullError) return [409, { error: err.message }];
+    if (err instanceof ProtocolError) return [400, { error: err.message }];
+    if (err instanceof OutOfRetentionError) return [410, { error: `past retention: ${err.message}` }];
+    if (err instanceof RangeError) return [400, { error: err.message }];
+    this.failures.failed(err, { path });
+    if (err instanceof BusUnavailableError) return [503, { error: 'message bus unavailable: nothing was sent; retry' }];
+    if (err instanceof BusTimeoutError) return [503, { error: 'message bus did not confirm: it may or may not arrive; retry' }];
+    return [503, { error: 'storage unavailable; retry' }];
   }
 
-  private authorize(req: IncomingMessage): void {
-    const secret = this.opts.secret;
-    if (secret === null) throw new HttpError(503, 'admin API disabled: set ADMIN_SECRET (required in cluster mode and in production)');
-    const auth = req.headers.authorization ?? '';
-    const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '');
-    const want = Buffer.from(secret);
-    if (given.length !== want.length || !timingSafeEqual(given, want)) throw new HttpError(401, 'missing or wrong bearer secret');
+  succeeded(): void {
+    this.failures.succeeded();
   }
 
   private async createGroup(id: string, body: Json): Promise<[number, Json]> {
@@ -239,14 +189,6 @@ function uid(v: string): string {
   return v;
 }
 
-function decodePathPart(part: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    throw new HttpError(400, 'malformed percent-encoding in the path');
-  }
-}
-
 function groupId(id: string): string {
   if (!GROUP_ID.test(id)) throw new HttpError(400, `group id must match ${GROUP_ID}`);
   return id;
@@ -257,23 +199,4 @@ function uids(v: unknown, field: string): string[] {
     throw new HttpError(400, `${field} must be an array of at most ${MAX_UIDS} uids matching ${UID}`);
   }
   return v as string[];
-}
-
-async function readJson(req: IncomingMessage): Promise<Json> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw new HttpError(413, `body larger than ${MAX_BODY} bytes`);
-    parts.push(chunk);
-  }
-  if (size === 0) return {};
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.concat(parts).toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'body is not valid JSON');
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'body must be a JSON object');
-  return v as Json;
 }

@@ -13,6 +13,7 @@
 // attempt got as far as storing it.
 
 import { createHash } from 'node:crypto';
+import { MAX_ADMIN_BODY } from '../admin-http.js';
 import { BusTimeoutError, BusUnavailableError, type NodeBus, type RequestHandler, type RoomBus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
@@ -73,7 +74,7 @@ const API_BUCKET = { bucket: 'api', rate: 1_000_000, burst: 1_000_000 } as const
 const MAX_INFLIGHT = 1_000;
 
 /** A NATS request's JSON at most, as an HTTP body. */
-export const MAX_BODY = 256 * 1024;
+export const MAX_BODY = MAX_ADMIN_BODY;
 
 class ApiError extends Error {
   override name = 'ApiError';

@@ -36,6 +36,7 @@ export const CloseCodes = {
   TextFrame: { code: 1003, reason: 'text_frame', message: 'text frames are not supported; send binary MessagePack' },
   TooLarge: { code: 1009, reason: 'frame_too_large', message: 'frame larger than the limit announced in WELCOME' },
   Restart: { code: 1012, reason: 'shutdown', message: 'server is shutting down; reconnect (to another gateway) with backoff' },
+  Draining: { code: 1012, reason: 'draining', message: 'gateway draining; reconnect after the GOAWAY delay, preferably to another gateway' },
   IdleTimeout: { code: 4001, reason: 'idle_timeout', message: 'no frame received within the idle timeout; send PING' },
   SlowConsumer: { code: 4002, reason: 'slow_consumer', message: 'outbound buffer stayed over its limit' },
   Flood: { code: 4003, reason: 'flood_close', message: 'too many frames over the per-connection budget' },

@@ -17,6 +17,8 @@ export const Op = {
   // server -> client
   Pong: 2,
   Welcome: 3,
+  /** a drain moves this connection: reconnect after `reconnectMs`, preferably elsewhere (close 1012 follows) */
+  GoAway: 5,
   Error: 9,
   Joined: 11,
   Left: 14,

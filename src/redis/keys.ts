@@ -29,6 +29,8 @@ export interface Keys {
   gatewayUsers(gatewayId: string): string;
   /** ZSET gateway id -> expiry (ms): live gateways, kept by their heartbeats */
   gateways(): string;
+  /** STRING, JSON with a PX ttl: a gateway's load announcement (GatewayLoad, for GET /entry) */
+  gatewayLoad(gatewayId: string): string;
   /** HASH created -> ms: a group exists */
   group(id: string): string;
   /** SET of uids: a group's members */
@@ -75,6 +77,7 @@ export function keys(prefix: string): Keys {
     userGateways: (uid) => `${prefix}reg:u:${uid}`,
     gatewayUsers: (gw) => `${prefix}reg:gw:${gw}`,
     gateways: () => `${prefix}reg:gws`,
+    gatewayLoad: (gw) => `${prefix}reg:load:${gw}`,
     group: (id) => `${prefix}grp:${id}`,
     groupMembers: (id) => `${prefix}grp:${id}:m`,
     userGroups: (uid) => `${prefix}grp:u:${uid}`,

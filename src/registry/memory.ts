@@ -2,13 +2,15 @@
 // only ask whether a gateway holds a user, so a gateway's users are a set (one entry per user
 // online, for every user of a standalone server): how many connections each has is not kept.
 
-import type { Registry } from './index.js';
+import type { GatewayLoad, Registry } from './index.js';
 
 export class MemoryRegistry implements Registry {
   /** gateway -> its users */
   private readonly byGateway = new Map<string, Set<string>>();
   /** gateway -> expiry, ms */
   private readonly alive = new Map<string, number>();
+  /** gateway -> its last announcement, and when that expires (ms) */
+  private readonly loads = new Map<string, { load: GatewayLoad; until: number }>();
 
   private live(gw: string, now = Date.now()): boolean {
     return (this.alive.get(gw) ?? 0) > now;
@@ -30,6 +32,7 @@ export class MemoryRegistry implements Registry {
     if (ttlMs === 0 && entries.size === 0) {
       this.alive.delete(gw);
       this.byGateway.delete(gw);
+      this.loads.delete(gw);
       return;
     }
     this.alive.set(gw, Date.now() + ttlMs);
@@ -67,8 +70,23 @@ export class MemoryRegistry implements Registry {
       if (exp > now) continue;
       this.alive.delete(gw);
       this.byGateway.delete(gw);
+      this.loads.delete(gw);
       swept.push(gw);
     }
     return swept;
+  }
+
+  async announce(load: GatewayLoad, ttlMs: number): Promise<void> {
+    this.loads.set(load.id, { load: { ...load }, until: Date.now() + ttlMs });
+  }
+
+  async gateways(): Promise<GatewayLoad[]> {
+    const now = Date.now();
+    const out: GatewayLoad[] = [];
+    for (const [gw, { load, until }] of this.loads) {
+      if (until <= now) this.loads.delete(gw);
+      else if (this.live(gw, now)) out.push({ ...load });
+    }
+    return out;
   }
 }

@@ -2,10 +2,12 @@
 // its users (to clean up after it); one sorted set of live gateways scored by expiry. Lookups
 // ignore gateways whose heartbeat lapsed, so a dead gateway's users stop being routed to it at
 // once; sweep() then deletes its entries, in chunks so that Redis is never blocked for long.
+// A gateway's load announcement is one JSON string per gateway with its own PX ttl, listed
+// through the sorted set of live gateways (a dead gateway's key just expires).
 
 import { timed, type RedisContext } from '../redis/client.js';
 import { chunks, defineScript, LUA_NOW } from '../redis/script.js';
-import type { Registry } from './index.js';
+import type { GatewayLoad, Registry } from './index.js';
 
 const CHUNK = 1_000;
 
@@ -29,8 +31,9 @@ for i = 5, #ARGV, 2 do
 end
 return 1`;
 
-// KEYS: gateways, gateway users; ARGV: user key prefix, gateway, only if dead (0/1), count.
-// Removes up to `count` of the gateway's users; -1 if it was to be swept but is alive again.
+// KEYS: gateways, gateway users, gateway load; ARGV: user key prefix, gateway, only if dead
+// (0/1), count. Removes up to `count` of the gateway's users, and its announcement with the
+// last of them; -1 if it was to be swept but is alive again.
 const CLEAR = `${LUA_NOW}
 local gw = ARGV[2]
 if ARGV[3] == '1' then
@@ -39,7 +42,10 @@ if ARGV[3] == '1' then
 end
 local uids = redis.call('SPOP', KEYS[2], tonumber(ARGV[4]))
 for _, uid in ipairs(uids) do redis.call('HDEL', ARGV[1] .. uid, gw) end
-if #uids == 0 and ARGV[3] == '1' then redis.call('ZREM', KEYS[1], gw) end
+if #uids == 0 then
+  redis.call('DEL', KEYS[3])
+  if ARGV[3] == '1' then redis.call('ZREM', KEYS[1], gw) end
+end
 return #uids`;
 
 // KEYS: gateways; ARGV: user key prefix, uid1, uid2, ... -> for each uid, its live gateways
@@ -61,6 +67,19 @@ for i = 2, #ARGV do
 end
 return out`;
 
+// KEYS: gateways; ARGV: load key prefix -> the announcements of the live gateways (JSON)
+const LOADS = `${LUA_NOW}
+local gws = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
+local out = {}
+for first = 1, #gws, 500 do
+  local keys = {}
+  for i = first, math.min(first + 499, #gws) do keys[#keys + 1] = ARGV[1] .. gws[i] end
+  for _, v in ipairs(redis.call('MGET', unpack(keys))) do
+    if v then out[#out + 1] = v end
+  end
+end
+return out`;
+
 const LAPSED = `${LUA_NOW}
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)`;
 
@@ -69,13 +88,15 @@ export class RedisRegistry implements Registry {
   private readonly clearScript;
   private readonly lookupScript;
   private readonly lapsedScript;
+  private readonly loadsScript;
 
   constructor(private readonly ctx: RedisContext) {
     const { redis } = ctx;
     this.updateScript = defineScript(redis, 'danmakuRegUpdate', 2, UPDATE);
-    this.clearScript = defineScript(redis, 'danmakuRegClear', 2, CLEAR);
+    this.clearScript = defineScript(redis, 'danmakuRegClear', 3, CLEAR);
     this.lookupScript = defineScript(redis, 'danmakuRegLookup', 1, LOOKUP);
     this.lapsedScript = defineScript(redis, 'danmakuRegLapsed', 1, LAPSED);
+    this.loadsScript = defineScript(redis, 'danmakuRegLoads', 1, LOADS);
   }
 
   private write(gw: string, entries: [string, number][], ttlMs: number, force: boolean): Promise<boolean> {
@@ -89,7 +110,7 @@ export class RedisRegistry implements Registry {
   private async clear(gw: string, onlyIfDead: boolean): Promise<boolean> {
     const k = this.ctx.keys;
     for (;;) {
-      const n = (await this.clearScript(k.gateways(), k.gatewayUsers(gw), k.userGateways(''), gw, onlyIfDead ? '1' : '0', CHUNK)) as number;
+      const n = (await this.clearScript(k.gateways(), k.gatewayUsers(gw), k.gatewayLoad(gw), k.userGateways(''), gw, onlyIfDead ? '1' : '0', CHUNK)) as number;
       if (n < 0) return false;
       if (n === 0) return true;
     }
@@ -153,4 +174,38 @@ export class RedisRegistry implements Registry {
       return swept;
     });
   }
+
+  announce(load: GatewayLoad, ttlMs: number): Promise<void> {
+    return timed(this.ctx.observer, 'registry', async () => {
+      await this.ctx.redis.set(this.ctx.keys.gatewayLoad(load.id), JSON.stringify(load), 'PX', ttlMs);
+    });
+  }
+
+  gateways(): Promise<GatewayLoad[]> {
+    return timed(this.ctx.observer, 'registry', async () => {
+      const raw = (await this.loadsScript(this.ctx.keys.gateways(), this.ctx.keys.gatewayLoad(''))) as string[];
+      const out: GatewayLoad[] = [];
+      for (const json of raw) {
+        const load = readLoad(json);
+        if (load) out.push(load);
+      }
+      return out;
+    });
+  }
+}
+
+/** An announcement read back; null when it is not one (written by something else): skipped. */
+export function readLoad(json: string): GatewayLoad | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    return null; // not JSON: not an announcement of ours
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  const num = (k: string) => typeof o[k] === 'number' && Number.isFinite(o[k]) && (o[k] as number) >= 0;
+  if (typeof o.id !== 'string' || typeof o.url !== 'string' || typeof o.open !== 'boolean' || typeof o.draining !== 'boolean') return null;
+  if (!['connections', 'maxConnections', 'lagMs', 'outboundBytes', 'at'].every(num)) return null;
+  return { id: o.id, url: o.url, connections: o.connections as number, maxConnections: o.maxConnections as number, lagMs: o.lagMs as number, outboundBytes: o.outboundBytes as number, open: o.open, draining: o.draining, at: o.at as number };
 }

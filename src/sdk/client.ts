@@ -11,6 +11,7 @@ import { Conversations, Inbox, type ChatHost } from './chat.js';
 import { closeAction } from './close-codes.js';
 import type { Frame } from './codec.js';
 import { Emitter } from './emitter.js';
+import { Entry } from './entry.js';
 import { ClientClosedError, RequestError, requestError } from './errors.js';
 import { idGenerator } from './ids.js';
 import { Link, LinkClosed, type SocketConstructor } from './link.js';
@@ -30,6 +31,8 @@ const FLOOD = 21;
  */
 const ASK_BASE_MS = 1000;
 const ASK_MAX_MS = 8000;
+/** The longest GOAWAY delay honoured. */
+const GOAWAY_MAX_MS = 30_000;
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -44,6 +47,8 @@ export class DanmakuClient extends Emitter<ClientEvents> {
 
   private readonly WS: SocketConstructor;
   private readonly urls: readonly string[];
+  /** the `entry` option: where each connect asks which gateway to use (entry.ts) */
+  private readonly entry: Entry | null;
   private readonly token: TokenSource | undefined;
   private readonly requestTimeoutMs: number;
   private readonly sendDeadlineMs: number;
@@ -83,8 +88,9 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     const WS = (opts.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket) as SocketConstructor | undefined;
     if (typeof WS !== 'function') throw new TypeError("no WebSocket: pass opts.WebSocket (in Node 20, `import { WebSocket } from 'ws'`)");
     this.WS = WS;
-    this.urls = typeof opts.url === 'string' ? [opts.url] : [...opts.url];
-    if (this.urls.length === 0) throw new TypeError('opts.url: at least one gateway URL');
+    this.urls = opts.url === undefined ? [] : typeof opts.url === 'string' ? [opts.url] : [...opts.url];
+    this.entry = opts.entry ? new Entry(opts.entry) : null;
+    if (this.urls.length === 0 && !this.entry) throw new TypeError('opts.url: at least one gateway URL (or opts.entry)');
     this.token = opts.token;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.sendDeadlineMs = opts.sendDeadlineMs ?? 60_000;
@@ -274,7 +280,17 @@ export class DanmakuClient extends Emitter<ClientEvents> {
       return this.reconnectLater({ reason: 'token function failed' });
     }
     if (gen !== this.generation) return; // close() or connect() meanwhile
-    const base = this.urls[this.urlIndex % this.urls.length]!;
+    const fallback = this.urls[this.urlIndex % this.urls.length] ?? null;
+    let base: string | null;
+    try {
+      base = this.entry ? await this.entry.pick(fallback) : fallback;
+    } catch (err) {
+      // Never expected (pick() catches its fetch), but an exception here must not leave the client without a reconnect timer.
+      if (gen !== this.generation) return;
+      return this.reconnectLater({ reason: `entry: ${err instanceof Error ? err.message : String(err)}` });
+    }
+    if (gen !== this.generation) return;
+    if (base === null) return this.reconnectLater({ reason: `entry: ${this.entry!.problem}` });
     let link: Link;
     try {
       const url = new URL(base);
@@ -290,6 +306,13 @@ export class DanmakuClient extends Emitter<ClientEvents> {
       });
     } catch (err) {
       this.emit('error', err instanceof Error ? err : new Error(String(err)));
+      // A URL from the entry that this page cannot open (ws:// from an https page, a bad
+      // PUBLIC_URL): that gateway is avoided and another is tried. One of the client's own
+      // `url`s that cannot be opened is a configuration error: the client fails.
+      if (this.entry && base !== fallback) {
+        this.entry.left();
+        return this.reconnectLater({ reason: `cannot open ${base}` });
+      }
       return this.fail(undefined, `cannot open ${base}`);
     }
     this.link = link;
@@ -321,6 +344,8 @@ export class DanmakuClient extends Emitter<ClientEvents> {
         return;
       case Op.Unread:
         return this.onUnread(b);
+      case Op.GoAway:
+        return this.goAway(b);
       case Op.Error:
         if (f.rid === 0) {
           // The INBOX push failed (out_of_retention: from the most recent), or a RECEIVED was refused.
@@ -350,6 +375,7 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     this._welcome = w;
     this.uid = w.uid;
     this.backoff.reset();
+    this.goAwayMs = null;
     // A PING with a rid of its own: its PONG (or ERROR 21) answers it, not the rid-0 handling.
     this.heartbeat = setInterval(() => link.request(Op.Ping, null, this.requestTimeoutMs, () => undefined), w.heartbeat);
     this.watch(link, w.heartbeat + this.requestTimeoutMs);
@@ -415,11 +441,22 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     if (this._state === 'closed') return;
     if (closeAction(code, typeof this.token === 'function') === 'fail') return this.fail(code, reason);
     this.urlIndex++;
+    this.entry?.left();
     this.reconnectLater({ code, reason });
   }
 
+  /** the delay of the GOAWAY before the close (a drain moves us: docs/protocol.md, "GOAWAY"); null: none came */
+  private goAwayMs: number | null = null;
+
+  /** GOAWAY: the close 1012 follows; reconnect after its delay (at most 30 s) instead of the backoff's, to the next URL. */
+  private goAway(b: Record<string, unknown>): void {
+    const ms = Number(b.reconnectMs);
+    this.goAwayMs = Number.isFinite(ms) ? Math.min(Math.max(0, ms), GOAWAY_MAX_MS) : 0;
+  }
+
   private reconnectLater(detail: StateDetail): void {
-    const delayMs = this.backoff.next();
+    const delayMs = this.goAwayMs ?? this.backoff.next();
+    this.goAwayMs = null;
     this.setState('reconnecting', { ...detail, delayMs });
     const gen = this.generation;
     this.later(delayMs, () => gen === this.generation && void this.open());

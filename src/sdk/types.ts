@@ -6,8 +6,16 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed' 
 export type TokenSource = string | (() => string | null | undefined | Promise<string | null | undefined>);
 
 export interface ClientOptions {
-  /** ws:// or wss:// URL of a gateway, or several: each reconnect goes to the next one */
-  url: string | readonly string[];
+  /**
+   * ws:// or wss:// URL of a gateway, or several: each reconnect goes to the next one. With
+   * `entry`, the fallback when the entry cannot be read (optional then)
+   */
+  url?: string | readonly string[];
+  /**
+   * http(s):// URL of a gateway's GET /entry: each connect asks it which gateway to use (a
+   * weighted random choice by load); the `url` list when it cannot say
+   */
+  entry?: string;
   /** a token, or a function called before every connect (and again after close 4502/4501) */
   token?: TokenSource;
   /** WebSocket constructor (Node 20: pass `ws`'s WebSocket); default globalThis.WebSocket */

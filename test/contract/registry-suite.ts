@@ -1,7 +1,7 @@
 // The contract every Registry implementation passes (memory and Redis).
 
 import type { Test } from 'tap';
-import type { Registry } from '../../src/registry/index.js';
+import type { GatewayLoad, Registry } from '../../src/registry/index.js';
 
 export interface RegistryFixture {
   /** A registry; two calls share the same backing data (a gateway and a logic process). */
@@ -10,6 +10,19 @@ export interface RegistryFixture {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const load = (id: string, connections: number, more: Partial<GatewayLoad> = {}): GatewayLoad => ({
+  id,
+  url: `ws://10.0.0.${id.length}:9001/`,
+  connections,
+  maxConnections: 1_000,
+  lagMs: 3,
+  outboundBytes: 1_024,
+  open: true,
+  draining: false,
+  at: 1_767_225_600_000,
+  ...more,
+});
+const byId = (list: GatewayLoad[]) => [...list].sort((a, b) => (a.id < b.id ? -1 : 1));
 const obj = (m: Map<string, string[]>) => Object.fromEntries([...m].map(([k, v]) => [k, [...v].sort()]));
 
 export function registryContract(t: Test, make: () => Promise<RegistryFixture>): void {
@@ -79,5 +92,44 @@ export function registryContract(t: Test, make: () => Promise<RegistryFixture>):
     await sleep(300);
     t.same(await r.sweep(), ['big']);
     t.equal((await r.lookup([...users.keys()])).size, 0);
+  });
+
+  t.test('registry - announcements of live gateways are listed, the latest one each', async (t) => {
+    const f = await make();
+    t.teardown(() => f.close());
+    const [gw, reader] = [await f.registry(), await f.registry()];
+    t.same(await reader.gateways(), [], 'none yet');
+    await gw.replace('gw1', new Map(), 10_000);
+    await gw.replace('gw2', new Map([['alice', 1]]), 10_000);
+    await gw.announce(load('gw1', 10), 10_000);
+    await gw.announce(load('gw2', 20, { open: false, draining: true, maxConnections: 0 }), 10_000);
+    t.same(byId(await reader.gateways()), [load('gw1', 10), load('gw2', 20, { open: false, draining: true, maxConnections: 0 })], 'every field read back as written');
+    await gw.announce(load('gw1', 11, { lagMs: 42.5 }), 10_000);
+    t.same(byId(await reader.gateways()).map((g) => [g.id, g.connections, g.lagMs]), [['gw1', 11, 42.5], ['gw2', 20, 3]], 'a new announcement replaces the old');
+  });
+
+  t.test('registry - an announcement goes with its ttl, with the heartbeat of its gateway, or with its unregistration', async (t) => {
+    const f = await make();
+    t.teardown(() => f.close());
+    const [gw, reader] = [await f.registry(), await f.registry()];
+    await gw.replace('short', new Map(), 10_000);
+    await gw.replace('lapsing', new Map(), 300);
+    await gw.replace('leaving', new Map([['bob', 1]]), 10_000);
+    await gw.replace('stays', new Map(), 10_000);
+    await gw.announce(load('short', 1), 200);
+    await gw.announce(load('lapsing', 2), 10_000);
+    await gw.announce(load('leaving', 3), 10_000);
+    await gw.announce(load('stays', 4), 10_000);
+    await gw.announce(load('unregistered', 5), 10_000);
+    t.same(byId(await reader.gateways()).map((g) => g.id), ['lapsing', 'leaving', 'short', 'stays'], 'a gateway never registered (no heartbeat) is not listed');
+    await gw.replace('leaving', new Map(), 0);
+    t.same(byId(await reader.gateways()).map((g) => g.id), ['lapsing', 'short', 'stays'], 'unregistered: gone at once');
+    await sleep(400);
+    t.same(byId(await reader.gateways()).map((g) => g.id), ['stays'], 'announcement expired (short), heartbeat lapsed (lapsing)');
+    await reader.sweep();
+    await gw.replace('lapsing', new Map(), 10_000);
+    t.same(byId(await reader.gateways()).map((g) => g.id), ['stays'], 'a swept gateway registered again is listed from its next announcement');
+    await gw.announce(load('lapsing', 6), 10_000);
+    t.same(byId(await reader.gateways()).map((g) => g.id), ['lapsing', 'stays']);
   });
 }

@@ -71,3 +71,29 @@ t.test('bench - --faults needs the cluster scenario and two gateways', async (t)
   t.equal(b.code, 2);
   t.match(b.stderr, /--gateways 2 or more/);
 });
+
+t.test('bench - cluster --drain: the viewers all on the drained gateway come back on the other, each reconnect timed; the rate reported and drawn', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'danmaku-bench-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'drain.json');
+  const r = await bench(['cluster', '--scenario', 'hot-room', '--drain', '--connections', '60', '--senders', '2', '--rate', '20', '--likes', '0', '--gifts', '5', '--duration', '6', '--fault-at', '1', '--warmup', '1', '--ramp', '1', '--env', 'DRAIN_NOT_READY_MS=300,DRAIN_WINDOW_MS=2000', '--quiet', '--json', out, '--slo', 'giftloss=0,notback=0']);
+  t.equal(r.code, 0, `exit 0 (${r.stdout.slice(-600)}${r.stderr.slice(-600)})`);
+  const rep = JSON.parse(readFileSync(out, 'utf8')) as { runs: RunResult[] };
+  t.same(rep.runs.map((x) => x.target), ['cluster'], 'the cluster alone: no standalone or baseline run');
+  const [cluster] = rep.runs as [RunResult];
+  t.equal(cluster.faults[0]!.fault, 'drain-gateway');
+  const d = cluster.drain!;
+  t.equal(d.exitCode, 0, 'the drained gateway exited 0');
+  t.match(d.log, { notReadyMs: 300, windowMs: 2000, connections: 60 }, 'every viewer was on it (the senders on the other)');
+  t.ok(d.log.movingAt! - d.signalAt >= 250, `moving began after the not-ready window (${d.log.movingAt! - d.signalAt} ms)`);
+  t.equal(d.reconnects, 60, 'each viewer came back once, timed');
+  t.equal(d.perSecond.reduce((n, b) => n + b.n, 0), 60, 'and counted in the chart');
+  t.same(cluster.connections.closeCodes, { 1012: 60 }, 'closed with 1012');
+  t.same(cluster.resume!.outcomes, { recovered: 60 }, 'every one recovered');
+  t.equal(cluster.delivery!.giftsLost, 0, 'no acknowledged gift lost');
+  t.match(r.stdout, /### Drain: reconnect rate/);
+  t.match(readFileSync(out.replace(/\.json$/, '.svg'), 'utf8'), /drain of gw-\d \(60 connections, window 2 s\)/, 'drawn');
+  const short = await bench(['cluster', '--drain', '--duration', '4', '--fault-at', '2']);
+  t.equal(short.code, 2, 'a --duration too short for the drain is refused');
+  t.match(short.stderr, /too short for the drain/);
+});

@@ -40,6 +40,10 @@ t.test('bench - a breached SLO makes the run exit non-zero; bad usage exits 2', 
   t.equal(r.code, 1, 'p99 under 0 ms cannot hold');
   t.match(r.stdout, /BREACHED/);
   t.equal((await bench(['no-such-scenario'])).code, 2);
+  // --overload sets DEGRADE itself: an --env DEGRADE with it is refused, before any server starts
+  const both = await bench(['hot-room', '--overload', '--env', 'DEGRADE=off', '--quiet']);
+  t.equal(both.code, 2, '--overload with --env DEGRADE=off');
+  t.match(both.stderr, /--overload runs the load with DEGRADE=on and then DEGRADE=off itself: drop --env DEGRADE=off/);
   const help = await bench(['--help']);
   t.equal(help.code, 0);
   for (const name of ['hot-room', 'many-rooms', 'flash-crowd', 'switch-storm', 'group-chat', 'cluster', 'upstream']) t.match(help.stdout, name);

@@ -157,8 +157,10 @@ t.test('health - cluster: ready with NATS and Redis; Redis or NATS gone turns it
   const l = await readyz(logic);
   t.equal(l.status, 200, 'logic ready');
   t.same(l.body.checks, { process: 'ok', logic: 'ok', 'nats.logic': 'ok', redis: 'ok', 'redis.chat': 'ok' }, 'logic checks');
-  t.equal(gw.adminPort, 0, 'a gateway serves no admin API');
+  t.ok(gw.adminPort > 0, 'a gateway serves the admin API (its drain routes)');
   t.ok(logic.adminPort > 0, 'a logic process does');
+  t.equal(await status(`http://127.0.0.1:${gw.adminPort}/api/groups/g/members`), 404, "a gateway has no logic routes");
+  t.equal(await status(`http://127.0.0.1:${logic.adminPort}/api/gateway/drain`), 404, 'a logic process no drain routes');
   t.equal(await status(`http://127.0.0.1:${logic.adminPort}/api/groups/g/members`), 401, 'on ADMIN_PORT');
   t.equal(await status(`http://127.0.0.1:${logic.metricsPort}/api/groups/g/members`), 404, 'not on METRICS_PORT');
 

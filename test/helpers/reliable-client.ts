@@ -1,6 +1,7 @@
 // A client that keeps the client side of the delivery contract (docs/protocol.md; issue 11,
 // "Client side of the contract"), for the fault tests. It outlives its connections: after a
-// drop it reconnects with backoff and jitter, to the next gateway it knows; it resumes its room
+// drop it reconnects with backoff and jitter (after a GOAWAY: its reconnectMs), to the next
+// gateway it knows; it resumes its room
 // with max(highest seq shown, last JOINED.seq) and the room's epoch (JOIN `since` + `epoch`),
 // and takes a JOINED with rid 0 (the room's numbering restarted) as a new epoch; it
 // de-duplicates room items by seq within an epoch and MESSAGE frames by id; it acknowledges
@@ -98,6 +99,8 @@ export interface DropRecord {
   readonly at: number;
   readonly url: string;
   readonly code: number;
+  /** the reconnectMs of a GOAWAY received on that connection before its close; null: none */
+  readonly goAway: number | null;
 }
 
 export interface Acked {
@@ -257,6 +260,8 @@ export class ReliableClient {
   private welcomed = false;
   private closing = false;
   private reconnectAttempts = 0;
+  /** GOAWAY's reconnectMs on the current connection (null: none came) */
+  private goAwayMs: number | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private roomId: string | null = null;
@@ -395,7 +400,9 @@ export class ReliableClient {
 
   private onClose(link: Link, code: number): void {
     if (link !== this.link) return;
-    this.drops.push({ at: Date.now(), url: link.gateway, code });
+    this.drops.push({ at: Date.now(), url: link.gateway, code, goAway: this.goAwayMs });
+    const goAway = this.goAwayMs;
+    this.goAwayMs = null;
     this.welcomed = false;
     this.joined = null;
     this.joining = false;
@@ -407,14 +414,15 @@ export class ReliableClient {
       this.fatal = code;
       return;
     }
-    // Next gateway, exponential backoff with jitter (half fixed, half random).
+    // Next gateway, after the GOAWAY's delay (a drain moves us: at most 30 s), else exponential
+    // backoff with jitter (half fixed, half random).
     this.urlIndex = (this.urlIndex + 1) % this.opts.gateways.length;
     const [min, max] = this.opts.backoffMs;
     const cap = Math.min(max, min * 2 ** this.reconnectAttempts++);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (!this.closing) this.connect();
-    }, cap / 2 + Math.random() * (cap / 2));
+    }, goAway !== null ? Math.min(goAway, 30_000) : cap / 2 + Math.random() * (cap / 2));
   }
 
   private onFrame(link: Link, f: ServerFrame): void {
@@ -422,6 +430,9 @@ export class ReliableClient {
     if (f.op === Op.Welcome) return this.onWelcome(link, f.body);
     if (f.rid !== 0) return; // replies go to their requests
     switch (f.op) {
+      case Op.GoAway:
+        this.goAwayMs = Math.max(0, Number(f.body.reconnectMs) || 0);
+        return;
       case Op.Batch:
         return this.onBatch(f.body);
       case Op.Joined:

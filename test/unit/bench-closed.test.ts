@@ -24,7 +24,7 @@ t.test('bench closed connections - loss counts only viewers that stayed open; cl
 t.test('bench closed connections - close codes from every thread are summed and named', async (t) => {
   const snap = (closed: number, closeCodes: Record<string, number>): Snapshot => {
     const h = new Histogram().encode();
-    return { connected: 10, failed: 0, closed, closeCodes, join: h, delay: h, ack: h, items: 0, frames: 0, wireBytes: 0, payloadBytes: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, giftDelay: h, resumed: 0, resumeTime: h, resumeJoin: h, outcomes: {}, recoveredItems: 0, replayDuplicates: 0, dialFailures: 0, senderResumes: 0, epochResets: 0, pendingAcks: 0, offered: 0, refused: {}, timeouts: 0, late: 0 };
+    return { connected: 10, failed: 0, closed, closeCodes, join: h, delay: h, ack: h, items: 0, frames: 0, wireBytes: 0, payloadBytes: 0, duplicates: 0, isolation: 0, errors: {}, sent: {}, switches: 0, giftDelay: h, resumed: 0, resumeTime: h, resumeJoin: h, outcomes: {}, recoveredItems: 0, replayDuplicates: 0, dialFailures: 0, senderResumes: 0, epochResets: 0, reconnects: [], pendingAcks: 0, offered: 0, refused: {}, timeouts: 0, late: 0 };
   };
   const total = combine([snap(3, { 4001: 2, 1006: 1 }), snap(2, { 4001: 1, 4002: 1 }), snap(0, {})]);
   t.equal(total.connected, 30);

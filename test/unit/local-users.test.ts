@@ -139,3 +139,31 @@ t.test('registry agent - writes the counts of the local users: the first connect
   await agent.stop();
   t.same(await online('bob'), [], 'stop removes the entries');
 });
+
+t.test('registry agent - announces the load on every heartbeat and at once when asked; stop takes the announcement away', async (t) => {
+  const metrics = new Metrics({ defaultMetrics: false });
+  const registry = new MemoryRegistry();
+  const users = new LocalUsers<string>(() => true, () => undefined, metrics, log);
+  let connections = 0;
+  let url: string | null = null;
+  const load = () => (url === null ? null : { id: 'gw', url, connections, maxConnections: 0, lagMs: 0, outboundBytes: 0, open: true, draining: false, at: Date.now() });
+  const agent = new RegistryAgent(registry, users, { gatewayId: 'gw', heartbeatMs: 50, ttlMs: 150 }, metrics, log, load);
+  await agent.start();
+  await agent.announce();
+  t.same(await registry.gateways(), [], 'nothing to announce yet (not listening)');
+  url = 'ws://127.0.0.1:9001/';
+  await agent.announce();
+  t.same((await registry.gateways()).map((g) => g.connections), [0], 'announced at once');
+  connections = 7;
+  await new Promise((r) => setTimeout(r, 120));
+  t.same((await registry.gateways()).map((g) => g.connections), [7], 'the heartbeat announced the new figures');
+  connections = 9;
+  const twice = [agent.announce(), agent.announce()];
+  connections = 10;
+  await Promise.all(twice);
+  t.same((await registry.gateways()).map((g) => g.connections), [10], 'a call during an announcement in flight is followed by one with the figures of then');
+  await agent.stop();
+  t.same(await registry.gateways(), [], 'stop removes it');
+  await agent.announce();
+  t.same(await registry.gateways(), [], 'and nothing announces it again');
+});

@@ -128,3 +128,30 @@ t.test('sdk client - a MESSAGE resent is emitted once and acknowledged every tim
   c.close();
   await t.rejects(pending, { name: 'ClientClosedError' });
 });
+
+t.test('sdk client - GOAWAY: the next reconnect waits its reconnectMs (capped at 30 s) instead of the backoff, to the next URL; later ones back off again', async (t) => {
+  const c = client({ backoff: { baseMs: 5000, maxMs: 5000 } });
+  t.teardown(() => c.close());
+  const delays: (number | undefined)[] = [];
+  c.on('state', (s, d) => s === 'reconnecting' && delays.push(d.delayMs));
+  await waitFor(() => FakeSocket.all.length === 1, 1000, 'a socket');
+  latest().accept();
+  latest().push(5, 0, { reconnectMs: 40, reason: 'draining' });
+  latest().serverClose(1012);
+  await waitFor(() => FakeSocket.all.length === 2, 1000, 'the reconnect after 40 ms (the backoff would wait up to 5 s)');
+  t.same(delays, [40], 'the GOAWAY delay, not the backoff');
+  t.equal(new URL(latest().url).host, 'b.test', 'the next URL');
+  latest().serverClose(1006); // the attempt fails: back to the backoff
+  t.equal(delays.length, 2);
+  t.ok(delays[1] !== 40 && delays[1]! <= 5000, `then the backoff (${delays[1]} ms)`);
+  c.close();
+  const d = client();
+  t.teardown(() => d.close());
+  const capped: (number | undefined)[] = [];
+  d.on('state', (s, x) => s === 'reconnecting' && capped.push(x.delayMs));
+  await waitFor(() => FakeSocket.all.length === 1, 1000, 'a socket');
+  latest().accept();
+  latest().push(5, 0, { reconnectMs: 3_600_000, reason: 'draining' });
+  latest().serverClose(1012);
+  t.same(capped, [30_000], 'at most 30 s');
+});

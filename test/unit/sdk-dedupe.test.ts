@@ -40,6 +40,16 @@ t.test('sdk dedupe - a room drops copies by s, never s 0, and resumes from max(s
   t.same(st.joinBody(), { room: 'lobby', since: 20, epoch: 'E1' });
 });
 
+t.test('sdk dedupe - a like a degraded room held comes with an s below items already shown: it is shown, once', async (t) => {
+  const st = new RoomState('hot');
+  st.joined({ room: 'hot', online: 900, seq: 100, epoch: 'E1', replay: [] }, undefined, false);
+  t.same([101, 103, 105].map((s) => st.take(item(s))), [true, true, true], 'danmaku and gifts of later batches');
+  const like: RoomItem = { s: 104, k: 2, u: '', t: 1_700_000_000_104, a: 7 };
+  t.equal(st.take(like), true, 'the held like (s 104 < 105 shown) is new, not a copy');
+  t.equal(st.take(like), false, 'the same like again is a copy');
+  t.same(st.joinBody(), { room: 'hot', since: 105, epoch: 'E1' }, 'the resume point stays at the highest shown');
+});
+
 t.test('sdk dedupe - a new epoch forgets the seqs', async (t) => {
   const st = new RoomState('r');
   st.joined({ room: 'r', online: 1, seq: 50, epoch: 'E1', replay: [item(50)] }, undefined, false);
