@@ -227,6 +227,11 @@ t.test('redis sentinel - acknowledged writes the replica had not received are lo
   const direct = new Redis({ host: '127.0.0.1', port: redis.primary.port, maxRetriesPerRequest: 0 });
   await direct.set('test:ballast', Buffer.alloc(32 << 20, 1));
   direct.disconnect();
+  // A user who connects now is registered on the primary only.
+  const erin = await procs[1]!.connect('erin');
+  const notices: Record<string, unknown>[] = [];
+  erin.on('message', (m: Record<string, unknown>) => notices.push(m));
+  await sleep(100); // the registry's batched write (20 ms)
   const behind: Gift[] = [];
   for (let i = 0; i < 10; i++) behind.push(await giftAcked(sender, `behind${i}-`));
   const killedAt = Date.now();
@@ -238,6 +243,14 @@ t.test('redis sentinel - acknowledged writes the replica had not received are lo
   const after: Gift[] = [];
   for (let i = 0; i < 10; i++) after.push(await giftAcked(sender, `after${i}-`));
 
+  const res = await fetch(`http://127.0.0.1:${procs[0]!.adminPort}/api/users/erin/notices`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_SECRET}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ x: 'still here' }),
+  });
+  t.equal(((await res.json()) as { delivered?: boolean }).delivered, true, 'the registry entry written before the kill is there again (the gateway rewrote its entries on reconnecting)');
+  await waitFor(() => notices.some((m) => m.x === 'still here'), 3_000, 'the notice');
+
   const window = await giftsInWindow(redis.replica.port);
   t.same(kept.filter((g) => window.get(g.g) !== g.s), [], 'the gifts the replica had are kept');
   const lost = behind.filter((g) => !window.has(g.g));
@@ -246,4 +259,5 @@ t.test('redis sentinel - acknowledged writes the replica had not received are lo
   t.ok(reused.length > 0, `the new primary's counter is behind too: ${reused.length} of the next gifts got seqs already acknowledged for lost ones`);
   t.comment(`replica paused behind 32 MB: ${lost.length} of ${behind.length} acknowledged gifts lost (seq ${behind[0]!.s}..${behind.at(-1)!.s}), ${reused.length} seqs given again (from ${after[0]!.s}); ready again ${readyMs} ms after the kill`);
   sender.close();
+  erin.close();
 });
