@@ -12,9 +12,12 @@ export interface Config {
   readonly production: boolean;
   /** which roles this process runs */
   readonly role: Role;
-  /** cluster mode when both URLs are set; standalone (memory bus and store) when neither */
+  /** cluster mode when NATS and Redis (REDIS_URL or REDIS_SENTINELS) are set; standalone (memory bus and store) when neither */
   readonly natsUrl: string | null;
+  /** with sentinels: only its credentials and db are used (the primary's address comes from them) */
   readonly redisUrl: string | null;
+  /** Redis through Sentinel (docs/cluster.md, "Redis high availability: Sentinel"); null: REDIS_URL is the one Redis */
+  readonly redisSentinel: RedisSentinelConfig | null;
   /** first token of every NATS subject (src/bus/subjects.ts) */
   readonly subjectPrefix: string;
   /** prefix of every Redis key (src/redis/keys.ts) */
@@ -131,6 +134,15 @@ export interface Config {
   readonly degradeMinMembers: number;
 }
 
+/** Where the Redis primary is found when Sentinel manages it. */
+export interface RedisSentinelConfig {
+  readonly sentinels: ReadonlyArray<{ readonly host: string; readonly port: number }>;
+  /** the master name the sentinels monitor (`sentinel monitor <name> ...`) */
+  readonly name: string;
+  /** the sentinels' own password (`requirepass` in sentinel.conf); null: none */
+  readonly password: string | null;
+}
+
 /** The standalone development secret. Refused when NODE_ENV=production. */
 export const DEV_TOKEN_SECRET = 'danmaku-dev-secret-change-me';
 
@@ -197,8 +209,9 @@ export function loadConfig(env: Env = process.env): Config {
   const connFrameRate = int(env, 'CONN_FRAME_RATE', 20, 1, 100_000);
   const natsUrl = str(env, 'NATS_URL', '') || null;
   const redisUrl = str(env, 'REDIS_URL', '') || null;
-  if ((natsUrl === null) !== (redisUrl === null)) {
-    throw new ConfigError('cluster mode needs both NATS_URL and REDIS_URL (standalone mode: set neither)');
+  const redisSentinel = sentinel(env);
+  if ((natsUrl === null) !== (redisUrl === null && redisSentinel === null)) {
+    throw new ConfigError('cluster mode needs both NATS_URL and REDIS_URL (or REDIS_SENTINELS) (standalone mode: set neither)');
   }
   const role = str(env, 'ROLE', 'all');
   if (role !== 'gateway' && role !== 'logic' && role !== 'all') {
@@ -254,6 +267,7 @@ export function loadConfig(env: Env = process.env): Config {
     role,
     natsUrl,
     redisUrl,
+    redisSentinel,
     subjectPrefix,
     redisPrefix: str(env, 'REDIS_PREFIX', 'danmaku:'),
     adminSecret,
@@ -330,6 +344,31 @@ export function loadConfig(env: Env = process.env): Config {
     degradeCpu: num(env, 'DEGRADE_CPU', 0.9, 0, 64),
     degradeMinMembers: int(env, 'DEGRADE_MIN_MEMBERS', 500, 1, 10_000_000),
   };
+}
+
+/**
+ * REDIS_SENTINELS `host:port,host:port,...` (at least one; IPv6 in brackets), with
+ * REDIS_SENTINEL_NAME (default `mymaster`) and REDIS_SENTINEL_PASSWORD; null when unset.
+ */
+function sentinel(env: Env): RedisSentinelConfig | null {
+  const raw = str(env, 'REDIS_SENTINELS', '');
+  if (raw === '') {
+    for (const key of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD']) {
+      if (str(env, key, '') !== '') throw new ConfigError(`${key} is set but REDIS_SENTINELS is not`);
+    }
+    return null;
+  }
+  const sentinels = raw.split(',').map((entry) => {
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(entry.trim());
+    const port = m ? Number(m[3]) : 0;
+    if (!m || port < 1 || port > 65535) {
+      throw new ConfigError(`REDIS_SENTINELS must be host:port pairs separated by commas, got ${JSON.stringify(entry)}`);
+    }
+    return { host: m[1] ?? m[2]!, port };
+  });
+  const name = str(env, 'REDIS_SENTINEL_NAME', 'mymaster');
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new ConfigError(`REDIS_SENTINEL_NAME must match [A-Za-z0-9._-]{1,64}, got ${JSON.stringify(name)}`);
+  return { sentinels, name, password: str(env, 'REDIS_SENTINEL_PASSWORD', '') || null };
 }
 
 /** PUBLIC_URL: an absolute ws:// or wss:// URL without credentials or a fragment. */
