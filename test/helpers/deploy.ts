@@ -31,7 +31,7 @@ export function filesUnder(dir: string, exts: readonly string[]): string[] {
 
 /** The YAML documents of a text; a syntax error or warning throws, naming `where`. */
 export function yamlDocuments(text: string, where: string): unknown[] {
-  return parseAllDocuments(text).map((doc, i) => {
+  return parseAllDocuments(text, { merge: true }).map((doc, i) => {
     const problems = [...doc.errors, ...doc.warnings];
     if (problems.length > 0) throw new Error(`${where}, document ${i + 1}: ${problems.map((p) => p.message).join('; ')}`);
     return doc.toJS({ maxAliasCount: 100 }) as unknown;
