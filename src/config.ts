@@ -1,6 +1,7 @@
 // One typed, validated configuration object, parsed once at boot from the environment.
 // Nothing else reads process.env.
 
+import { readFileSync } from 'node:fs';
 import type { WindowLimits } from './store/history/window.js';
 
 export type Role = 'gateway' | 'logic' | 'all';
@@ -160,8 +161,31 @@ const DAY_MS = 86_400_000;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * The value of `key`: the variable itself or, when `<key>_FILE` is set, the content of the file
+ * it names less one trailing newline. Any variable can come from a file this way; it is meant for
+ * secrets mounted by Kubernetes or compose (TOKEN_SECRET_FILE=/run/secrets/token-secret), which
+ * then never appear in the environment or `docker inspect`. Setting both, an unreadable file and
+ * an empty one are errors: each is a mistake in the mount, never a reason to fall back to a default.
+ */
+function lookup(env: Env, key: string): string | undefined {
+  const file = env[`${key}_FILE`];
+  if (file === undefined || file === '') return env[key];
+  if (env[key] !== undefined && env[key] !== '') throw new ConfigError(`set ${key} or ${key}_FILE, not both`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+    throw new ConfigError(`${key}_FILE: cannot read ${JSON.stringify(file)} (${why})`, { cause: err });
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new ConfigError(`${key}_FILE: ${JSON.stringify(file)} is empty`);
+  return value;
+}
+
 function int(env: Env, key: string, def: number, min: number, max: number): number {
-  const raw = env[key];
+  const raw = lookup(env, key);
   if (raw === undefined || raw === '') return def;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) {
@@ -171,7 +195,7 @@ function int(env: Env, key: string, def: number, min: number, max: number): numb
 }
 
 function bool(env: Env, key: string, def: boolean): boolean {
-  const raw = env[key];
+  const raw = lookup(env, key);
   if (raw === undefined || raw === '') return def;
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
@@ -180,7 +204,7 @@ function bool(env: Env, key: string, def: boolean): boolean {
 
 /** A plain decimal number (`0.9`, `2`, `.5`) in [min, max]: no hex, exponent, sign or spaces, which Number() would take. */
 function num(env: Env, key: string, def: number, min: number, max: number): number {
-  const raw = env[key];
+  const raw = lookup(env, key);
   if (raw === undefined || raw === '') return def;
   const n = /^(\d+(\.\d*)?|\.\d+)$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isFinite(n) || n < min || n > max) {
@@ -190,7 +214,7 @@ function num(env: Env, key: string, def: number, min: number, max: number): numb
 }
 
 function str(env: Env, key: string, def: string): string {
-  const raw = env[key];
+  const raw = lookup(env, key);
   return raw === undefined || raw === '' ? def : raw;
 }
 
