@@ -162,13 +162,27 @@ const DAY_MS = 86_400_000;
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * The value of `key`: the variable itself or, when `<key>_FILE` is set, the content of the file
+ * The variables that may come from a file (`<NAME>_FILE`): the secrets, and the URLs that carry
+ * credentials. Only these: other readers of the environment (the image's HEALTHCHECK reading
+ * METRICS_PORT, libraries reading NODE_ENV) would not see a value from a file.
+ */
+export const FILE_KEYS: ReadonlySet<string> = new Set(['TOKEN_SECRET', 'ADMIN_SECRET', 'NATS_URL', 'REDIS_URL', 'REDIS_SENTINEL_PASSWORD']);
+
+/** A secret as the server reads it (`<key>` or `<key>_FILE`), for the CLI; undefined when unset. */
+export function envSecret(key: string, env: Env = process.env): string | undefined {
+  const v = lookup(env, key);
+  return v === '' ? undefined : v;
+}
+
+/**
+ * The value of `key`: the variable itself or, when `<key>_FILE` is set (for FILE_KEYS only), the content of the file
  * it names less one trailing newline. Any variable can come from a file this way; it is meant for
  * secrets mounted by Kubernetes or compose (TOKEN_SECRET_FILE=/run/secrets/token-secret), which
  * then never appear in the environment or `docker inspect`. Setting both, an unreadable file and
  * an empty one are errors: each is a mistake in the mount, never a reason to fall back to a default.
  */
 function lookup(env: Env, key: string): string | undefined {
+  if (!FILE_KEYS.has(key)) return env[key];
   const file = env[`${key}_FILE`];
   if (file === undefined || file === '') return env[key];
   if (env[key] !== undefined && env[key] !== '') throw new ConfigError(`set ${key} or ${key}_FILE, not both`);

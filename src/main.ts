@@ -219,7 +219,7 @@ async function importGateway(maxHeaderBytes: number): Promise<typeof import('./g
 }
 
 async function start(config: Config, log: Logger): Promise<void> {
-  const metrics = new Metrics({ labels: { node: config.gatewayId, role: config.role }, redis: config.redisUrl !== null });
+  const metrics = new Metrics({ labels: { node: config.gatewayId, role: config.role }, redis: config.natsUrl !== null });
   // Probes answer from the start: live at once, not ready until everything below is up.
   let phase: 'starting' | 'running' | 'stopping' = 'starting';
   const readiness = new Readiness();

@@ -65,7 +65,7 @@ export async function connectRedis(opts: RedisClientOptions): Promise<Redis> {
     maxRetriesPerRequest: 0,
     commandTimeout,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
-    ...(opts.sentinel ? sentinelOptions(opts.sentinel, commandTimeout) : {}),
+    ...(opts.sentinel ? sentinelOptions(opts.sentinel, commandTimeout, opts.url?.startsWith('rediss:') ?? false) : {}),
   };
   if (opts.url === null && !opts.sentinel) throw new RedisUnavailableError('no Redis: neither a URL nor sentinels');
   const redis = opts.url === null ? new Redis(options) : new Redis(opts.url, options);
@@ -112,8 +112,11 @@ export async function connectRedis(opts: RedisClientOptions): Promise<Redis> {
  * that is demoted while still reachable (SENTINEL FAILOVER, a partition healed) is left at
  * once rather than when it refuses a write.
  */
-function sentinelOptions(s: RedisSentinelConfig, commandTimeout: number): RedisOptions {
+function sentinelOptions(s: RedisSentinelConfig, commandTimeout: number, tls: boolean): RedisOptions {
   return {
+    // A rediss:// REDIS_URL: TLS to the primary the sentinels name (ioredis would otherwise
+    // connect to it in plain TCP); the sentinels themselves are asked in plain TCP.
+    ...(tls ? { enableTLSForSentinelMode: true } : {}),
     sentinels: s.sentinels.map((x) => ({ host: x.host, port: x.port })),
     name: s.name,
     ...(s.password !== null ? { sentinelPassword: s.password } : {}),

@@ -13,7 +13,7 @@ import { Kind } from '../../src/protocol/kinds.js';
 import { ADMIN_SECRET, FAST, items } from '../helpers/cluster.js';
 import { startNats } from '../helpers/infra.js';
 import { info, startSentinelSet, type SentinelSet } from '../helpers/redis-sentinel.js';
-import { sleep, startServer, waitFor, type RunningServer } from '../helpers/server.js';
+import { metricValue, sleep, startServer, waitFor, type RunningServer } from '../helpers/server.js';
 
 const ROOM = 'live';
 
@@ -64,7 +64,7 @@ interface Setup {
 }
 
 /** Sentinel-managed Redis, a nats-server, one logic and one gateway process on them. */
-async function setup(t: Test): Promise<Setup> {
+async function setup(t: Test, extra: Record<string, string> = {}): Promise<Setup> {
   const redis = await startSentinelSet();
   const nats = await startNats().catch(async (err: unknown) => {
     await redis.stop();
@@ -76,7 +76,7 @@ async function setup(t: Test): Promise<Setup> {
     await Promise.all([redis.stop(), nats.dispose()]);
   });
   await redis.settled();
-  const env = { ...FAST, ...redis.env, NATS_URL: nats.url, ADMIN_SECRET, UPSTREAM_TIMEOUT_MS: '1000', REGISTRY_HEARTBEAT_MS: '200', REGISTRY_TTL_MS: '2000' };
+  const env = { ...FAST, ...redis.env, NATS_URL: nats.url, ADMIN_SECRET, UPSTREAM_TIMEOUT_MS: '1000', REGISTRY_HEARTBEAT_MS: '200', REGISTRY_TTL_MS: '2000', ...extra };
   procs.push(await startServer({ ...env, ROLE: 'logic', GATEWAY_ID: 'logic-0' }, 'logic-0'));
   procs.push(await startServer({ ...env, ROLE: 'gateway', GATEWAY_ID: 'gw-0' }, 'gw-0'));
   return { redis, procs };
@@ -114,6 +114,8 @@ async function giftAcked(c: DanmakuClient, prefix: string): Promise<Gift> {
 t.test('redis sentinel - the primary killed under traffic: the replica is promoted, every process reconnects, is ready again and serves sends; only the last acknowledged writes can be lost', async (t) => {
   const { redis, procs } = await setup(t);
   const gw = procs[1]!;
+  // Found through sentinels only (no REDIS_URL): the connection gauge is exported all the same (the Redis-down alert reads it).
+  for (const p of procs) t.equal(metricValue(await p.metrics(), 'danmaku_redis_connected'), 1, `${p.name}: danmaku_redis_connected 1`);
 
   const sender = await gw.connect('sender');
   await sender.join(ROOM);
@@ -213,7 +215,10 @@ t.test('redis sentinel - the primary killed under traffic: the replica is promot
 });
 
 t.test('redis sentinel - acknowledged writes the replica had not received are lost in the failover, and their seqs are given again', async (t) => {
-  const { redis, procs } = await setup(t);
+  // Heartbeats far apart and a long ttl: the registry entry written while the replica was behind
+  // can only come back through the rewrite on reconnect (RegistryAgent.storeReconnected), not
+  // through a failed heartbeat or a lapsed entry.
+  const { redis, procs } = await setup(t, { REGISTRY_HEARTBEAT_MS: '30000', REGISTRY_TTL_MS: '90000' });
   const sender = await procs[1]!.connect('sender');
   await sender.join(ROOM);
   const kept: Gift[] = [];

@@ -28,7 +28,7 @@ t.test('config - the drain windows: none standalone, 5 s and 30 s in cluster mod
   t.same([set.drainNotReadyMs, set.drainWindowMs], [1_000, 2_000], 'standalone when set');
 });
 
-t.test('config - X_FILE: any variable from a file (mounted secrets), less one trailing newline', async (t) => {
+t.test('config - X_FILE: the secrets and credential URLs from a file (mounted secrets), less one trailing newline', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'danmaku-config-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = (name: string, text: string): string => {
@@ -48,7 +48,7 @@ t.test('config - X_FILE: any variable from a file (mounted secrets), less one tr
   t.equal(cluster.natsUrl, 'nats://nats-1:4222,nats://nats-2:4222', 'no newline: taken as it is');
   t.equal(cluster.redisUrl, 'redis://:pw@redis:6379/0');
   t.equal(loadConfig({ TOKEN_SECRET_FILE: file('two', 'a-secret-of-16-chars\n\n') }).tokenSecret.length, 21, 'only one newline removed');
-  t.equal(loadConfig({ PORT_FILE: file('port', '9005\n') }).port, 9005, 'not only secrets: any variable the config reads');
+  t.equal(loadConfig({ PORT_FILE: file('port', '9005\n') }).port, 9001, 'only the secrets and credential URLs: PORT_FILE is not read');
   t.equal(loadConfig({ TOKEN_SECRET: 'from-the-environment-1', TOKEN_SECRET_FILE: '' }).tokenSecret, 'from-the-environment-1', 'an empty X_FILE is unset');
   t.equal(loadConfig({ SSL_CERT_FILE: join(dir, 'missing') }).port, 9001, 'a _FILE variable the config does not read is left alone');
   t.throws(() => loadConfig({ TOKEN_SECRET: 'from-the-environment-1', TOKEN_SECRET_FILE: file('both', 'from-a-file-0123456') }),

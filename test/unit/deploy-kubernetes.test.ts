@@ -165,3 +165,10 @@ t.test('deploy-kubernetes - autoscaling on metrics the server exports, the same 
     t.equal(so.spec.maxReplicaCount, find('HorizontalPodAutoscaler', name).spec.maxReplicas, `${name}: same maximum`);
   }
 });
+
+t.test('deploy-kubernetes - the overlays put what they add in the base namespace', async (t) => {
+  const ns = (file: string) => (docs.get(file)![0] as unknown as { namespace?: string }).namespace;
+  const base = ns('deploy/kubernetes/base/kustomization.yaml');
+  t.equal(base, 'danmaku');
+  for (const overlay of ['hpa', 'keda']) t.equal(ns(`deploy/kubernetes/overlays/${overlay}/kustomization.yaml`), base, `${overlay}: its autoscalers next to the Deployments they scale`);
+});
