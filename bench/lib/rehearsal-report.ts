@@ -28,7 +28,7 @@ export interface RehearsalFigures {
   readonly logicMax: number;
   readonly logicMaxAt: number;
   /** delivery p99 of the sync period with the most connections */
-  readonly p99AtPeak: number;
+  readonly p99AtPeak: number | null;
 }
 
 export function figures(r: RehearsalReport): RehearsalFigures {
@@ -132,8 +132,8 @@ export function rehearsalSvg(r: RehearsalReport): string {
     add(panel(lines, y, `${h.name}: replicas asked for (target ${what}, ${h.minReplicas}..${h.maxReplicas}, ${n} running)`, 'replicas', colorOf, { xLabel }));
   }
   const delay: Line[] = [
-    { label: 'delivery p50', points: r.run.seconds.map((s) => [s.t, s.p50]), dash: true },
-    { label: 'delivery p99', points: r.run.seconds.map((s) => [s.t, s.p99]) },
+    { label: 'delivery p50', points: r.run.seconds.map((s) => [s.t, s.p50 ?? NaN]), dash: true },
+    { label: 'delivery p99', points: r.run.seconds.map((s) => [s.t, s.p99 ?? NaN]) },
   ];
   add(panel(delay, y, 'Delivery delay per second (server receipt to viewer)', 'ms', colorOf, { xLabel, reference: { value: 1000, label: '1 s' }, log: true }));
   const names = syncs[0]?.processes.map((p) => p.name) ?? [];

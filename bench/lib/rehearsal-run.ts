@@ -48,11 +48,12 @@ export interface RehearsalRunOptions {
 /** One second as the viewers saw it. */
 export interface CrowdSecond {
   readonly t: number;
-  /** viewers joined and open, by the load generator's count */
+  /** viewers joined and open, by the load generator's count (a cohort counts once all of it has joined) */
   readonly viewers: number;
   readonly items: number;
-  readonly p50: number;
-  readonly p99: number;
+  /** null: nothing delivered that second */
+  readonly p50: number | null;
+  readonly p99: number | null;
 }
 
 export interface ProcessReading {
@@ -73,9 +74,9 @@ export interface SyncPoint {
   readonly connections: number;
   readonly gateway: SyncResult;
   readonly logic: SyncResult;
-  /** delivery delay over the period */
-  readonly p50: number;
-  readonly p99: number;
+  /** delivery delay over the period (null: nothing delivered) */
+  readonly p50: number | null;
+  readonly p99: number | null;
 }
 
 export interface RehearsalRun {
@@ -152,6 +153,8 @@ export async function rehearse(target: Target, m: AutoscalingManifests, crowd: C
   const closing: Promise<void>[] = [];
   const started = Date.now();
   const elapsed = () => (Date.now() - started) / 1000;
+  // The first readings, before anyone arrives: the first sync then has a CPU interval and a latency window.
+  await Promise.all([...gateways, ...logics].map((p) => readProcess(p, 0, reader, m.logicLatency.windowSeconds, m.logicLatency.quantile)));
   const total = crowd.arriveS + crowd.holdS + crowd.leaveS + crowd.tailS;
   let done = false;
 
@@ -191,7 +194,8 @@ export async function rehearse(target: Target, m: AutoscalingManifests, crowd: C
       accumulate(all, second);
       period.add(second.delay);
       accumulate(all, await senders.report());
-      const point = { t: s, viewers, items: second.items, p50: round(second.delay.quantile(0.5)), p99: round(second.delay.quantile(0.99)) };
+      const delivered = second.delay.count > 0;
+      const point = { t: s, viewers, items: second.items, p50: delivered ? round(second.delay.quantile(0.5)) : null, p99: delivered ? round(second.delay.quantile(0.99)) : null };
       seconds.push(point);
       say(`${s}/${total} s | ${viewers.toLocaleString('en')} viewers | ${second.items.toLocaleString('en')} items/s | p99 ${point.p99} ms | gateways asked ${replicas.gateway}, logic ${replicas.logic}`);
       if (s % crowd.syncS !== 0) continue;
@@ -204,7 +208,7 @@ export async function rehearse(target: Target, m: AutoscalingManifests, crowd: C
       const logic = hpa.logic.sync(s, replicas.logic, p99s.reduce((a, b) => a + b, 0) / Math.max(1, p99s.length));
       replicas.gateway = gateway.desired;
       replicas.logic = logic.desired;
-      syncs.push({ t: s, processes: readings, connections, gateway, logic, p50: round(period.quantile(0.5)), p99: round(period.quantile(0.99)) });
+      syncs.push({ t: s, processes: readings, connections, gateway, logic, p50: period.count > 0 ? round(period.quantile(0.5)) : null, p99: period.count > 0 ? round(period.quantile(0.99)) : null });
       period = new Histogram();
     }
   } finally {
