@@ -159,6 +159,8 @@ export async function rehearse(target: Target, m: AutoscalingManifests, crowd: C
   let done = false;
 
   // The crowd: cohort k arrives over its slot of the arrival, and leaves at its slot of the departure.
+  // A cohort that cannot open (out of files, a gateway gone) ends the run with its error, after the cleanup.
+  let arrivalError: unknown = null;
   const arrivals = (async () => {
     const slot = crowd.arriveS / crowd.cohorts;
     for (let k = 0; k < sizes.length && !done; k++) {
@@ -169,10 +171,13 @@ export async function rehearse(target: Target, m: AutoscalingManifests, crowd: C
       const conns = connsFor(run, Array.from({ length: sizes[k]! }, () => 'stage'), [], token, true);
       entry.fleet = await Fleet.open({ run, urls: target.urls, conns, workers: 1, addresses: o.addresses, rampMs: slot * 1000 });
     }
-  })();
+  })().catch((err: unknown) => {
+    arrivalError = err;
+    done = true;
+  });
   senders.send({ danmaku: crowd.rate / crowd.senders, likes: crowd.likes / crowd.senders, gifts: crowd.gifts / crowd.senders });
   try {
-    for (let s = 1; s <= total; s++) {
+    for (let s = 1; s <= total && arrivalError === null; s++) {
       await sleep(started + s * 1000 - Date.now());
       const open = cohorts.filter((c) => c.fleet !== null);
       const reports = await Promise.all(open.map((c) => c.fleet!.report()));
@@ -214,12 +219,13 @@ export async function rehearse(target: Target, m: AutoscalingManifests, crowd: C
   } finally {
     done = true;
     senders.stop();
-    await arrivals.catch(() => undefined);
+    await arrivals;
     await Promise.all(closing);
     for (const c of cohorts) if (c.fleet) await c.fleet.close();
     await senders.close();
     if (!o.quiet && process.stderr.isTTY) process.stderr.write('\n');
   }
+  if (arrivalError !== null) throw new Error(`a cohort of viewers could not connect: ${arrivalError instanceof Error ? arrivalError.message : String(arrivalError)}`, { cause: arrivalError });
   return {
     seconds,
     syncs,
