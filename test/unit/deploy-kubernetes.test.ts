@@ -151,8 +151,8 @@ t.test('deploy-kubernetes - autoscaling on metrics the server exports, the same 
     }
   }
   t.equal(targets.get('danmaku-gateway'), '8000', 'gateways: 8,000 connections per pod');
-  t.equal(targets.get('danmaku-logic'), '20m', 'logic: 20 ms p99');
-  const keda = { 'danmaku-gateway': '8000', 'danmaku-logic': '0.02' } as Record<string, string>;
+  t.equal(targets.get('danmaku-logic'), '15m', 'logic: 15 ms p99, under the 22 ms measured at the ceiling (docs/benchmarks.md, issue 14)');
+  const keda = { 'danmaku-gateway': '8000', 'danmaku-logic': '0.015' } as Record<string, string>;
   for (const name of Object.keys(keda)) {
     const so = find('ScaledObject', name);
     t.equal(so.spec.scaleTargetRef.name, name, `ScaledObject ${name} scales its Deployment`);
