@@ -100,12 +100,17 @@ export function scaledObjectSpec(doc: ScaledObjectDoc): HpaSpec & { readonly que
   };
 }
 
-/** The rate window and quantile of a prometheus-adapter rule's metricsQuery (histogram_quantile over rate(...[W])). */
-export function adapterQuantile(metricsQuery: string): { quantile: number; windowSeconds: number } {
+/**
+ * The rate window and quantile of a prometheus-adapter rule's metricsQuery (histogram_quantile
+ * over rate(...[W])), and the request rate per pod it counts the quantile above (`... > R`; 0
+ * when the rule has no such gate).
+ */
+export function adapterQuantile(metricsQuery: string): { quantile: number; windowSeconds: number; minRate: number } {
   const q = /histogram_quantile\(\s*([\d.]+)\s*,/.exec(metricsQuery);
   const w = /\[(\d+)(s|m|h)\]/.exec(metricsQuery);
   if (!q || !w) throw new Error(`not a histogram_quantile over a rate window: ${metricsQuery}`);
-  return { quantile: Number(q[1]), windowSeconds: Number(w[1]) * { s: 1, m: 60, h: 3600 }[w[2] as 's' | 'm' | 'h'] };
+  const gate = /le="\+Inf"\}\[\w+\]\)\)\s*>\s*([\d.]+)/.exec(metricsQuery);
+  return { quantile: Number(q[1]), windowSeconds: Number(w[1]) * { s: 1, m: 60, h: 3600 }[w[2] as 's' | 'm' | 'h'], minRate: gate ? Number(gate[1]) : 0 };
 }
 
 export interface Resources {
@@ -117,7 +122,7 @@ export interface AutoscalingManifests {
   readonly gateway: HpaSpec;
   readonly logic: HpaSpec;
   /** the adapter rule behind the logic HPA's metric */
-  readonly logicLatency: { readonly quantile: number; readonly windowSeconds: number };
+  readonly logicLatency: { readonly quantile: number; readonly windowSeconds: number; readonly minRate: number };
   readonly resources: { readonly gateway: Resources; readonly logic: Resources };
   readonly keda: { readonly gateway: ReturnType<typeof scaledObjectSpec>; readonly logic: ReturnType<typeof scaledObjectSpec> };
 }

@@ -107,7 +107,7 @@ interface Reader {
   readonly buckets: Map<string, { at: number; b: Map<number, number> }[]>;
 }
 
-async function readProcess(p: TargetProcess, at: number, reader: Reader, windowS: number, quantile: number): Promise<ProcessReading> {
+async function readProcess(p: TargetProcess, at: number, reader: Reader, windowS: number, quantile: number, minRate: number): Promise<ProcessReading> {
   const role = p.role as 'gateway' | 'logic';
   let text: string;
   try {
@@ -120,13 +120,16 @@ async function readProcess(p: TargetProcess, at: number, reader: Reader, windowS
   if (cpu !== null) reader.cpu.set(p.name, { at, cpu });
   const cores = cpu !== null && last ? round((cpu - last.cpu) / (at - last.at), 3) : null;
   if (role === 'gateway') return { name: p.name, role, connections: metricOf(text, 'danmaku_connections'), cores, p99: null };
-  // The adapter's rule: histogram_quantile over rate(...[window]) of this pod, 0 when it handled nothing.
+  // The adapter's rule: histogram_quantile over rate(...[window]) of this pod, 0 when it handled
+  // nothing or no more than the rule's minimum request rate.
   const history = reader.buckets.get(p.name) ?? [];
   const now = { at, b: bucketsOf(text, 'danmaku_logic_request_seconds') };
   history.push(now);
   while (history.length > 1 && history[0]!.at < at - windowS) history.shift();
   reader.buckets.set(p.name, history);
-  const q = history.length > 1 ? histogramQuantile(quantile, bucketsBetween(history[0]!.b, now.b)) : NaN;
+  const d = history.length > 1 ? bucketsBetween(history[0]!.b, now.b) : null;
+  const rate = d && at > history[0]!.at ? (d.get(Infinity) ?? 0) / (at - history[0]!.at) : 0;
+  const q = d && rate > minRate ? histogramQuantile(quantile, d) : NaN;
   return { name: p.name, role, connections: null, cores, p99: Number.isFinite(q) ? q : 0 };
 }
 
@@ -154,7 +157,7 @@ export async function rehearse(target: Target, m: AutoscalingManifests, crowd: C
   const started = Date.now();
   const elapsed = () => (Date.now() - started) / 1000;
   // The first readings, before anyone arrives: the first sync then has a CPU interval and a latency window.
-  await Promise.all([...gateways, ...logics].map((p) => readProcess(p, 0, reader, m.logicLatency.windowSeconds, m.logicLatency.quantile)));
+  await Promise.all([...gateways, ...logics].map((p) => readProcess(p, 0, reader, m.logicLatency.windowSeconds, m.logicLatency.quantile, m.logicLatency.minRate)));
   const total = crowd.arriveS + crowd.holdS + crowd.leaveS + crowd.tailS;
   let done = false;
 
@@ -205,7 +208,7 @@ export async function rehearse(target: Target, m: AutoscalingManifests, crowd: C
       say(`${s}/${total} s | ${viewers.toLocaleString('en')} viewers | ${second.items.toLocaleString('en')} items/s | p99 ${point.p99} ms | gateways asked ${replicas.gateway}, logic ${replicas.logic}`);
       if (s % crowd.syncS !== 0) continue;
       const at = elapsed();
-      const readings = await Promise.all([...gateways, ...logics].map((p) => readProcess(p, at, reader, m.logicLatency.windowSeconds, m.logicLatency.quantile)));
+      const readings = await Promise.all([...gateways, ...logics].map((p) => readProcess(p, at, reader, m.logicLatency.windowSeconds, m.logicLatency.quantile, m.logicLatency.minRate)));
       const connections = readings.filter((r) => r.role === 'gateway').reduce((n, r) => n + (r.connections ?? 0), 0);
       const p99s = readings.filter((r) => r.role === 'logic').map((r) => r.p99 ?? 0);
       // The HPA's Pods metric is the average over the pods: for gateways, the connections over the replicas it runs.

@@ -109,7 +109,8 @@ t.test('bench hpa - quantities and the adapter rule', async (t) => {
   t.equal(quantity('256Mi'), 256 * 1024 * 1024);
   t.equal(quantity('1.5k'), 1500);
   t.throws(() => quantity('8,000'));
-  t.same(adapterQuantile('histogram_quantile(0.99, sum by (le) (rate(x[2m])))'), { quantile: 0.99, windowSeconds: 120 });
+  t.same(adapterQuantile('histogram_quantile(0.99, sum by (le) (rate(x[2m])))'), { quantile: 0.99, windowSeconds: 120, minRate: 0 });
+  t.same(adapterQuantile('(histogram_quantile(0.9, sum by (le) (rate(x[1m]))) and on (pod) (sum by (pod) (rate(x{le="+Inf"}[1m])) > 20)) or vector(0)'), { quantile: 0.9, windowSeconds: 60, minRate: 20 }, 'the gate on the request rate');
   t.throws(() => adapterQuantile('sum(x)'));
 });
 
@@ -122,7 +123,7 @@ t.test('bench hpa - the rehearsal reads the manifests\' targets, and both overla
   t.ok(m.logic.target > 0 && m.logic.target < 1, `logic target ${m.logic.target} s`);
   t.equal(m.gateway.scaleDown.stabilizationWindowSeconds, 600, 'the scale-down window the gateway HPA sets');
   t.equal(m.gateway.scaleUp.tolerance, 0.1, 'no tolerance in the manifest: the controller\'s 0.1');
-  t.same(m.logicLatency, { quantile: 0.99, windowSeconds: 120 }, 'the adapter\'s p99 over 2 minutes');
+  t.same(m.logicLatency, { quantile: 0.99, windowSeconds: 120, minRate: 20 }, 'the adapter\'s p99 over 2 minutes, above 20 requests/s');
   t.ok(m.resources.gateway.cpuLimit >= m.resources.gateway.cpuRequest, 'a CPU limit at or above the request');
   t.same(compare(m.gateway, m.keda.gateway), [], 'KEDA scales gateways as the HPA does');
   t.same(compare(m.logic, m.keda.logic), [], 'and logic processes');

@@ -158,7 +158,7 @@ t.test('deploy-kubernetes - autoscaling on metrics the server exports, the same 
     t.equal(so.spec.scaleTargetRef.name, name, `ScaledObject ${name} scales its Deployment`);
     const trigger = so.spec.triggers[0];
     t.equal(trigger.metadata.threshold, keda[name], `ScaledObject ${name}: the HPA's target`);
-    for (const [, metric] of String(trigger.metadata.query).matchAll(/\b(danmaku_\w+?)(?:_bucket)?\{/g)) {
+    for (const [, metric] of String(trigger.metadata.query).matchAll(/\b(danmaku_\w+?)(?:_bucket|_count|_sum)?\{/g)) {
       t.ok(registered.has(metric!), `ScaledObject ${name}: ${metric} is a metric of src/metrics.ts`);
     }
     t.equal(so.spec.minReplicaCount, find('HorizontalPodAutoscaler', name).spec.minReplicas, `${name}: same minimum`);
