@@ -22,6 +22,7 @@ import { switchStorm } from './switch-storm.js';
 import { upstream, UPSTREAM } from './upstream.js';
 import { UPSTREAM_HELP } from './lib/upstream-options.js';
 import { chat, CHAT, CHAT_HELP } from './chat.js';
+import { rehearsal, REHEARSAL, REHEARSAL_HELP } from './rehearsal.js';
 
 import { overlayMain } from './overlay.js';
 
@@ -40,12 +41,14 @@ ${SCENARIOS.map((s) => `  ${s.name.padEnd(14)}${s.summary}`).join('\n')}
                 loopback and runs --scenario NAME on them, then on a standalone server (and the baseline)
   ${UPSTREAM.name.padEnd(14)}${UPSTREAM.summary}
   ${CHAT.name.padEnd(14)}${CHAT.summary}
+  ${REHEARSAL.name.padEnd(14)}${REHEARSAL.summary}
   ${'overlay'.padEnd(14)}the danmaku overlay in Chromium at 1280x720 (60 danmaku/s + gifts): frame times and long
                 tasks, against weizhenye's danmaku library (docs/overlay.md)
 
 ${OPTION_HELP}
 ${UPSTREAM_HELP}
 ${CHAT_HELP}
+${REHEARSAL_HELP}
 
 Results go to bench/results/<scenario>-<time>.{json,md,svg} (or --json FILE) and the
 summary to stdout. Method and figures: docs/benchmarks.md.`;
@@ -118,6 +121,11 @@ async function main(argv: string[]): Promise<number> {
     const r = await upstream(rest);
     write(r.options, UPSTREAM.name, r.report.at, r.report, r.markdown, r.svg);
     return r.ok || !r.enforce ? 0 : 1;
+  }
+  if (name === REHEARSAL.name) {
+    const r = await rehearsal(rest);
+    write(r.options, REHEARSAL.name, r.report.at, r.report, r.markdown, r.svg);
+    return 0;
   }
   if (name === 'overlay') {
     await overlayMain(rest);

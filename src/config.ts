@@ -1,6 +1,7 @@
 // One typed, validated configuration object, parsed once at boot from the environment.
 // Nothing else reads process.env.
 
+import { readFileSync } from 'node:fs';
 import type { WindowLimits } from './store/history/window.js';
 
 export type Role = 'gateway' | 'logic' | 'all';
@@ -12,9 +13,12 @@ export interface Config {
   readonly production: boolean;
   /** which roles this process runs */
   readonly role: Role;
-  /** cluster mode when both URLs are set; standalone (memory bus and store) when neither */
+  /** cluster mode when NATS and Redis (REDIS_URL or REDIS_SENTINELS) are set; standalone (memory bus and store) when neither */
   readonly natsUrl: string | null;
+  /** with sentinels: only its credentials and db are used (the primary's address comes from them) */
   readonly redisUrl: string | null;
+  /** Redis through Sentinel (docs/cluster.md, "Redis high availability: Sentinel"); null: REDIS_URL is the one Redis */
+  readonly redisSentinel: RedisSentinelConfig | null;
   /** first token of every NATS subject (src/bus/subjects.ts) */
   readonly subjectPrefix: string;
   /** prefix of every Redis key (src/redis/keys.ts) */
@@ -131,6 +135,15 @@ export interface Config {
   readonly degradeMinMembers: number;
 }
 
+/** Where the Redis primary is found when Sentinel manages it. */
+export interface RedisSentinelConfig {
+  readonly sentinels: ReadonlyArray<{ readonly host: string; readonly port: number }>;
+  /** the master name the sentinels monitor (`sentinel monitor <name> ...`) */
+  readonly name: string;
+  /** the sentinels' own password (`requirepass` in sentinel.conf); null: none */
+  readonly password: string | null;
+}
+
 /** The standalone development secret. Refused when NODE_ENV=production. */
 export const DEV_TOKEN_SECRET = 'danmaku-dev-secret-change-me';
 
@@ -148,8 +161,45 @@ const DAY_MS = 86_400_000;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * The variables that may come from a file (`<NAME>_FILE`): the secrets, and the URLs that carry
+ * credentials. Only these: other readers of the environment (the image's HEALTHCHECK reading
+ * METRICS_PORT, libraries reading NODE_ENV) would not see a value from a file.
+ */
+export const FILE_KEYS: ReadonlySet<string> = new Set(['TOKEN_SECRET', 'ADMIN_SECRET', 'NATS_URL', 'REDIS_URL', 'REDIS_SENTINEL_PASSWORD']);
+
+/** A secret as the server reads it (`<key>` or `<key>_FILE`), for the CLI; undefined when unset. */
+export function envSecret(key: string, env: Env = process.env): string | undefined {
+  const v = lookup(env, key);
+  return v === '' ? undefined : v;
+}
+
+/**
+ * The value of `key`: the variable itself or, when `<key>_FILE` is set (for FILE_KEYS only), the content of the file
+ * it names less one trailing newline. Any variable can come from a file this way; it is meant for
+ * secrets mounted by Kubernetes or compose (TOKEN_SECRET_FILE=/run/secrets/token-secret), which
+ * then never appear in the environment or `docker inspect`. Setting both, an unreadable file and
+ * an empty one are errors: each is a mistake in the mount, never a reason to fall back to a default.
+ */
+function lookup(env: Env, key: string): string | undefined {
+  if (!FILE_KEYS.has(key)) return env[key];
+  const file = env[`${key}_FILE`];
+  if (file === undefined || file === '') return env[key];
+  if (env[key] !== undefined && env[key] !== '') throw new ConfigError(`set ${key} or ${key}_FILE, not both`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+    throw new ConfigError(`${key}_FILE: cannot read ${JSON.stringify(file)} (${why})`, { cause: err });
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new ConfigError(`${key}_FILE: ${JSON.stringify(file)} is empty`);
+  return value;
+}
+
 function int(env: Env, key: string, def: number, min: number, max: number): number {
-  const raw = env[key];
+  const raw = lookup(env, key);
   if (raw === undefined || raw === '') return def;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) {
@@ -159,7 +209,7 @@ function int(env: Env, key: string, def: number, min: number, max: number): numb
 }
 
 function bool(env: Env, key: string, def: boolean): boolean {
-  const raw = env[key];
+  const raw = lookup(env, key);
   if (raw === undefined || raw === '') return def;
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
@@ -168,7 +218,7 @@ function bool(env: Env, key: string, def: boolean): boolean {
 
 /** A plain decimal number (`0.9`, `2`, `.5`) in [min, max]: no hex, exponent, sign or spaces, which Number() would take. */
 function num(env: Env, key: string, def: number, min: number, max: number): number {
-  const raw = env[key];
+  const raw = lookup(env, key);
   if (raw === undefined || raw === '') return def;
   const n = /^(\d+(\.\d*)?|\.\d+)$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isFinite(n) || n < min || n > max) {
@@ -178,7 +228,7 @@ function num(env: Env, key: string, def: number, min: number, max: number): numb
 }
 
 function str(env: Env, key: string, def: string): string {
-  const raw = env[key];
+  const raw = lookup(env, key);
   return raw === undefined || raw === '' ? def : raw;
 }
 
@@ -197,8 +247,9 @@ export function loadConfig(env: Env = process.env): Config {
   const connFrameRate = int(env, 'CONN_FRAME_RATE', 20, 1, 100_000);
   const natsUrl = str(env, 'NATS_URL', '') || null;
   const redisUrl = str(env, 'REDIS_URL', '') || null;
-  if ((natsUrl === null) !== (redisUrl === null)) {
-    throw new ConfigError('cluster mode needs both NATS_URL and REDIS_URL (standalone mode: set neither)');
+  const redisSentinel = sentinel(env);
+  if ((natsUrl === null) !== (redisUrl === null && redisSentinel === null)) {
+    throw new ConfigError('cluster mode needs both NATS_URL and REDIS_URL (or REDIS_SENTINELS) (standalone mode: set neither)');
   }
   const role = str(env, 'ROLE', 'all');
   if (role !== 'gateway' && role !== 'logic' && role !== 'all') {
@@ -254,6 +305,7 @@ export function loadConfig(env: Env = process.env): Config {
     role,
     natsUrl,
     redisUrl,
+    redisSentinel,
     subjectPrefix,
     redisPrefix: str(env, 'REDIS_PREFIX', 'danmaku:'),
     adminSecret,
@@ -330,6 +382,31 @@ export function loadConfig(env: Env = process.env): Config {
     degradeCpu: num(env, 'DEGRADE_CPU', 0.9, 0, 64),
     degradeMinMembers: int(env, 'DEGRADE_MIN_MEMBERS', 500, 1, 10_000_000),
   };
+}
+
+/**
+ * REDIS_SENTINELS `host:port,host:port,...` (at least one; IPv6 in brackets), with
+ * REDIS_SENTINEL_NAME (default `mymaster`) and REDIS_SENTINEL_PASSWORD; null when unset.
+ */
+function sentinel(env: Env): RedisSentinelConfig | null {
+  const raw = str(env, 'REDIS_SENTINELS', '');
+  if (raw === '') {
+    for (const key of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD']) {
+      if (str(env, key, '') !== '') throw new ConfigError(`${key} is set but REDIS_SENTINELS is not`);
+    }
+    return null;
+  }
+  const sentinels = raw.split(',').map((entry) => {
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(entry.trim());
+    const port = m ? Number(m[3]) : 0;
+    if (!m || port < 1 || port > 65535) {
+      throw new ConfigError(`REDIS_SENTINELS must be host:port pairs separated by commas, got ${JSON.stringify(entry)}`);
+    }
+    return { host: m[1] ?? m[2]!, port };
+  });
+  const name = str(env, 'REDIS_SENTINEL_NAME', 'mymaster');
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new ConfigError(`REDIS_SENTINEL_NAME must match [A-Za-z0-9._-]{1,64}, got ${JSON.stringify(name)}`);
+  return { sentinels, name, password: str(env, 'REDIS_SENTINEL_PASSWORD', '') || null };
 }
 
 /** PUBLIC_URL: an absolute ws:// or wss:// URL without credentials or a fragment. */

@@ -120,12 +120,12 @@ function standalone(config: Config, metrics: Metrics, log: Logger): Parts {
 }
 
 async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<Parts> {
-  const redis = await connectRedis({ url: config.redisUrl!, name: `danmaku-${config.gatewayId}`, observer: metrics, log: log.child({ component: 'redis' }) });
+  const redis = await connectRedis({ url: config.redisUrl, sentinel: config.redisSentinel, name: `danmaku-${config.gatewayId}`, observer: metrics, log: log.child({ component: 'redis' }) });
   const ctx: RedisContext = { redis, keys: keys(config.redisPrefix), observer: metrics };
   // Chat storage (the writers' batches, the inbox and history reads) on a connection of its
   // own: its large scripts and replies would otherwise queue the send path's round trips
   // (intake, member lists, registry) behind them on one socket.
-  const chatRedis = runsLogic(config) ? await connectRedis({ url: config.redisUrl!, name: `danmaku-${config.gatewayId}-chat`, observer: metrics, log: log.child({ component: 'redis', connection: 'chat' }) }) : null;
+  const chatRedis = runsLogic(config) ? await connectRedis({ url: config.redisUrl, sentinel: config.redisSentinel, name: `danmaku-${config.gatewayId}-chat`, observer: metrics, log: log.child({ component: 'redis', connection: 'chat' }) }) : null;
   const chatCtx: RedisContext = { ...ctx, redis: chatRedis ?? redis };
   const storeLog = log.child({ component: 'store' });
   // Only the seams of the send path fall back to memory while Redis is down (fallback.ts).
@@ -219,7 +219,7 @@ async function importGateway(maxHeaderBytes: number): Promise<typeof import('./g
 }
 
 async function start(config: Config, log: Logger): Promise<void> {
-  const metrics = new Metrics({ labels: { node: config.gatewayId, role: config.role } });
+  const metrics = new Metrics({ labels: { node: config.gatewayId, role: config.role }, redis: config.natsUrl !== null });
   // Probes answer from the start: live at once, not ready until everything below is up.
   let phase: 'starting' | 'running' | 'stopping' = 'starting';
   const readiness = new Readiness();

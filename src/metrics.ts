@@ -3,7 +3,7 @@
 // Room ids never become label values (unbounded cardinality).
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ROOM_RECOVERIES, type RoomRecovery } from './metric-labels.js';
+import { FALLBACK_OPS, LABEL_VALUES, REDIS_OPS, ROOM_RECOVERIES, type RoomRecovery } from './metric-labels.js';
 import type { BusObserver, SubjectKind } from './bus/index.js';
 import { BUS_EVENTS, CHAT_READS, STORE_WRITES, type ChatReadOp, type StoreWrite, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
 import { PUSH_GIVE_UPS, type PushGiveUp, type WebClass } from './metric-labels.js';
@@ -83,7 +83,9 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
   private readonly busUp = new Gauge({ name: 'danmaku_bus_connected', help: '1 while the bus connection is up (always 1 in standalone mode)', registers: [this.registry] });
   private readonly redisLatency = new Histogram({ name: 'danmaku_redis_operation_seconds', help: 'Time of one Redis-backed store operation, by op', labelNames: ['op'], buckets: REDIS_BUCKETS, registers: [this.registry] });
   private readonly redisErrors = new Counter({ name: 'danmaku_redis_errors_total', help: 'Redis-backed store operations that failed, by op', labelNames: ['op'], registers: [this.registry] });
-  private readonly redisUp = new Gauge({ name: 'danmaku_redis_connected', help: '1 while the Redis connection is ready (cluster mode)', registers: [this.registry] });
+  // Registered only by processes that use Redis (cluster mode): a standalone process has no
+  // connection to report, and a gauge reading 0 there would look like Redis down to an alert.
+  private readonly redisUp = new Gauge({ name: 'danmaku_redis_connected', help: '1 while the Redis connection is ready (cluster mode)', registers: [] });
   private readonly redisDisconnects = new Counter({ name: 'danmaku_redis_disconnects_total', help: 'Redis connections lost', registers: [this.registry] });
   private readonly fallbacks = new Counter({ name: 'danmaku_store_fallbacks_total', help: 'Store operations served by the local fallback while Redis was unavailable, by op', labelNames: ['op'], registers: [this.registry] });
   // Readiness (health.ts), read at scrape time: the same answer /readyz gives.
@@ -129,8 +131,10 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
   private readonly redisChild = children<{ observe(v: number): void }>();
   private readonly chatReadChild = children<{ observe(v: number): void }>();
 
-  constructor(opts: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
+  /** `redis`: the process uses Redis (cluster mode), so it exports `danmaku_redis_connected` (default true) */
+  constructor(opts: { defaultMetrics?: boolean; labels?: Record<string, string>; redis?: boolean } = {}) {
     if (opts.labels) this.registry.setDefaultLabels(opts.labels);
+    if (opts.redis !== false) this.registry.registerMetric(this.redisUp);
     // Process CPU, memory, GC and event-loop lag (nodejs_eventloop_lag_*).
     if (opts.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
@@ -152,6 +156,12 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
     for (const event of BUS_EVENTS) this.busEvents.inc({ event }, 0);
     for (const where of SHED_WHERE) this.shed.inc({ where }, 0);
     for (const kind of STORE_WRITES) this.storeWrites.inc({ kind }, 0);
+    for (const reason of LABEL_VALUES.danmaku_connections_closed_total!.reason!) this.closed.inc({ reason: String(reason) }, 0);
+    for (const reason of LABEL_VALUES.danmaku_errors_total!.reason!) this.errors.inc({ reason: String(reason) }, 0);
+    const upstream = LABEL_VALUES.danmaku_upstream_messages_total!;
+    for (const kind of upstream.kind!) for (const result of upstream.result!) this.upstream.inc({ kind: String(kind), result: String(result) }, 0);
+    for (const op of REDIS_OPS) this.redisErrors.inc({ op }, 0);
+    for (const op of FALLBACK_OPS) this.fallbacks.inc({ op }, 0);
     for (const encoding of ['msgpack', 'gzip']) this.inboxSyncBytes.inc({ encoding }, 0);
     for (const reason of UPGRADE_REFUSALS) this.upgradesRefused.inc({ reason }, 0);
     // degradation steps: up by each signal, down always 'none'

@@ -103,10 +103,10 @@ function events(r: UpstreamRun, get: (p: UpstreamRun['processes'][number]) => Re
 }
 
 function stepsTable(r: UpstreamRun): string[] {
-  const head = '| offered/s planned | offered/s | accepted/s | ACK p50 / p99 / max (ms) | refused | CPU cores (load gen; target) | |\n|---:|---:|---:|---:|---|---|---|';
+  const head = '| offered/s planned | offered/s | accepted/s | ACK p50 / p99 / max (ms) | logic request p99 (ms) | refused | CPU cores (load gen; target) | |\n|---:|---:|---:|---:|---:|---|---|---|';
   const rows = r.steps.map((s) => {
     const cores = Object.entries(s.cores).map(([n, c]) => `${n} ${fmt(c, 2)}`).join(', ');
-    return `| ${fmt(s.rate)} | ${fmt(s.offered)} | ${fmt(s.accepted)} | ${fmt(s.p50)} / ${fmt(s.p99)} / ${fmt(s.max)} | ${refusals(s)} | ${fmt(s.genCores, 2)}; ${cores} | ${s.pass ? 'pass' : `**fail**: ${s.failures.join('; ')}`} |`;
+    return `| ${fmt(s.rate)} | ${fmt(s.offered)} | ${fmt(s.accepted)} | ${fmt(s.p50)} / ${fmt(s.p99)} / ${fmt(s.max)} | ${s.logicP99 == null ? '–' : fmt(s.logicP99)} | ${refusals(s)} | ${fmt(s.genCores, 2)}; ${cores} | ${s.pass ? 'pass' : `**fail**: ${s.failures.join('; ')}`} |`;
   });
   return [`### ${name(r)}: steps`, '', head, ...rows, ''];
 }

@@ -11,7 +11,7 @@ import { healthBetween, readHealth, type ProcessHealth } from './health.js';
 import { callsBetween, natsStats, redisCommandCalls, totalCalls, type NatsStats } from './infra-stats.js';
 import type { AckedLoss } from './loss.js';
 import { ceilingOf, RateDriver, recoverySeconds, stepFailures, type Second, type Window } from './rate-phases.js';
-import { metricOf, scrape } from './prom.js';
+import { bucketsBetween, bucketsOf, histogramQuantile, metricOf, scrape } from './prom.js';
 import { progress } from './run.js';
 import { connsFor, roomNames, roomOf, tokens } from './scenario.js';
 import type { Target, TargetProcess } from './target.js';
@@ -20,6 +20,12 @@ import type { UpstreamOptions } from './upstream-options.js';
 export interface StepResult extends Window {
   readonly pass: boolean;
   readonly failures: string[];
+  /**
+   * p99 of danmaku_logic_request_seconds over the step, from the logic processes' /metrics
+   * (histogram_quantile of the buckets' increase, as prometheus-adapter's rule computes it for
+   * the logic HPA), in ms; null when unreadable or nothing was handled (absent before issue 14)
+   */
+  readonly logicP99?: number | null;
 }
 
 export interface UpstreamCost {
@@ -102,7 +108,7 @@ export async function measureUpstream(target: Target, run: string, u: UpstreamOp
     if (o.warmupS > 0) await driver.run('warm-up', gentle, o.warmupS);
     const cost = target.infra && idle ? await upstreamCost(target, target.infra, driver, gentle, u.redisSeconds, idle) : null;
 
-    const steps = await stepUp(driver, u);
+    const steps = await stepUp(driver, u, target.processes);
     const ceiling = ceilingOf(steps);
     const reference = ceiling ?? u.start;
 
@@ -148,13 +154,16 @@ export async function measureUpstream(target: Target, run: string, u: UpstreamOp
  * after the target has gone quiet (a backlog left by the failed step would fail the next):
  * the overload and recovery are then relative to something the target did sustain.
  */
-async function stepUp(driver: RateDriver, u: UpstreamOptions): Promise<StepResult[]> {
+async function stepUp(driver: RateDriver, u: UpstreamOptions, processes: readonly TargetProcess[]): Promise<StepResult[]> {
   const steps: StepResult[] = [];
   const step = async (rate: number) => {
     if (u.settleSeconds > 0) await driver.run('settle', rate, u.settleSeconds);
+    const before = await logicBuckets(processes);
     const w = await driver.run('step', rate, u.stepSeconds);
+    const after = await logicBuckets(processes);
     const failures = stepFailures(w);
-    steps.push({ ...w, pass: failures.length === 0, failures });
+    const p99 = before && after ? histogramQuantile(0.99, bucketsBetween(before, after)) : NaN;
+    steps.push({ ...w, pass: failures.length === 0, failures, logicP99: Number.isFinite(p99) ? Math.round(p99 * 10_000) / 10 : null });
     return failures.length === 0;
   };
   for (let rate = u.start; rate <= u.max; rate += u.step) if (!(await step(rate))) break;
@@ -188,6 +197,20 @@ async function idleCalls(port: number, driver: RateDriver, seconds: number): Pro
   const after = await redisCommandCalls(port);
   if (!before || !after) return null;
   return { seconds, perSecond: seconds > 0 ? round(totalCalls(callsBetween(before, after)) / seconds) : 0 };
+}
+
+/** danmaku_logic_request_seconds' buckets summed over the target's logic processes (all ops); null if one is unreadable. */
+async function logicBuckets(processes: readonly TargetProcess[]): Promise<Map<number, number> | null> {
+  const sum = new Map<number, number>();
+  for (const p of processes) {
+    if (!p.metricsUrl || (p.role !== 'logic' && p.role !== 'server')) continue;
+    try {
+      for (const [le, n] of bucketsOf(await scrape(p.metricsUrl, 2000), 'danmaku_logic_request_seconds')) sum.set(le, (sum.get(le) ?? 0) + n);
+    } catch {
+      return null;
+    }
+  }
+  return sum;
 }
 
 /** SENDs accepted so far by the target's logic processes (danmaku_upstream_messages_total), null if unreadable. */

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { mintToken } from '../auth/token.js';
 import { DanmakuClient, RequestFailed } from '../client/client.js';
-import { DEV_TOKEN_SECRET } from '../config.js';
+import { DEV_TOKEN_SECRET, envSecret } from '../config.js';
 import { Kind, kindOf } from '../protocol/kinds.js';
 
 const USAGE = `usage:
@@ -15,12 +15,12 @@ const USAGE = `usage:
       Joins the room, prints what arrives, sends every line you type as a danmaku.
       Lines starting with /like, /gift ID [N] or /switch ROOM do what they say;
       /msg GROUP TEXT sends to a chat group, /dm UID TEXT to one user.
-  The secret defaults to $TOKEN_SECRET, else the standalone development secret.`;
+  The secret defaults to $TOKEN_SECRET (or the file $TOKEN_SECRET_FILE names), else the standalone development secret.`;
 
 async function token(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { uid: { type: 'string' }, name: { type: 'string' }, roles: { type: 'string' }, ttl: { type: 'string' }, secret: { type: 'string' } } });
   if (!values.uid) throw new Error('--uid is required');
-  const secret = values.secret ?? process.env.TOKEN_SECRET ?? DEV_TOKEN_SECRET;
+  const secret = values.secret ?? envSecret('TOKEN_SECRET') ?? DEV_TOKEN_SECRET;
   const roles = values.roles ? values.roles.split(',').filter(Boolean) : [];
   process.stdout.write(`${mintToken(secret, { uid: values.uid, name: values.name, roles, ttlSeconds: values.ttl ? Number(values.ttl) : undefined })}\n`);
 }
@@ -46,7 +46,7 @@ function describe(item: Record<string, unknown>): string {
 async function client(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { url: { type: 'string' }, room: { type: 'string' }, token: { type: 'string' }, uid: { type: 'string' }, secret: { type: 'string' } } });
   const url = values.url ?? `ws://127.0.0.1:${process.env.PORT ?? 9001}`;
-  const secret = values.secret ?? process.env.TOKEN_SECRET ?? DEV_TOKEN_SECRET;
+  const secret = values.secret ?? envSecret('TOKEN_SECRET') ?? DEV_TOKEN_SECRET;
   const tok = values.token ?? (values.uid ? mintToken(secret, { uid: values.uid }) : undefined);
   const c = await DanmakuClient.connect(url, { token: tok });
   const w = c.welcome ?? {};

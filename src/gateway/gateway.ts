@@ -166,7 +166,10 @@ export class Gateway implements Drainable {
     const fanout = { publish: (topic: string, data: Uint8Array) => this.publish(topic, data) };
     this.hub = new RoomHub(deps.bus, { history: deps.history, sequencer: deps.sequencer }, fanout, opts, deps.metrics, deps.log.child({ component: 'rooms' }));
     deps.bus.attach(this.hub);
-    deps.onStoreReconnect?.(() => void this.hub.storeRestored());
+    deps.onStoreReconnect?.(() => {
+      void this.hub.storeRestored();
+      this.agent.storeReconnected();
+    });
     this.online = new OnlineTicker(this.hub, deps.presence, opts.gatewayId, opts.onlineIntervalMs, deps.log);
     const pushOpts = { ackTimeoutMs: opts.pushAckTimeoutMs, resendIntervalMs: opts.pushResendIntervalMs, resends: opts.pushResends, pendingMax: opts.pushPendingMax };
     this.pushes = new Pushes<WS>((ws, frame) => sendCorked(ws, frame), pushOpts, deps.metrics);

@@ -70,6 +70,17 @@ export class RegistryAgent {
     this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_MS);
   }
 
+  /**
+   * The Redis connection is back after a loss: rewrite every entry. Writes acknowledged just
+   * before the loss may not be there any more (a failover to a replica that had not received
+   * them, docs/cluster.md "Redis high availability: Sentinel"; a restart from an older AOF).
+   */
+  storeReconnected(): void {
+    if (this.stopped) return;
+    this.resync = true;
+    void this.flush();
+  }
+
   /** Writes what changed (or everything, after a failure); one write at a time, in order. */
   flush(): Promise<void> {
     if (this.flushTimer) clearTimeout(this.flushTimer);

@@ -1,9 +1,12 @@
 // The Redis connection of a cluster process (ioredis), shared by every Redis-backed seam (the
 // store's and the registry), and timing each operation into metrics. Commands fail fast while
 // Redis is unreachable (no offline queue) so that callers fall back or answer with an error
-// instead of stalling; ioredis keeps reconnecting in the background.
+// instead of stalling; ioredis keeps reconnecting in the background. With sentinels (Redis
+// high availability, docs/cluster.md) every connection asks them where the primary is, on
+// the first connect and on every reconnect, so a failover is one more reconnect.
 
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisSentinelConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { RedisOp } from '../metric-labels.js';
 import type { Keys } from './keys.js';
@@ -16,7 +19,10 @@ export interface RedisObserver {
 }
 
 export interface RedisClientOptions {
-  readonly url: string;
+  /** the Redis; with `sentinel`, only its credentials and db (null: none) */
+  readonly url: string | null;
+  /** find the primary through these sentinels */
+  readonly sentinel?: RedisSentinelConfig | null;
   readonly name: string;
   readonly observer: RedisObserver;
   readonly log: Logger;
@@ -51,17 +57,23 @@ export function isRedisUnavailable(err: unknown): boolean {
 /** Connects and waits until Redis answers; logs each connection loss and recovery once. */
 export async function connectRedis(opts: RedisClientOptions): Promise<Redis> {
   const { log, observer } = opts;
-  const redis = new Redis(opts.url, {
+  const commandTimeout = opts.commandTimeoutMs ?? 1_000;
+  const options: RedisOptions = {
     connectionName: opts.name,
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: opts.commandTimeoutMs ?? 1_000,
+    commandTimeout,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
-  });
+    ...(opts.sentinel ? sentinelOptions(opts.sentinel, commandTimeout, opts.url?.startsWith('rediss:') ?? false) : {}),
+  };
+  if (opts.url === null && !opts.sentinel) throw new RedisUnavailableError('no Redis: neither a URL nor sentinels');
+  const redis = opts.url === null ? new Redis(options) : new Redis(opts.url, options);
+  const target = opts.sentinel ? `master ${opts.sentinel.name} of sentinels ${opts.sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}` : `Redis at ${opts.url}`;
   let up = false;
   redis.on('ready', () => {
-    if (!up) log.info('Redis connected');
+    // Where it landed: after a failover, the promoted replica's address.
+    if (!up) log.info({ at: `${redis.stream?.remoteAddress}:${redis.stream?.remotePort}` }, 'Redis connected');
     up = true;
     observer.redisConnected(true);
   });
@@ -80,7 +92,7 @@ export async function connectRedis(opts: RedisClientOptions): Promise<Redis> {
   redis.connect().catch(() => undefined); // retried by retryStrategy; 'ready' tells success
   let timer: NodeJS.Timeout | undefined;
   const gaveUp = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisUnavailableError(`Redis at ${opts.url} did not answer within ${timeout} ms`)), timeout);
+    timer = setTimeout(() => reject(new RedisUnavailableError(`${target} did not answer within ${timeout} ms`)), timeout);
   });
   try {
     await Promise.race([ready, gaveUp]);
@@ -91,6 +103,28 @@ export async function connectRedis(opts: RedisClientOptions): Promise<Redis> {
     clearTimeout(timer);
   }
   return redis;
+}
+
+/**
+ * ioredis's Sentinel mode: on every (re)connect it asks the sentinels, in turn, for the
+ * primary's address and checks that the server there is a primary (a demoted one is left for
+ * the next). failoverDetector subscribes to the sentinels' +switch-master too, so a primary
+ * that is demoted while still reachable (SENTINEL FAILOVER, a partition healed) is left at
+ * once rather than when it refuses a write.
+ */
+function sentinelOptions(s: RedisSentinelConfig, commandTimeout: number, tls: boolean): RedisOptions {
+  return {
+    // A rediss:// REDIS_URL: TLS to the primary the sentinels name (ioredis would otherwise
+    // connect to it in plain TCP); the sentinels themselves are asked in plain TCP.
+    ...(tls ? { enableTLSForSentinelMode: true } : {}),
+    sentinels: s.sentinels.map((x) => ({ host: x.host, port: x.port })),
+    name: s.name,
+    ...(s.password !== null ? { sentinelPassword: s.password } : {}),
+    sentinelCommandTimeout: commandTimeout,
+    // every sentinel tried: wait and go round again (the connection's retryStrategy then applies)
+    sentinelRetryStrategy: (times) => Math.min(100 * times, 1_000),
+    failoverDetector: true,
+  };
 }
 
 /** Closes the connection politely, or at once if Redis does not answer. */
