@@ -7,6 +7,7 @@ import { decode, encodeFrame } from '../../src/protocol/codec.js';
 import { CloseCodes } from '../../src/protocol/errors.js';
 import { Kind } from '../../src/protocol/kinds.js';
 import { Op } from '../../src/protocol/ops.js';
+import { FLOOD_ROOM } from '../helpers/flood.js';
 import { closeOf, RawConnection, rawUpgrade, type RawFrame } from '../helpers/raw-ws.js';
 import { metricValue, sleep, startServer, waitFor } from '../helpers/server.js';
 
@@ -16,13 +17,7 @@ const ENV = {
   OUTBOUND_SOFT_LIMIT_BYTES: '16384',
   SLOW_CONSUMER_GRACE_MS: '1000',
   IDLE_TIMEOUT_MS: '60000', // sweeps every second
-  MAX_TEXT_LENGTH: '2000', // long danmaku: the kernel takes about 4 MB first
-  MAX_FRAME_BYTES: '32768',
-  ROOM_DISPLAY_CAP: '1000000',
-  USER_MESSAGE_RATE: '100000',
-  USER_MESSAGE_BURST: '100000',
-  CONN_FRAME_RATE: '100000',
-  CONN_FRAME_BURST: '100000',
+  ...FLOOD_ROOM,
 };
 
 const opOf = (f: RawFrame) => (f.opcode === 0x2 ? (decode(f.payload) as [number])[0] : -1);

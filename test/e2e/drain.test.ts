@@ -110,7 +110,7 @@ t.test('drain - SIGTERM: not ready while serving and admitting, then closes spre
   t.ok(vs.every((v) => v.closed === null), 'nobody closed yet');
   // Still admitting.
   const late = await viewer(srv, 'live');
-  t.pass('an upgrade in the not-ready window is admitted, and joins');
+  t.ok(late.frames.some((f) => f.op === Op.Joined && f.body.room === 'live'), 'an upgrade in the not-ready window is admitted, and joins');
   t.ok(Date.now() - signalled < 1000, `all within the not-ready window (${Date.now() - signalled} ms)`);
 
   await waitFor(() => vs.some((v) => v.closed !== null), 3000, 'the first close');

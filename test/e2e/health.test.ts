@@ -9,6 +9,7 @@ import { decode, encodeFrame } from '../../src/protocol/codec.js';
 import { Kind } from '../../src/protocol/kinds.js';
 import { Op } from '../../src/protocol/ops.js';
 import { startCluster } from '../helpers/cluster.js';
+import { FLOOD_ROOM } from '../helpers/flood.js';
 import { RawConnection, rawUpgrade, type RawFrame } from '../helpers/raw-ws.js';
 import { metricValue, sleep, startServer, waitFor, type RunningServer } from '../helpers/server.js';
 
@@ -75,13 +76,7 @@ t.test('health - standalone: SIGTERM turns /readyz 503 at once, while the gatewa
     OUTBOUND_SOFT_LIMIT_BYTES: '16384',
     SLOW_CONSUMER_GRACE_MS: '60000', // the stuck member is not closed by the sweep first
     IDLE_TIMEOUT_MS: '60000',
-    MAX_TEXT_LENGTH: '2000',
-    MAX_FRAME_BYTES: '32768',
-    ROOM_DISPLAY_CAP: '1000000',
-    USER_MESSAGE_RATE: '100000',
-    USER_MESSAGE_BURST: '100000',
-    CONN_FRAME_RATE: '100000',
-    CONN_FRAME_BURST: '100000',
+    ...FLOOD_ROOM,
   });
   t.teardown(() => srv.stop());
   const pusher = await srv.connect('pusher');

@@ -13,6 +13,7 @@ import { CloseCodes, Errors } from '../../src/protocol/errors.js';
 import { Kind } from '../../src/protocol/kinds.js';
 import { Op } from '../../src/protocol/ops.js';
 import { FAST, startCluster } from '../helpers/cluster.js';
+import { FLOOD_ROOM } from '../helpers/flood.js';
 import { clientFrame, closeOf, RawConnection, rawUpgrade, type RawFrame } from '../helpers/raw-ws.js';
 import { metricValue, sleep, startServer, waitFor, type RunningServer } from '../helpers/server.js';
 
@@ -243,13 +244,7 @@ t.test('room recovery - cluster: Redis restarted empty, the epoch changes and no
 const SLOW_ENV = {
   OUTBOUND_SOFT_LIMIT_BYTES: '16384',
   SLOW_CONSUMER_GRACE_MS: '30000', // the sweep's own close must not come first
-  MAX_TEXT_LENGTH: '2000',
-  MAX_FRAME_BYTES: '32768',
-  ROOM_DISPLAY_CAP: '1000000',
-  USER_MESSAGE_RATE: '100000',
-  USER_MESSAGE_BURST: '100000',
-  CONN_FRAME_RATE: '100000',
-  CONN_FRAME_BURST: '100000',
+  ...FLOOD_ROOM,
 };
 
 const frameOf = (f: RawFrame) => (f.opcode === 0x2 ? (decode(f.payload) as [number, number, Record<string, unknown>]) : null);
