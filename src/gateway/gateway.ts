@@ -25,7 +25,7 @@ import { compressionOption, worthCompressing } from './compression.js';
 import { defaultPublicUrl, Entry, lagLimitMs, type EntryAnswer } from './entry.js';
 import { Drain, DrainPhase, PHASE_NAMES, type DrainPlan } from './drain.js';
 import type { Drainable } from './drain-api.js';
-import { DegradeMonitor } from './degrade-monitor.js';
+import { DegradeMonitor, type DegradeOptions } from './degrade-monitor.js';
 import { admitFrame, chargeFrames, newConnState, RESUME_ITEMS_PER_TOKEN, type ConnState } from './connection.js';
 import { readJoin, type JoinRequest } from './join-request.js';
 import { LocalUsers } from './local-users.js';
@@ -38,7 +38,8 @@ import { Sweep } from './sweep.js';
 import { UpstreamClient } from './upstream-client.js';
 import type { WebFiles } from './web.js';
 
-export interface GatewayOptions {
+/** The gateway's settings (src/config.ts); adaptive degradation's are DegradeOptions (degrade-monitor.ts). */
+export interface GatewayOptions extends DegradeOptions {
   readonly gatewayId: string;
   readonly host: string;
   readonly port: number;
@@ -82,12 +83,6 @@ export interface GatewayOptions {
   readonly admitMaxOutboundBytes: number;
   /** the URL clients reach this gateway by (GET /entry); null: from HOST and the bound port */
   readonly publicUrl: string | null;
-  /** adaptive degradation of hot rooms (degrade.ts) */
-  readonly degrade: boolean;
-  readonly degradeLagMs: number;
-  readonly degradeOutboundBytes: number;
-  readonly degradeCpu: number;
-  readonly degradeMinMembers: number;
 }
 
 export interface GatewayDeps {
