@@ -28,7 +28,13 @@ export const REHEARSAL_HELP = `rehearsal options (with --gateways and --logics, 
   --leave S             seconds over which they leave (default 30)
   --tail S              seconds with the senders only at the end (default 15)
   --cohorts K           arrival and departure steps (default 6)
-  --sync S              seconds between metric reads and HPA syncs (default 15, the HPA's period)`;
+  --sync S              seconds between metric reads and HPA syncs (default 15, the HPA's period)
+  --sends N             SENDs/s at the peak from chatters in rooms of their own, following the
+                        crowd's size (default 0), so that the logic HPA has requests to scale on
+  --chatters N          users posting them, 10 to a room (default 200)
+  --pod-start S         seconds from a pod asked for to its first value in the HPA: start,
+                        ready, first scrape (default 30); until then the controller counts it
+                        as a pod without metrics`;
 
 const FLAGS = {
   peak: { type: 'string' },
@@ -38,6 +44,9 @@ const FLAGS = {
   tail: { type: 'string' },
   cohorts: { type: 'string' },
   sync: { type: 'string' },
+  sends: { type: 'string' },
+  chatters: { type: 'string' },
+  'pod-start': { type: 'string' },
 } as const;
 
 /** Splits the rehearsal's own flags from the shared ones (options.ts), and parses them. */
@@ -67,6 +76,9 @@ export function parseRehearsalOptions(args: string[]): { crowd: Omit<Crowd, 'sen
       tailS: num('tail', 15, 0),
       cohorts: Math.round(num('cohorts', 6, 1)),
       syncS: Math.round(num('sync', 15, 1)),
+      sends: num('sends', 0, 0),
+      chatters: Math.round(num('chatters', 200, 1)),
+      podStartS: num('pod-start', 30, 0),
     },
     rest,
   };
@@ -81,8 +93,8 @@ export interface RehearsalOutcome {
 
 export async function rehearsal(argv: string[]): Promise<RehearsalOutcome> {
   const manifests = readAutoscaling();
-  for (const [hpa, keda] of [[manifests.gateway, manifests.keda.gateway], [manifests.logic, manifests.keda.logic]] as const) {
-    const drift = compare(hpa, keda);
+  for (const [hpa, keda, role] of [[manifests.gateway, manifests.keda.gateway, 'gateway'], [manifests.logic, manifests.keda.logic, 'logic']] as const) {
+    const drift = compare(hpa, keda, manifests.rules, manifests.namespace, role);
     if (drift.length > 0) throw new Error(`overlays/hpa and overlays/keda disagree: ${drift.join('; ')}`);
   }
   const { crowd: shape, rest } = parseRehearsalOptions(argv);
