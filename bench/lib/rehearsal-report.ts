@@ -4,13 +4,15 @@
 
 import { colours, document, panel, type Line } from './chart.js';
 import type { AutoscalingManifests } from './hpa-manifests.js';
+import { serverCpuOf, serverCpuText, type ServerCpuByRole } from './options.js';
 import type { Crowd, RehearsalRun } from './rehearsal-run.js';
 
 export interface RehearsalReport {
   readonly scenario: 'rehearsal';
   readonly at: string;
   readonly machine: { cpus: number; node: string; loadBefore: number[]; loadAfter: number[] };
-  readonly cluster: { gateways: number; logics: number; serverCpu: number; env: Record<string, string> };
+  /** serverCpu: --server-cpu's number for every process, serverCpuByRole: that of a role instead (absent before it) */
+  readonly cluster: { gateways: number; logics: number; serverCpu: number; serverCpuByRole?: ServerCpuByRole; env: Record<string, string> };
   readonly crowd: Crowd;
   /** what was read from deploy/kubernetes */
   readonly manifests: AutoscalingManifests;
@@ -39,6 +41,20 @@ export function figures(r: RehearsalReport): RehearsalFigures {
   return { peakConnections: peak.connections, peakAt: peak.t, gatewayMax: gw.gateway.desired, gatewayMaxAt: gw.t, logicMax: lg.logic.desired, logicMaxAt: lg.t, p99AtPeak: peak.p99 };
 }
 
+/** The CPU quota of the cluster's gateways and logic processes (0: none). */
+function quotaOf(r: RehearsalReport): { gateway: number; logic: number } {
+  const o = { serverCpu: r.cluster.serverCpu, serverCpuByRole: r.cluster.serverCpuByRole ?? {} };
+  return { gateway: serverCpuOf(o, 'gateway'), logic: serverCpuOf(o, 'logic') };
+}
+
+function quotaText(r: RehearsalReport): string {
+  const q = quotaOf(r);
+  const given = serverCpuText({ serverCpu: r.cluster.serverCpu, serverCpuByRole: r.cluster.serverCpuByRole ?? {} });
+  if (q.gateway === 0 && q.logic === 0) return '';
+  if (q.gateway === q.logic) return `, every server process held to ${q.gateway} core (--server-cpu ${given})`;
+  return `, ${q.gateway > 0 ? `the gateways held to ${q.gateway} core` : 'the gateways unlimited'}, ${q.logic > 0 ? `the logic processes to ${q.logic}` : 'the logic processes unlimited'} (--server-cpu ${given})`;
+}
+
 export function rehearsalMarkdown(r: RehearsalReport): string {
   const m = r.manifests;
   const f = r.run.syncs.length > 0 ? figures(r) : null;
@@ -46,7 +62,7 @@ export function rehearsalMarkdown(r: RehearsalReport): string {
   const lines = [
     `# Autoscaling rehearsal (${r.at})`,
     '',
-    `Loopback cluster: ${r.cluster.gateways} gateways, ${r.cluster.logics} logic processes, their own nats-server and redis-server${r.cluster.serverCpu > 0 ? `, every server process held to ${r.cluster.serverCpu} core (--server-cpu)` : ''}; ${r.machine.cpus} CPUs, Node ${r.machine.node}, load ${r.machine.loadBefore.map((x) => x.toFixed(2)).join(' ')} before, ${r.machine.loadAfter.map((x) => x.toFixed(2)).join(' ')} after.`,
+    `Loopback cluster: ${r.cluster.gateways} gateways, ${r.cluster.logics} logic processes, their own nats-server and redis-server${quotaText(r)}; ${r.machine.cpus} CPUs, Node ${r.machine.node}, load ${r.machine.loadBefore.map((x) => x.toFixed(2)).join(' ')} before, ${r.machine.loadAfter.map((x) => x.toFixed(2)).join(' ')} after.`,
     '',
     `Flash crowd: ${fmt(c.peak)} viewers (a token each) arriving over ${c.arriveS} s in ${c.cohorts} cohorts, most of them early, at the peak for ${c.holdS} s, leaving over ${c.leaveS} s, then ${c.tailS} s with the ${c.senders} senders only (${fmt(c.rate)} danmaku + ${fmt(c.likes)} likes + ${fmt(c.gifts)} gifts/s throughout). Every ${c.syncS} s each process's /metrics is read and the two HPAs synced.`,
     '',
@@ -140,6 +156,7 @@ export function rehearsalSvg(r: RehearsalReport): string {
   const latency: Line[] = names.filter((n) => syncs[0]!.processes.find((p) => p.name === n)!.role === 'logic').map((n) => ({ label: `${n} request p99`, points: syncs.map((s): [number, number] => [s.t, (s.processes.find((p) => p.name === n)?.p99 ?? NaN) * 1000]) }));
   add(panel(latency, y, `Logic request p${m.logicLatency.quantile * 100} (the adapter rule, ${m.logicLatency.windowSeconds} s window)`, 'ms', colorOf, { xLabel, reference: { value: m.logic.target * 1000, label: `HPA target ${m.logic.target * 1000} ms` } }));
   const cpu: Line[] = names.map((n) => ({ label: `${n} CPU`, points: syncs.map((s): [number, number] => [s.t, s.processes.find((p) => p.name === n)?.cores ?? NaN]) }));
-  add(panel(cpu, y, `CPU per process over each ${r.crowd.syncS} s`, 'cores', colorOf, { xLabel, ...(r.cluster.serverCpu > 0 ? { reference: { value: r.cluster.serverCpu, label: `quota ${r.cluster.serverCpu} core` } } : {}) }));
+  const quota = quotaOf(r);
+  add(panel(cpu, y, `CPU per process over each ${r.crowd.syncS} s`, 'cores', colorOf, { xLabel, ...(quota.gateway > 0 && quota.gateway === quota.logic ? { reference: { value: quota.gateway, label: `quota ${quota.gateway} core` } } : {}) }));
   return document(parts, y);
 }
