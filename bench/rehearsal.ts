@@ -9,7 +9,7 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { probeCpuLimit } from './lib/cpu-limit.js';
 import { compare, readAutoscaling } from './lib/hpa-manifests.js';
-import { parseOptions, type Options } from './lib/options.js';
+import { parseOptions, serverCpuMax, serverCpuOf, type Options } from './lib/options.js';
 import { rehearsalMarkdown, rehearsalSvg, type RehearsalReport } from './lib/rehearsal-report.js';
 import { rehearse, type Crowd } from './lib/rehearsal-run.js';
 import { runPrefix } from './lib/run-id.js';
@@ -101,10 +101,11 @@ export async function rehearsal(argv: string[]): Promise<RehearsalOutcome> {
   const o = parseOptions(rest, { gateways: manifests.gateway.minReplicas, logics: manifests.logic.minReplicas, senders: 10, rate: 60, likes: 20, gifts: 1, addresses: 8 });
   const crowd: Crowd = { ...shape, senders: Math.max(1, o.senders), rate: o.rate, likes: o.likes, gifts: o.gifts };
   if (o.url) throw new Error('rehearsal starts its own loopback cluster; drop --url');
-  if (o.serverCpu > 0) probeCpuLimit(o.serverCpu);
-  setServerCpu(o.serverCpu);
-  // Degradation's CPU signal is a share of a whole core: under a quota, 0.9 of the quota (deploy/README.md).
-  const env = { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...(o.serverCpu > 0 ? { DEGRADE_CPU: String(Math.round(o.serverCpu * 90) / 100) } : {}), ...o.env };
+  if (serverCpuMax(o) > 0) probeCpuLimit(serverCpuMax(o));
+  setServerCpu(o.serverCpu, o.serverCpuByRole);
+  // Degradation's CPU signal is a share of a whole core: under the gateways' quota, 0.9 of it (deploy/README.md).
+  const gatewayCpu = serverCpuOf(o, 'gateway');
+  const env = { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...(gatewayCpu > 0 ? { DEGRADE_CPU: String(Math.round(gatewayCpu * 90) / 100) } : {}), ...o.env };
   const loadBefore = loadavg();
   const target = await startCluster(o.gateways, o.logics, env);
   let run;
@@ -118,7 +119,7 @@ export async function rehearsal(argv: string[]): Promise<RehearsalOutcome> {
     scenario: 'rehearsal',
     at: new Date().toISOString(),
     machine: { cpus: cpus().length, node: process.version, loadBefore, loadAfter: loadavg() },
-    cluster: { gateways: o.gateways, logics: o.logics, serverCpu: o.serverCpu, env: shownEnv },
+    cluster: { gateways: o.gateways, logics: o.logics, serverCpu: o.serverCpu, serverCpuByRole: o.serverCpuByRole, env: shownEnv },
     crowd,
     manifests,
     run,

@@ -5,13 +5,15 @@
 import { colours, document, panel, type Line } from './chart.js';
 import type { HpaSpec, SyncResult } from './hpa.js';
 import type { AutoscalingManifests } from './hpa-manifests.js';
+import { serverCpuOf, serverCpuText, type ServerCpuByRole } from './options.js';
 import type { Crowd, RehearsalRun } from './rehearsal-run.js';
 
 export interface RehearsalReport {
   readonly scenario: 'rehearsal';
   readonly at: string;
   readonly machine: { cpus: number; node: string; loadBefore: number[]; loadAfter: number[] };
-  readonly cluster: { gateways: number; logics: number; serverCpu: number; env: Record<string, string> };
+  /** serverCpu: --server-cpu's number for every process, serverCpuByRole: that of a role instead (absent before it) */
+  readonly cluster: { gateways: number; logics: number; serverCpu: number; serverCpuByRole?: ServerCpuByRole; env: Record<string, string> };
   readonly crowd: Crowd;
   /** what was read from deploy/kubernetes */
   readonly manifests: AutoscalingManifests;
@@ -64,6 +66,20 @@ function asks(x: SyncResult): string {
   return x.metrics.map((r) => (r.replicas === null ? '–' : String(r.replicas))).join(' / ');
 }
 
+/** The CPU quota of the cluster's gateways and logic processes (0: none). */
+function quotaOf(r: RehearsalReport): { gateway: number; logic: number } {
+  const o = { serverCpu: r.cluster.serverCpu, serverCpuByRole: r.cluster.serverCpuByRole ?? {} };
+  return { gateway: serverCpuOf(o, 'gateway'), logic: serverCpuOf(o, 'logic') };
+}
+
+function quotaText(r: RehearsalReport): string {
+  const q = quotaOf(r);
+  const given = serverCpuText({ serverCpu: r.cluster.serverCpu, serverCpuByRole: r.cluster.serverCpuByRole ?? {} });
+  if (q.gateway === 0 && q.logic === 0) return '';
+  if (q.gateway === q.logic) return `, every server process held to ${q.gateway} core (--server-cpu ${given})`;
+  return `, ${q.gateway > 0 ? `the gateways held to ${q.gateway} core` : 'the gateways unlimited'}, ${q.logic > 0 ? `the logic processes to ${q.logic}` : 'the logic processes unlimited'} (--server-cpu ${given})`;
+}
+
 export function rehearsalMarkdown(r: RehearsalReport): string {
   const m = r.manifests;
   const f = r.run.syncs.length > 0 ? figures(r) : null;
@@ -72,7 +88,7 @@ export function rehearsalMarkdown(r: RehearsalReport): string {
   const lines = [
     `# Autoscaling rehearsal (${r.at})`,
     '',
-    `Loopback cluster: ${r.cluster.gateways} gateways, ${r.cluster.logics} logic processes, their own nats-server and redis-server${r.cluster.serverCpu ? `, server processes held to ${r.cluster.serverCpu} core (--server-cpu)` : ''}; ${r.machine.cpus} CPUs, Node ${r.machine.node}, load ${r.machine.loadBefore.map((x) => x.toFixed(2)).join(' ')} before, ${r.machine.loadAfter.map((x) => x.toFixed(2)).join(' ')} after.`,
+    `Loopback cluster: ${r.cluster.gateways} gateways, ${r.cluster.logics} logic processes, their own nats-server and redis-server${quotaText(r)}; ${r.machine.cpus} CPUs, Node ${r.machine.node}, load ${r.machine.loadBefore.map((x) => x.toFixed(2)).join(' ')} before, ${r.machine.loadAfter.map((x) => x.toFixed(2)).join(' ')} after.`,
     '',
     `Flash crowd: ${fmt(c.peak)} viewers (a token each) arriving over ${c.arriveS} s in ${c.cohorts} cohorts, most of them early, at the peak for ${c.holdS} s, leaving over ${c.leaveS} s, then ${c.tailS} s with the ${c.senders} senders only (${fmt(c.rate)} danmaku + ${fmt(c.likes)} likes + ${fmt(c.gifts)} gifts/s throughout)${c.sends > 0 ? `; ${fmt(c.chatters)} chatters in rooms of their own posting up to ${fmt(c.sends)} SENDs/s, in proportion to the crowd` : ''}. Every ${c.syncS} s each process's /metrics is read and the autoscalers synced; a pod asked for counts without a value for ${c.podStartS} s.`,
     '',
@@ -181,7 +197,7 @@ export function rehearsalSvg(r: RehearsalReport): string {
     add(panel(lines, y, title, ms ? 'ms' : 'requests/s', colorOf, { xLabel, reference: { value: metric.target * (ms ? 1000 : 1), label: `HPA target ${shown(m, metric.name, metric.target)}` } }));
   }
   const cpu: Line[] = names.map((n) => ({ label: `${n} CPU`, points: syncs.map((x): [number, number] => [x.t, x.processes.find((p) => p.name === n)?.cores ?? NaN]) }));
-  const quota = r.cluster.serverCpu;
-  add(panel(cpu, y, `CPU per process over each ${r.crowd.syncS} s`, 'cores', colorOf, { xLabel, ...(typeof quota === 'number' && quota > 0 ? { reference: { value: quota, label: `quota ${quota} core` } } : {}) }));
+  const quota = quotaOf(r);
+  add(panel(cpu, y, `CPU per process over each ${r.crowd.syncS} s`, 'cores', colorOf, { xLabel, ...(quota.gateway > 0 && quota.gateway === quota.logic ? { reference: { value: quota.gateway, label: `quota ${quota.gateway} core` } } : {}) }));
   return document(parts, y);
 }
