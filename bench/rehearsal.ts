@@ -31,7 +31,7 @@ export const REHEARSAL_HELP = `rehearsal options (with --gateways and --logics, 
   --sync S              seconds between metric reads and HPA syncs (default 15, the HPA's period)
   --sends N             SENDs/s at the peak from chatters in rooms of their own, following the
                         crowd's size (default 0), so that the logic HPA has requests to scale on
-  --chatters N          users posting them, 10 to a room (default 200)
+  --chatters N          users posting them, each in a room of its own (default 200)
   --pod-start S         seconds from a pod asked for to its first value in the HPA: start,
                         ready, first scrape (default 30); until then the controller counts it
                         as a pod without metrics`;

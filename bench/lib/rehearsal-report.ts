@@ -177,7 +177,7 @@ export function rehearsalSvg(r: RehearsalReport): string {
       { label: `${key}: the metrics alone ask (before the behaviour)`, points: steps(syncs.map((x) => [x.t, get(x).recommended]), end), dash: true },
       { label: `${key}: KEDA sets`, points: steps(syncs.map((x) => [x.t, (key === 'gateways' ? x.keda.gateway : x.keda.logic).desired]), end), dash: true },
     ];
-    const what = h.metrics.map((x) => `${shown(m, x.name, x.target)} ${x.name.replace(/^danmaku_/, '')}`).join(' or ');
+    const what = h.metrics.map((x) => { const rule = m.rules[x.name]; return rule?.kind === 'quantile' ? `${shown(m, x.name, x.target)} p${rule.quantile * 100}` : rule?.kind === 'rate' ? `${shown(m, x.name, x.target)} req/s` : `${shown(m, x.name, x.target)} connections`; }).join(' or ');
     add(panel(lines, y, `${h.name}: replicas asked for (${what} per pod; ${h.minReplicas}..${h.maxReplicas}, ${n} running)`, 'replicas', colorOf, { xLabel }));
   }
   const delay: Line[] = [

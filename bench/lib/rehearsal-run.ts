@@ -271,8 +271,8 @@ export async function rehearse(target: Target, m: AutoscalingManifests, crowd: C
 
   say(`connecting ${crowd.senders} senders${crowd.sends > 0 ? ` and ${crowd.chatters} chatters` : ''}...`);
   const senders = await Fleet.open({ run: o.run, urls: target.urls, conns: connsFor(o.run, [], Array.from({ length: crowd.senders }, () => 'stage'), token), workers: 1, addresses: o.addresses, rampMs: 500 });
-  // The chatters: SENDs in rooms of their own (a few members each), the logic's load without the hot room's fan-out.
-  const chatRooms = roomNames(Math.max(1, Math.ceil(crowd.chatters / 10)));
+  // The chatters: SENDs each in a room of its own, the logic's load without a fan-out (each item goes back to its sender only).
+  const chatRooms = roomNames(crowd.chatters);
   const chatters = crowd.sends > 0 ? await Fleet.open({ run: `${o.run}x`, urls: target.urls, conns: connsFor(`${o.run}x`, [], Array.from({ length: crowd.chatters }, (_, i) => roomOf(i, crowd.chatters, chatRooms, 'uniform')), token), workers: 1, addresses: o.addresses, rampMs: 1000 }) : null;
   const sizes = cohortSizes(crowd.peak, crowd.cohorts);
   const cohorts: { fleet: Fleet | null; size: number; arrivedAt: number; leftAt: number | null }[] = [];
