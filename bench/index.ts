@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { flashCrowd } from './flash-crowd.js';
 import { groupChat } from './group-chat.js';
 import { hotRoom } from './hot-room.js';
-import { checkSlo, OPTION_HELP, parseOptions, type Options } from './lib/options.js';
+import { checkSlo, OPTION_HELP, parseOptions, serverCpuMax, type Options } from './lib/options.js';
 import { svg } from './lib/chart.js';
 import { markdown, type BenchReport } from './lib/report.js';
 import { runPrefix } from './lib/run-id.js';
@@ -143,9 +143,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const o = parseOptions(rest, scenario.defaults);
-  if (o.serverCpu > 0 && o.url) throw new Error('--server-cpu limits the servers this harness starts; drop --url');
-  if (o.serverCpu > 0) probeCpuLimit(o.serverCpu);
-  setServerCpu(o.serverCpu);
+  if (serverCpuMax(o) > 0 && o.url) throw new Error('--server-cpu limits the servers this harness starts; drop --url');
+  if (serverCpuMax(o) > 0) probeCpuLimit(serverCpuMax(o));
+  setServerCpu(o.serverCpu, o.serverCpuByRole);
   const runs: RunResult[] = [];
   const admin = o.adminUrl && o.adminSecret ? { url: o.adminUrl, secret: o.adminSecret } : null;
   if (o.faults.length > 0 && name !== CLUSTER) throw new Error('--faults applies to the cluster scenario (npm run bench -- cluster --faults ...)');

@@ -9,7 +9,7 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { probeCpuLimit } from './lib/cpu-limit.js';
 import { compare, readAutoscaling } from './lib/hpa-manifests.js';
-import { parseOptions, type Options } from './lib/options.js';
+import { parseOptions, serverCpuMax, serverCpuOf, type Options } from './lib/options.js';
 import { rehearsalMarkdown, rehearsalSvg, type RehearsalReport } from './lib/rehearsal-report.js';
 import { rehearse, type Crowd } from './lib/rehearsal-run.js';
 import { runPrefix } from './lib/run-id.js';
@@ -28,7 +28,13 @@ export const REHEARSAL_HELP = `rehearsal options (with --gateways and --logics, 
   --leave S             seconds over which they leave (default 30)
   --tail S              seconds with the senders only at the end (default 15)
   --cohorts K           arrival and departure steps (default 6)
-  --sync S              seconds between metric reads and HPA syncs (default 15, the HPA's period)`;
+  --sync S              seconds between metric reads and HPA syncs (default 15, the HPA's period)
+  --sends N             SENDs/s at the peak from chatters in rooms of their own, following the
+                        crowd's size (default 0), so that the logic HPA has requests to scale on
+  --chatters N          users posting them, each in a room of its own (default 200)
+  --pod-start S         seconds from a pod asked for to its first value in the HPA (default
+                        30): Pending for all but the last 15 s (left out, 0 on a scale-up), then
+                        running without a value until scraped (missing)`;
 
 const FLAGS = {
   peak: { type: 'string' },
@@ -38,6 +44,9 @@ const FLAGS = {
   tail: { type: 'string' },
   cohorts: { type: 'string' },
   sync: { type: 'string' },
+  sends: { type: 'string' },
+  chatters: { type: 'string' },
+  'pod-start': { type: 'string' },
 } as const;
 
 /** Splits the rehearsal's own flags from the shared ones (options.ts), and parses them. */
@@ -67,6 +76,9 @@ export function parseRehearsalOptions(args: string[]): { crowd: Omit<Crowd, 'sen
       tailS: num('tail', 15, 0),
       cohorts: Math.round(num('cohorts', 6, 1)),
       syncS: Math.round(num('sync', 15, 1)),
+      sends: num('sends', 0, 0),
+      chatters: Math.round(num('chatters', 200, 1)),
+      podStartS: num('pod-start', 30, 0),
     },
     rest,
   };
@@ -81,18 +93,19 @@ export interface RehearsalOutcome {
 
 export async function rehearsal(argv: string[]): Promise<RehearsalOutcome> {
   const manifests = readAutoscaling();
-  for (const [hpa, keda] of [[manifests.gateway, manifests.keda.gateway], [manifests.logic, manifests.keda.logic]] as const) {
-    const drift = compare(hpa, keda);
+  for (const [hpa, keda, role] of [[manifests.gateway, manifests.keda.gateway, 'gateway'], [manifests.logic, manifests.keda.logic, 'logic']] as const) {
+    const drift = compare(hpa, keda, manifests.rules, manifests.namespace, role);
     if (drift.length > 0) throw new Error(`overlays/hpa and overlays/keda disagree: ${drift.join('; ')}`);
   }
   const { crowd: shape, rest } = parseRehearsalOptions(argv);
   const o = parseOptions(rest, { gateways: manifests.gateway.minReplicas, logics: manifests.logic.minReplicas, senders: 10, rate: 60, likes: 20, gifts: 1, addresses: 8 });
   const crowd: Crowd = { ...shape, senders: Math.max(1, o.senders), rate: o.rate, likes: o.likes, gifts: o.gifts };
   if (o.url) throw new Error('rehearsal starts its own loopback cluster; drop --url');
-  if (o.serverCpu > 0) probeCpuLimit(o.serverCpu);
-  setServerCpu(o.serverCpu);
-  // Degradation's CPU signal is a share of a whole core: under a quota, 0.9 of the quota (deploy/README.md).
-  const env = { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...(o.serverCpu > 0 ? { DEGRADE_CPU: String(Math.round(o.serverCpu * 90) / 100) } : {}), ...o.env };
+  if (serverCpuMax(o) > 0) probeCpuLimit(serverCpuMax(o));
+  setServerCpu(o.serverCpu, o.serverCpuByRole);
+  // Degradation's CPU signal is a share of a whole core: under the gateways' quota, 0.9 of it (deploy/README.md).
+  const gatewayCpu = serverCpuOf(o, 'gateway');
+  const env = { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...(gatewayCpu > 0 ? { DEGRADE_CPU: String(Math.round(gatewayCpu * 90) / 100) } : {}), ...o.env };
   const loadBefore = loadavg();
   const target = await startCluster(o.gateways, o.logics, env);
   let run;
@@ -106,7 +119,7 @@ export async function rehearsal(argv: string[]): Promise<RehearsalOutcome> {
     scenario: 'rehearsal',
     at: new Date().toISOString(),
     machine: { cpus: cpus().length, node: process.version, loadBefore, loadAfter: loadavg() },
-    cluster: { gateways: o.gateways, logics: o.logics, serverCpu: o.serverCpu, env: shownEnv },
+    cluster: { gateways: o.gateways, logics: o.logics, serverCpu: o.serverCpu, serverCpuByRole: o.serverCpuByRole, env: shownEnv },
     crowd,
     manifests,
     run,

@@ -7,7 +7,7 @@
 // acknowledged message. Method: docs/benchmarks.md, "T6 cluster / T8 overload".
 
 import { cpus, loadavg } from 'node:os';
-import { parseOptions, type Options } from './lib/options.js';
+import { parseOptions, serverCpuMax, type Options } from './lib/options.js';
 import { runPrefix } from './lib/run-id.js';
 import { probeCpuLimit } from './lib/cpu-limit.js';
 import { setServerCpu, startCluster, startServer, type Target } from './lib/target.js';
@@ -62,13 +62,13 @@ export async function upstream(argv: string[]): Promise<UpstreamOutcome> {
   const o = parseOptions(rest, { connections: 200, rooms: 20, warmupS: 5 });
   if (o.url) throw new Error('upstream starts its own standalone server and cluster; drop --url');
   if (o.connections < 1) throw new Error('upstream needs at least one user (--connections)');
-  // --server-cpu: every server process under a pod's CPU limit (the logic's breaking point, issue 14)
-  if (o.serverCpu > 0) probeCpuLimit(o.serverCpu);
-  setServerCpu(o.serverCpu);
+  // --server-cpu: every server process (or those of a role: logic=0.25) under a pod's CPU limit (the logic's breaking point, issue 14)
+  if (serverCpuMax(o) > 0) probeCpuLimit(serverCpuMax(o));
+  setServerCpu(o.serverCpu, o.serverCpuByRole);
   const loadBefore = loadavg();
   const runs: UpstreamRun[] = [];
   for (const which of u.targets) runs.push(await runTarget(starter(which, o), u, o));
-  const shown = { users: o.connections, rooms: o.rooms, rampS: o.rampS, warmupS: o.warmupS, mergeWindowMs: o.mergeWindowMs, workers: o.workers, addresses: o.addresses, env: { ...UPSTREAM_ENV, ...o.env }, nodeArgs: o.nodeArgs, serverCpu: o.serverCpu, ...u };
+  const shown = { users: o.connections, rooms: o.rooms, rampS: o.rampS, warmupS: o.warmupS, mergeWindowMs: o.mergeWindowMs, workers: o.workers, addresses: o.addresses, env: { ...UPSTREAM_ENV, ...o.env }, nodeArgs: o.nodeArgs, serverCpu: o.serverCpu, serverCpuByRole: o.serverCpuByRole, ...u };
   const report: UpstreamReport = {
     scenario: 'upstream',
     options: shown,

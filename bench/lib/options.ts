@@ -33,6 +33,8 @@ export interface Options {
   readonly nodeArgs: string[];
   /** cores each server process the run starts may use (a CFS quota, cpu-limit.ts); 0: no limit */
   readonly serverCpu: number;
+  /** --server-cpu ROLE=CORES: the cores of the processes of that role, instead of `serverCpu` (serverCpuOf) */
+  readonly serverCpuByRole: ServerCpuByRole;
   readonly quiet: boolean;
   /** cluster: the scenario to run, and the cluster's shape */
   readonly scenario: string;
@@ -54,6 +56,11 @@ export interface Options {
   /** adaptive degradation under overload: the server with DEGRADE=on, then with DEGRADE=off, the level read each second */
   readonly overload: boolean;
 }
+
+/** The server processes the harness starts, by role, as --server-cpu names them. */
+export const SERVER_ROLES = ['server', 'baseline', 'gateway', 'logic'] as const;
+export type ServerRole = (typeof SERVER_ROLES)[number];
+export type ServerCpuByRole = Readonly<Partial<Record<ServerRole, number>>>;
 
 export const OPTION_HELP = `options:
   --url URL[,URL...]    drive this deployment (ws://...; connections spread over several gateways)
@@ -91,6 +98,11 @@ export const OPTION_HELP = `options:
   --server-cpu CORES    a CPU limit on every server process the run starts (ours, the baseline,
                         a cluster's), as a container's CPU limit: a cgroup CFS quota (root only),
                         e.g. 0.25; finds one gateway's breaking point below the load generator's
+  --server-cpu ROLE=CORES[,ROLE=CORES...]
+                        the limit of the processes of one role only (server: standalone, baseline,
+                        gateway, logic), e.g. logic=0.25 (the gateways unlimited) or
+                        gateway=0.5,logic=0.25; a plain number among them (0.5,logic=0.25) is the
+                        limit of every other role
   --json FILE           write the result as JSON (and FILE.md, FILE.svg beside it)
   --svg FILE            write the chart here (default: beside --json, else bench/results/)
   --slo RULES           fail (exit 1) on breach, e.g. p99=200ms,loss=0,closed=0,failures=0,dup=0;
@@ -232,7 +244,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     slo: values.slo,
     env,
     nodeArgs: (values['node-args'] ?? '').split(/\s+/).filter(Boolean),
-    serverCpu: serverCpu(values['server-cpu']),
+    ...serverCpu(values['server-cpu']),
     quiet: values.quiet ?? false,
     resume: values.resume ?? faults.length > 0,
     since: values.since ?? true,
@@ -267,9 +279,47 @@ export function checkSlo(rules: string | undefined, figures: Record<string, numb
     });
 }
 
-/** --server-cpu: a decimal number of cores above 0 (0.25, 1.5); absent: no limit. */
-function serverCpu(v: string | undefined): number {
-  if (v === undefined) return 0;
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(v) || !(Number(v) > 0) || Number(v) > 64) throw new Error(`--server-cpu must be a number of cores above 0 and at most 64, such as 0.25 (${JSON.stringify(v)})`);
-  return Number(v);
+/**
+ * --server-cpu: a decimal number of cores above 0 (0.25, 1.5) for every server process, or
+ * ROLE=CORES pairs for the processes of a role (logic=0.25), or both (0.5,logic=0.25: the
+ * pairs override the number for their role); absent: no limit.
+ */
+function serverCpu(v: string | undefined): { serverCpu: number; serverCpuByRole: ServerCpuByRole } {
+  if (v === undefined) return { serverCpu: 0, serverCpuByRole: {} };
+  const cores = (raw: string): number => {
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(raw) || !(Number(raw) > 0) || Number(raw) > 64) throw new Error(`--server-cpu must be a number of cores above 0 and at most 64, such as 0.25, or ROLE=CORES pairs such as logic=0.25 (${JSON.stringify(v)})`);
+    return Number(raw);
+  };
+  let all = 0;
+  const byRole: Partial<Record<ServerRole, number>> = {};
+  for (const part of v.split(',')) {
+    const i = part.indexOf('=');
+    if (i < 0) {
+      if (all > 0) throw new Error(`--server-cpu must give the number for every server once (${JSON.stringify(v)})`);
+      all = cores(part);
+      continue;
+    }
+    const role = part.slice(0, i);
+    if (!(SERVER_ROLES as readonly string[]).includes(role)) throw new Error(`--server-cpu must name a role of ${SERVER_ROLES.join(', ')} (${JSON.stringify(role)} in ${JSON.stringify(v)})`);
+    if (byRole[role as ServerRole] !== undefined) throw new Error(`--server-cpu must give ${role} once (${JSON.stringify(v)})`);
+    byRole[role as ServerRole] = cores(part.slice(i + 1));
+  }
+  return { serverCpu: all, serverCpuByRole: byRole };
+}
+
+type ServerCpuOptions = Pick<Options, 'serverCpu' | 'serverCpuByRole'>;
+
+/** The cores a server process of `role` may use under --server-cpu; 0: no limit. */
+export function serverCpuOf(o: ServerCpuOptions, role: ServerRole): number {
+  return o.serverCpuByRole[role] ?? o.serverCpu;
+}
+
+/** The highest limit --server-cpu sets for any role (0: none): what to probe the cgroup with before starting anything. */
+export function serverCpuMax(o: ServerCpuOptions): number {
+  return Math.max(o.serverCpu, ...Object.values(o.serverCpuByRole));
+}
+
+/** --server-cpu as given, for reports: "0.5", "logic=0.25", "0.5,logic=0.25"; '' without a limit. */
+export function serverCpuText(o: ServerCpuOptions): string {
+  return [...(o.serverCpu > 0 ? [String(o.serverCpu)] : []), ...Object.entries(o.serverCpuByRole).map(([role, cores]) => `${role}=${cores}`)].join(',');
 }

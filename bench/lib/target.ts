@@ -7,6 +7,7 @@
 
 import { startCluster as startLoopbackCluster } from './cluster.js';
 import { limitCpu } from './cpu-limit.js';
+import { serverCpuOf, type ServerCpuByRole, type ServerRole } from './options.js';
 import { BASELINE_MAIN, startNode, startServerProcess, type NodeProcess } from './server-process.js';
 import { natsMonitorUrl, type ServiceProcess } from './services.js';
 import { metricsUsage, pidsUsage, urlsUsage, type Usage } from './usage.js';
@@ -66,19 +67,20 @@ const LOAD_ENV = {
 /** The server logs little at info; a load run keeps only the last lines, for errors. */
 const KEEP_LOGS = 200;
 
-/** --server-cpu: the cores every server process of this run may use; 0: no limit. */
-let serverCpu = 0;
+/** --server-cpu: the cores every server process of this run may use (0: no limit), and those of a role instead. */
+let serverCpu: { serverCpu: number; serverCpuByRole: ServerCpuByRole } = { serverCpu: 0, serverCpuByRole: {} };
 
 /** Sets --server-cpu for the servers started from now on (the harness's options, once per invocation). */
-export function setServerCpu(cores: number): void {
-  serverCpu = cores;
+export function setServerCpu(cores: number, byRole: ServerCpuByRole = {}): void {
+  serverCpu = { serverCpu: cores, serverCpuByRole: byRole };
 }
 
-/** Puts a started process under the run's CPU limit, if any (the cgroup goes when it exits); one that cannot be limited is stopped. */
-async function limited(p: NodeProcess): Promise<NodeProcess> {
-  if (serverCpu <= 0) return p;
+/** Puts a started process under the run's CPU limit for its role, if any (the cgroup goes when it exits); one that cannot be limited is stopped. */
+async function limited(p: NodeProcess, role: ServerRole): Promise<NodeProcess> {
+  const cores = serverCpuOf(serverCpu, role);
+  if (cores <= 0) return p;
   try {
-    void p.exited.then(limitCpu(p.proc.pid!, serverCpu));
+    void p.exited.then(limitCpu(p.proc.pid!, cores));
   } catch (err) {
     await p.kill();
     throw err;
@@ -88,7 +90,7 @@ async function limited(p: NodeProcess): Promise<NodeProcess> {
 
 /** Our server in standalone mode; `nodeArgs` go to its node (e.g. --cpu-prof). */
 export async function startServer(env: Record<string, string>, nodeArgs: string[] = [], name = 'server'): Promise<Target> {
-  const p = await limited(await startServerProcess({ ...LOAD_ENV, ...env }, { name, nodeArgs, keepLogs: KEEP_LOGS }));
+  const p = await limited(await startServerProcess({ ...LOAD_ENV, ...env }, { name, nodeArgs, keepLogs: KEEP_LOGS }), 'server');
   return {
     name,
     urls: [`ws://127.0.0.1:${p.port}`],
@@ -101,7 +103,7 @@ export async function startServer(env: Record<string, string>, nodeArgs: string[
 }
 
 export async function startBaselineServer(mergeWindowMs: number, mergeMax: number): Promise<Target> {
-  const p = await limited(await startNode({ name: 'baseline', script: BASELINE_MAIN, args: ['--merge-window-ms', String(mergeWindowMs), '--merge-max', String(mergeMax)], keepLogs: KEEP_LOGS }));
+  const p = await limited(await startNode({ name: 'baseline', script: BASELINE_MAIN, args: ['--merge-window-ms', String(mergeWindowMs), '--merge-max', String(mergeMax)], keepLogs: KEEP_LOGS }), 'baseline');
   return { name: 'baseline', urls: [`ws://127.0.0.1:${p.port}`], admin: null, usage: async () => pidsUsage([p.proc.pid!]), stop: async () => void (await p.stop()), processes: [nodeProcess(p, 'baseline')], infra: null };
 }
 
@@ -113,7 +115,7 @@ export async function startBaselineServer(mergeWindowMs: number, mergeMax: numbe
  * just before the kill) and no memory, so that the window's CPU still covers every gateway.
  */
 export async function startCluster(gateways: number, logics: number, env: Record<string, string>): Promise<Target> {
-  const c = await startLoopbackCluster({ gateways, logics, env: { ...LOAD_ENV, ...env }, start: async (e, name) => limited(await startServerProcess(e, { name, keepLogs: KEEP_LOGS })) });
+  const c = await startLoopbackCluster({ gateways, logics, env: { ...LOAD_ENV, ...env }, start: async (e, name) => limited(await startServerProcess(e, { name, keepLogs: KEEP_LOGS }), e.ROLE === 'logic' ? 'logic' : 'gateway') });
   const last = new Map<string, Usage>();
   const usage = async (): Promise<Usage | null> => {
     const all = await Promise.all(

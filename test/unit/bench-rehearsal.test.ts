@@ -2,7 +2,7 @@ import t from 'tap';
 import { Autoscaler } from '../../bench/lib/hpa.js';
 import { readAutoscaling } from '../../bench/lib/hpa-manifests.js';
 import { figures, rehearsalMarkdown, rehearsalSvg, type RehearsalReport } from '../../bench/lib/rehearsal-report.js';
-import { cohortSizes, type SyncPoint } from '../../bench/lib/rehearsal-run.js';
+import { Follower, cohortSizes, type SyncPoint } from '../../bench/lib/rehearsal-run.js';
 import { parseRehearsalOptions } from '../../bench/rehearsal.js';
 
 t.test('bench rehearsal - the crowd arrives early: cohorts shrink and add up to the peak', async (t) => {
@@ -22,48 +22,40 @@ t.test('bench rehearsal - its own flags are split from the shared ones', async (
   t.throws(() => parseRehearsalOptions(['--peak', 'many']), /--peak/);
 });
 
-/** A synthetic run: connections rise to 20,000 and fall, over 2 gateways and 2 logic processes. */
+/** A synthetic run: connections rise to 20,000 and fall, over 2 gateways and 2 logic processes; SENDs follow. */
 function report(): RehearsalReport {
   const m = readAutoscaling();
-  const gw = new Autoscaler(m.gateway);
-  const lg = new Autoscaler(m.logic);
+  const follow = (h: typeof m.gateway, keyed: typeof m.gateway) => new Follower(new Autoscaler(h), keyed.metrics.map((x) => x.name), m.rules, 2, 30);
+  const hpa = { gateway: follow(m.gateway, m.gateway), logic: follow(m.logic, m.logic) };
+  const keda = { gateway: follow(m.keda.gateway, m.gateway), logic: follow(m.keda.logic, m.logic) };
   const load = [4000, 15000, 20000, 20000, 12000, 2000, 0];
-  let g = 2;
-  let l = 2;
+  const rateTarget = m.logic.metrics[0]!.target;
   const syncs: SyncPoint[] = load.map((c, i) => {
     const t = (i + 1) * 15;
-    const p99 = c > 15000 ? 0.03 : 0.004;
-    const gateway = gw.sync(t, g, c / g);
-    const logic = lg.sync(t, l, p99);
-    g = gateway.desired;
-    l = logic.desired;
-    return {
-      t,
-      connections: c,
-      gateway,
-      logic,
-      p50: 40,
-      p99: 200 + c / 100,
-      processes: [
-        { name: 'gw-0', role: 'gateway', connections: c / 2, cores: 0.2 + c / 50000, p99: null },
-        { name: 'gw-1', role: 'gateway', connections: c / 2, cores: 0.2 + c / 50000, p99: null },
-        { name: 'logic-0', role: 'logic', connections: null, cores: 0.1, p99 },
-        { name: 'logic-1', role: 'logic', connections: null, cores: 0.1, p99 },
-      ],
-    };
+    const sends = Math.round((c / 20000) * rateTarget * 3);
+    const p99 = 4; // ms: under the target throughout, so that the request rate decides
+    const gw = (name: string) => ({ name, role: 'gateway' as const, cores: 0.2 + c / 50000, values: { danmaku_connections: c / 2 } });
+    const lg = (name: string) => ({ name, role: 'logic' as const, cores: 0.1, values: { danmaku_logic_requests_per_second: sends / 2, danmaku_logic_request_p99_milliseconds: p99 } });
+    const processes = [gw('gw-0'), gw('gw-1'), lg('logic-0'), lg('logic-1')];
+    const pods = { gateway: hpa.gateway.pods(t), logic: hpa.logic.pods(t) };
+    const gateway = hpa.gateway.sync(t, processes.slice(0, 2));
+    const logic = hpa.logic.sync(t, processes.slice(2));
+    const k = { gateway: keda.gateway.sync(t, processes.slice(0, 2)), logic: keda.logic.sync(t, processes.slice(2)) };
+    return { t, connections: c, sends, gateway, logic, keda: k, pods, p50: 40, p99: 200 + c / 100, processes };
   });
   return {
     scenario: 'rehearsal',
     at: '2026-11-27T06:00:00.000Z',
     machine: { cpus: 2, node: 'v20', loadBefore: [1, 1, 1], loadAfter: [2, 2, 2] },
     cluster: { gateways: 2, logics: 2, serverCpu: 0.5, env: {} },
-    crowd: { peak: 20000, senders: 10, rate: 60, likes: 20, gifts: 1, arriveS: 30, holdS: 40, leaveS: 30, tailS: 5, cohorts: 6, syncS: 15 },
+    crowd: { peak: 20000, senders: 10, rate: 60, likes: 20, gifts: 1, arriveS: 30, holdS: 40, leaveS: 30, tailS: 5, cohorts: 6, syncS: 15, sends: rateTarget * 3, chatters: 200, podStartS: 30 },
     manifests: m,
     run: {
       seconds: Array.from({ length: 105 }, (_, i) => ({ t: i + 1, viewers: Math.min(20000, i * 700), items: 5000, p50: 40, p99: 300 })),
       syncs,
       cohorts: [],
       delay: { p50: 40, p99: 300, max: 900 },
+      sends: { acked: 100000, ackP99: 12 },
       closed: 0,
       closeCodes: {},
       failed: 0,
@@ -83,9 +75,13 @@ t.test('bench rehearsal - the report: peak, replicas asked for, and the stabilis
   t.equal(last.gateway.desired, f.gatewayMax, 'but the 600 s scale-down window holds the peak\'s replicas');
   const md = rehearsalMarkdown(r);
   t.match(md, /peak load: \*\*20,000 connections\*\*/);
-  t.match(md, /danmaku-gateway \| danmaku_connections \| 8,000 per pod|danmaku-gateway \| danmaku_connections \| [\d,]+ per pod/);
+  t.match(md, /\| danmaku-gateway \| danmaku_connections \(gauge\) \| [\d,]+ \|/);
+  t.match(md, /\| \| danmaku_logic_request_p99_milliseconds \(p99 over 120 s above 20 req\/s\) \| 15 ms \|/, 'one row per metric, the latency in ms');
   t.match(md, /scale-down window/, 'the table names what held the replicas');
+  t.match(md, /the same at every sync/, 'KEDA asked for what the HPAs did');
+  t.ok(f.logicMax > 2, `the SENDs made the logic HPA ask for more (${f.logicMax})`);
+  t.ok(r.run.syncs.some((x) => x.logic.recommended > 2 && x.logic.decidedBy === 0), 'and the request rate is what asked');
   const svg = rehearsalSvg(r);
-  for (const label of ['gateways: HPA sets', 'logic: the metric alone asks', 'delivery p99', 'logic-0 request p99', 'gw-1 CPU', 'quota 0.5 core']) t.ok(svg.includes(label), `the chart has ${label}`);
+  for (const label of ['gateways: HPA sets', 'logic: the metrics alone ask', 'logic: KEDA sets', 'delivery p99', 'logic-0 request p99', 'logic-0 requests/s', 'SENDs/s offered', 'gw-1 CPU', 'quota 0.5 core']) t.ok(svg.includes(label), `the chart has ${label}`);
   t.notOk(/NaN/.test(svg), 'no NaN coordinates');
 });
