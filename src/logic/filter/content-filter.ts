@@ -1,8 +1,8 @@
-// The word filter: one Aho-Corasick automaton over every list's normalised words, matched on the
-// normalised text; a match is mapped back to the original code units for masking.
+// The word filter: one Aho-Corasick automaton over every list's normalised words, run on the
+// normalised text's code units; a match is mapped back to the original code units for masking.
 
-import { AhoCorasick } from '@monyone/aho-corasick/fast';
-import { normalizeInto, normalizeForMatch, scratch } from './normalize.js';
+import { Automaton, newMatches } from './automaton.js';
+import { normalizeForMatch, normalizeInto, scratch } from './normalize.js';
 import type { FilterAction, FilterVerdict, WordList } from './types.js';
 
 /** Precedence of the actions: the strongest list that hits decides. */
@@ -11,19 +11,19 @@ const BY_RANK: readonly ('pass' | FilterAction)[] = ['pass', 'mask', 'hold', 're
 const NO_LISTS: readonly string[] = Object.freeze([]);
 
 /** One loaded set of lists; replaced whole by `load`. */
-interface Automaton {
+interface Loaded {
   /** null when no list has a word: every text passes without being normalised */
-  readonly ac: AhoCorasick | null;
+  readonly automaton: Automaton | null;
   readonly names: readonly string[];
   readonly ranks: readonly number[];
-  /** normalised word → the indexes of the lists that hold it */
-  readonly lists: ReadonlyMap<string, readonly number[]>;
+  /** by the automaton's word index: the indexes of the lists that hold the word */
+  readonly lists: readonly (readonly number[])[];
   readonly wordCount: number;
 }
 
-const EMPTY: Automaton = { ac: null, names: [], ranks: [], lists: new Map(), wordCount: 0 };
+const NOTHING: Loaded = { automaton: null, names: [], ranks: [], lists: [], wordCount: 0 };
 
-function build(lists: readonly WordList[]): Automaton {
+function build(lists: readonly WordList[]): Loaded {
   const byWord = new Map<string, number[]>();
   let wordCount = 0;
   lists.forEach((list, index) => {
@@ -37,22 +37,26 @@ function build(lists: readonly WordList[]): Automaton {
       wordCount++;
     }
   });
+  if (byWord.size === 0) return { ...NOTHING, names: lists.map((l) => l.name) };
+  const automaton = new Automaton([...byWord.keys()]);
   return {
-    ac: byWord.size === 0 ? null : new AhoCorasick([...byWord.keys()]),
+    automaton,
     names: lists.map((l) => l.name),
     ranks: lists.map((l) => RANK[l.action]),
-    lists: byWord,
+    lists: automaton.words.map((w) => byWord.get(w)!),
     wordCount,
   };
 }
 
-/** Which original code units to star (scratch, reused; only set bytes are cleared). */
+/** Scratch, reused by every check (all synchronous). */
+const matches = newMatches();
+/** Which original code units to star; only the bytes set are cleared. */
 let starred = new Uint8Array(256);
-/** Which lists hit (scratch). */
+/** Which lists hit. */
 let hits = new Uint8Array(16);
 
 export class ContentFilter {
-  private current: Automaton = EMPTY;
+  private current: Loaded = NOTHING;
 
   constructor(lists: readonly WordList[] = []) {
     if (lists.length > 0) this.load(lists);
@@ -69,42 +73,42 @@ export class ContentFilter {
   }
 
   check(text: string): FilterVerdict {
-    const a = this.current;
-    if (a.ac === null) return { action: 'pass', text, lists: NO_LISTS };
-    const normalised = normalizeInto(text);
-    const matches = a.ac.matchInText(normalised);
-    if (matches.length === 0) return { action: 'pass', text, lists: NO_LISTS };
-    if (hits.length < a.names.length) hits = new Uint8Array(a.names.length);
+    const loaded = this.current;
+    if (loaded.automaton === null) return { action: 'pass', text, lists: NO_LISTS };
+    normalizeInto(text);
+    loaded.automaton.scan(scratch.units, scratch.length, matches);
+    if (matches.count === 0) return { action: 'pass', text, lists: NO_LISTS };
+    if (hits.length < loaded.names.length) hits = new Uint8Array(loaded.names.length);
     let rank = 0;
-    for (const m of matches) {
-      for (const index of a.lists.get(m.keyword)!) {
+    for (let m = 0; m < matches.count; m++) {
+      for (const index of loaded.lists[matches.word[m]!]!) {
         hits[index] = 1;
-        if (a.ranks[index]! > rank) rank = a.ranks[index]!;
+        if (loaded.ranks[index]! > rank) rank = loaded.ranks[index]!;
       }
     }
     const names: string[] = [];
-    for (let i = 0; i < a.names.length; i++) {
+    for (let i = 0; i < loaded.names.length; i++) {
       if (hits[i] === 0) continue;
       hits[i] = 0;
-      names.push(a.names[i]!);
+      names.push(loaded.names[i]!);
     }
     const action = BY_RANK[rank]!;
-    return { action, text: action === 'mask' ? mask(text, matches) : text, lists: names };
+    return { action, text: action === 'mask' ? mask(text) : text, lists: names };
   }
 }
 
 /**
  * `text` with the original code points under each match replaced by '*', one per code point
  * (a surrogate pair is one '*'), separators and invisible characters inside the span included.
- * Reads the index map the last normalizeInto left in `scratch`.
+ * Reads the matches and the index map the last check left in the scratch arrays.
  */
-function mask(text: string, matches: readonly { begin: number; end: number }[]): string {
+function mask(text: string): string {
   if (starred.length < text.length) starred = new Uint8Array(Math.max(text.length, starred.length * 2));
   let from = text.length;
   let to = 0;
-  for (const m of matches) {
-    const start = scratch.starts[m.begin]!;
-    const end = scratch.ends[m.end - 1]!;
+  for (let m = 0; m < matches.count; m++) {
+    const start = scratch.starts[matches.begin[m]!]!;
+    const end = scratch.ends[matches.end[m]! - 1]!;
     starred.fill(1, start, end);
     if (start < from) from = start;
     if (end > to) to = end;
@@ -112,8 +116,7 @@ function mask(text: string, matches: readonly { begin: number; end: number }[]):
   let out = text.slice(0, from);
   for (let i = from; i < to; ) {
     const c = text.charCodeAt(i);
-    const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
-    const width = pair ? 2 : 1;
+    const width = c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
     out += starred[i] === 1 ? '*' : text.slice(i, i + width);
     i += width;
   }

@@ -90,10 +90,10 @@ function grow(need: number): void {
 }
 
 /**
- * Normalises `text` into `scratch` and returns the normalised string (`text` itself when nothing
- * changed). Never throws: a lone surrogate becomes U+FFFD, which no word contains.
+ * Normalises `text` into `scratch`; returns whether the result differs from `text`. Never
+ * throws: a lone surrogate becomes U+FFFD, which no word contains.
  */
-export function normalizeInto(text: string): string {
+export function normalizeInto(text: string): boolean {
   const len = text.length;
   if (scratch.units.length < len) grow(len);
   let { units, starts, ends } = scratch;
@@ -161,11 +161,15 @@ export function normalizeInto(text: string): string {
     i = end;
   }
   scratch.length = n;
-  if (!changed) return text;
-  return String.fromCharCode.apply(null, units.subarray(0, n) as unknown as number[]);
+  return changed;
 }
 
 /** The form a text or a word is matched in (docs/moderation.md, "Word filter"). */
 export function normalizeForMatch(text: string): string {
-  return normalizeInto(text);
+  if (!normalizeInto(text)) return text;
+  let out = '';
+  for (let i = 0; i < scratch.length; i += 4096) {
+    out += String.fromCharCode.apply(null, scratch.units.subarray(i, Math.min(scratch.length, i + 4096)) as unknown as number[]);
+  }
+  return out;
 }
