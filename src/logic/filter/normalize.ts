@@ -99,7 +99,7 @@ export function normalizeInto(text: string): boolean {
   let { units, starts, ends } = scratch;
   let n = 0;
   let changed = false;
-  /** where the units of the last emitted code point begin */
+  /** where the units of the code point just before begin, if it emitted any (-1 otherwise) */
   let last = -1;
   for (let i = 0; i < len; ) {
     const c = text.charCodeAt(i);
@@ -107,6 +107,7 @@ export function normalizeInto(text: string): boolean {
       const m = ASCII[c]!;
       if (m < 0) {
         changed = true;
+        last = -1;
       } else {
         if (m !== c) changed = true;
         units[n] = m;
@@ -130,6 +131,7 @@ export function normalizeInto(text: string): boolean {
     const end = i + width;
     if (e.kind === Kind.Skip) {
       changed = true;
+      last = -1; // a mark after a space or punctuation belongs to it, not to the letter before
     } else if (e.kind === Kind.Attach) {
       changed = true;
       for (let j = last; j >= 0 && j < n; j++) ends[j] = end;
