@@ -180,7 +180,7 @@ export class Gateway implements Drainable {
       const files = { cert: opts.tlsCert, key: opts.tlsKey, passphrase: opts.tlsPassphrase };
       const startup = readTlsPair(files); // checked by the config too; the app must start with what was checked
       this.app = uWS.SSLApp({ cert_file_name: files.cert, key_file_name: files.key, ...(files.passphrase ? { passphrase: files.passphrase } : {}) });
-      this.tls = new TlsReloader(this.app, files, opts.tlsReloadMs, deps.metrics, deps.log.child({ component: 'tls' }), startup);
+      this.tls = new TlsReloader(this.app, files, opts.tlsReloadMs, deps.metrics, deps.log.child({ component: 'tls' }), () => this.routes(), startup);
     } else this.app = uWS.App();
     const fanout = { publish: (topic: string, data: Uint8Array) => this.publish(topic, data) };
     this.hub = new RoomHub(deps.bus, { history: deps.history, sequencer: deps.sequencer }, fanout, opts, deps.metrics, deps.log.child({ component: 'rooms' }));
@@ -215,6 +215,13 @@ export class Gateway implements Drainable {
     });
     deps.metrics.drainPhase(DrainPhase.Serving);
     this.degrader = new DegradeMonitor(this.hub, () => ({ lagMs: deps.lag.recentMs(), outboundBytes: this.sweep.outboundBytes }), opts, deps.metrics, deps.log.child({ component: 'degrade' }));
+    this.routes();
+  }
+
+  /** The WebSocket route and the plain HTTP ones, on the app's current router (again for each TLS server name: tls.ts). */
+  private routes(): void {
+    const deps = this.deps;
+    const opts = this.opts;
     this.app.ws<ConnState>('/*', {
       // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
       // of 4x, and the configured limit is enforced in message() with a documented 1009.

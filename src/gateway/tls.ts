@@ -2,11 +2,15 @@
 // uWS's SSLApp takes file paths and keeps the certificate it started with as its default for
 // the app's life; a new certificate can only be served through SNI. So a reload (the files'
 // mtimes changed, polled every TLS_RELOAD_MS) validates the new pair, then replaces the SNI
-// entries of the names the certificate covers (removeServerName, addServerName); a client
-// naming another host it covers gets the new certificate too (missingServerName adds it, up to
-// MAX_DYNAMIC_NAMES). Connections already up keep the certificate they were opened with.
-// Clients that send no SNI (a URL with an IP address) keep getting the startup certificate until
-// the process restarts. uWS is only imported as a type here.
+// entries of the names the certificate is for (removeServerName, addServerName; uSockets matches
+// `*.example.com` entries itself, so a wildcard certificate needs one entry). A server name gets
+// a router of its own in uWS, empty: the gateway's routes are attached to it again (domain()).
+// Connections already up keep the certificate they were opened with. Clients that send no SNI
+// (a URL with an IP address) or name a host the certificate is not for keep getting the startup
+// certificate until the process restarts. uWS is only imported as a type here.
+//
+// This uWS build prints lines of its own on stdout when server names change (`finding <name>`,
+// `Browsed to SNI: <name>`, `Cannot browse to SNI: `): a few lines per reload, not JSON.
 
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
@@ -31,10 +35,8 @@ export interface TlsPair {
   readonly stamp: string;
 }
 
-/** Names of one certificate taken for SNI, at most. */
-const MAX_CERT_NAMES = 100;
-/** Host names added on demand (missingServerName) per certificate, at most: clients choose them. */
-export const MAX_DYNAMIC_NAMES = 1_000;
+/** Names of one certificate taken for SNI, at most (each gets an SNI entry and a router). */
+export const MAX_CERT_NAMES = 100;
 
 /** The files' mtimes, as one string; throws when one cannot be read. */
 export function tlsStamp(files: TlsFiles): string {
@@ -77,20 +79,7 @@ export function certificateNames(x509: X509Certificate): string[] {
   return [...names].filter((n) => /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(n)).slice(0, MAX_CERT_NAMES);
 }
 
-/** Whether a certificate for `names` covers `host` (exact, or one label under a `*.` name). */
-export function covers(names: readonly string[], host: string): boolean {
-  const h = host.toLowerCase();
-  for (const n of names) {
-    if (n === h) return true;
-    if (n.startsWith('*.')) {
-      const dot = h.indexOf('.');
-      if (dot > 0 && h.slice(dot) === n.slice(1)) return true;
-    }
-  }
-  return false;
-}
-
-export type SniApp = Pick<uWS.TemplatedApp, 'addServerName' | 'removeServerName' | 'missingServerName'>;
+export type SniApp = Pick<uWS.TemplatedApp, 'addServerName' | 'removeServerName' | 'domain'>;
 
 export interface TlsReloadObserver {
   tlsReload(result: TlsReloadResult): void;
@@ -99,11 +88,8 @@ export interface TlsReloadObserver {
 /** Polls the files and applies a changed pair through SNI. */
 export class TlsReloader {
   private current: TlsPair;
-  /** the pair is the one the app started with: the default certificate serves every name */
-  private startup = true;
   /** names with an SNI entry for the current pair */
   private readonly added = new Set<string>();
-  private dynamic = 0;
   private timer: NodeJS.Timeout | null = null;
   /** the stamp of a pair that failed, not tried again until the files change again */
   private failedStamp: string | null = null;
@@ -114,10 +100,11 @@ export class TlsReloader {
     private readonly intervalMs: number,
     private readonly metrics: TlsReloadObserver,
     private readonly log: Logger,
+    /** attaches the gateway's routes to the app's current router (the one domain() chose) */
+    private readonly routes: () => void,
     startup: TlsPair = readTlsPair(files),
   ) {
     this.current = startup;
-    app.missingServerName((host) => this.missing(host));
   }
 
   get fingerprint(): string {
@@ -155,7 +142,6 @@ export class TlsReloader {
     this.metrics.tlsReload('ok');
     this.log.info({ names: pair.names, fingerprint: pair.fingerprint, previous: this.current.fingerprint }, 'TLS certificate reloaded: new connections that name these hosts (SNI) get it');
     this.current = pair;
-    this.startup = false;
     return 'ok';
   }
 
@@ -170,23 +156,14 @@ export class TlsReloader {
   private apply(pair: TlsPair): void {
     for (const name of this.added) this.app.removeServerName(name);
     this.added.clear();
-    this.dynamic = 0;
-    for (const name of pair.names) this.add(name);
-  }
-
-  private add(name: string): void {
-    this.app.addServerName(name, { cert_file_name: this.files.cert, key_file_name: this.files.key, ...(this.files.passphrase ? { passphrase: this.files.passphrase } : {}) });
-    this.added.add(name);
-  }
-
-  /**
-   * An SNI name without an entry (uWS calls this synchronously; an entry added now serves this
-   * handshake): after a reload, a host the new certificate covers through a wildcard gets it.
-   */
-  private missing(host: string): void {
-    if (this.startup || this.dynamic >= MAX_DYNAMIC_NAMES || this.added.has(host.toLowerCase())) return;
-    if (!covers(this.current.names, host)) return;
-    this.dynamic++;
-    this.add(host.toLowerCase());
+    const options = { cert_file_name: this.files.cert, key_file_name: this.files.key, ...(this.files.passphrase ? { passphrase: this.files.passphrase } : {}) };
+    for (const name of pair.names) {
+      this.app.addServerName(name, options);
+      this.added.add(name);
+      this.app.domain(name);
+      this.routes();
+    }
+    // back to the default router (a name that has no entry selects it)
+    this.app.domain('');
   }
 }
