@@ -102,3 +102,16 @@ t.test('admission - per-client refusals: 403 origin, 429 per address, 4505 per u
   const u2 = a.admit(req('3.3.3.3', '', token), 8);
   t.same(u2.upgrade && u2.refuse, null, 'below the limit');
 });
+
+t.test('config - the edge settings: defaults, and clear errors for bad lists', async (t) => {
+  const { loadConfig } = await import('../../src/config.js');
+  const c = loadConfig({});
+  t.same([c.trustedProxies, c.clientIpHeader, c.maxConnectionsPerIp, c.ipConnectRate, c.ipConnectBurst, c.maxConnectionsPerUser, c.allowedOrigins, c.tlsCert, c.tlsReloadMs], [[], 'x-forwarded-for', 0, 0, 20, 0, [], null, 60_000]);
+  const d = loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8, ::1', CLIENT_IP_HEADER: 'Forwarded', ALLOWED_ORIGINS: 'https://a.example,https://*.b.example', IP_CONNECT_RATE: '0.5' });
+  t.same([d.trustedProxies, d.clientIpHeader, d.allowedOrigins, d.ipConnectRate], [['10.0.0.0/8', '::1'], 'forwarded', ['https://a.example', 'https://*.b.example'], 0.5]);
+  t.throws(() => loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8,proxy.internal' }), /TRUSTED_PROXIES: not an IP address or CIDR: "proxy.internal"/);
+  t.throws(() => loadConfig({ CLIENT_IP_HEADER: 'x-client-ip' }), /CLIENT_IP_HEADER must be one of/);
+  t.throws(() => loadConfig({ ALLOWED_ORIGINS: 'a.example' }), /ALLOWED_ORIGINS entries must be origins/);
+  t.throws(() => loadConfig({ ALLOWED_ORIGINS: 'https://a.example/' }), /ALLOWED_ORIGINS/);
+  t.throws(() => loadConfig({ MAX_CONNECTIONS_PER_IP: '-1' }), /MAX_CONNECTIONS_PER_IP must be an integer/);
+});
