@@ -3,6 +3,9 @@
 
 import { readFileSync } from 'node:fs';
 import type { WindowLimits } from './store/history/window.js';
+import { CLIENT_IP_HEADERS, parseTrustedProxies, type ClientIpHeader } from './gateway/client-address.js';
+import { ORIGIN_PATTERN } from './gateway/ip-limits.js';
+import { readTlsPair } from './gateway/tls.js';
 
 export type Role = 'gateway' | 'logic' | 'all';
 
@@ -133,6 +136,22 @@ export interface Config {
   readonly degradeCpu: number;
   /** local members from which a room is hot (degraded while the level is above 0) */
   readonly degradeMinMembers: number;
+  /** proxies whose CLIENT_IP_HEADER names the client (IPs and CIDRs); empty: the socket's peer is the client */
+  readonly trustedProxies: readonly string[];
+  readonly clientIpHeader: ClientIpHeader;
+  /** per-client limits at the upgrade (gateway/admission.ts, ip-limits.ts); 0 turns one off */
+  readonly maxConnectionsPerIp: number;
+  readonly ipConnectRate: number;
+  readonly ipConnectBurst: number;
+  readonly maxConnectionsPerUser: number;
+  /** origins browsers may connect from (exact, or `scheme://*.domain`); empty: any */
+  readonly allowedOrigins: readonly string[];
+  /** TLS on the WebSocket port (gateway/tls.ts): PEM file paths, both or neither; null: plain ws */
+  readonly tlsCert: string | null;
+  readonly tlsKey: string | null;
+  readonly tlsPassphrase: string | null;
+  /** how often the certificate files' mtimes are checked for a reload (ms); 0: never */
+  readonly tlsReloadMs: number;
 }
 
 /** Where the Redis primary is found when Sentinel manages it. */
@@ -166,7 +185,7 @@ type Env = Readonly<Record<string, string | undefined>>;
  * credentials. Only these: other readers of the environment (the image's HEALTHCHECK reading
  * METRICS_PORT, libraries reading NODE_ENV) would not see a value from a file.
  */
-export const FILE_KEYS: ReadonlySet<string> = new Set(['TOKEN_SECRET', 'ADMIN_SECRET', 'NATS_URL', 'REDIS_URL', 'REDIS_SENTINEL_PASSWORD']);
+export const FILE_KEYS: ReadonlySet<string> = new Set(['TOKEN_SECRET', 'ADMIN_SECRET', 'NATS_URL', 'REDIS_URL', 'REDIS_SENTINEL_PASSWORD', 'TLS_PASSPHRASE']);
 
 /** A secret as the server reads it (`<key>` or `<key>_FILE`), for the CLI; undefined when unset. */
 export function envSecret(key: string, env: Env = process.env): string | undefined {
@@ -381,6 +400,54 @@ export function loadConfig(env: Env = process.env): Config {
     degradeOutboundBytes: int(env, 'DEGRADE_OUTBOUND_BYTES', 64 << 20, 0, 2 ** 40),
     degradeCpu: num(env, 'DEGRADE_CPU', 0.9, 0, 64),
     degradeMinMembers: int(env, 'DEGRADE_MIN_MEMBERS', 500, 1, 10_000_000),
+    ...edge(env),
+  };
+}
+
+function list(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+}
+
+/** The per-client limits, client addresses behind proxies, and TLS. */
+function edge(env: Env) {
+  const trustedProxies = list(str(env, 'TRUSTED_PROXIES', ''));
+  try {
+    parseTrustedProxies(trustedProxies.join(','));
+  } catch (err) {
+    throw new ConfigError(`TRUSTED_PROXIES: ${(err as Error).message} (IPs and CIDRs separated by commas)`);
+  }
+  const clientIpHeader = str(env, 'CLIENT_IP_HEADER', 'x-forwarded-for').toLowerCase() as ClientIpHeader;
+  if (!CLIENT_IP_HEADERS.includes(clientIpHeader)) throw new ConfigError(`CLIENT_IP_HEADER must be one of ${CLIENT_IP_HEADERS.join(', ')}, got ${JSON.stringify(clientIpHeader)}`);
+  const allowedOrigins = list(str(env, 'ALLOWED_ORIGINS', ''));
+  for (const o of allowedOrigins) {
+    if (!ORIGIN_PATTERN.test(o)) throw new ConfigError(`ALLOWED_ORIGINS entries must be origins like https://a.example or https://*.example.com (scheme required, no path), got ${JSON.stringify(o)}`);
+  }
+  const tlsCert = str(env, 'TLS_CERT', '') || null;
+  const tlsKey = str(env, 'TLS_KEY', '') || null;
+  const tlsPassphrase = str(env, 'TLS_PASSPHRASE', '') || null;
+  if ((tlsCert === null) !== (tlsKey === null)) throw new ConfigError('set both TLS_CERT and TLS_KEY (PEM file paths), or neither');
+  if (tlsCert !== null && tlsKey !== null) {
+    try {
+      readTlsPair({ cert: tlsCert, key: tlsKey, passphrase: tlsPassphrase });
+    } catch (err) {
+      throw new ConfigError(`TLS_CERT/TLS_KEY: ${(err as Error).message}`, { cause: err });
+    }
+  } else if (tlsPassphrase !== null) throw new ConfigError('TLS_PASSPHRASE is set but TLS_CERT and TLS_KEY are not');
+  return {
+    trustedProxies,
+    clientIpHeader,
+    maxConnectionsPerIp: int(env, 'MAX_CONNECTIONS_PER_IP', 0, 0, 10_000_000),
+    ipConnectRate: num(env, 'IP_CONNECT_RATE', 0, 0, 1_000_000),
+    ipConnectBurst: int(env, 'IP_CONNECT_BURST', 20, 1, 1_000_000),
+    maxConnectionsPerUser: int(env, 'MAX_CONNECTIONS_PER_USER', 0, 0, 1_000_000),
+    allowedOrigins,
+    tlsCert,
+    tlsKey,
+    tlsPassphrase,
+    tlsReloadMs: int(env, 'TLS_RELOAD_MS', 60_000, 0, DAY_MS),
   };
 }
 

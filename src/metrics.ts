@@ -8,6 +8,7 @@ import type { BusObserver, SubjectKind } from './bus/index.js';
 import { BUS_EVENTS, CHAT_READS, STORE_WRITES, type ChatReadOp, type StoreWrite, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
 import { PUSH_GIVE_UPS, type PushGiveUp, type WebClass } from './metric-labels.js';
 import { UPGRADE_REFUSALS, type UpgradeRefusal } from './metric-labels.js';
+import { TLS_RELOAD_RESULTS, UPGRADE_LIMITS, type TlsReloadResult, type UpgradeLimit } from './metric-labels.js';
 import { DEGRADE_SIGNALS, ENTRY_STATUSES, type DegradeSignal, type EntryStatus } from './metric-labels.js';
 import type { LagObserver } from './event-loop-lag.js';
 import type { DegradeObserver } from './gateway/degrade-monitor.js';
@@ -437,6 +438,27 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
   /** the gateway's admission state, read at scrape time */
   watchAdmission(state: () => { open: boolean; maxConnections: number }): void {
     this.admissionSource = state;
+  }
+
+  // Per-client limits at the upgrade (gateway/admission.ts, ip-limits.ts) and TLS reloads (gateway/tls.ts)
+  private readonly upgradesLimited = (() => {
+    const c = new Counter({ name: 'danmaku_upgrades_limited_total', help: 'Clients refused by a per-client limit, by reason (origin: HTTP 403; ip_connections, ip_rate: HTTP 429; user_connections: close 4505)', labelNames: ['reason'], registers: [this.registry] });
+    for (const reason of UPGRADE_LIMITS) c.inc({ reason }, 0);
+    return c;
+  })();
+  private readonly limitedChild = children<{ inc(): void }>();
+  private readonly tlsReloads = (() => {
+    const c = new Counter({ name: 'danmaku_tls_reloads_total', help: 'TLS certificate reloads after the files changed, by result (ok; failed: the new pair was refused, the old one stays)', labelNames: ['result'], registers: [this.registry] });
+    for (const result of TLS_RELOAD_RESULTS) c.inc({ result }, 0);
+    return c;
+  })();
+
+  upgradeLimited(reason: UpgradeLimit): void {
+    this.limitedChild(reason, () => this.upgradesLimited.labels({ reason })).inc();
+  }
+
+  tlsReload(result: TlsReloadResult): void {
+    this.tlsReloads.inc({ result });
   }
 
   // Load-aware entry (gateway/entry.ts)

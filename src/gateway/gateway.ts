@@ -20,6 +20,7 @@ import type { RoomHistory } from '../store/history/index.js';
 import type { PresenceCounts } from '../store/presence/index.js';
 import type { Sequencer } from '../store/sequence/index.js';
 import { Admission, readUpgrade } from './admission.js';
+import { ClientAddress, formatAddress, parseTrustedProxies, type ClientIpHeader } from './client-address.js';
 import { Closer } from './close.js';
 import { compressionOption, worthCompressing } from './compression.js';
 import { defaultPublicUrl, Entry, lagLimitMs, type EntryAnswer } from './entry.js';
@@ -35,6 +36,7 @@ import { RegistryAgent } from './registry-agent.js';
 import { RoomHub, type LocalRoom } from './room-hub.js';
 import { forwardSend, sendCorked, type SendContext } from './send.js';
 import { Sweep } from './sweep.js';
+import { readTlsPair, TlsReloader } from './tls.js';
 import { UpstreamClient } from './upstream-client.js';
 import type { WebFiles } from './web.js';
 
@@ -83,6 +85,20 @@ export interface GatewayOptions extends DegradeOptions {
   readonly admitMaxOutboundBytes: number;
   /** the URL clients reach this gateway by (GET /entry); null: from HOST and the bound port */
   readonly publicUrl: string | null;
+  /** per-client limits (admission.ts, ip-limits.ts); 0 or empty turns one off */
+  readonly maxConnectionsPerIp: number;
+  readonly ipConnectRate: number;
+  readonly ipConnectBurst: number;
+  readonly maxConnectionsPerUser: number;
+  readonly allowedOrigins: readonly string[];
+  /** whose forwarding header names the client (client-address.ts): IPs and CIDRs; empty: nobody's */
+  readonly trustedProxies: readonly string[];
+  readonly clientIpHeader: ClientIpHeader;
+  /** wss with these PEM files (tls.ts); null: plain ws */
+  readonly tlsCert: string | null;
+  readonly tlsKey: string | null;
+  readonly tlsPassphrase: string | null;
+  readonly tlsReloadMs: number;
 }
 
 export interface GatewayDeps {
@@ -127,6 +143,9 @@ export class Gateway implements Drainable {
   private readonly users: LocalUsers<WS>;
   private readonly pushes: Pushes<WS>;
   private readonly admission: Admission;
+  private readonly clientAddress: ClientAddress;
+  /** the certificate reload, with TLS on */
+  private readonly tls: TlsReloader | null = null;
   private readonly conns = new Set<WS>();
   private readonly closer: Closer;
   private readonly sweep: Sweep;
@@ -157,7 +176,12 @@ export class Gateway implements Drainable {
     this.upstreamFailures = new FailureLog(deps.log, 'upstream requests (SEND, MSG)');
     this.joinFailures = new FailureLog(deps.log, 'room subscriptions (JOIN, SWITCH)');
     this.upstream = new UpstreamClient(deps.bus, { timeoutMs: opts.upstreamTimeoutMs, maxPending: opts.upstreamMaxPending }, deps.metrics);
-    this.app = uWS.App();
+    if (opts.tlsCert !== null && opts.tlsKey !== null) {
+      const files = { cert: opts.tlsCert, key: opts.tlsKey, passphrase: opts.tlsPassphrase };
+      const startup = readTlsPair(files); // checked by the config too; the app must start with what was checked
+      this.app = uWS.SSLApp({ cert_file_name: files.cert, key_file_name: files.key, ...(files.passphrase ? { passphrase: files.passphrase } : {}) });
+      this.tls = new TlsReloader(this.app, files, opts.tlsReloadMs, deps.metrics, deps.log.child({ component: 'tls' }), () => this.routes(), startup);
+    } else this.app = uWS.App();
     const fanout = { publish: (topic: string, data: Uint8Array) => this.publish(topic, data) };
     this.hub = new RoomHub(deps.bus, { history: deps.history, sequencer: deps.sequencer }, fanout, opts, deps.metrics, deps.log.child({ component: 'rooms' }));
     deps.bus.attach(this.hub);
@@ -176,7 +200,8 @@ export class Gateway implements Drainable {
     this.closer = new Closer(opts, (ws) => this.detach(ws), deps.metrics);
     this.sweep = new Sweep(this.conns, this.closer, opts, deps.metrics);
     const load = () => ({ connections: this.conns.size, lagMs: deps.lag.recentMs(), outboundBytes: this.sweep.outboundBytes });
-    this.admission = new Admission(deps.verifier, opts, load);
+    this.admission = new Admission(deps.verifier, opts, load, Math.random, (uid) => this.users.count(uid));
+    this.clientAddress = new ClientAddress({ trusted: parseTrustedProxies(opts.trustedProxies.join(',')), header: opts.clientIpHeader });
     deps.metrics.watchAdmission(() => ({ open: this.admission.refusal() === null, maxConnections: opts.maxConnections }));
     this.drainer = new Drain<WS>({
       connections: () => [...this.conns].filter((ws) => ws.getUserData().open),
@@ -190,6 +215,13 @@ export class Gateway implements Drainable {
     });
     deps.metrics.drainPhase(DrainPhase.Serving);
     this.degrader = new DegradeMonitor(this.hub, () => ({ lagMs: deps.lag.recentMs(), outboundBytes: this.sweep.outboundBytes }), opts, deps.metrics, deps.log.child({ component: 'degrade' }));
+    this.routes();
+  }
+
+  /** The WebSocket route and the plain HTTP ones, on the app's current router (again for each TLS server name: tls.ts). */
+  private routes(): void {
+    const deps = this.deps;
+    const opts = this.opts;
     this.app.ws<ConnState>('/*', {
       // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
       // of 4x, and the configured limit is enforced in message() with a documented 1009.
@@ -236,8 +268,9 @@ export class Gateway implements Drainable {
         this.sweep.start();
         this.online.start();
         const port = uWS.us_socket_local_port(socket);
-        this.publicUrl = this.opts.publicUrl ?? defaultPublicUrl(this.opts.host, port);
+        this.publicUrl = this.opts.publicUrl ?? defaultPublicUrl(this.opts.host, port, this.tls !== null);
         this.degrader.start();
+        this.tls?.start();
         // Listed by GET /entry from now on, not after the first heartbeat.
         void this.agent.announce().then(() => resolve(port));
       });
@@ -307,14 +340,18 @@ export class Gateway implements Drainable {
 
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
     const id = this.nextId++;
-    const upgradeReq = readUpgrade(req);
+    const upgradeReq = readUpgrade(req, this.addressOf(res, req));
     const verdict = this.admission.admit(upgradeReq, id);
     if (!verdict.upgrade) {
-      this.deps.metrics.upgradeRefused(verdict.reason);
-      res.writeStatus(verdict.status).writeHeader('Retry-After', String(verdict.retryAfter)).end(verdict.body);
+      if (verdict.limited) this.deps.metrics.upgradeLimited(verdict.reason);
+      else this.deps.metrics.upgradeRefused(verdict.reason);
+      res.writeStatus(verdict.status);
+      if (verdict.retryAfter !== null) res.writeHeader('Retry-After', String(verdict.retryAfter));
+      res.end(verdict.body);
       return;
     }
-    const state = newConnState(id, verdict.identity, verdict.refuse, Date.now(), this.opts.connFrameBurst);
+    if (verdict.refuse === CloseCodes.UserConnections) this.deps.metrics.upgradeLimited('user_connections');
+    const state = newConnState(id, verdict.identity, verdict.refuse, Date.now(), this.opts.connFrameBurst, upgradeReq.address);
     // Kept aside until open, not in every connection's state: few connections ask for it.
     if (upgradeReq.since !== '' && !verdict.identity.guest && !verdict.refuse) {
       this.pendingSince.set(id, upgradeReq.since);
@@ -323,6 +360,12 @@ export class Gateway implements Drainable {
       if (this.pendingSince.size > PENDING_SINCE_MAX) this.pendingSince.delete(this.pendingSince.keys().next().value!);
     }
     res.upgrade(state, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+  }
+
+  /** The client's address: the socket's peer, or what a trusted proxy's header says (client-address.ts). */
+  private addressOf(res: uWS.HttpResponse, req: uWS.HttpRequest): string {
+    const peer = formatAddress(new Uint8Array(res.getRemoteAddress()));
+    return this.clientAddress.readsHeader(peer) ? this.clientAddress.resolve(peer, req.getHeader(this.clientAddress.header)) : peer;
   }
 
   private opened(ws: WS): void {
@@ -535,6 +578,7 @@ export class Gateway implements Drainable {
     const st = ws.getUserData();
     st.open = false;
     this.conns.delete(ws);
+    this.admission.released(st.address);
     if (!st.identity.guest && !st.refuse) this.users.remove(st.identity.uid, ws);
     this.pushes.drop(ws);
     this.leaveRoom(null, st); // uWS drops a closed socket's topics itself
@@ -663,6 +707,7 @@ export class Gateway implements Drainable {
     const deadline = Date.now() + timeoutMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     this.sweep.stop();
+    this.tls?.stop();
     if (this.conns.size > 0) this.log.warn({ left: this.conns.size }, 'connections whose buffers did not drain in time are dropped without a close frame');
     for (const ws of [...this.conns]) this.closer.abort(ws);
     this.app.close();

@@ -44,6 +44,7 @@ export const CloseCodes = {
   TokenExpired: { code: 4502, reason: 'token_expired', message: 'token expired; get a new one' },
   GuestsDisabled: { code: 4503, reason: 'guests_disabled', message: 'this server requires a token' },
   TokenTooLarge: { code: 4504, reason: 'token_too_large', message: 'token longer than this server accepts' },
+  UserConnections: { code: 4505, reason: 'too_many_connections', message: 'this user holds as many connections as this server allows; close one first' },
 } as const satisfies Record<string, ErrorEntry>;
 export type CloseName = keyof typeof CloseCodes;
 
