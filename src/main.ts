@@ -273,7 +273,7 @@ async function start(config: Config, log: Logger): Promise<void> {
       presence: stores.presence,
       registry,
       onStoreReconnect: parts.onStoreReconnect,
-      verifier: new TokenVerifier(config.tokenSecret),
+      verifier: new TokenVerifier({ secret: config.tokenSecret, keys: config.tokenKeys, audience: config.tokenAudience, issuer: config.tokenIssuer }),
       web: config.web ? webFiles(config, log) : undefined,
       lag,
       unhealthy: () => {

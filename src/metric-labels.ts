@@ -52,6 +52,9 @@ export type WebClass = (typeof WEB_CLASSES)[number];
 /** Why an upgrade was answered HTTP 503 (gateway/admission.ts). */
 export const UPGRADE_REFUSALS = ['draining', 'capacity', 'lag', 'outbound'] as const;
 export type UpgradeRefusal = (typeof UPGRADE_REFUSALS)[number];
+/** REFRESH outcomes (gateway/refresh.ts) */
+export const TOKEN_REFRESH_RESULTS = ['ok', 'invalid', 'expired', 'other_user'] as const;
+export type TokenRefreshResult = (typeof TOKEN_REFRESH_RESULTS)[number];
 /** Adaptive degradation (gateway/degrade.ts): a level step's direction, and the signal that raised it ('none': a step down). */
 export const DEGRADE_DIRECTIONS = ['up', 'down'] as const;
 export const DEGRADE_SIGNALS = ['lag', 'outbound', 'cpu', 'none'] as const;
@@ -85,6 +88,7 @@ export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, reado
   danmaku_store_writes_total: { kind: STORE_WRITES },
   danmaku_inbox_sync_bytes_total: { encoding: ['msgpack', 'gzip'] },
   danmaku_upgrades_refused_total: { reason: UPGRADE_REFUSALS },
+  danmaku_token_refreshes_total: { result: TOKEN_REFRESH_RESULTS },
   danmaku_entry_requests_total: { status: ENTRY_STATUSES },
   danmaku_degrade_steps_total: { direction: DEGRADE_DIRECTIONS, signal: DEGRADE_SIGNALS },
 };
