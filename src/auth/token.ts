@@ -56,7 +56,9 @@ export class TokenVerifier {
 
   constructor(opts: VerifierOptions | string) {
     const o: VerifierOptions = typeof opts === 'string' ? { secret: opts } : opts;
-    const checks = { algorithms: ['HS256'] as ['HS256'], ...(o.audience ? { allowedAud: o.audience } : {}), ...(o.issuer ? { allowedIss: o.issuer } : {}) };
+    // fast-jwt checks aud/iss only when the token has them: a configured one is also required.
+    const required = [...(o.audience ? ['aud'] : []), ...(o.issuer ? ['iss'] : [])];
+    const checks = { algorithms: ['HS256'] as ['HS256'], requiredClaims: required, ...(o.audience ? { allowedAud: o.audience } : {}), ...(o.issuer ? { allowedIss: o.issuer } : {}) };
     this.verifier = createVerifier({ key: o.secret, ...checks });
     for (const [kid, secret] of o.keys ?? []) this.byKid.set(kid, createVerifier({ key: secret, ...checks }));
   }
