@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { createSigner } from 'fast-jwt';
 import { parseTokenKeys } from '../../src/auth/keys.js';
@@ -43,6 +46,10 @@ t.test('token keys - TOKEN_KEYS parses kid=secret pairs and refuses bad ones', a
   t.equal(c.tokenExpiryGraceMs, 0);
   t.equal(loadConfig({ TOKEN_EXPIRY_CLOSE: 'false', TOKEN_EXPIRY_GRACE_MS: '5000' }).tokenExpiryGraceMs, 5000);
   t.throws(() => loadConfig({ TOKEN_KEYS: 'a=short' }), ConfigError);
+  const dir = mkdtempSync(join(tmpdir(), 'token-keys-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'keys'), `a=${keyA},b=${keyB}\n`);
+  t.same([...loadConfig({ TOKEN_KEYS_FILE: join(dir, 'keys') }).tokenKeys], [['a', keyA], ['b', keyB]], 'TOKEN_KEYS_FILE');
 });
 
 t.test('token keys - two keys live: each kid verified with its own key, no kid with TOKEN_SECRET', async (t) => {
