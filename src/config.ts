@@ -2,6 +2,7 @@
 // Nothing else reads process.env.
 
 import { readFileSync } from 'node:fs';
+import { parseTokenKeys } from './auth/keys.js';
 import type { WindowLimits } from './store/history/window.js';
 import { CLIENT_IP_HEADERS, parseTrustedProxies, type ClientIpHeader } from './gateway/client-address.js';
 import { ORIGIN_PATTERN } from './gateway/ip-limits.js';
@@ -152,6 +153,17 @@ export interface Config {
   readonly tlsPassphrase: string | null;
   /** how often the certificate files' mtimes are checked for a reload (ms); 0: never */
   readonly tlsReloadMs: number;
+  // Tokens (issue 15; src/auth/token.ts, docs/protocol.md "Tokens")
+  /** kid -> secret (TOKEN_KEYS): tokens whose header names a kid are verified with that key only */
+  readonly tokenKeys: ReadonlyMap<string, string>;
+  /** the `aud` every token must carry; '': not checked */
+  readonly tokenAudience: string;
+  /** the `iss` every token must carry; '': not checked */
+  readonly tokenIssuer: string;
+  /** an open connection whose token's exp has passed is closed with 4502 (false: exp checked at connect only) */
+  readonly tokenExpiryClose: boolean;
+  /** how long after exp that close comes (ms) */
+  readonly tokenExpiryGraceMs: number;
 }
 
 /** Where the Redis primary is found when Sentinel manages it. */
@@ -185,7 +197,7 @@ type Env = Readonly<Record<string, string | undefined>>;
  * credentials. Only these: other readers of the environment (the image's HEALTHCHECK reading
  * METRICS_PORT, libraries reading NODE_ENV) would not see a value from a file.
  */
-export const FILE_KEYS: ReadonlySet<string> = new Set(['TOKEN_SECRET', 'ADMIN_SECRET', 'NATS_URL', 'REDIS_URL', 'REDIS_SENTINEL_PASSWORD', 'TLS_PASSPHRASE']);
+export const FILE_KEYS: ReadonlySet<string> = new Set(['TOKEN_SECRET', 'TOKEN_KEYS', 'ADMIN_SECRET', 'NATS_URL', 'REDIS_URL', 'REDIS_SENTINEL_PASSWORD', 'TLS_PASSPHRASE']);
 
 /** A secret as the server reads it (`<key>` or `<key>_FILE`), for the CLI; undefined when unset. */
 export function envSecret(key: string, env: Env = process.env): string | undefined {
@@ -258,6 +270,12 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('TOKEN_SECRET is the public development secret; set your own secret when NODE_ENV=production');
   }
   if (tokenSecret.length < 16) throw new ConfigError('TOKEN_SECRET must be at least 16 characters');
+  let tokenKeys: ReadonlyMap<string, string>;
+  try {
+    tokenKeys = parseTokenKeys(str(env, 'TOKEN_KEYS', ''));
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err), { cause: err });
+  }
   const heartbeatIntervalMs = int(env, 'HEARTBEAT_INTERVAL_MS', 30_000, 100, 600_000);
   const idleTimeoutMs = int(env, 'IDLE_TIMEOUT_MS', heartbeatIntervalMs * 2 + 15_000, 200, 1_800_000);
   if (idleTimeoutMs <= heartbeatIntervalMs) {
@@ -400,6 +418,11 @@ export function loadConfig(env: Env = process.env): Config {
     degradeOutboundBytes: int(env, 'DEGRADE_OUTBOUND_BYTES', 64 << 20, 0, 2 ** 40),
     degradeCpu: num(env, 'DEGRADE_CPU', 0.9, 0, 64),
     degradeMinMembers: int(env, 'DEGRADE_MIN_MEMBERS', 500, 1, 10_000_000),
+    tokenKeys,
+    tokenAudience: str(env, 'TOKEN_AUDIENCE', ''),
+    tokenIssuer: str(env, 'TOKEN_ISSUER', ''),
+    tokenExpiryClose: bool(env, 'TOKEN_EXPIRY_CLOSE', true),
+    tokenExpiryGraceMs: int(env, 'TOKEN_EXPIRY_GRACE_MS', 0, 0, DAY_MS),
     ...edge(env),
   };
 }

@@ -7,8 +7,7 @@ import { FALLBACK_OPS, LABEL_VALUES, REDIS_OPS, ROOM_RECOVERIES, type RoomRecove
 import type { BusObserver, SubjectKind } from './bus/index.js';
 import { BUS_EVENTS, CHAT_READS, STORE_WRITES, type ChatReadOp, type StoreWrite, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
 import { PUSH_GIVE_UPS, type PushGiveUp, type WebClass } from './metric-labels.js';
-import { UPGRADE_REFUSALS, type UpgradeRefusal } from './metric-labels.js';
-import { TLS_RELOAD_RESULTS, UPGRADE_LIMITS, type TlsReloadResult, type UpgradeLimit } from './metric-labels.js';
+import { TLS_RELOAD_RESULTS, TOKEN_REFRESH_RESULTS, UPGRADE_LIMITS, UPGRADE_REFUSALS, type TlsReloadResult, type TokenRefreshResult, type UpgradeLimit, type UpgradeRefusal } from './metric-labels.js';
 import { DEGRADE_SIGNALS, ENTRY_STATUSES, type DegradeSignal, type EntryStatus } from './metric-labels.js';
 import type { LagObserver } from './event-loop-lag.js';
 import type { DegradeObserver } from './gateway/degrade-monitor.js';
@@ -165,6 +164,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
     for (const op of FALLBACK_OPS) this.fallbacks.inc({ op }, 0);
     for (const encoding of ['msgpack', 'gzip']) this.inboxSyncBytes.inc({ encoding }, 0);
     for (const reason of UPGRADE_REFUSALS) this.upgradesRefused.inc({ reason }, 0);
+    for (const result of TOKEN_REFRESH_RESULTS) this.tokenRefreshes.inc({ result }, 0);
     // degradation steps: up by each signal, down always 'none'
     for (const signal of DEGRADE_SIGNALS) if (signal !== 'none') this.degradeSteps.inc({ direction: 'up', signal }, 0);
     this.degradeSteps.inc({ direction: 'down', signal: 'none' }, 0);
@@ -429,6 +429,13 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
 
   eventLoopLagMax(seconds: number): void {
     this.lagMax.set(seconds);
+  }
+
+  // Tokens: REFRESH (gateway/refresh.ts)
+  private readonly tokenRefreshes = new Counter({ name: 'danmaku_token_refreshes_total', help: 'REFRESH frames by result (ok, invalid, expired, other_user)', labelNames: ['result'], registers: [this.registry] });
+
+  tokenRefreshed(result: TokenRefreshResult): void {
+    this.tokenRefreshes.inc({ result });
   }
 
   upgradeRefused(reason: UpgradeRefusal): void {

@@ -6,7 +6,8 @@ import type { LocalRoom } from './room-hub.js';
 
 export interface ConnState {
   readonly id: number;
-  readonly identity: Identity;
+  /** replaced by a REFRESH (refresh.ts) with one of the same uid; otherwise kept for the connection's life */
+  identity: Identity;
   /** set when the upgrade carried a bad token: the socket is closed right after open */
   readonly refuse: ErrorEntry | null;
   /** the client's address (client-address.ts), released from the per-address count at close; '' unknown */

@@ -29,6 +29,7 @@ import type { Drainable } from './drain-api.js';
 import { DegradeMonitor, type DegradeOptions } from './degrade-monitor.js';
 import { admitFrame, chargeFrames, newConnState, RESUME_ITEMS_PER_TOKEN, type ConnState } from './connection.js';
 import { readJoin, type JoinRequest } from './join-request.js';
+import { mayBeRefresh, REFRESH_EXTRA_FRAMES, refreshedBody, refreshIdentity } from './refresh.js';
 import { LocalUsers } from './local-users.js';
 import { OnlineTicker } from './online.js';
 import { Pushes, receivedIds } from './pushes.js';
@@ -99,6 +100,9 @@ export interface GatewayOptions extends DegradeOptions {
   readonly tlsKey: string | null;
   readonly tlsPassphrase: string | null;
   readonly tlsReloadMs: number;
+  /** an open connection whose token's exp (+ grace) passed is closed with 4502 (sweep.ts) */
+  readonly tokenExpiryClose: boolean;
+  readonly tokenExpiryGraceMs: number;
 }
 
 export interface GatewayDeps {
@@ -224,8 +228,9 @@ export class Gateway implements Drainable {
     const opts = this.opts;
     this.app.ws<ConnState>('/*', {
       // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
-      // of 4x, and the configured limit is enforced in message() with a documented 1009.
-      maxPayloadLength: opts.maxFrameBytes * 4,
+      // of 4x (at least room for a REFRESH with the longest token), and the configured limit is
+      // enforced in message() with a documented 1009.
+      maxPayloadLength: Math.max(opts.maxFrameBytes * 4, opts.maxFrameBytes + opts.maxTokenBytes + 1024),
       maxBackpressure: opts.outboundSoftLimitBytes,
       closeOnBackpressureLimit: false,
       compression: compressionOption(opts.compression, uWS),
@@ -387,6 +392,7 @@ export class Gateway implements Drainable {
         heartbeat: this.opts.heartbeatIntervalMs,
         idleTimeout: this.opts.idleTimeoutMs,
         maxFrame: this.opts.maxFrameBytes,
+        ...(identity.exp !== undefined ? { exp: identity.exp } : {}),
       }),
       true,
     );
@@ -419,7 +425,8 @@ export class Gateway implements Drainable {
     const now = Date.now();
     st.lastSeen = now;
     if (!isBinary) return this.closer.close(ws, CloseCodes.TextFrame);
-    if (message.byteLength > this.opts.maxFrameBytes) return this.closer.close(ws, CloseCodes.TooLarge);
+    // A REFRESH may be longer by MAX_TOKEN_BYTES (refresh.ts)
+    if (message.byteLength > this.opts.maxFrameBytes && !mayBeRefresh(new Uint8Array(message), this.opts.maxFrameBytes, this.opts.maxTokenBytes)) return this.closer.close(ws, CloseCodes.TooLarge);
     const budget = admitFrame(st, { rate: this.opts.connFrameRate, burst: this.opts.connFrameBurst, closeAfter: this.opts.floodCloseAfter }, now);
     if (budget === 'close') return this.closer.close(ws, CloseCodes.Flood);
     let rid = 0;
@@ -463,9 +470,21 @@ export class Gateway implements Drainable {
       case Op.Received:
         this.pushes.received(ws, receivedIds(body)); // no reply: a lost RECEIVED costs a resend
         return;
+      case Op.Refresh:
+        return this.refresh(ws, st, rid, body);
       default:
         throw new ProtocolError(Errors.UnknownOp, `op ${op}`);
     }
+  }
+
+  /** REFRESH: the connection's identity is replaced by the new token's, or ERROR 23 and it stays (refresh.ts). */
+  private refresh(ws: WS, st: ConnState, rid: number, body: unknown): void {
+    chargeFrames(st, REFRESH_EXTRA_FRAMES);
+    const outcome = refreshIdentity(body, st.identity, this.deps.verifier, this.opts.maxTokenBytes);
+    this.deps.metrics.tokenRefreshed(outcome.result);
+    if (outcome.result !== 'ok') throw outcome.error;
+    st.identity = outcome.identity;
+    ws.send(encodeFrame(Op.Refreshed, rid, refreshedBody(outcome.identity)), true);
   }
 
   private sendContext(ws: WS, rid: number): SendContext {

@@ -20,6 +20,7 @@ export const Errors = {
   Superseded: { code: 15, reason: 'superseded', message: 'a later JOIN, SWITCH or LEAVE on this connection replaced this request' },
   RateLimited: { code: 20, reason: 'rate_limited', message: 'you are sending too fast' },
   Flood: { code: 21, reason: 'flood', message: 'too many frames on this connection; frame ignored' },
+  TokenRefused: { code: 23, reason: 'token_refused', message: 'REFRESH token invalid, expired or of another user; the connection keeps its old token' },
   Unavailable: { code: 30, reason: 'unavailable', message: 'the service did not answer in time; retry with the same id' },
   Internal: { code: 31, reason: 'internal', message: 'internal error; retry with the same id' },
   Overloaded: { code: 32, reason: 'overloaded', message: 'the server is shedding load and did not take this message; retry after retryMs with the same id' },
