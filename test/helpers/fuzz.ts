@@ -283,20 +283,30 @@ export const rawDeep: fc.Arbitrary<Raw> = fc.tuple(fc.integer({ min: 1, max: 40 
 });
 
 /** A map body from named fields, each present or not, values from the given arbitraries. */
-export function rawMap(fields: Record<string, fc.Arbitrary<Raw>>): fc.Arbitrary<Raw> {
-  const entries = Object.entries(fields).map(([k, a]) => fc.option(fc.tuple(rawText(k), a), { nil: undefined, freq: 3 }));
+export function rawMap(fields: Record<string, fc.Arbitrary<Raw>>, required: readonly string[] = []): fc.Arbitrary<Raw> {
+  const entries = Object.entries(fields).map(([k, a]) => (required.includes(k) ? fc.tuple(rawText(k), a) : fc.option(fc.tuple(rawText(k), a), { nil: undefined, freq: 3 })));
   return fc.tuple(fc.tuple(...entries), lenEnc).map(([es, enc]) => ({ t: 'map', entries: es.filter((e): e is [Raw, Raw] => e !== undefined), enc }) as Raw);
 }
 
 /** A field's value: mostly a plausible one, sometimes any value at all (a wrong type). */
 function fieldOf(good: fc.Arbitrary<Raw>): fc.Arbitrary<Raw> {
-  return fc.oneof({ weight: 3, arbitrary: good }, { weight: 1, arbitrary: rawValue(2) });
+  return fc.oneof({ weight: 5, arbitrary: good }, { weight: 1, arbitrary: rawValue(2) });
 }
 
-const roomLike = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/), fc.constantFrom('', 'a.b', 'x'.repeat(65), 'r*', 'room one')).chain(rawText);
-const uidLike = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_.@:-]{1,64}$/), fc.constantFrom('', 'bob', 'a b', 'x'.repeat(65))).chain(rawText);
-const smallInt = (min: number, max: number) => fc.oneof(fc.integer({ min, max }), fc.constantFrom(min - 1, max + 1, -1, 2 ** 32, 2 ** 53, -(2 ** 53))).chain(rawIntOf);
-const textLike = fc.oneof(fc.string({ maxLength: 120 }).chain(rawText), rawStr);
+const roomLike = fc.oneof({ weight: 4, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/) }, fc.constantFrom('', 'a.b', 'x'.repeat(65), 'r*', 'room one')).chain(rawText);
+const uidLike = fc.oneof({ weight: 4, arbitrary: fc.stringMatching(/^[A-Za-z0-9_.@:-]{1,64}$/) }, fc.constantFrom('', 'bob', 'a b', 'x'.repeat(65))).chain(rawText);
+const smallInt = (min: number, max: number) => fc.oneof({ weight: 4, arbitrary: fc.integer({ min, max }) }, fc.constantFrom(min - 1, max + 1, -1, 2 ** 32, 2 ** 53, -(2 ** 53))).chain(rawIntOf);
+const cmidLike = fc.oneof({ weight: 4, arbitrary: fc.stringMatching(/^[\x21-\x7e]{1,64}$/).chain(rawText) }, { weight: 1, arbitrary: rawStr });
+const textLike = fc.oneof({ weight: 3, arbitrary: fc.stringMatching(/^[ -~\u00a0-\u024f\u4e00-\u4e2f]{1,40}$/).chain(rawText) }, { weight: 1, arbitrary: fc.string({ maxLength: 120 }).chain(rawText) }, { weight: 1, arbitrary: rawStr });
+
+/** A chat body naming its conversation: a group `g`, or a user `to`, or (wrongly) both or neither. */
+function withTarget(fields: Record<string, fc.Arbitrary<Raw>>): fc.Arbitrary<Raw> {
+  return fc.oneof(
+    { weight: 2, arbitrary: rawMap({ g: fieldOf(roomLike), ...fields }, ['g']) },
+    { weight: 2, arbitrary: rawMap({ to: fieldOf(fc.oneof({ weight: 4, arbitrary: uidLike }, { weight: 1, arbitrary: rawText('') })), ...fields }, ['to']) },
+    { weight: 1, arbitrary: rawMap({ g: fieldOf(roomLike), to: fieldOf(uidLike), ...fields }) },
+  );
+}
 
 /** Plausible (and not quite) bodies of the client ops that have a known shape, by Op key. */
 export const BODIES: Readonly<Record<string, fc.Arbitrary<Raw>>> = {
@@ -309,14 +319,14 @@ export const BODIES: Readonly<Record<string, fc.Arbitrary<Raw>>> = {
     m: fieldOf(smallInt(0, 2)),
     g: fieldOf(fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{1,32}$/).chain(rawText), rawStr)),
     a: fieldOf(smallInt(1, 9999)),
-    id: fieldOf(fc.oneof(fc.stringMatching(/^[\x21-\x7e]{1,64}$/).chain(rawText), rawStr)),
+    id: fieldOf(cmidLike),
     room: fieldOf(roomLike),
-  }),
-  Msg: rawMap({ g: fieldOf(roomLike), to: fieldOf(uidLike), x: fieldOf(textLike), id: fieldOf(rawStr) }),
+  }, ['k']),
+  Msg: withTarget({ x: fieldOf(textLike), id: fieldOf(cmidLike) }),
   Sync: rawMap({ cursor: fieldOf(smallInt(0, Number.MAX_SAFE_INTEGER)), limit: fieldOf(smallInt(1, 200)) }),
-  History: rawMap({ g: fieldOf(roomLike), to: fieldOf(uidLike), before: fieldOf(smallInt(1, Number.MAX_SAFE_INTEGER)), limit: fieldOf(smallInt(1, 20)) }),
+  History: withTarget({ before: fieldOf(smallInt(1, Number.MAX_SAFE_INTEGER)), limit: fieldOf(smallInt(1, 20)) }),
   Contacts: rawMap({ limit: fieldOf(smallInt(1, 100)) }),
-  Read: rawMap({ g: fieldOf(roomLike), to: fieldOf(uidLike), s: fieldOf(smallInt(0, Number.MAX_SAFE_INTEGER)) }),
+  Read: withTarget({ s: fieldOf(smallInt(0, Number.MAX_SAFE_INTEGER)) }),
   Received: rawMap({ ids: fieldOf(fc.array(fc.oneof(fc.string({ minLength: 1, maxLength: 64 }).chain(rawText), rawValue(1)), { maxLength: 110 }).map((items) => ({ t: 'arr', items, enc: 'fix' }) as Raw)) }),
 };
 

@@ -20,7 +20,7 @@ import { validateContacts, validateHistory, validateMessage, validateRead, valid
 import { readJoin } from '../../src/gateway/join-request.js';
 import { receivedIds } from '../../src/gateway/pushes.js';
 import { Metrics } from '../../src/metrics.js';
-import { CLIENT_FRAME_RULES, decode, encode, tryDecode } from '../../src/protocol/codec.js';
+import { CLIENT_FRAME_RULES, decode, decodeFrame, encode, encodeFrame, tryDecode } from '../../src/protocol/codec.js';
 import { Errors, ProtocolError } from '../../src/protocol/errors.js';
 import { Op } from '../../src/protocol/ops.js';
 import { nullQueueObserver } from '../../src/queue/index.js';
@@ -197,3 +197,59 @@ t.test('fuzz handlers - malformed upstream requests and bytes from any NATS clie
   );
   t.same(logs.filter((l) => (l.level as number) >= 50), [], 'nothing logged at error level');
 });
+
+t.test('fuzz handlers - valid bodies of every known op round-trip through the decoder and are read as sent', async (t) => {
+  const room = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
+  const uid = fc.stringMatching(/^[A-Za-z0-9_.@:-]{1,64}$/);
+  const text = (max: number) => fc.array(fc.constantFrom('a', 'Z', '7', '字', '😀', 'é', ' ', '!'), { minLength: 1, maxLength: max }).map((cs) => cs.join('')).filter((s) => s.trim() !== '');
+  const cmid = fc.option(fc.stringMatching(/^[\x21-\x7e]{1,64}$/), { nil: undefined });
+  const conv = fc.oneof(room.map((g) => ({ g })), uid.map((to) => ({ to })));
+  const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+  const safe = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+  /** body generator and what the reader must return for it, by Op key */
+  type Case = [unknown, (out: unknown) => boolean];
+  const cases: Record<string, fc.Arbitrary<Case>> = {
+    Join: fc.tuple(room, opt(fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.string({ minLength: 1, maxLength: 32 })))).map(([r, resume]) => [
+      resume ? { room: r, since: resume[0], epoch: resume[1] } : { room: r },
+      (out) => sameJson(out, { room: r, resume: resume ? { since: resume[0], epoch: resume[1] } : null }),
+    ]),
+    Send: fc.oneof(
+      fc.tuple(text(100), opt(fc.integer({ min: 0, max: 0xffffff })), opt(fc.integer({ min: 0, max: 2 })), cmid).map(([x, c, m, id]): Case => [
+        strip({ k: 1, x, c, m, id }),
+        (out) => sameJson(out, { kind: 'danmaku', cmid: id, fields: { k: 1, x: x.trim(), c: c ?? 0xffffff, m: m ?? 0 } }),
+      ]),
+      fc.tuple(fc.stringMatching(/^[A-Za-z0-9_-]{1,32}$/), opt(fc.integer({ min: 1, max: 9999 }))).map(([g, a]): Case => [strip({ k: 3, g, a }), (out) => sameJson(out, { kind: 'gift', cmid: undefined, fields: { k: 3, g, a: a ?? 1 } })]),
+    ),
+    Msg: fc.tuple(conv, text(500), cmid).map(([c, x, id]) => [strip({ ...c, x, id }), (out) => sameJson(out, { target: c, x: x.trim(), cmid: id })]),
+    Sync: fc.tuple(opt(safe), opt(fc.integer({ min: 1, max: 200 }))).map(([cursor, limit]) => [strip({ cursor, limit }), (out) => sameJson(out, { cursor, limit: limit ?? 200 })]),
+    History: fc.tuple(conv, opt(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })), opt(fc.integer({ min: 1, max: 20 }))).map(([c, before, limit]) => [strip({ ...c, before, limit }), (out) => sameJson(out, { conv: c, before, limit: limit ?? 20 })]),
+    Contacts: opt(fc.integer({ min: 1, max: 100 })).map((limit) => [strip({ limit }), (out) => sameJson(out, { limit: limit ?? 100 })]),
+    Read: fc.tuple(conv, safe).map(([c, s]) => [{ ...c, s }, (out) => sameJson(out, { conv: c, s })]),
+    Received: fc.array(fc.string({ minLength: 1, maxLength: 64 }), { minLength: 1, maxLength: 100 }).map((ids) => [{ ids }, (out) => sameJson(out, ids)]),
+  };
+  for (const [key, op] of OPS) {
+    const arb = cases[key];
+    if (!arb) continue;
+    const read = key === 'Send' ? (b: unknown) => ({ ...validateSend(b, LIMITS), kind: validateSend(b, LIMITS).kind.name }) : READERS[key]!;
+    fc.assert(
+      fc.property(arb, fc.integer({ min: 0, max: 0xffffffff }), ([body, check], rid) => {
+        const frame = decodeFrame(encodeFrame(op, rid, body));
+        return frame.op === op && frame.rid === rid && check(read(frame.body));
+      }),
+      params(300),
+    );
+  }
+  t.pass('every valid body was read as sent');
+});
+
+/** Drops the undefined fields (absent on the wire). */
+function strip(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+/** Equality as JSON sees it (undefined fields absent). */
+function sameJson(a: unknown, b: unknown): boolean {
+  const norm = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(norm) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([x], [y]) => x.localeCompare(y)).map(([k, x]) => [k, norm(x)])) : v;
+  return JSON.stringify(norm(a)) === JSON.stringify(norm(b));
+}
