@@ -327,6 +327,15 @@ export const BODIES: Readonly<Record<string, fc.Arbitrary<Raw>>> = {
   History: withTarget({ before: fieldOf(smallInt(1, Number.MAX_SAFE_INTEGER)), limit: fieldOf(smallInt(1, 20)) }),
   Contacts: rawMap({ limit: fieldOf(smallInt(1, 100)) }),
   Read: withTarget({ s: fieldOf(smallInt(0, Number.MAX_SAFE_INTEGER)) }),
+  // Ops of the issue-15 design that other branches add (docs: REFRESH 6, MODERATE 24): used as soon as Op has the key.
+  Refresh: rawMap({ token: fieldOf(fc.oneof(fc.constantFrom('', 'x.y.z', 'eyJhbGciOiJIUzI1NiJ9.e30.sig').chain(rawText), textLike)) }),
+  Moderate: rawMap({
+    a: fieldOf(fc.oneof({ weight: 4, arbitrary: fc.constantFrom('mute', 'unmute', 'ban', 'unban') }, fc.constantFrom('', 'MUTE', 'kick')).chain(rawText)),
+    u: fieldOf(uidLike),
+    room: fieldOf(roomLike),
+    ms: fieldOf(smallInt(0, 2 ** 31)),
+    why: fieldOf(textLike),
+  }),
   Received: rawMap({ ids: fieldOf(fc.array(fc.oneof(fc.string({ minLength: 1, maxLength: 64 }).chain(rawText), rawValue(1)), { maxLength: 110 }).map((items) => ({ t: 'arr', items, enc: 'fix' }) as Raw)) }),
 };
 
