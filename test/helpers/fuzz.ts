@@ -161,7 +161,8 @@ export function rawModel(r: Raw, maxDepth = 8): { ok: true; value: unknown } | {
           const mk = walk(k, depth + 1);
           const mx = walk(x, depth + 1);
           if (!mk.ok || !mx.ok) return no;
-          out.set(mk.value as string, mx.value);
+          // msgpackr renames a `__proto__` key (no prototype pollution through a decoded map).
+          out.set(mk.value === '__proto__' ? '__proto_' : (mk.value as string), mx.value);
         }
         return { ok: true, value: out };
       }
