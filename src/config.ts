@@ -442,6 +442,7 @@ function edge(env: Env) {
   } catch (err) {
     throw new ConfigError(`TRUSTED_PROXIES: ${(err as Error).message} (IPs and CIDRs separated by commas)`);
   }
+  if (trustedProxies.some((p) => /^(0\.0\.0\.0|::)\/0$/.test(p))) throw new ConfigError('TRUSTED_PROXIES must not trust every address (0.0.0.0/0, ::/0): anyone could then choose the address the per-IP limits count; name your proxies');
   const clientIpHeader = str(env, 'CLIENT_IP_HEADER', 'x-forwarded-for').toLowerCase() as ClientIpHeader;
   if (!CLIENT_IP_HEADERS.includes(clientIpHeader)) throw new ConfigError(`CLIENT_IP_HEADER must be one of ${CLIENT_IP_HEADERS.join(', ')}, got ${JSON.stringify(clientIpHeader)}`);
   const allowedOrigins = list(str(env, 'ALLOWED_ORIGINS', ''));

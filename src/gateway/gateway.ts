@@ -370,7 +370,18 @@ export class Gateway implements Drainable {
   /** The client's address: the socket's peer, or what a trusted proxy's header says (client-address.ts). */
   private addressOf(res: uWS.HttpResponse, req: uWS.HttpRequest): string {
     const peer = formatAddress(new Uint8Array(res.getRemoteAddress()));
-    return this.clientAddress.readsHeader(peer) ? this.clientAddress.resolve(peer, req.getHeader(this.clientAddress.header)) : peer;
+    if (!this.clientAddress.readsHeader(peer)) return peer;
+    // Every line of the header, in order: uWS's getHeader() returns the first line only, and a
+    // proxy that appends a line of its own (HAProxy's forwardfor) would leave the client's
+    // forged line first. Lines of a list header join with ',' (RFC 9110 5.3).
+    const name = this.clientAddress.header;
+    const lines: string[] = [];
+    req.forEach((k, v) => {
+      if (k === name) lines.push(v);
+    });
+    // X-Real-IP names one address: more than one line means someone forged one; trust the peer.
+    if (name === 'x-real-ip' && lines.length > 1) return peer;
+    return this.clientAddress.resolve(peer, lines.join(','));
   }
 
   private opened(ws: WS): void {

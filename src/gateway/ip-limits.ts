@@ -4,6 +4,9 @@
 // the upgrade is answered in the same tick. Not cluster-wide: behind a balancer spreading one
 // address over N gateways it may hold N times as many.
 //
+// An IPv6 client is limited by its /64 (limitKey): one host is usually given a whole /64, and
+// keying on the /128 would let it open 2^64 addresses' worth of connections.
+//
 // Memory stays bounded under a flood of distinct addresses: the open counts hold only addresses
 // with an open connection (bounded by the connections themselves); the buckets forget every
 // address whose bucket has refilled (swept at most every SWEEP_MS, during an upgrade), and past
@@ -29,6 +32,19 @@ interface Bucket {
   at: number;
 }
 
+/**
+ * What the limits count an address under: an IPv4 address as it is, an IPv6 address by its /64
+ * (`2001:db8:1:2::/64`). `addr` is normalised (client-address.ts: IPv4-mapped already dotted).
+ */
+export function limitKey(addr: string): string {
+  if (!addr.includes(':')) return addr;
+  const [head = '', tail] = addr.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
 export class IpLimits {
   private readonly open = new Map<string, number>();
   private readonly buckets = new Map<string, Bucket>();
@@ -47,7 +63,8 @@ export class IpLimits {
    * Whether `addr` may open one more connection now; on null the connection is counted (and
    * must be released by closed()). The open count is checked first: a refusal for it takes no token.
    */
-  admit(addr: string, now: number): IpRefusal | null {
+  admit(address: string, now: number): IpRefusal | null {
+    const addr = limitKey(address);
     const max = this.opts.maxConnectionsPerIp;
     const held = this.open.get(addr) ?? 0;
     if (max > 0 && held >= max) return { reason: 'ip_connections', retryAfter: null };
@@ -60,7 +77,8 @@ export class IpLimits {
   }
 
   /** A connection admit() counted has closed. */
-  closed(addr: string): void {
+  closed(address: string): void {
+    const addr = limitKey(address);
     const held = this.open.get(addr);
     if (held === undefined) return;
     if (held <= 1) this.open.delete(addr);
@@ -68,8 +86,8 @@ export class IpLimits {
   }
 
   /** open connections of `addr` as counted here */
-  connections(addr: string): number {
-    return this.open.get(addr) ?? 0;
+  connections(address: string): number {
+    return this.open.get(limitKey(address)) ?? 0;
   }
 
   /** addresses tracked: [with open connections, with a connect bucket] */
@@ -117,7 +135,8 @@ export class OriginPolicy {
 
   constructor(patterns: readonly string[]) {
     for (const p of patterns) {
-      const lower = p.toLowerCase();
+      // A browser's Origin leaves the scheme's default port out: so does the pattern.
+      const lower = p.toLowerCase().replace(/^(https:\/\/[^/]*):443$/, '$1').replace(/^(http:\/\/[^/]*):80$/, '$1');
       const m = /^([a-z][a-z0-9+.-]*:\/\/)\*(\..+)$/.exec(lower);
       if (m) this.wildcards.push([m[1]!, m[2]!]);
       else this.exact.add(lower);
