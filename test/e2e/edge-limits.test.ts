@@ -117,8 +117,10 @@ t.test('edge limits - behind a trusted proxy, each client address named in X-For
   t.equal(await up('2001:db8::7, 127.0.0.1'), 101, 'client 3 (IPv6) behind two trusted hops');
   t.equal(await up('203.0.113.1'), 429, 'client 1 again: over its limit');
   t.equal(await up('198.51.100.9, 203.0.113.2'), 429, 'client 2 cannot escape by prepending an address');
+  // A proxy that appends a header line of its own (HAProxy's forwardfor) after the client's forged one.
+  t.equal(await up('198.51.100.66\r\nX-Forwarded-For: 203.0.113.2'), 429, 'nor by sending a line of its own before the proxy\'s');
   t.equal(await up('2001:DB8:0::7'), 429, 'the same IPv6 client written otherwise');
   t.equal(await up(null), 101, 'the proxy itself (no header) is its own address');
   t.equal(await up('garbage'), 429, 'an unreadable header counts against the proxy');
-  t.equal(metricValue(await srv.metrics(), 'danmaku_upgrades_limited_total', { reason: 'ip_connections' }), 4);
+  t.equal(metricValue(await srv.metrics(), 'danmaku_upgrades_limited_total', { reason: 'ip_connections' }), 5);
 });

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { mintToken, TokenVerifier } from '../../src/auth/token.js';
 import { Admission } from '../../src/gateway/admission.js';
-import { IpLimits, ORIGIN_PATTERN, OriginPolicy } from '../../src/gateway/ip-limits.js';
+import { IpLimits, limitKey, ORIGIN_PATTERN, OriginPolicy } from '../../src/gateway/ip-limits.js';
 import { CloseCodes } from '../../src/protocol/errors.js';
 
 const SECRET = 'test-secret-0123456789abcdef';
@@ -114,4 +114,27 @@ t.test('config - the edge settings: defaults, and clear errors for bad lists', a
   t.throws(() => loadConfig({ ALLOWED_ORIGINS: 'a.example' }), /ALLOWED_ORIGINS entries must be origins/);
   t.throws(() => loadConfig({ ALLOWED_ORIGINS: 'https://a.example/' }), /ALLOWED_ORIGINS/);
   t.throws(() => loadConfig({ MAX_CONNECTIONS_PER_IP: '-1' }), /MAX_CONNECTIONS_PER_IP must be an integer/);
+});
+
+t.test('ip limits - an IPv6 client is counted by its /64; IPv4 as it is', async (t) => {
+  t.equal(limitKey('203.0.113.7'), '203.0.113.7');
+  t.equal(limitKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd'), '2001:db8:1:2::/64');
+  t.equal(limitKey('2001:db8:1:2::1'), '2001:db8:1:2::/64', 'the same /64, compressed');
+  t.equal(limitKey('2001:db8::1'), '2001:db8:0:0::/64');
+  t.equal(limitKey('::1'), '0:0:0:0::/64');
+  const limits = new IpLimits({ maxConnectionsPerIp: 2, ipConnectRate: 0, ipConnectBurst: 1 });
+  t.equal(limits.admit('2001:db8:1:2::a', 0), null);
+  t.equal(limits.admit('2001:db8:1:2::b', 0), null);
+  t.match(limits.admit('2001:db8:1:2:ffff::c', 0), { reason: 'ip_connections' }, 'a third address of the same /64 is over the limit');
+  t.equal(limits.admit('2001:db8:1:3::a', 0), null, 'the next /64 is another client');
+  limits.closed('2001:db8:1:2::a');
+  t.equal(limits.admit('2001:db8:1:2::d', 0), null, 'released by its own address');
+});
+
+t.test('origin policy - a pattern with the scheme\'s default port matches what browsers send', async (t) => {
+  const p = new OriginPolicy(['https://a.example:443', 'http://b.example:80', 'https://c.example:8443']);
+  t.ok(p.allows('https://a.example'));
+  t.ok(p.allows('http://b.example'));
+  t.ok(p.allows('https://c.example:8443'));
+  t.notOk(p.allows('https://c.example'));
 });
