@@ -14,6 +14,8 @@ export const Op = {
   Contacts: 44,
   Read: 46,
   Received: 33,
+  /** a moderator mutes, unmutes, bans or unbans a user (docs/moderation.md) */
+  Moderate: 24,
   // server -> client
   Pong: 2,
   Welcome: 3,
@@ -30,6 +32,7 @@ export const Op = {
   Messages: 43,
   Recent: 45,
   Unread: 47,
+  Moderated: 25,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
