@@ -44,7 +44,7 @@ export type FallbackOp = (typeof FALLBACK_OPS)[number];
 /** Errors the logic service answers with (the gateway-only ones never reach it). */
 const LOGIC_RESULTS = ['accepted', 'duplicate', ...[Errors.BadFrame, Errors.UnknownOp, Errors.InvalidRoom, Errors.BadField, Errors.Forbidden, Errors.NotMember, Errors.OutOfRetention, Errors.RateLimited, Errors.Unavailable, Errors.Internal, Errors.Overloaded, Errors.Muted, Errors.Banned, Errors.ContentRejected, Errors.HeldForReview].map((e) => e.reason)];
 /** The moderation routes of the admin API (src/logic/moderation-api.ts). */
-const MODERATION_ROUTES = ['mute_set', 'mute_delete', 'mute_list', 'ban_set', 'ban_delete', 'ban_list', 'wordlist_put', 'wordlist_delete', 'wordlist_list', 'held_list', 'held_approve', 'held_reject', 'moderate'] as const;
+const MODERATION_ROUTES = ['mute_set', 'mute_delete', 'mute_list', 'ban_set', 'ban_delete', 'ban_list', 'wordlist_put', 'wordlist_delete', 'wordlist_list', 'held_list', 'held_approve', 'held_reject'] as const;
 /** What the word filter decided for a text (src/logic/moderation.ts). */
 export const FILTER_VERDICTS = ['pass', 'reject', 'mask', 'hold'] as const;
 export type FilterVerdictLabel = (typeof FILTER_VERDICTS)[number];
@@ -76,7 +76,7 @@ export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, reado
   danmaku_connections_closed_total: { reason: ['client', 'abnormal', ABORTED, ...SERVER_CLOSE_REASONS] },
   danmaku_room_signals_total: { signal: ROOM_SIGNALS },
   danmaku_room_recoveries_total: { result: ROOM_RECOVERIES },
-  danmaku_upstream_messages_total: { kind: [...KINDS.map((k) => k.name), 'group', 'direct', ...CHAT_READS, 'unknown'], result: LOGIC_RESULTS },
+  danmaku_upstream_messages_total: { kind: [...KINDS.map((k) => k.name), 'group', 'direct', ...CHAT_READS, 'moderate', 'unknown'], result: LOGIC_RESULTS },
   danmaku_dropped_total: { reason: DROP_REASONS },
   danmaku_dropped_frames_total: { reason: FRAME_DROP_REASONS },
   danmaku_errors_total: { reason: [...ERROR_REASONS, ...SERVER_CLOSE_REASONS] },

@@ -62,9 +62,12 @@ export function shouldReconnect(code: number): boolean {
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
   readonly entry: ErrorEntry;
-  constructor(entry: ErrorEntry, detail?: string, options?: { cause?: unknown }) {
+  /** the ERROR frame's retryMs (codes 16, 22: what remains of a timed ban or mute) */
+  readonly retryMs: number | undefined;
+  constructor(entry: ErrorEntry, detail?: string, options?: { cause?: unknown; retryMs?: number }) {
     super(detail ? `${entry.message}: ${detail}` : entry.message, options);
     this.entry = entry;
+    this.retryMs = options?.retryMs;
   }
 }
 
