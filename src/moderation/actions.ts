@@ -57,6 +57,15 @@ export class ModerationActions {
     return true;
   }
 
+  /** FILTER_FILE's lists, stored only when there are none; false when there were. */
+  async seedLists(lists: readonly StoredList[]): Promise<boolean> {
+    const v = await this.store.seedLists(lists);
+    if (v === null) return false;
+    this.bus.broadcast(encodeEvent({ v, e: 'lists' }));
+    await this.bus.confirm();
+    return true;
+  }
+
   /** Audit of a review decision (approve, reject): logged and counted, nothing to broadcast. */
   audited(action: ModerationActionLabel, actor: Actor, fields: Record<string, unknown>): void {
     this.metrics.moderationAction(action, actor.source);
