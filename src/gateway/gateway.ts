@@ -425,7 +425,12 @@ export class Gateway implements Drainable {
       case Op.History:
       case Op.Contacts:
       case Op.Read:
+        forwardSend(ws, st, op, rid, body, frameBytes, now, this.sendContext(ws, rid));
+        return;
       case Op.Moderate:
+        // Refused here without a round trip; the logic service checks the roles again (any NATS
+        // client can send it requests).
+        if (!st.identity.guest && !st.identity.roles.some((r) => r === 'moderator' || r === 'admin')) throw new ProtocolError(Errors.Forbidden, 'MODERATE needs the role moderator or admin');
         forwardSend(ws, st, op, rid, body, frameBytes, now, this.sendContext(ws, rid));
         return;
       case Op.Received:

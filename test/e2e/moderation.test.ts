@@ -114,6 +114,15 @@ t.test('moderation (standalone) - mute, ban, MODERATE, filter reject/mask/hold, 
     t.equal((await api('POST', `/api/moderation/held/${h2.id}/reject`)).status, 200);
   });
 
+  await t.test('display names: masked, never refused', async (t) => {
+    const fan = await srv.connect('darnfan');
+    t.teardown(() => fan.close());
+    await fan.join('r1');
+    const ack = await fan.send({ k: 1, x: 'hi all' });
+    await waitFor(() => seen.some((i) => i.s === ack.body.s), 2000, 'the item');
+    t.equal((seen.find((i) => i.s === ack.body.s) as unknown as { n: string }).n, '****fan');
+  });
+
   await t.test('auto-mute after FILTER_AUTOMUTE_HITS hits (3: two holds above and one reject already counted)', async (t) => {
     // alice: 1 reject + 2 holds = 3 hits in r1 -> muted by now
     const e = await failure(alice.send({ k: 1, x: 'clean text' }));
