@@ -221,7 +221,8 @@ export class Logic {
     // The filter, before the intake: a refused or held text takes no seq, claim or rate token.
     const x = (fields as { x?: unknown }).x;
     if (mod && typeof x === 'string') {
-      const text = await mod.checkText(req, req.room, x);
+      const checked = mod.checkText(req, req.room, x);
+      const text = typeof checked === 'string' ? checked : await checked;
       if (text !== x) fields = { ...fields, x: text } as typeof fields;
     }
     const n = this.moderation ? this.moderation.name(req.n, req.u) : req.n;
@@ -249,7 +250,8 @@ export class Logic {
     mod?.checkMute(req.u, '');
     const valid = validateMessage(req.b, this.opts);
     const { target, cmid } = valid;
-    const x = mod ? await mod.checkText(req, '', valid.x) : valid.x;
+    const checked = mod ? mod.checkText(req, '', valid.x) : valid.x;
+    const x = typeof checked === 'string' ? checked : await checked;
     const n = this.moderation ? this.moderation.name(req.n, req.u) : req.n;
     let recipients: string[];
     let scope: string;

@@ -69,20 +69,25 @@ export class ContentModeration {
   }
 
   /**
-   * The text to publish: `x` itself, or masked. A reject throws ERROR 17; a hold stores the
-   * request for review and throws ERROR 18 (17 when the review queue is full). Each of them
-   * counts toward the sender's auto-mute in `room` ('' for chat: everywhere).
+   * The text to publish: `x` itself, or masked; synchronous, so that a passing text costs the
+   * send path no extra turn. A reject or hold answers a promise that rejects: ERROR 17, or
+   * ERROR 18 once the request is stored for review (17 when the review queue is full). Each
+   * of them counts toward the sender's auto-mute in `room` ('' for chat: everywhere).
    */
-  async checkText(req: UpstreamRequest, room: string, x: string): Promise<string> {
+  checkText(req: UpstreamRequest, room: string, x: string): string | Promise<never> {
     const v = this.filter.check(x);
     this.metrics.filterVerdict(v.action);
     if (v.action === 'pass') return x;
     if (v.action === 'mask') return v.text;
+    return this.refuse(req, room, v.action, v.lists);
+  }
+
+  private async refuse(req: UpstreamRequest, room: string, action: 'reject' | 'hold', lists: readonly string[]): Promise<never> {
     let id: string | null = null;
-    if (v.action === 'hold') id = await this.actions.store.hold({ at: Date.now(), o: req.o, u: req.u, n: req.n, r: req.r, room: req.room, b: req.b, lists: v.lists });
+    if (action === 'hold') id = await this.actions.store.hold({ at: Date.now(), o: req.o, u: req.u, n: req.n, r: req.r, room: req.room, b: req.b, lists });
     await this.countHit(req.u, room);
     if (id !== null) throw new ProtocolError(Errors.HeldForReview, `review ${id}`);
-    throw new ProtocolError(Errors.ContentRejected, v.action === 'hold' ? 'the review queue is full' : undefined);
+    throw new ProtocolError(Errors.ContentRejected, action === 'hold' ? 'the review queue is full' : undefined);
   }
 
   /** The backend API's texts (trusted, no review queue): masked, or null for a reject or hold list's hit. */
