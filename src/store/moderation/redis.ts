@@ -23,6 +23,10 @@ local id = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[1], id, ARGV[2])
 return id`;
 
+// KEYS: hash; ARGV: field, the expired value -> deleted (only if nobody set it again since)
+const FORGET = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0`;
+
 // KEYS: held; ARGV: id -> json or false
 const TAKE = `local v = redis.call('HGET', KEYS[1], ARGV[1])
 if v then redis.call('HDEL', KEYS[1], ARGV[1]) end
@@ -39,6 +43,7 @@ export class RedisModerationStore implements ModerationStore {
   private readonly holdScript;
   private readonly takeScript;
   private readonly hitScript;
+  private readonly forgetScript;
 
   constructor(private readonly ctx: RedisContext) {
     this.liftScript = defineScript(ctx.redis, 'danmakuModLift', 2, LIFT);
@@ -46,6 +51,7 @@ export class RedisModerationStore implements ModerationStore {
     this.holdScript = defineScript(ctx.redis, 'danmakuModHold', 2, HOLD);
     this.takeScript = defineScript(ctx.redis, 'danmakuModTake', 1, TAKE);
     this.hitScript = defineScript(ctx.redis, 'danmakuModHit', 1, HIT);
+    this.forgetScript = defineScript(ctx.redis, 'danmakuModForget', 1, FORGET);
   }
 
   private hash(kind: RestrictionKind): string {
@@ -67,14 +73,13 @@ export class RedisModerationStore implements ModerationStore {
       const now = Date.now();
       const current = (kind: RestrictionKind, hash: Record<string, string>) => {
         const out: Restriction[] = [];
-        const expired: string[] = [];
         for (const [field, json] of Object.entries(hash)) {
           const r = parseJson(json) as Restriction | null;
           if (r && inForce(r, now)) out.push(r);
-          else expired.push(field);
+          // An expired entry changes nothing in force: deleted without a version increment,
+          // unless it was set again meanwhile. Best effort: the next snapshot tries again.
+          else void this.forgetScript(this.hash(kind), field, json).catch(() => undefined);
         }
-        // An expired entry changes nothing in force: deleted without a version increment.
-        if (expired.length > 0) void redis.hdel(this.hash(kind), ...expired).catch(() => undefined);
         return out;
       };
       return {
