@@ -32,9 +32,9 @@ export const REHEARSAL_HELP = `rehearsal options (with --gateways and --logics, 
   --sends N             SENDs/s at the peak from chatters in rooms of their own, following the
                         crowd's size (default 0), so that the logic HPA has requests to scale on
   --chatters N          users posting them, each in a room of its own (default 200)
-  --pod-start S         seconds from a pod asked for to its first value in the HPA: start,
-                        ready, first scrape (default 30); until then the controller counts it
-                        as a pod without metrics`;
+  --pod-start S         seconds from a pod asked for to its first value in the HPA (default
+                        30): Pending for all but the last 15 s (left out, 0 on a scale-up), then
+                        running without a value until scraped (missing)`;
 
 const FLAGS = {
   peak: { type: 'string' },

@@ -299,7 +299,7 @@ async function start(config: Config, log: Logger): Promise<void> {
       registry,
       onStoreReconnect: parts.onStoreReconnect,
       bans: moderationCache,
-      verifier: new TokenVerifier(config.tokenSecret),
+      verifier: new TokenVerifier({ secret: config.tokenSecret, keys: config.tokenKeys, audience: config.tokenAudience, issuer: config.tokenIssuer }),
       web: config.web ? webFiles(config, log) : undefined,
       lag,
       unhealthy: () => {
@@ -401,7 +401,7 @@ async function seedWordLists(file: string, actions: ModerationActions, log: Logg
 
 /** The SDK bundles and the demo page; demo tokens only on the public development secret. */
 function webFiles(config: Config, log: Logger): WebFiles {
-  const web = new WebFiles(WEB_DIR, config.tokenSecret === DEV_TOKEN_SECRET ? config.tokenSecret : null);
+  const web = new WebFiles(WEB_DIR, config.tokenSecret === DEV_TOKEN_SECRET ? config.tokenSecret : null, { aud: config.tokenAudience, iss: config.tokenIssuer });
   if (web.paths.length === 0) log.warn({ dir: WEB_DIR }, 'no web files to serve (the SDK bundles and the demo page): run npm run build');
   return web;
 }

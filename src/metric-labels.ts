@@ -62,6 +62,18 @@ export type WebClass = (typeof WEB_CLASSES)[number];
 /** Why an upgrade was answered HTTP 503 (gateway/admission.ts). */
 export const UPGRADE_REFUSALS = ['draining', 'capacity', 'lag', 'outbound'] as const;
 export type UpgradeRefusal = (typeof UPGRADE_REFUSALS)[number];
+/**
+ * Why a client was refused by a per-client limit (gateway/admission.ts): HTTP 403 (origin), 429
+ * (ip_connections, ip_rate), or close 4505 right after open (user_connections).
+ */
+export const UPGRADE_LIMITS = ['origin', 'ip_connections', 'ip_rate', 'user_connections'] as const;
+export type UpgradeLimit = (typeof UPGRADE_LIMITS)[number];
+/** A TLS certificate reload (gateway/tls.ts): applied, or the new files were refused (the old pair stays). */
+export const TLS_RELOAD_RESULTS = ['ok', 'failed'] as const;
+export type TlsReloadResult = (typeof TLS_RELOAD_RESULTS)[number];
+/** REFRESH outcomes (gateway/refresh.ts) */
+export const TOKEN_REFRESH_RESULTS = ['ok', 'invalid', 'expired', 'other_user'] as const;
+export type TokenRefreshResult = (typeof TOKEN_REFRESH_RESULTS)[number];
 /** Adaptive degradation (gateway/degrade.ts): a level step's direction, and the signal that raised it ('none': a step down). */
 export const DEGRADE_DIRECTIONS = ['up', 'down'] as const;
 export const DEGRADE_SIGNALS = ['lag', 'outbound', 'cpu', 'none'] as const;
@@ -95,6 +107,9 @@ export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, reado
   danmaku_store_writes_total: { kind: STORE_WRITES },
   danmaku_inbox_sync_bytes_total: { encoding: ['msgpack', 'gzip'] },
   danmaku_upgrades_refused_total: { reason: UPGRADE_REFUSALS },
+  danmaku_upgrades_limited_total: { reason: UPGRADE_LIMITS },
+  danmaku_tls_reloads_total: { result: TLS_RELOAD_RESULTS },
+  danmaku_token_refreshes_total: { result: TOKEN_REFRESH_RESULTS },
   danmaku_entry_requests_total: { status: ENTRY_STATUSES },
   danmaku_degrade_steps_total: { direction: DEGRADE_DIRECTIONS, signal: DEGRADE_SIGNALS },
   danmaku_filter_verdicts_total: { action: FILTER_VERDICTS },

@@ -7,8 +7,8 @@ import { FALLBACK_OPS, LABEL_VALUES, REDIS_OPS, ROOM_RECOVERIES, type RoomRecove
 import type { BusObserver, SubjectKind } from './bus/index.js';
 import { BUS_EVENTS, CHAT_READS, STORE_WRITES, type ChatReadOp, type StoreWrite, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
 import { PUSH_GIVE_UPS, type PushGiveUp, type WebClass } from './metric-labels.js';
-import { UPGRADE_REFUSALS, type UpgradeRefusal } from './metric-labels.js';
 import { FILTER_RELOADS, FILTER_VERDICTS, MODERATION_ACTIONS, MODERATION_SOURCES, type FilterVerdictLabel, type ModerationActionLabel, type ModerationSource } from './metric-labels.js';
+import { TLS_RELOAD_RESULTS, TOKEN_REFRESH_RESULTS, UPGRADE_LIMITS, UPGRADE_REFUSALS, type TlsReloadResult, type TokenRefreshResult, type UpgradeLimit, type UpgradeRefusal } from './metric-labels.js';
 import { DEGRADE_SIGNALS, ENTRY_STATUSES, type DegradeSignal, type EntryStatus } from './metric-labels.js';
 import type { LagObserver } from './event-loop-lag.js';
 import type { DegradeObserver } from './gateway/degrade-monitor.js';
@@ -165,6 +165,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
     for (const op of FALLBACK_OPS) this.fallbacks.inc({ op }, 0);
     for (const encoding of ['msgpack', 'gzip']) this.inboxSyncBytes.inc({ encoding }, 0);
     for (const reason of UPGRADE_REFUSALS) this.upgradesRefused.inc({ reason }, 0);
+    for (const result of TOKEN_REFRESH_RESULTS) this.tokenRefreshes.inc({ result }, 0);
     // degradation steps: up by each signal, down always 'none'
     for (const signal of DEGRADE_SIGNALS) if (signal !== 'none') this.degradeSteps.inc({ direction: 'up', signal }, 0);
     this.degradeSteps.inc({ direction: 'down', signal: 'none' }, 0);
@@ -431,6 +432,13 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
     this.lagMax.set(seconds);
   }
 
+  // Tokens: REFRESH (gateway/refresh.ts)
+  private readonly tokenRefreshes = new Counter({ name: 'danmaku_token_refreshes_total', help: 'REFRESH frames by result (ok, invalid, expired, other_user)', labelNames: ['result'], registers: [this.registry] });
+
+  tokenRefreshed(result: TokenRefreshResult): void {
+    this.tokenRefreshes.inc({ result });
+  }
+
   upgradeRefused(reason: UpgradeRefusal): void {
     this.refusedChild(reason, () => this.upgradesRefused.labels({ reason })).inc();
   }
@@ -438,6 +446,27 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
   /** the gateway's admission state, read at scrape time */
   watchAdmission(state: () => { open: boolean; maxConnections: number }): void {
     this.admissionSource = state;
+  }
+
+  // Per-client limits at the upgrade (gateway/admission.ts, ip-limits.ts) and TLS reloads (gateway/tls.ts)
+  private readonly upgradesLimited = (() => {
+    const c = new Counter({ name: 'danmaku_upgrades_limited_total', help: 'Clients refused by a per-client limit, by reason (origin: HTTP 403; ip_connections, ip_rate: HTTP 429; user_connections: close 4505)', labelNames: ['reason'], registers: [this.registry] });
+    for (const reason of UPGRADE_LIMITS) c.inc({ reason }, 0);
+    return c;
+  })();
+  private readonly limitedChild = children<{ inc(): void }>();
+  private readonly tlsReloads = (() => {
+    const c = new Counter({ name: 'danmaku_tls_reloads_total', help: 'TLS certificate reloads after the files changed, by result (ok; failed: the new pair was refused, the old one stays)', labelNames: ['result'], registers: [this.registry] });
+    for (const result of TLS_RELOAD_RESULTS) c.inc({ result }, 0);
+    return c;
+  })();
+
+  upgradeLimited(reason: UpgradeLimit): void {
+    this.limitedChild(reason, () => this.upgradesLimited.labels({ reason })).inc();
+  }
+
+  tlsReload(result: TlsReloadResult): void {
+    this.tlsReloads.inc({ result });
   }
 
   // Load-aware entry (gateway/entry.ts)

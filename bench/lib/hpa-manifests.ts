@@ -113,7 +113,7 @@ export type AdapterRule = {
   readonly as: string;
   readonly series: string;
   readonly metricsQuery: string;
-} & ({ readonly kind: 'gauge' } | { readonly kind: 'rate'; readonly windowSeconds: number } | { readonly kind: 'quantile'; readonly windowSeconds: number; readonly quantile: number; readonly minRate: number });
+} & ({ readonly kind: 'gauge' } | { readonly kind: 'rate'; readonly windowSeconds: number } | { readonly kind: 'quantile'; readonly windowSeconds: number; readonly quantile: number; readonly minRate: number; readonly scale: number });
 
 function windowOf(metricsQuery: string): number {
   const w = /\[(\d+)(s|m|h)\]/.exec(metricsQuery);
@@ -125,11 +125,13 @@ function windowOf(metricsQuery: string): number {
  * The rate window and quantile of a histogram_quantile metricsQuery, and the request rate per
  * pod it counts the quantile above (`... > R`; 0 when the rule has no such gate).
  */
-export function adapterQuantile(metricsQuery: string): { quantile: number; windowSeconds: number; minRate: number } {
+export function adapterQuantile(metricsQuery: string): { quantile: number; windowSeconds: number; minRate: number; scale: number } {
   const q = /histogram_quantile\(\s*([\d.]+)\s*,/.exec(metricsQuery);
   if (!q || !/\[\d+[smh]\]/.test(metricsQuery)) throw new Error(`not a histogram_quantile over a rate window: ${metricsQuery}`);
   const gate = /le="\+Inf"\}\[\w+\]\)\)\s*>\s*([\d.]+)/.exec(metricsQuery);
-  return { quantile: Number(q[1]), windowSeconds: windowOf(metricsQuery), minRate: gate ? Number(gate[1]) : 0 };
+  // A unit change right after the quantile (`histogram_quantile(...)) * 1000`: seconds to ms).
+  const scale = /\]\)\)\)\s*\*\s*([\d.]+)/.exec(metricsQuery);
+  return { quantile: Number(q[1]), windowSeconds: windowOf(metricsQuery), minRate: gate ? Number(gate[1]) : 0, scale: scale ? Number(scale[1]) : 1 };
 }
 
 /** One rule of the adapter's `rules:` as the rehearsal computes it. */
@@ -144,13 +146,16 @@ export function adapterRule(rule: { seriesQuery: string; name: { as: string }; m
 
 /**
  * The KEDA query that scales as the adapter rule does: the sum over the pods of the rule's
- * per-pod value, the templates filled in for the namespace and the role. With an AverageValue
- * threshold KEDA's HPA asks for ceil(sum / target), which is the adapter's ceil(average x pods /
- * target) when every pod reports (both within the same tolerance, in milli-units).
+ * per-pod value, the templates filled in for the namespace and the role, counting only pods
+ * Prometheus scrapes now (`up == 1`: the adapter asks for the HPA's current pods only, where a
+ * rate window still holds a pod that is gone). With an AverageValue threshold KEDA's HPA asks
+ * for ceil(sum / target), which is the adapter's ceil(average x pods / target) when every pod
+ * reports, up to the milli-unit each rounds to (the adapter truncates each pod's value, KEDA the
+ * sum: at 8,000 connections or 15 ms expressed in ms, a thousandth of a unit).
  */
 export function kedaQueryFor(rule: AdapterRule, namespace: string, role: string): string {
   const per = rule.metricsQuery.replaceAll('<<.Series>>', rule.series).replaceAll('<<.LabelMatchers>>', `namespace="${namespace}",role="${role}"`).replaceAll('<<.GroupBy>>', 'pod');
-  return `sum(${per})`;
+  return `sum((${per}) and on (pod) (up{namespace="${namespace}"} == 1))`;
 }
 
 export interface Resources {

@@ -54,14 +54,15 @@ export interface HpaSpec {
 }
 
 /**
- * What one metric read at a sync. Pods: one entry per pod the HPA's selector finds, null for a
- * pod without a value (not scraped yet, starting, its scrape failed): the controller leaves it
- * out, then counts it as 0 when that would scale up and as the target when it would scale down.
- * External: the one value, null when the query failed. Values in the metric's unit: they are
- * sent to the controller in milli-units, truncated, as prometheus-adapter and KEDA both do
- * (`resource.NewMilliQuantity(int64(v * 1000))`).
+ * What one metric read at a sync. Pods: one entry per running pod the HPA's selector finds,
+ * null for a pod without a value (not scraped yet, its scrape failed: "missing"), and
+ * `unready` pods still Pending (scheduled, pulling, starting), which the controller leaves out
+ * and counts as 0 only to hold back a scale-up; missing pods are counted at the target when
+ * the others would scale down and at 0 when they would scale up. External: the one value, null
+ * when the query failed. Values in the metric's unit: they reach the controller in milli-units,
+ * truncated, as prometheus-adapter and KEDA both send them (`resource.NewMilliQuantity(int64(v * 1000))`).
  */
-export type MetricInput = { readonly pods: readonly (number | null)[] } | { readonly external: number | null };
+export type MetricInput = { readonly pods: readonly (number | null)[]; readonly unready?: number } | { readonly external: number | null };
 
 /** The controller's default tolerance (--horizontal-pod-autoscaler-tolerance). */
 export const DEFAULT_TOLERANCE = 0.1;
@@ -95,7 +96,12 @@ function targetMilli(target: number): number {
 
 type Tolerances = Pick<HpaSpec, 'scaleUp' | 'scaleDown'>;
 
-/** Within the dead band: the up tolerance above 1, the down one below (autoscaling/v2). */
+/**
+ * Within the dead band: the up tolerance above 1, the down one below (autoscaling/v2). This is
+ * the comparison of Kubernetes before 1.33, |1 - ratio| <= tolerance: a ratio of exactly
+ * 1 + 0.1 (1.1000000000000001 in float64) is outside. 1.33's configurable tolerances compare
+ * (1 - down) <= ratio <= (1 + up), where that edge is inside; only exact edges differ.
+ */
 function within(t: Tolerances, ratio: number): boolean {
   return Math.abs(1 - ratio) <= (ratio > 1 ? t.scaleUp.tolerance : t.scaleDown.tolerance);
 }
@@ -120,24 +126,28 @@ export interface MetricResult {
 
 /**
  * calcPlainMetricReplicas (replica_calculator.go) for a Pods metric with an AverageValue target:
- * the ratio of the reporting pods' average to the target; when every pod reported, desired is
- * ceil(ratio x reporting pods) outside the tolerance. With pods missing, they are counted at the
- * target when the others would scale down and at 0 when they would scale up, and the change is
+ * the ratio of the reporting pods' average to the target; when every pod reported and none is
+ * Pending, desired is ceil(ratio x reporting pods) outside the tolerance. Otherwise missing pods
+ * are counted at the target when the others would scale down and at 0 when they would scale up
+ * (neither at a ratio of exactly 1), Pending pods at 0 on a scale-up only, and the change is
  * dropped if that reverses its direction or brings it within the tolerance.
  */
-export function podsReplicas(t: Tolerances, current: number, target: number, pods: readonly (number | null)[]): MetricResult & { name: '' } {
+export function podsReplicas(t: Tolerances, current: number, target: number, pods: readonly (number | null)[], unready = 0): MetricResult & { name: '' } {
   const goal = targetMilli(target);
   const values = pods.filter((v): v is number => v !== null && Number.isFinite(v)).map(milli);
   const missing = pods.length - values.length;
   if (values.length === 0) return { name: '', value: null, ratio: null, replicas: null, missing };
   const ratio = usageRatio(values, goal);
   const value = Math.trunc(values.reduce((a, b) => a + b, 0) / values.length) / 1000;
-  if (missing === 0) {
+  const upWithUnready = unready > 0 && ratio > 1;
+  if (!upWithUnready && missing === 0) {
     if (within(t, ratio)) return { name: '', value, ratio, replicas: current, missing };
-    // In float64 as the controller computes it: exactly +10% (1.1000000000000001) is outside.
     return { name: '', value, ratio, replicas: Math.ceil(ratio * values.length), missing };
   }
-  const filled = [...values, ...Array<number>(missing).fill(ratio < 1 ? goal : 0)];
+  const filled = [...values];
+  if (missing > 0 && ratio < 1) filled.push(...Array<number>(missing).fill(goal));
+  else if (missing > 0 && ratio > 1) filled.push(...Array<number>(missing).fill(0));
+  if (upWithUnready) filled.push(...Array<number>(unready).fill(0));
   const newRatio = usageRatio(filled, goal);
   if (within(t, newRatio) || (ratio < 1 && newRatio > 1) || (ratio > 1 && newRatio < 1)) return { name: '', value, ratio, replicas: current, missing };
   const replicas = Math.ceil(newRatio * filled.length);
@@ -147,7 +157,10 @@ export function podsReplicas(t: Tolerances, current: number, target: number, pod
 
 /**
  * GetExternalPerPodMetricReplicas (AverageValue): ceil(value / target) outside the tolerance of
- * value / (target x current); GetExternalMetricReplicas (Value): ceil(ratio x current).
+ * value / (target x current); GetExternalMetricReplicas (Value): ceil(ratio x current). Upstream
+ * divides by the pods the scale's status counts (AverageValue) and multiplies by the ready pods
+ * (Value), not by the replicas asked for: the same once the pods are up, which is what the
+ * rehearsal's `current` stands for (it leaves pod start-up to the Pods path).
  */
 export function externalReplicas(t: Tolerances, current: number, spec: Pick<MetricSpec, 'target' | 'targetType'>, value: number | null): MetricResult & { name: '' } {
   if (value === null || !Number.isFinite(value)) return { name: '', value: null, ratio: null, replicas: null, missing: 0 };
@@ -214,7 +227,7 @@ export class Autoscaler {
     if (inputs.length !== spec.metrics.length) throw new Error(`${spec.name}: ${inputs.length} readings for ${spec.metrics.length} metrics`);
     const metrics = spec.metrics.map((m, i): MetricResult => {
       const input = inputs[i]!;
-      const r = 'pods' in input ? podsReplicas(spec, current, m.target, input.pods) : externalReplicas(spec, current, m, input.external);
+      const r = 'pods' in input ? podsReplicas(spec, current, m.target, input.pods, input.unready ?? 0) : externalReplicas(spec, current, m, input.external);
       return { ...r, name: m.name };
     });
     let decidedBy = -1;

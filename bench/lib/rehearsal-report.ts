@@ -50,10 +50,16 @@ export function figures(r: RehearsalReport): RehearsalFigures {
   return { peakConnections: peak.connections, peakAt: peak.t, gatewayMax: gw.gateway.desired, gatewayMaxAt: gw.t, logicMax: lg.logic.desired, logicMaxAt: lg.t, p99AtPeak: peak.p99, kedaGatewayMax, kedaLogicMax, disagreements };
 }
 
-/** A metric's value as people read it: a latency (a quantile rule, in s) in ms, the rest as it is. */
+/** A latency's unit: ms when the rule scales seconds by 1000, else s. */
+function latencyUnit(m: AutoscalingManifests, metric: string): { unit: string; toMs: number } {
+  const r = m.rules[metric];
+  return r?.kind === 'quantile' && r.scale === 1000 ? { unit: 'ms', toMs: 1 } : { unit: 's', toMs: 1000 };
+}
+
+/** A metric's value as people read it: a latency (a quantile rule) in ms, the rest as it is. */
 function shown(m: AutoscalingManifests, metric: string, v: number | null | undefined): string {
   if (v === null || v === undefined) return '–';
-  return m.rules[metric]?.kind === 'quantile' ? `${fmt(v * 1000, 1)} ms` : fmt(v, 0);
+  return m.rules[metric]?.kind === 'quantile' ? `${fmt(v * latencyUnit(m, metric).toMs, 1)} ms` : fmt(v, 0);
 }
 
 function unit(m: AutoscalingManifests, metric: string): string {
@@ -123,7 +129,7 @@ export function rehearsalMarkdown(r: RehearsalReport): string {
         const why = (y: SyncResult) => (y.limitedBy ? ` (${y.limitedBy})` : '');
         const starting = (n: number) => (n > 0 ? ` [${n} starting]` : '');
         const [rate, p99] = [m.logic.metrics[0]?.name ?? '', m.logic.metrics[1]?.name ?? ''];
-        return `| ${x.t} | ${fmt(x.connections)} (${gws.map((p) => fmt(p.values['danmaku_connections'])).join(', ')}) | ${gws.map((p) => fmt(p.cores, 2)).join(', ')} | ${asks(x.gateway)}, **${x.gateway.desired}**${why(x.gateway)} (${x.keda.gateway.desired})${starting(x.pods.gateway.starting)} | ${fmt(x.sends)} | ${lgs.map((p) => fmt(p.values[rate], 0)).join(', ')} | ${lgs.map((p) => fmt(p.values[p99] === null || p.values[p99] === undefined ? null : p.values[p99]! * 1000, 1)).join(', ')} | ${lgs.map((p) => fmt(p.cores, 2)).join(', ')} | ${asks(x.logic)}, **${x.logic.desired}**${why(x.logic)} (${x.keda.logic.desired})${starting(x.pods.logic.starting)} | ${fmt(x.p50)} / ${fmt(x.p99)} |`;
+        return `| ${x.t} | ${fmt(x.connections)} (${gws.map((p) => fmt(p.values['danmaku_connections'])).join(', ')}) | ${gws.map((p) => fmt(p.cores, 2)).join(', ')} | ${asks(x.gateway)}, **${x.gateway.desired}**${why(x.gateway)} (${x.keda.gateway.desired})${starting(x.pods.gateway.starting + x.pods.gateway.pending)} | ${fmt(x.sends)} | ${lgs.map((p) => fmt(p.values[rate], 0)).join(', ')} | ${lgs.map((p) => fmt(p.values[p99] === null || p.values[p99] === undefined ? null : p.values[p99]! * latencyUnit(m, p99).toMs, 1)).join(', ')} | ${lgs.map((p) => fmt(p.cores, 2)).join(', ')} | ${asks(x.logic)}, **${x.logic.desired}**${why(x.logic)} (${x.keda.logic.desired})${starting(x.pods.logic.starting + x.pods.logic.pending)} | ${fmt(x.p50)} / ${fmt(x.p99)} |`;
       }),
       '',
     );
@@ -191,10 +197,11 @@ export function rehearsalSvg(r: RehearsalReport): string {
   for (const metric of m.logic.metrics) {
     const rule = m.rules[metric.name];
     const ms = rule?.kind === 'quantile';
-    const lines: Line[] = logicNames.map((n) => ({ label: `${n} ${ms ? 'request p99' : 'requests/s'}`, points: syncs.map((x): [number, number] => [x.t, value(x, n, metric.name) * (ms ? 1000 : 1)]) }));
+    const toMs = ms ? latencyUnit(m, metric.name).toMs : 1;
+    const lines: Line[] = logicNames.map((n) => ({ label: `${n} ${ms ? 'request p99' : 'requests/s'}`, points: syncs.map((x): [number, number] => [x.t, value(x, n, metric.name) * toMs]) }));
     if (!ms) lines.push({ label: 'SENDs/s offered by the chatters', points: syncs.map((x): [number, number] => [x.t, x.sends]), dash: true });
     const title = ms ? `Logic request p${(rule.kind === 'quantile' ? rule.quantile : 0) * 100} per pod (the adapter rule: ${rule.kind === 'quantile' ? `${rule.windowSeconds} s window, 0 at or below ${rule.minRate} req/s` : ''})` : `Logic requests per second per pod (the adapter rule${rule?.kind === 'rate' ? `: rate over ${rule.windowSeconds} s` : ''})`;
-    add(panel(lines, y, title, ms ? 'ms' : 'requests/s', colorOf, { xLabel, reference: { value: metric.target * (ms ? 1000 : 1), label: `HPA target ${shown(m, metric.name, metric.target)}` } }));
+    add(panel(lines, y, title, ms ? 'ms' : 'requests/s', colorOf, { xLabel, reference: { value: metric.target * toMs, label: `HPA target ${shown(m, metric.name, metric.target)}` } }));
   }
   const cpu: Line[] = names.map((n) => ({ label: `${n} CPU`, points: syncs.map((x): [number, number] => [x.t, x.processes.find((p) => p.name === n)?.cores ?? NaN]) }));
   const quota = quotaOf(r);

@@ -78,11 +78,16 @@ export interface ProcessReading {
   readonly values: Readonly<Record<string, number | null>>;
 }
 
-/** The pods one controller counts at a sync: the real processes, and those it asked for that are not running here. */
+/** The seconds between scrapes the rehearsal assumes (the ServiceMonitor's interval). */
+export const SCRAPE_S = 15;
+
+/** The pods one controller counts at a sync beyond the real processes: those it asked for that are not running here. */
 export interface PodCount {
-  /** asked for beyond the real processes, past --pod-start: counted with a value */
+  /** past --pod-start: counted with a value */
   readonly started: number;
-  /** asked for, not started yet: counted without a value (missing) */
+  /** Pending (the first --pod-start minus SCRAPE_S seconds): left out, 0 on a scale-up */
+  readonly pending: number;
+  /** running, not scraped yet (the last SCRAPE_S seconds of --pod-start): missing */
   readonly starting: number;
 }
 
@@ -179,6 +184,9 @@ export class PodReader {
     while (history.length > 1 && history[0]!.at < at - this.keep) history.shift();
     this.history.set(name, history);
     const values: Record<string, number | null> = {};
+    // The window is closed, [at - window, at], as in Prometheus 2 (promtool here); Prometheus 3's
+    // is left-open and extrapolates: for a steady rate the same, across a step a little different.
+    // A counter reset between the window's ends is not corrected (these processes do not restart).
     for (const [metric, r] of Object.entries(this.rules)) {
       if (r.kind === 'gauge') {
         values[metric] = sums.get(r.series) ?? null;
@@ -199,7 +207,7 @@ export class PodReader {
       // histogram_quantile over rate(...[window]) of this pod, 0 when it handled no more than the rule's minimum request rate.
       const d = bucketsBetween(first.buckets.get(r.series)!, buckets.get(r.series)!);
       const rate = (d.get(Infinity) ?? 0) / (at - first.at);
-      const q = rate > r.minRate ? histogramQuantile(r.quantile, d) : NaN;
+      const q = rate > r.minRate ? histogramQuantile(r.quantile, d) * r.scale : NaN;
       values[metric] = Number.isFinite(q) ? q : 0;
     }
     return { name, role, cores, values };
@@ -230,19 +238,25 @@ export class Follower {
 
   pods(at: number): PodCount {
     const started = this.extra.filter((since) => at - since >= this.podStartS).length;
-    return { started, starting: this.extra.length - started };
+    const pending = this.extra.filter((since) => at - since < Math.max(0, this.podStartS - SCRAPE_S)).length;
+    return { started, pending, starting: this.extra.length - started - pending };
   }
 
-  /** The metrics' inputs at `at` from the real processes' readings: per pod for the adapter (Pods), summed over the pods for KEDA (External). */
+  /**
+   * The metrics' inputs at `at` from the real processes' readings: per pod for the adapter
+   * (Pods; a pod asked for is Pending until its last SCRAPE_S seconds of --pod-start, then
+   * running without a value until it is scraped), summed over the scraped pods for KEDA
+   * (External).
+   */
   inputs(at: number, readings: readonly ProcessReading[]): MetricInput[] {
-    const { started, starting } = this.pods(at);
+    const { started, starting, pending } = this.pods(at);
     return this.scaler.spec.metrics.map((m, i): MetricInput => {
       const key = this.keys[i]!;
       const real = readings.map((r) => r.values[key] ?? null);
       const values = real.filter((v): v is number => v !== null);
       const virtual = this.rules[key]?.kind === 'quantile' ? (values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : 0) : 0;
       const pods = [...real, ...Array<number>(started).fill(virtual), ...Array<null>(starting).fill(null)];
-      if (m.source === 'Pods') return { pods };
+      if (m.source === 'Pods') return pending > 0 ? { pods, unready: pending } : { pods };
       // Prometheus sums the series there are: a pod not scraped yet has none (an empty sum is 0 to KEDA).
       return { external: pods.reduce<number>((a, v) => a + (v ?? 0), 0) };
     });
@@ -346,8 +360,9 @@ export async function rehearse(target: Target, m: AutoscalingManifests, crowd: C
       seconds.push(point);
       say(`${s}/${total} s | ${viewers.toLocaleString('en')} viewers | ${second.items.toLocaleString('en')} items/s | ${sending.toLocaleString('en')} SENDs/s | p99 ${point.p99} ms | gateways asked ${adapter.gateway.current}, logic ${adapter.logic.current}`);
       if (s % crowd.syncS !== 0) continue;
-      const at = elapsed();
-      const readings = await Promise.all([...gateways, ...logics].map((p) => reader.read(p, at)));
+      // Readings are keyed by the sync's second, not the wall clock, so that which readings a
+      // rule's window holds does not depend on a few milliseconds of jitter.
+      const readings = await Promise.all([...gateways, ...logics].map((p) => reader.read(p, s)));
       const of = (role: string) => readings.filter((r) => r.role === role);
       const connections = of('gateway').reduce((n, r) => n + (r.values['danmaku_connections'] ?? 0), 0);
       const pods = { gateway: adapter.gateway.pods(s), logic: adapter.logic.pods(s) };

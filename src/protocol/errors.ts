@@ -25,6 +25,7 @@ export const Errors = {
   RateLimited: { code: 20, reason: 'rate_limited', message: 'you are sending too fast' },
   Flood: { code: 21, reason: 'flood', message: 'too many frames on this connection; frame ignored' },
   Muted: { code: 22, reason: 'muted', message: 'you are muted' },
+  TokenRefused: { code: 23, reason: 'token_refused', message: 'REFRESH token invalid, expired or of another user; the connection keeps its old token' },
   Unavailable: { code: 30, reason: 'unavailable', message: 'the service did not answer in time; retry with the same id' },
   Internal: { code: 31, reason: 'internal', message: 'internal error; retry with the same id' },
   Overloaded: { code: 32, reason: 'overloaded', message: 'the server is shedding load and did not take this message; retry after retryMs with the same id' },
@@ -49,6 +50,7 @@ export const CloseCodes = {
   TokenExpired: { code: 4502, reason: 'token_expired', message: 'token expired; get a new one' },
   GuestsDisabled: { code: 4503, reason: 'guests_disabled', message: 'this server requires a token' },
   TokenTooLarge: { code: 4504, reason: 'token_too_large', message: 'token longer than this server accepts' },
+  UserConnections: { code: 4505, reason: 'too_many_connections', message: 'this user holds as many connections as this server allows; close one first' },
 } as const satisfies Record<string, ErrorEntry>;
 export type CloseName = keyof typeof CloseCodes;
 

@@ -16,11 +16,15 @@ export const Op = {
   Received: 33,
   /** a moderator mutes, unmutes, bans or unbans a user (docs/moderation.md) */
   Moderate: 24,
+  /** a new token for this connection (same sub): its name, roles and exp replace the old ones */
+  Refresh: 6,
   // server -> client
   Pong: 2,
   Welcome: 3,
   /** a drain moves this connection: reconnect after `reconnectMs`, preferably elsewhere (close 1012 follows) */
   GoAway: 5,
+  /** REFRESH accepted: the connection's new exp, name and roles */
+  Refreshed: 7,
   Error: 9,
   Joined: 11,
   Left: 14,

@@ -110,8 +110,8 @@ t.test('bench hpa - quantities and the adapter rule', async (t) => {
   t.equal(quantity('256Mi'), 256 * 1024 * 1024);
   t.equal(quantity('1.5k'), 1500);
   t.throws(() => quantity('8,000'));
-  t.same(adapterQuantile('histogram_quantile(0.99, sum by (le) (rate(x[2m])))'), { quantile: 0.99, windowSeconds: 120, minRate: 0 });
-  t.same(adapterQuantile('(histogram_quantile(0.9, sum by (le) (rate(x[1m]))) and on (pod) (sum by (pod) (rate(x{le="+Inf"}[1m])) > 20)) or vector(0)'), { quantile: 0.9, windowSeconds: 60, minRate: 20 }, 'the gate on the request rate');
+  t.same(adapterQuantile('histogram_quantile(0.99, sum by (le) (rate(x[2m])))'), { quantile: 0.99, windowSeconds: 120, minRate: 0, scale: 1 });
+  t.same(adapterQuantile('(histogram_quantile(0.9, sum by (le) (rate(x[1m]))) * 1000 and on (pod) (sum by (pod) (rate(x{le="+Inf"}[1m])) > 20)) or vector(0)'), { quantile: 0.9, windowSeconds: 60, minRate: 20, scale: 1000 }, 'the gate on the request rate, and seconds to ms');
   t.throws(() => adapterQuantile('sum(x)'));
 });
 
@@ -119,14 +119,14 @@ t.test('bench hpa - the rehearsal reads the manifests\' targets, and both overla
   const m = readAutoscaling();
   t.equal(m.gateway.name, 'danmaku-gateway');
   t.same(m.gateway.metrics.map((x) => x.name), ['danmaku_connections']);
-  t.same(m.logic.metrics.map((x) => x.name), ['danmaku_logic_requests_per_second', 'danmaku_logic_request_seconds_p99'], 'logic: the request rate first, the gated latency second');
+  t.same(m.logic.metrics.map((x) => x.name), ['danmaku_logic_requests_per_second', 'danmaku_logic_request_p99_milliseconds'], 'logic: the request rate first, the gated latency second');
   const [rate, p99] = m.logic.metrics;
   t.ok(m.gateway.metrics[0]!.target >= 1000 && m.gateway.metrics[0]!.target <= 16000, `gateway target ${m.gateway.metrics[0]!.target} connections per pod`);
   t.ok(rate!.target >= 100 && rate!.target <= 100000, `logic rate target ${rate!.target}/s per pod`);
-  t.ok(p99!.target > 0 && p99!.target < 1, `logic p99 target ${p99!.target} s`);
+  t.equal(p99!.target, 15, 'logic p99 target 15 ms');
   t.equal(m.gateway.scaleDown.stabilizationWindowSeconds, 600, 'the scale-down window the gateway HPA sets');
   t.equal(m.gateway.scaleUp.tolerance, 0.1, 'no tolerance in the manifest: the controller\'s 0.1');
-  t.match(m.rules['danmaku_logic_request_seconds_p99'], { kind: 'quantile', quantile: 0.99, windowSeconds: 120, minRate: 20, series: 'danmaku_logic_request_seconds_bucket' }, 'the adapter\'s p99 over 2 minutes, above 20 requests/s');
+  t.match(m.rules['danmaku_logic_request_p99_milliseconds'], { kind: 'quantile', quantile: 0.99, windowSeconds: 120, minRate: 20, scale: 1000, series: 'danmaku_logic_request_seconds_bucket' }, 'the adapter\'s p99 over 2 minutes in ms, above 20 requests/s');
   t.match(m.rules['danmaku_logic_requests_per_second'], { kind: 'rate', windowSeconds: 60, series: 'danmaku_logic_request_seconds_count' });
   t.match(m.rules['danmaku_connections'], { kind: 'gauge', series: 'danmaku_connections' });
   t.equal(m.namespace, 'danmaku');
@@ -135,7 +135,7 @@ t.test('bench hpa - the rehearsal reads the manifests\' targets, and both overla
   t.same(compare(m.logic, m.keda.logic, m.rules, m.namespace, 'logic'), [], 'and logic processes, trigger by trigger');
   t.equal(m.keda.gateway.pollingInterval, 15, 'KEDA polls as often as the HPA syncs');
   const drifted = { ...m.keda.logic, metrics: m.keda.logic.metrics.map((x, i) => (i === 1 ? { ...x, target: x.target * 2 } : x)) };
-  t.match(compare(m.logic, drifted, m.rules, m.namespace, 'logic'), [/target of danmaku_logic_request_seconds_p99/], 'a drifted target is named');
+  t.match(compare(m.logic, drifted, m.rules, m.namespace, 'logic'), [/target of danmaku_logic_request_p99_milliseconds/], 'a drifted target is named');
   const pooled = { ...m.keda.logic, metrics: m.keda.logic.metrics.map((x, i) => (i === 1 ? { ...x, name: 'histogram_quantile(0.99, sum by (le) (rate(danmaku_logic_request_seconds_bucket{namespace="danmaku",role="logic"}[2m])))' } : x)) };
   t.match(compare(m.logic, pooled, m.rules, m.namespace, 'logic'), [/query is not the sum over pods/], 'a query pooling the pods\' p99 (not what the adapter averages) is named');
   const value = { ...m.keda.gateway, metrics: m.keda.gateway.metrics.map((x) => ({ ...x, targetType: 'Value' as const })) };
@@ -145,7 +145,7 @@ t.test('bench hpa - the rehearsal reads the manifests\' targets, and both overla
 
 t.test('bench hpa - the derived KEDA query: the rule per pod, summed', async (t) => {
   const rule = adapterRule({ seriesQuery: 'x_count{namespace!="",pod!=""}', name: { as: 'x_per_second' }, metricsQuery: 'sum by (<<.GroupBy>>) (rate(<<.Series>>{<<.LabelMatchers>>}[1m]))' });
-  t.equal(kedaQueryFor(rule, 'ns', 'logic'), 'sum(sum by (pod) (rate(x_count{namespace="ns",role="logic"}[1m])))');
+  t.equal(kedaQueryFor(rule, 'ns', 'logic'), 'sum((sum by (pod) (rate(x_count{namespace="ns",role="logic"}[1m]))) and on (pod) (up{namespace="ns"} == 1))', 'only pods scraped now: a rate window still holds a pod that is gone');
 });
 
 t.test('bench hpa - values reach the controller in milli-units, truncated', async (t) => {
@@ -169,6 +169,10 @@ t.test('bench hpa - pods without a value: left out, then counted at the target o
   t.equal(podsReplicas(s, 4, 8000, [2000, 2000, 2000, null]).replicas, 2, 'a scale-down, with the missing pod counted at the target');
   t.equal(podsReplicas(s, 4, 8000, [12000, 12000, 12000, 12000]).replicas, 6, 'everyone reports: ceil(1.5 x 4)');
   t.equal(podsReplicas(s, 2, 8000, [null, null]).replicas, null, 'no pod reports: the metric cannot be computed');
+  t.equal(podsReplicas(s, 4, 12000, [12000, 12000, null, null]).replicas, 4, 'at a ratio of exactly 1 the missing pods are counted at neither: no change');
+  t.equal(podsReplicas(s, 4, 8000, [4000, 4000], 2).replicas, 1, 'Pending pods are left out of a scale-down: ceil(0.5 x 2 ready)');
+  t.equal(podsReplicas(s, 4, 8000, [16000, 16000], 2).replicas, 4, 'and counted at 0 to hold a scale-up back: 4 x 8,000 average is the target');
+  t.equal(podsReplicas(s, 3, 8000, [20000, 20000], 1).replicas, 5, 'a scale-up past the Pending pod at 0: ceil(1.667 x 3)');
 });
 
 t.test('bench hpa - External AverageValue (KEDA): ceil(value / target), the tolerance on value / (target x current)', async (t) => {
@@ -191,6 +195,15 @@ t.test('bench hpa - External AverageValue (KEDA): ceil(value / target), the tole
     if (a !== k) differ++;
   }
   t.equal(differ, 0, 'adapter (Pods) and KEDA (External AverageValue) agree on 2,000 random integer readings');
+  // Fractional latencies in ms (the adapter rule's unit): the adapter truncates each pod's, KEDA the sum, at a thousandth of a ms.
+  const ms = { target: 15, targetType: 'AverageValue' as const };
+  let apart = 0;
+  for (let i = 0; i < 20000; i++) {
+    const n = 2 + Math.floor(rnd() * 7);
+    const pods = Array.from({ length: n }, () => rnd() * 30);
+    if (podsReplicas(s, n, 15, pods).replicas !== externalReplicas(s, n, ms, pods.reduce((x, y) => x + y, 0)).replicas) apart++;
+  }
+  t.ok(apart <= 20, `p99s in ms (0-30 ms, 2-8 pods): the two ask for other replicas on ${apart} of 20,000 readings (at most 0.1%: only where the ratio is within a microsecond of a tolerance edge)`);
 });
 
 t.test('bench hpa - several metrics: the largest ask wins; a failed one blocks a scale-down only', async (t) => {
@@ -221,14 +234,15 @@ t.test('bench rehearsal - a pod\'s values from its /metrics, as the adapter rule
     `danmaku_logic_request_seconds_count{op="send"} ${count}`,
   ].join('\n');
   const first = reader.add('logic-0', 'logic', 0, text(0, 0, 1));
+  const p99 = 'danmaku_logic_request_p99_milliseconds';
   t.equal(first.values['danmaku_logic_requests_per_second'], null, 'one reading: no rate yet');
   const second = reader.add('logic-0', 'logic', 15, text(15000, 15000, 4));
   t.equal(second.values['danmaku_logic_requests_per_second'], 1000, '15,000 requests in 15 s');
   t.equal(second.cores, 0.2, '3 s of CPU in 15 s');
-  t.equal(second.values['danmaku_logic_request_seconds_p99'], 0.00495, 'the p99 in the first bucket');
+  t.ok(Math.abs(second.values[p99]! - 4.95) < 1e-9, `the p99 in the first bucket, in ms (${second.values[p99]})`);
   reader.add('logic-0', 'logic', 90, text(15050, 15050, 4.2));
   const idle = reader.add('logic-0', 'logic', 180, text(15100, 15100, 4.5));
-  t.equal(idle.values['danmaku_logic_request_seconds_p99'], 0, '50 requests over the readings of the 2-minute window (under 20/s): 0');
+  t.equal(idle.values['danmaku_logic_request_p99_milliseconds'], 0, '50 requests over the readings of the 2-minute window (under 20/s): 0');
   t.equal(idle.values['danmaku_logic_requests_per_second'], null, 'no other reading within the rate\'s 1-minute window: no value, as PromQL\'s rate()');
   const gw = new PodReader(m.rules).add('gw-0', 'gateway', 0, 'danmaku_connections{node="gw-0"} 4200');
   t.equal(gw.values['danmaku_connections'], 4200);
@@ -241,9 +255,11 @@ t.test('bench rehearsal - a follower counts the pods it asked for: missing while
   const peak = [reading('gw-0', 12000), reading('gw-1', 12000)];
   const first = f.sync(15, peak);
   t.equal(first.desired, 3, '24,000 over 2 pods: 3');
-  t.same(f.pods(20), { started: 0, starting: 1 });
-  t.same(f.inputs(20, peak), [{ pods: [12000, 12000, null] }], 'the pod asked for has no value yet');
-  const held = f.sync(30, peak);
+  t.same(f.pods(20), { started: 0, pending: 1, starting: 0 }, 'Pending for its first 15 s');
+  t.same(f.inputs(20, peak), [{ pods: [12000, 12000], unready: 1 }], 'left out, as the controller leaves Pending pods');
+  t.same(f.pods(35), { started: 0, pending: 0, starting: 1 }, 'then running, not scraped yet');
+  t.same(f.inputs(35, peak), [{ pods: [12000, 12000, null] }], 'a pod without a value (missing)');
+  const held = f.sync(35, peak);
   t.equal(held.desired, 3, 'with the new pod counted at 0 the average is 8,000: no more');
   t.same(f.inputs(45, peak), [{ pods: [12000, 12000, 0] }], 'started: it holds nothing');
   const keda = new Follower(new Autoscaler(m.keda.gateway), ['danmaku_connections'], m.rules, 2, 30);
