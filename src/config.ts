@@ -137,6 +137,16 @@ export interface Config {
   readonly degradeCpu: number;
   /** local members from which a room is hot (degraded while the level is above 0) */
   readonly degradeMinMembers: number;
+  // moderation (docs/moderation.md)
+  /** a JSON file of word lists loaded into the store at start when it has none; null: none */
+  readonly filterFile: string | null;
+  /** filter rejects or holds within filterAutomuteWindowMs that mute the sender; 0: no auto-mute */
+  readonly filterAutomuteHits: number;
+  readonly filterAutomuteWindowMs: number;
+  /** how long an auto-mute lasts (ms) */
+  readonly filterAutomuteMs: number;
+  /** how often each process compares the store's moderation version (ms; a safety net for lost events); 0: never */
+  readonly moderationPollMs: number;
   /** proxies whose CLIENT_IP_HEADER names the client (IPs and CIDRs); empty: the socket's peer is the client */
   readonly trustedProxies: readonly string[];
   readonly clientIpHeader: ClientIpHeader;
@@ -418,6 +428,11 @@ export function loadConfig(env: Env = process.env): Config {
     degradeOutboundBytes: int(env, 'DEGRADE_OUTBOUND_BYTES', 64 << 20, 0, 2 ** 40),
     degradeCpu: num(env, 'DEGRADE_CPU', 0.9, 0, 64),
     degradeMinMembers: int(env, 'DEGRADE_MIN_MEMBERS', 500, 1, 10_000_000),
+    filterFile: str(env, 'FILTER_FILE', '') || null,
+    filterAutomuteHits: int(env, 'FILTER_AUTOMUTE_HITS', 5, 0, 1_000),
+    filterAutomuteWindowMs: int(env, 'FILTER_AUTOMUTE_WINDOW_MS', 60_000, 1_000, 86_400_000),
+    filterAutomuteMs: int(env, 'FILTER_AUTOMUTE_MS', 600_000, 1_000, 31_536_000_000),
+    moderationPollMs: int(env, 'MODERATION_POLL_MS', 1_000, 0, 600_000),
     tokenKeys,
     tokenAudience: str(env, 'TOKEN_AUDIENCE', ''),
     tokenIssuer: str(env, 'TOKEN_ISSUER', ''),

@@ -7,6 +7,7 @@ import { FALLBACK_OPS, LABEL_VALUES, REDIS_OPS, ROOM_RECOVERIES, type RoomRecove
 import type { BusObserver, SubjectKind } from './bus/index.js';
 import { BUS_EVENTS, CHAT_READS, STORE_WRITES, type ChatReadOp, type StoreWrite, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
 import { PUSH_GIVE_UPS, type PushGiveUp, type WebClass } from './metric-labels.js';
+import { FILTER_RELOADS, FILTER_VERDICTS, MODERATION_ACTIONS, MODERATION_SOURCES, type FilterVerdictLabel, type ModerationActionLabel, type ModerationSource } from './metric-labels.js';
 import { TLS_RELOAD_RESULTS, TOKEN_REFRESH_RESULTS, UPGRADE_LIMITS, UPGRADE_REFUSALS, type TlsReloadResult, type TokenRefreshResult, type UpgradeLimit, type UpgradeRefusal } from './metric-labels.js';
 import { DEGRADE_SIGNALS, ENTRY_STATUSES, type DegradeSignal, type EntryStatus } from './metric-labels.js';
 import type { LagObserver } from './event-loop-lag.js';
@@ -504,6 +505,38 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
   degradeState(level: number, rooms: number): void {
     this.degradeLevel.set(level);
     this.degradedRooms.set(rooms);
+  }
+
+  // Moderation (src/moderation/, src/logic/moderation.ts): filter verdicts, word lists, audit of actions
+  private readonly filterVerdicts = (() => {
+    const c = new Counter({ name: 'danmaku_filter_verdicts_total', help: 'Texts the word filter checked (danmaku, notices, chat), by verdict (pass, reject, mask, hold)', labelNames: ['action'], registers: [this.registry] });
+    for (const action of FILTER_VERDICTS) c.inc({ action }, 0);
+    return c;
+  })();
+  private readonly filterVerdictChild = children<{ inc(): void }>();
+  private readonly filterWords = new Gauge({ name: 'danmaku_filter_words', help: 'Words in the word filter this process applies (every list)', registers: [this.registry] });
+  private readonly filterReloads = (() => {
+    const c = new Counter({ name: 'danmaku_filter_reloads_total', help: 'Word-list loads into this process\'s filter, by result (ok; failed: the lists in the store did not parse, the previous filter stays)', labelNames: ['result'], registers: [this.registry] });
+    for (const result of FILTER_RELOADS) c.inc({ result }, 0);
+    return c;
+  })();
+  private readonly moderationActions = (() => {
+    const c = new Counter({ name: 'danmaku_moderation_actions_total', help: 'Moderation actions this process carried out, by action and source (admin API, a moderator\'s MODERATE, auto-mute)', labelNames: ['action', 'source'], registers: [this.registry] });
+    for (const action of MODERATION_ACTIONS) for (const source of MODERATION_SOURCES) c.inc({ action, source }, 0);
+    return c;
+  })();
+
+  filterVerdict(action: FilterVerdictLabel): void {
+    this.filterVerdictChild(action, () => this.filterVerdicts.labels({ action })).inc();
+  }
+
+  filterLoaded(ok: boolean, words: number): void {
+    this.filterReloads.inc({ result: ok ? 'ok' : 'failed' });
+    if (ok) this.filterWords.set(words);
+  }
+
+  moderationAction(action: ModerationActionLabel, source: ModerationSource): void {
+    this.moderationActions.inc({ action, source });
   }
 
   text(): Promise<string> {

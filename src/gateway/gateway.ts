@@ -18,6 +18,7 @@ import { Op } from '../protocol/ops.js';
 import type { GatewayLoad, Registry } from '../registry/index.js';
 import type { RoomHistory } from '../store/history/index.js';
 import type { PresenceCounts } from '../store/presence/index.js';
+import type { Restriction } from '../store/moderation/index.js';
 import type { Sequencer } from '../store/sequence/index.js';
 import { Admission, readUpgrade } from './admission.js';
 import { ClientAddress, formatAddress, parseTrustedProxies, type ClientIpHeader } from './client-address.js';
@@ -127,11 +128,19 @@ export interface GatewayDeps {
    * null; announced as not open, so that GET /entry lists it only when it can serve. Absent: always can.
    */
   readonly unhealthy?: () => string | null;
+  /** room bans (src/moderation/cache.ts): checked at JOIN and SWITCH, enforced on the room's members; absent: none */
+  readonly bans?: BanSource;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
 
 type WS = uWS.WebSocket<ConnState>;
+
+/** What the gateway needs of the moderation cache. */
+export interface BanSource {
+  banned(uid: string, room: string): Restriction | null;
+  listen(listener: { banned?(r: Restriction): void }): void;
+}
 
 /** Upgrades waiting for their socket to open, whose inbox cursor is kept, at most. */
 const PENDING_SINCE_MAX = 10_000;
@@ -189,6 +198,7 @@ export class Gateway implements Drainable {
     const fanout = { publish: (topic: string, data: Uint8Array) => this.publish(topic, data) };
     this.hub = new RoomHub(deps.bus, { history: deps.history, sequencer: deps.sequencer }, fanout, opts, deps.metrics, deps.log.child({ component: 'rooms' }));
     deps.bus.attach(this.hub);
+    deps.bans?.listen({ banned: (r) => this.evict(r) });
     deps.onStoreReconnect?.(() => {
       void this.hub.storeRestored();
       this.agent.storeReconnected();
@@ -478,6 +488,12 @@ export class Gateway implements Drainable {
       case Op.Read:
         forwardSend(ws, st, op, rid, body, frameBytes, now, this.sendContext(ws, rid));
         return;
+      case Op.Moderate:
+        // Refused here without a round trip; the logic service checks the roles again (any NATS
+        // client can send it requests).
+        if (!st.identity.guest && !st.identity.roles.some((r) => r === 'moderator' || r === 'admin')) throw new ProtocolError(Errors.Forbidden, 'MODERATE needs the role moderator or admin');
+        forwardSend(ws, st, op, rid, body, frameBytes, now, this.sendContext(ws, rid));
+        return;
       case Op.Received:
         this.pushes.received(ws, receivedIds(body)); // no reply: a lost RECEIVED costs a resend
         return;
@@ -507,6 +523,8 @@ export class Gateway implements Drainable {
    * A join overtaken by a later JOIN, SWITCH or LEAVE while it waited gets ERROR 15.
    */
   private async join(ws: WS, st: ConnState, rid: number, req: JoinRequest): Promise<void> {
+    const ban = st.identity.guest ? null : (this.deps.bans?.banned(st.identity.uid, req.room) ?? null);
+    if (ban) return this.sendError(ws, rid, Errors.Banned, req.room, ban.until === undefined ? undefined : Math.max(1, ban.until - Date.now()));
     const current = st.room?.id === req.room ? st.room : null;
     if (current) {
       // Every request takes a generation, the same room's too, before anything is awaited:
@@ -538,6 +556,13 @@ export class Gateway implements Drainable {
     if (!st.open || st.gen !== gen) {
       this.hub.abandon(room);
       return this.superseded(ws, st, rid);
+    }
+    // A ban that came while the room was being subscribed found no member to evict.
+    const banned = st.identity.guest ? null : (this.deps.bans?.banned(st.identity.uid, req.room) ?? null);
+    if (banned) {
+      this.hub.abandon(room);
+      ws.cork(() => this.sendError(ws, rid, Errors.Banned, req.room, banned.until === undefined ? undefined : Math.max(1, banned.until - Date.now())));
+      return;
     }
     this.hub.join(room);
     st.room = room;
@@ -584,6 +609,21 @@ export class Gateway implements Drainable {
       if (this.conns.has(ws)) this.closer.close(ws, CloseCodes.SlowConsumer);
     }
     this.keepLosers.clear();
+  }
+
+  /**
+   * A ban came into force: every connection of the user here that is in the room leaves it,
+   * told with LEFT rid 0 {room, reason: "banned", until?} (docs/protocol.md).
+   */
+  private evict(r: Restriction): void {
+    for (const ws of this.users.connections(r.uid)) {
+      const st = ws.getUserData();
+      if (!st.open || st.room?.id !== r.room) continue;
+      this.leaveRoom(ws, st);
+      const body: Record<string, unknown> = { room: r.room, reason: 'banned' };
+      if (r.until !== undefined) body.until = r.until;
+      sendCorked(ws, encodeFrame(Op.Left, 0, body));
+    }
   }
 
   private leaveRoom(ws: WS | null, st: ConnState): string | null {

@@ -14,6 +14,8 @@ export const Op = {
   Contacts: 44,
   Read: 46,
   Received: 33,
+  /** a moderator mutes, unmutes, bans or unbans a user (docs/moderation.md) */
+  Moderate: 24,
   /** a new token for this connection (same sub): its name, roles and exp replace the old ones */
   Refresh: 6,
   // server -> client
@@ -34,6 +36,7 @@ export const Op = {
   Messages: 43,
   Recent: 45,
   Unread: 47,
+  Moderated: 25,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 

@@ -1,0 +1,132 @@
+// The moderation cache (events, version gaps, polls, listeners), the control events' codec and
+// MODERATE's validation, without a server: memory store and the in-memory bus.
+
+import t from 'tap';
+import { MemoryBroker } from '../../src/bus/memory.js';
+import { createLogger } from '../../src/log.js';
+import { Metrics } from '../../src/metrics.js';
+import { ModerationActions } from '../../src/moderation/actions.js';
+import { ModerationCache } from '../../src/moderation/cache.js';
+import { decodeEvent, encodeEvent } from '../../src/moderation/events.js';
+import { readModerate } from '../../src/logic/moderation.js';
+import { encode } from '../../src/protocol/codec.js';
+import { Errors, ProtocolError } from '../../src/protocol/errors.js';
+import { EVERYWHERE, type Restriction } from '../../src/store/moderation/index.js';
+import { MemoryModerationStore } from '../../src/store/moderation/memory.js';
+
+const log = createLogger('silent');
+const meta = { by: 'admin', source: 'admin' as const, at: 1 };
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+async function setup(pollMs = 0) {
+  const broker = new MemoryBroker();
+  const store = new MemoryModerationStore();
+  const [busA, busB] = [broker.connect(), broker.connect()];
+  const a = new ModerationCache(store, busA, { pollMs }, log);
+  const b = new ModerationCache(store, busB, { pollMs }, log);
+  await a.start();
+  await b.start();
+  const actions = new ModerationActions(store, busA, a, new Metrics({ labels: {} }), log);
+  return { store, a, b, actions, busB };
+}
+
+t.test('moderation cache - an action applies at once here and by the event on the other process', async (t) => {
+  const { a, b, actions } = await setup();
+  t.teardown(() => [a.stop(), b.stop()]);
+  await actions.restrict('mute', 'u1', 'r1', Date.now() + 60_000, { by: 'm', source: 'moderator' });
+  t.ok(a.muted('u1', 'r1'), 'applied here before any event');
+  await tick();
+  t.ok(b.muted('u1', 'r1'), 'the event reached the other process');
+  t.equal(b.muted('u1', 'r2'), null, 'another room');
+  t.equal(b.muted('u1', ''), null, 'chat: only a mute everywhere counts');
+  await actions.restrict('mute', 'u1', EVERYWHERE, undefined, { by: 'm', source: 'admin' });
+  await tick();
+  t.equal(b.muted('u1', '')?.room, EVERYWHERE);
+  t.equal(b.muted('u1', 'r9')?.room, EVERYWHERE, 'everywhere covers every room');
+  t.ok(await actions.lift('mute', 'u1', EVERYWHERE, { by: 'm', source: 'admin' }));
+  t.notOk(await actions.lift('mute', 'u1', EVERYWHERE, { by: 'm', source: 'admin' }), 'nothing to lift');
+  await tick();
+  t.equal(b.muted('u1', ''), null);
+  t.equal(b.version, 3);
+});
+
+t.test('moderation cache - timed restrictions lapse without an event', async (t) => {
+  const { a, b, actions } = await setup();
+  t.teardown(() => [a.stop(), b.stop()]);
+  await actions.restrict('ban', 'u1', 'r1', Date.now() + 50, { by: 'a', source: 'admin' });
+  await tick();
+  t.ok(b.banned('u1', 'r1'));
+  await new Promise((r) => setTimeout(r, 80));
+  t.equal(b.banned('u1', 'r1'), null);
+});
+
+t.test('moderation cache - bans notify listeners once, from the event or from a reload', async (t) => {
+  const { store, a, b, actions } = await setup();
+  t.teardown(() => [a.stop(), b.stop()]);
+  const seen: Restriction[] = [];
+  b.listen({ banned: (r) => seen.push(r) });
+  await actions.restrict('ban', 'u1', 'r1', undefined, { by: 'a', source: 'admin' });
+  await tick();
+  await b.reload();
+  t.same(seen.map((r) => r.uid), ['u1'], 'the reload found nothing new');
+  // Written behind the bus's back (an event lost): found by the poll.
+  await store.set('ban', { uid: 'u2', room: 'r1', ...meta });
+  await b.poll();
+  t.same(seen.map((r) => r.uid), ['u1', 'u2']);
+  t.ok(b.banned('u2', 'r1'));
+});
+
+t.test('moderation cache - a gap in versions triggers a reload; an old snapshot never undoes newer events', async (t) => {
+  const { store, b, busB } = await setup();
+  t.teardown(() => b.stop());
+  await store.set('mute', { uid: 'x', room: 'r', ...meta }); // v1, never announced
+  await store.set('mute', { uid: 'y', room: 'r', ...meta }); // v2
+  b.apply({ v: 2, e: 'mute', r: { uid: 'y', room: 'r', ...meta } });
+  t.ok(b.muted('y', 'r'));
+  await b.reload();
+  t.ok(b.muted('x', 'r'), 'the missed v1 came with the reload');
+  b.apply({ v: 1, e: 'unmute', u: 'x', room: 'r' });
+  t.ok(b.muted('x', 'r'), 'an event older than the state applied is ignored');
+  t.ok(busB);
+});
+
+t.test('moderation cache - list changes reach listeners (once per change), through the store', async (t) => {
+  const { a, b, actions } = await setup();
+  t.teardown(() => [a.stop(), b.stop()]);
+  const got: number[] = [];
+  b.listen({ listsChanged: (l) => got.push(l.length) });
+  await actions.putList({ name: 'x', action: 'reject', words: ['w'] }, { by: 'a', source: 'admin' });
+  await new Promise((r) => setTimeout(r, 20));
+  await b.reload();
+  t.same(got, [1]);
+  t.same(b.lists.map((l) => l.name), ['x']);
+});
+
+t.test('control events - encode/decode round trip; junk is dropped', async (t) => {
+  const r: Restriction = { uid: 'u', room: 'r', until: 5e12, by: 'm', source: 'moderator', reason: 'why', at: 7 };
+  t.same(decodeEvent(encodeEvent({ v: 3, e: 'ban', r })), { v: 3, e: 'ban', r });
+  t.same(decodeEvent(encodeEvent({ v: 4, e: 'unmute', u: 'u', room: '*' })), { v: 4, e: 'unmute', u: 'u', room: '*' });
+  t.same(decodeEvent(encodeEvent({ v: 5, e: 'lists' })), { v: 5, e: 'lists' });
+  for (const junk of [new Uint8Array([0xc1]), encode([1]), encode({ v: 'x', e: 'lists' }), encode({ v: 1, e: 'mute', u: 'bad uid', room: 'r' }), encode({ v: 1, e: 'ban', u: 'u', room: 'a.b' }), encode({ v: 1, e: 'nuke', u: 'u', room: 'r' }), encode({ v: 1, e: 'mute', u: 'u', room: 'r', until: 'soon' })]) {
+    t.equal(decodeEvent(junk), null);
+  }
+});
+
+t.test('MODERATE - validation: fields, scopes, roles', async (t) => {
+  const bad = (body: unknown, admin = false) => {
+    try {
+      readModerate(body, admin);
+      return false;
+    } catch (err) {
+      return err instanceof ProtocolError && err.entry === Errors.BadField;
+    }
+  };
+  t.same(readModerate({ a: 'mute', u: 'x', room: 'r', ms: 1000, why: 'w' }, false), { a: 'mute', u: 'x', room: 'r', ms: 1000, why: 'w' });
+  t.same(readModerate({ a: 'mute', u: 'x' }, true), { a: 'mute', u: 'x' }, 'an admin may mute everywhere');
+  t.ok(bad({ a: 'mute', u: 'x' }), 'a moderator must name the room');
+  t.ok(bad({ a: 'ban', u: 'x' }, true), 'a ban needs a room even for an admin');
+  t.ok(bad({ a: 'unmute', u: 'x', room: 'r', ms: 5 }), 'ms only with mute or ban');
+  for (const body of [null, [], 'x', { a: 'kick', u: 'x', room: 'r' }, { a: 'mute', u: '', room: 'r' }, { a: 'mute', u: 'x', room: 'r.1' }, { a: 'mute', u: 'x', room: 'r', ms: 0 }, { a: 'mute', u: 'x', room: 'r', ms: 1.5 }, { a: 'mute', u: 'x', room: 'r', why: 'w'.repeat(201) }, { a: 'mute', u: 'x', room: 'r', extra: 1 }]) {
+    t.ok(bad(body, true), JSON.stringify(body));
+  }
+});
