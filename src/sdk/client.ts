@@ -351,6 +351,10 @@ export class DanmakuClient extends Emitter<ClientEvents> {
         return this.onUnread(b);
       case Op.GoAway:
         return this.goAway(b);
+      case Op.Left:
+        // rid 0: the server removed this connection from its room (a moderator's ban)
+        if (f.rid === 0 && typeof b.room === 'string' && b.room === this._room) return this.removed(b.room, b);
+        return;
       case Op.Error:
         if (f.rid === 0) {
           // The INBOX push failed (out_of_retention: from the most recent), or a RECEIVED was refused.
@@ -365,6 +369,23 @@ export class DanmakuClient extends Emitter<ClientEvents> {
       default:
         return; // PONG of the heartbeat, late replies, ops added later
     }
+  }
+
+  /**
+   * The server took this connection out of `room` (LEFT with rid 0; `reason: "banned"`): the
+   * client is in no room and does not JOIN it again on a reconnect (it would get ERROR 16).
+   */
+  private removed(room: string, b: Record<string, unknown>): void {
+    this._room = null;
+    this.roomState = null;
+    this.joinedRoom = null;
+    this._online = 0;
+    ++this.joinGen;
+    const until = typeof b.until === 'number' ? b.until : null;
+    const reason = typeof b.reason === 'string' ? b.reason : 'removed';
+    this.settleJoins(null, new RequestError(16, 'banned', `removed from room ${room} (${reason})`));
+    if (reason === 'banned') this.emit('banned', { room, until });
+    this.emit('left', room);
   }
 
   private onWelcome(link: Link, b: Record<string, unknown>): void {

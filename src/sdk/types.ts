@@ -137,6 +137,8 @@ export interface ClientEvents {
   refreshed: (w: Welcome) => void;
   joined: (info: JoinInfo) => void;
   left: (room: string | null) => void;
+  /** a moderator banned this user from the room it was in (LEFT rid 0, reason "banned"): in no room now; `until` ms since the epoch, null: until lifted */
+  banned: (info: { room: string; until: number | null }) => void;
   /** k 1 */
   danmaku: (item: RoomItem, meta: ItemMeta) => void;
   /** k 2 (item.a = count in that BATCH) */
