@@ -27,7 +27,13 @@ t.test('filter - normalisation folds case and width, drops separators and invisi
   t.equal(normalizeForMatch('b\u3000a、d。'), 'bad', 'ideographic space and CJK punctuation');
   t.equal(normalizeForMatch('Bád'), 'bad', 'Latin diacritics');
   t.equal(normalizeForMatch('ba\u0301\u0336d'), 'bad', 'combining marks (Zalgo, strike-through)');
-  t.equal(normalizeForMatch('主播好厉害！！666 awesome'), '主播好厉害666awesome', 'mixed CJK');
+  t.equal(normalizeForMatch('主播好厉害！！666 awesome'), '主播好厉害666 awesome', 'mixed CJK: no boundary next to CJK, one between words');
+  t.equal(normalizeForMatch('has  sold, ok'), 'has sold ok', 'a separator run between words is one boundary');
+  t.equal(normalizeForMatch('a b c def'), 'abc def', 'single letters join; a word after them is apart');
+  t.equal(normalizeForMatch('x ab c d'), 'x ab cd');
+  t.equal(normalizeForMatch('b\tad\nok'), 'b ad ok', 'tab and line feed separate');
+  t.equal(normalizeForMatch(' bad guy. '), 'bad guy', 'no boundary at either end');
+  t.equal(normalizeForMatch('你这个傻 瓜 ok'), '你这个傻瓜ok', 'no boundary next to CJK');
   t.equal(normalizeForMatch('ﾊﾞｶ'), 'バカ', 'half-width katakana and its voicing mark compose');
   t.equal(normalizeForMatch('か\u3099'), 'が', 'a decomposed voiced kana composes');
   t.equal(normalizeForMatch('か \u3099'), 'か\u3099', 'not across a space');
@@ -50,6 +56,30 @@ t.test('filter - words match whatever the spelling variant of the text', async (
     t.same(f.check(text), { action: 'pass', text, lists: [] }, JSON.stringify(text));
   }
   t.equal(f.wordCount, 4);
+});
+
+t.test('filter - words do not match across word boundaries; the spaced-out spelling still matches', async (t) => {
+  const f = filter(['m', 'mask', ['shit', 'ass', 'nazi', 'bad', 'bad guy', '傻瓜']]);
+  for (const text of ['this hit song', 'has sold', 'I was sure', 'Ana Zimmer', 'ba dog', 'b ad', 'ba d']) {
+    t.same(f.check(text), { action: 'pass', text, lists: [] }, JSON.stringify(text));
+  }
+  const masked: [string, string][] = [
+    ['has sold ass', 'has sold ***'],
+    ['b a d', '*****'],
+    ['b.a.d', '*****'],
+    ['b-a-d', '*****'],
+    ['ｂ ａ ｄ', '*****'],
+    ['b\u200bad', '****'],
+    ['BAD', '***'],
+    ['bad!', '***!'],
+    ['so b a d!', 'so *****!'],
+    ['bad  guy', '********'],
+    ['bad.guy now', '******* now'],
+    ['傻 瓜', '***'],
+    ['傻。瓜!', '***!'],
+    ['ok 傻、 瓜 ok', 'ok **** ok'],
+  ];
+  for (const [text, out] of masked) t.equal(f.check(text).text, out, JSON.stringify(text));
 });
 
 t.test('filter - the strongest list decides: reject > hold > mask; every list that hit is named', async (t) => {
@@ -161,16 +191,23 @@ t.test('filter - property: check never throws; a masked text differs from its in
   t.pass('held');
 });
 
-t.test('filter - property: a word put into a text with case, width and separators between its characters is found', async (t) => {
+t.test('filter - property: a word put into a text with case, width and separators where they are bridged is found', async (t) => {
   const plain = fc.string({ unit: fc.constantFrom('q', 'z', '好', '🙂', ' ', '!', '\u200b', 'Z'), maxLength: 12 });
-  const separator = fc.constantFrom('', '', ' ', '\u200b', '.', '-', '\u00ad', '\ufeff', ' \u200b ');
+  const invisible = fc.constantFrom('', '', '\u200b', '\u00ad', '\ufeff');
+  const visible = fc.constantFrom(' ', '.', '-', ' \u200b ', '  ');
+  const unspaced = /^[あいが漢字한]$/u;
   fc.assert(
-    fc.property(word, plain, plain, fc.array(separator, { minLength: 6, maxLength: 6 }), fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), (w, before, after, seps, wide) => {
-      const spelt = codePoints(w).map((c, i) => {
+    fc.property(word, plain, plain, fc.array(fc.oneof(invisible, visible), { minLength: 6, maxLength: 6 }), fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), fc.boolean(), (w, before, after, seps, wide, spaced) => {
+      const cs = codePoints(w);
+      // separators are bridged between single letters ("b a d": then around the word too) and next to CJK
+      const spacedOut = spaced && cs.every((c) => !unspaced.test(c));
+      const spelt = cs.map((c, i) => {
         const variant = /[a-z]/.test(c) ? (wide[i] ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c.toUpperCase()) : c;
-        return (i > 0 ? seps[i]! : '') + variant;
+        const sep = i === 0 ? '' : spacedOut ? seps[i]!.replace(/^[^ .-]*$/, '.') : unspaced.test(c) || unspaced.test(cs[i - 1]!) || /^[^ .-]*$/.test(seps[i]!) ? seps[i]! : '';
+        return sep + variant;
       }).join('');
-      const v = filter(['l', 'mask', [w]]).check(before + spelt + after);
+      const text = spacedOut ? `${before} ${spelt} ${after}` : before + spelt + after;
+      const v = filter(['l', 'mask', [w]]).check(text);
       return v.action === 'mask' && v.lists[0] === 'l' && v.text.includes('*'.repeat(codePoints(spelt).length));
     }),
     RUNS,
