@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { AhoCorasick } from '@monyone/aho-corasick/fast';
 import { ContentFilter, FilterListError, normalizeForMatch, parseWordLists, type WordList } from '../../src/logic/filter/index.js';
 import { Automaton, newMatches } from '../../src/logic/filter/automaton.js';
-import { normalizeInto, scratch } from '../../src/logic/filter/normalize.js';
+import { ASTRAL_CACHE_MAX, astralCacheSize, astralRange, mapCodePoint, normalizeInto, scratch } from '../../src/logic/filter/normalize.js';
 
 const SEED = Number(process.env.FILTER_TEST_SEED ?? Date.now() % 2 ** 31);
 t.comment(`fast-check seed ${SEED} (FILTER_TEST_SEED=${SEED} replays it)`);
@@ -106,6 +106,41 @@ t.test('filter - mask stars the original characters of each match, separators in
   t.equal(f.check('bad, bad').text, '***, ***', 'punctuation between two matches stays');
   t.equal(f.check('ﾊﾞｶ').action, 'pass');
   t.equal(f.check('x\ud800bad').text, 'x\ud800***', 'a lone surrogate before is left alone');
+});
+
+t.test('filter - astral code points: the range table agrees with the full mapping for every one', async (t) => {
+  let wrong = 0;
+  for (let cp = 0x10000; cp <= 0x10ffff; cp++) {
+    const range = astralRange(cp);
+    if (range === 0) continue; // FULL: mapped and cached
+    const ch = String.fromCodePoint(cp);
+    const e = mapCodePoint(cp);
+    // an unassigned code point in planes 2-3 counts as an ideograph (unspaced) ahead of its assignment
+    const ok = e.kind === 1 && e.s === ch && (e.unspaced === (range as { unspaced: boolean }).unspaced || /^\p{Cn}$/u.test(ch));
+    if (!ok && wrong++ < 5) t.fail(`U+${cp.toString(16)} maps to ${JSON.stringify(e)} but the range table says it maps to itself`);
+  }
+  t.equal(wrong, 0, 'every code point outside the FULL ranges maps to itself');
+  t.ok(ASTRAL_CACHE_MAX < 70_000, `the cache bound (${ASTRAL_CACHE_MAX}) is the size of the FULL ranges`);
+});
+
+t.test('filter - astral code points: 100,000 distinct ones do not grow the cache beyond its bound; emoji cost no cache entry', async (t) => {
+  const f = filter(['m', 'mask', ['😀x', '𝐁𝐀𝐃']]);
+  let text = '';
+  for (let k = 0; k < 100_000; k++) {
+    text += String.fromCodePoint(0x10000 + ((k * 10_007) % 0x100000));
+    if (text.length >= 400) {
+      f.check(text);
+      text = '';
+    }
+  }
+  const size = astralCacheSize();
+  t.ok(size <= ASTRAL_CACHE_MAX, `cache ${size} <= ${ASTRAL_CACHE_MAX}`);
+  let emoji = '';
+  for (let cp = 0x1f300; cp < 0x1fa00; cp++) emoji += String.fromCodePoint(cp);
+  t.equal(f.check(emoji + '😀X').text, emoji + '**', 'a text of every emoji');
+  t.equal(f.check('CJK 𠀀𪜀 ok').action, 'pass');
+  t.equal(astralCacheSize(), size, 'emoji and plane-2 ideographs take no cache entry');
+  t.equal(f.check('𝐁𝐀𝐃').text, '***', 'mathematical letters still map');
 });
 
 t.test('filter - load builds the new lists, then swaps them in', async (t) => {

@@ -17,6 +17,8 @@ const enum Kind {
   Compose = 4,
   /** a separator (white space, punctuation): a run of them is a word boundary, or nothing (see `normalizeInto`) */
   Separator = 5,
+  /** an astral code point that maps to itself (emoji, CJK extensions): emits its own two units */
+  Self = 6,
 }
 
 interface Entry {
@@ -45,7 +47,7 @@ const SEPARATOR_ENTRY: Entry = { kind: Kind.Separator, s: '', unspaced: false };
 const ATTACH: Entry = { kind: Kind.Attach, s: '', unspaced: false };
 const REPLACEMENT: Entry = { kind: Kind.Plain, s: '\ufffd', unspaced: false };
 
-function mapCodePoint(cp: number): Entry {
+export function mapCodePoint(cp: number): Entry {
   if (cp >= 0xd800 && cp <= 0xdfff) return REPLACEMENT; // a lone surrogate: matches nothing, breaks a match
   const ch = String.fromCodePoint(cp);
   if (WHITE_SPACE.test(ch)) return SEPARATOR_ENTRY; // before INVISIBLE: tab, line feed and NEL are controls too
@@ -62,7 +64,51 @@ const ASCII = new Int16Array(128).map((_, c) => (c >= 0x30 && c <= 0x39) || (c >
 const ASCII_ENTRY: readonly Entry[] = Array.from({ length: 128 }, (_, c) => mapCodePoint(c));
 /** Mapped BMP code points, filled as they are seen (a danmaku's alphabet is small). */
 const BMP: (Entry | undefined)[] = new Array<Entry | undefined>(0x10000);
+
+const SELF: Entry = { kind: Kind.Self, s: '', unspaced: false };
+const SELF_UNSPACED: Entry = { kind: Kind.Self, s: '', unspaced: true };
+/**
+ * The astral planes in ranges, each from its start to the next one's: `FULL` ranges hold every
+ * astral code point that does not map to itself (case, compatibility forms, marks, punctuation,
+ * format characters) and go through `mapCodePoint`, with a cache that holds them all; the others
+ * map to themselves at no cost (emoji, CJK extension ideographs, unassigned, private use). The
+ * test "filter - astral code points" checks this against `mapCodePoint` for every code point.
+ */
+const FULL = 0;
+const ASTRAL_RANGES: readonly (readonly [number, number | Entry])[] = [
+  [0x10000, FULL], // historic and minority scripts (Deseret, Osage, Adlam cases, Brahmi marks...), Tangut, kana supplements
+  [0x1bd00, SELF],
+  [0x1cc00, FULL], // legacy computing supplement, Znamenny and musical symbols (marks, format), Mathematical Alphanumeric Symbols, Sutton, Glagolitic and Cyrillic supplements, ... Adlam, Arabic mathematical letters
+  [0x1ef00, SELF],
+  [0x1f100, FULL], // Enclosed Alphanumeric and Ideographic Supplements
+  [0x1f300, SELF], // emoji and symbols
+  [0x1fbf0, FULL], // segmented digits
+  [0x1fc00, SELF],
+  [0x20000, SELF_UNSPACED], // CJK extension ideographs (planes 2 and 3)
+  [0x2f800, FULL], // CJK Compatibility Ideographs Supplement
+  [0x2fa20, SELF_UNSPACED],
+  [0x40000, SELF],
+  [0xe0000, FULL], // tags, variation selectors supplement
+  [0xe1000, SELF],
+];
+/** Code points in the FULL ranges: the cache holds that many at most. */
+export const ASTRAL_CACHE_MAX = ASTRAL_RANGES.reduce((n, [start, kind], i) => n + (kind === FULL ? (ASTRAL_RANGES[i + 1]?.[0] ?? 0x110000) - start : 0), 0);
 const ASTRAL = new Map<number, Entry>();
+
+/** The range table's answer for an astral code point: FULL, SELF or SELF_UNSPACED. */
+export function astralRange(cp: number): number | Entry {
+  let kind: number | Entry = FULL;
+  for (const [start, k] of ASTRAL_RANGES) {
+    if (start > cp) break;
+    kind = k;
+  }
+  return kind;
+}
+
+/** Astral code points mapped and cached so far (the test's view of the bound). */
+export function astralCacheSize(): number {
+  return ASTRAL.size;
+}
 
 function entry(cp: number): Entry {
   if (cp < 0x10000) {
@@ -70,10 +116,12 @@ function entry(cp: number): Entry {
     if (e === undefined) BMP[cp] = e = mapCodePoint(cp);
     return e;
   }
+  const range = astralRange(cp);
+  if (range !== FULL) return range as Entry;
   let e = ASTRAL.get(cp);
   if (e === undefined) {
     e = mapCodePoint(cp);
-    if (ASTRAL.size < 65536) ASTRAL.set(cp, e);
+    if (ASTRAL.size < ASTRAL_CACHE_MAX) ASTRAL.set(cp, e);
   }
   return e;
 }
@@ -188,8 +236,9 @@ export function normalizeInto(text: string): boolean {
           continue;
         }
       }
-      if (n + s.length + 1 > units.length) {
-        grow(n + s.length + 1);
+      const emits = kind === Kind.Self ? width : s.length;
+      if (n + emits + 1 > units.length) {
+        grow(n + emits + 1);
         ({ units, starts, ends } = scratch);
       }
       if (pending >= 0) {
@@ -220,13 +269,22 @@ export function normalizeInto(text: string): boolean {
       }
       run++;
       leftUnspaced = e.unspaced;
-      if (s.length !== width || s.charCodeAt(0) !== c || (width === 2 && s.charCodeAt(1) !== text.charCodeAt(i + 1))) changed = true;
       last = n;
-      for (let k = 0; k < s.length; k++) {
-        units[n] = s.charCodeAt(k);
-        starts[n] = i;
-        ends[n] = end;
-        n++;
+      if (kind === Kind.Self) {
+        for (let k = i; k < end; k++) {
+          units[n] = text.charCodeAt(k);
+          starts[n] = i;
+          ends[n] = end;
+          n++;
+        }
+      } else {
+        if (s.length !== width || s.charCodeAt(0) !== c || (width === 2 && s.charCodeAt(1) !== text.charCodeAt(i + 1))) changed = true;
+        for (let k = 0; k < s.length; k++) {
+          units[n] = s.charCodeAt(k);
+          starts[n] = i;
+          ends[n] = end;
+          n++;
+        }
       }
     }
     i = end;
