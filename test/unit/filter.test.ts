@@ -58,6 +58,25 @@ t.test('filter - words match whatever the spelling variant of the text', async (
   t.equal(f.wordCount, 4);
 });
 
+t.test('filter - evasions: any combining mark on a Latin, Greek or Cyrillic letter, the Braille blank, conjoining jamo', async (t) => {
+  t.equal(normalizeForMatch('b\u0e31a\u0e49\u0e49d'), 'bad', 'Thai marks on Latin letters are dropped');
+  t.equal(normalizeForMatch('ba\u3099d\u0903'), 'bad', 'kana voicing and Devanagari marks on Latin letters too');
+  t.equal(normalizeForMatch('b\u200b\u0e31ad'), 'bad', 'after an invisible character too');
+  t.equal(normalizeForMatch('α\u0e31β'), 'αβ', 'Greek');
+  t.equal(normalizeForMatch('д\u0bcdа'), 'да', 'Cyrillic');
+  t.equal(normalizeForMatch('7\u0e31'), '7', 'an ASCII digit');
+  t.equal(normalizeForMatch('ก\u0e31'), 'ก\u0e31', 'Thai marks on Thai letters are kept');
+  t.equal(normalizeForMatch('か\u3099'), 'が', 'kana voicing still composes');
+  t.equal(normalizeForMatch('b\u2800a\u2800d'), 'bad', 'the Braille blank is invisible');
+  t.equal(normalizeForMatch('\u1112\u1161\u11ab\u1100\u116e\u11a8'), '한국', 'conjoining jamo compose into syllables');
+  t.equal(normalizeForMatch('\ud558\u11ab'), '한', 'a syllable and a final consonant');
+  t.equal(normalizeForMatch('\u1112 \u1161'), '\u1112\u1161', 'not across a separator');
+  const f = filter(['m', 'mask', ['bad', '한국']]);
+  t.equal(f.check('b\u0e31ad!').text, '****!');
+  t.equal(f.check('\u1112\u1161\u11ab\u1100\u116e\u11a8 ok').text, '****** ok', 'one star per jamo code point');
+  t.equal(f.check('b\u2800ad').text, '****');
+});
+
 t.test('filter - words do not match across word boundaries; the spaced-out spelling still matches', async (t) => {
   const f = filter(['m', 'mask', ['shit', 'ass', 'nazi', 'bad', 'bad guy', '傻瓜']]);
   for (const text of ['this hit song', 'has sold', 'I was sure', 'Ana Zimmer', 'ba dog', 'b ad', 'ba d']) {

@@ -19,6 +19,8 @@ const enum Kind {
   Separator = 5,
   /** an astral code point that maps to itself (emoji, CJK extensions): emits its own two units */
   Self = 6,
+  /** a conjoining Hangul vowel or final consonant: composed with the jamo or syllable before it when NFC does */
+  Jamo = 7,
 }
 
 interface Entry {
@@ -26,13 +28,15 @@ interface Entry {
   readonly s: string;
   /** of a script written without spaces between words (CJK, kana, Hangul, Thai...): separators next to it are dropped */
   readonly unspaced: boolean;
+  /** a Latin, Greek or Cyrillic letter, or an ASCII digit: every combining mark after it is dropped */
+  readonly lgc?: boolean;
 }
 
 /** What a run of separators between two words becomes: a space, which nothing else maps to. */
 export const BOUNDARY = 0x20;
 
 /** Shown nothing: zero-width, format, bidi and filler characters, variation selectors. */
-const INVISIBLE = /^[\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\p{Cc}\p{Cf}\u{e0100}-\u{e01ef}]$/u;
+const INVISIBLE = /^[\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\p{Cc}\p{Cf}\u{e0100}-\u{e01ef}]$/u;
 /** Between letters, these separate words: white space and punctuation (ASCII symbols too). */
 const SEPARATOR = /[\p{White_Space}\p{P}\p{Cc}\p{Cf}\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]/gu;
 const WHITE_SPACE = /^\p{White_Space}$/u;
@@ -40,6 +44,9 @@ const WHITE_SPACE = /^\p{White_Space}$/u;
 const DIACRITICS = /[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]/g;
 const MARK = /^\p{M}/u;
 /** Scripts written without spaces between words (Hangul too: its words are often run together in chat). */
+const LGC = /^[\p{scx=Latin}\p{scx=Greek}\p{scx=Cyrillic}0-9]/u;
+/** Conjoining Hangul vowels and final consonants: NFC composes them with the leading consonant or syllable before. */
+const JAMO_VT = /^[\u1161-\u1175\u11a8-\u11c2]$/;
 const UNSPACED = /^[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}\p{scx=Bopomofo}\p{scx=Yi}\p{scx=Thai}\p{scx=Lao}\p{scx=Khmer}\p{scx=Myanmar}\p{scx=Tibetan}]/u;
 
 const INVISIBLE_ENTRY: Entry = { kind: Kind.Invisible, s: '', unspaced: false };
@@ -56,7 +63,8 @@ export function mapCodePoint(cp: number): Entry {
   if (s === '') return MARK.test(ch) ? ATTACH : SEPARATOR_ENTRY;
   const unspaced = UNSPACED.test(s);
   if (MARK.test(s)) return { kind: Kind.Compose, s, unspaced };
-  return { kind: Kind.Plain, s, unspaced };
+  if (JAMO_VT.test(s)) return { kind: Kind.Jamo, s, unspaced };
+  return LGC.test(s) ? { kind: Kind.Plain, s, unspaced, lgc: true } : { kind: Kind.Plain, s, unspaced };
 }
 
 /** ASCII: the lower-case code of a letter or digit, or -1 (a separator or control character). */
@@ -175,6 +183,8 @@ export function normalizeInto(text: string): boolean {
   let run = 0;
   /** whether the last letter is of an unspaced script */
   let leftUnspaced = false;
+  /** whether the code point at `last` is a Latin, Greek or Cyrillic letter or a digit */
+  let lastLgc = false;
   /** where the separator run after the last letter began, or -1 */
   let sepStart = -1;
   /** the unit index where a boundary goes if the current run gets a second letter, or -1 */
@@ -196,6 +206,7 @@ export function normalizeInto(text: string): boolean {
         last = n++;
         run++;
         leftUnspaced = false;
+        lastLgc = true;
         i++;
         continue;
       }
@@ -212,21 +223,22 @@ export function normalizeInto(text: string): boolean {
       e = entry(cp);
     }
     const end = i + width;
-    const kind = e.kind;
+    let kind = e.kind;
+    // any combining mark after a Latin, Greek or Cyrillic letter is decoration (Zalgo, a Thai or kana mark on 'a')
+    if (kind === Kind.Compose && last >= 0 && lastLgc) kind = Kind.Attach;
     if (kind === Kind.Separator) {
       changed = true;
       if (sepStart < 0 && run > 0) sepStart = i;
       pending = -1; // the run before was one letter: no boundary
       last = -1; // a mark after a space or punctuation belongs to it, not to the letter before
     } else if (kind === Kind.Invisible) {
-      changed = true;
-      last = -1;
+      changed = true; // `last` stays: a mark after an invisible character still belongs to the letter before
     } else if (kind === Kind.Attach) {
       changed = true;
       for (let j = last; j >= 0 && j < n; j++) ends[j] = end;
     } else {
       const s = e.s;
-      if (kind === Kind.Compose && last >= 0 && n - last === 1) {
+      if ((kind === Kind.Compose || kind === Kind.Jamo) && last >= 0 && n - last === 1) {
         const composed = (String.fromCharCode(units[last]!) + s).normalize('NFC');
         if (composed.length === 1) {
           units[last] = composed.charCodeAt(0);
@@ -269,6 +281,7 @@ export function normalizeInto(text: string): boolean {
       }
       run++;
       leftUnspaced = e.unspaced;
+      lastLgc = e.lgc === true;
       last = n;
       if (kind === Kind.Self) {
         for (let k = i; k < end; k++) {
