@@ -207,10 +207,14 @@ t.test('filter - parseWordLists refuses bad input, naming the entry', async (t) 
     [{ lists: [{ name: 'a', action: 'mask', words: ['x'.repeat(300)] }] }, /longer than 256 UTF-16 units/],
     [{ lists: [{ name: 'a', action: 'mask', words: ['a\ud800'] }] }, /lone surrogate/],
     [{ lists: [{ name: 'a', action: 'mask', words: new Array(60_000).fill('w') }, { name: 'b', action: 'mask', words: new Array(40_001).fill('w') }] }, /lists\[1\] \("b"\): more than 100000 words/],
+    [{ lists: Array.from({ length: 65 }, (_, i) => ({ name: `l${i}`, action: 'mask', words: [] })) }, /more than 64 lists \(65\)/],
+    [{ lists: [{ name: 'a', action: 'mask', words: new Array(31_250).fill('x'.repeat(64)) }, { name: 'b', action: 'mask', words: ['ok'] }] }, /lists\[1\] \("b"\)\.words\[0\]: the words of all lists are longer than 2000000 UTF-16 units/],
   ];
   for (const [json, message] of cases) {
     t.throws(() => parseWordLists(json), { name: 'FilterListError', message }, JSON.stringify(json)?.slice(0, 80));
   }
+  t.doesNotThrow(() => parseWordLists({ lists: Array.from({ length: 64 }, (_, i) => ({ name: `l${i}`, action: 'mask', words: [] })) }), '64 lists');
+  t.doesNotThrow(() => parseWordLists({ lists: [{ name: 'a', action: 'mask', words: new Array(31_250).fill('x'.repeat(64)) }] }), '2,000,000 units');
   t.ok(new FilterListError('x') instanceof Error);
   t.doesNotThrow(() => parseWordLists({ lists: [{ name: 'a', action: 'mask', words: ['x'.repeat(64), '😀'.repeat(64), 'Ｘ'.repeat(64)] }] }), '64 characters after normalisation');
 });
