@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { AhoCorasick } from '@monyone/aho-corasick/fast';
 import { ContentFilter, FilterListError, normalizeForMatch, parseWordLists, type WordList } from '../../src/logic/filter/index.js';
 import { Automaton, newMatches } from '../../src/logic/filter/automaton.js';
+import { continuesCluster } from '../../src/logic/filter/content-filter.js';
 import { ASTRAL_CACHE_MAX, astralCacheSize, astralRange, mapCodePoint, normalizeInto, scratch } from '../../src/logic/filter/normalize.js';
 
 const SEED = Number(process.env.FILTER_TEST_SEED ?? Date.now() % 2 ** 31);
@@ -15,6 +16,19 @@ function filter(...lists: [string, WordList['action'], string[]][]): ContentFilt
 
 function codePoints(s: string): string[] {
   return [...s];
+}
+
+/** `s` in the clusters masking stars as one: a code point with the modifiers, selectors, tags and ZWJ-joined parts after it. */
+function clusters(s: string): string[] {
+  const out: string[] = [];
+  let prev = -1;
+  for (const c of s) {
+    const cp = c.codePointAt(0)!;
+    if (out.length > 0 && continuesCluster(cp, prev)) out[out.length - 1] += c;
+    else out.push(c);
+    prev = cp;
+  }
+  return out;
 }
 
 t.test('filter - normalisation folds case and width, drops separators and invisible characters', async (t) => {
@@ -155,11 +169,22 @@ t.test('filter - astral code points: 100,000 distinct ones do not grow the cache
   const size = astralCacheSize();
   t.ok(size <= ASTRAL_CACHE_MAX, `cache ${size} <= ${ASTRAL_CACHE_MAX}`);
   let emoji = '';
-  for (let cp = 0x1f300; cp < 0x1fa00; cp++) emoji += String.fromCodePoint(cp);
+  for (let cp = 0x1f300; cp < 0x1fa00; cp++) if (cp < 0x1f3fb || cp > 0x1f3ff) emoji += String.fromCodePoint(cp); // skin-tone modifiers are mapped (attached)
   t.equal(f.check(emoji + '😀X').text, emoji + '**', 'a text of every emoji');
   t.equal(f.check('CJK 𠀀𪜀 ok').action, 'pass');
   t.equal(astralCacheSize(), size, 'emoji and plane-2 ideographs take no cache entry');
   t.equal(f.check('𝐁𝐀𝐃').text, '***', 'mathematical letters still map');
+});
+
+t.test('filter - mask: an emoji with its skin tone, variation selector or ZWJ-joined parts is one star', async (t) => {
+  const f = filter(['m', 'mask', ['👍x', '👩', 'bad', '❤']]);
+  t.equal(f.check('👍🏻x ok').text, '** ok', 'a skin-tone modifier');
+  t.equal(f.check('👍🏽X').action, 'mask', 'the modifier does not break the match');
+  t.equal(f.check('a 👨\u200d👩\u200d👧 b').text, 'a * b', 'a ZWJ family, matched in its middle');
+  t.equal(f.check('👩🏽\u200d💻 hi').text, '* hi');
+  t.equal(f.check('❤️ love').text, '* love', 'a variation selector');
+  t.equal(f.check('bad😀').text, '***😀', 'an emoji after a match is not in it');
+  t.equal(f.check('🏻bad').text, '🏻***', 'a modifier with no emoji before it is left alone');
 });
 
 t.test('filter - load builds the new lists, then swaps them in', async (t) => {
@@ -222,7 +247,7 @@ t.test('filter - parseWordLists refuses bad input, naming the entry', async (t) 
 // Property tests. Text characters: anything, lone surrogates included.
 const anyText = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 40 });
 const mixedText = fc.string({
-  unit: fc.oneof(anyText.map((s) => s.slice(0, 1)), fc.constantFrom('a', 'b', 'c', 'あ', 'い', '😀', '漢', ' ', '\u200b', '.', 'Ａ', '\u0301', '\u3099')),
+  unit: fc.oneof(anyText.map((s) => s.slice(0, 1)), fc.constantFrom('a', 'b', 'c', 'あ', 'い', '😀', '漢', ' ', '\u200b', '.', 'Ａ', '\u0301', '\u3099', '\u200d', '🏻', '\ufe0f')),
   maxLength: 40,
 });
 /** Word characters that normalisation keeps as they are. */
@@ -231,7 +256,7 @@ const word = fc.array(wordChar, { minLength: 1, maxLength: 6 }).map((cs) => cs.j
 const lists = fc.array(fc.tuple(fc.constantFrom<WordList['action']>('reject', 'hold', 'mask', 'mask', 'mask'), fc.array(word, { maxLength: 8 })), { maxLength: 4 })
   .map((ls) => ls.map(([action, words], i) => ({ name: `l${i}`, action, words })));
 
-t.test('filter - property: check never throws; a masked text differs from its input only by stars, one per code point', async (t) => {
+t.test('filter - property: check never throws; a masked text differs from its input only by stars, one per code point (an emoji cluster is one)', async (t) => {
   // texts of random pieces and listed words, so that about half of them hit a list
   const pieces = fc.array(fc.oneof(mixedText.map((s) => ({ s })), fc.nat().map((i) => ({ i }))), { maxLength: 6 });
   fc.assert(
@@ -240,8 +265,8 @@ t.test('filter - property: check never throws; a masked text differs from its in
       const text = ps.map((p) => ('s' in p ? p.s : words[p.i % Math.max(1, words.length)] ?? '')).join('');
       const v = new ContentFilter(ls).check(text);
       if (v.action !== 'mask') return v.text === text;
-      const a = codePoints(text);
-      const b = codePoints(v.text);
+      const a = clusters(text);
+      const b = clusters(v.text);
       return a.length === b.length && b.some((c) => c === '*') && a.every((c, i) => b[i] === c || b[i] === '*');
     }),
     RUNS,

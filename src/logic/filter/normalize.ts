@@ -56,6 +56,7 @@ const REPLACEMENT: Entry = { kind: Kind.Plain, s: '\ufffd', unspaced: false };
 
 export function mapCodePoint(cp: number): Entry {
   if (cp >= 0xd800 && cp <= 0xdfff) return REPLACEMENT; // a lone surrogate: matches nothing, breaks a match
+  if (cp >= 0x1f3fb && cp <= 0x1f3ff) return ATTACH; // an emoji skin-tone modifier: part of the emoji before it
   const ch = String.fromCodePoint(cp);
   if (WHITE_SPACE.test(ch)) return SEPARATOR_ENTRY; // before INVISIBLE: tab, line feed and NEL are controls too
   if (INVISIBLE.test(ch)) return MARK.test(ch) ? ATTACH : INVISIBLE_ENTRY;
@@ -90,6 +91,8 @@ const ASTRAL_RANGES: readonly (readonly [number, number | Entry])[] = [
   [0x1ef00, SELF],
   [0x1f100, FULL], // Enclosed Alphanumeric and Ideographic Supplements
   [0x1f300, SELF], // emoji and symbols
+  [0x1f3fb, FULL], // emoji skin-tone modifiers: attached to the emoji before them
+  [0x1f400, SELF],
   [0x1fbf0, FULL], // segmented digits
   [0x1fc00, SELF],
   [0x20000, SELF_UNSPACED], // CJK extension ideographs (planes 2 and 3)
