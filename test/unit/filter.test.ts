@@ -6,8 +6,9 @@ import { Automaton, newMatches } from '../../src/logic/filter/automaton.js';
 import { continuesCluster } from '../../src/logic/filter/content-filter.js';
 import { ASTRAL_CACHE_MAX, astralCacheSize, astralRange, mapCodePoint, normalizeInto, scratch } from '../../src/logic/filter/normalize.js';
 
-const SEED = Number(process.env.FILTER_TEST_SEED ?? Date.now() % 2 ** 31);
-t.comment(`fast-check seed ${SEED} (FILTER_TEST_SEED=${SEED} replays it)`);
+// The property tests' seed is printed; FUZZ_SEED=<n> (as for the fuzz tests; FILTER_TEST_SEED too) replays a run.
+const SEED = Number(process.env.FUZZ_SEED ?? process.env.FILTER_TEST_SEED ?? Date.now() % 2 ** 31);
+t.comment(`FUZZ_SEED=${SEED}`);
 const RUNS = { seed: SEED, numRuns: 300 };
 
 function filter(...lists: [string, WordList['action'], string[]][]): ContentFilter {
