@@ -98,9 +98,29 @@ export class ContentFilter {
 }
 
 /**
- * `text` with the original code points under each match replaced by '*', one per code point
- * (a surrogate pair is one '*'), separators and invisible characters inside the span included.
- * Reads the matches and the index map the last check left in the scratch arrays.
+ * Whether the code point `cp` (after `prev`) belongs to the emoji or character before it when
+ * masking: a skin-tone modifier, a variation selector, a tag (flag sequences), a zero-width
+ * joiner and the code point a joiner joins (a ZWJ sequence such as a family is one emoji).
+ */
+export function continuesCluster(cp: number, prev: number): boolean {
+  return prev === 0x200d || cp === 0x200d || (cp >= 0x1f3fb && cp <= 0x1f3ff) || (cp >= 0xfe00 && cp <= 0xfe0f) || (cp >= 0xe0020 && cp <= 0xe007f);
+}
+
+function codePointAt(text: string, i: number): number {
+  return text.codePointAt(i)!;
+}
+
+/** The index of the code point before index `i` (which starts one). */
+function before(text: string, i: number): number {
+  return i >= 2 && (text.charCodeAt(i - 1) & 0xfc00) === 0xdc00 && (text.charCodeAt(i - 2) & 0xfc00) === 0xd800 ? i - 2 : i - 1;
+}
+
+/**
+ * `text` with the original characters under each match replaced by '*', one per code point
+ * (a surrogate pair is one '*'), separators and invisible characters inside the span included;
+ * an emoji with its modifiers, variation selector or ZWJ-joined parts is one character (one '*'
+ * for the whole cluster when any of it is matched). Reads the matches and the index map the last
+ * check left in the scratch arrays.
  */
 function mask(text: string): string {
   if (starred.length < text.length) starred = new Uint8Array(Math.max(text.length, starred.length * 2));
@@ -113,13 +133,33 @@ function mask(text: string): string {
     if (start < from) from = start;
     if (end > to) to = end;
   }
-  let out = text.slice(0, from);
-  for (let i = from; i < to; ) {
-    const c = text.charCodeAt(i);
-    const width = c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
-    out += starred[i] === 1 ? '*' : text.slice(i, i + width);
-    i += width;
+  const clearFrom = from;
+  const clearTo = to;
+  // widen to whole clusters: back to the cluster's first code point, on past its last
+  while (from > 0) {
+    const p = before(text, from);
+    if (!continuesCluster(codePointAt(text, from), codePointAt(text, p))) break;
+    from = p;
   }
-  starred.fill(0, from, to);
+  while (to < text.length && continuesCluster(codePointAt(text, to), codePointAt(text, before(text, to)))) {
+    to += codePointAt(text, to) > 0xffff ? 2 : 1;
+  }
+  let out = text.slice(0, from);
+  let prev = -1;
+  for (let i = from; i < to; ) {
+    // one cluster: [i, j)
+    let j = i;
+    let star = false;
+    do {
+      const cp = codePointAt(text, j);
+      const width = cp > 0xffff ? 2 : 1;
+      if (starred[j] === 1) star = true;
+      prev = cp;
+      j += width;
+    } while (j < to && continuesCluster(codePointAt(text, j), prev));
+    out += star ? '*' : text.slice(i, j);
+    i = j;
+  }
+  starred.fill(0, clearFrom, clearTo);
   return out + text.slice(to);
 }

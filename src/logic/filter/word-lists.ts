@@ -11,6 +11,13 @@ export const MAX_WORD_LENGTH = 64;
 export const MAX_RAW_WORD_LENGTH = 256;
 /** Words in all lists together. */
 export const MAX_WORDS = 100_000;
+/** Lists in one file or body. */
+export const MAX_LISTS = 64;
+/**
+ * The normalised words' UTF-16 units in all lists together: bounds the automaton's build
+ * (docs/moderation.md, "Reloads and cost"); 100,000 words of 20 units, or 31,250 of 64.
+ */
+export const MAX_TOTAL_UNITS = 2_000_000;
 
 export class FilterListError extends Error {
   override name = 'FilterListError';
@@ -26,15 +33,16 @@ function codePoints(s: string): number {
   return n;
 }
 
-/** What is wrong with `word`, or null. */
-function wordProblem(word: unknown): string | null {
+/** What is wrong with `word` (a string), or the length of its normalised form in UTF-16 units. */
+function wordProblem(word: unknown): string | number {
   if (typeof word !== 'string') return 'is not a string';
   if (word.length > MAX_RAW_WORD_LENGTH) return `is longer than ${MAX_RAW_WORD_LENGTH} UTF-16 units`;
   if (!(word as string & { isWellFormed(): boolean }).isWellFormed()) return 'contains a lone surrogate';
-  const n = codePoints(normalizeForMatch(word));
+  const normalised = normalizeForMatch(word);
+  const n = codePoints(normalised);
   if (n === 0) return 'is empty once normalised (only spaces, punctuation or invisible characters)';
   if (n > MAX_WORD_LENGTH) return `is longer than ${MAX_WORD_LENGTH} characters once normalised`;
-  return null;
+  return normalised.length;
 }
 
 /**
@@ -43,9 +51,11 @@ function wordProblem(word: unknown): string | null {
  */
 export function parseWordLists(json: unknown): WordList[] {
   if (!isRecord(json) || !Array.isArray(json.lists)) throw new FilterListError('expected {"lists": [...]}');
+  if (json.lists.length > MAX_LISTS) throw new FilterListError(`more than ${MAX_LISTS} lists (${json.lists.length})`);
   const lists: WordList[] = [];
   const names = new Set<string>();
   let total = 0;
+  let units = 0;
   json.lists.forEach((list: unknown, i: number) => {
     const at = `lists[${i}]`;
     if (!isRecord(list)) throw new FilterListError(`${at} is not an object`);
@@ -62,7 +72,9 @@ export function parseWordLists(json: unknown): WordList[] {
     if (total > MAX_WORDS) throw new FilterListError(`${named}: more than ${MAX_WORDS} words in all lists`);
     words.forEach((word: unknown, j: number) => {
       const problem = wordProblem(word);
-      if (problem !== null) throw new FilterListError(`${named}.words[${j}] ${typeof word === 'string' ? `(${JSON.stringify(word.slice(0, 40))}) ` : ''}${problem}`);
+      if (typeof problem === 'string') throw new FilterListError(`${named}.words[${j}] ${typeof word === 'string' ? `(${JSON.stringify(word.slice(0, 40))}) ` : ''}${problem}`);
+      units += problem;
+      if (units > MAX_TOTAL_UNITS) throw new FilterListError(`${named}.words[${j}]: the words of all lists are longer than ${MAX_TOTAL_UNITS} UTF-16 units in all once normalised`);
     });
     lists.push({ name, action: action as FilterAction, words: words as string[] });
   });
