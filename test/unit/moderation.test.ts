@@ -76,18 +76,82 @@ t.test('moderation cache - bans notify listeners once, from the event or from a 
   t.ok(b.banned('u2', 'r1'));
 });
 
-t.test('moderation cache - a gap in versions triggers a reload; an old snapshot never undoes newer events', async (t) => {
+async function until(cond: () => boolean, ms = 2000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await tick();
+  }
+  return true;
+}
+
+t.test('moderation cache - a gap in versions triggers a reload; an event older than the state is ignored', async (t) => {
   const { store, b, busB } = await setup();
   t.teardown(() => b.stop());
   await store.set('mute', { uid: 'x', room: 'r', ...meta }); // v1, never announced
   await store.set('mute', { uid: 'y', room: 'r', ...meta }); // v2
   b.apply({ v: 2, e: 'mute', r: { uid: 'y', room: 'r', ...meta } });
-  t.ok(b.muted('y', 'r'));
-  await b.reload();
-  t.ok(b.muted('x', 'r'), 'the missed v1 came with the reload');
+  t.ok(b.muted('y', 'r'), 'enforced at once');
+  t.equal(b.version, 0, 'a gap never moves the version');
+  t.ok(await until(() => b.muted('x', 'r') !== null), 'the missed v1 came with the reload the gap asked for');
+  t.equal(b.version, 2);
   b.apply({ v: 1, e: 'unmute', u: 'x', room: 'r' });
   t.ok(b.muted('x', 'r'), 'an event older than the state applied is ignored');
   t.ok(busB);
+});
+
+t.test('moderation cache - reloads asked for by events are coalesced (one per 100 ms)', async (t) => {
+  const { store, b } = await setup();
+  t.teardown(() => b.stop());
+  let reads = 0;
+  const snapshot = store.snapshot.bind(store);
+  store.snapshot = () => {
+    reads++;
+    return snapshot();
+  };
+  for (let v = 10; v < 60; v++) b.apply({ v, e: 'unban', u: 'z', room: 'r' });
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(reads, 1, 'fifty gaps: one reload');
+  for (let v = 60; v < 70; v++) b.apply({ v, e: 'lists' });
+  await new Promise((r) => setTimeout(r, 30));
+  t.equal(reads, 1, 'not before 100 ms have passed since the last');
+  await new Promise((r) => setTimeout(r, 120));
+  t.equal(reads, 2, 'then one more for all of them');
+});
+
+t.test('moderation cache - a forged event with a huge version does not freeze the process', async (t) => {
+  const { a, b, actions } = await setup();
+  t.teardown(() => [a.stop(), b.stop()]);
+  b.apply({ v: Number.MAX_SAFE_INTEGER, e: 'mute', r: { uid: 'f', room: 'r', ...meta } });
+  await new Promise((r) => setTimeout(r, 150));
+  t.equal(b.muted('f', 'r'), null, 'the forged mute was replaced by the store\'s state');
+  t.equal(b.version, 0);
+  await actions.restrict('mute', 'u1', 'r1', undefined, { by: 'm', source: 'admin' });
+  await b.poll();
+  t.ok(b.muted('u1', 'r1'), 'a real change is applied (after the next poll at the latest)');
+  t.equal(b.version, 1);
+});
+
+t.test('moderation cache - a store whose version went back (reset to 0) is believed by the poll', async (t) => {
+  const { store, a, b, actions } = await setup();
+  t.teardown(() => [a.stop(), b.stop()]);
+  for (let i = 0; i < 5; i++) await actions.restrict('mute', `old${i}`, 'r', undefined, { by: 'm', source: 'admin' });
+  await tick();
+  t.equal(b.version, 5);
+  // FLUSHALL, or a Redis restart without persistence: everything gone, the version back to 0.
+  const raw = store as unknown as { ver: number; restrictions: Record<'mute' | 'ban', Map<string, Restriction>> };
+  raw.ver = 0;
+  raw.restrictions.mute.clear();
+  await b.poll();
+  t.equal(b.version, 0, 'the lower version accepted');
+  t.equal(b.muted('old0', 'r'), null, 'the state is the store\'s');
+  await store.set('mute', { uid: 'n', room: 'r', ...meta }); // v1, its event lost (or dropped as old)
+  b.apply({ v: 1, e: 'mute', r: { uid: 'n', room: 'r', ...meta } });
+  t.ok(b.muted('n', 'r'), 'the next event applies');
+  await store.set('mute', { uid: 'n2', room: 'r', ...meta }); // v2, never announced
+  await b.poll();
+  t.ok(b.muted('n2', 'r'), 'a new mute is enforced after the poll');
+  t.equal(b.version, 2);
 });
 
 t.test('moderation cache - list changes reach listeners (once per change), through the store', async (t) => {
