@@ -149,7 +149,7 @@ export class ModerationApi implements RouteSet {
 
   private async publishItem(item: HeldItem): Promise<[number, Json]> {
     const f = (typeof item.b === 'object' && item.b !== null ? item.b : {}) as Record<string, unknown>;
-    const body: Json = { u: item.u, n: item.n, k: f.k, x: f.x, c: f.c, m: f.m, g: f.g, a: f.a, key: `held-${item.id}` };
+    const body: Json = { u: item.u, n: item.n, k: f.k, x: f.x, c: f.c, m: f.m, g: f.g, a: f.a, key: heldKey(item) };
     for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
     const a: ApiAnswer = await this.deps.backend.roomItem(item.room, body, true);
     return [a.status, { id: item.id, ...a.body }];
@@ -162,11 +162,20 @@ export class ModerationApi implements RouteSet {
     return [409, { id: item.id, error: 'not a message' }];
   }
 
-  /** Puts an item whose publication failed back in the queue (under a new id). */
+  /**
+   * Puts an item whose publication failed back in the queue: under a new id, but carrying the
+   * idempotency key of the first attempt, so that a retried approval of a publication that did
+   * go out (its answer lost) is a duplicate, not a second item.
+   */
   private async keep(item: HeldItem): Promise<void> {
     const { id: _id, ...rest } = item;
-    await this.deps.actions.store.hold(rest).catch((err: unknown) => this.failures.failed(err));
+    await this.deps.actions.store.hold({ ...rest, key: heldKey(item) }).catch((err: unknown) => this.failures.failed(err));
   }
+}
+
+/** The idempotency key of a held item's publication: the first id it was held under. */
+function heldKey(item: HeldItem): string {
+  return item.key ?? `held-${item.id}`;
 }
 
 function actorOf(b: Json): Actor {

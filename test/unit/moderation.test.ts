@@ -9,6 +9,8 @@ import { ModerationActions } from '../../src/moderation/actions.js';
 import { ModerationCache } from '../../src/moderation/cache.js';
 import { decodeEvent, encodeEvent } from '../../src/moderation/events.js';
 import { readModerate } from '../../src/logic/moderation.js';
+import { ModerationApi } from '../../src/logic/moderation-api.js';
+import type { Json } from '../../src/admin-http.js';
 import { encode } from '../../src/protocol/codec.js';
 import { Errors, ProtocolError } from '../../src/protocol/errors.js';
 import { EVERYWHERE, type Restriction } from '../../src/store/moderation/index.js';
@@ -193,4 +195,34 @@ t.test('MODERATE - validation: fields, scopes, roles', async (t) => {
   for (const body of [null, [], 'x', { a: 'kick', u: 'x', room: 'r' }, { a: 'mute', u: '', room: 'r' }, { a: 'mute', u: 'x', room: 'r.1' }, { a: 'mute', u: 'x', room: 'r', ms: 0 }, { a: 'mute', u: 'x', room: 'r', ms: 1.5 }, { a: 'mute', u: 'x', room: 'r', why: 'w'.repeat(201) }, { a: 'mute', u: 'x', room: 'r', extra: 1 }]) {
     t.ok(bad(body, true), JSON.stringify(body));
   }
+});
+
+t.test('admin API - a failed approval is put back with its idempotency key: a retry is a duplicate', async (t) => {
+  const { store, a, b, actions } = await setup();
+  t.teardown(() => [a.stop(), b.stop()]);
+  const keys: unknown[] = [];
+  let fail = true;
+  const api = new ModerationApi({
+    actions,
+    backend: {
+      roomItem: async (_room: string, body: Json) => {
+        keys.push(body.key);
+        if (fail) return { status: 503, body: { error: 'bus did not confirm' } };
+        return { status: 200, body: { s: 1, t: 2 } };
+      },
+    } as never,
+    logic: { send: async () => ({ e: 31, m: 'x' }) } as never,
+    log,
+  });
+  const id = await store.hold({ at: 1, o: 20, u: 'u', n: 'n', r: [], room: 'r', b: { k: 1, x: 'held text' }, lists: ['l'] });
+  const route = (name: string) => api.routes.find((r) => r[2] === name)![3];
+  const first = await route('held_approve')([id!], {}, new URLSearchParams());
+  t.equal(first[0], 503);
+  const [again] = await store.held(10);
+  t.ok(again, 'put back');
+  t.not(again!.id, id);
+  fail = false;
+  const second = await route('held_approve')([again!.id], {}, new URLSearchParams());
+  t.equal(second[0], 200);
+  t.same(keys, [`held-${id}`, `held-${id}`], 'the same key both times');
 });
