@@ -274,7 +274,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     }
     // Room items and notices from a site's backend: over HTTP (the admin API) and NATS requests.
     const backend = new BackendApi(config, { intake, history, bus: logicBus, queue, chat, filter: (x) => moderation.filterTrusted(x), metrics, log: log.child({ component: 'backend-api' }) });
-    moderationApi = new ModerationApi({ actions: moderationActions, backend, logic, log: log.child({ component: 'admin' }) });
+    moderationApi = new ModerationApi({ actions: moderationActions, backend, logic, name: (n, uid) => moderation.name(n, uid), log: log.child({ component: 'admin' }) });
     if (parts.apiBus) {
       const s = subjects(config.subjectPrefix);
       parts.apiBus.serveApi(s.apiRoomItem, backend.natsHandler('room_item'));

@@ -8,6 +8,7 @@ import { BusTimeoutError, BusUnavailableError } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { ModerationActions, Actor } from '../moderation/actions.js';
+import { Errors } from '../protocol/errors.js';
 import { Op, ROOM_ID, UID } from '../protocol/ops.js';
 import { EVERYWHERE, type HeldItem, type RestrictionKind } from '../store/moderation/index.js';
 import type { ApiAnswer, BackendApi } from './backend-api.js';
@@ -24,6 +25,8 @@ export interface ModerationApiDeps {
   readonly backend: Pick<BackendApi, 'roomItem'>;
   /** approved chat messages go through the logic service, unchecked */
   readonly logic: { send(req: UpstreamRequest, approved: boolean): Promise<UpstreamReply> };
+  /** the display name as published (masked; the uid when it hits a reject or hold list), as chat's */
+  readonly name?: (n: string, uid: string) => string;
   readonly log: Logger;
 }
 
@@ -137,6 +140,11 @@ export class ModerationApi implements RouteSet {
       return answer;
     }
     if (answer[0] === 200) actions.audited('approve', actor, { uid: item.u, room: item.room, held: id });
+    else {
+      // Refused for good (a 4xx: the item no longer valid, its group gone...): taken from the
+      // queue and not published; said loudly, with what was dropped.
+      this.deps.log.warn({ audit: 'approve_dropped', by: actor.by, uid: item.u, room: item.room, held: id, status: answer[0], answer: answer[1] }, 'moderation: an approved item was refused and dropped');
+    }
     return answer;
   }
 
@@ -149,7 +157,8 @@ export class ModerationApi implements RouteSet {
 
   private async publishItem(item: HeldItem): Promise<[number, Json]> {
     const f = (typeof item.b === 'object' && item.b !== null ? item.b : {}) as Record<string, unknown>;
-    const body: Json = { u: item.u, n: item.n, k: f.k, x: f.x, c: f.c, m: f.m, g: f.g, a: f.a, key: heldKey(item) };
+    const n = this.deps.name ? this.deps.name(item.n, item.u) : item.n;
+    const body: Json = { u: item.u, n, k: f.k, x: f.x, c: f.c, m: f.m, g: f.g, a: f.a, key: heldKey(item) };
     for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
     const a: ApiAnswer = await this.deps.backend.roomItem(item.room, body, true);
     return [a.status, { id: item.id, ...a.body }];
@@ -157,7 +166,9 @@ export class ModerationApi implements RouteSet {
 
   private async publishMessage(item: HeldItem): Promise<[number, Json]> {
     const reply = await this.deps.logic.send({ o: item.o, u: item.u, n: item.n, r: item.r, room: item.room, at: Date.now(), b: item.b }, true);
-    if ('e' in reply) return [reply.e >= 30 ? 503 : 409, { id: item.id, error: reply.m }];
+    // A rate limit (none is taken for approved messages, but an older logic process may) is
+    // retryable like an outage: the item is put back.
+    if ('e' in reply) return [reply.e >= 30 || reply.e === Errors.RateLimited.code ? 503 : 409, { id: item.id, error: reply.m }];
     if ('s' in reply) return [200, { id: item.id, s: reply.s, t: reply.t }];
     return [409, { id: item.id, error: 'not a message' }];
   }

@@ -201,17 +201,20 @@ t.test('admin API - a failed approval is put back with its idempotency key: a re
   const { store, a, b, actions } = await setup();
   t.teardown(() => [a.stop(), b.stop()]);
   const keys: unknown[] = [];
+  const names: unknown[] = [];
   let fail = true;
   const api = new ModerationApi({
     actions,
     backend: {
       roomItem: async (_room: string, body: Json) => {
         keys.push(body.key);
+        names.push(body.n);
         if (fail) return { status: 503, body: { error: 'bus did not confirm' } };
         return { status: 200, body: { s: 1, t: 2 } };
       },
     } as never,
     logic: { send: async () => ({ e: 31, m: 'x' }) } as never,
+    name: (_n: string, uid: string) => uid,
     log,
   });
   const id = await store.hold({ at: 1, o: 20, u: 'u', n: 'n', r: [], room: 'r', b: { k: 1, x: 'held text' }, lists: ['l'] });
@@ -225,4 +228,5 @@ t.test('admin API - a failed approval is put back with its idempotency key: a re
   const second = await route('held_approve')([again!.id], {}, new URLSearchParams());
   t.equal(second[0], 200);
   t.same(keys, [`held-${id}`, `held-${id}`], 'the same key both times');
+  t.same(names, ['u', 'u'], 'the display name as the filter has it');
 });
