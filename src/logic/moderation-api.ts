@@ -37,18 +37,18 @@ export class ModerationApi implements RouteSet {
   constructor(private readonly deps: ModerationApiDeps) {
     this.failures = new FailureLog(deps.log, 'moderation admin API');
     this.routes = [
-      ['POST', /^\/api\/moderation\/mutes$/, 'mute_set', (_p, b) => this.restrict('mute', b)],
+      ['POST', /^\/api\/moderation\/mutes$/, 'mute_set', (_p, b, q) => this.restrict('mute', b, q)],
       ['DELETE', /^\/api\/moderation\/mutes\/([^/]+)$/, 'mute_delete', (p, b, q) => this.lift('mute', p[0]!, b, q)],
-      ['GET', /^\/api\/moderation\/mutes$/, 'mute_list', () => this.list('mutes')],
-      ['POST', /^\/api\/moderation\/bans$/, 'ban_set', (_p, b) => this.restrict('ban', b)],
+      ['GET', /^\/api\/moderation\/mutes$/, 'mute_list', (_p, _b, q) => this.list('mutes', q)],
+      ['POST', /^\/api\/moderation\/bans$/, 'ban_set', (_p, b, q) => this.restrict('ban', b, q)],
       ['DELETE', /^\/api\/moderation\/bans\/([^/]+)$/, 'ban_delete', (p, b, q) => this.lift('ban', p[0]!, b, q)],
-      ['GET', /^\/api\/moderation\/bans$/, 'ban_list', () => this.list('bans')],
-      ['PUT', /^\/api\/moderation\/lists\/([^/]+)$/, 'wordlist_put', (p, b) => this.putList(p[0]!, b)],
-      ['DELETE', /^\/api\/moderation\/lists\/([^/]+)$/, 'wordlist_delete', (p, b) => this.deleteList(p[0]!, b)],
-      ['GET', /^\/api\/moderation\/lists$/, 'wordlist_list', () => this.lists()],
+      ['GET', /^\/api\/moderation\/bans$/, 'ban_list', (_p, _b, q) => this.list('bans', q)],
+      ['PUT', /^\/api\/moderation\/lists\/([^/]+)$/, 'wordlist_put', (p, b, q) => this.putList(p[0]!, b, q)],
+      ['DELETE', /^\/api\/moderation\/lists\/([^/]+)$/, 'wordlist_delete', (p, b, q) => this.deleteList(p[0]!, b, q)],
+      ['GET', /^\/api\/moderation\/lists$/, 'wordlist_list', (_p, _b, q) => this.lists(q)],
       ['GET', /^\/api\/moderation\/held$/, 'held_list', (_p, _b, q) => this.held(q)],
-      ['POST', /^\/api\/moderation\/held\/([^/]+)\/approve$/, 'held_approve', (p, b) => this.approve(p[0]!, b)],
-      ['POST', /^\/api\/moderation\/held\/([^/]+)\/reject$/, 'held_reject', (p, b) => this.reject(p[0]!, b)],
+      ['POST', /^\/api\/moderation\/held\/([^/]+)\/approve$/, 'held_approve', (p, b, q) => this.approve(p[0]!, b, q)],
+      ['POST', /^\/api\/moderation\/held\/([^/]+)\/reject$/, 'held_reject', (p, b, q) => this.reject(p[0]!, b, q)],
     ];
   }
 
@@ -64,7 +64,8 @@ export class ModerationApi implements RouteSet {
     this.failures.succeeded();
   }
 
-  private async restrict(kind: RestrictionKind, b: Json): Promise<[number, Json]> {
+  private async restrict(kind: RestrictionKind, b: Json, q: URLSearchParams): Promise<[number, Json]> {
+    known(b, q, ['u', 'room', 'ms', 'until', ...ACTOR_KEYS], []);
     const uid = userId(b.u, 'u');
     const room = b.room === undefined ? null : roomId(b.room);
     if (room === null && kind === 'ban') throw new HttpError(400, 'a ban needs room');
@@ -82,6 +83,7 @@ export class ModerationApi implements RouteSet {
   }
 
   private async lift(kind: RestrictionKind, uidPart: string, b: Json, q: URLSearchParams): Promise<[number, Json]> {
+    known(b, q, ACTOR_KEYS, ['room']);
     const uid = userId(uidPart, 'uid');
     const raw = q.get('room');
     const room = raw === null || raw === '' ? (kind === 'ban' ? null : EVERYWHERE) : roomId(raw);
@@ -91,12 +93,14 @@ export class ModerationApi implements RouteSet {
     return [200, { uid, room, lifted: true }];
   }
 
-  private async list(which: 'mutes' | 'bans'): Promise<[number, Json]> {
+  private async list(which: 'mutes' | 'bans', q: URLSearchParams): Promise<[number, Json]> {
+    known({}, q, [], []);
     const s = await this.deps.actions.store.snapshot();
     return [200, { version: s.version, [which]: s[which] }];
   }
 
-  private async putList(name: string, b: Json): Promise<[number, Json]> {
+  private async putList(name: string, b: Json, q: URLSearchParams): Promise<[number, Json]> {
+    known(b, q, ['action', 'words', ...ACTOR_KEYS], []);
     const [list] = parseWordLists({ lists: [{ name, action: b.action, words: b.words }] });
     // The lists together stay within the filter's bounds: checked with the others as stored.
     const others = (await this.deps.actions.store.snapshot()).lists.filter((l) => l.name !== name);
@@ -105,17 +109,20 @@ export class ModerationApi implements RouteSet {
     return [200, { list: name, action: list!.action, words: list!.words.length }];
   }
 
-  private async deleteList(name: string, b: Json): Promise<[number, Json]> {
+  private async deleteList(name: string, b: Json, q: URLSearchParams): Promise<[number, Json]> {
+    known(b, q, ACTOR_KEYS, []);
     if (!(await this.deps.actions.deleteList(name, actorOf(b)))) throw new HttpError(404, `no list ${name}`);
     return [200, { list: name, deleted: true }];
   }
 
-  private async lists(): Promise<[number, Json]> {
+  private async lists(q: URLSearchParams): Promise<[number, Json]> {
+    known({}, q, [], []);
     const s = await this.deps.actions.store.snapshot();
     return [200, { version: s.version, lists: s.lists }];
   }
 
   private async held(q: URLSearchParams): Promise<[number, Json]> {
+    known({}, q, [], ['limit']);
     const raw = q.get('limit');
     const limit = raw === null ? 100 : Number(raw);
     if (!Number.isInteger(limit) || limit < 1 || limit > HELD_PAGE_MAX) throw new HttpError(400, `limit must be an integer in [1, ${HELD_PAGE_MAX}]`);
@@ -123,7 +130,8 @@ export class ModerationApi implements RouteSet {
   }
 
   /** Publishes a held item now: a room item with a new seq, or a chat message. */
-  private async approve(id: string, b: Json): Promise<[number, Json]> {
+  private async approve(id: string, b: Json, q: URLSearchParams): Promise<[number, Json]> {
+    known(b, q, ACTOR_KEYS, []);
     const { actions } = this.deps;
     const item = await actions.store.take(id);
     if (!item) throw new HttpError(404, `no held item ${id}`);
@@ -148,7 +156,8 @@ export class ModerationApi implements RouteSet {
     return answer;
   }
 
-  private async reject(id: string, b: Json): Promise<[number, Json]> {
+  private async reject(id: string, b: Json, q: URLSearchParams): Promise<[number, Json]> {
+    known(b, q, ACTOR_KEYS, []);
     const item = await this.deps.actions.store.take(id);
     if (!item) throw new HttpError(404, `no held item ${id}`);
     this.deps.actions.audited('reject', actorOf(b), { uid: item.u, room: item.room, held: id });
@@ -187,6 +196,17 @@ export class ModerationApi implements RouteSet {
 /** The idempotency key of a held item's publication: the first id it was held under. */
 function heldKey(item: HeldItem): string {
   return item.key ?? `held-${item.id}`;
+}
+
+const ACTOR_KEYS = ['by', 'reason'] as const;
+
+/**
+ * Refuses a body or query key the route does not know (400 naming it), as MODERATE does: a
+ * misspelt `room` must not silently mean "everywhere".
+ */
+function known(b: Json, q: URLSearchParams, bodyKeys: readonly string[], queryKeys: readonly string[]): void {
+  for (const k of Object.keys(b)) if (!bodyKeys.includes(k)) throw new HttpError(400, `unknown field ${JSON.stringify(k)} (known: ${bodyKeys.join(', ') || 'none'})`);
+  for (const k of q.keys()) if (!queryKeys.includes(k)) throw new HttpError(400, `unknown query parameter ${JSON.stringify(k)} (known: ${queryKeys.join(', ') || 'none'})`);
 }
 
 function actorOf(b: Json): Actor {

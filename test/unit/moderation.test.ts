@@ -230,3 +230,23 @@ t.test('admin API - a failed approval is put back with its idempotency key: a re
   t.same(keys, [`held-${id}`, `held-${id}`], 'the same key both times');
   t.same(names, ['u', 'u'], 'the display name as the filter has it');
 });
+
+t.test('admin API - unknown body keys and query parameters are refused (400 naming the key)', async (t) => {
+  const { a, b, actions } = await setup();
+  t.teardown(() => [a.stop(), b.stop()]);
+  const api = new ModerationApi({ actions, backend: {} as never, logic: {} as never, log });
+  const call = async (name: string, params: string[], body: Json, query = '') => {
+    try {
+      return (await api.routes.find((r) => r[2] === name)![3](params, body, new URLSearchParams(query)))[0];
+    } catch (err) {
+      return `${(err as { status?: number }).status} ${(err as Error).message}`;
+    }
+  };
+  t.match(await call('mute_set', [], { u: 'x', rom: 'r' }), /^400 .*"rom"/, 'a misspelt room is not "everywhere"');
+  t.equal(actions.cache.muted('x', ''), null, 'nothing was muted');
+  t.equal(await call('mute_set', [], { u: 'x' }), 200, 'no room: everywhere');
+  t.match(await call('mute_delete', ['x'], {}, 'rooom=r'), /^400 .*"rooom"/);
+  t.match(await call('held_list', [], {}, 'limt=5'), /^400 .*"limt"/);
+  t.match(await call('held_approve', ['1'], { bye: 'm' }), /^400 .*"bye"/);
+  t.match(await call('mute_list', [], {}, 'x=1'), /^400 .*"x"/);
+});
