@@ -85,7 +85,9 @@ export class ContentModeration {
   private async refuse(req: UpstreamRequest, room: string, action: 'reject' | 'hold', lists: readonly string[]): Promise<never> {
     let id: string | null = null;
     if (action === 'hold') id = await this.actions.store.hold({ at: Date.now(), o: req.o, u: req.u, n: req.n, r: req.r, room: req.room, b: req.b, lists });
-    await this.countHit(req.u, room);
+    // Counted and, at the threshold, muted without holding up the answer (countHit logs its
+    // own failures at warn).
+    void this.countHit(req.u, room);
     if (id !== null) throw new ProtocolError(Errors.HeldForReview, `review ${id}`);
     throw new ProtocolError(Errors.ContentRejected, action === 'hold' ? 'the review queue is full' : undefined);
   }
@@ -117,7 +119,9 @@ export class ContentModeration {
     const key = `${uid}|${scope}`;
     try {
       const n = await this.actions.store.hit(key, windowMs);
-      if (n < hits) return;
+      // Once per crossing of the threshold: of two logic processes counting the same user's
+      // hits at the same time, only the one whose hit made it `hits` mutes.
+      if (n !== hits) return;
       await this.actions.store.clearHits(key);
       await this.actions.restrict('mute', uid, scope, Date.now() + ms, { by: 'auto', source: 'auto', reason: `${n} filter hits within ${windowMs} ms` });
     } catch (err) {
