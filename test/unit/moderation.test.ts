@@ -250,3 +250,19 @@ t.test('admin API - unknown body keys and query parameters are refused (400 nami
   t.match(await call('held_approve', ['1'], { bye: 'm' }), /^400 .*"bye"/);
   t.match(await call('mute_list', [], {}, 'x=1'), /^400 .*"x"/);
 });
+
+t.test('actions - a stored change is audited even when the broadcast throws', async (t) => {
+  const { store, a, b } = await setup();
+  t.teardown(() => [a.stop(), b.stop()]);
+  const bus = { broadcast: () => { throw new Error('bus down'); }, confirm: async () => {} } as never;
+  const actions = new ModerationActions(store, bus, a, new Metrics({ labels: {} }), log);
+  const audits: string[] = [];
+  const audited = actions.audited.bind(actions);
+  actions.audited = (action, actor, fields) => {
+    audits.push(action);
+    audited(action, actor, fields);
+  };
+  await t.rejects(actions.restrict('ban', 'u9', 'r', undefined, { by: 'a', source: 'admin' }), /bus down/);
+  t.equal((await store.snapshot()).bans.length, 1, 'stored');
+  t.same(audits, ['ban'], 'and audited');
+});
