@@ -266,3 +266,15 @@ t.test('actions - a stored change is audited even when the broadcast throws', as
   t.equal((await store.snapshot()).bans.length, 1, 'stored');
   t.same(audits, ['ban'], 'and audited');
 });
+
+t.test('MODERATE - a bus that does not confirm answers ERROR 30', async (t) => {
+  const { store, a, b } = await setup();
+  t.teardown(() => [a.stop(), b.stop()]);
+  const { BusTimeoutError } = await import('../../src/bus/index.js');
+  const { ContentModeration } = await import('../../src/logic/moderation.js');
+  const bus = { broadcast: () => {}, confirm: async () => { throw new BusTimeoutError('confirm'); } } as never;
+  const actions = new ModerationActions(store, bus, a, new Metrics({ labels: {} }), log);
+  const mod = new ContentModeration(actions, { filterAutomuteHits: 0, filterAutomuteWindowMs: 60_000, filterAutomuteMs: 60_000 } as never, new Metrics({ labels: {} }), log);
+  const err = await mod.moderate({ o: 24, u: 'm', n: 'm', r: ['moderator'], room: '', at: Date.now(), b: { a: 'mute', u: 'x', room: 'r' } } as never).catch((e: unknown) => e);
+  t.ok(err instanceof ProtocolError && err.entry === Errors.Unavailable, 'ERROR 30');
+});
