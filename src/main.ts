@@ -163,7 +163,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
       intake: fallback.intake,
       groups: new RedisGroups(ctx),
       chat: new RedisChatStore(chatCtx, chatLimits(config)),
-      moderation: new RedisModerationStore(ctx),
+      moderation: new RedisModerationStore(ctx, log.child({ component: 'moderation-store' })),
       claims: primary.intake,
     },
     registry: new RedisRegistry(ctx),
