@@ -163,7 +163,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
       intake: fallback.intake,
       groups: new RedisGroups(ctx),
       chat: new RedisChatStore(chatCtx, chatLimits(config)),
-      moderation: new RedisModerationStore(ctx),
+      moderation: new RedisModerationStore(ctx, log.child({ component: 'moderation-store' })),
       claims: primary.intake,
     },
     registry: new RedisRegistry(ctx),
@@ -274,7 +274,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     }
     // Room items and notices from a site's backend: over HTTP (the admin API) and NATS requests.
     const backend = new BackendApi(config, { intake, history, bus: logicBus, queue, chat, filter: (x) => moderation.filterTrusted(x), metrics, log: log.child({ component: 'backend-api' }) });
-    moderationApi = new ModerationApi({ actions: moderationActions, backend, logic, log: log.child({ component: 'admin' }) });
+    moderationApi = new ModerationApi({ actions: moderationActions, backend, logic, name: (n, uid) => moderation.name(n, uid), log: log.child({ component: 'admin' }) });
     if (parts.apiBus) {
       const s = subjects(config.subjectPrefix);
       parts.apiBus.serveApi(s.apiRoomItem, backend.natsHandler('room_item'));

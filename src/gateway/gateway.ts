@@ -491,7 +491,7 @@ export class Gateway implements Drainable {
       case Op.Moderate:
         // Refused here without a round trip; the logic service checks the roles again (any NATS
         // client can send it requests).
-        if (!st.identity.guest && !st.identity.roles.some((r) => r === 'moderator' || r === 'admin')) throw new ProtocolError(Errors.Forbidden, 'MODERATE needs the role moderator or admin');
+        if (st.identity.guest || !st.identity.roles.some((r) => r === 'moderator' || r === 'admin')) throw new ProtocolError(Errors.Forbidden, 'MODERATE needs the role moderator or admin');
         forwardSend(ws, st, op, rid, body, frameBytes, now, this.sendContext(ws, rid));
         return;
       case Op.Received:
@@ -524,7 +524,11 @@ export class Gateway implements Drainable {
    */
   private async join(ws: WS, st: ConnState, rid: number, req: JoinRequest): Promise<void> {
     const ban = st.identity.guest ? null : (this.deps.bans?.banned(st.identity.uid, req.room) ?? null);
-    if (ban) return this.sendError(ws, rid, Errors.Banned, req.room, ban.until === undefined ? undefined : Math.max(1, ban.until - Date.now()));
+    if (ban) {
+      // Banned from the room it is in (a resume JOIN after a missed eviction): it leaves it.
+      if (st.room?.id === req.room) this.leaveRoom(ws, st);
+      return this.sendError(ws, rid, Errors.Banned, req.room, ban.until === undefined ? undefined : Math.max(1, ban.until - Date.now()));
+    }
     const current = st.room?.id === req.room ? st.room : null;
     if (current) {
       // Every request takes a generation, the same room's too, before anything is awaited:

@@ -56,6 +56,8 @@ export interface LogicOptions {
  * How long a client id stays claimed while its first attempt is processed: longer than any
  * attempt takes, short enough that a claim left by a logic process that died lapses soon.
  */
+/** the bucket of approved held items: never empty (rate and burst per second) */
+const APPROVED_RATE = 1_000_000;
 const CLAIM_TTL_MS = 10_000;
 
 /** Groups whose last member list a logic process keeps for a Redis outage. */
@@ -242,6 +244,7 @@ export class Logic {
       },
       // A retry of a stored item: its first attempt may have stored it and never published it.
       kind.replayed ? (seq) => this.republisher.republish(req.room, seq) : undefined,
+      approved,
     );
   }
 
@@ -291,7 +294,7 @@ export class Logic {
       );
       const done = delivered.finally(() => this.delivering--);
       if (this.delivering > this.opts.logicMaxInflight) await done;
-    });
+    }, undefined, approved);
   }
 
   /** The admin API changed (or deleted) the group: its member list is read again. */
@@ -345,6 +348,7 @@ export class Logic {
     scope: string,
     publish: (seq: number, settle: ClaimSettle | undefined) => Promise<boolean | void>,
     onDup?: (seq: number) => Promise<void>,
+    approved = false,
   ): Promise<UpstreamReply> {
     const { intake } = this.stores;
     // '|' cannot occur in a uid, so the key is unambiguous whatever the client id holds.
@@ -352,9 +356,9 @@ export class Logic {
     const verdict = await intake.admit({
       claim,
       claimTtlMs: Math.min(CLAIM_TTL_MS, this.opts.dedupeTtlMs),
-      bucket: `u:${req.u}`,
-      rate: this.opts.userMessageRate,
-      burst: this.opts.userMessageBurst,
+      // An approved held item took its token when it was first sent: it is not limited again
+      // (its own bucket, never empty), so that an approval is never lost to the sender's rate.
+      ...(approved ? { bucket: `a:${req.u}`, rate: APPROVED_RATE, burst: APPROVED_RATE } : { bucket: `u:${req.u}`, rate: this.opts.userMessageRate, burst: this.opts.userMessageBurst }),
       scope,
     });
     if ('dup' in verdict) {

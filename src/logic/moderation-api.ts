@@ -8,6 +8,7 @@ import { BusTimeoutError, BusUnavailableError } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { ModerationActions, Actor } from '../moderation/actions.js';
+import { Errors } from '../protocol/errors.js';
 import { Op, ROOM_ID, UID } from '../protocol/ops.js';
 import { EVERYWHERE, type HeldItem, type RestrictionKind } from '../store/moderation/index.js';
 import type { ApiAnswer, BackendApi } from './backend-api.js';
@@ -24,6 +25,8 @@ export interface ModerationApiDeps {
   readonly backend: Pick<BackendApi, 'roomItem'>;
   /** approved chat messages go through the logic service, unchecked */
   readonly logic: { send(req: UpstreamRequest, approved: boolean): Promise<UpstreamReply> };
+  /** the display name as published (masked; the uid when it hits a reject or hold list), as chat's */
+  readonly name?: (n: string, uid: string) => string;
   readonly log: Logger;
 }
 
@@ -34,18 +37,18 @@ export class ModerationApi implements RouteSet {
   constructor(private readonly deps: ModerationApiDeps) {
     this.failures = new FailureLog(deps.log, 'moderation admin API');
     this.routes = [
-      ['POST', /^\/api\/moderation\/mutes$/, 'mute_set', (_p, b) => this.restrict('mute', b)],
+      ['POST', /^\/api\/moderation\/mutes$/, 'mute_set', (_p, b, q) => this.restrict('mute', b, q)],
       ['DELETE', /^\/api\/moderation\/mutes\/([^/]+)$/, 'mute_delete', (p, b, q) => this.lift('mute', p[0]!, b, q)],
-      ['GET', /^\/api\/moderation\/mutes$/, 'mute_list', () => this.list('mutes')],
-      ['POST', /^\/api\/moderation\/bans$/, 'ban_set', (_p, b) => this.restrict('ban', b)],
+      ['GET', /^\/api\/moderation\/mutes$/, 'mute_list', (_p, _b, q) => this.list('mutes', q)],
+      ['POST', /^\/api\/moderation\/bans$/, 'ban_set', (_p, b, q) => this.restrict('ban', b, q)],
       ['DELETE', /^\/api\/moderation\/bans\/([^/]+)$/, 'ban_delete', (p, b, q) => this.lift('ban', p[0]!, b, q)],
-      ['GET', /^\/api\/moderation\/bans$/, 'ban_list', () => this.list('bans')],
-      ['PUT', /^\/api\/moderation\/lists\/([^/]+)$/, 'wordlist_put', (p, b) => this.putList(p[0]!, b)],
-      ['DELETE', /^\/api\/moderation\/lists\/([^/]+)$/, 'wordlist_delete', (p, b) => this.deleteList(p[0]!, b)],
-      ['GET', /^\/api\/moderation\/lists$/, 'wordlist_list', () => this.lists()],
+      ['GET', /^\/api\/moderation\/bans$/, 'ban_list', (_p, _b, q) => this.list('bans', q)],
+      ['PUT', /^\/api\/moderation\/lists\/([^/]+)$/, 'wordlist_put', (p, b, q) => this.putList(p[0]!, b, q)],
+      ['DELETE', /^\/api\/moderation\/lists\/([^/]+)$/, 'wordlist_delete', (p, b, q) => this.deleteList(p[0]!, b, q)],
+      ['GET', /^\/api\/moderation\/lists$/, 'wordlist_list', (_p, _b, q) => this.lists(q)],
       ['GET', /^\/api\/moderation\/held$/, 'held_list', (_p, _b, q) => this.held(q)],
-      ['POST', /^\/api\/moderation\/held\/([^/]+)\/approve$/, 'held_approve', (p, b) => this.approve(p[0]!, b)],
-      ['POST', /^\/api\/moderation\/held\/([^/]+)\/reject$/, 'held_reject', (p, b) => this.reject(p[0]!, b)],
+      ['POST', /^\/api\/moderation\/held\/([^/]+)\/approve$/, 'held_approve', (p, b, q) => this.approve(p[0]!, b, q)],
+      ['POST', /^\/api\/moderation\/held\/([^/]+)\/reject$/, 'held_reject', (p, b, q) => this.reject(p[0]!, b, q)],
     ];
   }
 
@@ -61,7 +64,8 @@ export class ModerationApi implements RouteSet {
     this.failures.succeeded();
   }
 
-  private async restrict(kind: RestrictionKind, b: Json): Promise<[number, Json]> {
+  private async restrict(kind: RestrictionKind, b: Json, q: URLSearchParams): Promise<[number, Json]> {
+    known(b, q, ['u', 'room', 'ms', 'until', ...ACTOR_KEYS], []);
     const uid = userId(b.u, 'u');
     const room = b.room === undefined ? null : roomId(b.room);
     if (room === null && kind === 'ban') throw new HttpError(400, 'a ban needs room');
@@ -79,6 +83,7 @@ export class ModerationApi implements RouteSet {
   }
 
   private async lift(kind: RestrictionKind, uidPart: string, b: Json, q: URLSearchParams): Promise<[number, Json]> {
+    known(b, q, ACTOR_KEYS, ['room']);
     const uid = userId(uidPart, 'uid');
     const raw = q.get('room');
     const room = raw === null || raw === '' ? (kind === 'ban' ? null : EVERYWHERE) : roomId(raw);
@@ -88,12 +93,14 @@ export class ModerationApi implements RouteSet {
     return [200, { uid, room, lifted: true }];
   }
 
-  private async list(which: 'mutes' | 'bans'): Promise<[number, Json]> {
+  private async list(which: 'mutes' | 'bans', q: URLSearchParams): Promise<[number, Json]> {
+    known({}, q, [], []);
     const s = await this.deps.actions.store.snapshot();
     return [200, { version: s.version, [which]: s[which] }];
   }
 
-  private async putList(name: string, b: Json): Promise<[number, Json]> {
+  private async putList(name: string, b: Json, q: URLSearchParams): Promise<[number, Json]> {
+    known(b, q, ['action', 'words', ...ACTOR_KEYS], []);
     const [list] = parseWordLists({ lists: [{ name, action: b.action, words: b.words }] });
     // The lists together stay within the filter's bounds: checked with the others as stored.
     const others = (await this.deps.actions.store.snapshot()).lists.filter((l) => l.name !== name);
@@ -102,17 +109,20 @@ export class ModerationApi implements RouteSet {
     return [200, { list: name, action: list!.action, words: list!.words.length }];
   }
 
-  private async deleteList(name: string, b: Json): Promise<[number, Json]> {
+  private async deleteList(name: string, b: Json, q: URLSearchParams): Promise<[number, Json]> {
+    known(b, q, ACTOR_KEYS, []);
     if (!(await this.deps.actions.deleteList(name, actorOf(b)))) throw new HttpError(404, `no list ${name}`);
     return [200, { list: name, deleted: true }];
   }
 
-  private async lists(): Promise<[number, Json]> {
+  private async lists(q: URLSearchParams): Promise<[number, Json]> {
+    known({}, q, [], []);
     const s = await this.deps.actions.store.snapshot();
     return [200, { version: s.version, lists: s.lists }];
   }
 
   private async held(q: URLSearchParams): Promise<[number, Json]> {
+    known({}, q, [], ['limit']);
     const raw = q.get('limit');
     const limit = raw === null ? 100 : Number(raw);
     if (!Number.isInteger(limit) || limit < 1 || limit > HELD_PAGE_MAX) throw new HttpError(400, `limit must be an integer in [1, ${HELD_PAGE_MAX}]`);
@@ -120,7 +130,8 @@ export class ModerationApi implements RouteSet {
   }
 
   /** Publishes a held item now: a room item with a new seq, or a chat message. */
-  private async approve(id: string, b: Json): Promise<[number, Json]> {
+  private async approve(id: string, b: Json, q: URLSearchParams): Promise<[number, Json]> {
+    known(b, q, ACTOR_KEYS, []);
     const { actions } = this.deps;
     const item = await actions.store.take(id);
     if (!item) throw new HttpError(404, `no held item ${id}`);
@@ -137,10 +148,16 @@ export class ModerationApi implements RouteSet {
       return answer;
     }
     if (answer[0] === 200) actions.audited('approve', actor, { uid: item.u, room: item.room, held: id });
+    else {
+      // Refused for good (a 4xx: the item no longer valid, its group gone...): taken from the
+      // queue and not published; said loudly, with what was dropped.
+      this.deps.log.warn({ audit: 'approve_dropped', by: actor.by, uid: item.u, room: item.room, held: id, status: answer[0], answer: answer[1] }, 'moderation: an approved item was refused and dropped');
+    }
     return answer;
   }
 
-  private async reject(id: string, b: Json): Promise<[number, Json]> {
+  private async reject(id: string, b: Json, q: URLSearchParams): Promise<[number, Json]> {
+    known(b, q, ACTOR_KEYS, []);
     const item = await this.deps.actions.store.take(id);
     if (!item) throw new HttpError(404, `no held item ${id}`);
     this.deps.actions.audited('reject', actorOf(b), { uid: item.u, room: item.room, held: id });
@@ -149,7 +166,8 @@ export class ModerationApi implements RouteSet {
 
   private async publishItem(item: HeldItem): Promise<[number, Json]> {
     const f = (typeof item.b === 'object' && item.b !== null ? item.b : {}) as Record<string, unknown>;
-    const body: Json = { u: item.u, n: item.n, k: f.k, x: f.x, c: f.c, m: f.m, g: f.g, a: f.a, key: `held-${item.id}` };
+    const n = this.deps.name ? this.deps.name(item.n, item.u) : item.n;
+    const body: Json = { u: item.u, n, k: f.k, x: f.x, c: f.c, m: f.m, g: f.g, a: f.a, key: heldKey(item) };
     for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
     const a: ApiAnswer = await this.deps.backend.roomItem(item.room, body, true);
     return [a.status, { id: item.id, ...a.body }];
@@ -157,16 +175,38 @@ export class ModerationApi implements RouteSet {
 
   private async publishMessage(item: HeldItem): Promise<[number, Json]> {
     const reply = await this.deps.logic.send({ o: item.o, u: item.u, n: item.n, r: item.r, room: item.room, at: Date.now(), b: item.b }, true);
-    if ('e' in reply) return [reply.e >= 30 ? 503 : 409, { id: item.id, error: reply.m }];
+    // A rate limit (none is taken for approved messages, but an older logic process may) is
+    // retryable like an outage: the item is put back.
+    if ('e' in reply) return [reply.e >= 30 || reply.e === Errors.RateLimited.code ? 503 : 409, { id: item.id, error: reply.m }];
     if ('s' in reply) return [200, { id: item.id, s: reply.s, t: reply.t }];
     return [409, { id: item.id, error: 'not a message' }];
   }
 
-  /** Puts an item whose publication failed back in the queue (under a new id). */
+  /**
+   * Puts an item whose publication failed back in the queue: under a new id, but carrying the
+   * idempotency key of the first attempt, so that a retried approval of a publication that did
+   * go out (its answer lost) is a duplicate, not a second item.
+   */
   private async keep(item: HeldItem): Promise<void> {
     const { id: _id, ...rest } = item;
-    await this.deps.actions.store.hold(rest).catch((err: unknown) => this.failures.failed(err));
+    await this.deps.actions.store.hold({ ...rest, key: heldKey(item) }).catch((err: unknown) => this.failures.failed(err));
   }
+}
+
+/** The idempotency key of a held item's publication: the first id it was held under. */
+function heldKey(item: HeldItem): string {
+  return item.key ?? `held-${item.id}`;
+}
+
+const ACTOR_KEYS = ['by', 'reason'] as const;
+
+/**
+ * Refuses a body or query key the route does not know (400 naming it), as MODERATE does: a
+ * misspelt `room` must not silently mean "everywhere".
+ */
+function known(b: Json, q: URLSearchParams, bodyKeys: readonly string[], queryKeys: readonly string[]): void {
+  for (const k of Object.keys(b)) if (!bodyKeys.includes(k)) throw new HttpError(400, `unknown field ${JSON.stringify(k)} (known: ${bodyKeys.join(', ') || 'none'})`);
+  for (const k of q.keys()) if (!queryKeys.includes(k)) throw new HttpError(400, `unknown query parameter ${JSON.stringify(k)} (known: ${queryKeys.join(', ') || 'none'})`);
 }
 
 function actorOf(b: Json): Actor {

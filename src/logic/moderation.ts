@@ -4,6 +4,7 @@
 // hits count toward an auto-mute in the store, so across every logic process. Also the
 // MODERATE op of moderators (docs/moderation.md).
 
+import { BusTimeoutError, BusUnavailableError } from '../bus/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { ModerationActions, type Actor } from '../moderation/actions.js';
@@ -85,7 +86,9 @@ export class ContentModeration {
   private async refuse(req: UpstreamRequest, room: string, action: 'reject' | 'hold', lists: readonly string[]): Promise<never> {
     let id: string | null = null;
     if (action === 'hold') id = await this.actions.store.hold({ at: Date.now(), o: req.o, u: req.u, n: req.n, r: req.r, room: req.room, b: req.b, lists });
-    await this.countHit(req.u, room);
+    // Counted and, at the threshold, muted without holding up the answer (countHit logs its
+    // own failures at warn).
+    void this.countHit(req.u, room);
     if (id !== null) throw new ProtocolError(Errors.HeldForReview, `review ${id}`);
     throw new ProtocolError(Errors.ContentRejected, action === 'hold' ? 'the review queue is full' : undefined);
   }
@@ -117,7 +120,9 @@ export class ContentModeration {
     const key = `${uid}|${scope}`;
     try {
       const n = await this.actions.store.hit(key, windowMs);
-      if (n < hits) return;
+      // Once per crossing of the threshold: of two logic processes counting the same user's
+      // hits at the same time, only the one whose hit made it `hits` mutes.
+      if (n !== hits) return;
       await this.actions.store.clearHits(key);
       await this.actions.restrict('mute', uid, scope, Date.now() + ms, { by: 'auto', source: 'auto', reason: `${n} filter hits within ${windowMs} ms` });
     } catch (err) {
@@ -135,11 +140,21 @@ export class ContentModeration {
     const actor: Actor = { by: req.u, source: 'moderator', ...(m.why !== undefined ? { reason: m.why } : {}) };
     const scope = m.room ?? EVERYWHERE;
     const body: Record<string, unknown> = { a: m.a, u: m.u, ...(m.room !== undefined ? { room: m.room } : {}) };
-    if (m.a === 'mute' || m.a === 'ban') {
-      const r = await this.actions.restrict(m.a, m.u, scope, m.ms === undefined ? undefined : Date.now() + m.ms, actor);
-      if (r.until !== undefined) body.until = r.until;
-    } else {
-      await this.actions.lift(m.a === 'unmute' ? 'mute' : 'ban', m.u, scope, actor);
+    try {
+      if (m.a === 'mute' || m.a === 'ban') {
+        const r = await this.actions.restrict(m.a, m.u, scope, m.ms === undefined ? undefined : Date.now() + m.ms, actor);
+        if (r.until !== undefined) body.until = r.until;
+      } else {
+        await this.actions.lift(m.a === 'unmute' ? 'mute' : 'ban', m.u, scope, actor);
+      }
+    } catch (err) {
+      // Stored, but the bus did not confirm the event: ERROR 30, as docs/moderation.md says (a
+      // retry sets it again; the version poll spreads it meanwhile).
+      if (err instanceof BusUnavailableError || err instanceof BusTimeoutError) {
+        this.log.warn({ err, by: req.u, a: m.a, u: m.u }, 'MODERATE: the bus did not confirm');
+        throw new ProtocolError(Errors.Unavailable, 'stored, but the message bus did not confirm; retry');
+      }
+      throw err;
     }
     return { o: Op.Moderated, b: encode(body) };
   }

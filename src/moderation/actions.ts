@@ -1,5 +1,5 @@
 // Carrying out a moderation action: the store first, then the event to every process (and to
-// this one's cache at once), an audit log line and the count; the promise resolves once the
+// this one's cache at once), an audit log line and the count (right after the store write); the promise resolves once the
 // bus has confirmed the event, so that a success answered to a moderator or to the admin API
 // means every process is being told (docs/moderation.md, "Mute and ban").
 
@@ -80,9 +80,11 @@ export class ModerationActions {
   }
 
   private async announce(ev: ControlEvent, action: ModerationActionLabel, actor: Actor, fields: { uid: string; room: string; until?: number }): Promise<void> {
+    // Audited as soon as it is stored: a change that was stored is always audited, even when
+    // the broadcast throws (the version poll spreads it then).
+    this.audited(action, actor, fields);
     this.cache.apply(ev);
     this.bus.broadcast(encodeEvent(ev));
-    this.audited(action, actor, fields);
     await this.bus.confirm();
   }
 }

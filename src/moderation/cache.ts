@@ -1,7 +1,8 @@
 // Every process's copy of the moderation state (mutes, bans, word lists): loaded at start,
 // changed at once by the control subject's events, and loaded again whenever the store's
 // version differs from the one applied: a poll every MODERATION_POLL_MS, and at once after a
-// reconnect of the bus or of Redis (events sent meanwhile are lost). Checks are synchronous
+// reconnect of the bus or of Redis (events sent meanwhile are lost). The store is the truth: a lower
+// version read there is believed, and an event moves the version only to the next one. Checks are synchronous
 // map lookups, so the send path and JOIN pay no round trip (docs/moderation.md).
 
 import type { ControlBus } from '../bus/index.js';
@@ -17,6 +18,9 @@ export interface ModerationListener {
   listsChanged?(lists: readonly StoredList[]): void;
 }
 
+/** At most one reload per this many ms asked for by events (gaps, list changes). */
+export const EVENT_RELOAD_MS = 100;
+
 export class ModerationCache {
   private applied = 0;
   private readonly maps: Record<RestrictionKind, Map<string, Restriction>> = { mute: new Map(), ban: new Map() };
@@ -26,6 +30,9 @@ export class ModerationCache {
   private timer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> | null = null;
   private again = false;
+  /** a reload asked for by an event, waiting for its turn (at most one per EVENT_RELOAD_MS) */
+  private eventReload: NodeJS.Timeout | undefined;
+  private eventReloadAt = 0;
   private readonly failures: FailureLog;
 
   constructor(
@@ -68,6 +75,8 @@ export class ModerationCache {
 
   stop(): void {
     clearInterval(this.timer);
+    clearTimeout(this.eventReload);
+    this.eventReload = undefined;
   }
 
   /** The mute in force for `uid` sending to `room` ('' for chat: only a mute everywhere counts). */
@@ -90,23 +99,40 @@ export class ModerationCache {
     return null;
   }
 
-  /** Applies one event: this process's own at once, the others' as they arrive. */
+  /**
+   * Applies one event: this process's own at once, the others' as they arrive. The store is the
+   * truth: an event only moves the version applied to exactly the next one; anything else (a
+   * gap, a version from a store that went back, a forged one) asks for a reload from the store
+   * (coalesced, at most one per EVENT_RELOAD_MS) and never moves the version itself.
+   */
   apply(ev: ControlEvent): void {
     if (ev.e === 'lists') {
       // The lists themselves are in the store (up to megabytes): the event only says "reload".
-      if (ev.v > this.applied) void this.reload();
+      if (ev.v !== this.applied) this.reloadSoon();
       return;
     }
-    if (ev.v <= this.applied) return; // already in a snapshot loaded since
-    // A gap (an event lost): applied all the same, and the state read again.
-    if (ev.v > this.applied + 1) void this.reload();
-    this.applied = ev.v;
+    if (ev.v <= this.applied) return; // already applied (this process's own), or in a snapshot loaded since
+    if (ev.v === this.applied + 1) this.applied = ev.v;
+    else this.reloadSoon(); // a gap (an event lost) or a version not to be believed: the store says
+    // Enforced at once all the same; a reload replaces it with the store's state.
     if ('r' in ev) {
       this.maps[ev.e].set(restrictionField(ev.r.uid, ev.r.room), ev.r);
       if (ev.e === 'ban') this.notifyBan(ev.r);
     } else {
       this.maps[ev.e === 'unmute' ? 'mute' : 'ban'].delete(restrictionField(ev.u, ev.room));
     }
+  }
+
+  /** A reload asked for by an event: at most one per EVENT_RELOAD_MS, the requests meanwhile coalesced. */
+  private reloadSoon(): void {
+    if (this.eventReload) return;
+    const wait = Math.max(0, this.eventReloadAt + EVENT_RELOAD_MS - Date.now());
+    this.eventReload = setTimeout(() => {
+      this.eventReload = undefined;
+      this.eventReloadAt = Date.now();
+      void this.reload();
+    }, wait);
+    this.eventReload.unref();
   }
 
   /** Reads the version; loads everything if it differs from the one applied. */
@@ -130,7 +156,12 @@ export class ModerationCache {
       try {
         do {
           this.again = false;
-          this.load(await this.store.snapshot());
+          let s = await this.store.snapshot();
+          // Older than the state applied: an event applied during the read, or a store that
+          // went back (a restart without persistence, a failover). Read once more; the second
+          // answer is the truth either way.
+          if (s.version < this.applied) s = await this.store.snapshot();
+          this.load(s);
           this.failures.succeeded();
         } while (this.again);
       } catch (err) {
@@ -143,8 +174,7 @@ export class ModerationCache {
   }
 
   private load(s: ModerationSnapshot): void {
-    // A snapshot older than events applied since would undo them; the next poll reads again.
-    if (s.version < this.applied) return;
+    // The store is the truth, even when its version is lower than the one applied.
     const bansBefore = this.maps.ban;
     for (const kind of ['mute', 'ban'] as const) {
       this.maps[kind] = new Map((kind === 'mute' ? s.mutes : s.bans).map((r) => [restrictionField(r.uid, r.room), r]));

@@ -151,3 +151,41 @@ t.test('moderation (standalone) - mute, ban, MODERATE, filter reject/mask/hold, 
   t.equal(srv.logs.filter((l) => Number(l.level) >= 50).length, 0, 'nothing logged at error level');
   await sleep(0);
 });
+
+t.test('moderation (standalone) - timed restrictions expire: a 1 s mute, then SEND passes; a 1 s ban, then JOIN succeeds', async (t) => {
+  const srv = await startServer({ ADMIN_SECRET, ...FAST });
+  t.teardown(() => srv.stop());
+  const api = adminAt(() => srv.adminPort, ADMIN_SECRET);
+  const [eve, fay] = await Promise.all([srv.connect('eve'), srv.connect('fay')]);
+  t.teardown(() => [eve, fay].forEach((c) => c.close()));
+  await eve.join('r7');
+  t.equal((await api('POST', '/api/moderation/mutes', { u: 'eve', room: 'r7', ms: 1_000 })).status, 200);
+  t.equal((await failure(eve.send({ k: 1, x: 'while muted' }))).code, Errors.Muted.code);
+  await sleep(1_100);
+  t.equal((await eve.send({ k: 1, x: 'after the mute' })).op, Op.Ack, 'the mute expired: SEND passes');
+
+  t.equal((await api('POST', '/api/moderation/bans', { u: 'fay', room: 'r7', ms: 1_000 })).status, 200);
+  const e = await failure(fay.join('r7'));
+  t.equal(e.code, Errors.Banned.code);
+  await sleep(1_100);
+  const joined = await fay.join('r7');
+  t.equal(joined.op, Op.Joined, 'the ban expired: JOIN succeeds');
+});
+
+t.test('moderation (standalone) - an approved chat message takes no token of the sender\'s rate limit', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'danmaku-filter-'));
+  const file = join(dir, 'lists.json');
+  writeFileSync(file, JSON.stringify({ lists: [{ name: 'review', action: 'hold', words: ['link'] }] }));
+  const srv = await startServer({ ADMIN_SECRET, ...FAST, FILTER_FILE: file, USER_MESSAGE_RATE: '1', USER_MESSAGE_BURST: '1' });
+  t.teardown(() => srv.stop());
+  const api = adminAt(() => srv.adminPort, ADMIN_SECRET);
+  const [gia, hal] = await Promise.all([srv.connect('gia'), srv.connect('hal')]);
+  t.teardown(() => [gia, hal].forEach((c) => c.close()));
+  t.equal((await failure(gia.request(Op.Msg, { to: 'hal', x: 'see my link' }))).code, Errors.HeldForReview.code);
+  t.equal((await gia.request(Op.Msg, { to: 'hal', x: 'plain' })).op, Op.Ack, 'the only token of the bucket taken');
+  t.equal((await failure(gia.request(Op.Msg, { to: 'hal', x: 'plain again' }))).code, Errors.RateLimited.code, 'the bucket is empty');
+  const held = (await api('GET', '/api/moderation/held')).body.held as { id: string }[];
+  t.equal(held.length, 1);
+  const approved = await api('POST', `/api/moderation/held/${held[0]!.id}/approve`);
+  t.equal(approved.status, 200, 'approved although the sender\'s bucket is empty');
+});

@@ -46,6 +46,11 @@ export interface HeldItem {
   readonly b: unknown;
   /** the lists that hit */
   readonly lists: readonly string[];
+  /**
+   * the idempotency key its publication uses: set when a failed approval puts it back (under a
+   * new id), so that a retried approval is a duplicate of the first, never a second publication
+   */
+  readonly key?: string;
 }
 
 export interface ModerationSnapshot {

@@ -5,6 +5,7 @@
 // as they are met.
 
 import { timed, type RedisContext } from '../../redis/client.js';
+import type { Logger } from '../../log.js';
 import { defineScript } from '../../redis/script.js';
 import { HELD_MAX, inForce, restrictionField, type HeldItem, type ModerationSnapshot, type ModerationStore, type Restriction, type RestrictionKind, type StoredList } from './index.js';
 
@@ -45,7 +46,10 @@ export class RedisModerationStore implements ModerationStore {
   private readonly hitScript;
   private readonly forgetScript;
 
-  constructor(private readonly ctx: RedisContext) {
+  constructor(
+    private readonly ctx: RedisContext,
+    private readonly log?: Logger,
+  ) {
     this.liftScript = defineScript(ctx.redis, 'danmakuModLift', 2, LIFT);
     this.seedScript = defineScript(ctx.redis, 'danmakuModSeed', 2, SEED);
     this.holdScript = defineScript(ctx.redis, 'danmakuModHold', 2, HOLD);
@@ -74,8 +78,13 @@ export class RedisModerationStore implements ModerationStore {
       const current = (kind: RestrictionKind, hash: Record<string, string>) => {
         const out: Restriction[] = [];
         for (const [field, json] of Object.entries(hash)) {
-          const r = parseJson(json) as Restriction | null;
-          if (r && inForce(r, now)) out.push(r);
+          const r = asRestriction(parseJson(json), field);
+          if (r === null) {
+            // Never coerced, never deleted (someone may want to look at it): skipped, said.
+            this.log?.warn({ kind, field }, 'malformed moderation entry in Redis skipped');
+            continue;
+          }
+          if (inForce(r, now)) out.push(r);
           // An expired entry changes nothing in force: deleted without a version increment,
           // unless it was set again meanwhile. Best effort: the next snapshot tries again.
           else void this.forgetScript(this.hash(kind), field, json).catch(() => undefined);
@@ -86,9 +95,12 @@ export class RedisModerationStore implements ModerationStore {
         version: Number(ver ?? 0),
         mutes: current('mute', mutes),
         bans: current('ban', bans),
-        lists: Object.values(lists)
-          .map((json) => parseJson(json) as StoredList | null)
-          .filter((l): l is StoredList => l !== null),
+        lists: Object.entries(lists)
+          .flatMap(([name, json]) => {
+            const l = asStoredList(parseJson(json), name);
+            if (l === null) this.log?.warn({ list: name }, 'malformed word list in Redis skipped');
+            return l === null ? [] : [l];
+          }),
       };
     });
   }
@@ -179,4 +191,23 @@ function versionOf(res: [Error | null, unknown][] | null): number {
 
 function orNull(v: number): number | null {
   return v === -1 ? null : v;
+}
+
+/** A stored mute or ban of the right shape, under its own field; null for anything else. */
+function asRestriction(v: unknown, field: string): Restriction | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+  const r = v as Record<string, unknown>;
+  if (typeof r.uid !== 'string' || typeof r.room !== 'string' || restrictionField(r.uid, r.room) !== field) return null;
+  if (typeof r.by !== 'string' || (r.source !== 'admin' && r.source !== 'moderator' && r.source !== 'auto')) return null;
+  if (!Number.isSafeInteger(r.at)) return null;
+  if (r.until !== undefined && !Number.isSafeInteger(r.until)) return null;
+  if (r.reason !== undefined && typeof r.reason !== 'string') return null;
+  return r as unknown as Restriction;
+}
+
+function asStoredList(v: unknown, name: string): StoredList | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+  const l = v as Record<string, unknown>;
+  if (l.name !== name || typeof l.action !== 'string' || !Array.isArray(l.words) || !l.words.every((w) => typeof w === 'string')) return null;
+  return l as unknown as StoredList;
 }
