@@ -2,7 +2,11 @@
 // Nothing else reads process.env.
 
 import { readFileSync } from 'node:fs';
+import { parseTokenKeys } from './auth/keys.js';
 import type { WindowLimits } from './store/history/window.js';
+import { CLIENT_IP_HEADERS, parseTrustedProxies, type ClientIpHeader } from './gateway/client-address.js';
+import { ORIGIN_PATTERN } from './gateway/ip-limits.js';
+import { readTlsPair } from './gateway/tls.js';
 
 export type Role = 'gateway' | 'logic' | 'all';
 
@@ -133,6 +137,43 @@ export interface Config {
   readonly degradeCpu: number;
   /** local members from which a room is hot (degraded while the level is above 0) */
   readonly degradeMinMembers: number;
+  // moderation (docs/moderation.md)
+  /** a JSON file of word lists loaded into the store at start when it has none; null: none */
+  readonly filterFile: string | null;
+  /** filter rejects or holds within filterAutomuteWindowMs that mute the sender; 0: no auto-mute */
+  readonly filterAutomuteHits: number;
+  readonly filterAutomuteWindowMs: number;
+  /** how long an auto-mute lasts (ms) */
+  readonly filterAutomuteMs: number;
+  /** how often each process compares the store's moderation version (ms; a safety net for lost events); 0: never */
+  readonly moderationPollMs: number;
+  /** proxies whose CLIENT_IP_HEADER names the client (IPs and CIDRs); empty: the socket's peer is the client */
+  readonly trustedProxies: readonly string[];
+  readonly clientIpHeader: ClientIpHeader;
+  /** per-client limits at the upgrade (gateway/admission.ts, ip-limits.ts); 0 turns one off */
+  readonly maxConnectionsPerIp: number;
+  readonly ipConnectRate: number;
+  readonly ipConnectBurst: number;
+  readonly maxConnectionsPerUser: number;
+  /** origins browsers may connect from (exact, or `scheme://*.domain`); empty: any */
+  readonly allowedOrigins: readonly string[];
+  /** TLS on the WebSocket port (gateway/tls.ts): PEM file paths, both or neither; null: plain ws */
+  readonly tlsCert: string | null;
+  readonly tlsKey: string | null;
+  readonly tlsPassphrase: string | null;
+  /** how often the certificate files' mtimes are checked for a reload (ms); 0: never */
+  readonly tlsReloadMs: number;
+  // Tokens (issue 15; src/auth/token.ts, docs/protocol.md "Tokens")
+  /** kid -> secret (TOKEN_KEYS): tokens whose header names a kid are verified with that key only */
+  readonly tokenKeys: ReadonlyMap<string, string>;
+  /** the `aud` every token must carry; '': not checked */
+  readonly tokenAudience: string;
+  /** the `iss` every token must carry; '': not checked */
+  readonly tokenIssuer: string;
+  /** an open connection whose token's exp has passed is closed with 4502 (false: exp checked at connect only) */
+  readonly tokenExpiryClose: boolean;
+  /** how long after exp that close comes (ms) */
+  readonly tokenExpiryGraceMs: number;
 }
 
 /** Where the Redis primary is found when Sentinel manages it. */
@@ -166,7 +207,7 @@ type Env = Readonly<Record<string, string | undefined>>;
  * credentials. Only these: other readers of the environment (the image's HEALTHCHECK reading
  * METRICS_PORT, libraries reading NODE_ENV) would not see a value from a file.
  */
-export const FILE_KEYS: ReadonlySet<string> = new Set(['TOKEN_SECRET', 'ADMIN_SECRET', 'NATS_URL', 'REDIS_URL', 'REDIS_SENTINEL_PASSWORD']);
+export const FILE_KEYS: ReadonlySet<string> = new Set(['TOKEN_SECRET', 'TOKEN_KEYS', 'ADMIN_SECRET', 'NATS_URL', 'REDIS_URL', 'REDIS_SENTINEL_PASSWORD', 'TLS_PASSPHRASE']);
 
 /** A secret as the server reads it (`<key>` or `<key>_FILE`), for the CLI; undefined when unset. */
 export function envSecret(key: string, env: Env = process.env): string | undefined {
@@ -239,6 +280,12 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('TOKEN_SECRET is the public development secret; set your own secret when NODE_ENV=production');
   }
   if (tokenSecret.length < 16) throw new ConfigError('TOKEN_SECRET must be at least 16 characters');
+  let tokenKeys: ReadonlyMap<string, string>;
+  try {
+    tokenKeys = parseTokenKeys(str(env, 'TOKEN_KEYS', ''));
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err), { cause: err });
+  }
   const heartbeatIntervalMs = int(env, 'HEARTBEAT_INTERVAL_MS', 30_000, 100, 600_000);
   const idleTimeoutMs = int(env, 'IDLE_TIMEOUT_MS', heartbeatIntervalMs * 2 + 15_000, 200, 1_800_000);
   if (idleTimeoutMs <= heartbeatIntervalMs) {
@@ -381,6 +428,65 @@ export function loadConfig(env: Env = process.env): Config {
     degradeOutboundBytes: int(env, 'DEGRADE_OUTBOUND_BYTES', 64 << 20, 0, 2 ** 40),
     degradeCpu: num(env, 'DEGRADE_CPU', 0.9, 0, 64),
     degradeMinMembers: int(env, 'DEGRADE_MIN_MEMBERS', 500, 1, 10_000_000),
+    filterFile: str(env, 'FILTER_FILE', '') || null,
+    filterAutomuteHits: int(env, 'FILTER_AUTOMUTE_HITS', 5, 0, 1_000),
+    filterAutomuteWindowMs: int(env, 'FILTER_AUTOMUTE_WINDOW_MS', 60_000, 1_000, 86_400_000),
+    filterAutomuteMs: int(env, 'FILTER_AUTOMUTE_MS', 600_000, 1_000, 31_536_000_000),
+    moderationPollMs: int(env, 'MODERATION_POLL_MS', 1_000, 0, 600_000),
+    tokenKeys,
+    tokenAudience: str(env, 'TOKEN_AUDIENCE', ''),
+    tokenIssuer: str(env, 'TOKEN_ISSUER', ''),
+    tokenExpiryClose: bool(env, 'TOKEN_EXPIRY_CLOSE', true),
+    tokenExpiryGraceMs: int(env, 'TOKEN_EXPIRY_GRACE_MS', 0, 0, DAY_MS),
+    ...edge(env),
+  };
+}
+
+function list(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+}
+
+/** The per-client limits, client addresses behind proxies, and TLS. */
+function edge(env: Env) {
+  const trustedProxies = list(str(env, 'TRUSTED_PROXIES', ''));
+  try {
+    parseTrustedProxies(trustedProxies.join(','));
+  } catch (err) {
+    throw new ConfigError(`TRUSTED_PROXIES: ${(err as Error).message} (IPs and CIDRs separated by commas)`);
+  }
+  if (trustedProxies.some((p) => /^(0\.0\.0\.0|::)\/0$/.test(p))) throw new ConfigError('TRUSTED_PROXIES must not trust every address (0.0.0.0/0, ::/0): anyone could then choose the address the per-IP limits count; name your proxies');
+  const clientIpHeader = str(env, 'CLIENT_IP_HEADER', 'x-forwarded-for').toLowerCase() as ClientIpHeader;
+  if (!CLIENT_IP_HEADERS.includes(clientIpHeader)) throw new ConfigError(`CLIENT_IP_HEADER must be one of ${CLIENT_IP_HEADERS.join(', ')}, got ${JSON.stringify(clientIpHeader)}`);
+  const allowedOrigins = list(str(env, 'ALLOWED_ORIGINS', ''));
+  for (const o of allowedOrigins) {
+    if (!ORIGIN_PATTERN.test(o)) throw new ConfigError(`ALLOWED_ORIGINS entries must be origins like https://a.example or https://*.example.com (scheme required, no path), got ${JSON.stringify(o)}`);
+  }
+  const tlsCert = str(env, 'TLS_CERT', '') || null;
+  const tlsKey = str(env, 'TLS_KEY', '') || null;
+  const tlsPassphrase = str(env, 'TLS_PASSPHRASE', '') || null;
+  if ((tlsCert === null) !== (tlsKey === null)) throw new ConfigError('set both TLS_CERT and TLS_KEY (PEM file paths), or neither');
+  if (tlsCert !== null && tlsKey !== null) {
+    try {
+      readTlsPair({ cert: tlsCert, key: tlsKey, passphrase: tlsPassphrase });
+    } catch (err) {
+      throw new ConfigError(`TLS_CERT/TLS_KEY: ${(err as Error).message}`, { cause: err });
+    }
+  } else if (tlsPassphrase !== null) throw new ConfigError('TLS_PASSPHRASE is set but TLS_CERT and TLS_KEY are not');
+  return {
+    trustedProxies,
+    clientIpHeader,
+    maxConnectionsPerIp: int(env, 'MAX_CONNECTIONS_PER_IP', 0, 0, 10_000_000),
+    ipConnectRate: num(env, 'IP_CONNECT_RATE', 0, 0, 1_000_000),
+    ipConnectBurst: int(env, 'IP_CONNECT_BURST', 20, 1, 1_000_000),
+    maxConnectionsPerUser: int(env, 'MAX_CONNECTIONS_PER_USER', 0, 0, 1_000_000),
+    allowedOrigins,
+    tlsCert,
+    tlsKey,
+    tlsPassphrase,
+    tlsReloadMs: int(env, 'TLS_RELOAD_MS', 60_000, 0, DAY_MS),
   };
 }
 

@@ -15,6 +15,15 @@ import { FailureLog } from './failure-log.js';
 import type { Gateway } from './gateway/gateway.js';
 import { DrainApi } from './gateway/drain-api.js';
 import { WEB_DIR, WebFiles } from './gateway/web.js';
+import { readFile } from 'node:fs/promises';
+import { ModerationActions } from './moderation/actions.js';
+import { ModerationCache } from './moderation/cache.js';
+import { parseWordLists } from './logic/filter/index.js';
+import { ContentModeration } from './logic/moderation.js';
+import { ModerationApi } from './logic/moderation-api.js';
+import type { ModerationStore } from './store/moderation/index.js';
+import { MemoryModerationStore } from './store/moderation/memory.js';
+import { RedisModerationStore } from './store/moderation/redis.js';
 import { EventLoopLag } from './event-loop-lag.js';
 import { Readiness, type ReadinessCheck } from './health.js';
 import { createLogger, type Logger } from './log.js';
@@ -63,6 +72,8 @@ interface Stores {
   readonly intake: Intake;
   readonly groups: Groups;
   readonly chat: ChatStore;
+  /** mutes, bans, word lists, held items (docs/moderation.md) */
+  readonly moderation: ModerationStore;
   /**
    * where the storage writers settle senders' claims: the shared store itself, not the send
    * path's fallback (a writer's failed settle must not degrade the send path, and a settle
@@ -107,6 +118,7 @@ function standalone(config: Config, metrics: Metrics, log: Logger): Parts {
       intake,
       groups: new MemoryGroups(),
       chat: new MemoryChatStore({ limits: chatLimits(config), next: (c) => sequencer.next(c), current: (c) => sequencer.current(c) }),
+      moderation: new MemoryModerationStore(),
       claims: intake,
     },
     registry: new MemoryRegistry(),
@@ -151,6 +163,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
       intake: fallback.intake,
       groups: new RedisGroups(ctx),
       chat: new RedisChatStore(chatCtx, chatLimits(config)),
+      moderation: new RedisModerationStore(ctx, log.child({ component: 'moderation-store' })),
       claims: primary.intake,
     },
     registry: new RedisRegistry(ctx),
@@ -233,7 +246,17 @@ async function start(config: Config, log: Logger): Promise<void> {
   const parts = config.natsUrl ? await cluster(config, metrics, log) : standalone(config, metrics, log);
   const { stores, registry, gatewayBus, logicBus } = parts;
 
+  // Moderation: one cache per process (gateway and logic roles share it), fed by the control
+  // subject and the version poll (docs/moderation.md).
+  const controlBus = (logicBus ?? gatewayBus)!;
+  const modLog = log.child({ component: 'moderation' });
+  const moderationCache = new ModerationCache(stores.moderation, controlBus, { pollMs: config.moderationPollMs }, modLog);
+  const moderationActions = new ModerationActions(stores.moderation, controlBus, moderationCache, metrics, modLog);
+  if (logicBus && config.filterFile) await seedWordLists(config.filterFile, moderationActions, modLog);
+  await moderationCache.start(parts.onStoreReconnect);
+
   let adminApi: AdminApi | null = null;
+  let moderationApi: ModerationApi | null = null;
   let stopJanitor = () => undefined as void;
   let writer: StoreWriter | null = null;
   if (logicBus && parts.queue) {
@@ -242,14 +265,16 @@ async function start(config: Config, log: Logger): Promise<void> {
     const queue = parts.queue;
     const reads = new ChatReads(stores.chat, groups, chat, { bigGroupSize: config.bigGroupSize, groupCacheMs: config.groupCacheMs }, metrics);
     const bigGroupsOf = (uid: string) => reads.bigGroupsOf(uid);
-    const logic = new Logic(logicBus, { history, intake, groups, queue }, chat, reads, config, metrics, log.child({ component: 'logic' }));
+    const moderation = new ContentModeration(moderationActions, config, metrics, modLog);
+    const logic = new Logic(logicBus, { history, intake, groups, queue }, chat, reads, config, metrics, log.child({ component: 'logic' }), moderation);
     logicBus.serve(logic.handle);
     if (config.storeWriter) {
       writer = new StoreWriter(queue, stores.chat, stores.claims, { registry, bus: logicBus, bigGroupsOf }, config, metrics, log.child({ component: 'writer' }));
       writer.start();
     }
     // Room items and notices from a site's backend: over HTTP (the admin API) and NATS requests.
-    const backend = new BackendApi(config, { intake, history, bus: logicBus, queue, chat, metrics, log: log.child({ component: 'backend-api' }) });
+    const backend = new BackendApi(config, { intake, history, bus: logicBus, queue, chat, filter: (x) => moderation.filterTrusted(x), metrics, log: log.child({ component: 'backend-api' }) });
+    moderationApi = new ModerationApi({ actions: moderationActions, backend, logic, name: (n, uid) => moderation.name(n, uid), log: log.child({ component: 'admin' }) });
     if (parts.apiBus) {
       const s = subjects(config.subjectPrefix);
       parts.apiBus.serveApi(s.apiRoomItem, backend.natsHandler('room_item'));
@@ -273,7 +298,8 @@ async function start(config: Config, log: Logger): Promise<void> {
       presence: stores.presence,
       registry,
       onStoreReconnect: parts.onStoreReconnect,
-      verifier: new TokenVerifier(config.tokenSecret),
+      bans: moderationCache,
+      verifier: new TokenVerifier({ secret: config.tokenSecret, keys: config.tokenKeys, audience: config.tokenAudience, issuer: config.tokenIssuer }),
       web: config.web ? webFiles(config, log) : undefined,
       lag,
       unhealthy: () => {
@@ -289,7 +315,7 @@ async function start(config: Config, log: Logger): Promise<void> {
   for (const [name, check] of parts.checks) readiness.add(name, check);
 
   // The logic role's routes and the gateway's, where they run, when the API is enabled (ADMIN_SECRET).
-  const routeSets: RouteSet[] = [...(adminApi ? [adminApi] : []), ...(gateway ? [new DrainApi(gateway, { windowMs: config.drainWindowMs, notReadyMs: config.drainNotReadyMs })] : [])];
+  const routeSets: RouteSet[] = [...(adminApi ? [adminApi] : []), ...(moderationApi ? [moderationApi] : []), ...(gateway ? [new DrainApi(gateway, { windowMs: config.drainWindowMs, notReadyMs: config.drainNotReadyMs })] : [])];
   const adminHttp = new AdminHttp({ secret: config.adminSecret }, { metrics, log: log.child({ component: 'admin' }) }, routeSets);
   const adminServer = config.adminSecret !== null ? await startAdminServer(config.adminHost, config.adminPort, adminHttp) : null;
   // The gateway listens (and announces itself to GET /entry) last: a process that cannot bind
@@ -338,6 +364,7 @@ async function start(config: Config, log: Logger): Promise<void> {
     }, drainMs + config.shutdownTimeoutMs + 3_000);
     hardStop.unref();
     stopJanitor();
+    moderationCache.stop();
     if (gateway) {
       await gateway.drainForExit(config.drainNotReadyMs, config.drainWindowMs);
       await gateway.shutdown(config.shutdownTimeoutMs);
@@ -357,9 +384,24 @@ async function start(config: Config, log: Logger): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
+/**
+ * FILTER_FILE: its lists go into the store when the store has none (the first process of a
+ * deployment; later changes are the admin API's). A file that does not parse stops the start.
+ */
+async function seedWordLists(file: string, actions: ModerationActions, log: Logger): Promise<void> {
+  let lists;
+  try {
+    lists = parseWordLists(JSON.parse(await readFile(file, 'utf8')) as unknown);
+  } catch (err) {
+    throw new ConfigError(`FILTER_FILE ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const seeded = await actions.seedLists(lists);
+  log.info({ file, lists: lists.length, seeded }, seeded ? 'word lists loaded into the store from FILTER_FILE' : 'FILTER_FILE not loaded: the store has word lists already (the admin API changes them)');
+}
+
 /** The SDK bundles and the demo page; demo tokens only on the public development secret. */
 function webFiles(config: Config, log: Logger): WebFiles {
-  const web = new WebFiles(WEB_DIR, config.tokenSecret === DEV_TOKEN_SECRET ? config.tokenSecret : null);
+  const web = new WebFiles(WEB_DIR, config.tokenSecret === DEV_TOKEN_SECRET ? config.tokenSecret : null, { aud: config.tokenAudience, iss: config.tokenIssuer });
   if (web.paths.length === 0) log.warn({ dir: WEB_DIR }, 'no web files to serve (the SDK bundles and the demo page): run npm run build');
   return web;
 }

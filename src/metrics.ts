@@ -7,7 +7,8 @@ import { FALLBACK_OPS, LABEL_VALUES, REDIS_OPS, ROOM_RECOVERIES, type RoomRecove
 import type { BusObserver, SubjectKind } from './bus/index.js';
 import { BUS_EVENTS, CHAT_READS, STORE_WRITES, type ChatReadOp, type StoreWrite, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
 import { PUSH_GIVE_UPS, type PushGiveUp, type WebClass } from './metric-labels.js';
-import { UPGRADE_REFUSALS, type UpgradeRefusal } from './metric-labels.js';
+import { FILTER_RELOADS, FILTER_VERDICTS, MODERATION_ACTIONS, MODERATION_SOURCES, type FilterVerdictLabel, type ModerationActionLabel, type ModerationSource } from './metric-labels.js';
+import { TLS_RELOAD_RESULTS, TOKEN_REFRESH_RESULTS, UPGRADE_LIMITS, UPGRADE_REFUSALS, type TlsReloadResult, type TokenRefreshResult, type UpgradeLimit, type UpgradeRefusal } from './metric-labels.js';
 import { DEGRADE_SIGNALS, ENTRY_STATUSES, type DegradeSignal, type EntryStatus } from './metric-labels.js';
 import type { LagObserver } from './event-loop-lag.js';
 import type { DegradeObserver } from './gateway/degrade-monitor.js';
@@ -164,6 +165,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
     for (const op of FALLBACK_OPS) this.fallbacks.inc({ op }, 0);
     for (const encoding of ['msgpack', 'gzip']) this.inboxSyncBytes.inc({ encoding }, 0);
     for (const reason of UPGRADE_REFUSALS) this.upgradesRefused.inc({ reason }, 0);
+    for (const result of TOKEN_REFRESH_RESULTS) this.tokenRefreshes.inc({ result }, 0);
     // degradation steps: up by each signal, down always 'none'
     for (const signal of DEGRADE_SIGNALS) if (signal !== 'none') this.degradeSteps.inc({ direction: 'up', signal }, 0);
     this.degradeSteps.inc({ direction: 'down', signal: 'none' }, 0);
@@ -430,6 +432,13 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
     this.lagMax.set(seconds);
   }
 
+  // Tokens: REFRESH (gateway/refresh.ts)
+  private readonly tokenRefreshes = new Counter({ name: 'danmaku_token_refreshes_total', help: 'REFRESH frames by result (ok, invalid, expired, other_user)', labelNames: ['result'], registers: [this.registry] });
+
+  tokenRefreshed(result: TokenRefreshResult): void {
+    this.tokenRefreshes.inc({ result });
+  }
+
   upgradeRefused(reason: UpgradeRefusal): void {
     this.refusedChild(reason, () => this.upgradesRefused.labels({ reason })).inc();
   }
@@ -437,6 +446,27 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
   /** the gateway's admission state, read at scrape time */
   watchAdmission(state: () => { open: boolean; maxConnections: number }): void {
     this.admissionSource = state;
+  }
+
+  // Per-client limits at the upgrade (gateway/admission.ts, ip-limits.ts) and TLS reloads (gateway/tls.ts)
+  private readonly upgradesLimited = (() => {
+    const c = new Counter({ name: 'danmaku_upgrades_limited_total', help: 'Clients refused by a per-client limit, by reason (origin: HTTP 403; ip_connections, ip_rate: HTTP 429; user_connections: close 4505)', labelNames: ['reason'], registers: [this.registry] });
+    for (const reason of UPGRADE_LIMITS) c.inc({ reason }, 0);
+    return c;
+  })();
+  private readonly limitedChild = children<{ inc(): void }>();
+  private readonly tlsReloads = (() => {
+    const c = new Counter({ name: 'danmaku_tls_reloads_total', help: 'TLS certificate reloads after the files changed, by result (ok; failed: the new pair was refused, the old one stays)', labelNames: ['result'], registers: [this.registry] });
+    for (const result of TLS_RELOAD_RESULTS) c.inc({ result }, 0);
+    return c;
+  })();
+
+  upgradeLimited(reason: UpgradeLimit): void {
+    this.limitedChild(reason, () => this.upgradesLimited.labels({ reason })).inc();
+  }
+
+  tlsReload(result: TlsReloadResult): void {
+    this.tlsReloads.inc({ result });
   }
 
   // Load-aware entry (gateway/entry.ts)
@@ -475,6 +505,38 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
   degradeState(level: number, rooms: number): void {
     this.degradeLevel.set(level);
     this.degradedRooms.set(rooms);
+  }
+
+  // Moderation (src/moderation/, src/logic/moderation.ts): filter verdicts, word lists, audit of actions
+  private readonly filterVerdicts = (() => {
+    const c = new Counter({ name: 'danmaku_filter_verdicts_total', help: 'Texts the word filter checked (danmaku, notices, chat), by verdict (pass, reject, mask, hold)', labelNames: ['action'], registers: [this.registry] });
+    for (const action of FILTER_VERDICTS) c.inc({ action }, 0);
+    return c;
+  })();
+  private readonly filterVerdictChild = children<{ inc(): void }>();
+  private readonly filterWords = new Gauge({ name: 'danmaku_filter_words', help: 'Words in the word filter this process applies (every list)', registers: [this.registry] });
+  private readonly filterReloads = (() => {
+    const c = new Counter({ name: 'danmaku_filter_reloads_total', help: 'Word-list loads into this process\'s filter, by result (ok; failed: the lists in the store did not parse, the previous filter stays)', labelNames: ['result'], registers: [this.registry] });
+    for (const result of FILTER_RELOADS) c.inc({ result }, 0);
+    return c;
+  })();
+  private readonly moderationActions = (() => {
+    const c = new Counter({ name: 'danmaku_moderation_actions_total', help: 'Moderation actions this process carried out, by action and source (admin API, a moderator\'s MODERATE, auto-mute)', labelNames: ['action', 'source'], registers: [this.registry] });
+    for (const action of MODERATION_ACTIONS) for (const source of MODERATION_SOURCES) c.inc({ action, source }, 0);
+    return c;
+  })();
+
+  filterVerdict(action: FilterVerdictLabel): void {
+    this.filterVerdictChild(action, () => this.filterVerdicts.labels({ action })).inc();
+  }
+
+  filterLoaded(ok: boolean, words: number): void {
+    this.filterReloads.inc({ result: ok ? 'ok' : 'failed' });
+    if (ok) this.filterWords.set(words);
+  }
+
+  moderationAction(action: ModerationActionLabel, source: ModerationSource): void {
+    this.moderationActions.inc({ action, source });
   }
 
   text(): Promise<string> {

@@ -74,7 +74,21 @@ export interface ApiBus {
   serveApi(subject: string, handler: RequestHandler): void;
 }
 
-export interface Bus extends RoomBus, NodeBus, RequestBus {
+/**
+ * Control events to every process, gateways and logic alike (no queue group): moderation's
+ * mutes, bans and word-list changes (docs/moderation.md). At most once, like every publish:
+ * each receiver also polls the store's version for what it missed.
+ */
+export interface ControlBus {
+  /** Sends one event to every process's handler, this process's included. */
+  broadcast(data: Uint8Array): void;
+  /** Starts delivering events to `handler` (once per bus); resolves once active. */
+  onBroadcast(handler: (data: Uint8Array) => void): Promise<void>;
+  /** `listener` runs after each reconnect of a networked bus: events may have been missed. */
+  onReconnect?(listener: () => void): void;
+}
+
+export interface Bus extends RoomBus, NodeBus, RequestBus, ControlBus {
   /** Stops subscriptions and serving; resolves when pending work has been handed off. */
   close(): Promise<void>;
 }

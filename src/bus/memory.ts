@@ -8,6 +8,8 @@ export class MemoryBroker {
   private readonly rooms = new Map<string, Set<MemoryBus>>();
   private readonly servers: RequestHandler[] = [];
   private readonly nodes = new Map<string, NodeHandler>();
+  /** every bus with a control handler: both of standalone's buses (gateway and logic) */
+  private readonly broadcasts = new Set<MemoryBus>();
   private next = 0;
 
   connect(observer: BusObserver = nullBusObserver): MemoryBus {
@@ -44,6 +46,15 @@ export class MemoryBroker {
     for (const node of set) node.receive(room, data);
   }
 
+  /** @internal */ setBroadcast(node: MemoryBus, on: boolean): void {
+    if (on) this.broadcasts.add(node);
+    else this.broadcasts.delete(node);
+  }
+
+  /** @internal */ broadcast(data: Uint8Array): void {
+    for (const node of this.broadcasts) node.receiveBroadcast(data);
+  }
+
   /** @internal */ addServer(h: RequestHandler): void {
     this.servers.push(h);
   }
@@ -70,6 +81,7 @@ export class MemoryBus implements Bus {
   private served: RequestHandler | undefined;
   private handler: RoomHandler | undefined;
   private listening: string | undefined;
+  private control: ((data: Uint8Array) => void) | undefined;
   private closed = false;
 
   constructor(
@@ -123,6 +135,25 @@ export class MemoryBus implements Bus {
     this.broker.deliverToNode(nodeId, data);
   }
 
+  broadcast(data: Uint8Array): void {
+    if (this.closed) return;
+    this.observer.busPublished('control');
+    // Delivered in a later task, as over NATS: a handler never runs inside the sender's call.
+    queueMicrotask(() => this.broker.broadcast(data));
+  }
+
+  async onBroadcast(handler: (data: Uint8Array) => void): Promise<void> {
+    if (this.closed) return;
+    if (this.control) throw new Error('this bus already has a control handler');
+    this.control = handler;
+    this.broker.setBroadcast(this, true);
+  }
+
+  /** @internal */ receiveBroadcast(data: Uint8Array): void {
+    this.observer.busReceived('control');
+    this.control?.(data);
+  }
+
   async confirm(): Promise<void> {
     if (this.closed) throw new BusUnavailableError('the bus is closed');
   }
@@ -161,5 +192,6 @@ export class MemoryBus implements Bus {
     this.subscribed.clear();
     if (this.served) this.broker.removeServer(this.served);
     if (this.listening !== undefined) this.broker.setNode(this.listening, undefined);
+    this.broker.setBroadcast(this, false);
   }
 }

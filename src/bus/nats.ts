@@ -67,6 +67,8 @@ export class NatsBus implements Bus, ApiBus {
   /** room items published in this turn of the event loop, by room, not yet sent */
   private outbox = new Map<string, Uint8Array[]>();
   private outboxScheduled = false;
+  /** run after each reconnect (ControlBus.onReconnect) */
+  private readonly reconnectListeners: (() => void)[] = [];
 
   constructor(
     private readonly nc: NatsConnection,
@@ -92,6 +94,7 @@ export class NatsBus implements Bus, ApiBus {
           observer.busConnected(true);
           observer.busEvent('reconnect');
           log.info({ server: s.server, rooms: this.rooms.size }, 'NATS reconnected; subscriptions restored');
+          for (const listener of this.reconnectListeners) this.guard('reconnect', listener);
           if (this.handler?.roomsRestored) {
             Promise.resolve(this.handler.roomsRestored()).catch((err: unknown) => log.error({ err }, 'refilling rooms after the reconnect failed'));
           }
@@ -254,6 +257,30 @@ export class NatsBus implements Bus, ApiBus {
       }),
     );
     await this.confirmed(`subscription to ${this.opts.subjects.node(nodeId)}`);
+  }
+
+  broadcast(data: Uint8Array): void {
+    if (this.nc.isClosed()) throw new BusUnavailableError('the NATS connection is closed');
+    this.nc.publish(this.opts.subjects.control, data);
+    this.opts.observer.busPublished('control');
+  }
+
+  async onBroadcast(handler: (data: Uint8Array) => void): Promise<void> {
+    const { observer } = this.opts;
+    this.subs.push(
+      this.nc.subscribe(this.opts.subjects.control, {
+        callback: (err, msg) => {
+          if (err) return this.opts.log.error({ err }, 'control subscription failed');
+          observer.busReceived('control');
+          this.guard('control message', () => handler(msg.data));
+        },
+      }),
+    );
+    await this.confirmed(`subscription to ${this.opts.subjects.control}`);
+  }
+
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
   }
 
   sendToNode(nodeId: string, data: Uint8Array): void {

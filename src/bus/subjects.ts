@@ -14,6 +14,8 @@ export interface Subjects {
   readonly apiRoomItem: string;
   /** the backend API's requests for a notice to a user: `<prefix>.api.notice` */
   readonly apiNotice: string;
+  /** moderation events, to every process (no queue group): `<prefix>.ctl` */
+  readonly control: string;
   /** the chat storage queue (records for the writers): `<prefix>.chat.store` */
   readonly chatStore: string;
   /** the JetStream stream holding it: `<PREFIX>_CHAT` (a stream name has no '.') */
@@ -28,6 +30,7 @@ export function subjects(prefix: string): Subjects {
     logicQueue: `${prefix}-logic`,
     apiRoomItem: `${prefix}.api.room-item`,
     apiNotice: `${prefix}.api.notice`,
+    control: `${prefix}.ctl`,
     chatStore: `${prefix}.chat.store`,
     chatStream: `${prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_')}_CHAT`,
   };

@@ -4,13 +4,16 @@
 
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { parseTokenKeys } from '../auth/keys.js';
 import { mintToken } from '../auth/token.js';
 import { DanmakuClient, RequestFailed } from '../client/client.js';
 import { DEV_TOKEN_SECRET, envSecret } from '../config.js';
 import { Kind, kindOf } from '../protocol/kinds.js';
 
 const USAGE = `usage:
-  danmaku token --uid ID [--name NAME] [--roles a,b] [--ttl SECONDS] [--secret S]
+  danmaku token --uid ID [--name NAME] [--roles a,b] [--ttl SECONDS] [--secret S] [--kid KID] [--aud A] [--iss I]
+      --kid signs with that key of $TOKEN_KEYS (or the file $TOKEN_KEYS_FILE names; --secret: that key's secret)
+      and names it in the token's header.
   danmaku client [--url ws://127.0.0.1:9001] [--room lobby] [--token T | --uid ID]
       Joins the room, prints what arrives, sends every line you type as a danmaku.
       Lines starting with /like, /gift ID [N] or /switch ROOM do what they say;
@@ -18,11 +21,20 @@ const USAGE = `usage:
   The secret defaults to $TOKEN_SECRET (or the file $TOKEN_SECRET_FILE names), else the standalone development secret.`;
 
 async function token(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { uid: { type: 'string' }, name: { type: 'string' }, roles: { type: 'string' }, ttl: { type: 'string' }, secret: { type: 'string' } } });
+  const str = { type: 'string' } as const;
+  const { values } = parseArgs({ args, options: { uid: str, name: str, roles: str, ttl: str, secret: str, kid: str, aud: str, iss: str } });
   if (!values.uid) throw new Error('--uid is required');
-  const secret = values.secret ?? envSecret('TOKEN_SECRET') ?? DEV_TOKEN_SECRET;
+  const secret = values.secret ?? (values.kid !== undefined ? keySecret(values.kid) : (envSecret('TOKEN_SECRET') ?? DEV_TOKEN_SECRET));
   const roles = values.roles ? values.roles.split(',').filter(Boolean) : [];
-  process.stdout.write(`${mintToken(secret, { uid: values.uid, name: values.name, roles, ttlSeconds: values.ttl ? Number(values.ttl) : undefined })}\n`);
+  const ttlSeconds = values.ttl ? Number(values.ttl) : undefined;
+  process.stdout.write(`${mintToken(secret, { uid: values.uid, name: values.name, roles, ttlSeconds, kid: values.kid, aud: values.aud, iss: values.iss })}\n`);
+}
+
+/** The secret of key `kid` in TOKEN_KEYS (as the server reads it). */
+function keySecret(kid: string): string {
+  const secret = parseTokenKeys(envSecret('TOKEN_KEYS') ?? '').get(kid);
+  if (secret === undefined) throw new Error(`--kid ${kid}: no such key in TOKEN_KEYS (or TOKEN_KEYS_FILE); or give its --secret`);
+  return secret;
 }
 
 function describe(item: Record<string, unknown>): string {

@@ -6,9 +6,12 @@ import type { LocalRoom } from './room-hub.js';
 
 export interface ConnState {
   readonly id: number;
-  readonly identity: Identity;
+  /** replaced by a REFRESH (refresh.ts) with one of the same uid; otherwise kept for the connection's life */
+  identity: Identity;
   /** set when the upgrade carried a bad token: the socket is closed right after open */
   readonly refuse: ErrorEntry | null;
+  /** the client's address (client-address.ts), released from the per-address count at close; '' unknown */
+  readonly address: string;
   /** false once the server decided to close it (nothing more is sent to it) or it closed */
   open: boolean;
   /** the close code it gets once its outbound buffer has room for the close frame (close.ts) */
@@ -30,11 +33,12 @@ export interface ConnState {
   closeReason: string | null;
 }
 
-export function newConnState(id: number, identity: Identity, refuse: ErrorEntry | null, now: number, burst: number): ConnState {
+export function newConnState(id: number, identity: Identity, refuse: ErrorEntry | null, now: number, burst: number, address = ''): ConnState {
   return {
     id,
     identity,
     refuse,
+    address,
     open: true,
     closing: null,
     closingSince: 0,

@@ -69,11 +69,11 @@ export function entryList(loads: readonly GatewayLoad[], lagLimit: number): Entr
   return out.sort((a, b) => b.weight - a.weight || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** The URL clients use when PUBLIC_URL is not set: this host and the bound port. */
-export function defaultPublicUrl(host: string, port: number): string {
+/** The URL clients use when PUBLIC_URL is not set: this host and the bound port (wss:// with TLS on). */
+export function defaultPublicUrl(host: string, port: number, tls = false): string {
   const wildcard = host === '' || host === '0.0.0.0' || host === '::' || host === '[::]';
   const h = wildcard ? '127.0.0.1' : host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  return `ws://${h}:${port}/`;
+  return `${tls ? 'wss' : 'ws'}://${h}:${port}/`;
 }
 
 /** An answer, as the gateway writes it with uWS. */

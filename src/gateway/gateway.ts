@@ -18,8 +18,10 @@ import { Op } from '../protocol/ops.js';
 import type { GatewayLoad, Registry } from '../registry/index.js';
 import type { RoomHistory } from '../store/history/index.js';
 import type { PresenceCounts } from '../store/presence/index.js';
+import type { Restriction } from '../store/moderation/index.js';
 import type { Sequencer } from '../store/sequence/index.js';
 import { Admission, readUpgrade } from './admission.js';
+import { ClientAddress, formatAddress, parseTrustedProxies, type ClientIpHeader } from './client-address.js';
 import { Closer } from './close.js';
 import { compressionOption, worthCompressing } from './compression.js';
 import { defaultPublicUrl, Entry, lagLimitMs, type EntryAnswer } from './entry.js';
@@ -28,6 +30,7 @@ import type { Drainable } from './drain-api.js';
 import { DegradeMonitor, type DegradeOptions } from './degrade-monitor.js';
 import { admitFrame, chargeFrames, newConnState, RESUME_ITEMS_PER_TOKEN, type ConnState } from './connection.js';
 import { readJoin, type JoinRequest } from './join-request.js';
+import { mayBeRefresh, REFRESH_EXTRA_FRAMES, refreshedBody, refreshIdentity } from './refresh.js';
 import { LocalUsers } from './local-users.js';
 import { OnlineTicker } from './online.js';
 import { Pushes, receivedIds } from './pushes.js';
@@ -35,6 +38,7 @@ import { RegistryAgent } from './registry-agent.js';
 import { RoomHub, type LocalRoom } from './room-hub.js';
 import { forwardSend, sendCorked, type SendContext } from './send.js';
 import { Sweep } from './sweep.js';
+import { readTlsPair, TlsReloader } from './tls.js';
 import { UpstreamClient } from './upstream-client.js';
 import type { WebFiles } from './web.js';
 
@@ -83,6 +87,23 @@ export interface GatewayOptions extends DegradeOptions {
   readonly admitMaxOutboundBytes: number;
   /** the URL clients reach this gateway by (GET /entry); null: from HOST and the bound port */
   readonly publicUrl: string | null;
+  /** per-client limits (admission.ts, ip-limits.ts); 0 or empty turns one off */
+  readonly maxConnectionsPerIp: number;
+  readonly ipConnectRate: number;
+  readonly ipConnectBurst: number;
+  readonly maxConnectionsPerUser: number;
+  readonly allowedOrigins: readonly string[];
+  /** whose forwarding header names the client (client-address.ts): IPs and CIDRs; empty: nobody's */
+  readonly trustedProxies: readonly string[];
+  readonly clientIpHeader: ClientIpHeader;
+  /** wss with these PEM files (tls.ts); null: plain ws */
+  readonly tlsCert: string | null;
+  readonly tlsKey: string | null;
+  readonly tlsPassphrase: string | null;
+  readonly tlsReloadMs: number;
+  /** an open connection whose token's exp (+ grace) passed is closed with 4502 (sweep.ts) */
+  readonly tokenExpiryClose: boolean;
+  readonly tokenExpiryGraceMs: number;
 }
 
 export interface GatewayDeps {
@@ -107,11 +128,19 @@ export interface GatewayDeps {
    * null; announced as not open, so that GET /entry lists it only when it can serve. Absent: always can.
    */
   readonly unhealthy?: () => string | null;
+  /** room bans (src/moderation/cache.ts): checked at JOIN and SWITCH, enforced on the room's members; absent: none */
+  readonly bans?: BanSource;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
 
 type WS = uWS.WebSocket<ConnState>;
+
+/** What the gateway needs of the moderation cache. */
+export interface BanSource {
+  banned(uid: string, room: string): Restriction | null;
+  listen(listener: { banned?(r: Restriction): void }): void;
+}
 
 /** Upgrades waiting for their socket to open, whose inbox cursor is kept, at most. */
 const PENDING_SINCE_MAX = 10_000;
@@ -127,6 +156,9 @@ export class Gateway implements Drainable {
   private readonly users: LocalUsers<WS>;
   private readonly pushes: Pushes<WS>;
   private readonly admission: Admission;
+  private readonly clientAddress: ClientAddress;
+  /** the certificate reload, with TLS on */
+  private readonly tls: TlsReloader | null = null;
   private readonly conns = new Set<WS>();
   private readonly closer: Closer;
   private readonly sweep: Sweep;
@@ -157,10 +189,16 @@ export class Gateway implements Drainable {
     this.upstreamFailures = new FailureLog(deps.log, 'upstream requests (SEND, MSG)');
     this.joinFailures = new FailureLog(deps.log, 'room subscriptions (JOIN, SWITCH)');
     this.upstream = new UpstreamClient(deps.bus, { timeoutMs: opts.upstreamTimeoutMs, maxPending: opts.upstreamMaxPending }, deps.metrics);
-    this.app = uWS.App();
+    if (opts.tlsCert !== null && opts.tlsKey !== null) {
+      const files = { cert: opts.tlsCert, key: opts.tlsKey, passphrase: opts.tlsPassphrase };
+      const startup = readTlsPair(files); // checked by the config too; the app must start with what was checked
+      this.app = uWS.SSLApp({ cert_file_name: files.cert, key_file_name: files.key, ...(files.passphrase ? { passphrase: files.passphrase } : {}) });
+      this.tls = new TlsReloader(this.app, files, opts.tlsReloadMs, deps.metrics, deps.log.child({ component: 'tls' }), () => this.routes(), startup);
+    } else this.app = uWS.App();
     const fanout = { publish: (topic: string, data: Uint8Array) => this.publish(topic, data) };
     this.hub = new RoomHub(deps.bus, { history: deps.history, sequencer: deps.sequencer }, fanout, opts, deps.metrics, deps.log.child({ component: 'rooms' }));
     deps.bus.attach(this.hub);
+    deps.bans?.listen({ banned: (r) => this.evict(r) });
     deps.onStoreReconnect?.(() => {
       void this.hub.storeRestored();
       this.agent.storeReconnected();
@@ -176,7 +214,8 @@ export class Gateway implements Drainable {
     this.closer = new Closer(opts, (ws) => this.detach(ws), deps.metrics);
     this.sweep = new Sweep(this.conns, this.closer, opts, deps.metrics);
     const load = () => ({ connections: this.conns.size, lagMs: deps.lag.recentMs(), outboundBytes: this.sweep.outboundBytes });
-    this.admission = new Admission(deps.verifier, opts, load);
+    this.admission = new Admission(deps.verifier, opts, load, Math.random, (uid) => this.users.count(uid));
+    this.clientAddress = new ClientAddress({ trusted: parseTrustedProxies(opts.trustedProxies.join(',')), header: opts.clientIpHeader });
     deps.metrics.watchAdmission(() => ({ open: this.admission.refusal() === null, maxConnections: opts.maxConnections }));
     this.drainer = new Drain<WS>({
       connections: () => [...this.conns].filter((ws) => ws.getUserData().open),
@@ -190,10 +229,18 @@ export class Gateway implements Drainable {
     });
     deps.metrics.drainPhase(DrainPhase.Serving);
     this.degrader = new DegradeMonitor(this.hub, () => ({ lagMs: deps.lag.recentMs(), outboundBytes: this.sweep.outboundBytes }), opts, deps.metrics, deps.log.child({ component: 'degrade' }));
+    this.routes();
+  }
+
+  /** The WebSocket route and the plain HTTP ones, on the app's current router (again for each TLS server name: tls.ts). */
+  private routes(): void {
+    const deps = this.deps;
+    const opts = this.opts;
     this.app.ws<ConnState>('/*', {
       // uWS cuts the TCP connection above its limit without a close code; so it gets a hard cap
-      // of 4x, and the configured limit is enforced in message() with a documented 1009.
-      maxPayloadLength: opts.maxFrameBytes * 4,
+      // of 4x (at least room for a REFRESH with the longest token), and the configured limit is
+      // enforced in message() with a documented 1009.
+      maxPayloadLength: Math.max(opts.maxFrameBytes * 4, opts.maxFrameBytes + opts.maxTokenBytes + 1024),
       maxBackpressure: opts.outboundSoftLimitBytes,
       closeOnBackpressureLimit: false,
       compression: compressionOption(opts.compression, uWS),
@@ -236,8 +283,9 @@ export class Gateway implements Drainable {
         this.sweep.start();
         this.online.start();
         const port = uWS.us_socket_local_port(socket);
-        this.publicUrl = this.opts.publicUrl ?? defaultPublicUrl(this.opts.host, port);
+        this.publicUrl = this.opts.publicUrl ?? defaultPublicUrl(this.opts.host, port, this.tls !== null);
         this.degrader.start();
+        this.tls?.start();
         // Listed by GET /entry from now on, not after the first heartbeat.
         void this.agent.announce().then(() => resolve(port));
       });
@@ -307,14 +355,18 @@ export class Gateway implements Drainable {
 
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
     const id = this.nextId++;
-    const upgradeReq = readUpgrade(req);
+    const upgradeReq = readUpgrade(req, this.addressOf(res, req));
     const verdict = this.admission.admit(upgradeReq, id);
     if (!verdict.upgrade) {
-      this.deps.metrics.upgradeRefused(verdict.reason);
-      res.writeStatus(verdict.status).writeHeader('Retry-After', String(verdict.retryAfter)).end(verdict.body);
+      if (verdict.limited) this.deps.metrics.upgradeLimited(verdict.reason);
+      else this.deps.metrics.upgradeRefused(verdict.reason);
+      res.writeStatus(verdict.status);
+      if (verdict.retryAfter !== null) res.writeHeader('Retry-After', String(verdict.retryAfter));
+      res.end(verdict.body);
       return;
     }
-    const state = newConnState(id, verdict.identity, verdict.refuse, Date.now(), this.opts.connFrameBurst);
+    if (verdict.refuse === CloseCodes.UserConnections) this.deps.metrics.upgradeLimited('user_connections');
+    const state = newConnState(id, verdict.identity, verdict.refuse, Date.now(), this.opts.connFrameBurst, upgradeReq.address);
     // Kept aside until open, not in every connection's state: few connections ask for it.
     if (upgradeReq.since !== '' && !verdict.identity.guest && !verdict.refuse) {
       this.pendingSince.set(id, upgradeReq.since);
@@ -323,6 +375,23 @@ export class Gateway implements Drainable {
       if (this.pendingSince.size > PENDING_SINCE_MAX) this.pendingSince.delete(this.pendingSince.keys().next().value!);
     }
     res.upgrade(state, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+  }
+
+  /** The client's address: the socket's peer, or what a trusted proxy's header says (client-address.ts). */
+  private addressOf(res: uWS.HttpResponse, req: uWS.HttpRequest): string {
+    const peer = formatAddress(new Uint8Array(res.getRemoteAddress()));
+    if (!this.clientAddress.readsHeader(peer)) return peer;
+    // Every line of the header, in order: uWS's getHeader() returns the first line only, and a
+    // proxy that appends a line of its own (HAProxy's forwardfor) would leave the client's
+    // forged line first. Lines of a list header join with ',' (RFC 9110 5.3).
+    const name = this.clientAddress.header;
+    const lines: string[] = [];
+    req.forEach((k, v) => {
+      if (k === name) lines.push(v);
+    });
+    // X-Real-IP names one address: more than one line means someone forged one; trust the peer.
+    if (name === 'x-real-ip' && lines.length > 1) return peer;
+    return this.clientAddress.resolve(peer, lines.join(','));
   }
 
   private opened(ws: WS): void {
@@ -344,6 +413,7 @@ export class Gateway implements Drainable {
         heartbeat: this.opts.heartbeatIntervalMs,
         idleTimeout: this.opts.idleTimeoutMs,
         maxFrame: this.opts.maxFrameBytes,
+        ...(identity.exp !== undefined ? { exp: identity.exp } : {}),
       }),
       true,
     );
@@ -376,7 +446,8 @@ export class Gateway implements Drainable {
     const now = Date.now();
     st.lastSeen = now;
     if (!isBinary) return this.closer.close(ws, CloseCodes.TextFrame);
-    if (message.byteLength > this.opts.maxFrameBytes) return this.closer.close(ws, CloseCodes.TooLarge);
+    // A REFRESH may be longer by MAX_TOKEN_BYTES (refresh.ts)
+    if (message.byteLength > this.opts.maxFrameBytes && !mayBeRefresh(new Uint8Array(message), this.opts.maxFrameBytes, this.opts.maxTokenBytes)) return this.closer.close(ws, CloseCodes.TooLarge);
     const budget = admitFrame(st, { rate: this.opts.connFrameRate, burst: this.opts.connFrameBurst, closeAfter: this.opts.floodCloseAfter }, now);
     if (budget === 'close') return this.closer.close(ws, CloseCodes.Flood);
     let rid = 0;
@@ -417,12 +488,30 @@ export class Gateway implements Drainable {
       case Op.Read:
         forwardSend(ws, st, op, rid, body, frameBytes, now, this.sendContext(ws, rid));
         return;
+      case Op.Moderate:
+        // Refused here without a round trip; the logic service checks the roles again (any NATS
+        // client can send it requests).
+        if (st.identity.guest || !st.identity.roles.some((r) => r === 'moderator' || r === 'admin')) throw new ProtocolError(Errors.Forbidden, 'MODERATE needs the role moderator or admin');
+        forwardSend(ws, st, op, rid, body, frameBytes, now, this.sendContext(ws, rid));
+        return;
       case Op.Received:
         this.pushes.received(ws, receivedIds(body)); // no reply: a lost RECEIVED costs a resend
         return;
+      case Op.Refresh:
+        return this.refresh(ws, st, rid, body);
       default:
         throw new ProtocolError(Errors.UnknownOp, `op ${op}`);
     }
+  }
+
+  /** REFRESH: the connection's identity is replaced by the new token's, or ERROR 23 and it stays (refresh.ts). */
+  private refresh(ws: WS, st: ConnState, rid: number, body: unknown): void {
+    chargeFrames(st, REFRESH_EXTRA_FRAMES);
+    const outcome = refreshIdentity(body, st.identity, this.deps.verifier, this.opts.maxTokenBytes);
+    this.deps.metrics.tokenRefreshed(outcome.result);
+    if (outcome.result !== 'ok') throw outcome.error;
+    st.identity = outcome.identity;
+    ws.send(encodeFrame(Op.Refreshed, rid, refreshedBody(outcome.identity)), true);
   }
 
   private sendContext(ws: WS, rid: number): SendContext {
@@ -434,6 +523,12 @@ export class Gateway implements Drainable {
    * A join overtaken by a later JOIN, SWITCH or LEAVE while it waited gets ERROR 15.
    */
   private async join(ws: WS, st: ConnState, rid: number, req: JoinRequest): Promise<void> {
+    const ban = st.identity.guest ? null : (this.deps.bans?.banned(st.identity.uid, req.room) ?? null);
+    if (ban) {
+      // Banned from the room it is in (a resume JOIN after a missed eviction): it leaves it.
+      if (st.room?.id === req.room) this.leaveRoom(ws, st);
+      return this.sendError(ws, rid, Errors.Banned, req.room, ban.until === undefined ? undefined : Math.max(1, ban.until - Date.now()));
+    }
     const current = st.room?.id === req.room ? st.room : null;
     if (current) {
       // Every request takes a generation, the same room's too, before anything is awaited:
@@ -465,6 +560,13 @@ export class Gateway implements Drainable {
     if (!st.open || st.gen !== gen) {
       this.hub.abandon(room);
       return this.superseded(ws, st, rid);
+    }
+    // A ban that came while the room was being subscribed found no member to evict.
+    const banned = st.identity.guest ? null : (this.deps.bans?.banned(st.identity.uid, req.room) ?? null);
+    if (banned) {
+      this.hub.abandon(room);
+      ws.cork(() => this.sendError(ws, rid, Errors.Banned, req.room, banned.until === undefined ? undefined : Math.max(1, banned.until - Date.now())));
+      return;
     }
     this.hub.join(room);
     st.room = room;
@@ -513,6 +615,21 @@ export class Gateway implements Drainable {
     this.keepLosers.clear();
   }
 
+  /**
+   * A ban came into force: every connection of the user here that is in the room leaves it,
+   * told with LEFT rid 0 {room, reason: "banned", until?} (docs/protocol.md).
+   */
+  private evict(r: Restriction): void {
+    for (const ws of this.users.connections(r.uid)) {
+      const st = ws.getUserData();
+      if (!st.open || st.room?.id !== r.room) continue;
+      this.leaveRoom(ws, st);
+      const body: Record<string, unknown> = { room: r.room, reason: 'banned' };
+      if (r.until !== undefined) body.until = r.until;
+      sendCorked(ws, encodeFrame(Op.Left, 0, body));
+    }
+  }
+
   private leaveRoom(ws: WS | null, st: ConnState): string | null {
     st.gen++;
     const room = st.room;
@@ -535,6 +652,7 @@ export class Gateway implements Drainable {
     const st = ws.getUserData();
     st.open = false;
     this.conns.delete(ws);
+    this.admission.released(st.address);
     if (!st.identity.guest && !st.refuse) this.users.remove(st.identity.uid, ws);
     this.pushes.drop(ws);
     this.leaveRoom(null, st); // uWS drops a closed socket's topics itself
@@ -663,6 +781,7 @@ export class Gateway implements Drainable {
     const deadline = Date.now() + timeoutMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     this.sweep.stop();
+    this.tls?.stop();
     if (this.conns.size > 0) this.log.warn({ left: this.conns.size }, 'connections whose buffers did not drain in time are dropped without a close frame');
     for (const ws of [...this.conns]) this.closer.abort(ws);
     this.app.close();

@@ -64,6 +64,12 @@ export class LocalUsers<C> implements NodeHandler, UserCounts {
     return had === undefined ? 0 : had instanceof Several ? had.size : 1;
   }
 
+  /** The user's connections here (none: empty). */
+  connections(uid: string): C[] {
+    const had = this.users.get(uid);
+    return had === undefined ? [] : had instanceof Several ? [...had] : [had];
+  }
+
   all(): Map<string, number> {
     const out = new Map<string, number>();
     for (const [uid, had] of this.users) out.set(uid, had instanceof Several ? had.size : 1);

@@ -1,5 +1,6 @@
 // The periodic pass over a gateway's connections: one silent for longer than IDLE_TIMEOUT_MS
-// is closed with 4001, one whose outbound buffer stays at or over OUTBOUND_SOFT_LIMIT_BYTES
+// is closed with 4001, one whose token's exp (+ TOKEN_EXPIRY_GRACE_MS) has passed with 4502
+// (unless TOKEN_EXPIRY_CLOSE=false; a REFRESH moves exp on), one whose outbound buffer stays at or over OUTBOUND_SOFT_LIMIT_BYTES
 // for longer than SLOW_CONSUMER_GRACE_MS with 4002, closes waiting for a buffer to drain are
 // finished or given up (close.ts), and the buffers are sampled for metrics and for admission
 // (the sum of all send buffers, read at every upgrade without walking the connections).
@@ -16,6 +17,9 @@ export interface SweepOptions {
   readonly idleTimeoutMs: number;
   readonly outboundSoftLimitBytes: number;
   readonly slowConsumerGraceMs: number;
+  /** close connections whose token has expired (4502) */
+  readonly tokenExpiryClose: boolean;
+  readonly tokenExpiryGraceMs: number;
 }
 
 /** How often the sweep runs: a close comes at most this much after its limit. */
@@ -47,6 +51,8 @@ export class Sweep {
   run(now: number): void {
     let buffered = 0;
     let slow = 0;
+    // A token whose exp (seconds) is below this has expired; guests have no exp.
+    const expiredBelow = this.opts.tokenExpiryClose ? (now - this.opts.tokenExpiryGraceMs) / 1000 : -Infinity;
     for (const ws of this.conns) {
       const st = ws.getUserData();
       const b = ws.getBufferedAmount();
@@ -58,6 +64,11 @@ export class Sweep {
       }
       if (now - st.lastSeen > this.opts.idleTimeoutMs) {
         this.closer.close(ws, CloseCodes.IdleTimeout, now);
+        continue;
+      }
+      const exp = st.identity.exp;
+      if (exp !== undefined && exp <= expiredBelow && !st.refuse) {
+        this.closer.close(ws, CloseCodes.TokenExpired, now);
         continue;
       }
       if (b < this.opts.outboundSoftLimitBytes) st.overSince = 0;

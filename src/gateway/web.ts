@@ -68,10 +68,12 @@ export class WebFiles {
    * @param dir the built files (dist/web); missing: nothing is served but /demo/token
    * @param demoTokenSecret the secret to mint demo tokens with, or null: /demo/token answers 404.
    *   Pass it only when it is the public development secret (anyone can mint those anyway).
+   * @param demoClaims the `aud` and `iss` demo tokens carry (TOKEN_AUDIENCE, TOKEN_ISSUER), so that the gateway accepts them
    */
   constructor(
     dir: string,
     private readonly demoTokenSecret: string | null,
+    private readonly demoClaims: { readonly aud?: string; readonly iss?: string } = {},
   ) {
     if (existsSync(dir)) this.load(dir, dir);
   }
@@ -130,7 +132,7 @@ export class WebFiles {
     const uid = params.get('uid') ?? '';
     if (!UID.test(uid)) return json('400 Bad Request', { error: `uid must match ${UID.source}` });
     const name = (params.get('name') ?? '').slice(0, 64) || uid;
-    return json('200 OK', { token: mintToken(this.demoTokenSecret, { uid, name, ttlSeconds: DEMO_TOKEN_TTL_S }), expiresIn: DEMO_TOKEN_TTL_S });
+    return json('200 OK', { token: mintToken(this.demoTokenSecret, { uid, name, ttlSeconds: DEMO_TOKEN_TTL_S, ...this.demoClaims }), expiresIn: DEMO_TOKEN_TTL_S });
   }
 
   private load(root: string, dir: string): void {

@@ -54,6 +54,11 @@ export interface BackendApiDeps {
   /** the chat storage queue: a notice is stored like a direct message */
   readonly queue: ChatQueue;
   readonly chat: ChatFanout;
+  /**
+   * the word filter on texts (docs/moderation.md): the text to publish (masked, or as given),
+   * or null when a reject or hold list hit (answered 400: the backend has no review queue)
+   */
+  readonly filter?: (text: string) => string | null;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -100,8 +105,9 @@ export class BackendApi {
   }
 
   /** `POST /api/rooms/<room>/items`, `<prefix>.api.room-item`. */
-  roomItem(room: string, body: Json): Promise<ApiAnswer> {
-    return this.run(() => this.postItem(room, body));
+  /** `unfiltered`: a held item a moderator approved, not filtered again. */
+  roomItem(room: string, body: Json, unfiltered = false): Promise<ApiAnswer> {
+    return this.run(() => this.postItem(room, body, unfiltered));
   }
 
   /** `POST /api/users/<uid>/notices`, `<prefix>.api.notice`. */
@@ -151,7 +157,7 @@ export class BackendApi {
     return { status: 503, body: { error: 'internal failure: nothing is known to have been done; retry with the same key' } };
   }
 
-  private async postItem(room: string, body: Json): Promise<ApiAnswer> {
+  private async postItem(room: string, body: Json, unfiltered: boolean): Promise<ApiAnswer> {
     if (!ROOM_ID.test(room)) throw new ApiError(400, `room must match ${ROOM_ID}`);
     const key = keyOf(body);
     const u = body.u === undefined ? '' : body.u;
@@ -159,7 +165,11 @@ export class BackendApi {
     if (body.n !== undefined && typeof body.n !== 'string') throw new ApiError(400, 'n must be a string');
     const fallback = u === '' ? 'system' : u;
     const n = body.n === undefined ? fallback : displayName(body.n, fallback);
-    const { kind, fields } = badInput(() => validateSend({ k: body.k, x: body.x, c: body.c, m: body.m, g: body.g, a: body.a }, this.opts));
+    const valid = badInput(() => validateSend({ k: body.k, x: body.x, c: body.c, m: body.m, g: body.g, a: body.a }, this.opts));
+    const kind = valid.kind;
+    let fields = valid.fields;
+    const x = (fields as { x?: unknown }).x;
+    if (!unfiltered && typeof x === 'string') fields = { ...fields, x: this.filtered(x) } as typeof fields;
     const t = Date.now();
     const scope = scopes.room(room);
     const claim = key === undefined ? undefined : claimOf(scope, key);
@@ -212,10 +222,18 @@ export class BackendApi {
     return { status: 200, body: { room, s: seq, t } };
   }
 
+  /** The text through the word filter; a reject or hold list's hit is a 400. */
+  private filtered(x: string): string {
+    if (!this.deps.filter) return x;
+    const out = this.deps.filter(x);
+    if (out === null) throw new ApiError(400, 'content_rejected: the text contains words of a reject or hold list');
+    return out;
+  }
+
   private async postNotice(uid: string, body: Json): Promise<ApiAnswer> {
     if (!UID.test(uid)) throw new ApiError(400, `uid must match ${UID}`);
     const key = keyOf(body);
-    const x = badInput(() => text(body.x, 'x', this.opts.maxTextLength * 5));
+    const x = this.filtered(badInput(() => text(body.x, 'x', this.opts.maxTextLength * 5)));
     const t = Date.now();
     const scope = scopes.notices(uid);
     const claim = key === undefined ? undefined : claimOf(scope, key);

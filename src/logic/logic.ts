@@ -27,6 +27,7 @@ import { ChatReads } from './chat-reads.js';
 import { MaybeStoredError, NotStoredError, Republisher, StoredNotPublishedError, storeThenPublish } from './room-items.js';
 import { decodeRequests, encodeReply, MAX_BATCH_REQUESTS, type UpstreamReply, type UpstreamRequest } from './upstream.js';
 import { validateMessage, validateSend } from './validate.js';
+import type { ContentModeration } from './moderation.js';
 
 /** The storage seams the logic service uses, and nothing more. */
 export interface LogicStores {
@@ -55,6 +56,8 @@ export interface LogicOptions {
  * How long a client id stays claimed while its first attempt is processed: longer than any
  * attempt takes, short enough that a claim left by a logic process that died lapses soon.
  */
+/** the bucket of approved held items: never empty (rate and burst per second) */
+const APPROVED_RATE = 1_000_000;
 const CLAIM_TTL_MS = 10_000;
 
 /** Groups whose last member list a logic process keeps for a Redis outage. */
@@ -85,6 +88,8 @@ export class Logic {
     private readonly opts: LogicOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    /** mutes, bans and the word filter (docs/moderation.md); null: none */
+    private readonly moderation: ContentModeration | null = null,
   ) {
     this.internal = new FailureLog(log, 'upstream message processing');
     this.storeWrites = new FailureLog(log, 'de-duplication writes');
@@ -155,15 +160,20 @@ export class Logic {
     return { e: Errors.Overloaded.code, m: Errors.Overloaded.message, r: overloadRetryMs() };
   }
 
-  async send(req: UpstreamRequest): Promise<UpstreamReply> {
+  /**
+   * `approved`: a held item a moderator approved (docs/moderation.md, "Review queue"): not
+   * checked against mutes, bans and the filter again.
+   */
+  async send(req: UpstreamRequest, approved = false): Promise<UpstreamReply> {
     const label = labelOf(req);
     try {
       // A request of an op this version does not know (a newer gateway) is refused, not taken
       // for a SEND.
       let reply: UpstreamReply;
       if (ChatReads.handles(req.o)) reply = await this.reads.handle(req);
-      else if (req.o === Op.Msg) reply = await this.acceptMessage(req);
-      else if (req.o === Op.Send) reply = await this.acceptRoomItem(req);
+      else if (req.o === Op.Msg) reply = await this.acceptMessage(req, approved);
+      else if (req.o === Op.Send) reply = await this.acceptRoomItem(req, approved);
+      else if (req.o === Op.Moderate && this.moderation) reply = await this.moderation.moderate(req);
       else throw new ProtocolError(Errors.UnknownOp, `op ${req.o} is not an upstream request`);
       this.metrics.upstreamHandled(label, 'dup' in reply ? 'duplicate' : 'accepted');
       this.internal.succeeded();
@@ -172,7 +182,7 @@ export class Logic {
     } catch (err) {
       if (err instanceof ProtocolError) {
         this.metrics.upstreamHandled(label, err.entry.reason);
-        return { e: err.entry.code, m: err.message };
+        return err.retryMs === undefined ? { e: err.entry.code, m: err.message } : { e: err.entry.code, m: err.message, r: err.retryMs };
       }
       if (err instanceof QueueFullError) {
         // The storage queue is at its limit (writers behind, or Redis down for long): refuse
@@ -197,13 +207,27 @@ export class Logic {
     }
   }
 
-  private async acceptRoomItem(req: UpstreamRequest): Promise<UpstreamReply> {
+  private async acceptRoomItem(req: UpstreamRequest, approved: boolean): Promise<UpstreamReply> {
     if (!ROOM_ID.test(req.room)) throw new ProtocolError(Errors.InvalidRoom);
-    const { kind, fields, cmid } = validateSend(req.b, this.opts);
+    const mod = approved ? null : this.moderation;
+    // Mutes and bans first: the cheapest checks, and a muted user's text is not filtered.
+    mod?.checkMute(req.u, req.room);
+    mod?.checkBan(req.u, req.room);
+    const valid = validateSend(req.b, this.opts);
+    const { kind, cmid } = valid;
+    let fields = valid.fields;
     const roles = kind.senderRoles;
     if (roles && !req.r.some((r) => roles.includes(r))) {
       throw new ProtocolError(Errors.Forbidden, `${kind.name} items need one of the roles ${roles.join(', ')}`);
     }
+    // The filter, before the intake: a refused or held text takes no seq, claim or rate token.
+    const x = (fields as { x?: unknown }).x;
+    if (mod && typeof x === 'string') {
+      const checked = mod.checkText(req, req.room, x);
+      const text = typeof checked === 'string' ? checked : await checked;
+      if (text !== x) fields = { ...fields, x: text } as typeof fields;
+    }
+    const n = this.moderation ? this.moderation.name(req.n, req.u) : req.n;
     return this.sequenced(
       req,
       cmid,
@@ -213,18 +237,25 @@ export class Logic {
         // (room-items.ts): the ACK of a replayed kind means the item is in the room's window.
         // Unsequenced items (the sequencer was unavailable) have no place in the seq-ordered
         // window; never-shed kinds are refused then.
-        const data = encodeItem({ s: seq, u: req.u, n: req.n, t: req.at, ...fields });
+        const data = encodeItem({ s: seq, u: req.u, n, t: req.at, ...fields });
         const settled = await storeThenPublish(this.stores.history, this.bus, { room: req.room, kind, seq, data }, settle);
         if (kind.replayed && seq > 0) this.windowWrites.succeeded();
         return settled;
       },
       // A retry of a stored item: its first attempt may have stored it and never published it.
       kind.replayed ? (seq) => this.republisher.republish(req.room, seq) : undefined,
+      approved,
     );
   }
 
-  private async acceptMessage(req: UpstreamRequest): Promise<UpstreamReply> {
-    const { target, x, cmid } = validateMessage(req.b, this.opts);
+  private async acceptMessage(req: UpstreamRequest, approved: boolean): Promise<UpstreamReply> {
+    const mod = approved ? null : this.moderation;
+    mod?.checkMute(req.u, '');
+    const valid = validateMessage(req.b, this.opts);
+    const { target, cmid } = valid;
+    const checked = mod ? mod.checkText(req, '', valid.x) : valid.x;
+    const x = typeof checked === 'string' ? checked : await checked;
+    const n = this.moderation ? this.moderation.name(req.n, req.u) : req.n;
     let recipients: string[];
     let scope: string;
     let inboxes: readonly string[];
@@ -243,7 +274,7 @@ export class Logic {
     }
     const claim = cmid === undefined ? undefined : `${req.u}|${cmid}`;
     return this.sequenced(req, cmid, scope, async (seq) => {
-      const message: ChatMessage = { ...target, s: seq, u: req.u, n: req.n, t: req.at, x, id: messageId() };
+      const message: ChatMessage = { ...target, s: seq, u: req.u, n, t: req.at, x, id: messageId() };
       const m = encode(message);
       // The ACK waits for the queue: once the message is in it, it will reach every inbox and the
       // history, whatever happens to this process or to Redis. A failure here is a rejection
@@ -263,7 +294,7 @@ export class Logic {
       );
       const done = delivered.finally(() => this.delivering--);
       if (this.delivering > this.opts.logicMaxInflight) await done;
-    });
+    }, undefined, approved);
   }
 
   /** The admin API changed (or deleted) the group: its member list is read again. */
@@ -317,6 +348,7 @@ export class Logic {
     scope: string,
     publish: (seq: number, settle: ClaimSettle | undefined) => Promise<boolean | void>,
     onDup?: (seq: number) => Promise<void>,
+    approved = false,
   ): Promise<UpstreamReply> {
     const { intake } = this.stores;
     // '|' cannot occur in a uid, so the key is unambiguous whatever the client id holds.
@@ -324,9 +356,9 @@ export class Logic {
     const verdict = await intake.admit({
       claim,
       claimTtlMs: Math.min(CLAIM_TTL_MS, this.opts.dedupeTtlMs),
-      bucket: `u:${req.u}`,
-      rate: this.opts.userMessageRate,
-      burst: this.opts.userMessageBurst,
+      // An approved held item took its token when it was first sent: it is not limited again
+      // (its own bucket, never empty), so that an approval is never lost to the sender's rate.
+      ...(approved ? { bucket: `a:${req.u}`, rate: APPROVED_RATE, burst: APPROVED_RATE } : { bucket: `u:${req.u}`, rate: this.opts.userMessageRate, burst: this.opts.userMessageBurst }),
       scope,
     });
     if ('dup' in verdict) {
@@ -385,6 +417,7 @@ function labelOf(req: UpstreamRequest | null): string {
   const b = req.b as { k?: number; g?: unknown } | null;
   if (req.o === Op.Msg) return b?.g !== undefined ? 'group' : 'direct';
   if (req.o === Op.Send) return kindName(b?.k);
+  if (req.o === Op.Moderate) return 'moderate';
   return READ_LABELS[req.o] ?? 'unknown';
 }
 

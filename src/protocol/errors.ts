@@ -18,8 +18,14 @@ export const Errors = {
   Forbidden: { code: 13, reason: 'forbidden', message: 'your roles do not allow this' },
   NotMember: { code: 14, reason: 'not_member', message: 'no such group, or you are not a member of it' },
   Superseded: { code: 15, reason: 'superseded', message: 'a later JOIN, SWITCH or LEAVE on this connection replaced this request' },
+  // moderation (docs/moderation.md): retryMs = the remaining ms of a timed mute or ban
+  Banned: { code: 16, reason: 'banned', message: 'you are banned from this room' },
+  ContentRejected: { code: 17, reason: 'content_rejected', message: 'the text contains words this server does not publish' },
+  HeldForReview: { code: 18, reason: 'held_for_review', message: 'held for a moderator to review; published later if approved' },
   RateLimited: { code: 20, reason: 'rate_limited', message: 'you are sending too fast' },
   Flood: { code: 21, reason: 'flood', message: 'too many frames on this connection; frame ignored' },
+  Muted: { code: 22, reason: 'muted', message: 'you are muted' },
+  TokenRefused: { code: 23, reason: 'token_refused', message: 'REFRESH token invalid, expired or of another user; the connection keeps its old token' },
   Unavailable: { code: 30, reason: 'unavailable', message: 'the service did not answer in time; retry with the same id' },
   Internal: { code: 31, reason: 'internal', message: 'internal error; retry with the same id' },
   Overloaded: { code: 32, reason: 'overloaded', message: 'the server is shedding load and did not take this message; retry after retryMs with the same id' },
@@ -44,6 +50,7 @@ export const CloseCodes = {
   TokenExpired: { code: 4502, reason: 'token_expired', message: 'token expired; get a new one' },
   GuestsDisabled: { code: 4503, reason: 'guests_disabled', message: 'this server requires a token' },
   TokenTooLarge: { code: 4504, reason: 'token_too_large', message: 'token longer than this server accepts' },
+  UserConnections: { code: 4505, reason: 'too_many_connections', message: 'this user holds as many connections as this server allows; close one first' },
 } as const satisfies Record<string, ErrorEntry>;
 export type CloseName = keyof typeof CloseCodes;
 
@@ -57,9 +64,12 @@ export function shouldReconnect(code: number): boolean {
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
   readonly entry: ErrorEntry;
-  constructor(entry: ErrorEntry, detail?: string, options?: { cause?: unknown }) {
+  /** the ERROR frame's retryMs (codes 16, 22: what remains of a timed ban or mute) */
+  readonly retryMs: number | undefined;
+  constructor(entry: ErrorEntry, detail?: string, options?: { cause?: unknown; retryMs?: number }) {
     super(detail ? `${entry.message}: ${detail}` : entry.message, options);
     this.entry = entry;
+    this.retryMs = options?.retryMs;
   }
 }
 

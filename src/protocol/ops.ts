@@ -14,11 +14,17 @@ export const Op = {
   Contacts: 44,
   Read: 46,
   Received: 33,
+  /** a moderator mutes, unmutes, bans or unbans a user (docs/moderation.md) */
+  Moderate: 24,
+  /** a new token for this connection (same sub): its name, roles and exp replace the old ones */
+  Refresh: 6,
   // server -> client
   Pong: 2,
   Welcome: 3,
   /** a drain moves this connection: reconnect after `reconnectMs`, preferably elsewhere (close 1012 follows) */
   GoAway: 5,
+  /** REFRESH accepted: the connection's new exp, name and roles */
+  Refreshed: 7,
   Error: 9,
   Joined: 11,
   Left: 14,
@@ -30,6 +36,7 @@ export const Op = {
   Messages: 43,
   Recent: 45,
   Unread: 47,
+  Moderated: 25,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 

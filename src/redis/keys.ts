@@ -61,6 +61,20 @@ export interface Keys {
   chatRead(uid: string): string;
   /** STRING: the seq given to an unsequenced message (by its server id), for its replays */
   chatAssigned(id: string): string;
+  /** STRING counter: the moderation version, +1 with every change of mutes, bans or word lists */
+  modVersion(): string;
+  /** HASH `<uid>|<room or *>` -> JSON {uid, room, until?, by, source, reason?, at}: mutes */
+  modMutes(): string;
+  /** HASH `<uid>|<room>` -> JSON, as modMutes: room bans */
+  modBans(): string;
+  /** HASH list name -> JSON {name, action, words}: the word lists of the filter */
+  modLists(): string;
+  /** HASH id -> JSON: items held for review; ids from modHeldSeq */
+  modHeld(): string;
+  /** STRING counter: the last id given to a held item */
+  modHeldSeq(): string;
+  /** STRING counter with a PX ttl (the window): filter hits of `<uid>|<room or *>`, for auto-mute */
+  modHits(key: string): string;
 }
 
 export function keys(prefix: string): Keys {
@@ -88,5 +102,12 @@ export function keys(prefix: string): Keys {
     chatContacts: (uid) => `${prefix}chat:ct:${uid}`,
     chatRead: (uid) => `${prefix}chat:rd:${uid}`,
     chatAssigned: (id) => `${prefix}chat:id:${id}`,
+    modVersion: () => `${prefix}mod:ver`,
+    modMutes: () => `${prefix}mod:mutes`,
+    modBans: () => `${prefix}mod:bans`,
+    modLists: () => `${prefix}mod:lists`,
+    modHeld: () => `${prefix}mod:held`,
+    modHeldSeq: () => `${prefix}mod:held:seq`,
+    modHits: (key) => `${prefix}mod:hits:${key}`,
   };
 }

@@ -31,6 +31,11 @@ const FLOOD = 21;
  */
 const ASK_BASE_MS = 1000;
 const ASK_MAX_MS = 8000;
+/**
+ * A token function's token is refreshed (REFRESH) after 70-90% of the time left before its exp;
+ * one refused or lost is tried again after half of what is left, while at least this much is.
+ */
+const REFRESH_MIN_LEFT_MS = 2000;
 /** The longest GOAWAY delay honoured. */
 const GOAWAY_MAX_MS = 30_000;
 
@@ -346,6 +351,10 @@ export class DanmakuClient extends Emitter<ClientEvents> {
         return this.onUnread(b);
       case Op.GoAway:
         return this.goAway(b);
+      case Op.Left:
+        // rid 0: the server removed this connection from its room (a moderator's ban)
+        if (f.rid === 0 && typeof b.room === 'string' && b.room === this._room) return this.removed(b.room, b);
+        return;
       case Op.Error:
         if (f.rid === 0) {
           // The INBOX push failed (out_of_retention: from the most recent), or a RECEIVED was refused.
@@ -362,6 +371,23 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     }
   }
 
+  /**
+   * The server took this connection out of `room` (LEFT with rid 0; `reason: "banned"`): the
+   * client is in no room and does not JOIN it again on a reconnect (it would get ERROR 16).
+   */
+  private removed(room: string, b: Record<string, unknown>): void {
+    this._room = null;
+    this.roomState = null;
+    this.joinedRoom = null;
+    this._online = 0;
+    ++this.joinGen;
+    const until = typeof b.until === 'number' ? b.until : null;
+    const reason = typeof b.reason === 'string' ? b.reason : 'removed';
+    this.settleJoins(null, new RequestError(16, 'banned', `removed from room ${room} (${reason})`));
+    if (reason === 'banned') this.emit('banned', { room, until });
+    this.emit('left', room);
+  }
+
   private onWelcome(link: Link, b: Record<string, unknown>): void {
     const w: Welcome = {
       uid: String(b.uid ?? ''),
@@ -372,6 +398,7 @@ export class DanmakuClient extends Emitter<ClientEvents> {
       idleTimeout: Number(b.idleTimeout) || 75_000,
       maxFrame: Number(b.maxFrame) || 4096,
     };
+    if (typeof b.exp === 'number') w.exp = b.exp;
     this._welcome = w;
     this.uid = w.uid;
     this.backoff.reset();
@@ -381,6 +408,7 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     this.watch(link, w.heartbeat + this.requestTimeoutMs);
     this.setState('open', {});
     this.emit('welcome', w);
+    this.refreshLater(link, false);
     if (this.signedIn) {
       // The INBOX push (the URL's since) is the first page; a server that sends none (INBOX_PUSH_SIZE 0) gets a SYNC.
       this.pushWaiting = link;
@@ -388,6 +416,46 @@ export class DanmakuClient extends Emitter<ClientEvents> {
     }
     if (this._room !== null) void this.joinLoop(link, this._room, this.joinGen);
     this.outbox.pump();
+  }
+
+  /**
+   * With a token function and a token that expires: a REFRESH before exp, so that the server
+   * does not close the connection with 4502. A refused or lost one is tried again later while
+   * time is left; else the 4502 comes and the client reconnects with a fresh token as for any.
+   */
+  private refreshLater(link: Link, retry: boolean): void {
+    const exp = this._welcome?.exp;
+    if (exp === undefined || typeof this.token !== 'function') return;
+    const left = exp * 1000 - Date.now();
+    if (retry && left < REFRESH_MIN_LEFT_MS) return;
+    // (setTimeout takes at most 2^31-1 ms: a longer token is refreshed early, no harm)
+    this.later(Math.min(retry ? left / 2 : jittered(left * 0.8, 0.875, 1.125), 2 ** 31 - 1), () => void this.refresh(link));
+  }
+
+  private async refresh(link: Link): Promise<void> {
+    let token: string | null | undefined;
+    try {
+      token = await (this.token as () => string | null | undefined | Promise<string | null | undefined>)();
+    } catch (err) {
+      if (link === this.link) this.emit('error', err instanceof Error ? err : new Error(String(err)));
+    }
+    if (link !== this.link) return;
+    if (!token) return this.refreshLater(link, true);
+    link.request(Op.Refresh, { token }, this.requestTimeoutMs, (err, reply) => {
+      const w = this._welcome;
+      if (link !== this.link || !w || err instanceof LinkClosed) return;
+      if (!reply) {
+        if (err instanceof RequestError) this.emit('error', err); // 23 token_refused
+        return this.refreshLater(link, true);
+      }
+      const b = reply.body;
+      this._welcome = { ...w, name: String(b.name ?? w.name) };
+      if (typeof b.exp === 'number') this._welcome.exp = b.exp;
+      else delete this._welcome.exp;
+      this.emit('refreshed', this._welcome);
+      // The function gave the same token (or one that ends no later): again after half of what is left, not at 80%.
+      this.refreshLater(link, w.exp !== undefined && (this._welcome.exp ?? Infinity) <= w.exp);
+    });
   }
 
   /** the link whose INBOX push has not come yet */

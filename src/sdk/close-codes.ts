@@ -19,7 +19,11 @@ export function shouldReconnect(code: number): boolean {
   return code !== TEXT_FRAME && code !== TOO_LARGE;
 }
 
-/** `code` undefined: the client dropped the connection itself (no WELCOME, heartbeat timeout). */
+/**
+ * `code` undefined: the client dropped the connection itself (no WELCOME, heartbeat timeout).
+ * 4505 `too_many_connections` (the user holds MAX_CONNECTIONS_PER_USER connections on that
+ * gateway) fails like the other 45xx codes: reconnecting would only be refused again.
+ */
 export function closeAction(code: number | undefined, tokenIsFunction: boolean): CloseAction {
   if (code === undefined) return 'reconnect';
   if (code === TOKEN_INVALID || code === TOKEN_EXPIRED) return tokenIsFunction ? 'reconnect' : 'fail';

@@ -8,7 +8,7 @@ export class RequestError extends Error {
   readonly code: number;
   /** the code's stable name */
   readonly reason: string;
-  /** ERROR 32 only: how long to wait before trying again */
+  /** ERROR 32: how long to wait before trying again; ERROR 16 and 22: what remains of a timed ban or mute (ms) */
   readonly retryMs?: number;
 
   constructor(code: number, reason: string, message: string, retryMs?: number) {

@@ -16,7 +16,10 @@ export interface ClientOptions {
    * weighted random choice by load); the `url` list when it cannot say
    */
   entry?: string;
-  /** a token, or a function called before every connect (and again after close 4502/4501) */
+  /**
+   * a token, or a function called before every connect (and again after close 4502/4501); a
+   * function is also called before the token's exp (WELCOME exp) for a REFRESH of the open connection
+   */
   token?: TokenSource;
   /** WebSocket constructor (Node 20: pass `ws`'s WebSocket); default globalThis.WebSocket */
   WebSocket?: unknown;
@@ -42,6 +45,8 @@ export interface Welcome {
   heartbeat: number;
   idleTimeout: number;
   maxFrame: number;
+  /** the token's exp (seconds since the epoch; a REFRESH moves it on); absent: guests, tokens without exp */
+  exp?: number;
 }
 
 /** A room item (docs/protocol.md, "Room items"), as decoded. */
@@ -128,8 +133,12 @@ export interface StateDetail {
 export interface ClientEvents {
   state: (state: ConnectionState, detail: StateDetail) => void;
   welcome: (w: Welcome) => void;
+  /** a REFRESH was accepted: the WELCOME with the new name and exp */
+  refreshed: (w: Welcome) => void;
   joined: (info: JoinInfo) => void;
   left: (room: string | null) => void;
+  /** a moderator banned this user from the room it was in (LEFT rid 0, reason "banned"): in no room now; `until` ms since the epoch, null: until lifted */
+  banned: (info: { room: string; until: number | null }) => void;
   /** k 1 */
   danmaku: (item: RoomItem, meta: ItemMeta) => void;
   /** k 2 (item.a = count in that BATCH) */

@@ -23,6 +23,21 @@ function recorder(bus: Bus): [string, unknown][] {
 }
 
 export function busContract(t: Test, make: () => Promise<BusFixture>): void {
+  t.test('bus - a control broadcast reaches every node with a control handler, the sender included', async (t) => {
+    const f = await make();
+    t.teardown(() => f.close());
+    const [a, b, quiet] = await Promise.all([f.node(), f.node(), f.node()]);
+    const got: [string, unknown][] = [];
+    await a.onBroadcast((d) => got.push(['a', decode(d)]));
+    await b.onBroadcast((d) => got.push(['b', decode(d)]));
+    a.broadcast(encode({ v: 1, e: 'lists' }));
+    quiet.broadcast(encode({ v: 2, e: 'lists' }));
+    await f.settle();
+    await new Promise((r) => setTimeout(r, 50));
+    t.same(got.filter(([n]) => n === 'a').map(([, v]) => v), [{ v: 1, e: 'lists' }, { v: 2, e: 'lists' }]);
+    t.same(got.filter(([n]) => n === 'b').map(([, v]) => v), [{ v: 1, e: 'lists' }, { v: 2, e: 'lists' }]);
+  });
+
   t.test('bus - delivers a room message once to each subscribed node, not to others', async (t) => {
     const f = await make();
     t.teardown(() => f.close());

@@ -3,6 +3,8 @@ import { TokenVerifier } from '../../src/auth/token.js';
 import { Admission, overload, retryAfterSeconds, RETRY_AFTER_MAX_S, RETRY_AFTER_MIN_S, type LoadSignals } from '../../src/gateway/admission.js';
 
 const LIMITS = { maxConnections: 100, admitMaxLagMs: 200, admitMaxOutboundBytes: 1 << 20 };
+/** the per-client limits, all off */
+const OFF = { maxConnectionsPerIp: 0, ipConnectRate: 0, ipConnectBurst: 20, maxConnectionsPerUser: 0, allowedOrigins: [] };
 const CALM: LoadSignals = { connections: 10, lagMs: 3, outboundBytes: 0 };
 
 t.test('admission - a gateway under every threshold admits', async (t) => {
@@ -37,8 +39,8 @@ t.test('admission - Retry-After is a whole number of seconds spread over its ran
 
 t.test('admission - refusals answer 503 with a reason and Retry-After; draining comes first', async (t) => {
   let load: LoadSignals = CALM;
-  const a = new Admission(new TokenVerifier('test-secret-0123456789abcdef'), { ...LIMITS, allowGuests: true, maxTokenBytes: 4096 }, () => load, () => 0.5);
-  const req = { token: '', since: '' };
+  const a = new Admission(new TokenVerifier('test-secret-0123456789abcdef'), { ...LIMITS, ...OFF, allowGuests: true, maxTokenBytes: 4096 }, () => load, () => 0.5);
+  const req = { token: '', since: '', address: '127.0.0.1', origin: '' };
   const ok = a.admit(req, 1);
   t.equal(ok.upgrade, true, 'a guest is admitted while calm');
   t.equal(a.refusal(), null);

@@ -84,6 +84,7 @@ t.test('entry - the default public URL is the host and the bound port', async (t
   t.equal(defaultPublicUrl('10.1.2.3', 9002), 'ws://10.1.2.3:9002/');
   t.equal(defaultPublicUrl('::1', 9001), 'ws://[::1]:9001/');
   t.equal(defaultPublicUrl('gw-1.internal', 443), 'ws://gw-1.internal:443/');
+  t.equal(defaultPublicUrl('gw-1.internal', 443, true), 'wss://gw-1.internal:443/', 'wss with TLS on');
 });
 
 t.test('entry - one registry read per second however many ask; a failure is a 503 with Retry-After', async (t) => {

@@ -155,3 +155,30 @@ t.test('sdk client - GOAWAY: the next reconnect waits its reconnectMs (capped at
   latest().serverClose(1012);
   t.same(capped, [30_000], 'at most 30 s');
 });
+
+t.test('sdk client - a ban (LEFT rid 0, reason banned) takes the client out of its room: banned and left emitted, no JOIN on reconnect', async (t) => {
+  const c = client({ token: 'T' });
+  t.teardown(() => c.close());
+  const ws = latest();
+  ws.accept();
+  const joined = c.join('r1');
+  const join = ws.lastRequest(10)!;
+  ws.push(11, join[1], { room: 'r1', online: 1, seq: 0, epoch: 'E', replay: [] });
+  await joined;
+  const banned: unknown[] = [];
+  const left: unknown[] = [];
+  c.on('banned', (b) => banned.push(b));
+  c.on('left', (r) => left.push(r));
+  ws.push(14, 0, { room: 'other', reason: 'banned' });
+  t.equal(c.room, 'r1', 'a LEFT naming another room changes nothing');
+  ws.push(14, 0, { room: 'r1', reason: 'banned', until: 1234 });
+  t.same(banned, [{ room: 'r1', until: 1234 }]);
+  t.same(left, ['r1']);
+  t.equal(c.room, null, 'in no room');
+  const joins = FakeSocket.all.length;
+  ws.serverClose(1006);
+  await waitFor(() => FakeSocket.all.length === joins + 1, 1000, 'the reconnect');
+  latest().accept();
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(latest().lastRequest(10), undefined, 'the banned room is not joined again');
+});

@@ -28,6 +28,8 @@ t.test('sdk close codes - reconnect, or fail', async (t) => {
     [CloseCodes.TokenExpired.code, true, 'reconnect'],
     [CloseCodes.GuestsDisabled.code, true, 'fail'],
     [CloseCodes.TokenTooLarge.code, true, 'fail'],
+    [CloseCodes.UserConnections.code, true, 'fail'],
+    [CloseCodes.UserConnections.code, false, 'fail'],
     [4999, true, 'fail'],
     [4499, false, 'reconnect'],
   ];
