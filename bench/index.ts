@@ -25,6 +25,7 @@ import { chat, CHAT, CHAT_HELP } from './chat.js';
 import { rehearsal, REHEARSAL, REHEARSAL_HELP } from './rehearsal.js';
 
 import { overlayMain } from './overlay.js';
+import { stopChildrenOnSignal } from './lib/children.js';
 
 /** The drained gateway's windows in a --drain run, unless --env sets them. */
 const DRAIN_DEFAULTS = { DRAIN_NOT_READY_MS: '1000', DRAIN_WINDOW_MS: '10000' };
@@ -185,6 +186,7 @@ async function main(argv: string[]): Promise<number> {
   return slo.every((s) => s.ok) ? 0 : 1;
 }
 
+stopChildrenOnSignal();
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {

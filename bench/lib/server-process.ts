@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { track } from './children.js';
 
 export const SERVER_MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 export const BASELINE_MAIN = fileURLToPath(new URL('../baseline/server.js', import.meta.url));
@@ -52,6 +53,7 @@ export async function startNode(o: NodeOptions): Promise<NodeProcess> {
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', ADMIN_PORT: '0', ADMIT_MAX_LAG_MS: '0', DRAIN_NOT_READY_MS: '0', DRAIN_WINDOW_MS: '0', ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  track(proc);
   const keep = o.keepLogs ?? Infinity;
   const logs: Record<string, unknown>[] = [];
   let stderr = '';

@@ -13,6 +13,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { accepts, freePort } from './loopback.js';
+import { track } from './children.js';
 
 const START_TIMEOUT_MS = 10_000;
 
@@ -59,6 +60,7 @@ export class ServiceProcess {
   async start(): Promise<void> {
     if (this.proc) throw new Error(`${this.name} already running`);
     const proc = spawn(this.launch.command, this.launch.args(this.listeningOn, this.dir), { stdio: ['ignore', 'pipe', 'pipe'] });
+    track(proc, () => rmSync(this.dir, { recursive: true, force: true }));
     this.proc = proc;
     const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-4000));
     proc.stdout!.on('data', keep);
