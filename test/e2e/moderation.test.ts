@@ -1,7 +1,7 @@
 // Mute, ban, MODERATE, the word filter and the review queue end to end in standalone mode
 // (docs/moderation.md): a real server process, clients on the wire protocol, the admin API.
 
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -36,6 +36,7 @@ function lefts(c: DanmakuClient): Record<string, unknown>[] {
 
 t.test('moderation (standalone) - mute, ban, MODERATE, filter reject/mask/hold, review queue, auto-mute', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'danmaku-filter-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'lists.json');
   writeFileSync(file, JSON.stringify({ lists: [{ name: 'bad', action: 'reject', words: ['badword'] }, { name: 'soft', action: 'mask', words: ['darn'] }, { name: 'review', action: 'hold', words: ['link'] }] }));
   const srv = await startServer({ ADMIN_SECRET, ...FAST, FILTER_FILE: file, FILTER_AUTOMUTE_HITS: '3', FILTER_AUTOMUTE_MS: '60000' });
@@ -174,6 +175,7 @@ t.test('moderation (standalone) - timed restrictions expire: a 1 s mute, then SE
 
 t.test('moderation (standalone) - an approved chat message takes no token of the sender\'s rate limit', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'danmaku-filter-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'lists.json');
   writeFileSync(file, JSON.stringify({ lists: [{ name: 'review', action: 'hold', words: ['link'] }] }));
   const srv = await startServer({ ADMIN_SECRET, ...FAST, FILTER_FILE: file, USER_MESSAGE_RATE: '1', USER_MESSAGE_BURST: '1' });
