@@ -10,10 +10,6 @@
 import fc from 'fast-check';
 import { pino } from 'pino';
 import t from 'tap';
-import { MemoryBroker } from '../../src/bus/memory.js';
-import { createLogger } from '../../src/log.js';
-import { ChatFanout } from '../../src/logic/chat.js';
-import { ChatReads } from '../../src/logic/chat-reads.js';
 import { Logic } from '../../src/logic/logic.js';
 import { decodeRequests } from '../../src/logic/upstream.js';
 import { validateContacts, validateHistory, validateMessage, validateRead, validateSend, validateSync } from '../../src/logic/validate.js';
@@ -22,19 +18,10 @@ import { refreshIdentity } from '../../src/gateway/refresh.js';
 import { TokenVerifier } from '../../src/auth/token.js';
 import { readModerate } from '../../src/logic/moderation.js';
 import { receivedIds } from '../../src/gateway/pushes.js';
-import { Metrics } from '../../src/metrics.js';
 import { CLIENT_FRAME_RULES, decode, decodeFrame, encode, encodeFrame, tryDecode } from '../../src/protocol/codec.js';
 import { Errors, ProtocolError } from '../../src/protocol/errors.js';
 import { Op } from '../../src/protocol/ops.js';
-import { nullQueueObserver } from '../../src/queue/index.js';
-import { MemoryQueue } from '../../src/queue/memory.js';
-import { MemoryRegistry } from '../../src/registry/memory.js';
-import { MemoryChatStore } from '../../src/store/chat/memory.js';
-import { MemoryGroups } from '../../src/store/groups/memory.js';
-import { MemoryRoomHistory } from '../../src/store/history/memory.js';
-import { MemoryIntake } from '../../src/store/intake/memory.js';
-import { MemoryDeduper, MemoryRateLimiter } from '../../src/store/limits/memory.js';
-import { MemorySequencer } from '../../src/store/sequence/memory.js';
+import { memoryLogic } from '../helpers/memory-logic.js';
 import { bodyFor, fuzzSeed, mutated, OPS, rawEncode, rawIntOf, rawText, rawValue, type Raw } from '../helpers/fuzz.js';
 
 const seed = fuzzSeed((m) => t.comment(m));
@@ -121,16 +108,7 @@ t.test('fuzz handlers - every reader: a result or a ProtocolError of the catalog
 function makeLogic(): { logic: Logic; logs: Record<string, unknown>[] } {
   const logs: Record<string, unknown>[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const sequencer = new MemorySequencer();
-  const intake = new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (s) => sequencer.next(s));
-  const stores = { history: new MemoryRoomHistory({ claims: intake }), intake, groups: new MemoryGroups(), queue: new MemoryQueue({ observer: nullQueueObserver, log: createLogger('silent') }) };
-  const bus = new MemoryBroker().connect();
-  bus.attach({ roomMessage: () => undefined });
-  const metrics = new Metrics({ defaultMetrics: false });
-  const fanout = new ChatFanout(new MemoryRegistry(), bus, metrics);
-  const opts = { maxTextLength: 100, userMessageRate: 100_000, userMessageBurst: 100_000, dedupeTtlMs: 60_000, logicMaxInflight: 100_000, bigGroupSize: 500, groupCacheMs: 0 };
-  const reads = new ChatReads(new MemoryChatStore(), stores.groups, fanout, { bigGroupSize: 500 }, metrics);
-  return { logic: new Logic(bus, stores, fanout, reads, opts, metrics, log), logs };
+  return { logic: memoryLogic({ logicMaxInflight: 100_000, userMessageRate: 100_000, log }).logic, logs };
 }
 
 /** A reply the gateway can turn into a documented frame: an ACK, a read's reply, or an ERROR of the catalogue but 31. */

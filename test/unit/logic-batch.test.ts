@@ -3,38 +3,18 @@
 // over the size a gateway sends, are refused as bad frames, not counted as load shed.
 
 import t from 'tap';
-import { MemoryBroker } from '../../src/bus/memory.js';
-import { createLogger } from '../../src/log.js';
-import { ChatFanout } from '../../src/logic/chat.js';
-import { ChatReads } from '../../src/logic/chat-reads.js';
 import { Logic } from '../../src/logic/logic.js';
-import { nullQueueObserver } from '../../src/queue/index.js';
-import { MemoryQueue } from '../../src/queue/memory.js';
-import { MemoryChatStore } from '../../src/store/chat/memory.js';
 import { MAX_BATCH_REQUESTS } from '../../src/logic/upstream.js';
 import { Metrics } from '../../src/metrics.js';
 import { decode, encode } from '../../src/protocol/codec.js';
 import { Errors } from '../../src/protocol/errors.js';
 import { Kind } from '../../src/protocol/kinds.js';
 import { Op } from '../../src/protocol/ops.js';
-import { MemoryRegistry } from '../../src/registry/memory.js';
-import { MemoryGroups } from '../../src/store/groups/memory.js';
-import { MemoryRoomHistory } from '../../src/store/history/memory.js';
-import { MemoryIntake } from '../../src/store/intake/memory.js';
-import { MemoryDeduper, MemoryRateLimiter } from '../../src/store/limits/memory.js';
-import { MemorySequencer } from '../../src/store/sequence/memory.js';
+import { memoryLogic } from '../helpers/memory-logic.js';
 import { metricValue } from '../helpers/server.js';
 
 function logic(maxInflight: number): { logic: Logic; metrics: Metrics } {
-  const sequencer = new MemorySequencer();
-  const intake = new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (s) => sequencer.next(s));
-  const stores = { history: new MemoryRoomHistory({ claims: intake }), intake, groups: new MemoryGroups(), queue: new MemoryQueue({ observer: nullQueueObserver, log: createLogger('silent') }) };
-  const bus = new MemoryBroker().connect();
-  bus.attach({ roomMessage: () => undefined });
-  const metrics = new Metrics({ defaultMetrics: false });
-  const fanout = new ChatFanout(new MemoryRegistry(), bus, metrics);
-  const opts = { maxTextLength: 100, userMessageRate: 1000, userMessageBurst: 1000, dedupeTtlMs: 60_000, logicMaxInflight: maxInflight, bigGroupSize: 500, groupCacheMs: 0 };
-  return { logic: new Logic(bus, stores, fanout, new ChatReads(new MemoryChatStore(), stores.groups, fanout, { bigGroupSize: 500 }, metrics), opts, metrics, createLogger('silent')), metrics };
+  return memoryLogic({ logicMaxInflight: maxInflight, userMessageRate: 1000 });
 }
 
 const req = (i: number) => ({ o: Op.Send, u: 'alice', n: 'alice', r: [], room: 'r', at: Date.now(), b: { k: Kind.Danmaku, x: `m${i}` } });
