@@ -163,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (name === CLUSTER) {
     if (o.url) throw new Error('cluster starts its own processes; drop --url');
-    runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...(o.drain ? DRAIN_DEFAULTS : {}), ...o.env }), scenario, o, true));
+    runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...(o.drain ? DRAIN_DEFAULTS : {}), ...o.env }, o.redisReplicas), scenario, o, true));
   }
   if (o.deflate) {
     if (o.url || name === CLUSTER) throw new Error('--deflate runs a standalone server it starts (with COMPRESSION=shared, then without); drop --url');

@@ -27,6 +27,10 @@ export interface Config {
   readonly subjectPrefix: string;
   /** prefix of every Redis key (src/redis/keys.ts) */
   readonly redisPrefix: string;
+  /** replicas that must hold a gift's, notice's or stored chat batch's writes before it is acknowledged (Redis WAIT); 0: none */
+  readonly redisWaitReplicas: number;
+  /** how long the acknowledgement waits for them (WAIT's timeout): after it, ERROR 30 */
+  readonly redisWaitTimeoutMs: number;
   /** bearer secret of the admin HTTP API (the logic role's routes, the gateway's drain routes); null: the API is disabled */
   readonly adminSecret: string | null;
   readonly registryHeartbeatMs: number;
@@ -295,6 +299,10 @@ export function loadConfig(env: Env = process.env): Config {
   const natsUrl = str(env, 'NATS_URL', '') || null;
   const redisUrl = str(env, 'REDIS_URL', '') || null;
   const redisSentinel = sentinel(env);
+  const redisWaitReplicas = int(env, 'REDIS_WAIT_REPLICAS', 0, 0, 16);
+  if (redisWaitReplicas > 0 && redisUrl === null && redisSentinel === null) {
+    throw new ConfigError('REDIS_WAIT_REPLICAS needs cluster mode: in standalone mode nothing is replicated');
+  }
   if ((natsUrl === null) !== (redisUrl === null && redisSentinel === null)) {
     throw new ConfigError('cluster mode needs both NATS_URL and REDIS_URL (or REDIS_SENTINELS) (standalone mode: set neither)');
   }
@@ -355,6 +363,8 @@ export function loadConfig(env: Env = process.env): Config {
     redisSentinel,
     subjectPrefix,
     redisPrefix: str(env, 'REDIS_PREFIX', 'danmaku:'),
+    redisWaitReplicas,
+    redisWaitTimeoutMs: int(env, 'REDIS_WAIT_TIMEOUT_MS', 500, 10, 10_000),
     adminSecret,
     registryHeartbeatMs,
     registryTtlMs,

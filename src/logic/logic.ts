@@ -11,6 +11,7 @@ import type { RoomBus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import { isRedisUnavailable } from '../redis/client.js';
+import type { ReplicaConfirm } from '../redis/replica-wait.js';
 import type { Metrics } from '../metrics.js';
 import { Errors, overloadRetryMs, ProtocolError } from '../protocol/errors.js';
 import { encode, encodeFrameWithBody } from '../protocol/codec.js';
@@ -24,7 +25,7 @@ import { scopes } from '../store/sequence/index.js';
 import { QueueFullError, QueueUnavailableError, type ChatQueue } from '../queue/index.js';
 import { messageId, type ChatFanout, type ChatMessage } from './chat.js';
 import { ChatReads } from './chat-reads.js';
-import { MaybeStoredError, NotStoredError, Republisher, StoredNotPublishedError, storeThenPublish } from './room-items.js';
+import { MaybeStoredError, mustBeReplicated, NotStoredError, Republisher, StoredNotPublishedError, storeThenPublish } from './room-items.js';
 import { decodeRequests, encodeReply, MAX_BATCH_REQUESTS, type UpstreamReply, type UpstreamRequest } from './upstream.js';
 import { validateMessage, validateSend } from './validate.js';
 import type { ContentModeration } from './moderation.js';
@@ -36,6 +37,8 @@ export interface LogicStores {
   readonly groups: Groups;
   /** the storage queue of chat messages: a MSG is acknowledged once it is in it */
   readonly queue: ChatQueue;
+  /** REDIS_WAIT_REPLICAS: a gift's or notice's ACK waits for the Redis replicas; null or absent: none */
+  readonly replicas?: ReplicaConfirm | null;
 }
 
 export interface LogicOptions {
@@ -228,6 +231,7 @@ export class Logic {
       if (text !== x) fields = { ...fields, x: text } as typeof fields;
     }
     const n = this.moderation ? this.moderation.name(req.n, req.u) : req.n;
+    const replicas = mustBeReplicated(kind) ? (this.stores.replicas ?? null) : null;
     return this.sequenced(
       req,
       cmid,
@@ -238,12 +242,19 @@ export class Logic {
         // Unsequenced items (the sequencer was unavailable) have no place in the seq-ordered
         // window; never-shed kinds are refused then.
         const data = encodeItem({ s: seq, u: req.u, n, t: req.at, ...fields });
-        const settled = await storeThenPublish(this.stores.history, this.bus, { room: req.room, kind, seq, data }, settle);
+        const settled = await storeThenPublish(this.stores.history, this.bus, { room: req.room, kind, seq, data }, settle, this.stores.replicas);
         if (kind.replayed && seq > 0) this.windowWrites.succeeded();
         return settled;
       },
       // A retry of a stored item: its first attempt may have stored it and never published it.
-      kind.replayed ? (seq) => this.republisher.republish(req.room, seq) : undefined,
+      // With REDIS_WAIT_REPLICAS, a never-shed one is acknowledged (and republished) only once
+      // the replicas hold it: its first attempt may have been refused for want of them.
+      kind.replayed
+        ? async (seq) => {
+            if (replicas) await this.replicated(replicas);
+            await this.republisher.republish(req.room, seq);
+          }
+        : undefined,
       approved,
     );
   }
@@ -295,6 +306,16 @@ export class Logic {
       const done = delivered.finally(() => this.delivering--);
       if (this.delivering > this.opts.logicMaxInflight) await done;
     }, undefined, approved);
+  }
+
+  /** Waits for the replicas (a retry answered dup); ERROR 30 when they do not confirm. */
+  private async replicated(replicas: ReplicaConfirm): Promise<void> {
+    try {
+      await replicas.confirm();
+    } catch (err) {
+      this.windowWrites.failed(err);
+      throw new ProtocolError(Errors.Unavailable, `${(err as Error).message}: the item is stored but not yet on enough replicas; retry with the same id`, { cause: err });
+    }
   }
 
   /** The admin API changed (or deleted) the group: its member list is read again. */
