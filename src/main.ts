@@ -150,7 +150,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
       ? await connectRedis({ url: config.redisUrl, sentinel: config.redisSentinel, name: `danmaku-${config.gatewayId}-wait`, observer: metrics, log: log.child({ component: 'redis', connection: 'wait' }), commandTimeoutMs: config.redisWaitTimeoutMs + 1_000 })
       : null;
   const replicas = waitRedis
-    ? new RedisReplicaWaiter(waitRedis, { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs, markerKey: ctx.keys.replicaMarker(config.gatewayId) }, metrics, log.child({ component: 'redis', connection: 'wait' }))
+    ? new RedisReplicaWaiter(waitRedis, chatRedis ? [redis, chatRedis] : [redis], { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs, markerKey: ctx.keys.replicaMarker(config.gatewayId) }, metrics, log.child({ component: 'redis', connection: 'wait' }))
     : null;
   const storeLog = log.child({ component: 'store' });
   // Only the seams of the send path fall back to memory while Redis is down (fallback.ts).

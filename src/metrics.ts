@@ -83,7 +83,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
   private readonly busEvents = new Counter({ name: 'danmaku_bus_events_total', help: 'NATS connection events, by event (disconnect, reconnect, error, ...)', labelNames: ['event'], registers: [this.registry] });
   private readonly busUp = new Gauge({ name: 'danmaku_bus_connected', help: '1 while the bus connection is up (always 1 in standalone mode)', registers: [this.registry] });
   private readonly redisLatency = new Histogram({ name: 'danmaku_redis_operation_seconds', help: 'Time of one Redis-backed store operation, by op', labelNames: ['op'], buckets: REDIS_BUCKETS, registers: [this.registry] });
-  private readonly replicaWaits = new Histogram({ name: 'danmaku_redis_replica_wait_seconds', help: 'One round of waiting for Redis replicas before acknowledging (REDIS_WAIT_REPLICAS), by result', labelNames: ['result'], buckets: [...REDIS_BUCKETS, 2.5, 5, 10], registers: [this.registry] });
+  private readonly replicaWaits = new Histogram({ name: 'danmaku_redis_replica_wait_seconds', help: 'One round of waiting for Redis replicas before acknowledging (REDIS_WAIT_REPLICAS), by result', labelNames: ['result'], buckets: [...REDIS_BUCKETS.filter((b) => b < 0.5), 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   private readonly redisErrors = new Counter({ name: 'danmaku_redis_errors_total', help: 'Redis-backed store operations that failed, by op', labelNames: ['op'], registers: [this.registry] });
   // Registered only by processes that use Redis (cluster mode): a standalone process has no
   // connection to report, and a gauge reading 0 there would look like Redis down to an alert.

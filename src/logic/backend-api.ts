@@ -187,7 +187,7 @@ export class BackendApi {
         try {
           await this.deps.replicas.confirm();
         } catch (err) {
-          return this.unavailable(err, `${(err as Error).message}: the item is stored but not yet on enough replicas; retry with the same key`);
+          return this.unavailable(err, `${(err as Error).message}: not confirmed by the Redis replicas, the item may or may not be stored; retry with the same key`);
         }
       }
       if (kind.replayed && verdict.dup > 0) await this.republisher.republish(room, verdict.dup);

@@ -11,7 +11,7 @@ import type { RoomBus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import { isRedisUnavailable } from '../redis/client.js';
-import type { ReplicaConfirm } from '../redis/replica-wait.js';
+import { ReplicaWaitError, type ReplicaConfirm } from '../redis/replica-wait.js';
 import type { Metrics } from '../metrics.js';
 import { Errors, overloadRetryMs, ProtocolError } from '../protocol/errors.js';
 import { encode, encodeFrameWithBody } from '../protocol/codec.js';
@@ -313,8 +313,8 @@ export class Logic {
     try {
       await replicas.confirm();
     } catch (err) {
-      this.windowWrites.failed(err);
-      throw new ProtocolError(Errors.Unavailable, `${(err as Error).message}: the item is stored but not yet on enough replicas; retry with the same id`, { cause: err });
+      // Logged by the waiter (once when rounds start failing), counted in its metric.
+      throw new ProtocolError(Errors.Unavailable, `${(err as Error).message}: not confirmed by the Redis replicas, the item may or may not be stored; retry with the same id`, { cause: err });
     }
   }
 
@@ -405,7 +405,8 @@ export class Logic {
         // Redis may have run the append (and settled the claim with it) after all: the claim is
         // kept. A retry finds dup (stored: acknowledged, and republished) or in flight until the
         // claim lapses (not stored: then processed anew). One copy either way.
-        this.windowWrites.failed(err.cause, { scope });
+        // A replica wait that failed is logged by the waiter; a failed append here.
+        if (!(err.cause instanceof ReplicaWaitError)) this.windowWrites.failed(err.cause, { scope });
         throw new ProtocolError(Errors.Unavailable, `${err.message}: the item may or may not be stored; retry with the same id`, { cause: err });
       }
       if (err instanceof StoredNotPublishedError) {

@@ -8,6 +8,7 @@ import type { NodeBus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { ReplicaConfirm } from '../redis/replica-wait.js';
+import { BatchRetryError } from '../queue/index.js';
 import type { Metrics } from '../metrics.js';
 import { encodeFrame } from '../protocol/codec.js';
 import { encodeDelivery } from '../protocol/delivery.js';
@@ -102,7 +103,11 @@ export class StoreWriter {
     // the replicas asked again.
     if (this.replicas) {
       await Promise.all(settles);
-      await this.replicas.confirm();
+      try {
+        await this.replicas.confirm();
+      } catch (err) {
+        throw new BatchRetryError(`the batch is stored on the Redis primary but not confirmed by its replicas: ${(err as Error).message}`, { cause: err });
+      }
     }
   }
 

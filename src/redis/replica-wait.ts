@@ -11,6 +11,15 @@
 // it, which includes every write whose answer the caller had received when it asked. Callers
 // that ask while a round is under way join the next one (their writes may have come after the
 // marker), so there is at most one WAIT in flight, whatever the rate of gifts.
+//
+// Each connection finds the primary on its own (Sentinel): during a failover the wait connection
+// can be on the new primary while a write connection still writes to the old one, and a WAIT
+// there would confirm writes it never saw. So each round first writes a token (the round's
+// number) on every connection that writes what is waited for, after the callers' writes on the
+// same socket; the wait connection then checks, in the script that writes its marker, that the
+// server it is on holds every token of this round. A server holding them has, earlier in its
+// stream, every write those connections made before them (it ran them, or replicated them);
+// one that does not fails the round.
 
 import type { Redis } from 'ioredis';
 import { FailureLog } from '../failure-log.js';
@@ -39,9 +48,21 @@ export interface ReplicaWaitOptions {
   readonly replicas: number;
   /** WAIT's timeout (ms): the longest an acknowledgement is held while replicas do not answer */
   readonly timeoutMs: number;
-  /** the marker key this process writes (one per process: no contention between them) */
+  /** the marker key this process writes (one per process: no contention between them); the write connections' tokens are `<markerKey>:<i>` */
   readonly markerKey: string;
 }
+
+/**
+ * Checks the round's tokens, then writes the marker. KEYS: the marker, then the tokens; ARGV 1:
+ * the round, 2: the keys' ttl (ms). Answers the number of tokens not found with this round's value.
+ */
+const MARK = `local missing = 0
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) ~= ARGV[1] then missing = missing + 1 end
+end
+if missing > 0 then return missing end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 0`;
 
 interface Waiter {
   readonly resolve: () => void;
@@ -61,11 +82,14 @@ export class RedisReplicaWaiter implements ReplicaConfirm {
   constructor(
     /** a connection of its own (WAIT blocks it), with a command timeout above `timeoutMs` */
     private readonly redis: Redis,
+    /** the connections whose writes are waited for (each is given a token per round) */
+    private readonly writers: readonly Redis[],
     private readonly opts: ReplicaWaitOptions,
     private readonly observer: ReplicaWaitObserver,
     private readonly log: Logger,
   ) {
     if (!(opts.replicas >= 1)) throw new RangeError('replicas must be at least 1');
+    redis.defineCommand('danmakuReplicaMark', { numberOfKeys: 1 + writers.length, lua: MARK });
     // A warning when rounds start failing and a line when they work again, not one per round.
     this.failures = new FailureLog(log, `waiting for ${opts.replicas} Redis replica(s) (REDIS_WAIT_REPLICAS: gifts, notices and stored chat batches are not acknowledged meanwhile)`);
   }
@@ -84,35 +108,44 @@ export class RedisReplicaWaiter implements ReplicaConfirm {
   }
 
   private async run(): Promise<void> {
-    while (this.next.length > 0) {
-      const waiters = this.next;
-      this.next = [];
-      const err = await this.waitOnce();
-      for (const w of waiters) {
-        if (err) w.reject(err);
-        else w.resolve();
+    try {
+      while (this.next.length > 0) {
+        const waiters = this.next;
+        this.next = [];
+        const err = await this.waitOnce().catch((e: unknown) => new ReplicaWaitError(`waiting for Redis replicas failed: ${String(e)}`, { cause: e }));
+        for (const w of waiters) {
+          if (err) w.reject(err);
+          else w.resolve();
+        }
       }
+    } finally {
+      this.running = false;
+      // Whoever came after a failure above is not left waiting.
+      if (this.next.length > 0) this.start();
     }
-    this.running = false;
   }
 
-  /** One marker write and one WAIT; null when enough replicas confirmed. */
+  /** The tokens, then the checked marker and one WAIT; null when enough replicas confirmed. */
   private async waitOnce(): Promise<ReplicaWaitError | null> {
     const { replicas, timeoutMs, markerKey } = this.opts;
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
+    const round = String(++this.round);
+    const tokens = this.writers.map((_, i) => `${markerKey}:${i}`);
     try {
+      await Promise.all(this.writers.map((w, i) => w.set(tokens[i]!, round, 'PX', MARKER_TTL_MS)));
       const res = await this.redis
         .pipeline()
-        .set(markerKey, String(++this.round), 'PX', MARKER_TTL_MS)
+        .danmakuReplicaMark(markerKey, ...tokens, round, MARKER_TTL_MS)
         .call('WAIT', String(replicas), String(timeoutMs))
         .exec();
       if (!res) throw new Error('the pipeline was not run');
-      const [setErr] = res[0]!;
+      const [markErr, missing] = res[0]!;
       const [waitErr, acked] = res[1]!;
       // The marker refused (NOREPLICAS under min-replicas-to-write, a read-only replica after a
-      // failover): the WAIT that follows proves nothing.
-      if (setErr) throw setErr;
+      // failover), or written on another server than the writes: the WAIT proves nothing.
+      if (markErr) throw markErr;
+      if (Number(missing) > 0) throw new Error(`the wait connection is on another Redis server than ${missing} of the write connections (a failover under way)`);
       if (waitErr) throw waitErr;
       const n = Number(acked);
       if (n >= replicas) {
@@ -129,5 +162,11 @@ export class RedisReplicaWaiter implements ReplicaConfirm {
       this.failures.failed(err);
       return new ReplicaWaitError(`waiting for Redis replicas failed: ${(err as Error).message}`, { cause: err });
     }
+  }
+}
+
+declare module 'ioredis' {
+  interface ChainableCommander {
+    danmakuReplicaMark(...args: (string | number)[]): ChainableCommander;
   }
 }

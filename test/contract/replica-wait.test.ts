@@ -1,33 +1,38 @@
 // REDIS_WAIT_REPLICAS' waiter (src/redis/replica-wait.ts) against a real primary and replica
 // (redis-server processes of the test's own): a write made before confirm() is on the replica
 // when it resolves; the callers of one turn share one WAIT, and a caller that comes while a
-// WAIT is under way gets the next one; a stopped replica makes it reject after the timeout, a
-// stopped primary at once.
+// WAIT is under way gets a round of its own; a stopped replica makes it reject after the
+// timeout, a stopped primary at once; a wait connection on another server than the writes
+// (a failover under way) is refused, not confirmed by that server's replicas.
 
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { createLogger } from '../../src/log.js';
 import type { ReplicaWaitResult } from '../../src/metric-labels.js';
 import { RedisReplicaWaiter, ReplicaWaitError } from '../../src/redis/replica-wait.js';
+import { startRedis } from '../helpers/infra.js';
 import { startPrimaryReplica } from '../helpers/redis-sentinel.js';
+
+const conn = (port: number, commandTimeout = 2_000) => new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout, lazyConnect: true });
+const silent = createLogger('silent');
 
 t.test('replica wait - confirm, coalescing, rounds, a stopped replica, a stopped primary', async (t) => {
   const set = await startPrimaryReplica();
   t.teardown(() => set.stop());
-  const conn = (port: number, commandTimeout = 2_000) => new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout, lazyConnect: true });
   const writes = conn(set.primary.port);
   const waitConn = conn(set.primary.port);
   const replica = conn(set.replica.port);
   await Promise.all([writes.connect(), waitConn.connect(), replica.connect()]);
   t.teardown(() => [writes, waitConn, replica].forEach((r) => r.disconnect()));
   const rounds: ReplicaWaitResult[] = [];
-  const waiter = new RedisReplicaWaiter(waitConn, { replicas: 1, timeoutMs: 300, markerKey: 'test:wait:p' }, { replicaWait: (r) => rounds.push(r) }, createLogger('silent'));
+  const waiter = new RedisReplicaWaiter(waitConn, [writes], { replicas: 1, timeoutMs: 300, markerKey: 'test:wait:p' }, { replicaWait: (r: ReplicaWaitResult) => rounds.push(r) }, silent);
 
   // A write on another connection, answered: on the replica once confirm() resolves.
   await writes.set('k1', 'v1');
   await waiter.confirm();
-  t.equal(await replica.get('k1'), 'v1', "the write made before confirm() is on the replica when it resolves");
+  t.equal(await replica.get('k1'), 'v1', 'the write made before confirm() is on the replica when it resolves');
   t.same(rounds, ['confirmed']);
+  t.equal(await replica.get('test:wait:p:0'), '1', "the write connection's token of the round, replicated");
 
   // 50 callers in one turn: one round.
   rounds.length = 0;
@@ -35,22 +40,33 @@ t.test('replica wait - confirm, coalescing, rounds, a stopped replica, a stopped
   t.same(rounds, ['confirmed'], '50 callers of one turn share one WAIT');
 
   // A stopped replica: the round waits the timeout, then rejects; a caller that came during it
-  // waits for a round of its own (its write may be after the first marker).
+  // gets a round of its own (its write may be after the first marker), never the first's answer.
   rounds.length = 0;
   set.replica.signal('SIGSTOP');
   const started = Date.now();
   const first = waiter.confirm().then(() => 'ok', (e: unknown) => e);
   await new Promise((r) => setTimeout(r, 100));
   await writes.set('k2', 'v2');
-  const second = waiter.confirm().then(() => 'ok', (e: unknown) => e);
+  const second = waiter.confirm().then(
+    () => ({ ok: true, after: rounds.length }),
+    () => ({ ok: false, after: rounds.length }),
+  );
   const a = await first;
   const tookMs = Date.now() - started;
   t.ok(a instanceof ReplicaWaitError && /0 of 1 Redis replicas confirmed the write within 300 ms/.test(a.message), `rejected: ${String(a)}`);
   t.ok(tookMs >= 280, `after the timeout (${tookMs} ms)`);
+  t.equal(rounds[0], 'short');
   set.replica.signal('SIGCONT');
-  t.equal(await second, 'ok', 'the caller that came during the first round: its own round, confirmed once the replica is back');
-  t.same(rounds, ['short', 'confirmed'], 'two rounds');
-  t.equal(await replica.get('k2'), 'v2', "and its write is on the replica");
+  const b = await second;
+  t.ok(b.after >= 2, `the caller that came during the first round was answered by a round of its own (round ${b.after}, ${b.ok ? 'confirmed' : 'short: the replica was still waking'})`);
+  // Once the replica is back, a round confirms, and the write made during the outage is there.
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const ok = await waiter.confirm().then(() => true, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error('no round confirmed after the replica came back');
+  }
+  t.equal(await replica.get('k2'), 'v2', 'the write made while the replica was stopped is on it once a round confirms');
 
   // The primary stopped: the round fails (the connection is down), it does not hang.
   rounds.length = 0;
@@ -60,6 +76,30 @@ t.test('replica wait - confirm, coalescing, rounds, a stopped replica, a stopped
   t.same(rounds, ['failed']);
 });
 
+t.test('replica wait - the wait connection on another server than the writes is refused', async (t) => {
+  const set = await startPrimaryReplica();
+  const other = await startRedis();
+  t.teardown(() => Promise.all([set.stop(), other.dispose()]));
+  const writes = conn(set.primary.port);
+  // As during a failover: this connection already follows another primary, with a replica of
+  // its own that would confirm anything written there.
+  const otherReplica = await startRedis();
+  t.teardown(() => otherReplica.dispose());
+  const waitConn = conn(other.port);
+  await Promise.all([writes.connect(), waitConn.connect()]);
+  t.teardown(() => [writes, waitConn].forEach((r) => r.disconnect()));
+  const oc = conn(otherReplica.port);
+  await oc.connect();
+  await oc.call('REPLICAOF', '127.0.0.1', String(other.port));
+  oc.disconnect();
+  const rounds: ReplicaWaitResult[] = [];
+  const waiter = new RedisReplicaWaiter(waitConn, [writes], { replicas: 1, timeoutMs: 300, markerKey: 'test:wait:x' }, { replicaWait: (r: ReplicaWaitResult) => rounds.push(r) }, silent);
+  const r = await waiter.confirm().then(() => 'ok', (e: unknown) => e);
+  t.ok(r instanceof ReplicaWaitError && /another Redis server than 1 of the write connections/.test(r.message), `refused: ${String(r)}`);
+  t.same(rounds, ['failed']);
+  t.equal(await waitConn.get('test:wait:x'), null, 'no marker written there');
+});
+
 t.test('replica wait - replicas must be at least 1', async (t) => {
-  t.throws(() => new RedisReplicaWaiter({} as Redis, { replicas: 0, timeoutMs: 100, markerKey: 'x' }, { replicaWait: () => undefined }, createLogger('silent')), RangeError);
+  t.throws(() => new RedisReplicaWaiter({} as Redis, [], { replicas: 0, timeoutMs: 100, markerKey: 'x' }, { replicaWait: () => undefined }, silent), RangeError);
 });

@@ -42,4 +42,6 @@ t.test('config - REDIS_WAIT_REPLICAS and REDIS_WAIT_TIMEOUT_MS', async (t) => {
   t.throws(() => loadConfig({ REDIS_WAIT_REPLICAS: '1' }), { name: 'ConfigError', message: /REDIS_WAIT_REPLICAS needs cluster mode/ }, 'standalone: refused, not ignored');
   t.throws(() => loadConfig({ ...NATS, REDIS_URL: 'redis://x:1', REDIS_WAIT_REPLICAS: '-1' }), { name: 'ConfigError' });
   t.throws(() => loadConfig({ ...NATS, REDIS_URL: 'redis://x:1', REDIS_WAIT_TIMEOUT_MS: '0' }), { name: 'ConfigError' });
+  t.throws(() => loadConfig({ ...NATS, REDIS_URL: 'redis://x:1', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '1500' }), { name: 'ConfigError', message: /must be under half of UPSTREAM_TIMEOUT_MS \(3000\)/ }, 'a send may wait two rounds: within the gateway timeout');
+  t.equal(loadConfig({ ...NATS, REDIS_URL: 'redis://x:1', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '1500', UPSTREAM_TIMEOUT_MS: '5000' }).redisWaitTimeoutMs, 1500);
 });
