@@ -38,6 +38,7 @@ import { Metrics } from './metrics.js';
 import type { Registry } from './registry/index.js';
 import { MemoryRegistry } from './registry/memory.js';
 import { RedisRegistry } from './registry/redis.js';
+import type { Redis } from 'ioredis';
 import { closeRedis, connectRedis, type RedisContext } from './redis/client.js';
 import { RedisReplicaWaiter, type ReplicaConfirm } from './redis/replica-wait.js';
 import { keys } from './redis/keys.js';
@@ -94,8 +95,8 @@ interface Parts {
   readonly apiBus: ApiBus | null;
   /** the chat storage queue, in processes that run the logic role */
   readonly queue: ChatQueue | null;
-  /** REDIS_WAIT_REPLICAS: what holds acknowledgements until replicas have the writes; null: none (standalone, or 0) */
-  readonly replicas: ReplicaConfirm | null;
+  /** REDIS_WAIT_REPLICAS: what holds acknowledgements until replicas have the writes, for the send path (its own connection) and the storage writers (both); null: none (standalone, or 0) */
+  readonly replicas: { readonly send: ReplicaConfirm; readonly chat: ReplicaConfirm } | null;
   /** calls back when the storage connection is ready again after a loss (Redis); memory has none */
   readonly onStoreReconnect?: (listener: () => void) => void;
   /** readiness checks of the connections (NATS, Redis) and of the logic service's subscription; none standalone */
@@ -149,9 +150,11 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
     runsLogic(config) && config.redisWaitReplicas > 0
       ? await connectRedis({ url: config.redisUrl, sentinel: config.redisSentinel, name: `danmaku-${config.gatewayId}-wait`, observer: metrics, log: log.child({ component: 'redis', connection: 'wait' }), commandTimeoutMs: config.redisWaitTimeoutMs + 1_000 })
       : null;
-  const replicas = waitRedis
-    ? new RedisReplicaWaiter(waitRedis, chatRedis ? [redis, chatRedis] : [redis], { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs, markerKey: ctx.keys.replicaMarker(config.gatewayId) }, metrics, log.child({ component: 'redis', connection: 'wait' }))
-    : null;
+  // Two waiters on the one wait connection: a gift's round tokens only the send path's
+  // connection, never waiting behind the chat connection's large scripts.
+  const waiter = (name: string, writers: Redis[]) =>
+    new RedisReplicaWaiter(waitRedis!, writers, { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs, markerKey: ctx.keys.replicaMarker(`${config.gatewayId}:${name}`) }, metrics, log.child({ component: 'redis', connection: 'wait', waiter: name }));
+  const replicas = waitRedis ? { send: waiter('send', [redis]), chat: waiter('chat', chatRedis ? [redis, chatRedis] : [redis]) } : null;
   const storeLog = log.child({ component: 'store' });
   // Only the seams of the send path fall back to memory while Redis is down (fallback.ts).
   const primary = { sequencer: new RedisSequencer(ctx), intake: new RedisIntake(ctx) };
@@ -282,14 +285,14 @@ async function start(config: Config, log: Logger): Promise<void> {
     const reads = new ChatReads(stores.chat, groups, chat, { bigGroupSize: config.bigGroupSize, groupCacheMs: config.groupCacheMs }, metrics);
     const bigGroupsOf = (uid: string) => reads.bigGroupsOf(uid);
     const moderation = new ContentModeration(moderationActions, config, metrics, modLog);
-    const logic = new Logic(logicBus, { history, intake, groups, queue, replicas: parts.replicas }, chat, reads, config, metrics, log.child({ component: 'logic' }), moderation);
+    const logic = new Logic(logicBus, { history, intake, groups, queue, replicas: parts.replicas?.send ?? null }, chat, reads, config, metrics, log.child({ component: 'logic' }), moderation);
     logicBus.serve(logic.handle);
     if (config.storeWriter) {
-      writer = new StoreWriter(queue, stores.chat, stores.claims, { registry, bus: logicBus, bigGroupsOf }, config, metrics, log.child({ component: 'writer' }), parts.replicas);
+      writer = new StoreWriter(queue, stores.chat, stores.claims, { registry, bus: logicBus, bigGroupsOf }, config, metrics, log.child({ component: 'writer' }), parts.replicas?.chat ?? null);
       writer.start();
     }
     // Room items and notices from a site's backend: over HTTP (the admin API) and NATS requests.
-    const backend = new BackendApi(config, { intake, history, bus: logicBus, queue, chat, filter: (x) => moderation.filterTrusted(x), replicas: parts.replicas, metrics, log: log.child({ component: 'backend-api' }) });
+    const backend = new BackendApi(config, { intake, history, bus: logicBus, queue, chat, filter: (x) => moderation.filterTrusted(x), replicas: parts.replicas?.send ?? null, metrics, log: log.child({ component: 'backend-api' }) });
     moderationApi = new ModerationApi({ actions: moderationActions, backend, logic, name: (n, uid) => moderation.name(n, uid), log: log.child({ component: 'admin' }) });
     if (parts.apiBus) {
       const s = subjects(config.subjectPrefix);

@@ -29,7 +29,7 @@ import type { RoomHistory } from '../store/history/index.js';
 import type { Intake, IntakeVerdict } from '../store/intake/index.js';
 import { scopes } from '../store/sequence/index.js';
 import { messageId, type ChatFanout, type ChatMessage } from './chat.js';
-import { MaybeStoredError, mustBeReplicated, NotStoredError, Republisher, StoredNotPublishedError, storeThenPublish } from './room-items.js';
+import { MaybeStoredError, mustBeReplicated, NOT_CONFIRMED, NotStoredError, Republisher, StoredNotPublishedError, storeThenPublish } from './room-items.js';
 import type { ReplicaConfirm } from '../redis/replica-wait.js';
 import { text, validateSend } from './validate.js';
 
@@ -185,9 +185,9 @@ export class BackendApi {
       // attempt may have been answered 503 for want of them.
       if (kind.replayed && verdict.dup > 0 && mustBeReplicated(kind) && this.deps.replicas) {
         try {
-          await this.deps.replicas.confirm();
+          await this.deps.replicas.confirm(this.deps.replicas.ticket());
         } catch (err) {
-          return this.unavailable(err, `${(err as Error).message}: not confirmed by the Redis replicas, the item may or may not be stored; retry with the same key`);
+          return this.unavailable(err, `stored, ${NOT_CONFIRMED} (${(err as Error).message}): the item may or may not be stored; retry with the same key`);
         }
       }
       if (kind.replayed && verdict.dup > 0) await this.republisher.republish(room, verdict.dup);
@@ -256,6 +256,16 @@ export class BackendApi {
       // The store would number it later, but a retry on another process could not find it.
       await this.release(claim);
       return this.unavailable(null, 'the sequence store (Redis) is unavailable: nothing was stored; retry');
+    }
+    // REDIS_WAIT_REPLICAS: the seq on the replicas first, as a MSG's (logic.ts).
+    const { replicas } = this.deps;
+    if (replicas) {
+      try {
+        await replicas.confirm(replicas.ticket());
+      } catch (err) {
+        await this.release(claim);
+        return this.unavailable(err, `the notice's sequence number was ${NOT_CONFIRMED} (${(err as Error).message}): nothing was stored; retry`);
+      }
     }
     const message: ChatMessage = { to: uid, s: seq, u: '', n: 'system', t, x, id: claim === undefined ? messageId() : noticeId(claim, seq) };
     try {

@@ -25,7 +25,7 @@ import { scopes } from '../store/sequence/index.js';
 import { QueueFullError, QueueUnavailableError, type ChatQueue } from '../queue/index.js';
 import { messageId, type ChatFanout, type ChatMessage } from './chat.js';
 import { ChatReads } from './chat-reads.js';
-import { MaybeStoredError, mustBeReplicated, NotStoredError, Republisher, StoredNotPublishedError, storeThenPublish } from './room-items.js';
+import { MaybeStoredError, mustBeReplicated, NOT_CONFIRMED, NotStoredError, Republisher, StoredNotPublishedError, storeThenPublish } from './room-items.js';
 import { decodeRequests, encodeReply, MAX_BATCH_REQUESTS, type UpstreamReply, type UpstreamRequest } from './upstream.js';
 import { validateMessage, validateSend } from './validate.js';
 import type { ContentModeration } from './moderation.js';
@@ -284,7 +284,17 @@ export class Logic {
       inboxes = recipients;
     }
     const claim = cmid === undefined ? undefined : `${req.u}|${cmid}`;
+    const replicas = this.stores.replicas ?? null;
     return this.sequenced(req, cmid, scope, async (seq) => {
+      // REDIS_WAIT_REPLICAS: the seq on the replicas before the message is acknowledged, so that a
+      // failover cannot give it to another message (the writer would keep one of the two).
+      if (replicas && seq > 0) {
+        try {
+          await replicas.confirm(replicas.ticket());
+        } catch (err) {
+          throw new ProtocolError(Errors.Unavailable, `the message's sequence number was ${NOT_CONFIRMED} (${(err as Error).message}): nothing was stored; retry with the same id`, { cause: err });
+        }
+      }
       const message: ChatMessage = { ...target, s: seq, u: req.u, n, t: req.at, x, id: messageId() };
       const m = encode(message);
       // The ACK waits for the queue: once the message is in it, it will reach every inbox and the
@@ -311,10 +321,10 @@ export class Logic {
   /** Waits for the replicas (a retry answered dup); ERROR 30 when they do not confirm. */
   private async replicated(replicas: ReplicaConfirm): Promise<void> {
     try {
-      await replicas.confirm();
+      await replicas.confirm(replicas.ticket());
     } catch (err) {
       // Logged by the waiter (once when rounds start failing), counted in its metric.
-      throw new ProtocolError(Errors.Unavailable, `${(err as Error).message}: not confirmed by the Redis replicas, the item may or may not be stored; retry with the same id`, { cause: err });
+      throw new ProtocolError(Errors.Unavailable, `stored, ${NOT_CONFIRMED} (${(err as Error).message}): the item may or may not be stored; retry with the same id`, { cause: err });
     }
   }
 

@@ -21,6 +21,9 @@ import type { KindSpec } from '../protocol/kinds.js';
 import type { ReplicaConfirm } from '../redis/replica-wait.js';
 import type { ClaimSettle, RoomHistory } from '../store/history/index.js';
 
+/** What every answer refused for want of replicas says (REDIS_WAIT_REPLICAS; docs/cluster.md quotes it). */
+export const NOT_CONFIRMED = 'not confirmed by the Redis replicas';
+
 /** Nothing was published or stored: the item needs a seq and has none. */
 export class NotStoredError extends Error {
   override name = 'NotStoredError';
@@ -96,9 +99,9 @@ export async function storeThenPublish(history: RoomHistory, bus: RoomBus, item:
     // is processed anew.
     if (replicas && mustBeReplicated(kind)) {
       try {
-        await replicas.confirm();
+        await replicas.confirm(replicas.ticket());
       } catch (err) {
-        throw new MaybeStoredError(`stored on the Redis primary, not confirmed by its replicas (${(err as Error).message})`, { cause: err });
+        throw new MaybeStoredError(`stored on the Redis primary, ${NOT_CONFIRMED} (${(err as Error).message})`, { cause: err });
       }
     }
   }

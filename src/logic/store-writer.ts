@@ -74,6 +74,9 @@ export class StoreWriter {
   /** Applies one batch; a rejection leaves it in the queue, to be delivered again. */
   private async apply(records: StoredRecord[]): Promise<void> {
     const result = await this.store.apply(records, Date.now());
+    // Which sockets the writes went on (REDIS_WAIT_REPLICAS): a reconnection from here to the
+    // confirmation refuses it (the settles below, on the other connection, are covered too).
+    const ticket = this.replicas?.ticket();
     // Stored (now or before): a retry of the same client id is a duplicate from here on, even
     // if the logic process that took the message died before it could settle the claim. Not
     // awaited: the records are stored whatever happens to this.
@@ -104,7 +107,7 @@ export class StoreWriter {
     if (this.replicas) {
       await Promise.all(settles);
       try {
-        await this.replicas.confirm();
+        await this.replicas.confirm(ticket!);
       } catch (err) {
         throw new BatchRetryError(`the batch is stored on the Redis primary but not confirmed by its replicas: ${(err as Error).message}`, { cause: err });
       }

@@ -479,7 +479,8 @@ class JetStreamWriter {
       // time then, so that the others are applied and only the culprit keeps coming back.
       // Not when no record is to blame (BatchRetryError: the store's replicas did not confirm).
       if (!(err instanceof BatchRetryError) && held.length > 1 && held.some((h) => h.msg.info.deliveryCount > 2)) return this.oneByOne(held);
-      const delay = backoffMs(this.failures, this.opts.backoffCapMs ?? DEFAULT_BACKOFF_CAP_MS);
+      // Stopping: handed back at once, for another writer, not after a backoff.
+      const delay = this.stopping ? 0 : backoffMs(this.failures, this.opts.backoffCapMs ?? DEFAULT_BACKOFF_CAP_MS);
       for (const h of held) settle(h.msg, 'nak', delay);
       // The store is most likely down: do not fail through the rest of the backlog meanwhile.
       await this.pause(delay);

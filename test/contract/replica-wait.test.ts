@@ -29,14 +29,14 @@ t.test('replica wait - confirm, coalescing, rounds, a stopped replica, a stopped
 
   // A write on another connection, answered: on the replica once confirm() resolves.
   await writes.set('k1', 'v1');
-  await waiter.confirm();
+  await waiter.confirm(waiter.ticket());
   t.equal(await replica.get('k1'), 'v1', 'the write made before confirm() is on the replica when it resolves');
   t.same(rounds, ['confirmed']);
-  t.equal(await replica.get('test:wait:p:0'), '1', "the write connection's token of the round, replicated");
+  t.match(await replica.get('test:wait:p:0'), /^[0-9a-f-]{36}:1$/, "the write connection's token of the round (the waiter's id and the round), replicated");
 
   // 50 callers in one turn: one round.
   rounds.length = 0;
-  await Promise.all(Array.from({ length: 50 }, () => waiter.confirm()));
+  await Promise.all(Array.from({ length: 50 }, () => waiter.confirm(waiter.ticket())));
   t.same(rounds, ['confirmed'], '50 callers of one turn share one WAIT');
 
   // A stopped replica: the round waits the timeout, then rejects; a caller that came during it
@@ -44,10 +44,10 @@ t.test('replica wait - confirm, coalescing, rounds, a stopped replica, a stopped
   rounds.length = 0;
   set.replica.signal('SIGSTOP');
   const started = Date.now();
-  const first = waiter.confirm().then(() => 'ok', (e: unknown) => e);
+  const first = waiter.confirm(waiter.ticket()).then(() => 'ok', (e: unknown) => e);
   await new Promise((r) => setTimeout(r, 100));
   await writes.set('k2', 'v2');
-  const second = waiter.confirm().then(
+  const second = waiter.confirm(waiter.ticket()).then(
     () => ({ ok: true, after: rounds.length }),
     () => ({ ok: false, after: rounds.length }),
   );
@@ -62,16 +62,29 @@ t.test('replica wait - confirm, coalescing, rounds, a stopped replica, a stopped
   // Once the replica is back, a round confirms, and the write made during the outage is there.
   const deadline = Date.now() + 5_000;
   for (;;) {
-    const ok = await waiter.confirm().then(() => true, () => false);
+    const ok = await waiter.confirm(waiter.ticket()).then(() => true, () => false);
     if (ok) break;
     if (Date.now() > deadline) throw new Error('no round confirmed after the replica came back');
   }
   t.equal(await replica.get('k2'), 'v2', 'the write made while the replica was stopped is on it once a round confirms');
 
+  // A write connection that reconnected between the caller's write and the round (it may have
+  // written to a server it then left): refused, though the round itself confirms.
+  rounds.length = 0;
+  await writes.set('k3', 'v3');
+  const stale = waiter.ticket();
+  const back = new Promise((r) => writes.once('ready', r));
+  writes.disconnect(true); // a new socket, as after a failover
+  await back;
+  const moved = await waiter.confirm(stale).then(() => 'ok', (e: unknown) => e);
+  t.ok(moved instanceof ReplicaWaitError && /reconnected between the write and its confirmation/.test(moved.message), `a ticket from before a reconnection: refused (${String(moved)})`);
+  t.same(rounds, ['confirmed'], 'while the round confirmed (for tickets taken after)');
+  await waiter.confirm(waiter.ticket());
+
   // The primary stopped: the round fails (the connection is down), it does not hang.
   rounds.length = 0;
   await set.primary.stop();
-  const c = await waiter.confirm().then(() => 'ok', (e: unknown) => e);
+  const c = await waiter.confirm(waiter.ticket()).then(() => 'ok', (e: unknown) => e);
   t.ok(c instanceof ReplicaWaitError, `the primary gone: rejected (${String(c)})`);
   t.same(rounds, ['failed']);
 });
@@ -90,11 +103,19 @@ t.test('replica wait - the wait connection on another server than the writes is 
   t.teardown(() => [writes, waitConn].forEach((r) => r.disconnect()));
   const oc = conn(otherReplica.port);
   await oc.connect();
+  await waitConn.call('CONFIG', 'SET', 'repl-diskless-sync-delay', '0');
   await oc.call('REPLICAOF', '127.0.0.1', String(other.port));
+  // Linked: a WAIT on `other` would be confirmed by it.
+  const deadline = Date.now() + 15_000;
+  while (!/master_link_status:up/.test(String(await oc.info('replication')))) {
+    if (Date.now() > deadline) throw new Error('the other replica did not link');
+    await new Promise((r) => setTimeout(r, 50));
+  }
   oc.disconnect();
+  t.equal(await waitConn.call('WAIT', '1', '1000'), 1, "the other server's replica confirms a WAIT there");
   const rounds: ReplicaWaitResult[] = [];
   const waiter = new RedisReplicaWaiter(waitConn, [writes], { replicas: 1, timeoutMs: 300, markerKey: 'test:wait:x' }, { replicaWait: (r: ReplicaWaitResult) => rounds.push(r) }, silent);
-  const r = await waiter.confirm().then(() => 'ok', (e: unknown) => e);
+  const r = await waiter.confirm(waiter.ticket()).then(() => 'ok', (e: unknown) => e);
   t.ok(r instanceof ReplicaWaitError && /another Redis server than 1 of the write connections/.test(r.message), `refused: ${String(r)}`);
   t.same(rounds, ['failed']);
   t.equal(await waitConn.get('test:wait:x'), null, 'no marker written there');
