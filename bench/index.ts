@@ -27,6 +27,16 @@ import { rehearsal, REHEARSAL, REHEARSAL_HELP } from './rehearsal.js';
 import { overlayMain } from './overlay.js';
 import { stopChildrenOnSignal } from './lib/children.js';
 
+/**
+ * --env for the standalone run beside a cluster run: without the settings that only cluster mode
+ * takes (a standalone server refuses them), so that `cluster --env REDIS_WAIT_REPLICAS=1` still
+ * has its standalone reference.
+ */
+function standaloneEnv(env: Record<string, string>): Record<string, string> {
+  const { REDIS_WAIT_REPLICAS: _n, REDIS_WAIT_TIMEOUT_MS: _t, ...rest } = env;
+  return rest;
+}
+
 /** The drained gateway's windows in a --drain run, unless --env sets them. */
 const DRAIN_DEFAULTS = { DRAIN_NOT_READY_MS: '1000', DRAIN_WINDOW_MS: '10000' };
 
@@ -163,7 +173,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (name === CLUSTER) {
     if (o.url) throw new Error('cluster starts its own processes; drop --url');
-    runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...(o.drain ? DRAIN_DEFAULTS : {}), ...o.env }), scenario, o, true));
+    runs.push(await runOn(() => startCluster(o.gateways, o.logics, { MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...(o.drain ? DRAIN_DEFAULTS : {}), ...o.env }, o.redisReplicas), scenario, o, true));
   }
   if (o.deflate) {
     if (o.url || name === CLUSTER) throw new Error('--deflate runs a standalone server it starts (with COMPRESSION=shared, then without); drop --url');
@@ -176,7 +186,7 @@ async function main(argv: string[]): Promise<number> {
     runs.push(await runOn(() => startServer({ ...env, DEGRADE: 'on' }, o.nodeArgs, 'server-degrade'), scenario, o, false, false, true));
     runs.push(await runOn(() => startServer({ ...env, DEGRADE: 'off' }, o.nodeArgs, 'server-no-degrade'), scenario, o, false, false, true));
   } else if (o.url) runs.push(await runOn(async () => remoteTarget(o.url!.split(','), o.metricsUrls, admin), scenario, o));
-  else if (!o.drain) runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...o.env }, o.nodeArgs), scenario, o));
+  else if (!o.drain) runs.push(await runOn(() => startServer({ MERGE_WINDOW_MS: String(o.mergeWindowMs), TOKEN_SECRET: o.tokenSecret, ...standaloneEnv(o.env) }, o.nodeArgs), scenario, o));
   if (o.baseline && !o.drain) runs.push(await runOn(() => startBaselineServer(o.mergeWindowMs, 64), scenario, o));
 
   const slo = checkSlo(o.slo, sloFigures(runs[0]!));

@@ -27,6 +27,10 @@ export interface Config {
   readonly subjectPrefix: string;
   /** prefix of every Redis key (src/redis/keys.ts) */
   readonly redisPrefix: string;
+  /** replicas that must hold a gift's, notice's or stored chat batch's writes before it is acknowledged (Redis WAIT); 0: none */
+  readonly redisWaitReplicas: number;
+  /** how long the acknowledgement waits for them (WAIT's timeout): after it, ERROR 30 */
+  readonly redisWaitTimeoutMs: number;
   /** bearer secret of the admin HTTP API (the logic role's routes, the gateway's drain routes); null: the API is disabled */
   readonly adminSecret: string | null;
   readonly registryHeartbeatMs: number;
@@ -298,6 +302,17 @@ export function loadConfig(env: Env = process.env): Config {
   if ((natsUrl === null) !== (redisUrl === null && redisSentinel === null)) {
     throw new ConfigError('cluster mode needs both NATS_URL and REDIS_URL (or REDIS_SENTINELS) (standalone mode: set neither)');
   }
+  const redisWaitReplicas = int(env, 'REDIS_WAIT_REPLICAS', 0, 0, 16);
+  if (redisWaitReplicas > 0 && natsUrl === null) {
+    throw new ConfigError('REDIS_WAIT_REPLICAS needs cluster mode: in standalone mode nothing is replicated');
+  }
+  const redisWaitTimeoutMs = int(env, 'REDIS_WAIT_TIMEOUT_MS', 500, 10, 10_000);
+  // A send can wait for the round under way and then its own: both within the gateway's
+  // timeout, or the gateway answers ERROR 30 while the item is published after all.
+  const upstreamTimeoutMs = int(env, 'UPSTREAM_TIMEOUT_MS', 3_000, 50, 60_000);
+  if (redisWaitReplicas > 0 && 2 * redisWaitTimeoutMs >= upstreamTimeoutMs) {
+    throw new ConfigError(`REDIS_WAIT_TIMEOUT_MS (${redisWaitTimeoutMs}) must be under half of UPSTREAM_TIMEOUT_MS (${upstreamTimeoutMs}): a send may wait for two rounds`);
+  }
   const role = str(env, 'ROLE', 'all');
   if (role !== 'gateway' && role !== 'logic' && role !== 'all') {
     throw new ConfigError(`ROLE must be gateway, logic or all, got ${JSON.stringify(role)}`);
@@ -355,6 +370,8 @@ export function loadConfig(env: Env = process.env): Config {
     redisSentinel,
     subjectPrefix,
     redisPrefix: str(env, 'REDIS_PREFIX', 'danmaku:'),
+    redisWaitReplicas,
+    redisWaitTimeoutMs,
     adminSecret,
     registryHeartbeatMs,
     registryTtlMs,
@@ -394,7 +411,7 @@ export function loadConfig(env: Env = process.env): Config {
     userMessageRate: int(env, 'USER_MESSAGE_RATE', 5, 1, 100_000),
     userMessageBurst: int(env, 'USER_MESSAGE_BURST', 10, 1, 1_000_000),
     dedupeTtlMs: int(env, 'DEDUPE_TTL_MS', 120_000, 1_000, 86_400_000),
-    upstreamTimeoutMs: int(env, 'UPSTREAM_TIMEOUT_MS', 3_000, 50, 60_000),
+    upstreamTimeoutMs,
     upstreamMaxPending: int(env, 'UPSTREAM_MAX_PENDING', 1_024, 1, 1_000_000),
     logicMaxInflight: int(env, 'LOGIC_MAX_INFLIGHT', 4_096, 1, 1_000_000),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 5_000, 100, 120_000),

@@ -38,7 +38,9 @@ import { Metrics } from './metrics.js';
 import type { Registry } from './registry/index.js';
 import { MemoryRegistry } from './registry/memory.js';
 import { RedisRegistry } from './registry/redis.js';
+import type { Redis } from 'ioredis';
 import { closeRedis, connectRedis, type RedisContext } from './redis/client.js';
+import { RedisReplicaWaiter, type ReplicaConfirm } from './redis/replica-wait.js';
 import { keys } from './redis/keys.js';
 import { FallbackStore } from './store/fallback.js';
 import type { ChatQueue } from './queue/index.js';
@@ -93,6 +95,8 @@ interface Parts {
   readonly apiBus: ApiBus | null;
   /** the chat storage queue, in processes that run the logic role */
   readonly queue: ChatQueue | null;
+  /** REDIS_WAIT_REPLICAS: what holds acknowledgements until replicas have the writes, for the send path (its own connection) and the storage writers (both); null: none (standalone, or 0) */
+  readonly replicas: { readonly send: ReplicaConfirm; readonly chat: ReplicaConfirm } | null;
   /** calls back when the storage connection is ready again after a loss (Redis); memory has none */
   readonly onStoreReconnect?: (listener: () => void) => void;
   /** readiness checks of the connections (NATS, Redis) and of the logic service's subscription; none standalone */
@@ -126,6 +130,7 @@ function standalone(config: Config, metrics: Metrics, log: Logger): Parts {
     logicBus: broker.connect(metrics),
     apiBus: null,
     queue: new MemoryQueue({ maxBytes: config.chatQueueMaxBytes, observer: metrics.queue, log: log.child({ component: 'queue' }) }),
+    replicas: null,
     checks: [],
     close: async () => undefined,
   };
@@ -139,6 +144,17 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
   // (intake, member lists, registry) behind them on one socket.
   const chatRedis = runsLogic(config) ? await connectRedis({ url: config.redisUrl, sentinel: config.redisSentinel, name: `danmaku-${config.gatewayId}-chat`, observer: metrics, log: log.child({ component: 'redis', connection: 'chat' }) }) : null;
   const chatCtx: RedisContext = { ...ctx, redis: chatRedis ?? redis };
+  // REDIS_WAIT_REPLICAS: WAIT blocks the connection it runs on, so it has one of its own, whose
+  // commands may take the WAIT's timeout and a round trip more.
+  const waitRedis =
+    runsLogic(config) && config.redisWaitReplicas > 0
+      ? await connectRedis({ url: config.redisUrl, sentinel: config.redisSentinel, name: `danmaku-${config.gatewayId}-wait`, observer: metrics, log: log.child({ component: 'redis', connection: 'wait' }), commandTimeoutMs: config.redisWaitTimeoutMs + 1_000 })
+      : null;
+  // Two waiters on the one wait connection: a gift's round tokens only the send path's
+  // connection, never waiting behind the chat connection's large scripts.
+  const waiter = (name: string, writers: Redis[]) =>
+    new RedisReplicaWaiter(waitRedis!, writers, { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs, markerKey: ctx.keys.replicaMarker(`${config.gatewayId}:${name}`) }, metrics, log.child({ component: 'redis', connection: 'wait', waiter: name }));
+  const replicas = waitRedis ? { send: waiter('send', [redis]), chat: waiter('chat', chatRedis ? [redis, chatRedis] : [redis]) } : null;
   const storeLog = log.child({ component: 'store' });
   // Only the seams of the send path fall back to memory while Redis is down (fallback.ts).
   const primary = { sequencer: new RedisSequencer(ctx), intake: new RedisIntake(ctx) };
@@ -173,6 +189,7 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
     queue: runsLogic(config)
       ? await connectJetStreamQueue({ url: config.natsUrl!, name: `${config.gatewayId}-queue`, subjects: s, maxBytes: config.chatQueueMaxBytes, publishTimeoutMs: config.upstreamTimeoutMs, ackWaitMs: config.chatQueueAckWaitMs, replicas: config.chatQueueReplicas, observer: metrics.queue, log: log.child({ component: 'queue' }) })
       : null,
+    replicas,
     // connectRedis has seen the first 'ready': each one from now on follows a lost connection.
     onStoreReconnect: (listener) => redis.on('ready', listener),
     checks: [
@@ -181,10 +198,12 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
       ...(logicBus ? ([['nats.logic', natsCheck(logicBus)]] as const) : []),
       ['redis', () => (redis.status === 'ready' ? null : redis.status)],
       ...(chatRedis ? ([['redis.chat', () => (chatRedis.status === 'ready' ? null : chatRedis.status)]] as const) : []),
+      ...(waitRedis ? ([['redis.wait', () => (waitRedis.status === 'ready' ? null : waitRedis.status)]] as const) : []),
     ],
     close: async () => {
       await closeRedis(redis);
       if (chatRedis) await closeRedis(chatRedis);
+      if (waitRedis) await closeRedis(waitRedis);
     },
   };
 }
@@ -266,14 +285,14 @@ async function start(config: Config, log: Logger): Promise<void> {
     const reads = new ChatReads(stores.chat, groups, chat, { bigGroupSize: config.bigGroupSize, groupCacheMs: config.groupCacheMs }, metrics);
     const bigGroupsOf = (uid: string) => reads.bigGroupsOf(uid);
     const moderation = new ContentModeration(moderationActions, config, metrics, modLog);
-    const logic = new Logic(logicBus, { history, intake, groups, queue }, chat, reads, config, metrics, log.child({ component: 'logic' }), moderation);
+    const logic = new Logic(logicBus, { history, intake, groups, queue, replicas: parts.replicas?.send ?? null }, chat, reads, config, metrics, log.child({ component: 'logic' }), moderation);
     logicBus.serve(logic.handle);
     if (config.storeWriter) {
-      writer = new StoreWriter(queue, stores.chat, stores.claims, { registry, bus: logicBus, bigGroupsOf }, config, metrics, log.child({ component: 'writer' }));
+      writer = new StoreWriter(queue, stores.chat, stores.claims, { registry, bus: logicBus, bigGroupsOf }, config, metrics, log.child({ component: 'writer' }), parts.replicas?.chat ?? null);
       writer.start();
     }
     // Room items and notices from a site's backend: over HTTP (the admin API) and NATS requests.
-    const backend = new BackendApi(config, { intake, history, bus: logicBus, queue, chat, filter: (x) => moderation.filterTrusted(x), metrics, log: log.child({ component: 'backend-api' }) });
+    const backend = new BackendApi(config, { intake, history, bus: logicBus, queue, chat, filter: (x) => moderation.filterTrusted(x), replicas: parts.replicas?.send ?? null, metrics, log: log.child({ component: 'backend-api' }) });
     moderationApi = new ModerationApi({ actions: moderationActions, backend, logic, name: (n, uid) => moderation.name(n, uid), log: log.child({ component: 'admin' }) });
     if (parts.apiBus) {
       const s = subjects(config.subjectPrefix);

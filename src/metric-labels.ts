@@ -36,6 +36,9 @@ export const BUS_EVENTS = ['disconnect', 'reconnect', 'error', 'slowConsumer', '
 export type BusEvent = (typeof BUS_EVENTS)[number];
 export const REDIS_OPS = ['history', 'sequence', 'presence', 'intake', 'groups', 'registry', 'chat', 'moderation'] as const;
 export type RedisOp = (typeof REDIS_OPS)[number];
+/** A round of waiting for Redis replicas (src/redis/replica-wait.ts): enough confirmed; too few within the timeout; Redis refused or did not answer. */
+export const REPLICA_WAIT_RESULTS = ['confirmed', 'short', 'failed'] as const;
+export type ReplicaWaitResult = (typeof REPLICA_WAIT_RESULTS)[number];
 /** Why a tracked push was given up on (gateway/pushes.ts): its message is in the inbox either way. */
 export const PUSH_GIVE_UPS = ['unacked', 'overflow', 'closed'] as const;
 export type PushGiveUp = (typeof PUSH_GIVE_UPS)[number];
@@ -100,6 +103,7 @@ export const LABEL_VALUES: Readonly<Record<string, Readonly<Record<string, reado
   danmaku_bus_events_total: { event: BUS_EVENTS },
   danmaku_redis_operation_seconds: { op: REDIS_OPS },
   danmaku_redis_errors_total: { op: REDIS_OPS },
+  danmaku_redis_replica_wait_seconds: { result: REPLICA_WAIT_RESULTS },
   danmaku_store_fallbacks_total: { op: FALLBACK_OPS },
   danmaku_admin_requests_total: { route: ADMIN_ROUTES, status: ADMIN_STATUSES },
   danmaku_chat_read_seconds: { op: CHAT_READS },

@@ -3,7 +3,7 @@
 // Room ids never become label values (unbounded cardinality).
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { FALLBACK_OPS, LABEL_VALUES, REDIS_OPS, ROOM_RECOVERIES, type RoomRecovery } from './metric-labels.js';
+import { FALLBACK_OPS, LABEL_VALUES, REDIS_OPS, REPLICA_WAIT_RESULTS, ROOM_RECOVERIES, type ReplicaWaitResult, type RoomRecovery } from './metric-labels.js';
 import type { BusObserver, SubjectKind } from './bus/index.js';
 import { BUS_EVENTS, CHAT_READS, STORE_WRITES, type ChatReadOp, type StoreWrite, DROP_REASONS, FRAME_DROP_REASONS, ROOM_SIGNALS, SHED_WHERE, SUBJECT_KINDS, type AdminRoute, type BusEvent, type DropReason, type FallbackOp, type FrameDropReason, type LOGIC_OPS, type RedisOp, type ShedWhere } from './metric-labels.js';
 import { PUSH_GIVE_UPS, type PushGiveUp, type WebClass } from './metric-labels.js';
@@ -83,6 +83,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
   private readonly busEvents = new Counter({ name: 'danmaku_bus_events_total', help: 'NATS connection events, by event (disconnect, reconnect, error, ...)', labelNames: ['event'], registers: [this.registry] });
   private readonly busUp = new Gauge({ name: 'danmaku_bus_connected', help: '1 while the bus connection is up (always 1 in standalone mode)', registers: [this.registry] });
   private readonly redisLatency = new Histogram({ name: 'danmaku_redis_operation_seconds', help: 'Time of one Redis-backed store operation, by op', labelNames: ['op'], buckets: REDIS_BUCKETS, registers: [this.registry] });
+  private readonly replicaWaits = new Histogram({ name: 'danmaku_redis_replica_wait_seconds', help: 'One round of waiting for Redis replicas before acknowledging (REDIS_WAIT_REPLICAS), by result', labelNames: ['result'], buckets: [...REDIS_BUCKETS.filter((b) => b < 0.5), 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   private readonly redisErrors = new Counter({ name: 'danmaku_redis_errors_total', help: 'Redis-backed store operations that failed, by op', labelNames: ['op'], registers: [this.registry] });
   // Registered only by processes that use Redis (cluster mode): a standalone process has no
   // connection to report, and a gauge reading 0 there would look like Redis down to an alert.
@@ -162,6 +163,7 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
     const upstream = LABEL_VALUES.danmaku_upstream_messages_total!;
     for (const kind of upstream.kind!) for (const result of upstream.result!) this.upstream.inc({ kind: String(kind), result: String(result) }, 0);
     for (const op of REDIS_OPS) this.redisErrors.inc({ op }, 0);
+    for (const result of REPLICA_WAIT_RESULTS) this.replicaWaits.zero({ result });
     for (const op of FALLBACK_OPS) this.fallbacks.inc({ op }, 0);
     for (const encoding of ['msgpack', 'gzip']) this.inboxSyncBytes.inc({ encoding }, 0);
     for (const reason of UPGRADE_REFUSALS) this.upgradesRefused.inc({ reason }, 0);
@@ -284,6 +286,11 @@ export class Metrics implements BusObserver, RedisObserver, FallbackObserver, La
   redisCommand(op: RedisOp, seconds: number, failed: boolean): void {
     this.redisChild(op, () => this.redisLatency.labels({ op })).observe(seconds);
     if (failed) this.redisErrors.inc({ op });
+  }
+
+  /** one round of REDIS_WAIT_REPLICAS (src/redis/replica-wait.ts) */
+  replicaWait(result: ReplicaWaitResult, seconds: number): void {
+    this.replicaWaits.observe({ result }, seconds);
   }
 
   redisConnected(up: boolean): void {

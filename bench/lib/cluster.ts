@@ -24,13 +24,15 @@ export interface ClusterOptions<P extends NodeProcess> {
   readonly env?: Record<string, string>;
   /** Redis keeps its data across a restart (services.ts) */
   readonly persist?: boolean;
+  /** Redis replicas of the primary (REDIS_WAIT_REPLICAS needs them) */
+  readonly redisReplicas?: number;
   /** starts one server process (default: startServerProcess); the tests' adds a client */
   readonly start?: (env: Record<string, string>, name: string) => Promise<P>;
 }
 
 export async function startCluster<P extends NodeProcess = NodeProcess>(opts: ClusterOptions<P>): Promise<LoopbackCluster<P>> {
   const start = opts.start ?? ((env, name) => startServerProcess(env, { name }) as Promise<P>);
-  const infra = await startInfra({ persist: opts.persist });
+  const infra = await startInfra({ persist: opts.persist, replicas: opts.redisReplicas });
   const env = { ...infra.env, ...opts.env };
   const gateways: P[] = [];
   const logics: P[] = [];

@@ -40,6 +40,8 @@ export interface Options {
   readonly scenario: string;
   readonly gateways: number;
   readonly logics: number;
+  /** --redis-replicas: replicas of the cluster target's Redis primary (for REDIS_WAIT_REPLICAS) */
+  readonly redisReplicas: number;
   readonly adminUrl: string | undefined;
   readonly adminSecret: string | undefined;
   /** connections the server closes come back and resume their room with since/epoch (resume.ts) */
@@ -103,6 +105,8 @@ export const OPTION_HELP = `options:
                         gateway, logic), e.g. logic=0.25 (the gateways unlimited) or
                         gateway=0.5,logic=0.25; a plain number among them (0.5,logic=0.25) is the
                         limit of every other role
+  --redis-replicas N    the cluster target's Redis primary gets N replicas (asynchronous replication),
+                        for --env REDIS_WAIT_REPLICAS=N: what waiting for them costs (default 0)
   --json FILE           write the result as JSON (and FILE.md, FILE.svg beside it)
   --svg FILE            write the chart here (default: beside --json, else bench/results/)
   --slo RULES           fail (exit 1) on breach, e.g. p99=200ms,loss=0,closed=0,failures=0,dup=0;
@@ -179,6 +183,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
       env: { type: 'string' },
       'node-args': { type: 'string' },
       'server-cpu': { type: 'string' },
+      'redis-replicas': { type: 'string' },
       json: { type: 'string' },
       svg: { type: 'string' },
       slo: { type: 'string' },
@@ -223,6 +228,7 @@ export function parseOptions(args: string[], defaults: Partial<Options> = {}): O
     scenario: values.scenario ?? 'hot-room',
     gateways: num('gateways', defaults.gateways ?? 2, 1),
     logics: num('logics', defaults.logics ?? 1, 1),
+    redisReplicas: num('redis-replicas', 0),
     adminUrl: values['admin-url'],
     adminSecret: values['admin-secret'],
     rate: num('rate', defaults.rate ?? 60),

@@ -158,12 +158,14 @@ export async function startNats(): Promise<ServiceProcess> {
  * redis-server on a free port. `persist`: an append-only file with fsync always, so that a
  * restart keeps the data (failure tests); otherwise no persistence at all (load).
  */
-export async function startRedis(opts: { persist?: boolean } = {}): Promise<ServiceProcess> {
+export async function startRedis(opts: { persist?: boolean; replicaOf?: number } = {}): Promise<ServiceProcess> {
   const persistence = opts.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  // A replica of the primary on that port (asynchronous replication; the full sync at once).
+  const replica = opts.replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(opts.replicaOf), '--repl-diskless-sync-delay', '0'];
   const launch: Launch = {
     command: 'redis-server',
     scheme: 'redis',
-    args: (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir],
+    args: (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, ...replica, '--dir', dir],
     probe: async (proc, port) => ((await redisPid(port)) === proc.pid ? port : null),
   };
   for (let attempt = 1; ; attempt++) {
@@ -212,6 +214,8 @@ export function redisInfo(port: number, section: string, timeoutMs = 1000): Prom
 export interface Infra {
   readonly nats: ServiceProcess;
   readonly redis: ServiceProcess;
+  /** replicas of `redis` (startInfra's `replicas`), in sync when startInfra resolved */
+  readonly replicas: readonly ServiceProcess[];
   readonly natsUrl: string;
   readonly redisUrl: string;
   /** environment for a cluster-mode server process */
@@ -224,11 +228,19 @@ export interface Infra {
  * other: nats-server's own choice of port is often the very port that a free-port probe has
  * just released, so Redis's free port is taken once NATS holds its own.
  */
-export async function startInfra(opts: { persist?: boolean } = {}): Promise<Infra> {
+export async function startInfra(opts: { persist?: boolean; replicas?: number } = {}): Promise<Infra> {
   const nats = await startNats();
   let redis: ServiceProcess;
+  const replicas: ServiceProcess[] = [];
   try {
     redis = await startRedis(opts);
+    try {
+      for (let i = 0; i < (opts.replicas ?? 0); i++) replicas.push(await startRedis({ persist: opts.persist, replicaOf: redis.port }));
+      await replicasInSync(redis.port, replicas.length);
+    } catch (err) {
+      await Promise.all([redis.dispose(), ...replicas.map((r) => r.dispose())]);
+      throw err;
+    }
   } catch (err) {
     await nats.dispose();
     throw err;
@@ -236,11 +248,25 @@ export async function startInfra(opts: { persist?: boolean } = {}): Promise<Infr
   return {
     nats,
     redis,
+    replicas,
     natsUrl: nats.url,
     redisUrl: redis.url,
     env: { NATS_URL: nats.url, REDIS_URL: redis.url },
     stop: async () => {
-      await Promise.all([nats.dispose(), redis.dispose()]);
+      await Promise.all([nats.dispose(), redis.dispose(), ...replicas.map((r) => r.dispose())]);
     },
   };
+}
+
+/** Resolves once the primary on `port` has `n` replicas online (INFO replication), within 15 s. */
+async function replicasInSync(port: number, n: number): Promise<void> {
+  if (n === 0) return;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const text = (await redisInfo(port, 'replication')) ?? '';
+    const online = text.split('\r\n').filter((l) => /^slave\d+:.*state=online/.test(l)).length;
+    if (online >= n) return;
+    if (Date.now() > deadline) throw new Error(`the Redis replicas did not come online (${online} of ${n})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -114,8 +114,8 @@ export async function startBaselineServer(mergeWindowMs: number, mergeMax: numbe
  * during the run (faults.ts) keeps the CPU time of its last reading (the fault reads usage
  * just before the kill) and no memory, so that the window's CPU still covers every gateway.
  */
-export async function startCluster(gateways: number, logics: number, env: Record<string, string>): Promise<Target> {
-  const c = await startLoopbackCluster({ gateways, logics, env: { ...LOAD_ENV, ...env }, start: async (e, name) => limited(await startServerProcess(e, { name, keepLogs: KEEP_LOGS }), e.ROLE === 'logic' ? 'logic' : 'gateway') });
+export async function startCluster(gateways: number, logics: number, env: Record<string, string>, redisReplicas = 0): Promise<Target> {
+  const c = await startLoopbackCluster({ gateways, logics, redisReplicas, env: { ...LOAD_ENV, ...env }, start: async (e, name) => limited(await startServerProcess(e, { name, keepLogs: KEEP_LOGS }), e.ROLE === 'logic' ? 'logic' : 'gateway') });
   const last = new Map<string, Usage>();
   const usage = async (): Promise<Usage | null> => {
     const all = await Promise.all(
@@ -139,7 +139,7 @@ export async function startCluster(gateways: number, logics: number, env: Record
     admin: { url: `http://127.0.0.1:${c.logics[0]!.adminPort}`, secret: BENCH_ADMIN_SECRET },
     usage,
     stop: () => c.stop(),
-    processes: [...c.gateways.map((g) => nodeProcess(g, 'gateway')), ...c.logics.map((l) => nodeProcess(l, 'logic')), serviceProcess(c.infra.nats, 'nats-server'), serviceProcess(c.infra.redis, 'redis-server')],
+    processes: [...c.gateways.map((g) => nodeProcess(g, 'gateway')), ...c.logics.map((l) => nodeProcess(l, 'logic')), serviceProcess(c.infra.nats, 'nats-server'), serviceProcess(c.infra.redis, 'redis-server'), ...c.infra.replicas.map((r) => serviceProcess(r, 'redis-server'))],
     infra: { redisPort: c.infra.redis.port, natsMonitorUrl: natsMonitorUrl(c.infra.nats) },
   };
 }

@@ -29,7 +29,8 @@ import type { RoomHistory } from '../store/history/index.js';
 import type { Intake, IntakeVerdict } from '../store/intake/index.js';
 import { scopes } from '../store/sequence/index.js';
 import { messageId, type ChatFanout, type ChatMessage } from './chat.js';
-import { MaybeStoredError, NotStoredError, Republisher, StoredNotPublishedError, storeThenPublish } from './room-items.js';
+import { MaybeStoredError, mustBeReplicated, NOT_CONFIRMED, NotStoredError, Republisher, StoredNotPublishedError, storeThenPublish } from './room-items.js';
+import type { ReplicaConfirm } from '../redis/replica-wait.js';
 import { text, validateSend } from './validate.js';
 
 export type Json = Record<string, unknown>;
@@ -59,6 +60,8 @@ export interface BackendApiDeps {
    * or null when a reject or hold list hit (answered 400: the backend has no review queue)
    */
   readonly filter?: (text: string) => string | null;
+  /** REDIS_WAIT_REPLICAS: a gift's or notice's 200 waits for the Redis replicas; null or absent: none */
+  readonly replicas?: ReplicaConfirm | null;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -178,6 +181,15 @@ export class BackendApi {
     if ('dup' in verdict) {
       // The first attempt stored it; it may never have published it (its process died, the bus
       // refused it): the stored copy goes out again, viewers that have it drop it by seq.
+      // With REDIS_WAIT_REPLICAS, a never-shed one only once the replicas hold it: its first
+      // attempt may have been answered 503 for want of them.
+      if (kind.replayed && verdict.dup > 0 && mustBeReplicated(kind) && this.deps.replicas) {
+        try {
+          await this.deps.replicas.confirm(this.deps.replicas.ticket());
+        } catch (err) {
+          return this.unavailable(err, `stored, ${NOT_CONFIRMED} (${(err as Error).message}): the item may or may not be stored; retry with the same key`);
+        }
+      }
       if (kind.replayed && verdict.dup > 0) await this.republisher.republish(room, verdict.dup);
       return { status: 200, body: { room, s: verdict.dup, t, duplicate: true } };
     }
@@ -192,7 +204,7 @@ export class BackendApi {
       await bus.confirm();
       // The claim is settled by the append itself (replayed kinds): stored iff settled.
       const settle = claim === undefined ? undefined : { claim, ttlMs: this.opts.dedupeTtlMs };
-      settled = await storeThenPublish(history, bus, { room, kind, seq, data: encodeItem({ s: seq, u, n, t, ...fields }) }, settle);
+      settled = await storeThenPublish(history, bus, { room, kind, seq, data: encodeItem({ s: seq, u, n, t, ...fields }) }, settle, this.deps.replicas);
     } catch (err) {
       if (err instanceof StoredNotPublishedError) {
         return this.unavailable(err, 'the item is stored for recovery but the bus did not take it; a retry with the same key answers 200 duplicate and publishes it again');
@@ -244,6 +256,16 @@ export class BackendApi {
       // The store would number it later, but a retry on another process could not find it.
       await this.release(claim);
       return this.unavailable(null, 'the sequence store (Redis) is unavailable: nothing was stored; retry');
+    }
+    // REDIS_WAIT_REPLICAS: the seq on the replicas first, as a MSG's (logic.ts).
+    const { replicas } = this.deps;
+    if (replicas) {
+      try {
+        await replicas.confirm(replicas.ticket());
+      } catch (err) {
+        await this.release(claim);
+        return this.unavailable(err, `the notice's sequence number was ${NOT_CONFIRMED} (${(err as Error).message}): nothing was stored; retry`);
+      }
     }
     const message: ChatMessage = { to: uid, s: seq, u: '', n: 'system', t, x, id: claim === undefined ? messageId() : noticeId(claim, seq) };
     try {

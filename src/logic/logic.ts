@@ -11,6 +11,7 @@ import type { RoomBus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import { isRedisUnavailable } from '../redis/client.js';
+import { ReplicaWaitError, type ReplicaConfirm } from '../redis/replica-wait.js';
 import type { Metrics } from '../metrics.js';
 import { Errors, overloadRetryMs, ProtocolError } from '../protocol/errors.js';
 import { encode, encodeFrameWithBody } from '../protocol/codec.js';
@@ -24,7 +25,7 @@ import { scopes } from '../store/sequence/index.js';
 import { QueueFullError, QueueUnavailableError, type ChatQueue } from '../queue/index.js';
 import { messageId, type ChatFanout, type ChatMessage } from './chat.js';
 import { ChatReads } from './chat-reads.js';
-import { MaybeStoredError, NotStoredError, Republisher, StoredNotPublishedError, storeThenPublish } from './room-items.js';
+import { MaybeStoredError, mustBeReplicated, NOT_CONFIRMED, NotStoredError, Republisher, StoredNotPublishedError, storeThenPublish } from './room-items.js';
 import { decodeRequests, encodeReply, MAX_BATCH_REQUESTS, type UpstreamReply, type UpstreamRequest } from './upstream.js';
 import { validateMessage, validateSend } from './validate.js';
 import type { ContentModeration } from './moderation.js';
@@ -36,6 +37,8 @@ export interface LogicStores {
   readonly groups: Groups;
   /** the storage queue of chat messages: a MSG is acknowledged once it is in it */
   readonly queue: ChatQueue;
+  /** REDIS_WAIT_REPLICAS: a gift's or notice's ACK waits for the Redis replicas; null or absent: none */
+  readonly replicas?: ReplicaConfirm | null;
 }
 
 export interface LogicOptions {
@@ -228,6 +231,7 @@ export class Logic {
       if (text !== x) fields = { ...fields, x: text } as typeof fields;
     }
     const n = this.moderation ? this.moderation.name(req.n, req.u) : req.n;
+    const replicas = mustBeReplicated(kind) ? (this.stores.replicas ?? null) : null;
     return this.sequenced(
       req,
       cmid,
@@ -238,12 +242,19 @@ export class Logic {
         // Unsequenced items (the sequencer was unavailable) have no place in the seq-ordered
         // window; never-shed kinds are refused then.
         const data = encodeItem({ s: seq, u: req.u, n, t: req.at, ...fields });
-        const settled = await storeThenPublish(this.stores.history, this.bus, { room: req.room, kind, seq, data }, settle);
+        const settled = await storeThenPublish(this.stores.history, this.bus, { room: req.room, kind, seq, data }, settle, this.stores.replicas);
         if (kind.replayed && seq > 0) this.windowWrites.succeeded();
         return settled;
       },
       // A retry of a stored item: its first attempt may have stored it and never published it.
-      kind.replayed ? (seq) => this.republisher.republish(req.room, seq) : undefined,
+      // With REDIS_WAIT_REPLICAS, a never-shed one is acknowledged (and republished) only once
+      // the replicas hold it: its first attempt may have been refused for want of them.
+      kind.replayed
+        ? async (seq) => {
+            if (replicas) await this.replicated(replicas);
+            await this.republisher.republish(req.room, seq);
+          }
+        : undefined,
       approved,
     );
   }
@@ -273,7 +284,17 @@ export class Logic {
       inboxes = recipients;
     }
     const claim = cmid === undefined ? undefined : `${req.u}|${cmid}`;
+    const replicas = this.stores.replicas ?? null;
     return this.sequenced(req, cmid, scope, async (seq) => {
+      // REDIS_WAIT_REPLICAS: the seq on the replicas before the message is acknowledged, so that a
+      // failover cannot give it to another message (the writer would keep one of the two).
+      if (replicas && seq > 0) {
+        try {
+          await replicas.confirm(replicas.ticket());
+        } catch (err) {
+          throw new ProtocolError(Errors.Unavailable, `the message's sequence number was ${NOT_CONFIRMED} (${(err as Error).message}): nothing was stored; retry with the same id`, { cause: err });
+        }
+      }
       const message: ChatMessage = { ...target, s: seq, u: req.u, n, t: req.at, x, id: messageId() };
       const m = encode(message);
       // The ACK waits for the queue: once the message is in it, it will reach every inbox and the
@@ -295,6 +316,16 @@ export class Logic {
       const done = delivered.finally(() => this.delivering--);
       if (this.delivering > this.opts.logicMaxInflight) await done;
     }, undefined, approved);
+  }
+
+  /** Waits for the replicas (a retry answered dup); ERROR 30 when they do not confirm. */
+  private async replicated(replicas: ReplicaConfirm): Promise<void> {
+    try {
+      await replicas.confirm(replicas.ticket());
+    } catch (err) {
+      // Logged by the waiter (once when rounds start failing), counted in its metric.
+      throw new ProtocolError(Errors.Unavailable, `stored, ${NOT_CONFIRMED} (${(err as Error).message}): the item may or may not be stored; retry with the same id`, { cause: err });
+    }
   }
 
   /** The admin API changed (or deleted) the group: its member list is read again. */
@@ -384,7 +415,8 @@ export class Logic {
         // Redis may have run the append (and settled the claim with it) after all: the claim is
         // kept. A retry finds dup (stored: acknowledged, and republished) or in flight until the
         // claim lapses (not stored: then processed anew). One copy either way.
-        this.windowWrites.failed(err.cause, { scope });
+        // A replica wait that failed is logged by the waiter; a failed append here.
+        if (!(err.cause instanceof ReplicaWaitError)) this.windowWrites.failed(err.cause, { scope });
         throw new ProtocolError(Errors.Unavailable, `${err.message}: the item may or may not be stored; retry with the same id`, { cause: err });
       }
       if (err instanceof StoredNotPublishedError) {

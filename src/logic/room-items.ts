@@ -18,7 +18,11 @@ import type { RoomBus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { KindSpec } from '../protocol/kinds.js';
+import type { ReplicaConfirm } from '../redis/replica-wait.js';
 import type { ClaimSettle, RoomHistory } from '../store/history/index.js';
+
+/** What every answer refused for want of replicas says (REDIS_WAIT_REPLICAS; docs/cluster.md quotes it). */
+export const NOT_CONFIRMED = 'not confirmed by the Redis replicas';
 
 /** Nothing was published or stored: the item needs a seq and has none. */
 export class NotStoredError extends Error {
@@ -60,6 +64,11 @@ function mayGoUnsequenced(kind: KindSpec): boolean {
   return kind.display !== 'keep';
 }
 
+/** Whether an item's acknowledgement waits for the Redis replicas (REDIS_WAIT_REPLICAS): the never-shed kinds. */
+export function mustBeReplicated(kind: KindSpec): boolean {
+  return kind.display === 'keep';
+}
+
 /** Whether an item goes into the recovery window (and settles its claim with the append). */
 function isStored(kind: KindSpec, seq: number): boolean {
   return kind.replayed && seq > 0;
@@ -72,7 +81,7 @@ function isStored(kind: KindSpec, seq: number): boolean {
  * Rejects with NotStoredError (nothing done), MaybeStoredError (the append failed: unknown,
  * nothing published) or StoredNotPublishedError (stored and settled, not handed to the bus).
  */
-export async function storeThenPublish(history: RoomHistory, bus: RoomBus, item: OutgoingItem, settle?: ClaimSettle): Promise<boolean> {
+export async function storeThenPublish(history: RoomHistory, bus: RoomBus, item: OutgoingItem, settle?: ClaimSettle, replicas?: ReplicaConfirm | null): Promise<boolean> {
   const { room, kind, seq, data } = item;
   if (seq === 0 && !mayGoUnsequenced(kind)) throw new NotStoredError(`a ${kind.name} needs a sequence number, and the sequence store is unavailable`);
   const stored = isStored(kind, seq);
@@ -83,6 +92,17 @@ export async function storeThenPublish(history: RoomHistory, bus: RoomBus, item:
       await history.append(room, { seq, t: Date.now(), keep: kind.display === 'keep', data }, settle);
     } catch (err) {
       throw new MaybeStoredError(`the room's recovery window did not confirm the write (${(err as Error).message})`, { cause: err });
+    }
+    // REDIS_WAIT_REPLICAS: a never-shed item (gift, notice) is acknowledged only once the
+    // replicas hold it, its claim and its seq, so that a failover cannot lose it. Not published
+    // before: a retry is told dup (and republishes it) once they do, or, if a failover lost it,
+    // is processed anew.
+    if (replicas && mustBeReplicated(kind)) {
+      try {
+        await replicas.confirm(replicas.ticket());
+      } catch (err) {
+        throw new MaybeStoredError(`stored on the Redis primary, ${NOT_CONFIRMED} (${(err as Error).message})`, { cause: err });
+      }
     }
   }
   try {

@@ -7,6 +7,8 @@
 import type { NodeBus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
+import type { ReplicaConfirm } from '../redis/replica-wait.js';
+import { BatchRetryError } from '../queue/index.js';
 import type { Metrics } from '../metrics.js';
 import { encodeFrame } from '../protocol/codec.js';
 import { encodeDelivery } from '../protocol/delivery.js';
@@ -47,6 +49,8 @@ export class StoreWriter {
     private readonly opts: StoreWriterOptions,
     private readonly metrics: Metrics,
     log: Logger,
+    /** REDIS_WAIT_REPLICAS: a batch is acknowledged to the queue once the Redis replicas hold it; null: at once */
+    private readonly replicas: ReplicaConfirm | null = null,
   ) {
     this.pushFailures = new FailureLog(log, 'unread pushes after storage writes');
     this.settleFailures = new FailureLog(log, 'de-duplication settles after storage writes');
@@ -70,10 +74,14 @@ export class StoreWriter {
   /** Applies one batch; a rejection leaves it in the queue, to be delivered again. */
   private async apply(records: StoredRecord[]): Promise<void> {
     const result = await this.store.apply(records, Date.now());
+    // Which sockets the writes went on (REDIS_WAIT_REPLICAS): a reconnection from here to the
+    // confirmation refuses it (the settles below, on the other connection, are covered too).
+    const ticket = this.replicas?.ticket();
     // Stored (now or before): a retry of the same client id is a duplicate from here on, even
     // if the logic process that took the message died before it could settle the claim. Not
     // awaited: the records are stored whatever happens to this.
     const now = Date.now();
+    const settles: Promise<void>[] = [];
     for (const rec of records) {
       if (rec.k === undefined || rec.s <= 0) continue;
       // Remembered until DEDUPE_TTL_MS after the message was accepted, as the logic's own settle
@@ -81,16 +89,29 @@ export class StoreWriter {
       // after it, for a new message).
       const ttl = rec.t + this.opts.dedupeTtlMs - now;
       if (ttl <= 0) continue;
-      this.intake.settle(rec.k, rec.s, ttl).then(
+      const settling = this.intake.settle(rec.k, rec.s, ttl).then(
         () => this.settleFailures.succeeded(),
         (err: unknown) => this.settleFailures.failed(err),
       );
+      settles.push(settling);
     }
     this.metrics.storeWritten('applied', result.applied);
     this.metrics.storeWritten('skipped', result.skipped);
     this.metrics.storeWritten('inbox', result.inboxWrites);
     this.metrics.storeWritten('evicted', result.evicted);
     for (const uid of result.unreadChanged) this.changed.add(uid);
+    // REDIS_WAIT_REPLICAS: the batch leaves the queue only once the replicas hold it (and the
+    // claims settled with it): a failover cannot lose what the queue no longer has. Rejecting
+    // leaves the batch in the queue; delivered again, its records are skipped as applied and
+    // the replicas asked again.
+    if (this.replicas) {
+      await Promise.all(settles);
+      try {
+        await this.replicas.confirm(ticket!);
+      } catch (err) {
+        throw new BatchRetryError(`the batch is stored on the Redis primary but not confirmed by its replicas: ${(err as Error).message}`, { cause: err });
+      }
+    }
   }
 
   /** Pushes UNREAD {total} to the online users among those whose total rose. */

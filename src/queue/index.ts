@@ -65,6 +65,15 @@ export class QueueUnavailableError extends Error {
   }
 }
 
+/**
+ * An apply's rejection that says nothing about any one record (the store's replicas did not
+ * confirm the batch): the whole batch is retried after a backoff, never split message by
+ * message to find a culprit.
+ */
+export class BatchRetryError extends Error {
+  override name = 'BatchRetryError';
+}
+
 /** A writer's apply: resolves once every record is written (idempotently); rejects to retry them. */
 export type ApplyFn = (records: StoredRecord[]) => Promise<void>;
 

@@ -39,6 +39,7 @@ import type { Logger } from '../log.js';
 import { encodeArrayOfEncoded } from '../protocol/codec.js';
 import {
   BACKLOG_POLL_MS,
+  BatchRetryError,
   DEFAULT_MAX_BYTES,
   MAX_MESSAGE_BYTES,
   MAX_RECORDS_PER_MESSAGE,
@@ -476,8 +477,10 @@ class JetStreamWriter {
       if (this.failures === 1 || this.failures % 10 === 0) log.warn({ err, records: records.length, failures: this.failures }, 'chat queue: applying records failed; retrying');
       // A batch that failed before may hold a record that fails every time: one message at a
       // time then, so that the others are applied and only the culprit keeps coming back.
-      if (held.length > 1 && held.some((h) => h.msg.info.deliveryCount > 2)) return this.oneByOne(held);
-      const delay = backoffMs(this.failures, this.opts.backoffCapMs ?? DEFAULT_BACKOFF_CAP_MS);
+      // Not when no record is to blame (BatchRetryError: the store's replicas did not confirm).
+      if (!(err instanceof BatchRetryError) && held.length > 1 && held.some((h) => h.msg.info.deliveryCount > 2)) return this.oneByOne(held);
+      // Stopping: handed back at once, for another writer, not after a backoff.
+      const delay = this.stopping ? 0 : backoffMs(this.failures, this.opts.backoffCapMs ?? DEFAULT_BACKOFF_CAP_MS);
       for (const h of held) settle(h.msg, 'nak', delay);
       // The store is most likely down: do not fail through the rest of the backlog meanwhile.
       await this.pause(delay);
@@ -492,7 +495,12 @@ class JetStreamWriter {
     const { observer } = this.opts;
     const delay = backoffMs(this.failures, this.opts.backoffCapMs ?? DEFAULT_BACKOFF_CAP_MS);
     let failed = 0;
-    for (const h of held) {
+    for (const [i, h] of held.entries()) {
+      // Stopping: what is left goes back to the queue at once, for this or another writer.
+      if (this.stopping) {
+        for (const rest of held.slice(i)) settle(rest.msg, 'nak');
+        return;
+      }
       try {
         await this.apply(h.records);
       } catch {

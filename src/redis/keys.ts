@@ -75,6 +75,8 @@ export interface Keys {
   modHeldSeq(): string;
   /** STRING counter with a PX ttl (the window): filter hits of `<uid>|<room or *>`, for auto-mute */
   modHits(key: string): string;
+  /** STRING with a PX ttl: a process's marker, written before each WAIT for replicas (REDIS_WAIT_REPLICAS, replica-wait.ts) */
+  replicaMarker(processId: string): string;
 }
 
 export function keys(prefix: string): Keys {
@@ -109,5 +111,6 @@ export function keys(prefix: string): Keys {
     modHeld: () => `${prefix}mod:held`,
     modHeldSeq: () => `${prefix}mod:held:seq`,
     modHits: (key) => `${prefix}mod:hits:${key}`,
+    replicaMarker: (id) => `${prefix}wait:${id}`,
   };
 }

@@ -98,6 +98,23 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
   }
 }
 
+/** A primary and its replica, no sentinels (the replica connected and in sync when this resolves). */
+export async function startPrimaryReplica(): Promise<{ primary: ServiceProcess; replica: ServiceProcess; stop(): Promise<void> }> {
+  const primary = await startOn('redis-primary', server);
+  try {
+    const replica = await startOn('redis-replica', (port, dir) => [...server(port, dir), '--replicaof', '127.0.0.1', String(primary.port)]);
+    const stop = () => Promise.all([primary.dispose(), replica.dispose()]).then(() => undefined);
+    await until(async () => (await info(replica.port, 'replication')).master_link_status === 'up', 15_000, 'the replica in sync').catch(async (err: unknown) => {
+      await stop();
+      throw err;
+    });
+    return { primary, replica, stop };
+  } catch (err) {
+    await primary.dispose();
+    throw err;
+  }
+}
+
 export async function startSentinelSet(): Promise<SentinelSet> {
   const started: ServiceProcess[] = [];
   try {

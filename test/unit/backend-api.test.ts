@@ -18,6 +18,7 @@ import { Errors } from '../../src/protocol/errors.js';
 import { Kind } from '../../src/protocol/kinds.js';
 import { Op } from '../../src/protocol/ops.js';
 import { encodeRecord, QueueFullError, QueueUnavailableError, toRecord, type ChatQueue, type StoredRecord } from '../../src/queue/index.js';
+import { ReplicaWaitError, type ReplicaConfirm } from '../../src/redis/replica-wait.js';
 import { MemoryRegistry } from '../../src/registry/memory.js';
 import { MemoryChatStore } from '../../src/store/chat/memory.js';
 import { MemoryGroups } from '../../src/store/groups/memory.js';
@@ -43,7 +44,20 @@ class FakeQueue implements ChatQueue {
   async close(): Promise<void> {}
 }
 
-function setup(opts: { unsequenced?: boolean; dedupeTtlMs?: number } = {}) {
+/** REDIS_WAIT_REPLICAS' seam: confirms, or fails as told; counts its calls. */
+class FakeReplicas implements ReplicaConfirm {
+  fail: Error | null = null;
+  calls = 0;
+  ticket() {
+    return { epochs: [] };
+  }
+  async confirm(): Promise<void> {
+    this.calls++;
+    if (this.fail) throw this.fail;
+  }
+}
+
+function setup(opts: { unsequenced?: boolean; dedupeTtlMs?: number; replicas?: FakeReplicas } = {}) {
   const dedupeTtlMs = opts.dedupeTtlMs ?? 60_000;
   const sequencer = new MemorySequencer();
   const deduper = new MemoryDeduper();
@@ -58,7 +72,7 @@ function setup(opts: { unsequenced?: boolean; dedupeTtlMs?: number } = {}) {
   const metrics = new Metrics({ defaultMetrics: false });
   const registry = new MemoryRegistry();
   const chat = new ChatFanout(registry, bus, metrics);
-  const api = new BackendApi({ maxTextLength: 100, dedupeTtlMs }, { intake, history, bus, queue, chat, metrics, log });
+  const api = new BackendApi({ maxTextLength: 100, dedupeTtlMs }, { intake, history, bus, queue, chat, replicas: opts.replicas ?? null, metrics, log });
   /** confirm() answers: each call takes the next, then always succeeds */
   const confirms: (Error | null)[] = [];
   const confirm = bus.confirm.bind(bus);
@@ -69,7 +83,7 @@ function setup(opts: { unsequenced?: boolean; dedupeTtlMs?: number } = {}) {
   };
   const groups = new MemoryGroups();
   const logicOpts = { maxTextLength: 100, userMessageRate: 100, userMessageBurst: 100, dedupeTtlMs, logicMaxInflight: 100, bigGroupSize: 500, groupCacheMs: 0 };
-  const logic = new Logic(bus, { history, intake, groups, queue }, chat, new ChatReads(new MemoryChatStore(), groups, chat, { bigGroupSize: 500 }, metrics), logicOpts, metrics, log);
+  const logic = new Logic(bus, { history, intake, groups, queue, replicas: opts.replicas ?? null }, chat, new ChatReads(new MemoryChatStore(), groups, chat, { bigGroupSize: 500 }, metrics), logicOpts, metrics, log);
   return { api, bus, viewer, published, history, queue, confirms, registry, logic, metrics };
 }
 
@@ -334,4 +348,33 @@ t.test('send path - an append that timed out after Redis ran it: the retry is ac
   t.same(await logic.send(req({ k: Kind.Like, id: 'l-1' })), { s: 2, t: at, dup: true }, 'a like (not stored) is settled after its publish');
   await turn();
   t.equal(published.length, 2, 'and is not republished');
+});
+
+t.test('replica wait - a gift is acknowledged and published only once the replicas confirm; its retry waits too; danmaku do not wait', async (t) => {
+  const replicas = new FakeReplicas();
+  const { logic, api, viewer, published, history } = setup({ replicas });
+  await viewer.subscribe('r');
+  const req = (b: Record<string, unknown>) => ({ o: Op.Send, u: 'alice', n: 'alice', r: [], room: 'r', at: Date.now(), b });
+  replicas.fail = new ReplicaWaitError('0 of 1 Redis replicas confirmed the write within 300 ms');
+  t.match(await logic.send(req({ k: Kind.Gift, g: 'rose', id: 'g-1' })), { e: Errors.Unavailable.code, m: /not confirmed by the Redis replicas .*may or may not be stored; retry with the same id/ }, 'SEND: ERROR 30, outcome unknown');
+  t.match(await held(history, 'r'), [{ seq: 1, keep: true }], 'stored on the primary (the window)');
+  t.match(await logic.send(req({ k: Kind.Danmaku, x: 'hi', id: 'd-1' })), { s: 2 }, 'a danmaku does not wait');
+  await turn();
+  t.same(published.map((p) => (decode(p) as { k: number }).k), [Kind.Danmaku], 'the gift not published while unconfirmed');
+  t.match(await logic.send(req({ k: Kind.Gift, g: 'rose', id: 'g-1' })), { e: Errors.Unavailable.code, m: /stored, not confirmed by the Redis replicas .*: the item may or may not be stored; retry with the same id/ }, 'its retry: still ERROR 30, not dup');
+  const api503 = await api.roomItem('r', { k: Kind.Gift, g: 'car', key: 'pay-1' });
+  t.match(api503, { status: 503, body: { error: /not confirmed by the Redis replicas .*may or may not be stored/ } }, 'backend API: 503');
+  t.match(await api.roomItem('r', { k: Kind.Gift, g: 'car', key: 'pay-1' }), { status: 503, body: { error: /stored, not confirmed by the Redis replicas .*: the item may or may not be stored; retry with the same key/ } }, 'backend API retry: 503 again');
+  await turn();
+  t.equal(published.length, 1, 'still only the danmaku published');
+
+  replicas.fail = null;
+  t.match(await logic.send(req({ k: Kind.Gift, g: 'rose', id: 'g-1' })), { s: 1, dup: true }, 'confirmed: the retry is acknowledged dup');
+  t.match(await api.roomItem('r', { k: Kind.Gift, g: 'car', key: 'pay-1' }), { status: 200, body: { s: 3, duplicate: true } }, 'backend API: 200 duplicate');
+  await turn();
+  t.same(published.slice(1).map((p) => (decode(p) as { s: number }).s), [1, 3], 'and each stored copy published then');
+  const before = replicas.calls;
+  t.match(await logic.send(req({ k: Kind.Like })), { s: 4 });
+  t.match(await logic.send(req({ k: Kind.Danmaku, x: 'again' })), { s: 5 });
+  t.equal(replicas.calls, before, 'likes and danmaku never ask the replicas');
 });

@@ -33,3 +33,15 @@ t.test('config - sentinels: bad values fail at boot with the variable named', as
   t.throws(() => loadConfig({ REDIS_SENTINELS: 's:1' }), { message: /cluster mode needs both NATS_URL and REDIS_URL \(or REDIS_SENTINELS\)/ }, 'sentinels without NATS');
   t.throws(() => loadConfig(NATS), { message: /cluster mode needs both/ }, 'NATS without any Redis');
 });
+
+t.test('config - REDIS_WAIT_REPLICAS and REDIS_WAIT_TIMEOUT_MS', async (t) => {
+  const off = loadConfig({ ...NATS, REDIS_URL: 'redis://127.0.0.1:6379' });
+  t.same([off.redisWaitReplicas, off.redisWaitTimeoutMs], [0, 500], 'off by default; 500 ms');
+  const on = loadConfig({ ...NATS, REDIS_SENTINELS: 's:26379', REDIS_WAIT_REPLICAS: '2', REDIS_WAIT_TIMEOUT_MS: '1000' });
+  t.same([on.redisWaitReplicas, on.redisWaitTimeoutMs], [2, 1000]);
+  t.throws(() => loadConfig({ REDIS_WAIT_REPLICAS: '1' }), { name: 'ConfigError', message: /REDIS_WAIT_REPLICAS needs cluster mode/ }, 'standalone: refused, not ignored');
+  t.throws(() => loadConfig({ ...NATS, REDIS_URL: 'redis://x:1', REDIS_WAIT_REPLICAS: '-1' }), { name: 'ConfigError' });
+  t.throws(() => loadConfig({ ...NATS, REDIS_URL: 'redis://x:1', REDIS_WAIT_TIMEOUT_MS: '0' }), { name: 'ConfigError' });
+  t.throws(() => loadConfig({ ...NATS, REDIS_URL: 'redis://x:1', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '1500' }), { name: 'ConfigError', message: /must be under half of UPSTREAM_TIMEOUT_MS \(3000\)/ }, 'a send may wait two rounds: within the gateway timeout');
+  t.equal(loadConfig({ ...NATS, REDIS_URL: 'redis://x:1', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '1500', UPSTREAM_TIMEOUT_MS: '5000' }).redisWaitTimeoutMs, 1500);
+});

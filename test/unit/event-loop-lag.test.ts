@@ -57,7 +57,9 @@ t.test('event-loop lag - a busy-wait of 100 ms lands in the 0.05-0.25 s buckets,
   await sleep(50);
   lag.flush();
   t.ok(c.maxes.at(-1)! >= 0.08 && c.maxes.at(-1)! < 0.25, `the interval's max is the stall (${c.maxes.at(-1)} s)`);
-  t.ok(lag.recentMs() < 50, `one stall is not a lag that lasts (${lag.recentMs()} ms)`);
+  // Under 80 ms (the stall is 100): the interval before it can peak at some tens of ms on a loaded
+  // machine (seen in CI: 51 ms), and what matters is that the stall alone does not count.
+  t.ok(lag.recentMs() < 80, `one stall is not a lag that lasts (${lag.recentMs()} ms)`);
   const stalled = c.samples.splice(0).filter(([s]) => s > 0.05).reduce((a, [, n]) => a + n, 0);
   // at least; more when the machine takes the CPU away too (the pure test above checks the count exactly)
   t.ok(stalled >= 8, `the slots of the stall over 50 ms are counted (${stalled}; 10 expected on an idle machine)`);

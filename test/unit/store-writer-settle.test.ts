@@ -8,7 +8,8 @@ import { createLogger } from '../../src/log.js';
 import { StoreWriter } from '../../src/logic/store-writer.js';
 import { Metrics } from '../../src/metrics.js';
 import { encode } from '../../src/protocol/codec.js';
-import { nullQueueObserver } from '../../src/queue/index.js';
+import { BatchRetryError, nullQueueObserver } from '../../src/queue/index.js';
+import { ReplicaWaitError } from '../../src/redis/replica-wait.js';
 import { MemoryQueue } from '../../src/queue/memory.js';
 import { MemoryRegistry } from '../../src/registry/memory.js';
 import { MemoryChatStore } from '../../src/store/chat/memory.js';
@@ -45,4 +46,32 @@ t.test('store writer - a stored record settles the claim it carries', async (t) 
   t.same(verdict, { dup: 1 }, 'once stored, the retry is a duplicate of seq 1');
   t.match(await intake.admit(step('ann|m-2')), { seq: 2 }, 'another id is processed anew');
   t.equal((await store.history('dm:ann|bob', undefined, 10, Date.now())).items.length, 2, 'both records stored');
+});
+
+t.test('store writer - REDIS_WAIT_REPLICAS: a batch the replicas do not confirm is retried as a whole (BatchRetryError), its records applied once', async (t) => {
+  const log = createLogger('silent');
+  const sequencer = new MemorySequencer();
+  const intake = new MemoryIntake(new MemoryDeduper(), new MemoryRateLimiter(), (s) => sequencer.next(s));
+  const queue = new MemoryQueue({ observer: nullQueueObserver, log });
+  const store = new MemoryChatStore();
+  const bus = new MemoryBroker().connect();
+  let fail = true;
+  const errors: unknown[] = [];
+  const replicas = {
+    ticket: () => ({ epochs: [] }),
+    confirm: async () => {
+      if (fail) throw new ReplicaWaitError('0 of 1 Redis replicas confirmed the write within 300 ms');
+    },
+  };
+  const writer = new StoreWriter(queue, store, intake, { registry: new MemoryRegistry(), bus, bigGroupsOf: async () => [] }, { unreadPushIntervalMs: 60_000, dedupeTtlMs: 60_000 }, new Metrics({ defaultMetrics: false }), log, replicas);
+  const apply = (writer as unknown as { apply(r: unknown[]): Promise<void> }).apply.bind(writer);
+  const at = Date.now();
+  const rec = { c: 'dm:ann|bob', s: 1, id: 'aaaaaaaaaaaaaaa1', t: at, u: 'ann', m: encode({ to: 'bob', s: 1, u: 'ann', n: 'ann', t: at, x: 'hi', id: 'aaaaaaaaaaaaaaa1' }), r: ['ann', 'bob'], k: 'ann|m-1' };
+  await apply([rec]).catch((e: unknown) => errors.push(e));
+  t.ok(errors[0] instanceof BatchRetryError, 'rejected with BatchRetryError (the queue retries the whole batch, never one by one)');
+  t.match(String(errors[0]), /stored on the Redis primary but not confirmed by its replicas/);
+  t.equal((await store.history('dm:ann|bob', undefined, 10, Date.now())).items.length, 1, 'stored (on the primary) all the same');
+  fail = false;
+  await apply([rec]);
+  t.equal((await store.history('dm:ann|bob', undefined, 10, Date.now())).items.length, 1, 'applied again: once');
 });
