@@ -144,17 +144,15 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
   // (intake, member lists, registry) behind them on one socket.
   const chatRedis = runsLogic(config) ? await connectRedis({ url: config.redisUrl, sentinel: config.redisSentinel, name: `danmaku-${config.gatewayId}-chat`, observer: metrics, log: log.child({ component: 'redis', connection: 'chat' }) }) : null;
   const chatCtx: RedisContext = { ...ctx, redis: chatRedis ?? redis };
-  // REDIS_WAIT_REPLICAS: WAIT blocks the connection it runs on, so it has one of its own, whose
-  // commands may take the WAIT's timeout and a round trip more.
-  const waitRedis =
-    runsLogic(config) && config.redisWaitReplicas > 0
-      ? await connectRedis({ url: config.redisUrl, sentinel: config.redisSentinel, name: `danmaku-${config.gatewayId}-wait`, observer: metrics, log: log.child({ component: 'redis', connection: 'wait' }), commandTimeoutMs: config.redisWaitTimeoutMs + 1_000 })
-      : null;
-  // Two waiters on the one wait connection: a gift's round tokens only the send path's
-  // connection, never waiting behind the chat connection's large scripts.
-  const waiter = (name: string, writers: Redis[]) =>
-    new RedisReplicaWaiter(waitRedis!, writers, { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs, markerKey: ctx.keys.replicaMarker(`${config.gatewayId}:${name}`) }, metrics, log.child({ component: 'redis', connection: 'wait', waiter: name }));
-  const replicas = waitRedis ? { send: waiter('send', [redis]), chat: waiter('chat', chatRedis ? [redis, chatRedis] : [redis]) } : null;
+  // REDIS_WAIT_REPLICAS: WAIT blocks the connection it runs on, so each waiter has one of its own
+  // (the send path's rounds never queue behind the storage writers'), whose commands may take the
+  // WAIT's timeout and a round trip more.
+  const waitOn = (name: string) =>
+    connectRedis({ url: config.redisUrl, sentinel: config.redisSentinel, name: `danmaku-${config.gatewayId}-wait-${name}`, observer: metrics, log: log.child({ component: 'redis', connection: `wait.${name}` }), commandTimeoutMs: config.redisWaitTimeoutMs + 1_000 });
+  const waitRedis = runsLogic(config) && config.redisWaitReplicas > 0 ? { send: await waitOn('send'), chat: await waitOn('chat') } : null;
+  const waiter = (name: string, conn: Redis, writers: Redis[]) =>
+    new RedisReplicaWaiter(conn, writers, { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs, markerKey: ctx.keys.replicaMarker(`${config.gatewayId}:${name}`), name }, metrics, log.child({ component: 'redis', connection: `wait.${name}` }));
+  const replicas = waitRedis ? { send: waiter('send', waitRedis.send, [redis]), chat: waiter('chat', waitRedis.chat, chatRedis ? [redis, chatRedis] : [redis]) } : null;
   const storeLog = log.child({ component: 'store' });
   // Only the seams of the send path fall back to memory while Redis is down (fallback.ts).
   const primary = { sequencer: new RedisSequencer(ctx), intake: new RedisIntake(ctx) };
@@ -198,12 +196,17 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
       ...(logicBus ? ([['nats.logic', natsCheck(logicBus)]] as const) : []),
       ['redis', () => (redis.status === 'ready' ? null : redis.status)],
       ...(chatRedis ? ([['redis.chat', () => (chatRedis.status === 'ready' ? null : chatRedis.status)]] as const) : []),
-      ...(waitRedis ? ([['redis.wait', () => (waitRedis.status === 'ready' ? null : waitRedis.status)]] as const) : []),
+      ...(waitRedis
+        ? ([
+            ['redis.wait.send', () => (waitRedis.send.status === 'ready' ? null : waitRedis.send.status)],
+            ['redis.wait.chat', () => (waitRedis.chat.status === 'ready' ? null : waitRedis.chat.status)],
+          ] as const)
+        : []),
     ],
     close: async () => {
       await closeRedis(redis);
       if (chatRedis) await closeRedis(chatRedis);
-      if (waitRedis) await closeRedis(waitRedis);
+      if (waitRedis) await Promise.all([closeRedis(waitRedis.send), closeRedis(waitRedis.chat)]);
     },
   };
 }

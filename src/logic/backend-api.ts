@@ -177,6 +177,8 @@ export class BackendApi {
     const scope = scopes.room(room);
     const claim = key === undefined ? undefined : claimOf(scope, key);
     const verdict = await this.admit(claim, scope);
+    // REDIS_WAIT_REPLICAS: which socket the intake's writes went on (replica-wait.ts).
+    const ticket = this.deps.replicas?.ticket() ?? null;
     const { bus, history } = this.deps;
     if ('dup' in verdict) {
       // The first attempt stored it; it may never have published it (its process died, the bus
@@ -185,7 +187,7 @@ export class BackendApi {
       // attempt may have been answered 503 for want of them.
       if (kind.replayed && verdict.dup > 0 && mustBeReplicated(kind) && this.deps.replicas) {
         try {
-          await this.deps.replicas.confirm(this.deps.replicas.ticket());
+          await this.deps.replicas.confirm(ticket!);
         } catch (err) {
           return this.unavailable(err, `stored, ${NOT_CONFIRMED} (${(err as Error).message}): the item may or may not be stored; retry with the same key`);
         }
@@ -204,7 +206,7 @@ export class BackendApi {
       await bus.confirm();
       // The claim is settled by the append itself (replayed kinds): stored iff settled.
       const settle = claim === undefined ? undefined : { claim, ttlMs: this.opts.dedupeTtlMs };
-      settled = await storeThenPublish(history, bus, { room, kind, seq, data: encodeItem({ s: seq, u, n, t, ...fields }) }, settle, this.deps.replicas);
+      settled = await storeThenPublish(history, bus, { room, kind, seq, data: encodeItem({ s: seq, u, n, t, ...fields }) }, settle, this.deps.replicas && ticket ? { confirm: this.deps.replicas, ticket } : null);
     } catch (err) {
       if (err instanceof StoredNotPublishedError) {
         return this.unavailable(err, 'the item is stored for recovery but the bus did not take it; a retry with the same key answers 200 duplicate and publishes it again');
@@ -250,6 +252,7 @@ export class BackendApi {
     const scope = scopes.notices(uid);
     const claim = key === undefined ? undefined : claimOf(scope, key);
     const verdict = await this.admit(claim, scope);
+    const ticket = this.deps.replicas?.ticket() ?? null;
     if ('dup' in verdict) return { status: 200, body: { to: uid, s: verdict.dup, id: noticeId(claim!, verdict.dup), duplicate: true } };
     const seq = verdict.seq;
     if (seq === 0) {
@@ -261,7 +264,7 @@ export class BackendApi {
     const { replicas } = this.deps;
     if (replicas) {
       try {
-        await replicas.confirm(replicas.ticket());
+        await replicas.confirm(ticket!);
       } catch (err) {
         await this.release(claim);
         return this.unavailable(err, `the notice's sequence number was ${NOT_CONFIRMED} (${(err as Error).message}): nothing was stored; retry`);

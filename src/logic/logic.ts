@@ -11,7 +11,7 @@ import type { RoomBus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import { isRedisUnavailable } from '../redis/client.js';
-import { ReplicaWaitError, type ReplicaConfirm } from '../redis/replica-wait.js';
+import { ReplicaWaitError, type ReplicaConfirm, type ReplicaTicket } from '../redis/replica-wait.js';
 import type { Metrics } from '../metrics.js';
 import { Errors, overloadRetryMs, ProtocolError } from '../protocol/errors.js';
 import { encode, encodeFrameWithBody } from '../protocol/codec.js';
@@ -236,13 +236,13 @@ export class Logic {
       req,
       cmid,
       scopes.room(req.room),
-      async (seq, settle) => {
+      async (seq, settle, ticket) => {
         // Stored for recovery first (settling the claim in the same step), then published
         // (room-items.ts): the ACK of a replayed kind means the item is in the room's window.
         // Unsequenced items (the sequencer was unavailable) have no place in the seq-ordered
         // window; never-shed kinds are refused then.
         const data = encodeItem({ s: seq, u: req.u, n, t: req.at, ...fields });
-        const settled = await storeThenPublish(this.stores.history, this.bus, { room: req.room, kind, seq, data }, settle, this.stores.replicas);
+        const settled = await storeThenPublish(this.stores.history, this.bus, { room: req.room, kind, seq, data }, settle, replicas && ticket ? { confirm: replicas, ticket } : null);
         if (kind.replayed && seq > 0) this.windowWrites.succeeded();
         return settled;
       },
@@ -250,8 +250,8 @@ export class Logic {
       // With REDIS_WAIT_REPLICAS, a never-shed one is acknowledged (and republished) only once
       // the replicas hold it: its first attempt may have been refused for want of them.
       kind.replayed
-        ? async (seq) => {
-            if (replicas) await this.replicated(replicas);
+        ? async (seq, ticket) => {
+            if (replicas && ticket) await this.replicated(replicas, ticket);
             await this.republisher.republish(req.room, seq);
           }
         : undefined,
@@ -285,12 +285,12 @@ export class Logic {
     }
     const claim = cmid === undefined ? undefined : `${req.u}|${cmid}`;
     const replicas = this.stores.replicas ?? null;
-    return this.sequenced(req, cmid, scope, async (seq) => {
+    return this.sequenced(req, cmid, scope, async (seq, _settle, ticket) => {
       // REDIS_WAIT_REPLICAS: the seq on the replicas before the message is acknowledged, so that a
       // failover cannot give it to another message (the writer would keep one of the two).
-      if (replicas && seq > 0) {
+      if (replicas && ticket && seq > 0) {
         try {
-          await replicas.confirm(replicas.ticket());
+          await replicas.confirm(ticket);
         } catch (err) {
           throw new ProtocolError(Errors.Unavailable, `the message's sequence number was ${NOT_CONFIRMED} (${(err as Error).message}): nothing was stored; retry with the same id`, { cause: err });
         }
@@ -319,9 +319,9 @@ export class Logic {
   }
 
   /** Waits for the replicas (a retry answered dup); ERROR 30 when they do not confirm. */
-  private async replicated(replicas: ReplicaConfirm): Promise<void> {
+  private async replicated(replicas: ReplicaConfirm, ticket: ReplicaTicket): Promise<void> {
     try {
-      await replicas.confirm(replicas.ticket());
+      await replicas.confirm(ticket);
     } catch (err) {
       // Logged by the waiter (once when rounds start failing), counted in its metric.
       throw new ProtocolError(Errors.Unavailable, `stored, ${NOT_CONFIRMED} (${(err as Error).message}): the item may or may not be stored; retry with the same id`, { cause: err });
@@ -377,8 +377,8 @@ export class Logic {
     req: UpstreamRequest,
     cmid: string | undefined,
     scope: string,
-    publish: (seq: number, settle: ClaimSettle | undefined) => Promise<boolean | void>,
-    onDup?: (seq: number) => Promise<void>,
+    publish: (seq: number, settle: ClaimSettle | undefined, ticket: ReplicaTicket | null) => Promise<boolean | void>,
+    onDup?: (seq: number, ticket: ReplicaTicket | null) => Promise<void>,
     approved = false,
   ): Promise<UpstreamReply> {
     const { intake } = this.stores;
@@ -392,8 +392,11 @@ export class Logic {
       ...(approved ? { bucket: `a:${req.u}`, rate: APPROVED_RATE, burst: APPROVED_RATE } : { bucket: `u:${req.u}`, rate: this.opts.userMessageRate, burst: this.opts.userMessageBurst }),
       scope,
     });
+    // REDIS_WAIT_REPLICAS: which socket the intake's writes (seq, claim) went on; a reconnection
+    // before the confirmation refuses it (replica-wait.ts).
+    const ticket = this.stores.replicas?.ticket() ?? null;
     if ('dup' in verdict) {
-      if (onDup) await onDup(verdict.dup);
+      if (onDup) await onDup(verdict.dup, ticket);
       return { s: verdict.dup, t: req.at, dup: true };
     }
     // Never acknowledge what is not known to be published: a retry racing its first attempt
@@ -403,7 +406,7 @@ export class Logic {
     const seq = verdict.seq;
     let settled: boolean | void;
     try {
-      settled = await publish(seq, claim === undefined ? undefined : { claim, ttlMs: this.opts.dedupeTtlMs });
+      settled = await publish(seq, claim === undefined ? undefined : { claim, ttlMs: this.opts.dedupeTtlMs }, ticket);
     } catch (err) {
       if (err instanceof NotStoredError) {
         // A gift refused for want of a seq: not logged here, the sequence store's fallback logs

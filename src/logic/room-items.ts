@@ -18,7 +18,7 @@ import type { RoomBus } from '../bus/index.js';
 import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { KindSpec } from '../protocol/kinds.js';
-import type { ReplicaConfirm } from '../redis/replica-wait.js';
+import type { ReplicaConfirm, ReplicaTicket } from '../redis/replica-wait.js';
 import type { ClaimSettle, RoomHistory } from '../store/history/index.js';
 
 /** What every answer refused for want of replicas says (REDIS_WAIT_REPLICAS; docs/cluster.md quotes it). */
@@ -81,7 +81,7 @@ function isStored(kind: KindSpec, seq: number): boolean {
  * Rejects with NotStoredError (nothing done), MaybeStoredError (the append failed: unknown,
  * nothing published) or StoredNotPublishedError (stored and settled, not handed to the bus).
  */
-export async function storeThenPublish(history: RoomHistory, bus: RoomBus, item: OutgoingItem, settle?: ClaimSettle, replicas?: ReplicaConfirm | null): Promise<boolean> {
+export async function storeThenPublish(history: RoomHistory, bus: RoomBus, item: OutgoingItem, settle?: ClaimSettle, replicas?: { readonly confirm: ReplicaConfirm; readonly ticket: ReplicaTicket } | null): Promise<boolean> {
   const { room, kind, seq, data } = item;
   if (seq === 0 && !mayGoUnsequenced(kind)) throw new NotStoredError(`a ${kind.name} needs a sequence number, and the sequence store is unavailable`);
   const stored = isStored(kind, seq);
@@ -99,7 +99,9 @@ export async function storeThenPublish(history: RoomHistory, bus: RoomBus, item:
     // is processed anew.
     if (replicas && mustBeReplicated(kind)) {
       try {
-        await replicas.confirm(replicas.ticket());
+        // The ticket was taken when the intake answered (its seq and claim): a reconnection since
+        // then refuses it, wherever the append went.
+        await replicas.confirm.confirm(replicas.ticket);
       } catch (err) {
         throw new MaybeStoredError(`stored on the Redis primary, ${NOT_CONFIRMED} (${(err as Error).message})`, { cause: err });
       }

@@ -9,6 +9,7 @@ import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { ReplicaConfirm } from '../redis/replica-wait.js';
 import { BatchRetryError } from '../queue/index.js';
+import { NOT_CONFIRMED } from './room-items.js';
 import type { Metrics } from '../metrics.js';
 import { encodeFrame } from '../protocol/codec.js';
 import { encodeDelivery } from '../protocol/delivery.js';
@@ -73,10 +74,10 @@ export class StoreWriter {
 
   /** Applies one batch; a rejection leaves it in the queue, to be delivered again. */
   private async apply(records: StoredRecord[]): Promise<void> {
-    const result = await this.store.apply(records, Date.now());
-    // Which sockets the writes went on (REDIS_WAIT_REPLICAS): a reconnection from here to the
-    // confirmation refuses it (the settles below, on the other connection, are covered too).
+    // Which sockets the writes go on (REDIS_WAIT_REPLICAS): a reconnection from here to the
+    // confirmation refuses it (the apply and the settles below, on both connections).
     const ticket = this.replicas?.ticket();
+    const result = await this.store.apply(records, Date.now());
     // Stored (now or before): a retry of the same client id is a duplicate from here on, even
     // if the logic process that took the message died before it could settle the claim. Not
     // awaited: the records are stored whatever happens to this.
@@ -109,7 +110,7 @@ export class StoreWriter {
       try {
         await this.replicas.confirm(ticket!);
       } catch (err) {
-        throw new BatchRetryError(`the batch is stored on the Redis primary but not confirmed by its replicas: ${(err as Error).message}`, { cause: err });
+        throw new BatchRetryError(`the batch is stored on the Redis primary but ${NOT_CONFIRMED}: ${(err as Error).message}`, { cause: err });
       }
     }
   }

@@ -59,6 +59,8 @@ export interface ReplicaWaitOptions {
   readonly timeoutMs: number;
   /** the marker key this waiter writes (one per waiter: no contention); the write connections' tokens are `<markerKey>:<i>` */
   readonly markerKey: string;
+  /** what the waiter covers, for its log lines (send: gifts, room notices, MSG and notice seqs; chat: the storage writers' batches) */
+  readonly name?: string;
 }
 
 interface Waiter {
@@ -106,7 +108,8 @@ export class RedisReplicaWaiter implements ReplicaConfirm {
     this.epochs = writers.map(() => 0);
     writers.forEach((w, i) => w.on('close', () => this.epochs[i]!++));
     // A warning when rounds start failing and a line when they work again, not one per round.
-    this.failures = new FailureLog(log, `waiting for ${opts.replicas} Redis replica(s) (REDIS_WAIT_REPLICAS: gifts, room notices, chat messages and stored chat batches are not acknowledged meanwhile)`);
+    const held = opts.name === 'chat' ? 'the storage writers\' batches stay in the queue' : opts.name === 'send' ? 'gifts, room notices, chat messages and user notices are refused' : 'what waits is not acknowledged';
+    this.failures = new FailureLog(log, `waiting for ${opts.replicas} Redis replica(s) (REDIS_WAIT_REPLICAS: ${held} meanwhile)`);
   }
 
   ticket(): ReplicaTicket {
@@ -114,6 +117,7 @@ export class RedisReplicaWaiter implements ReplicaConfirm {
   }
 
   confirm(ticket: ReplicaTicket): Promise<void> {
+    if (ticket.epochs.length !== this.epochs.length) return Promise.reject(new RangeError('a ticket of another waiter'));
     return new Promise<void>((resolve, reject) => {
       this.next.push({ ticket, resolve, reject });
       if (!this.running) this.start();

@@ -378,3 +378,16 @@ t.test('replica wait - a gift is acknowledged and published only once the replic
   t.match(await logic.send(req({ k: Kind.Danmaku, x: 'again' })), { s: 5 });
   t.equal(replicas.calls, before, 'likes and danmaku never ask the replicas');
 });
+
+t.test('replica wait - a MSG whose seq the replicas do not confirm: ERROR 30, nothing queued, its id free', async (t) => {
+  const replicas = new FakeReplicas();
+  const { logic, queue } = setup({ replicas });
+  const msg = { o: Op.Msg, u: 'alice', n: 'alice', r: [], room: '', at: Date.now(), b: { to: 'bob', x: 'hi', id: 'm-1' } };
+  replicas.fail = new ReplicaWaitError('0 of 1 Redis replicas confirmed the write within 300 ms');
+  t.match(await logic.send(msg), { e: Errors.Unavailable.code, m: /the message's sequence number was not confirmed by the Redis replicas .*nothing was stored; retry with the same id/ });
+  t.equal(queue.records.length, 0, 'nothing in the storage queue');
+  replicas.fail = null;
+  const ack = await logic.send(msg);
+  t.ok((ack as { s: number }).s > 0 && !('dup' in ack), 'the retry with the same id is processed anew (the claim was released)');
+  t.equal(queue.records.length, 1, 'queued once');
+});

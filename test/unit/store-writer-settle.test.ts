@@ -69,7 +69,7 @@ t.test('store writer - REDIS_WAIT_REPLICAS: a batch the replicas do not confirm 
   const rec = { c: 'dm:ann|bob', s: 1, id: 'aaaaaaaaaaaaaaa1', t: at, u: 'ann', m: encode({ to: 'bob', s: 1, u: 'ann', n: 'ann', t: at, x: 'hi', id: 'aaaaaaaaaaaaaaa1' }), r: ['ann', 'bob'], k: 'ann|m-1' };
   await apply([rec]).catch((e: unknown) => errors.push(e));
   t.ok(errors[0] instanceof BatchRetryError, 'rejected with BatchRetryError (the queue retries the whole batch, never one by one)');
-  t.match(String(errors[0]), /stored on the Redis primary but not confirmed by its replicas/);
+  t.match(String(errors[0]), /stored on the Redis primary but not confirmed by the Redis replicas/);
   t.equal((await store.history('dm:ann|bob', undefined, 10, Date.now())).items.length, 1, 'stored (on the primary) all the same');
   fail = false;
   await apply([rec]);
