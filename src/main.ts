@@ -96,7 +96,7 @@ interface Parts {
   /** the chat storage queue, in processes that run the logic role */
   readonly queue: ChatQueue | null;
   /** REDIS_WAIT_REPLICAS: what holds acknowledgements until replicas have the writes, for the send path (its own connection) and the storage writers (both); null: none (standalone, or 0) */
-  readonly replicas: { readonly send: ReplicaConfirm; readonly chat: ReplicaConfirm } | null;
+  readonly replicas: { readonly send: ReplicaConfirm; readonly chat: ReplicaConfirm | null } | null;
   /** calls back when the storage connection is ready again after a loss (Redis); memory has none */
   readonly onStoreReconnect?: (listener: () => void) => void;
   /** readiness checks of the connections (NATS, Redis) and of the logic service's subscription; none standalone */
@@ -149,10 +149,10 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
   // WAIT's timeout and a round trip more.
   const waitOn = (name: string) =>
     connectRedis({ url: config.redisUrl, sentinel: config.redisSentinel, name: `danmaku-${config.gatewayId}-wait-${name}`, observer: metrics, log: log.child({ component: 'redis', connection: `wait.${name}` }), commandTimeoutMs: config.redisWaitTimeoutMs + 1_000 });
-  const waitRedis = runsLogic(config) && config.redisWaitReplicas > 0 ? { send: await waitOn('send'), chat: await waitOn('chat') } : null;
+  const waitRedis = runsLogic(config) && config.redisWaitReplicas > 0 ? { send: await waitOn('send'), chat: config.storeWriter ? await waitOn('chat') : null } : null;
   const waiter = (name: string, conn: Redis, writers: Redis[]) =>
     new RedisReplicaWaiter(conn, writers, { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs, markerKey: ctx.keys.replicaMarker(`${config.gatewayId}:${name}`), name }, metrics, log.child({ component: 'redis', connection: `wait.${name}` }));
-  const replicas = waitRedis ? { send: waiter('send', waitRedis.send, [redis]), chat: waiter('chat', waitRedis.chat, chatRedis ? [redis, chatRedis] : [redis]) } : null;
+  const replicas = waitRedis ? { send: waiter('send', waitRedis.send, [redis]), chat: waitRedis.chat ? waiter('chat', waitRedis.chat, chatRedis ? [redis, chatRedis] : [redis]) : null } : null;
   const storeLog = log.child({ component: 'store' });
   // Only the seams of the send path fall back to memory while Redis is down (fallback.ts).
   const primary = { sequencer: new RedisSequencer(ctx), intake: new RedisIntake(ctx) };
@@ -199,14 +199,14 @@ async function cluster(config: Config, metrics: Metrics, log: Logger): Promise<P
       ...(waitRedis
         ? ([
             ['redis.wait.send', () => (waitRedis.send.status === 'ready' ? null : waitRedis.send.status)],
-            ['redis.wait.chat', () => (waitRedis.chat.status === 'ready' ? null : waitRedis.chat.status)],
           ] as const)
         : []),
+      ...(waitRedis?.chat ? ([['redis.wait.chat', () => (waitRedis.chat!.status === 'ready' ? null : waitRedis.chat!.status)]] as const) : []),
     ],
     close: async () => {
       await closeRedis(redis);
       if (chatRedis) await closeRedis(chatRedis);
-      if (waitRedis) await Promise.all([closeRedis(waitRedis.send), closeRedis(waitRedis.chat)]);
+      if (waitRedis) await Promise.all([closeRedis(waitRedis.send), ...(waitRedis.chat ? [closeRedis(waitRedis.chat)] : [])]);
     },
   };
 }

@@ -19,9 +19,9 @@
 // connection then checks, in the script that writes its marker, that the server it is on holds
 // every token of this round. A server holding a token has, earlier in its stream, every write
 // made on the same socket before it (it ran them, or replicated them). The same socket: each
-// caller takes a ticket right after its writes were answered (the connections' reconnection
-// counts), and is refused if a connection it wrote on reconnected before the token was answered
-// (its writes may be on the server it left).
+// caller takes a ticket (the connections' reconnection counts) when its first write to be
+// covered was answered, or before it, and is refused if a covered connection reconnected between
+// the ticket and the round's token (a write may be on the server it left).
 
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -29,16 +29,22 @@ import { FailureLog } from '../failure-log.js';
 import type { Logger } from '../log.js';
 import type { ReplicaWaitResult } from '../metric-labels.js';
 
-/** Which socket each write connection was on when the caller's writes were answered (ReplicaConfirm.ticket). */
+/** Which socket each write connection was on when the ticket was taken (ReplicaConfirm.ticket), and whose ticket it is. */
 export interface ReplicaTicket {
+  readonly waiter: string;
   readonly epochs: readonly number[];
 }
 
 /** Confirms durability beyond the primary: resolves once replicas hold the writes made before the ticket. */
 export interface ReplicaConfirm {
-  /** Taken right after the writes to be confirmed were answered. */
+  /** Taken when the first write to be confirmed was answered (or before it). */
   ticket(): ReplicaTicket;
-  /** Rejects with ReplicaWaitError when too few replicas confirmed in time, a write connection reconnected since the ticket, or Redis did not answer. */
+  /**
+   * Resolves once replicas hold every write made on the covered connections before the call,
+   * none of them having reconnected since the ticket. Rejects with ReplicaWaitError when too
+   * few replicas confirmed in time, a covered connection reconnected since the ticket, or Redis
+   * did not answer; throws at once for a ticket of another waiter (a bug, not an outage).
+   */
   confirm(ticket: ReplicaTicket): Promise<void>;
 }
 
@@ -96,7 +102,7 @@ export class RedisReplicaWaiter implements ReplicaConfirm {
   private readonly failures: FailureLog;
 
   constructor(
-    /** a connection of its own (WAIT blocks it), with a command timeout above `timeoutMs`; waiters may share it */
+    /** a connection of its own (WAIT blocks it: main.ts gives each waiter one), with a command timeout above `timeoutMs` */
     private readonly redis: Redis,
     /** the connections whose writes are waited for (each is given a token per round) */
     private readonly writers: readonly Redis[],
@@ -113,11 +119,11 @@ export class RedisReplicaWaiter implements ReplicaConfirm {
   }
 
   ticket(): ReplicaTicket {
-    return { epochs: [...this.epochs] };
+    return { waiter: this.id, epochs: [...this.epochs] };
   }
 
   confirm(ticket: ReplicaTicket): Promise<void> {
-    if (ticket.epochs.length !== this.epochs.length) return Promise.reject(new RangeError('a ticket of another waiter'));
+    if (ticket.waiter !== this.id) throw new Error('REDIS_WAIT_REPLICAS: a ticket of another waiter');
     return new Promise<void>((resolve, reject) => {
       this.next.push({ ticket, resolve, reject });
       if (!this.running) this.start();

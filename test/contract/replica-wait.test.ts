@@ -34,6 +34,8 @@ t.test('replica wait - confirm, coalescing, rounds, a stopped replica, a stopped
   t.same(rounds, ['confirmed']);
   t.match(await replica.get('test:wait:p:0'), /^[0-9a-f-]{36}:1$/, "the write connection's token of the round (the waiter's id and the round), replicated");
 
+  t.throws(() => waiter.confirm({ waiter: 'another', epochs: [0] }), /a ticket of another waiter/, "another waiter's ticket: a bug, thrown at once");
+
   // 50 callers in one turn: one round.
   rounds.length = 0;
   await Promise.all(Array.from({ length: 50 }, () => waiter.confirm(waiter.ticket())));

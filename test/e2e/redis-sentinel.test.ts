@@ -328,6 +328,10 @@ t.test('redis sentinel - REDIS_WAIT_REPLICAS=1: nothing acknowledged is lost in 
   // batch confirmed, so the batch stays in the queue.
   const writer = await startServer({ ...env, ROLE: 'logic', GATEWAY_ID: 'writer-0', STORE_WRITER: 'true' }, 'writer-0');
   procs.push(writer);
+  const checks = async (p: RunningServer) => ((await (await fetch(`http://127.0.0.1:${p.metricsPort}/readyz`)).json()) as { checks: Record<string, string> }).checks;
+  t.match(await checks(logic), { 'redis.wait.send': 'ok' }, '/readyz: the send path\'s wait connection');
+  t.notOk('redis.wait.chat' in (await checks(logic)), 'none for the storage writers where there is no writer');
+  t.match(await checks(writer), { 'redis.wait.send': 'ok', 'redis.wait.chat': 'ok' }, 'both with a storage writer');
   await waitFor(async () => (await chatStored(redis.primary.port, 'dm:bob|sender')) === 1, 15_000, 'the writer storing it on the primary');
   await waitFor(async () => metricValue(await writer.metrics(), 'danmaku_store_apply_failures_total') >= 1, 10_000, 'its batch not confirmed');
   await waitFor(() => seen.some((it) => it.x === 'danmaku do not wait'), 3_000, 'the danmaku delivered');

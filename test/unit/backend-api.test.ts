@@ -48,11 +48,17 @@ class FakeQueue implements ChatQueue {
 class FakeReplicas implements ReplicaConfirm {
   fail: Error | null = null;
   calls = 0;
+  /** what happened, in order: `ticket <n>`, `confirm <n>` (and the test's own marks) */
+  readonly events: string[] = [];
+  private tickets = 0;
   ticket() {
-    return { epochs: [] };
+    const n = ++this.tickets;
+    this.events.push(`ticket ${n}`);
+    return { waiter: 'fake', epochs: [n] };
   }
-  async confirm(): Promise<void> {
+  async confirm(ticket: { epochs: readonly number[] }): Promise<void> {
     this.calls++;
+    this.events.push(`confirm ${ticket.epochs[0]}`);
     if (this.fail) throw this.fail;
   }
 }
@@ -377,6 +383,19 @@ t.test('replica wait - a gift is acknowledged and published only once the replic
   t.match(await logic.send(req({ k: Kind.Like })), { s: 4 });
   t.match(await logic.send(req({ k: Kind.Danmaku, x: 'again' })), { s: 5 });
   t.equal(replicas.calls, before, 'likes and danmaku never ask the replicas');
+
+  // The ticket is the one taken before the append (when the intake answered), not a fresh one.
+  replicas.events.length = 0;
+  const append = history.append.bind(history);
+  history.append = async (...args: Parameters<typeof append>) => {
+    replicas.events.push('append');
+    return append(...args);
+  };
+  await logic.send(req({ k: Kind.Gift, g: 'lily', id: 'g-2' }));
+  await api.roomItem('r', { k: Kind.Gift, g: 'boat', key: 'pay-2' });
+  const t1 = replicas.events[0]!.split(' ')[1];
+  const t2 = replicas.events[3]!.split(' ')[1];
+  t.same(replicas.events, [`ticket ${t1}`, 'append', `confirm ${t1}`, `ticket ${t2}`, 'append', `confirm ${t2}`], 'SEND and backend API: ticket, then the append, then the confirmation of that ticket');
 });
 
 t.test('replica wait - a MSG whose seq the replicas do not confirm: ERROR 30, nothing queued, its id free', async (t) => {

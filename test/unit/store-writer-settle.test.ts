@@ -58,7 +58,7 @@ t.test('store writer - REDIS_WAIT_REPLICAS: a batch the replicas do not confirm 
   let fail = true;
   const errors: unknown[] = [];
   const replicas = {
-    ticket: () => ({ epochs: [] }),
+    ticket: () => ({ waiter: 'fake', epochs: [] }),
     confirm: async () => {
       if (fail) throw new ReplicaWaitError('0 of 1 Redis replicas confirmed the write within 300 ms');
     },
