@@ -58,4 +58,4 @@ queueContract(t, async (opts) => {
       await nats.dispose();
     },
   };
-});
+}, { cluster: true });

@@ -17,4 +17,4 @@ queueContract(t, async (opts) => {
     instance: async (o) => (queue ??= new MemoryQueue({ observer: o?.observer ?? nullQueueObserver, log, maxBytes: opts?.maxBytes, backoffCapMs: 500 })),
     close: async () => queue?.close(),
   };
-});
+}, { cluster: false });

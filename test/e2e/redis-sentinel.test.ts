@@ -31,21 +31,21 @@ async function readyz(srv: RunningServer): Promise<number> {
   );
 }
 
-/** The gifts (by `g`) in a room's recovery window on the Redis at `port` (members: 13 digits of t, then the item). */
-async function giftsInWindow(port: number): Promise<Map<string, number>> {
+/** The gift ids (`g`) of a room's recovery window on the Redis at `port`, in seq order, repeats kept (members: 13 digits of t, then the item). */
+async function windowGiftIds(port: number): Promise<{ g: string; s: number }[]> {
   const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 });
   await redis.connect();
   try {
     const members = await redis.zrangeBuffer(`danmaku:rw:k:${ROOM}`, '0', '-1');
-    const out = new Map<string, number>();
-    for (const m of members) {
-      const it = decode(m.subarray(13)) as { s: number; g?: string };
-      if (typeof it.g === 'string') out.set(it.g, it.s);
-    }
-    return out;
+    return members.map((m) => decode(m.subarray(13)) as { s: number; g?: string }).filter((it): it is { s: number; g: string } => typeof it.g === 'string');
   } finally {
     redis.disconnect();
   }
+}
+
+/** The gifts (by `g`) in a room's recovery window on the Redis at `port`: their seqs. */
+async function giftsInWindow(port: number): Promise<Map<string, number>> {
+  return new Map((await windowGiftIds(port)).map((it) => [it.g, it.s]));
 }
 
 async function chatStored(port: number, conv: string): Promise<number> {
@@ -97,6 +97,19 @@ async function readyAgain(procs: readonly RunningServer[]): Promise<{ notReady: 
     'every process ready again',
   );
   return { notReady };
+}
+
+/**
+ * The failover the tests cause: the primary SIGKILLed, the paused replica let go on, then waits
+ * until the sentinels have promoted it and every process is ready again; the ms that took.
+ */
+async function failOver(redis: SentinelSet, procs: readonly RunningServer[]): Promise<number> {
+  const killedAt = Date.now();
+  await redis.primary.stop();
+  redis.replica.signal('SIGCONT');
+  await redis.promoted(redis.replica.port);
+  await readyAgain(procs);
+  return Date.now() - killedAt;
 }
 
 /** Sends gifts with fresh ids until one is acknowledged. */
@@ -242,11 +255,7 @@ t.test('redis sentinel - acknowledged writes the replica had not received are lo
   const behind: Gift[] = [];
   for (let i = 0; i < 10; i++) behind.push(await giftAcked(sender, `behind${i}-`));
   const killedAt = Date.now();
-  await redis.primary.stop();
-  redis.replica.signal('SIGCONT');
-  await redis.promoted(redis.replica.port);
-  await readyAgain(procs);
-  const readyMs = Date.now() - killedAt;
+  const readyMs = await failOver(redis, procs);
   const after: Gift[] = [];
   for (let i = 0; i < 10; i++) after.push(await giftAcked(sender, `after${i}-`));
 
@@ -338,11 +347,7 @@ t.test('redis sentinel - REDIS_WAIT_REPLICAS=1: nothing acknowledged is lost in 
   t.same(seen.filter((it) => refused.includes((it as { g?: string }).g ?? '')), [], 'no refused gift was published while unconfirmed');
 
   const killedAt = Date.now();
-  await redis.primary.stop();
-  redis.replica.signal('SIGCONT');
-  await redis.promoted(redis.replica.port);
-  await readyAgain(procs);
-  const readyMs = Date.now() - killedAt;
+  const readyMs = await failOver(redis, procs);
   // The new primary has no replica: nothing never-shed can be acknowledged (the price of the
   // setting: run two replicas to keep gifts going through one failure).
   t.equal(await one({ k: Kind.Gift, g: 'alone', a: 1, id: 'alone' }), 30, 'a primary without a replica: gifts are refused');
@@ -377,15 +382,7 @@ t.test('redis sentinel - REDIS_WAIT_REPLICAS=1: nothing acknowledged is lost in 
   const acked = [...kept, ...retried, ...after];
   t.same(acked.filter((g) => window.get(g.g) !== g.s), [], `every acknowledged gift (${acked.length}) is in the new primary's window under its seq`);
   t.equal(new Set(acked.map((g) => g.s)).size, acked.length, 'no seq acknowledged twice');
-  const members = await (async () => {
-    const r = new Redis({ host: '127.0.0.1', port: redis.replica.port, lazyConnect: true, maxRetriesPerRequest: 0 });
-    await r.connect();
-    try {
-      return (await r.zrangeBuffer(`danmaku:rw:k:${ROOM}`, '0', '-1')).map((b) => (decode(b.subarray(13)) as { g?: string }).g);
-    } finally {
-      r.disconnect();
-    }
-  })();
+  const members = (await windowGiftIds(redis.replica.port)).map((it) => it.g);
   t.same(refused.map((g) => members.filter((x) => x === g).length), refused.map(() => 1), 'each refused gift stored exactly once after its retries');
   // The refused chat message sent again; and the writer's batch, not acknowledged to the queue,
   // delivered again and applied to the new primary: both messages there, once each.
