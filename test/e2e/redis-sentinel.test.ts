@@ -341,8 +341,8 @@ t.test('redis sentinel - REDIS_WAIT_REPLICAS=1: nothing acknowledged is lost in 
   t.match(await checks(logic), { 'redis.wait.send': 'ok' }, '/readyz: the send path\'s wait connection');
   t.notOk('redis.wait.chat' in (await checks(logic)), 'none for the storage writers where there is no writer');
   t.match(await checks(writer), { 'redis.wait.send': 'ok', 'redis.wait.chat': 'ok' }, 'both with a storage writer');
-  await waitFor(async () => (await chatStored(redis.primary.port, 'dm:bob|sender')) === 1, 15_000, 'the writer storing it on the primary');
-  await waitFor(async () => metricValue(await writer.metrics(), 'danmaku_store_apply_failures_total') >= 1, 10_000, 'its batch not confirmed');
+  await waitFor(async () => (await chatStored(redis.primary.port, 'dm:bob|sender')) === 1, 30_000, 'the writer storing it on the primary');
+  await waitFor(async () => metricValue(await writer.metrics(), 'danmaku_store_apply_failures_total') >= 1, 20_000, 'its batch not confirmed');
   await waitFor(() => seen.some((it) => it.x === 'danmaku do not wait'), 3_000, 'the danmaku delivered');
   t.same(seen.filter((it) => refused.includes((it as { g?: string }).g ?? '')), [], 'no refused gift was published while unconfirmed');
 
@@ -392,7 +392,7 @@ t.test('redis sentinel - REDIS_WAIT_REPLICAS=1: nothing acknowledged is lost in 
     if (attempt === 100) throw new Error('chat-2 never acknowledged after the failover');
     await sleep(50);
   }
-  await waitFor(async () => (await chatStored(redis.replica.port, 'dm:bob|sender')) === 2, 30_000, 'both chat messages on the new primary');
+  await waitFor(async () => (await chatStored(redis.replica.port, 'dm:bob|sender')) === 2, 60_000, 'both chat messages on the new primary');
   const redelivered = metricValue(await writer.metrics(), 'danmaku_store_redelivered_total');
   t.ok(redelivered >= 1, `the chat message acknowledged before the replica stopped is in the new primary's history though the old primary had taken it alone: its batch came back from the queue (${redelivered} redelivered)`);
   t.comment(`REDIS_WAIT_REPLICAS=1, timeout 300 ms, replica paused behind 32 MB: ${refused.length} gifts refused, 0 of ${acked.length} acknowledged gifts lost; ready again ${readyMs} ms after the kill, a replica again after ${replicaBackMs} ms`);
